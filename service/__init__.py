@@ -1,0 +1,1 @@
+"""CueCard: API-first internal marketing."""

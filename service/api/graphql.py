@@ -1,0 +1,214 @@
+"""The GraphQL door: schema assembly, per-request context, limits and error codes.
+
+Resolvers call the same service functions as REST. Sibling resolvers run concurrently, so
+none of them shares an AsyncSession: each top-level resolver and each DataLoader batch
+opens its own (`info.context.session()`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from enum import Enum
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import strawberry
+import structlog
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.fastapi import BaseContext, GraphQLRouter
+from strawberry.tools import merge_types
+
+from service.auth.dependencies import resolve_principal
+from service.auth.principal import Principal
+from service.config import Settings
+from service.errors import CueCardError, Invalid, Unauthenticated
+from service.pagination import Cursor, Page, PageParams
+
+log = structlog.get_logger("cuecard.graphql")
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+# --- context -------------------------------------------------------------------------------
+
+
+class Context(BaseContext):
+    def __init__(self, request: Request, principal: Principal | None) -> None:
+        super().__init__()
+        self._request = request
+        self._principal = principal
+        self.settings: Settings = request.app.state.settings
+        self.sessionmaker = request.app.state.sessionmaker
+
+    @property
+    def principal(self) -> Principal:
+        """The authenticated caller; anonymous operations fail with UNAUTHENTICATED."""
+        if self._principal is None:
+            raise Unauthenticated()
+        return self._principal
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session:
+            yield session
+
+    @cached_property
+    def loaders(self) -> Any:
+        from service.api.loaders import Loaders
+
+        return Loaders(self)
+
+
+async def get_context(request: Request, principal: Principal | None = Depends(resolve_principal)) -> Context:
+    return Context(request, principal)
+
+
+# --- Relay connections --------------------------------------------------------------------
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+    @classmethod
+    def from_page(cls, page: Page[Any], convert: Callable[[Any], T]) -> Connection[T]:
+        edges = [Edge(cursor=Cursor(item.created_at, item.id).encode(), node=convert(item)) for item in page.items]
+        return cls(edges=edges, page_info=PageInfo(has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor))
+
+
+def page_args(first: int, after: str | None) -> PageParams:
+    return PageParams(limit=first, cursor=after)
+
+
+def validate_input(model: type[M], data: Any) -> M:
+    """Build an input schema from a GraphQL input; pydantic errors become BAD_USER_INPUT."""
+    raw = strawberry.asdict(data) if not isinstance(data, dict) else data
+    # Omitted fields (UNSET) stay absent, so an update only touches what was sent.
+    raw = {k: (v.value if isinstance(v, Enum) else v) for k, v in raw.items() if v is not strawberry.UNSET}
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "detail": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
+        raise Invalid("The input does not match the schema; see `errors`.", errors=errors) from exc
+
+
+def to_uuid(value: strawberry.ID | str, field: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise Invalid(f"{field} is not a UUID.", errors=[{"field": field, "detail": "not a UUID"}]) from exc
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ErrorCodes(SchemaExtension):
+    """Every error carries `extensions.code`; unexpected ones are masked (and logged)."""
+
+    def on_operation(self) -> Any:
+        yield
+        result = self.execution_context.result
+        if result is None or not getattr(result, "errors", None):
+            return
+        result.errors = [self._process(error) for error in result.errors]
+
+    @staticmethod
+    def _process(error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, CueCardError):
+            extensions = {"code": original.code, "status": original.status}
+            if original.extras.get("errors"):
+                extensions["errors"] = original.extras["errors"]
+            return GraphQLError(
+                original.detail or original.title,
+                nodes=error.nodes,
+                path=error.path,
+                extensions=extensions,
+            )
+        if original is None or isinstance(original, GraphQLError):
+            extensions = dict(error.extensions or {})
+            extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
+            return GraphQLError(error.message, nodes=error.nodes, path=error.path, extensions=extensions)
+        log.error("graphql_unexpected_error", path=error.path, exc_info=original)
+        return GraphQLError(
+            "Unexpected error.", nodes=error.nodes, path=error.path, extensions={"code": "INTERNAL_SERVER_ERROR"}
+        )
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # ErrorCodes logs what is unexpected; expected domain errors are not log noise.
+        return None
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    from service.people.graphql import PeopleMutation, PeopleQuery
+    from service.products.graphql import ProductMutation, ProductQuery
+
+    query = merge_types("Query", (PeopleQuery, ProductQuery))
+    mutation = merge_types("Mutation", (PeopleMutation, ProductMutation))
+    extensions: list[Any] = [
+        ParserCache(maxsize=512),
+        ValidationCache(maxsize=512),
+        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        ErrorCodes,
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return Schema(query=query, mutation=mutation, extensions=extensions)
+
+
+# --- the HTTP route -------------------------------------------------------------------------
+
+GRAPHIQL_HTML = (Path(__file__).parent.parent / "static" / "graphiql" / "index.html").read_text()
+
+
+class OfflineGraphQLRouter(GraphQLRouter):
+    """GraphiQL served from the service's own static files: no CDN, works offline."""
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:  # type: ignore[override]
+        return HTMLResponse(GRAPHIQL_HTML.replace("{{root}}", request.scope.get("root_path", "")))
+
+
+def build_router(settings: Settings) -> GraphQLRouter:
+    return OfflineGraphQLRouter(
+        build_schema(settings),
+        context_getter=get_context,
+        graphql_ide="graphiql",
+        allow_queries_via_get=False,  # queries by POST only: no CSRF-able GETs, no URL-logged queries
+        multipart_uploads_enabled=False,
+        subscription_protocols=(),
+    )

@@ -1,0 +1,64 @@
+"""Idempotency-Key for POSTs that integrations retry: same key and body replay the first
+response; another body under the same key is a 422; a duplicate still running is a 409."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from fastapi import Request
+from starlette.responses import Response
+
+from service.auth.principal import Principal
+from service.errors import BadRequest
+from service.idempotency import store
+
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+REPLAYED_HEADERS = ("content-type", "location", "etag")
+
+
+def _fingerprint(body: bytes) -> str:
+    try:  # the same JSON in another key order or spacing is the same request
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError):
+        canonical = body
+    return hashlib.sha256(canonical).hexdigest()
+
+
+async def idempotent(request: Request, principal: Principal, produce: Callable[[], Awaitable[Response]]) -> Response:
+    """Run `produce` at most once per (caller, Idempotency-Key)."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return await produce()
+    if not _KEY.match(key):
+        raise BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters.")
+    sessionmaker = request.app.state.sessionmaker
+    endpoint = f"{request.method} {request.url.path}"
+    record = await store.claim(
+        sessionmaker,
+        owner=principal.subject,
+        key=key,
+        endpoint=endpoint,
+        request_hash=_fingerprint(await request.body()),
+        ttl=timedelta(hours=request.app.state.settings.idempotency_ttl_hours),
+    )
+    if record is not None:
+        headers = dict(record.response_headers or {}) | {"idempotent-replayed": "true"}
+        return Response(record.response_body, status_code=record.status_code or 200, headers=headers)
+    try:
+        response = await produce()
+    except BaseException:
+        # Nothing was written (services commit all or nothing): let a retry run again.
+        await store.release(sessionmaker, owner=principal.subject, key=key)
+        raise
+    if response.status_code >= 500:
+        await store.release(sessionmaker, owner=principal.subject, key=key)
+        return response
+    kept = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
+    await store.complete(
+        sessionmaker, owner=principal.subject, key=key, status_code=response.status_code, body=response.body, headers=kept
+    )
+    return response

@@ -1,0 +1,141 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs every request, the pitch read included)."""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from asgi_correlation_id import correlation_id
+from prometheus_client import Counter, Histogram
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.api.problems import problem_response
+from service.errors import PayloadTooLarge, UnsupportedMediaType
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+REQUESTS = Counter("cuecard_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram(
+    "cuecard_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+access_log = structlog.get_logger("cuecard.access")
+
+
+def _media_type(headers: Headers) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _accepted_media(path: str) -> tuple[str, ...] | None:
+    """Body media types a path accepts; None leaves the decision to the endpoint."""
+    if path == "/api/v1/auth/token":
+        return ("application/x-www-form-urlencoded",)
+    if path.startswith("/scim/"):
+        return ("application/scim+json", "application/json")
+    if path.startswith("/api/"):
+        return ("application/json",)
+    return None
+
+
+class RequestGuard:
+    """Refuses oversized bodies (413) and bodies of the wrong media type (415) before any
+    endpoint code runs. The body is read here once, so a lying or absent Content-Length
+    cannot stream past the limit."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, max_batch_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_batch_body = max_batch_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        headers = Headers(scope=scope)
+        limit = self.max_batch_body if path.endswith("/batch") else self.max_body
+        declared = headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            await self._refuse(PayloadTooLarge(f"The body exceeds {limit} bytes."), scope, receive, send)
+            return
+
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._refuse(PayloadTooLarge(f"The body exceeds {limit} bytes."), scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+
+        accepted = _accepted_media(path)
+        if body and accepted is not None:
+            media = _media_type(headers)
+            if media not in accepted and not (media.endswith("+json") and "application/json" in accepted):
+                problem = UnsupportedMediaType(f"Send the body as {' or '.join(accepted)}.")
+                await self._refuse(problem, scope, receive, send)
+                return
+
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(problem: Exception, scope: Scope, receive: Receive, send: Send) -> None:
+        await problem_response(problem)(scope, receive, send)  # type: ignore[arg-type]
+
+
+class Observability:
+    """Prometheus metrics by route template, and one JSON access-log line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def observing_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observing_send)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            REQUESTS.labels(method, template, str(status)).inc()
+            LATENCY.labels(method, template).observe(elapsed)
+            access_log.info(
+                "request",
+                method=method,
+                path=scope["path"],
+                route=template,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                request_id=correlation_id.get(),
+            )

@@ -1,0 +1,127 @@
+"""RFC 9457 problem details for every error, through fastapi-problem's handler.
+
+One handler renders domain errors, Starlette's HTTP errors (404/405 for unknown routes),
+request validation, database outages (503 + Retry-After) and anything unexpected (500,
+logged, never a stack trace or exception text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi_problem.error import Problem
+from fastapi_problem.handler import ExceptionHandler, http_exception_handler_
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.errors import BadRequest, InternalError, Invalid, ServiceUnavailable
+
+PROBLEM_TYPE_URI = "urn:cuecard:problem:{type}"
+log = structlog.get_logger("cuecard.errors")
+
+
+def _validation_problem(_eh: ExceptionHandler, _request: Request, exc: RequestValidationError) -> Problem:
+    errors: list[dict[str, Any]] = []
+    malformed = False
+    for err in exc.errors():
+        location, *path = err.get("loc", ()) or ("body",)
+        if err.get("type") == "json_invalid":
+            malformed = True
+        field = ".".join(str(p) for p in path)
+        entry: dict[str, Any] = {
+            "location": str(location),
+            "field": field,
+            "detail": err.get("msg", "invalid"),
+            "type": err.get("type", "value_error"),
+        }
+        if location == "body":
+            entry["pointer"] = "#/" + "/".join(str(p) for p in path)
+        errors.append(entry)
+    if malformed:
+        return BadRequest("The request body is not valid JSON.", errors=errors)
+    return Invalid("The request does not match the schema; see `errors`.", errors=errors)
+
+
+def _database_problem(exc: BaseException) -> Problem | None:
+    """A database that is down, saturated or too slow answers 503 with Retry-After."""
+    if isinstance(exc, sa.exc.TimeoutError):  # connection pool exhausted
+        return ServiceUnavailable("The database is saturated; retry shortly.", retry_after=2)
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or (
+        isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+    ):
+        return ServiceUnavailable("The database is unavailable; retry shortly.", retry_after=5)
+    if isinstance(exc, OSError | asyncio.TimeoutError):
+        return ServiceUnavailable("The database is unreachable; retry shortly.", retry_after=5)
+    return None
+
+
+def _unexpected(_eh: ExceptionHandler, request: Request, exc: Exception) -> Problem:
+    problem = _database_problem(exc)
+    if problem is not None:
+        log.warning("database_unavailable", error=type(exc).__name__, path=request.url.path)
+        return problem
+    log.error("unhandled_exception", path=request.url.path, exc_info=exc)
+    return InternalError()
+
+
+def build_handler() -> ExceptionHandler:
+    return ExceptionHandler(
+        handlers={
+            StarletteHTTPException: http_exception_handler_,
+            RequestValidationError: _validation_problem,
+            Exception: _unexpected,
+        },
+        unhandled_wrappers={"default": InternalError},
+        documentation_uri_template=PROBLEM_TYPE_URI,
+    )
+
+
+def problem_response(problem: Problem) -> Response:
+    """Render a problem outside a request handler (middleware)."""
+    body = problem.marshal(uri=PROBLEM_TYPE_URI)
+    headers = {"content-type": "application/problem+json", **dict(problem.headers or {})}
+    return JSONResponse(body, status_code=problem.status, headers=headers)
+
+
+def install(app: FastAPI) -> ExceptionHandler:
+    handler = build_handler()
+    app.add_exception_handler(Problem, handler)
+    app.add_exception_handler(StarletteHTTPException, handler)
+    app.add_exception_handler(RequestValidationError, handler)
+    return handler
+
+
+class ErrorBoundary:
+    """Innermost middleware: unexpected exceptions become problem responses here, inside the
+    middleware that adds X-Request-ID, instead of in Starlette's outermost error middleware."""
+
+    def __init__(self, app: ASGIApp, handler: ExceptionHandler) -> None:
+        self.app = app
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            response = self.handler(Request(scope), exc)
+            await response(scope, receive, send)

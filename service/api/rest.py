@@ -1,0 +1,49 @@
+"""Shared REST adapter helpers: page parameters, Link headers, ETag responses."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from service.concurrency import if_none_match_hits
+from service.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def json(model: BaseModel | Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    content = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
+    return JSONResponse(content, status_code=status_code, headers=headers)
+
+
+def page_response(request: Request, page: Page[Any]) -> JSONResponse:
+    """A list page with an RFC 8288 `Link: <...>; rel="next"` header when there is more."""
+    headers = {}
+    if page.next_cursor:
+        next_url = request.url.include_query_params(cursor=page.next_cursor)
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    return json(page, headers=headers)
+
+
+def resource_response(
+    request: Request, model: BaseModel, etag: str, *, status_code: int = 200, location: str | None = None
+) -> Response:
+    """A single resource with its ETag; 304 when the caller already holds this version."""
+    headers = {"ETag": etag}
+    if location:
+        headers["Location"] = location
+    if request.method == "GET" and if_none_match_hits(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return json(model, status_code=status_code, headers=headers)

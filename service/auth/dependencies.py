@@ -1,0 +1,51 @@
+"""The one principal dependency REST and GraphQL share."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.auth.principal import Principal
+from service.auth.tokens import InvalidToken, TokenService
+from service.errors import Unauthenticated
+from service.people import service as people_service
+
+
+def bearer_token(request: Request) -> str | None:
+    """The bearer token of the request, None when there is no Authorization header."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    if len(header.encode("latin-1", "replace")) > request.app.state.settings.max_authorization_header_bytes:
+        raise Unauthenticated("Authorization header too large")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("expected 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+async def resolve_principal(request: Request) -> Principal | None:
+    """Verify the bearer token, if any, and turn it into a principal; bad tokens raise 401."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    tokens: TokenService = request.app.state.tokens
+    try:
+        verified = await tokens.verify(token)
+    except InvalidToken as exc:
+        raise Unauthenticated(str(exc)) from exc
+    async with request.app.state.sessionmaker() as session:
+        return await people_service.principal_from_token(
+            session, verified=verified, settings=request.app.state.settings
+        )
+
+
+async def required_principal(principal: Annotated[Principal | None, Depends(resolve_principal)]) -> Principal:
+    if principal is None:
+        raise Unauthenticated()
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(required_principal)]
+OptionalPrincipalDep = Annotated[Principal | None, Depends(resolve_principal)]

@@ -1,0 +1,64 @@
+"""Who is calling: a person (human role), a service account (scopes), or the operator CLI."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+HUMAN_ROLES = ("admin", "editor", "manager", "employee")
+Role = Literal["admin", "editor", "manager", "employee"]
+
+# Scopes a service account may hold. `people:write` implies `people:read`.
+SCOPES = (
+    "pitch:read",
+    "briefs:read",
+    "people:read",
+    "people:write",
+    "feedback:write",
+    "feedback:read",
+    "campaigns:read",
+)
+_IMPLIED = {"people:write": ("people:read",)}
+
+
+def expand_scopes(scopes: set[str] | frozenset[str]) -> frozenset[str]:
+    expanded = set(scopes)
+    for scope in scopes:
+        expanded.update(_IMPLIED.get(scope, ()))
+    return frozenset(expanded)
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: Literal["person", "service", "operator"]
+    subject: str
+    role: Role | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    person_id: uuid.UUID | None = None
+    department_id: uuid.UUID | None = None
+    email: str | None = None
+    client_id: str | None = None
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind == "person"
+
+    @property
+    def is_service(self) -> bool:
+        return self.kind == "service"
+
+    @property
+    def is_operator(self) -> bool:
+        return self.kind == "operator"
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.kind == "person" and self.role in roles
+
+    def has_scope(self, scope: str) -> bool:
+        return self.kind == "service" and scope in self.scopes
+
+    @classmethod
+    def operator(cls, name: str = "cli") -> Principal:
+        """The operator at a shell (`cuecard ...`): explicit, never a default."""
+        return cls(kind="operator", subject=f"operator:{name}", role="admin")

@@ -1,0 +1,117 @@
+"""Settings: every knob is an environment variable with the CUECARD_ prefix."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_BYTES = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CUECARD_", env_file=None, extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    var_dir: Path = Path("./var")
+    database_url: str = ""
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Database behaviour under load: fail fast (503 + Retry-After) rather than queue forever.
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_pool_timeout_seconds: float = 2.0
+    db_statement_timeout_ms: int = 10_000
+    db_connect_timeout_seconds: float = 5.0
+
+    # Own token issuer.
+    jwt_secret: str | None = None
+    jwt_private_key_file: Path | None = None
+    jwt_issuer: str = "cuecard"
+    jwt_audience: str = "cuecard-api"
+    jwt_leeway_seconds: int = 30
+    access_token_ttl_seconds: int = 3600
+    client_token_ttl_seconds: int = 900
+
+    # External OpenID Connect issuer (an identity provider).
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_role_claim: str = "roles"
+    oidc_role_map: str = ""
+    oidc_jwks_cache_seconds: int = 600
+
+    # Request limits.
+    max_body_bytes: int = 1024 * 1024
+    max_batch_body_bytes: int = 16 * 1024 * 1024
+    max_authorization_header_bytes: int = 8 * 1024
+    token_failures_per_minute: int = 10
+
+    # GraphQL guards.
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 30
+    graphql_max_tokens: int = 5000
+    graphql_introspection: bool | None = None  # default: on, except in production
+
+    idempotency_ttl_hours: int = 24
+    shutdown_grace_seconds: int = 15
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"CUECARD_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_a_key(self) -> Settings:
+        if self.env == "production" and not (self.jwt_secret or self.jwt_private_key_file):
+            raise ValueError(
+                "CUECARD_ENV=production requires CUECARD_JWT_SECRET or CUECARD_JWT_PRIVATE_KEY_FILE"
+            )
+        if self.oidc_issuer and not (self.oidc_jwks_url and self.oidc_audience):
+            raise ValueError("CUECARD_OIDC_ISSUER needs CUECARD_OIDC_JWKS_URL and CUECARD_OIDC_AUDIENCE")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{(self.var_dir / 'cuecard.db').as_posix()}"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.graphql_introspection is None:
+            return self.env != "production"
+        return self.graphql_introspection
+
+    @cached_property
+    def oidc_roles(self) -> dict[str, str]:
+        """Parse `idp-value=role,idp-value=role` into a mapping."""
+        mapping: dict[str, str] = {}
+        for pair in filter(None, (p.strip() for p in self.oidc_role_map.split(","))):
+            source, _, role = pair.partition("=")
+            if role.strip():
+                mapping[source.strip()] = role.strip()
+        return mapping
+
+    def own_hs256_secret(self) -> str:
+        """The HS256 secret: configured, or (outside production) generated once under var/."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        if self.env == "production":  # pragma: no cover - the validator refuses this already
+            raise RuntimeError("no JWT secret configured")
+        path = self.var_dir / "jwt_secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def get_settings() -> Settings:
+    return Settings()
+

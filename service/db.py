@@ -1,0 +1,144 @@
+"""Engine, sessions and the column conventions every table shares."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlmodel import Field, SQLModel
+
+from service.config import Settings
+
+# Named constraints: Alembic (and SQLite batch mode) can only alter what has a name.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timezone-aware UTC on the way in and out, on PostgreSQL and on SQLite alike.
+
+    SQLite has no time zones: values are stored as naive UTC and re-tagged when read, so
+    ordering (keyset pagination) is the same on both databases.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are refused; use UTC-aware values")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class TableBase(SQLModel):
+    """Columns every resource table has: a UUID id, creation/update times and a version."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # Bumped on every change; the ETag is derived from it.
+    version: int = Field(default=1, nullable=False)
+
+
+def normalise_url(raw: str) -> sa.URL:
+    """Accept plain `postgresql://` and `sqlite://` URLs and pick the async drivers."""
+    url = make_url(raw)
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        url = url.set(drivername="postgresql+asyncpg")
+    elif url.drivername == "sqlite":
+        url = url.set(drivername="sqlite+aiosqlite")
+    return url
+
+
+def ensure_sqlite_directory(db_url: sa.URL) -> None:
+    """The embedded database lives under ./var/ by default: create the folder on first use."""
+    if db_url.get_backend_name() == "sqlite" and db_url.database and db_url.database != ":memory:":
+        Path(db_url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    """Create the async engine with the per-database settings production needs."""
+    db_url = normalise_url(url or settings.resolved_database_url)
+    if db_url.get_backend_name() == "sqlite":
+        ensure_sqlite_directory(db_url)
+        engine = create_async_engine(db_url, connect_args={"timeout": 15})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(
+        db_url,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        connect_args={
+            "timeout": settings.db_connect_timeout_seconds,
+            "server_settings": {
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                "application_name": "cuecard",
+            },
+        },
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # expire_on_commit=False: services return what they committed without a reload.
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per REST request; the service it is handed owns commit and rollback."""
+    async with request.app.state.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def is_postgres(session_or_engine: AsyncSession | AsyncEngine) -> bool:
+    bind = session_or_engine.bind if isinstance(session_or_engine, AsyncSession) else session_or_engine
+    return bind.dialect.name == "postgresql"
+
+
+async def commit_new(session: AsyncSession, row: object, conflict_message: str) -> None:
+    """Insert `row` and commit; a unique key taken meanwhile becomes a 409, not a 500."""
+    from service.errors import Conflict
+
+    session.add(row)
+    try:
+        await session.commit()
+    except sa.exc.IntegrityError as exc:
+        await session.rollback()
+        raise Conflict(conflict_message) from exc

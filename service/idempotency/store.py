@@ -1,0 +1,101 @@
+"""Idempotency-Key records: claim a key, replay its first response, or refuse a misuse.
+
+The store keeps its own small transactions, separate from the use case's: a claimed key
+is visible to a concurrent duplicate (409) before the work commits.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import delete, select
+
+from service.db import utcnow
+from service.errors import Conflict, Invalid, field_error
+from service.idempotency.models import IdempotencyRecord
+
+
+async def _find(session: AsyncSession, owner: str, key: str) -> IdempotencyRecord | None:
+    stmt = select(IdempotencyRecord).where(IdempotencyRecord.owner == owner, IdempotencyRecord.key == key)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _judge(record: IdempotencyRecord, endpoint: str, request_hash: str) -> IdempotencyRecord:
+    if record.endpoint != endpoint or record.request_hash != request_hash:
+        raise Invalid(
+            "This Idempotency-Key was used with a different request.",
+            errors=[field_error("Idempotency-Key", "reused with another body", location="header")],
+        )
+    if not record.completed:
+        raise Conflict("A request with this Idempotency-Key is still in progress; retry later.")
+    return record
+
+
+async def claim(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    owner: str,
+    key: str,
+    endpoint: str,
+    request_hash: str,
+    ttl: timedelta,
+) -> IdempotencyRecord | None:
+    """Claims the key for this request (None: go ahead), or returns the completed record to replay."""
+    async with sessionmaker() as session:
+        record = await _find(session, owner, key)
+        if record is not None and record.expires_at <= utcnow():
+            await session.delete(record)
+            await session.flush()
+            record = None
+        if record is not None:
+            return _judge(record, endpoint, request_hash)
+        now = utcnow()
+        session.add(
+            IdempotencyRecord(
+                owner=owner, key=key, endpoint=endpoint, request_hash=request_hash, created_at=now, expires_at=now + ttl
+            )
+        )
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            record = await _find(session, owner, key)
+            if record is None:  # pragma: no cover - claimed and released in between
+                raise Conflict("A request with this Idempotency-Key is in progress; retry.") from None
+            return _judge(record, endpoint, request_hash)
+    return None
+
+
+async def complete(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    owner: str,
+    key: str,
+    status_code: int,
+    body: bytes,
+    headers: dict[str, str],
+) -> None:
+    """Stores the response a replay will return."""
+    async with sessionmaker() as session:
+        record = await _find(session, owner, key)
+        if record is not None:
+            record.completed = True
+            record.status_code = status_code
+            record.response_body = body
+            record.response_headers = headers
+            await session.commit()
+
+
+async def release(sessionmaker: async_sessionmaker[AsyncSession], *, owner: str, key: str) -> None:
+    """Forgets a claim whose request failed, so a retry can run it."""
+    async with sessionmaker() as session:
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.owner == owner,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.completed.is_(False),  # type: ignore[union-attr]
+            )
+        )
+        await session.commit()

@@ -1,0 +1,95 @@
+"""The ASGI application: settings, engine, routers, GraphQL, middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+
+from service import __doc__ as package_doc
+from service.api import graphql, ops, problems
+from service.api.middleware import Observability, RequestGuard
+from service.auth.tokens import TokenService
+from service.clients import rest as clients_rest
+from service.clients.service import FailureLimiter
+from service.config import Settings, get_settings
+from service.db import create_engine, create_sessionmaker
+from service.logging import configure_logging
+from service.migrate import head_revision
+from service.people import rest as people_rest
+from service.products import rest as products_rest
+
+STATIC_DIR = Path(__file__).parent / "static"
+DESCRIPTION = """
+CueCard makes every department tell the same value story, in the customer's words, and
+measures whether they can. REST under `/api/v1`, GraphQL at `/graphql`.
+
+Errors are RFC 9457 problem details (`application/problem+json`); lists are cursor-paginated
+(`limit`, `cursor`, `next_cursor`, `Link: rel="next"`); single resources carry an `ETag`.
+Authenticate with `Authorization: Bearer <JWT>`; integrations obtain one from
+`POST /api/v1/auth/token` (client credentials).
+"""
+
+
+def _valid_request_id(value: str) -> bool:
+    return 0 < len(value) <= 128 and value.isascii() and value.isprintable()
+
+
+def _operation_id(route: APIRoute) -> str:
+    # A generated client reads `list_people`, not `list_people_api_v1_people_get`.
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.engine.dispose()
+
+    app = FastAPIOffline(
+        title="CueCard API",
+        version="1.0.0",
+        summary=(package_doc or "").strip(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        static_url="/static/docs",
+        redoc_url=None,
+    )
+    engine = create_engine(settings)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.tokens = TokenService(settings)
+    app.state.token_failures = FailureLimiter(settings.token_failures_per_minute)
+    app.state.migration_head = head_revision()
+
+    handler = problems.install(app)
+    app.include_router(ops.router)
+    app.include_router(clients_rest.router)
+    app.include_router(people_rest.router)
+    app.include_router(products_rest.router)
+    app.include_router(graphql.build_router(settings), prefix="/graphql", include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    # Added innermost first: ErrorBoundary sits inside, CorrelationId outermost, so every
+    # response (413s and 500s included) carries X-Request-ID.
+    app.add_middleware(problems.ErrorBoundary, handler=handler)
+    app.add_middleware(RequestGuard, max_body=settings.max_body_bytes, max_batch_body=settings.max_batch_body_bytes)
+    app.add_middleware(Observability)
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name="X-Request-ID",
+        validator=_valid_request_id,
+        update_request_header=True,
+    )
+    return app

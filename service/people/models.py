@@ -1,0 +1,38 @@
+"""People and departments: the organisation CueCard speaks to."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import sqlalchemy as sa
+from sqlmodel import Field
+
+from service.db import TableBase
+
+
+class Department(TableBase, table=True):
+    __tablename__ = "departments"
+
+    key: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class Person(TableBase, table=True):
+    __tablename__ = "people"
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('admin', 'editor', 'manager', 'employee')", name="role"),
+    )
+
+    # Stored lower-cased: e-mail is the join key with identity providers and HR systems.
+    email: str = Field(max_length=320, unique=True)
+    display_name: str = Field(max_length=200)
+    role: str = Field(default="employee", max_length=16)
+    department_id: uuid.UUID | None = Field(default=None, foreign_key="departments.id", index=True)
+    manager_id: uuid.UUID | None = Field(default=None, foreign_key="people.id")
+    employee_number: str | None = Field(default=None, max_length=64)
+    hire_date: date | None = None
+    locale: str = Field(default="en", max_length=35)
+    active: bool = Field(default=True)
+    external_id: str | None = Field(default=None, max_length=255)

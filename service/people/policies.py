@@ -1,0 +1,23 @@
+"""Who may see and change people and departments."""
+
+from __future__ import annotations
+
+from service.auth.principal import Principal
+from service.people.models import Person
+
+
+def can_read_directory(principal: Principal) -> bool:
+    """Every person reads basic fields; integrations need a people scope."""
+    return principal.is_person or principal.is_operator or principal.has_scope("people:read")
+
+
+def can_manage_people(principal: Principal) -> bool:
+    return principal.has_role("admin") or principal.is_operator or principal.has_scope("people:write")
+
+
+def can_manage_departments(principal: Principal) -> bool:
+    return principal.has_role("admin") or principal.is_operator
+
+
+def sees_private_fields(principal: Principal, person: Person) -> bool:
+    return can_manage_people(principal) or principal.person_id == person.id

@@ -1,0 +1,68 @@
+"""Queries for people and departments. Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from service.pagination import PageParams, RowPage, fetch_page
+from service.people.models import Department, Person
+
+
+async def get_department_by_key(session: AsyncSession, key: str) -> Department | None:
+    return (await session.execute(select(Department).where(Department.key == key))).scalar_one_or_none()
+
+
+async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Department]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = (await session.execute(select(Department).where(col(Department.id).in_(wanted)))).scalars()
+    return {d.id: d for d in rows}
+
+
+async def list_departments(session: AsyncSession, params: PageParams) -> RowPage[Department]:
+    return await fetch_page(session, select(Department), Department, params)
+
+
+async def get_person(session: AsyncSession, person_id: uuid.UUID) -> Person | None:
+    return await session.get(Person, person_id)
+
+
+async def get_person_by_email(session: AsyncSession, email: str) -> Person | None:
+    stmt = select(Person).where(Person.email == email.lower())
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def people_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Person]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = (await session.execute(select(Person).where(col(Person.id).in_(wanted)))).scalars()
+    return {p.id: p for p in rows}
+
+
+async def list_people(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    department_id: uuid.UUID | None = None,
+    email: str | None = None,
+    active: bool | None = None,
+) -> RowPage[Person]:
+    stmt = select(Person)
+    if department_id is not None:
+        stmt = stmt.where(Person.department_id == department_id)
+    if email is not None:
+        stmt = stmt.where(Person.email == email.lower())
+    if active is not None:
+        stmt = stmt.where(Person.active == active)
+    return await fetch_page(session, stmt, Person, params)
+
+
+async def add(session: AsyncSession, *rows: object) -> None:
+    session.add_all(rows)
+    await session.flush()

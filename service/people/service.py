@@ -1,0 +1,250 @@
+"""People and departments: the directory every other domain addresses."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.principal import HUMAN_ROLES, Principal, expand_scopes
+from service.auth.tokens import VerifiedToken
+from service.concurrency import check_if_match, etag
+from service.config import Settings
+from service.db import commit_new, utcnow
+from service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated, field_error
+from service.pagination import Page, PageParams
+from service.people import policies, repository
+from service.people.models import Department, Person
+from service.people.schemas import DepartmentCreate, DepartmentRead, PersonCreate, PersonRead, PersonUpdate
+
+ROLE_PRIORITY = {"admin": 0, "editor": 1, "manager": 2, "employee": 3}
+
+
+# --- departments -----------------------------------------------------------------------
+
+
+async def list_departments(session: AsyncSession, principal: Principal, params: PageParams) -> Page[DepartmentRead]:
+    """Lists departments, oldest first."""
+    page = await repository.list_departments(session, params)
+    return Page(items=[DepartmentRead.model_validate(d) for d in page.rows], next_cursor=page.next_cursor)
+
+
+async def create_department(session: AsyncSession, principal: Principal, data: DepartmentCreate) -> DepartmentRead:
+    """Creates a department."""
+    if not policies.can_manage_departments(principal):
+        raise Forbidden("Only admins create departments.")
+    if await repository.get_department_by_key(session, data.key):
+        raise Conflict(f"A department with key '{data.key}' already exists.")
+    department = Department(**data.model_dump())
+    await commit_new(session, department, f"A department with key '{data.key}' already exists.")
+    return DepartmentRead.model_validate(department)
+
+
+async def department_id_for_key(session: AsyncSession, principal: Principal, key: str) -> uuid.UUID:
+    """Resolves a department key to its id (used by other domains and filters)."""
+    department = await repository.get_department_by_key(session, key)
+    if department is None:
+        raise Invalid(
+            f"Unknown department '{key}'.", errors=[field_error("department_key", "no such department")]
+        )
+    return department.id
+
+
+async def departments_by_ids(
+    session: AsyncSession, principal: Principal, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, DepartmentRead]:
+    """Gets many departments at once (for DataLoaders)."""
+    found = await repository.departments_by_ids(session, ids)
+    return {key: DepartmentRead.model_validate(d) for key, d in found.items()}
+
+
+# --- people ----------------------------------------------------------------------------
+
+
+async def _to_read(session: AsyncSession, principal: Principal, people: list[Person]) -> list[PersonRead]:
+    departments = await repository.departments_by_ids(session, {p.department_id for p in people if p.department_id})
+    result = []
+    for person in people:
+        data = person.model_dump()
+        data["department_key"] = departments[person.department_id].key if person.department_id else None
+        if not policies.sees_private_fields(principal, person):
+            data.update(employee_number=None, hire_date=None, manager_id=None)
+        result.append(PersonRead.model_validate(data))
+    return result
+
+
+async def list_people(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    department_key: str | None = None,
+    email: str | None = None,
+    active: bool | None = None,
+) -> Page[PersonRead]:
+    """Lists people, oldest first, optionally by department, e-mail or active flag."""
+    if not policies.can_read_directory(principal):
+        raise Forbidden("This token may not read the people directory.")
+    department_id = None
+    if department_key is not None:
+        department = await repository.get_department_by_key(session, department_key)
+        if department is None:
+            return Page(items=[], next_cursor=None)
+        department_id = department.id
+    page = await repository.list_people(session, params, department_id=department_id, email=email, active=active)
+    return Page(items=await _to_read(session, principal, list(page.rows)), next_cursor=page.next_cursor)
+
+
+async def get_person(session: AsyncSession, principal: Principal, person_id: uuid.UUID) -> PersonRead:
+    """Gets a person by id."""
+    if not policies.can_read_directory(principal):
+        raise Forbidden("This token may not read the people directory.")
+    person = await repository.get_person(session, person_id)
+    if person is None:
+        raise NotFound("No such person.")
+    return (await _to_read(session, principal, [person]))[0]
+
+
+async def people_by_ids(session: AsyncSession, principal: Principal, ids: list[uuid.UUID]) -> dict[uuid.UUID, PersonRead]:
+    """Gets many people at once (for DataLoaders); empty for callers without directory access."""
+    if not policies.can_read_directory(principal):
+        return {}
+    found = await repository.people_by_ids(session, ids)
+    return {p.id: p for p in await _to_read(session, principal, list(found.values()))}
+
+
+async def get_me(session: AsyncSession, principal: Principal) -> PersonRead:
+    """Gets the calling person's own record."""
+    if principal.person_id is None:
+        raise Forbidden("Service accounts have no person record.")
+    return await get_person(session, principal, principal.person_id)
+
+
+async def _resolve_department(session: AsyncSession, key: str | None) -> uuid.UUID | None:
+    if key is None:
+        return None
+    department = await repository.get_department_by_key(session, key)
+    if department is None:
+        raise Invalid(f"Unknown department '{key}'.", errors=[field_error("department_key", "no such department")])
+    return department.id
+
+
+async def _check_manager(session: AsyncSession, manager_id: uuid.UUID | None, person_id: uuid.UUID | None) -> None:
+    if manager_id is None:
+        return
+    if manager_id == person_id:
+        raise Invalid("A person cannot manage themself.", errors=[field_error("manager_id", "cannot be self")])
+    if await repository.get_person(session, manager_id) is None:
+        raise Invalid("Unknown manager.", errors=[field_error("manager_id", "no such person")])
+
+
+async def create_person(session: AsyncSession, principal: Principal, data: PersonCreate) -> PersonRead:
+    """Creates a person (HR push or an admin)."""
+    if not policies.can_manage_people(principal):
+        raise Forbidden("Only admins and HR integrations create people.")
+    email = data.email.lower()
+    if await repository.get_person_by_email(session, email):
+        raise Conflict(f"A person with e-mail {email} already exists.")
+    department_id = await _resolve_department(session, data.department_key)
+    await _check_manager(session, data.manager_id, None)
+    person = Person(**data.model_dump(exclude={"department_key", "email"}), email=email, department_id=department_id)
+    await commit_new(session, person, f"A person with e-mail {email} already exists.")
+    return (await _to_read(session, principal, [person]))[0]
+
+
+async def update_person(
+    session: AsyncSession, principal: Principal, person_id: uuid.UUID, data: PersonUpdate, *, if_match: str | None
+) -> PersonRead:
+    """Changes a person's record; honours If-Match when given."""
+    if not policies.can_manage_people(principal):
+        if policies.can_read_directory(principal):
+            raise Forbidden("Only admins and HR integrations change people.")
+        raise NotFound("No such person.")
+    person = await repository.get_person(session, person_id)
+    if person is None:
+        raise NotFound("No such person.")
+    check_if_match(if_match, etag(person.version), required=False)
+    changes = data.model_dump(exclude_unset=True)
+    if "department_key" in changes:
+        person.department_id = await _resolve_department(session, changes.pop("department_key"))
+    if "manager_id" in changes:
+        await _check_manager(session, changes["manager_id"], person.id)
+    for required in ("display_name", "role", "locale", "active"):
+        if required in changes and changes[required] is None:
+            raise Invalid(f"{required} cannot be null.", errors=[field_error(required, "cannot be null")])
+    for name, value in changes.items():
+        setattr(person, name, value)
+    person.version += 1
+    person.updated_at = utcnow()
+    await session.commit()
+    return (await _to_read(session, principal, [person]))[0]
+
+
+async def ensure_person(
+    session: AsyncSession, principal: Principal, *, email: str, role: str, department_key: str | None
+) -> PersonRead:
+    """Creates the person if missing, else sets role (and department when given); keeps the rest."""
+    if not principal.is_operator:
+        raise Forbidden("Only the operator CLI ensures people.")
+    person = await repository.get_person_by_email(session, email)
+    if person is None:
+        data = PersonCreate(
+            email=email, display_name=email.split("@")[0], role=role, department_key=department_key
+        )
+        return await create_person(session, principal, data)
+    update = {"role": role} | ({"department_key": department_key} if department_key else {})
+    return await update_person(session, principal, person.id, PersonUpdate(**update), if_match=None)
+
+
+# --- principals --------------------------------------------------------------------------
+
+
+def _mapped_role(claims: dict, settings: Settings) -> str:
+    raw = claims.get(settings.oidc_role_claim)
+    values = [raw] if isinstance(raw, str) else [v for v in raw if isinstance(v, str)] if isinstance(raw, list) else []
+    roles = [settings.oidc_roles[v] for v in values if settings.oidc_roles.get(v) in HUMAN_ROLES]
+    return min(roles, key=ROLE_PRIORITY.__getitem__) if roles else "employee"
+
+
+async def principal_from_token(session: AsyncSession, *, verified: VerifiedToken, settings: Settings) -> Principal:
+    """Turns verified claims into a principal: a service account, or an active person."""
+    claims = verified.claims
+    if verified.issuer == "own" and isinstance(claims.get("client_id"), str):
+        scope = claims.get("scope", "")
+        return Principal(
+            kind="service",
+            subject=f"client:{claims['client_id']}",
+            client_id=claims["client_id"],
+            scopes=expand_scopes(set(scope.split()) if isinstance(scope, str) else set()),
+        )
+    if verified.issuer == "own":
+        role = claims.get("role")
+        if role not in HUMAN_ROLES:
+            raise Unauthenticated("token has no valid role")
+        try:
+            person = await repository.get_person(session, uuid.UUID(claims["sub"]))
+        except ValueError as exc:
+            raise Unauthenticated("token subject is not a person") from exc
+    else:
+        email = claims.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            raise Unauthenticated("identity provider token has no e-mail claim")
+        role = _mapped_role(claims, settings)
+        person = await repository.get_person_by_email(session, email)
+        if person is None:  # first sign-in through the identity provider: provision
+            name = claims.get("name") if isinstance(claims.get("name"), str) else email.split("@")[0]
+            person = Person(email=email.lower(), display_name=name[:200], role=role)
+            try:
+                await commit_new(session, person, "provisioned concurrently")
+            except Conflict:
+                person = await repository.get_person_by_email(session, email)
+    if person is None or not person.active:
+        raise Unauthenticated("unknown or deactivated person")
+    return Principal(
+        kind="person",
+        subject=f"person:{person.id}",
+        role=role,
+        person_id=person.id,
+        department_id=person.department_id,
+        email=person.email,
+    )
