@@ -148,7 +148,9 @@ def render_contracts() -> dict[str, str]:
 
 @contracts_app.command("export")
 def contracts_export(
-    out: Annotated[Path | None, typer.Option(help="Directory for both files (default: openapi/ and schema/).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Directory for both files (default: openapi/ and schema/).")
+    ] = None,
 ) -> None:
     """Write openapi.json and schema.graphql."""
     rendered = render_contracts()

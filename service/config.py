@@ -114,4 +114,3 @@ class Settings(BaseSettings):
 
 def get_settings() -> Settings:
     return Settings()
-

@@ -84,7 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added innermost first: ErrorBoundary sits inside, CorrelationId outermost, so every
     # response (413s and 500s included) carries X-Request-ID.
     app.add_middleware(problems.ErrorBoundary, handler=handler)
-    app.add_middleware(RequestGuard, max_body=settings.max_body_bytes, max_batch_body=settings.max_batch_body_bytes)
+    app.add_middleware(
+        RequestGuard, max_body=settings.max_body_bytes, max_batch_body=settings.max_batch_body_bytes
+    )
     app.add_middleware(Observability)
     app.add_middleware(
         CorrelationIdMiddleware,

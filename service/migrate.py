@@ -42,6 +42,8 @@ def head_revision() -> str | None:
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
         try:
-            return (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar_one_or_none()
+            return (
+                await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+            ).scalar_one_or_none()
         except sa.exc.DBAPIError:
             return None

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from enum import Enum
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -101,8 +101,13 @@ class Connection(Generic[T]):
 
     @classmethod
     def from_page(cls, page: Page[Any], convert: Callable[[Any], T]) -> Connection[T]:
-        edges = [Edge(cursor=Cursor(item.created_at, item.id).encode(), node=convert(item)) for item in page.items]
-        return cls(edges=edges, page_info=PageInfo(has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor))
+        edges = [
+            Edge(cursor=Cursor(item.created_at, item.id).encode(), node=convert(item)) for item in page.items
+        ]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor),
+        )
 
 
 def page_args(first: int, after: str | None) -> PageParams:
@@ -118,7 +123,8 @@ def validate_input(model: type[M], data: Any) -> M:
         return model.model_validate(raw)
     except ValidationError as exc:
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "detail": e["msg"], "type": e["type"]} for e in exc.errors()
+            {"field": ".".join(str(p) for p in e["loc"]), "detail": e["msg"], "type": e["type"]}
+            for e in exc.errors()
         ]
         raise Invalid("The input does not match the schema; see `errors`.", errors=errors) from exc
 
@@ -162,7 +168,10 @@ class ErrorCodes(SchemaExtension):
             return GraphQLError(error.message, nodes=error.nodes, path=error.path, extensions=extensions)
         log.error("graphql_unexpected_error", path=error.path, exc_info=original)
         return GraphQLError(
-            "Unexpected error.", nodes=error.nodes, path=error.path, extensions={"code": "INTERNAL_SERVER_ERROR"}
+            "Unexpected error.",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR"},
         )
 
 
@@ -178,16 +187,17 @@ def build_schema(settings: Settings) -> strawberry.Schema:
 
     query = merge_types("Query", (PeopleQuery, ProductQuery))
     mutation = merge_types("Mutation", (PeopleMutation, ProductMutation))
+    # Factories, not instances: a fresh extension per request (the caches are shared anyway).
     extensions: list[Any] = [
-        ParserCache(maxsize=512),
-        ValidationCache(maxsize=512),
-        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        partial(ParserCache, maxsize=512),
+        partial(ValidationCache, maxsize=512),
+        partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth),
+        partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases),
+        partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
         ErrorCodes,
     ]
     if not settings.introspection_enabled:
-        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     return Schema(query=query, mutation=mutation, extensions=extensions)
 
 

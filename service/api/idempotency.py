@@ -28,7 +28,9 @@ def _fingerprint(body: bytes) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-async def idempotent(request: Request, principal: Principal, produce: Callable[[], Awaitable[Response]]) -> Response:
+async def idempotent(
+    request: Request, principal: Principal, produce: Callable[[], Awaitable[Response]]
+) -> Response:
     """Run `produce` at most once per (caller, Idempotency-Key)."""
     key = request.headers.get("idempotency-key")
     if key is None:
@@ -59,6 +61,11 @@ async def idempotent(request: Request, principal: Principal, produce: Callable[[
         return response
     kept = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
     await store.complete(
-        sessionmaker, owner=principal.subject, key=key, status_code=response.status_code, body=response.body, headers=kept
+        sessionmaker,
+        owner=principal.subject,
+        key=key,
+        status_code=response.status_code,
+        body=response.body,
+        headers=kept,
     )
     return response

@@ -15,7 +15,9 @@ from service.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+    ] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
 
@@ -23,7 +25,9 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def json(model: BaseModel | Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+def json(
+    model: BaseModel | Any, *, status_code: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
     content = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
     return JSONResponse(content, status_code=status_code, headers=headers)
 

@@ -150,7 +150,9 @@ class TokenService:
             "iat": now,
             "exp": now + ttl,
         }
-        token = jwt.encode(payload, self.own.signing_key, algorithm=self.own.algorithm, headers={"kid": self.own.kid})
+        token = jwt.encode(
+            payload, self.own.signing_key, algorithm=self.own.algorithm, headers={"kid": self.own.kid}
+        )
         return token, ttl
 
     async def verify(self, token: str) -> VerifiedToken:

@@ -6,7 +6,11 @@ DEPARTMENTS = [
     {"key": "sales", "name": "営業部 (Sales)", "description": "法人営業。価格ではなく価値で語る。"},
     {"key": "product", "name": "商品企画部 (Product Planning)", "description": "Writes the launch briefs."},
     {"key": "development", "name": "開発部 (Development)", "description": "Builds what customers value."},
-    {"key": "support", "name": "カスタマーサポート部 (Customer Support)", "description": "顧客理解の最前線。"},
+    {
+        "key": "support",
+        "name": "カスタマーサポート部 (Customer Support)",
+        "description": "顧客理解の最前線。",
+    },
     {"key": "marketing", "name": "マーケティング部 (Marketing)", "description": "Keeps the common score."},
     {"key": "hr", "name": "人事部 (HR)", "description": "Recruits and onboards with the same story."},
 ]

@@ -54,7 +54,12 @@ async def claim(
         now = utcnow()
         session.add(
             IdempotencyRecord(
-                owner=owner, key=key, endpoint=endpoint, request_hash=request_hash, created_at=now, expires_at=now + ttl
+                owner=owner,
+                key=key,
+                endpoint=endpoint,
+                request_hash=request_hash,
+                created_at=now,
+                expires_at=now + ttl,
             )
         )
         try:

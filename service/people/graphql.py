@@ -146,7 +146,11 @@ class PeopleQuery:
     ) -> Connection[PersonType]:
         async with info.context.session() as session:
             page = await people_service.list_people(
-                session, info.context.principal, page_args(first, after), department_key=department_key, active=active
+                session,
+                info.context.principal,
+                page_args(first, after),
+                department_key=department_key,
+                active=active,
             )
         return Connection.from_page(page, PersonType.from_model)
 
@@ -155,7 +159,9 @@ class PeopleQuery:
         self, info: Info[Context, None], first: int = 50, after: str | None = None
     ) -> Connection[DepartmentType]:
         async with info.context.session() as session:
-            page = await people_service.list_departments(session, info.context.principal, page_args(first, after))
+            page = await people_service.list_departments(
+                session, info.context.principal, page_args(first, after)
+            )
         return Connection.from_page(page, DepartmentType.from_model)
 
 
@@ -173,7 +179,9 @@ class PeopleMutation:
     async def create_person(self, info: Info[Context, None], input: PersonInput) -> PersonType:
         data = validate_input(PersonCreate, input)
         async with info.context.session() as session:
-            return PersonType.from_model(await people_service.create_person(session, info.context.principal, data))
+            return PersonType.from_model(
+                await people_service.create_person(session, info.context.principal, data)
+            )
 
     @strawberry.mutation(description="Change a person; pass `ifMatch` (the ETag) to refuse stale writes.")
     async def update_person(

@@ -21,9 +21,7 @@ class Department(TableBase, table=True):
 
 class Person(TableBase, table=True):
     __tablename__ = "people"
-    __table_args__ = (
-        sa.CheckConstraint("role IN ('admin', 'editor', 'manager', 'employee')", name="role"),
-    )
+    __table_args__ = (sa.CheckConstraint("role IN ('admin', 'editor', 'manager', 'employee')", name="role"),)
 
     # Stored lower-cased: e-mail is the join key with identity providers and HR systems.
     email: str = Field(max_length=320, unique=True)

@@ -27,7 +27,9 @@ async def list_departments(request: Request, session: SessionDep, principal: Pri
 
 
 @router.post("/departments", status_code=201, response_model=DepartmentRead, tags=["departments"])
-async def create_department(request: Request, body: DepartmentCreate, session: SessionDep, principal: PrincipalDep):
+async def create_department(
+    request: Request, body: DepartmentCreate, session: SessionDep, principal: PrincipalDep
+):
     """Create a department (admin)."""
 
     async def produce():

@@ -23,13 +23,17 @@ ROLE_PRIORITY = {"admin": 0, "editor": 1, "manager": 2, "employee": 3}
 # --- departments -----------------------------------------------------------------------
 
 
-async def list_departments(session: AsyncSession, principal: Principal, params: PageParams) -> Page[DepartmentRead]:
+async def list_departments(
+    session: AsyncSession, principal: Principal, params: PageParams
+) -> Page[DepartmentRead]:
     """Lists departments, oldest first."""
     page = await repository.list_departments(session, params)
     return Page(items=[DepartmentRead.model_validate(d) for d in page.rows], next_cursor=page.next_cursor)
 
 
-async def create_department(session: AsyncSession, principal: Principal, data: DepartmentCreate) -> DepartmentRead:
+async def create_department(
+    session: AsyncSession, principal: Principal, data: DepartmentCreate
+) -> DepartmentRead:
     """Creates a department."""
     if not policies.can_manage_departments(principal):
         raise Forbidden("Only admins create departments.")
@@ -62,7 +66,9 @@ async def departments_by_ids(
 
 
 async def _to_read(session: AsyncSession, principal: Principal, people: list[Person]) -> list[PersonRead]:
-    departments = await repository.departments_by_ids(session, {p.department_id for p in people if p.department_id})
+    departments = await repository.departments_by_ids(
+        session, {p.department_id for p in people if p.department_id}
+    )
     result = []
     for person in people:
         data = person.model_dump()
@@ -91,7 +97,9 @@ async def list_people(
         if department is None:
             return Page(items=[], next_cursor=None)
         department_id = department.id
-    page = await repository.list_people(session, params, department_id=department_id, email=email, active=active)
+    page = await repository.list_people(
+        session, params, department_id=department_id, email=email, active=active
+    )
     return Page(items=await _to_read(session, principal, list(page.rows)), next_cursor=page.next_cursor)
 
 
@@ -105,7 +113,9 @@ async def get_person(session: AsyncSession, principal: Principal, person_id: uui
     return (await _to_read(session, principal, [person]))[0]
 
 
-async def people_by_ids(session: AsyncSession, principal: Principal, ids: list[uuid.UUID]) -> dict[uuid.UUID, PersonRead]:
+async def people_by_ids(
+    session: AsyncSession, principal: Principal, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, PersonRead]:
     """Gets many people at once (for DataLoaders); empty for callers without directory access."""
     if not policies.can_read_directory(principal):
         return {}
@@ -125,15 +135,21 @@ async def _resolve_department(session: AsyncSession, key: str | None) -> uuid.UU
         return None
     department = await repository.get_department_by_key(session, key)
     if department is None:
-        raise Invalid(f"Unknown department '{key}'.", errors=[field_error("department_key", "no such department")])
+        raise Invalid(
+            f"Unknown department '{key}'.", errors=[field_error("department_key", "no such department")]
+        )
     return department.id
 
 
-async def _check_manager(session: AsyncSession, manager_id: uuid.UUID | None, person_id: uuid.UUID | None) -> None:
+async def _check_manager(
+    session: AsyncSession, manager_id: uuid.UUID | None, person_id: uuid.UUID | None
+) -> None:
     if manager_id is None:
         return
     if manager_id == person_id:
-        raise Invalid("A person cannot manage themself.", errors=[field_error("manager_id", "cannot be self")])
+        raise Invalid(
+            "A person cannot manage themself.", errors=[field_error("manager_id", "cannot be self")]
+        )
     if await repository.get_person(session, manager_id) is None:
         raise Invalid("Unknown manager.", errors=[field_error("manager_id", "no such person")])
 
@@ -147,13 +163,20 @@ async def create_person(session: AsyncSession, principal: Principal, data: Perso
         raise Conflict(f"A person with e-mail {email} already exists.")
     department_id = await _resolve_department(session, data.department_key)
     await _check_manager(session, data.manager_id, None)
-    person = Person(**data.model_dump(exclude={"department_key", "email"}), email=email, department_id=department_id)
+    person = Person(
+        **data.model_dump(exclude={"department_key", "email"}), email=email, department_id=department_id
+    )
     await commit_new(session, person, f"A person with e-mail {email} already exists.")
     return (await _to_read(session, principal, [person]))[0]
 
 
 async def update_person(
-    session: AsyncSession, principal: Principal, person_id: uuid.UUID, data: PersonUpdate, *, if_match: str | None
+    session: AsyncSession,
+    principal: Principal,
+    person_id: uuid.UUID,
+    data: PersonUpdate,
+    *,
+    if_match: str | None,
 ) -> PersonRead:
     """Changes a person's record; honours If-Match when given."""
     if not policies.can_manage_people(principal):
@@ -201,12 +224,20 @@ async def ensure_person(
 
 def _mapped_role(claims: dict, settings: Settings) -> str:
     raw = claims.get(settings.oidc_role_claim)
-    values = [raw] if isinstance(raw, str) else [v for v in raw if isinstance(v, str)] if isinstance(raw, list) else []
+    values = (
+        [raw]
+        if isinstance(raw, str)
+        else [v for v in raw if isinstance(v, str)]
+        if isinstance(raw, list)
+        else []
+    )
     roles = [settings.oidc_roles[v] for v in values if settings.oidc_roles.get(v) in HUMAN_ROLES]
     return min(roles, key=ROLE_PRIORITY.__getitem__) if roles else "employee"
 
 
-async def principal_from_token(session: AsyncSession, *, verified: VerifiedToken, settings: Settings) -> Principal:
+async def principal_from_token(
+    session: AsyncSession, *, verified: VerifiedToken, settings: Settings
+) -> Principal:
     """Turns verified claims into a principal: a service account, or an active person."""
     claims = verified.claims
     if verified.issuer == "own" and isinstance(claims.get("client_id"), str):

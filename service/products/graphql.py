@@ -50,13 +50,17 @@ class ProductQuery:
         self, info: Info[Context, None], first: int = 50, after: str | None = None
     ) -> Connection[ProductType]:
         async with info.context.session() as session:
-            page = await products_service.list_products(session, info.context.principal, page_args(first, after))
+            page = await products_service.list_products(
+                session, info.context.principal, page_args(first, after)
+            )
         return Connection.from_page(page, ProductType.from_model)
 
     @strawberry.field
     async def product(self, info: Info[Context, None], key: str) -> ProductType:
         async with info.context.session() as session:
-            return ProductType.from_model(await products_service.get_product(session, info.context.principal, key))
+            return ProductType.from_model(
+                await products_service.get_product(session, info.context.principal, key)
+            )
 
 
 @strawberry.type
@@ -65,4 +69,6 @@ class ProductMutation:
     async def create_product(self, info: Info[Context, None], input: ProductInput) -> ProductType:
         data = validate_input(ProductCreate, input)
         async with info.context.session() as session:
-            return ProductType.from_model(await products_service.create_product(session, info.context.principal, data))
+            return ProductType.from_model(
+                await products_service.create_product(session, info.context.principal, data)
+            )

@@ -30,7 +30,11 @@ async def create_product(request: Request, body: ProductCreate, session: Session
     async def produce():
         product = await products_service.create_product(session, principal, body)
         return resource_response(
-            request, product, etag(product.version), status_code=201, location=f"/api/v1/products/{product.key}"
+            request,
+            product,
+            etag(product.version),
+            status_code=201,
+            location=f"/api/v1/products/{product.key}",
         )
 
     return await idempotent(request, principal, produce)

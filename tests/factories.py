@@ -1,0 +1,121 @@
+"""Factories: people, service accounts and their real tokens, made through the services."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+from fastapi import FastAPI
+
+from service.auth.principal import Principal
+from service.clients import service as clients_service
+from service.clients.schemas import ClientCreate
+from service.people import service as people_service
+from service.people.schemas import DepartmentCreate, PersonCreate, PersonRead
+from service.products import service as products_service
+from service.products.schemas import ProductCreate, ProductRead
+
+OPERATOR = Principal.operator("tests")
+_seq = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{next(_seq)}-{uuid.uuid4().hex[:6]}"
+
+
+async def make_department(app: FastAPI, key: str | None = None, name: str | None = None):
+    async with app.state.sessionmaker() as session:
+        return await people_service.create_department(
+            session, OPERATOR, DepartmentCreate(key=key or unique("dept"), name=name or "部署 Department")
+        )
+
+
+async def make_product(
+    app: FastAPI, key: str | None = None, name: str = "クラデスク KuraDesk"
+) -> ProductRead:
+    async with app.state.sessionmaker() as session:
+        return await products_service.create_product(
+            session, OPERATOR, ProductCreate(key=key or unique("p"), name=name)
+        )
+
+
+async def make_person(
+    app: FastAPI,
+    *,
+    role: str = "employee",
+    email: str | None = None,
+    display_name: str = "山田 太郎",
+    department_key: str | None = None,
+    **extra: object,
+) -> PersonRead:
+    async with app.state.sessionmaker() as session:
+        return await people_service.create_person(
+            session,
+            OPERATOR,
+            PersonCreate(
+                email=email or f"{unique(role)}@example.com",
+                display_name=display_name,
+                role=role,
+                department_key=department_key,
+                **extra,
+            ),
+        )
+
+
+def token_for(app: FastAPI, person: PersonRead, role: str | None = None, **claims: object) -> str:
+    """A real own-issuer token for `person`, signed with the app's key."""
+    payload = {"sub": str(person.id), "email": person.email, "role": role or person.role, **claims}
+    return app.state.tokens.mint(payload)[0]
+
+
+async def make_client(app: FastAPI, *scopes: str, name: str = "integration") -> tuple[str, str]:
+    async with app.state.sessionmaker() as session:
+        created = await clients_service.create_client(
+            session, OPERATOR, ClientCreate(name=name, scopes=list(scopes))
+        )
+    return created.client_id, created.client_secret
+
+
+async def service_token(app: FastAPI, client: httpx.AsyncClient, *scopes: str) -> str:
+    """A service-account token obtained through the real token endpoint."""
+    client_id, secret = await make_client(app, *scopes)
+    response = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+@dataclass
+class Callers:
+    """Tokens by caller name; `anonymous` has none."""
+
+    tokens: dict[str, str | None] = field(default_factory=dict)
+    people: dict[str, PersonRead] = field(default_factory=dict)
+
+    def headers(self, name: str) -> dict[str, str]:
+        return bearer(self.tokens[name])
+
+
+HUMANS = ("employee", "manager", "editor", "admin")
+SERVICES = {"svc_pitch": ("pitch:read",), "svc_people": ("people:write",)}
+ALL_CALLERS = ("anonymous", *HUMANS, *SERVICES)
+
+
+async def make_callers(app: FastAPI, client: httpx.AsyncClient) -> Callers:
+    department = await make_department(app)
+    callers = Callers(tokens={"anonymous": None})
+    for role in HUMANS:
+        person = await make_person(app, role=role, department_key=department.key)
+        callers.people[role] = person
+        callers.tokens[role] = token_for(app, person)
+    for name, scopes in SERVICES.items():
+        callers.tokens[name] = await service_token(app, client, *scopes)
+    return callers
