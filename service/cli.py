@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from service.config import get_settings
+from service.config import Settings, get_settings
 
 app = typer.Typer(
     help="CueCard: API-first internal marketing.",
@@ -22,6 +22,21 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 clients_app = typer.Typer(help="Service accounts for integrations.", no_args_is_help=True)
 contracts_app = typer.Typer(help="OpenAPI and GraphQL contracts.", no_args_is_help=True)
+
+
+@app.callback()
+def _check_configuration() -> None:
+    """Refuse to run on a bad configuration with a readable message, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(f"configuration error: {error['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
+
+
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(clients_app, name="clients")
@@ -59,7 +74,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     typer.echo(f"database at {revision}", err=True)
 
 
-async def _with_session(work):  # type: ignore[no-untyped-def]
+async def _run_with_session(work):  # type: ignore[no-untyped-def]
     from service.db import create_engine, create_sessionmaker
 
     settings = get_settings()
@@ -71,6 +86,18 @@ async def _with_session(work):  # type: ignore[no-untyped-def]
         await engine.dispose()
 
 
+def _with_session(work):  # type: ignore[no-untyped-def]
+    """Run `work(session, settings)`; a refused operation prints its reason, not a traceback."""
+    from service.errors import CueCardError
+
+    try:
+        return asyncio.run(_run_with_session(work))
+    except CueCardError as exc:
+        extra = "".join(f"\n  {e.get('field')}: {e.get('detail')}" for e in exc.extras.get("errors", []))
+        typer.echo(f"error: {exc.detail or exc.title}{extra}", err=True)
+        raise typer.Exit(1) from None
+
+
 @demo_app.command("load")
 def demo_load(
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Only when no people exist yet.")] = False,
@@ -79,8 +106,8 @@ def demo_load(
     from service.auth.principal import Principal
     from service.demo import loader
 
-    loaded = asyncio.run(
-        _with_session(lambda session, _s: loader.load(session, Principal.operator("demo"), if_empty=if_empty))
+    loaded = _with_session(
+        lambda session, _s: loader.load(session, Principal.operator("demo"), if_empty=if_empty)
     )
     typer.echo("demo data loaded" if loaded else "demo data already present", err=True)
 
@@ -107,7 +134,7 @@ def token(
         claims = {"sub": str(person.id), "email": person.email, "role": role}
         return TokenService(settings).mint(claims, ttl)[0]
 
-    typer.echo(asyncio.run(_with_session(work)))
+    typer.echo(_with_session(work))
 
 
 @clients_app.command("create")
@@ -121,24 +148,22 @@ def clients_create(
     from service.clients.schemas import ClientCreate
 
     scopes = [s for item in scope for s in item.replace(",", " ").split()]
-    created = asyncio.run(
-        _with_session(
-            lambda session, _s: clients_service.create_client(
-                session, Principal.operator(), ClientCreate(name=name, scopes=scopes)
-            )
+    created = _with_session(
+        lambda session, _s: clients_service.create_client(
+            session, Principal.operator(), ClientCreate(name=name, scopes=scopes)
         )
     )
     typer.echo(created.model_dump_json(indent=2))
 
 
-def render_contracts() -> dict[str, str]:
+def render_contracts(settings: Settings | None = None) -> dict[str, str]:
     """The OpenAPI document and GraphQL SDL exactly as `contracts export` writes them."""
     from strawberry.printer import print_schema
 
     from service.api.graphql import build_schema
     from service.main import create_app
 
-    settings = get_settings()
+    settings = settings or get_settings()
     openapi = create_app(settings).openapi()
     return {
         "openapi.json": json.dumps(openapi, indent=2, ensure_ascii=False) + "\n",

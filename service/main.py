@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from fastapi_problem.handler import customise_openapi
 
 from service import __doc__ as package_doc
 from service.api import graphql, ops, problems
@@ -74,6 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migration_head = head_revision()
 
     handler = problems.install(app)
+    # Every operation documents its RFC 9457 problem responses (4XX/5XX, 422 as problem+json).
+    app.openapi = problems.document_validation_errors(
+        customise_openapi(app.openapi, documentation_uri_template=problems.PROBLEM_TYPE_URI)
+    )
     app.include_router(ops.router)
     app.include_router(clients_rest.router)
     app.include_router(people_rest.router)

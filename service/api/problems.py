@@ -8,6 +8,7 @@ logged, never a stack trace or exception text).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,6 +89,33 @@ def problem_response(problem: Problem) -> Response:
     body = problem.marshal(uri=PROBLEM_TYPE_URI)
     headers = {"content-type": "application/problem+json", **dict(problem.headers or {})}
     return JSONResponse(body, status_code=problem.status, headers=headers)
+
+
+VALIDATION_ERROR_SCHEMA = {
+    "title": "ValidationError",
+    "type": "object",
+    "required": ["location", "field", "detail", "type"],
+    "properties": {
+        "location": {"type": "string", "enum": ["body", "query", "path", "header"]},
+        "field": {"type": "string", "description": "Dotted path of the field, e.g. `pains.0.kind`."},
+        "pointer": {"type": "string", "description": "JSON Pointer into the body, e.g. `#/pains/0/kind`."},
+        "detail": {"type": "string"},
+        "type": {"type": "string", "description": "Machine-readable error kind."},
+    },
+}
+
+
+def document_validation_errors(openapi: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """Describe our `errors` entries instead of FastAPI's default loc/msg shape."""
+
+    def wrapper() -> dict[str, Any]:
+        schema = openapi()
+        schema.setdefault("components", {}).setdefault("schemas", {})["ValidationError"] = (
+            VALIDATION_ERROR_SCHEMA
+        )
+        return schema
+
+    return wrapper
 
 
 def install(app: FastAPI) -> ExceptionHandler:

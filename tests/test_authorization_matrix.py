@@ -1,0 +1,217 @@
+"""The authorization matrix: (route, caller) → expected status, for every route the app has.
+
+Add a row for every new route (and a GraphQL row for every new root field): the
+completeness tests fail when a route or field is missing, or a row names one that is gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from starlette.routing import Mount
+
+from tests.factories import ALL_CALLERS, make_client, make_person, make_product, unique
+
+ANY = "*"
+
+
+@dataclass(frozen=True)
+class Row:
+    expected: dict[str, int]
+    body: Callable[[dict[str, Any]], Any] | None = None
+    form: Callable[[dict[str, Any]], dict[str, str]] | None = None
+    headers: dict[str, str] | None = None
+
+    def status_for(self, caller: str) -> int:
+        return self.expected.get(caller, self.expected.get(ANY, 0))
+
+
+def authed(ok: int, **overrides: int) -> dict[str, int]:
+    """Every authenticated caller gets `ok` unless overridden; anonymous gets 401."""
+    return {ANY: ok, "anonymous": 401, **overrides}
+
+
+def admin_only(ok: int, **overrides: int) -> dict[str, int]:
+    others = {name: 403 for name in ALL_CALLERS if name not in ("admin", "anonymous")}
+    return {"anonymous": 401, **others, "admin": ok, **overrides}
+
+
+PUBLIC = {ANY: 200}
+
+MATRIX: dict[tuple[str, str], Row] = {
+    # operations and documentation
+    ("GET", "/healthz"): Row(PUBLIC),
+    ("GET", "/readyz"): Row(PUBLIC),
+    ("GET", "/metrics"): Row(PUBLIC),
+    ("GET", "/openapi.json"): Row(PUBLIC),
+    ("GET", "/docs"): Row(PUBLIC),
+    ("GET", "/docs/oauth2-redirect"): Row(PUBLIC),
+    ("GET", "/graphql"): Row(PUBLIC, headers={"accept": "text/html"}),
+    ("POST", "/graphql"): Row(authed(200, anonymous=200), body=lambda ctx: {"query": "{ __typename }"}),
+    # auth: the token endpoint authenticates the client itself, whoever sends it
+    ("POST", "/api/v1/auth/token"): Row(
+        PUBLIC,
+        form=lambda ctx: {
+            "grant_type": "client_credentials",
+            "client_id": ctx["client"][0],
+            "client_secret": ctx["client"][1],
+        },
+    ),
+    # directory
+    ("GET", "/api/v1/departments"): Row(authed(200)),
+    ("POST", "/api/v1/departments"): Row(
+        admin_only(201), body=lambda ctx: {"key": unique("d"), "name": "営業部"}
+    ),
+    ("GET", "/api/v1/people"): Row(authed(200, svc_pitch=403)),
+    ("POST", "/api/v1/people"): Row(
+        admin_only(201, svc_people=201),
+        body=lambda ctx: {"email": f"{unique('new')}@example.com", "display_name": "新人 花子"},
+    ),
+    ("GET", "/api/v1/people/{person_id}"): Row(authed(200, svc_pitch=403)),
+    ("PATCH", "/api/v1/people/{person_id}"): Row(
+        # Callers who cannot read the directory at all are told nothing exists.
+        admin_only(200, svc_people=200, svc_pitch=404),
+        body=lambda ctx: {"display_name": "改名 済み"},
+    ),
+    ("GET", "/api/v1/me"): Row(authed(200, svc_pitch=403, svc_people=403)),
+    ("GET", "/api/v1/products"): Row(authed(200)),
+    ("POST", "/api/v1/products"): Row(admin_only(201), body=lambda ctx: {"key": unique("p"), "name": "製品"}),
+    ("GET", "/api/v1/products/{product_key}"): Row(authed(200)),
+}
+
+# GraphQL root fields: caller → "ok" or the expected extensions.code.
+GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
+    "me": (
+        "{ me { email } }",
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_pitch": "FORBIDDEN", "svc_people": "FORBIDDEN"},
+    ),
+    "person": (
+        '{ person(id: "%(person_id)s") { email } }',
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_pitch": "FORBIDDEN"},
+    ),
+    "people": (
+        "{ people(first: 2) { edges { node { email } } } }",
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_pitch": "FORBIDDEN"},
+    ),
+    "departments": (
+        "{ departments { edges { node { key } } } }",
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED"},
+    ),
+    "products": ("{ products { edges { node { key } } } }", {ANY: "ok", "anonymous": "UNAUTHENTICATED"}),
+    "product": ('{ product(key: "%(product_key)s") { key } }', {ANY: "ok", "anonymous": "UNAUTHENTICATED"}),
+    "createDepartment": (
+        'mutation { createDepartment(input: {key: "%(unique)s", name: "開発部"}) { key } }',
+        {ANY: "FORBIDDEN", "admin": "ok", "anonymous": "UNAUTHENTICATED"},
+    ),
+    "createProduct": (
+        'mutation { createProduct(input: {key: "%(unique)s", name: "製品"}) { key } }',
+        {ANY: "FORBIDDEN", "admin": "ok", "anonymous": "UNAUTHENTICATED"},
+    ),
+    "createPerson": (
+        'mutation { createPerson(input: {email: "%(unique)s@example.com", displayName: "新人"}) { email } }',
+        {ANY: "FORBIDDEN", "admin": "ok", "svc_people": "ok", "anonymous": "UNAUTHENTICATED"},
+    ),
+    "updatePerson": (
+        'mutation { updatePerson(id: "%(person_id)s", input: {displayName: "改名"}) { displayName } }',
+        {
+            ANY: "FORBIDDEN",
+            "admin": "ok",
+            "svc_people": "ok",
+            "svc_pitch": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
+    ),
+}
+
+
+def registered_routes(app) -> set[tuple[str, str]]:
+    found = set()
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, Mount) or not context.methods:
+            continue  # static file mounts and websockets carry no API semantics
+        for method in context.methods - {"HEAD"}:
+            found.add((method, context.path))
+    return found
+
+
+def test_every_route_has_a_row(app):
+    routes = registered_routes(app)
+    missing = sorted(routes - MATRIX.keys())
+    stale = sorted(MATRIX.keys() - routes)
+    assert not missing, f"routes without an authorization row: {missing}"
+    assert not stale, f"rows for routes that no longer exist: {stale}"
+
+
+def test_every_graphql_root_field_has_a_row(app):
+    from service.api.graphql import build_schema
+
+    schema = build_schema(app.state.settings)
+    fields = set()
+    for root in (
+        schema.schema_converter.type_map.get("Query"),
+        schema.schema_converter.type_map.get("Mutation"),
+    ):
+        if root is not None:
+            fields |= {f.graphql_name or _camel(f.python_name) for f in root.definition.fields}
+    assert fields == set(GRAPHQL), (
+        f"missing: {sorted(fields - set(GRAPHQL))}, stale: {sorted(set(GRAPHQL) - fields)}"
+    )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@pytest.fixture
+async def context(app, callers):
+    target = await make_person(app, role="employee", display_name="対象 者")
+    product = await make_product(app)
+    return {
+        "callers": callers,
+        "person_id": str(target.id),
+        "product_key": product.key,
+        "client": await make_client(app, "pitch:read"),
+    }
+
+
+@pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[0]} {r[1]}")
+async def test_rest_matrix(client, context, route):
+    method, template = route
+    row = MATRIX[route]
+    path = template.format(person_id=context["person_id"], product_key=context["product_key"])
+    mismatches = []
+    for caller in ALL_CALLERS:
+        headers = {**context["callers"].headers(caller), **(row.headers or {})}
+        kwargs: dict[str, Any] = {"headers": headers}
+        if row.body:
+            kwargs["json"] = row.body(context)
+        if row.form:
+            kwargs["data"] = row.form(context)
+        response = await client.request(method, path, **kwargs)
+        if response.status_code != row.status_for(caller):
+            mismatches.append((caller, row.status_for(caller), response.status_code, response.text[:200]))
+    assert not mismatches, f"{method} {template}: (caller, expected, got, body) {mismatches}"
+
+
+@pytest.mark.parametrize("field", sorted(GRAPHQL))
+async def test_graphql_matrix(client, context, field):
+    template, expected = GRAPHQL[field]
+    mismatches = []
+    for caller in ALL_CALLERS:
+        query = template % {**context, "unique": unique("g")}
+        response = await client.post(
+            "/graphql", json={"query": query}, headers=context["callers"].headers(caller)
+        )
+        assert response.status_code == 200, response.text
+        payload = response.json()
+        errors = payload.get("errors") or []
+        outcome = errors[0]["extensions"]["code"] if errors else "ok"
+        want = expected.get(caller, expected.get(ANY))
+        if outcome != want:
+            mismatches.append((caller, want, outcome))
+    assert not mismatches, f"{field}: (caller, expected, got) {mismatches}"

@@ -1,0 +1,142 @@
+"""The `cuecard` command, run as operators run it: a subprocess reading CUECARD_ settings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from service.cli import render_contracts
+from tests.conftest import TEST_SECRET
+from tests.factories import bearer, make_department
+
+CUECARD = str(Path(sys.executable).parent / "cuecard")
+
+
+@pytest.fixture
+def cli_env(settings, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUECARD_")}
+    env |= {
+        "CUECARD_DATABASE_URL": settings.database_url,
+        "CUECARD_JWT_SECRET": TEST_SECRET,
+        "CUECARD_VAR_DIR": str(tmp_path / "var"),
+        "CUECARD_LOG_LEVEL": "WARNING",
+    }
+    return env
+
+
+async def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        CUECARD, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_token_creates_the_person_and_prints_only_the_token(app, client, cli_env):
+    await make_department(app, key="sales", name="営業部")
+    code, out, _ = await run(
+        cli_env, "token", "--email", "Ops.User@example.com", "--role", "editor", "--department", "sales"
+    )
+    assert code == 0
+    token = out.strip()
+    assert token.count(".") == 2 and "\n" not in token
+    me = await client.get("/api/v1/me", headers=bearer(token))
+    assert me.status_code == 200
+    assert me.json()["email"] == "ops.user@example.com"
+    assert me.json()["role"] == "editor"
+    assert me.json()["department_key"] == "sales"
+
+    # Again for the same person: role changes, department and name are kept.
+    code, out, _ = await run(cli_env, "token", "--email", "ops.user@example.com", "--role", "manager")
+    assert code == 0
+    again = (await client.get("/api/v1/me", headers=bearer(out.strip()))).json()
+    assert again["role"] == "manager"
+    assert again["department_key"] == "sales"
+    assert again["id"] == me.json()["id"]
+
+
+async def test_token_refuses_an_unknown_role(cli_env):
+    code, out, err = await run(cli_env, "token", "--email", "x@example.com", "--role", "superuser")
+    assert code != 0
+    assert out == ""
+    assert "role" in err
+
+
+async def test_clients_create_prints_credentials_once_that_work(client, cli_env):
+    code, out, _ = await run(
+        cli_env,
+        "clients",
+        "create",
+        "--name",
+        "CRM plugin",
+        "--scope",
+        "pitch:read",
+        "--scope",
+        "briefs:read",
+    )
+    assert code == 0
+    created = json.loads(out)
+    assert set(created) >= {"client_id", "client_secret"}
+    assert created["scopes"] == ["briefs:read", "pitch:read"]
+    response = await client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": created["client_id"],
+            "client_secret": created["client_secret"],
+        },
+    )
+    assert response.status_code == 200
+    assert response.json()["scope"] == "briefs:read pitch:read"
+
+
+async def test_clients_create_refuses_unknown_scopes(cli_env):
+    code, _, err = await run(cli_env, "clients", "create", "--name", "x", "--scope", "everything")
+    assert code != 0
+    assert "Unknown scopes" in err
+
+
+async def test_contracts_export_writes_what_the_drift_test_compares(settings, cli_env, tmp_path):
+    code, _, _ = await run(cli_env, "contracts", "export", "--out", str(tmp_path / "out"))
+    assert code == 0
+    rendered = render_contracts(settings)
+    for name, text in rendered.items():
+        assert (tmp_path / "out" / name).read_text(encoding="utf-8") == text
+
+
+async def test_demo_load_once_in_japanese_and_english(client, cli_env, callers):
+    # `callers` put people in the database: --if-empty must then leave it alone.
+    code, _, err = await run(cli_env, "demo", "load", "--if-empty")
+    assert code == 0
+    assert "already present" in err
+
+
+async def test_demo_load_into_an_empty_database(client, cli_env):
+    code, _, _ = await run(cli_env, "demo", "load", "--if-empty")
+    assert code == 0
+    code, out, _ = await run(cli_env, "token", "--email", "admin@hoshino.example", "--role", "admin")
+    people = (await client.get("/api/v1/people?limit=200", headers=bearer(out.strip()))).json()["items"]
+    names = {p["display_name"] for p in people}
+    assert "佐藤 美咲" in names and "Emma Wilson" in names
+    products = (await client.get("/api/v1/products", headers=bearer(out.strip()))).json()["items"]
+    assert any(p["is_company"] for p in products)
+
+
+async def test_production_refuses_to_start_without_a_key(cli_env):
+    env = {k: v for k, v in cli_env.items() if k != "CUECARD_JWT_SECRET"} | {"CUECARD_ENV": "production"}
+    code, _, err = await run(env, "serve", "--port", "1")
+    assert code == 2
+    assert "CUECARD_JWT_SECRET" in err
+    assert "Traceback" not in err
+
+
+async def test_a_short_secret_is_refused(cli_env, tmp_path):
+    env = cli_env | {"CUECARD_JWT_SECRET": "too-short"}
+    code, _, err = await run(env, "contracts", "export", "--out", str(tmp_path))
+    assert code == 2
+    assert "32 bytes" in err
