@@ -1,8 +1,25 @@
 """Every table, imported in one place so Alembic and the tests see the whole metadata."""
 
+from service.briefs.models import Brief, BriefEvidence
 from service.clients.models import ServiceClient
+from service.evidence.models import Evidence
 from service.idempotency.models import IdempotencyRecord
+from service.messages.models import Message, MessageEvidence
 from service.people.models import Department, Person
+from service.pitch.models import PitchDocument, PitchUsage
 from service.products.models import Product
 
-__all__ = ["Department", "IdempotencyRecord", "Person", "Product", "ServiceClient"]
+__all__ = [
+    "Brief",
+    "BriefEvidence",
+    "Department",
+    "Evidence",
+    "IdempotencyRecord",
+    "Message",
+    "MessageEvidence",
+    "Person",
+    "PitchDocument",
+    "PitchUsage",
+    "Product",
+    "ServiceClient",
+]
