@@ -81,6 +81,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/products"): Row(authed(200)),
     ("POST", "/api/v1/products"): Row(admin_only(201), body=lambda ctx: {"key": unique("p"), "name": "製品"}),
     ("GET", "/api/v1/products/{product_key}"): Row(authed(200)),
+    # --- messages rows (service/messages) ---
+    # --- end messages rows ---
+    # --- briefs, evidence and pitch rows ---
+    # --- end briefs, evidence and pitch rows ---
 }
 
 # GraphQL root fields: caller → "ok" or the expected extensions.code.
@@ -125,6 +129,10 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
             "anonymous": "UNAUTHENTICATED",
         },
     ),
+    # --- messages GraphQL rows ---
+    # --- end messages GraphQL rows ---
+    # --- briefs, evidence and pitch GraphQL rows ---
+    # --- end briefs, evidence and pitch GraphQL rows ---
 }
 
 

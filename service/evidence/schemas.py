@@ -1,0 +1,55 @@
+"""Inputs and outputs for evidence items."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, StringConstraints
+
+from service.fields import InputModel, ReadModel
+
+EvidenceKind = Literal["metric", "case", "quote", "small_win"]
+Claim = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class EvidenceCreate(InputModel):
+    kind: EvidenceKind
+    claim: Claim
+    source: Claim
+    owner_id: uuid.UUID | None = None  # default: whoever creates it
+    verify_by: date | None = None
+
+
+class EvidenceRef(InputModel):
+    """Cite an existing evidence item by id."""
+
+    id: uuid.UUID
+
+
+class EvidenceVerify(InputModel):
+    """Re-verify a claim; `verify_by` is the next date it must be checked again (default +90 days)."""
+
+    verify_by: date | None = None
+
+
+class EvidenceRead(ReadModel):
+    id: uuid.UUID
+    kind: EvidenceKind
+    claim: str
+    source: str
+    owner_id: uuid.UUID | None
+    verify_by: date | None
+    verified_at: datetime | None
+    expired: bool
+    replaced_by_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Freshness(BaseModel):
+    """`stale` while any cited evidence is past its verify-by date, naming those items."""
+
+    status: Literal["fresh", "stale"]
+    expired: list[uuid.UUID]

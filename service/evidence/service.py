@@ -1,0 +1,177 @@
+"""Evidence: first-class claims with an owner and a verify-by date."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.principal import Principal
+from service.briefs.models import BriefEvidence
+from service.db import utcnow
+from service.errors import Forbidden, Invalid, NotFound, field_error
+from service.evidence import policies, repository
+from service.evidence.models import Evidence
+from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceRef, EvidenceVerify, Freshness
+from service.messages.models import MessageEvidence
+from service.pagination import Page, PageParams
+
+DEFAULT_VERIFY_DAYS = 90
+
+
+def today() -> date:
+    return utcnow().date()
+
+
+def is_expired(verify_by: date | None, on: date | None = None) -> bool:
+    return verify_by is not None and verify_by < (on or today())
+
+
+def to_read(evidence: Evidence) -> EvidenceRead:
+    return EvidenceRead.model_validate({**evidence.model_dump(), "expired": is_expired(evidence.verify_by)})
+
+
+def freshness(items: Iterable[EvidenceRead | Evidence | dict], on: date | None = None) -> Freshness:
+    """Stale while any cited item is past its verify-by date."""
+    expired = []
+    for item in items:
+        verify_by = item.get("verify_by") if isinstance(item, dict) else item.verify_by
+        if isinstance(verify_by, str):
+            verify_by = date.fromisoformat(verify_by)
+        if is_expired(verify_by, on):
+            expired.append(uuid.UUID(str(item["id"] if isinstance(item, dict) else item.id)))
+    return Freshness(status="stale" if expired else "fresh", expired=expired)
+
+
+def _new_item(principal: Principal, data: EvidenceCreate) -> Evidence:
+    return Evidence(**data.model_dump(exclude={"owner_id"}), owner_id=data.owner_id or principal.person_id)
+
+
+async def list_evidence(
+    session: AsyncSession, principal: Principal, params: PageParams, *, expired: bool | None = None
+) -> Page[EvidenceRead]:
+    """Lists evidence items, oldest first; `expired=true` lists the ones to re-verify."""
+    if not policies.can_read(principal):
+        raise Forbidden("This caller may not read evidence.")
+    page = await repository.list_evidence(session, params, expired_before=today() if expired else None)
+    return Page(items=[to_read(e) for e in page.rows], next_cursor=page.next_cursor)
+
+
+async def get_evidence(session: AsyncSession, principal: Principal, evidence_id: uuid.UUID) -> EvidenceRead:
+    """Gets one evidence item."""
+    evidence = await repository.get(session, evidence_id) if policies.can_read(principal) else None
+    if evidence is None:
+        raise NotFound("No such evidence item.")
+    return to_read(evidence)
+
+
+async def evidence_by_ids(
+    session: AsyncSession, principal: Principal, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, EvidenceRead]:
+    """Gets many evidence items at once (for briefs, messages and DataLoaders)."""
+    if not policies.can_read(principal):
+        return {}
+    return {key: to_read(e) for key, e in (await repository.by_ids(session, ids)).items()}
+
+
+async def create_evidence(session: AsyncSession, principal: Principal, data: EvidenceCreate) -> EvidenceRead:
+    """Creates an evidence item."""
+    if not policies.can_write(principal):
+        raise Forbidden("Only editors and admins record evidence.")
+    evidence = _new_item(principal, data)
+    session.add(evidence)
+    await session.commit()
+    return to_read(evidence)
+
+
+async def resolve_citations(
+    session: AsyncSession, principal: Principal, items: Sequence[EvidenceCreate | EvidenceRef], *, field: str
+) -> list[uuid.UUID]:
+    """Turns inline items into stored evidence and checks cited ids exist (no commit)."""
+    cited = [item.id for item in items if isinstance(item, EvidenceRef)]
+    found = await repository.by_ids(session, cited)
+    missing = [
+        field_error(f"{field}.{index}.id", "no such evidence item")
+        for index, item in enumerate(items)
+        if isinstance(item, EvidenceRef) and item.id not in found
+    ]
+    if missing:
+        raise Invalid("Some cited evidence does not exist.", errors=missing)
+    ids: list[uuid.UUID] = []
+    for item in items:
+        if isinstance(item, EvidenceRef):
+            ids.append(item.id)
+        else:
+            evidence = _new_item(principal, item)
+            session.add(evidence)
+            ids.append(evidence.id)
+    await session.flush()
+    return list(dict.fromkeys(ids))  # cite each item once, in order
+
+
+async def require_existing(
+    session: AsyncSession, principal: Principal, ids: Sequence[uuid.UUID], *, field: str = "evidence_ids"
+) -> None:
+    """Refuses citations of evidence ids that do not exist."""
+    found = await repository.by_ids(session, ids)
+    missing = [field_error(f"{field}.{i}", "no such evidence item") for i, e in enumerate(ids) if e not in found]
+    if missing:
+        raise Invalid("Some cited evidence does not exist.", errors=missing)
+
+
+async def verify_evidence(
+    session: AsyncSession, principal: Principal, evidence_id: uuid.UUID, data: EvidenceVerify
+) -> EvidenceRead:
+    """Re-verifies a claim and sets the next date it must be checked."""
+    from service.pitch import service as pitch_service
+
+    evidence = await repository.get(session, evidence_id) if policies.can_read(principal) else None
+    if evidence is None:
+        raise NotFound("No such evidence item.")
+    if not policies.can_verify(principal, evidence.owner_id):
+        raise Forbidden("Only the claim's owner, editors and admins verify evidence.")
+    next_date = data.verify_by or today() + timedelta(days=DEFAULT_VERIFY_DAYS)
+    if next_date <= today():
+        raise Invalid("verify_by must be in the future.", errors=[field_error("verify_by", "must be after today")])
+    evidence.verify_by = next_date
+    evidence.verified_at = utcnow()
+    evidence.verified_by_id = principal.person_id
+    evidence.updated_at = utcnow()
+    evidence.revision += 1
+    await pitch_service.refresh_for_evidence(session, evidence_ids=[evidence.id])
+    await session.commit()
+    return to_read(evidence)
+
+
+async def replace_evidence(
+    session: AsyncSession, principal: Principal, evidence_id: uuid.UUID, data: EvidenceCreate
+) -> EvidenceRead:
+    """Replaces a claim with a new one; every brief and message citing the old one cites the new."""
+    from service.pitch import service as pitch_service
+
+    if not policies.can_write(principal):
+        if policies.can_read(principal):
+            raise Forbidden("Only editors and admins replace evidence.")
+        raise NotFound("No such evidence item.")
+    old = await repository.get(session, evidence_id)
+    if old is None:
+        raise NotFound("No such evidence item.")
+    if old.replaced_by_id is not None:
+        raise Invalid("This item was already replaced.", errors=[field_error("id", "already replaced")])
+    new = _new_item(principal, data)
+    session.add(new)
+    await session.flush()
+    old.replaced_by_id = new.id
+    old.updated_at = utcnow()
+    old.revision += 1
+    for table, owner in ((BriefEvidence, BriefEvidence.brief_id), (MessageEvidence, MessageEvidence.message_id)):
+        # Where something already cites both, drop the old citation instead of duplicating.
+        both = sa.select(owner).where(table.evidence_id == new.id)  # type: ignore[arg-type]
+        await session.execute(sa.delete(table).where(table.evidence_id == old.id, owner.in_(both)))  # type: ignore[arg-type]
+        await session.execute(sa.update(table).where(table.evidence_id == old.id).values(evidence_id=new.id))  # type: ignore[arg-type]
+    await pitch_service.refresh_for_evidence(session, evidence_ids=[new.id])
+    await session.commit()
+    return to_read(new)
