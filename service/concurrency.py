@@ -5,9 +5,9 @@ from __future__ import annotations
 from service.errors import PreconditionFailed, PreconditionRequired
 
 
-def etag(version: int) -> str:
-    """A strong entity tag for one version of a resource."""
-    return f'"v{version}"'
+def etag(revision: int) -> str:
+    """A strong entity tag for one revision of a resource."""
+    return f'"v{revision}"'
 
 
 def _tags(header: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -56,13 +57,13 @@ class UTCDateTime(sa.types.TypeDecorator):
 
 
 class TableBase(SQLModel):
-    """Columns every resource table has: a UUID id, creation/update times and a version."""
+    """Columns every resource table has: a UUID id, creation/update times and a revision."""
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     # Bumped on every change; the ETag is derived from it.
-    version: int = Field(default=1, nullable=False)
+    revision: int = Field(default=1, nullable=False)
 
 
 def normalise_url(raw: str) -> sa.URL:
@@ -78,7 +79,9 @@ def normalise_url(raw: str) -> sa.URL:
 def ensure_sqlite_directory(db_url: sa.URL) -> None:
     """The embedded database lives under ./var/ by default: create the folder on first use."""
     if db_url.get_backend_name() == "sqlite" and db_url.database and db_url.database != ":memory:":
-        Path(db_url.database).parent.mkdir(parents=True, exist_ok=True)
+        # Best effort: if the folder cannot be made, connecting fails and the API answers 503.
+        with contextlib.suppress(OSError):
+            Path(db_url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
@@ -113,9 +116,12 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def create_sessionmaker(
+    engine: AsyncEngine, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: services return what they committed without a reload.
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    # `info` is copied into every session (the pitch cache rides there, see service/pitch/cache.py).
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info or {})
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

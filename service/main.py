@@ -17,13 +17,18 @@ from service import __doc__ as package_doc
 from service.api import graphql, ops, problems
 from service.api.middleware import Observability, RequestGuard
 from service.auth.tokens import TokenService
+from service.briefs import rest as briefs_rest
 from service.clients import rest as clients_rest
 from service.clients.service import FailureLimiter
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
+from service.evidence import rest as evidence_rest
 from service.logging import configure_logging
+from service.messages import rest as messages_rest
 from service.migrate import head_revision
 from service.people import rest as people_rest
+from service.pitch import rest as pitch_rest
+from service.pitch.cache import PitchCache, PitchListener, asyncpg_dsn, session_info
 from service.products import rest as products_rest
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -53,7 +58,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        listener = None
+        if app.state.engine.dialect.name == "postgresql":
+            # Other replicas' publishes reach this process's pitch cache through NOTIFY.
+            listener = PitchListener(asyncpg_dsn(app.state.engine.url), app.state.pitch_cache)
+            listener.start()
+        app.state.pitch_listener = listener
         yield
+        if listener is not None:
+            await listener.stop()
         await app.state.engine.dispose()
 
     app = FastAPIOffline(
@@ -69,7 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_engine(settings)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.pitch_cache = PitchCache(requires_listener=engine.dialect.name == "postgresql")
+    app.state.sessionmaker = create_sessionmaker(engine, info=session_info(app.state.pitch_cache))
     app.state.tokens = TokenService(settings)
     app.state.token_failures = FailureLimiter(settings.token_failures_per_minute)
     app.state.migration_head = head_revision()
@@ -83,6 +97,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(clients_rest.router)
     app.include_router(people_rest.router)
     app.include_router(products_rest.router)
+    app.include_router(messages_rest.router)
+    app.include_router(briefs_rest.router)
+    app.include_router(evidence_rest.router)
+    app.include_router(pitch_rest.router)
     app.include_router(graphql.build_router(settings), prefix="/graphql", include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -41,7 +41,7 @@ class Cursor:
             if created.tzinfo is None:
                 raise ValueError("naive")
             return cls(created_at=created, id=uuid.UUID(ident))
-        except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        except (ValueError, TypeError, AttributeError, binascii.Error, json.JSONDecodeError) as exc:
             raise Invalid(
                 "The cursor is not one this API issued.",
                 errors=[field_error("cursor", "invalid cursor", location="query", type_="cursor")],

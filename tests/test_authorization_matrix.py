@@ -6,7 +6,7 @@ completeness tests fail when a route or field is missing, or a row names one tha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,16 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
-from tests.factories import ALL_CALLERS, make_client, make_person, make_product, unique
+from tests.factories import (
+    ALL_CALLERS,
+    complete_brief,
+    make_brief,
+    make_client,
+    make_person,
+    make_product,
+    principal_of,
+    unique,
+)
 
 ANY = "*"
 
@@ -25,6 +34,8 @@ class Row:
     body: Callable[[dict[str, Any]], Any] | None = None
     form: Callable[[dict[str, Any]], dict[str, str]] | None = None
     headers: dict[str, str] | None = None
+    # Per-caller setup for state-changing rows (a fresh draft to submit, ...): extra path params.
+    prepare: Callable[[Any, dict[str, Any]], Awaitable[dict[str, str]]] | None = None
 
     def status_for(self, caller: str) -> int:
         return self.expected.get(caller, self.expected.get(ANY, 0))
@@ -41,6 +52,44 @@ def admin_only(ok: int, **overrides: int) -> dict[str, int]:
 
 
 PUBLIC = {ANY: 200}
+WRITE_DRAFT = {
+    "anonymous": 401,
+    "employee": 404,
+    "manager": 403,
+    "editor": 200,
+    "admin": 200,
+    "svc_pitch": 404,
+    "svc_people": 404,
+}
+REVIEW = {**WRITE_DRAFT, "manager": 200}
+EVIDENCE = {"kind": "case", "claim": "A社で月末残業がゼロに", "source": "A社インタビュー 2026-10"}
+
+
+def fresh_brief(status: str) -> Callable[[Any, dict[str, Any]], Awaitable[dict[str, str]]]:
+    """A new brief by a separate author (so no caller is its last editor), walked to `status`."""
+
+    async def prepare(app: Any, ctx: dict[str, Any]) -> dict[str, str]:
+        product = await make_product(app)
+        brief = await make_brief(app, ctx["author"], product.key, status=status)
+        return {"brief_id": str(brief.id)}
+
+    return prepare
+
+
+async def published_product(app: Any, ctx: dict[str, Any]) -> dict[str, str]:
+    return {"product_key": ctx["pitch_key"]}
+
+
+async def fresh_evidence(app: Any, ctx: dict[str, Any]) -> dict[str, str]:
+    from service.evidence import service as evidence_service
+    from service.evidence.schemas import EvidenceCreate
+
+    async with app.state.sessionmaker() as session:
+        item = await evidence_service.create_evidence(
+            session, principal_of(ctx["author"]), EvidenceCreate(**EVIDENCE)
+        )
+    return {"evidence_id": str(item.id)}
+
 
 MATRIX: dict[tuple[str, str], Row] = {
     # operations and documentation
@@ -82,8 +131,68 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/products"): Row(admin_only(201), body=lambda ctx: {"key": unique("p"), "name": "製品"}),
     ("GET", "/api/v1/products/{product_key}"): Row(authed(200)),
     # --- messages rows (service/messages) ---
+    ("GET", "/api/v1/messages"): Row(authed(200, svc_people=403)),
+    ("POST", "/api/v1/messages"): Row(
+        {**admin_only(201), "editor": 201},
+        body=lambda ctx: {"kind": "key_message", "title": "経理の残業を減らす", "audiences": ["all"]},
+    ),
+    ("POST", "/api/v1/messages/lint"): Row(
+        authed(200), body=lambda ctx: {"locale": "ja", "text": "高性能で多機能"}
+    ),
+    # `message_id` is a published message: drafts would be 404 for employees and integrations.
+    ("GET", "/api/v1/messages/{message_id}"): Row(authed(200, svc_people=403)),
+    ("PATCH", "/api/v1/messages/{message_id}"): Row(
+        {**admin_only(200), "editor": 200, "svc_people": 404},
+        body=lambda ctx: {"body": "入力作業を週3時間減らします。"},
+        headers={"If-Match": "*"},
+    ),
+    ("POST", "/api/v1/messages/{message_id}/publish"): Row(
+        {**admin_only(409), "editor": 409, "svc_people": 404}  # already published: allowed, refused as 409
+    ),
     # --- end messages rows ---
     # --- briefs, evidence and pitch rows ---
+    ("GET", "/api/v1/briefs"): Row(authed(200, svc_pitch=403, svc_people=403)),
+    ("POST", "/api/v1/briefs"): Row(
+        {**admin_only(201), "editor": 201}, body=lambda ctx: complete_brief(ctx["product_key"])
+    ),
+    ("GET", "/api/v1/briefs/{brief_id}"): Row(authed(200, svc_pitch=404, svc_people=404)),
+    ("GET", "/api/v1/briefs/{brief_id}/versions"): Row(authed(200, svc_pitch=404, svc_people=404)),
+    # Drafts are invisible to employees and integrations (404); managers see but may not write.
+    ("PATCH", "/api/v1/briefs/{brief_id}"): Row(
+        WRITE_DRAFT,
+        body=lambda ctx: {"title": "改訂タイトル"},
+        headers={"If-Match": "*"},
+        prepare=fresh_brief("draft"),
+    ),
+    ("POST", "/api/v1/briefs/{brief_id}/submit"): Row(WRITE_DRAFT, prepare=fresh_brief("draft")),
+    ("POST", "/api/v1/briefs/{brief_id}/archive"): Row(WRITE_DRAFT, prepare=fresh_brief("draft")),
+    ("POST", "/api/v1/briefs/{brief_id}/approve"): Row(REVIEW, prepare=fresh_brief("in_review")),
+    ("POST", "/api/v1/briefs/{brief_id}/request-changes"): Row(
+        REVIEW, body=lambda ctx: {"comment": "根拠をもう一つ"}, prepare=fresh_brief("in_review")
+    ),
+    ("POST", "/api/v1/briefs/{brief_id}/revise"): Row(
+        {**WRITE_DRAFT, "editor": 201, "admin": 201, "employee": 403}, prepare=fresh_brief("published")
+    ),
+    ("GET", "/api/v1/evidence"): Row(authed(200, svc_people=403)),
+    ("POST", "/api/v1/evidence"): Row({**admin_only(201), "editor": 201}, body=lambda ctx: EVIDENCE),
+    ("GET", "/api/v1/evidence/{evidence_id}"): Row(authed(200, svc_people=404)),
+    ("POST", "/api/v1/evidence/{evidence_id}/verify"): Row(
+        {**admin_only(200), "editor": 200, "svc_people": 404}, prepare=fresh_evidence
+    ),
+    ("POST", "/api/v1/evidence/{evidence_id}/replace"): Row(
+        {**admin_only(201), "editor": 201, "svc_people": 404},
+        body=lambda ctx: EVIDENCE,
+        prepare=fresh_evidence,
+    ),
+    ("GET", "/api/v1/pitch/{product_key}"): Row(authed(200, svc_people=403), prepare=published_product),
+    ("POST", "/api/v1/pitch/{product_key}/usage"): Row(
+        authed(201, svc_people=403),
+        body=lambda ctx: {"event": "shown", "opportunity_ref": "OPP-1"},
+        prepare=published_product,
+    ),
+    ("GET", "/api/v1/pitch/{product_key}/usage"): Row(
+        {**admin_only(200), "editor": 200}, prepare=published_product
+    ),
     # --- end briefs, evidence and pitch rows ---
 }
 
@@ -177,23 +286,34 @@ def _camel(name: str) -> str:
 
 @pytest.fixture
 async def context(app, callers):
+    from tests.messages.test_messages import published_message_id
+
     target = await make_person(app, role="employee", display_name="対象 者")
     product = await make_product(app)
+    author = await make_person(app, role="editor", display_name="起草 者")
+    published = await make_brief(app, author, (await make_product(app)).key, status="published")
+    evidence = await fresh_evidence(app, {"author": author})
     return {
         "callers": callers,
+        "author": author,
         "person_id": str(target.id),
         "product_key": product.key,
         "client": await make_client(app, "pitch:read"),
+        "brief_id": str(published.id),
+        "pitch_key": published.product_key,
+        **evidence,
+        "message_id": await published_message_id(app),
     }
 
 
 @pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[0]} {r[1]}")
-async def test_rest_matrix(client, context, route):
+async def test_rest_matrix(app, client, context, route):
     method, template = route
     row = MATRIX[route]
-    path = template.format(person_id=context["person_id"], product_key=context["product_key"])
     mismatches = []
     for caller in ALL_CALLERS:
+        params = {**context, **(await row.prepare(app, context) if row.prepare else {})}
+        path = template.format(**{k: v for k, v in params.items() if isinstance(v, str)})
         headers = {**context["callers"].headers(caller), **(row.headers or {})}
         kwargs: dict[str, Any] = {"headers": headers}
         if row.body:

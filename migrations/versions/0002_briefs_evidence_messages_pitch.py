@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-27 07:18:40.931872
+Create Date: 2026-11-27 07:24:15.848859
 """
 
 from collections.abc import Sequence
@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', service.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', service.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('lineage_id', sa.Uuid(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('change', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
@@ -68,7 +69,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', service.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', service.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('claim', sa.Text(), nullable=False),
     sa.Column('source', sa.Text(), nullable=False),
@@ -103,7 +104,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', service.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', service.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('brief_id', sa.Uuid(), nullable=True),
     sa.Column('brief_lineage_id', sa.Uuid(), nullable=True),
     sa.Column('product_id', sa.Uuid(), nullable=True),

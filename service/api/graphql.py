@@ -19,7 +19,7 @@ import strawberry
 import structlog
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,10 +35,11 @@ from strawberry.extensions import (
 from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.tools import merge_types
 
+from service.api.problems import database_problem
 from service.auth.dependencies import resolve_principal
 from service.auth.principal import Principal
 from service.config import Settings
-from service.errors import CueCardError, Invalid, Unauthenticated
+from service.errors import CueCardError, Invalid, ServiceUnavailable, Unauthenticated
 from service.pagination import Cursor, Page, PageParams
 
 log = structlog.get_logger("cuecard.graphql")
@@ -85,6 +86,9 @@ async def get_context(request: Request, principal: Principal | None = Depends(re
 @strawberry.type
 class PageInfo:
     has_next_page: bool
+    # Forward pagination only (first/after): there is never a previous page to go back to.
+    has_previous_page: bool
+    start_cursor: str | None
     end_cursor: str | None
 
 
@@ -104,9 +108,16 @@ class Connection(Generic[T]):
         edges = [
             Edge(cursor=Cursor(item.created_at, item.id).encode(), node=convert(item)) for item in page.items
         ]
+        # Relay: endCursor is the last edge's cursor on every page (the last one included, so a
+        # client can later ask for what was added after it); null only when there are no edges.
         return cls(
             edges=edges,
-            page_info=PageInfo(has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor),
+            page_info=PageInfo(
+                has_next_page=page.next_cursor is not None,
+                has_previous_page=False,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
         )
 
 
@@ -164,8 +175,28 @@ class ErrorCodes(SchemaExtension):
             )
         if original is None or isinstance(original, GraphQLError):
             extensions = dict(error.extensions or {})
-            extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
-            return GraphQLError(error.message, nodes=error.nodes, path=error.path, extensions=extensions)
+            parse_failed = isinstance(error, GraphQLSyntaxError)
+            extensions.setdefault(
+                "code", "GRAPHQL_PARSE_FAILED" if parse_failed else "GRAPHQL_VALIDATION_FAILED"
+            )
+            # source/positions: a syntax error has no nodes, only a place in the document.
+            return GraphQLError(
+                error.message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions=extensions,
+            )
+        unavailable = database_problem(original)
+        if unavailable is not None:  # as REST's 503: the caller should retry
+            log.warning("database_unavailable", error=type(original).__name__)
+            return GraphQLError(
+                unavailable.detail or unavailable.title,
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": ServiceUnavailable.code, "status": 503},
+            )
         log.error("graphql_unexpected_error", path=error.path, exc_info=original)
         return GraphQLError(
             "Unexpected error.",
@@ -179,6 +210,18 @@ class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         # ErrorCodes logs what is unexpected; expected domain errors are not log noise.
         return None
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        result = await super().execute(*args, **kwargs)
+        # An error raised while the operation's hooks are entered (a syntax error or the token
+        # limit, from ParserCache's on_parse) leaves the operation before ErrorCodes sees the
+        # result; strawberry then reports it as it is. Give those a code (and mask the rest) too.
+        if getattr(result, "errors", None):
+            result.errors = [
+                error if (error.extensions or {}).get("code") else ErrorCodes._process(error)
+                for error in result.errors
+            ]
+        return result
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

@@ -127,6 +127,11 @@ class Observability:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
+            if route is not None and not template.startswith("/"):
+                # A route declared at the root of a router included with a prefix (GraphQL at
+                # "/graphql") keeps path "" here; it has no path parameters, so the request path
+                # is its template.
+                template = scope["path"]
             method = scope["method"]
             REQUESTS.labels(method, template, str(status)).inc()
             LATENCY.labels(method, template).observe(elapsed)

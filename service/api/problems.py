@@ -50,7 +50,7 @@ def _validation_problem(_eh: ExceptionHandler, _request: Request, exc: RequestVa
     return Invalid("The request does not match the schema; see `errors`.", errors=errors)
 
 
-def _database_problem(exc: BaseException) -> Problem | None:
+def database_problem(exc: BaseException) -> Problem | None:
     """A database that is down, saturated or too slow answers 503 with Retry-After."""
     if isinstance(exc, sa.exc.TimeoutError):  # connection pool exhausted
         return ServiceUnavailable("The database is saturated; retry shortly.", retry_after=2)
@@ -64,7 +64,9 @@ def _database_problem(exc: BaseException) -> Problem | None:
 
 
 def _unexpected(_eh: ExceptionHandler, request: Request, exc: Exception) -> Problem:
-    problem = _database_problem(exc)
+    if isinstance(exc, Problem):  # the handler consults every entry: domain errors are expected
+        return exc
+    problem = database_problem(exc)
     if problem is not None:
         log.warning("database_unavailable", error=type(exc).__name__, path=request.url.path)
         return problem

@@ -21,7 +21,8 @@ from jose import jwk, jwt
 
 from service.config import Settings
 
-OIDC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"})
+# python-jose has no PS* (RSASSA-PSS) support, so only what it can verify is allowed.
+OIDC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
 # Headers that ask the verifier to fetch or trust key material named by the token itself.
 REFUSED_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit"})
 _JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
@@ -85,28 +86,32 @@ class JwksCache:
     """The identity provider's public keys by `kid`, refreshed at most once a minute on a miss."""
 
     MIN_REFRESH_SECONDS = 60.0
+    FAILURE_BACKOFF_SECONDS = 5.0
 
     def __init__(self, url: str, ttl_seconds: int) -> None:
         self.url = url
         self.ttl = ttl_seconds
         self._keys: dict[str, dict[str, Any]] = {}
         self._fetched_at = 0.0
+        self._failed_at = float("-inf")
         self._lock = asyncio.Lock()
 
     async def key(self, kid: str) -> dict[str, Any] | None:
-        if self._expired() or kid not in self._keys:
+        if self._should_refresh(kid):
             async with self._lock:
-                # An unknown kid may mean the provider rotated keys; refetch, but not on
-                # every forged kid (that would let anyone make us hammer the provider).
-                if self._expired() or (kid not in self._keys and self._age() > self.MIN_REFRESH_SECONDS):
+                if self._should_refresh(kid):
                     await self._refresh()
         return self._keys.get(kid)
 
-    def _age(self) -> float:
-        return time.monotonic() - self._fetched_at
-
-    def _expired(self) -> bool:
-        return not self._fetched_at or self._age() > self.ttl
+    def _should_refresh(self, kid: str) -> bool:
+        now = time.monotonic()
+        if now - self._failed_at < self.FAILURE_BACKOFF_SECONDS:
+            return False  # the provider just failed us: don't hit it on every request
+        if not self._fetched_at or now - self._fetched_at > self.ttl:
+            return True
+        # An unknown kid may mean the provider rotated keys; refetch, but not on every
+        # forged kid (that would let anyone make us hammer the provider).
+        return kid not in self._keys and now - self._fetched_at > self.MIN_REFRESH_SECONDS
 
     async def _refresh(self) -> None:
         try:
@@ -115,6 +120,9 @@ class JwksCache:
                 response.raise_for_status()
                 document = response.json()
         except (httpx.HTTPError, ValueError) as exc:
+            self._failed_at = time.monotonic()
+            if self._keys:
+                return  # keep verifying with the keys we have until the provider is back
             raise InvalidToken("the identity provider's keys could not be fetched") from exc
         keys = document.get("keys") if isinstance(document, dict) else None
         if isinstance(keys, list):
@@ -181,6 +189,8 @@ class TokenService:
         if REFUSED_HEADERS & header.keys():
             raise InvalidToken("token headers jku, x5u, jwk, x5c and crit are refused")
         alg = header.get("alg")
+        if not isinstance(alg, str):  # a list or object here would be unhashable below
+            raise InvalidToken("malformed alg")
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise InvalidToken("malformed kid")

@@ -33,7 +33,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 async def issue_token(
     request: Request,
     session: SessionDep,
-    grant_type: Annotated[str, Form()],
+    grant_type: Annotated[str | None, Form(max_length=64)] = None,
     client_id: Annotated[str | None, Form(max_length=64)] = None,
     client_secret: Annotated[str | None, Form(max_length=256)] = None,
     scope: Annotated[str | None, Form(max_length=1000)] = None,

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
@@ -43,11 +43,13 @@ async def create_client(session: AsyncSession, principal: Principal, data: Clien
 
 
 class FailureLimiter:
-    """Failed client-secret attempts per client id: a sliding minute, per process."""
+    """Failed client-secret attempts per client id: a sliding minute, per process, bounded."""
+
+    MAX_KEYS = 10_000  # forged client ids must not grow memory without end
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
 
     def check(self, key: str) -> None:
         window = self._failures.get(key)
@@ -56,13 +58,19 @@ class FailureLimiter:
         now = time.monotonic()
         while window and now - window[0] > 60:
             window.popleft()
+        if not window:
+            del self._failures[key]
+            return
         if len(window) >= self.per_minute:
             raise TooManyRequests(
                 "Too many failed attempts for this client.", retry_after=int(60 - (now - window[0])) + 1
             )
 
     def fail(self, key: str) -> None:
-        self._failures[key].append(time.monotonic())
+        self._failures.setdefault(key, deque()).append(time.monotonic())
+        self._failures.move_to_end(key)
+        while len(self._failures) > self.MAX_KEYS:
+            self._failures.popitem(last=False)
 
 
 async def issue_token(
@@ -70,13 +78,15 @@ async def issue_token(
     *,
     tokens: TokenService,
     limiter: FailureLimiter,
-    grant_type: str,
+    grant_type: str | None,
     client_id: str,
     client_secret: str,
     scope: str | None,
     ttl_seconds: int,
 ) -> TokenResponse:
     """Exchanges client credentials for a short-lived bearer token (RFC 6749 §4.4)."""
+    if not grant_type:
+        raise BadRequest("grant_type is required.", error="invalid_request")
     if grant_type != "client_credentials":
         raise BadRequest("Only grant_type=client_credentials is supported.", error="unsupported_grant_type")
     limiter.check(client_id)

@@ -7,7 +7,9 @@ from service.auth.principal import Principal
 
 def can_read(principal: Principal) -> bool:
     """Evidence backs published claims: every person and reading integration may see it."""
-    return principal.is_person or principal.is_operator or bool({"pitch:read", "briefs:read"} & principal.scopes)
+    return (
+        principal.is_person or principal.is_operator or bool({"pitch:read", "briefs:read"} & principal.scopes)
+    )
 
 
 def can_write(principal: Principal) -> bool:

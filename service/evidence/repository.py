@@ -24,9 +24,10 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.U
     return {e.id: e for e in rows}
 
 
-async def list_evidence(session: AsyncSession, params: PageParams, *, expired_before: object = None) -> RowPage[Evidence]:
+async def list_evidence(
+    session: AsyncSession, params: PageParams, *, expired_before: object = None
+) -> RowPage[Evidence]:
     stmt = select(Evidence)
     if expired_before is not None:
         stmt = stmt.where(col(Evidence.verify_by) < expired_before)
     return await fetch_page(session, stmt, Evidence, params)
-

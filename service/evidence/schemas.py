@@ -46,6 +46,7 @@ class EvidenceRead(ReadModel):
     replaced_by_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+    revision: int
 
 
 class Freshness(BaseModel):

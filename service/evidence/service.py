@@ -117,7 +117,9 @@ async def require_existing(
 ) -> None:
     """Refuses citations of evidence ids that do not exist."""
     found = await repository.by_ids(session, ids)
-    missing = [field_error(f"{field}.{i}", "no such evidence item") for i, e in enumerate(ids) if e not in found]
+    missing = [
+        field_error(f"{field}.{i}", "no such evidence item") for i, e in enumerate(ids) if e not in found
+    ]
     if missing:
         raise Invalid("Some cited evidence does not exist.", errors=missing)
 
@@ -135,7 +137,9 @@ async def verify_evidence(
         raise Forbidden("Only the claim's owner, editors and admins verify evidence.")
     next_date = data.verify_by or today() + timedelta(days=DEFAULT_VERIFY_DAYS)
     if next_date <= today():
-        raise Invalid("verify_by must be in the future.", errors=[field_error("verify_by", "must be after today")])
+        raise Invalid(
+            "verify_by must be in the future.", errors=[field_error("verify_by", "must be after today")]
+        )
     evidence.verify_by = next_date
     evidence.verified_at = utcnow()
     evidence.verified_by_id = principal.person_id
@@ -167,7 +171,10 @@ async def replace_evidence(
     old.replaced_by_id = new.id
     old.updated_at = utcnow()
     old.revision += 1
-    for table, owner in ((BriefEvidence, BriefEvidence.brief_id), (MessageEvidence, MessageEvidence.message_id)):
+    for table, owner in (
+        (BriefEvidence, BriefEvidence.brief_id),
+        (MessageEvidence, MessageEvidence.message_id),
+    ):
         # Where something already cites both, drop the old citation instead of duplicating.
         both = sa.select(owner).where(table.evidence_id == new.id)  # type: ignore[arg-type]
         await session.execute(sa.delete(table).where(table.evidence_id == old.id, owner.in_(both)))  # type: ignore[arg-type]

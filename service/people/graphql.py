@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from service.api.graphql import Connection, Context, page_args, to_uuid, validate_input
+from service.concurrency import etag
 from service.people import service as people_service
 from service.people.schemas import DepartmentCreate, DepartmentRead, PersonCreate, PersonRead, PersonUpdate
 
@@ -29,7 +30,7 @@ class DepartmentType:
     name: str
     description: str | None
     created_at: dt.datetime
-    version: int
+    etag: str = strawberry.field(description="The ETag: pass it as `ifMatch` to refuse stale writes.")
 
     @classmethod
     def from_model(cls, d: DepartmentRead) -> DepartmentType:
@@ -39,7 +40,7 @@ class DepartmentType:
             name=d.name,
             description=d.description,
             created_at=d.created_at,
-            version=d.version,
+            etag=etag(d.revision),
         )
 
 
@@ -54,7 +55,7 @@ class PersonType:
     employee_number: str | None
     hire_date: dt.date | None
     created_at: dt.datetime
-    version: int
+    etag: str = strawberry.field(description="The ETag: pass it as `ifMatch` to refuse stale writes.")
     department_id: strawberry.Private[uuid.UUID | None]
     manager_id: strawberry.Private[uuid.UUID | None]
 
@@ -84,7 +85,7 @@ class PersonType:
             employee_number=p.employee_number,
             hire_date=p.hire_date,
             created_at=p.created_at,
-            version=p.version,
+            etag=etag(p.revision),
             department_id=p.department_id,
             manager_id=p.manager_id,
         )
@@ -169,27 +170,26 @@ class PeopleQuery:
 class PeopleMutation:
     @strawberry.mutation
     async def create_department(self, info: Info[Context, None], input: DepartmentInput) -> DepartmentType:
+        principal = info.context.principal  # authenticate before validating, as REST does
         data = validate_input(DepartmentCreate, input)
         async with info.context.session() as session:
-            return DepartmentType.from_model(
-                await people_service.create_department(session, info.context.principal, data)
-            )
+            return DepartmentType.from_model(await people_service.create_department(session, principal, data))
 
     @strawberry.mutation
     async def create_person(self, info: Info[Context, None], input: PersonInput) -> PersonType:
+        principal = info.context.principal  # authenticate before validating, as REST does
         data = validate_input(PersonCreate, input)
         async with info.context.session() as session:
-            return PersonType.from_model(
-                await people_service.create_person(session, info.context.principal, data)
-            )
+            return PersonType.from_model(await people_service.create_person(session, principal, data))
 
     @strawberry.mutation(description="Change a person; pass `ifMatch` (the ETag) to refuse stale writes.")
     async def update_person(
         self, info: Info[Context, None], id: strawberry.ID, input: PersonPatch, if_match: str | None = None
     ) -> PersonType:
+        principal = info.context.principal  # authenticate before validating, as REST does
         data = validate_input(PersonUpdate, input)
         async with info.context.session() as session:
             person = await people_service.update_person(
-                session, info.context.principal, to_uuid(id), data, if_match=if_match
+                session, principal, to_uuid(id), data, if_match=if_match
             )
         return PersonType.from_model(person)

@@ -34,7 +34,7 @@ async def create_department(
 
     async def produce():
         department = await people_service.create_department(session, principal, body)
-        return resource_response(request, department, etag(department.version), status_code=201)
+        return resource_response(request, department, etag(department.revision), status_code=201)
 
     return await idempotent(request, principal, produce)
 
@@ -63,7 +63,7 @@ async def create_person(request: Request, body: PersonCreate, session: SessionDe
     async def produce():
         person = await people_service.create_person(session, principal, body)
         return resource_response(
-            request, person, etag(person.version), status_code=201, location=f"/api/v1/people/{person.id}"
+            request, person, etag(person.revision), status_code=201, location=f"/api/v1/people/{person.id}"
         )
 
     return await idempotent(request, principal, produce)
@@ -73,7 +73,7 @@ async def create_person(request: Request, body: PersonCreate, session: SessionDe
 async def get_person(request: Request, person_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
     """Get a person."""
     person = await people_service.get_person(session, principal, person_id)
-    return resource_response(request, person, etag(person.version))
+    return resource_response(request, person, etag(person.revision))
 
 
 @router.patch("/people/{person_id}", response_model=PersonRead, tags=["people"])
@@ -87,11 +87,11 @@ async def update_person(
 ):
     """Change a person (admin or `people:write`); honours `If-Match`."""
     person = await people_service.update_person(session, principal, person_id, body, if_match=if_match)
-    return resource_response(request, person, etag(person.version))
+    return resource_response(request, person, etag(person.revision))
 
 
 @router.get("/me", response_model=PersonRead, tags=["people"])
 async def get_me(request: Request, session: SessionDep, principal: PrincipalDep):
     """The caller's own person record."""
     person = await people_service.get_me(session, principal)
-    return resource_response(request, person, etag(person.version))
+    return resource_response(request, person, etag(person.revision))

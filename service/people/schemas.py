@@ -24,7 +24,7 @@ class DepartmentRead(ReadModel):
     description: str | None
     created_at: datetime
     updated_at: datetime
-    version: int
+    revision: int  # of this row; the ETag is derived from it
 
 
 class PersonCreate(InputModel):
@@ -69,4 +69,4 @@ class PersonRead(ReadModel):
     hire_date: date | None = None
     created_at: datetime
     updated_at: datetime
-    version: int
+    revision: int  # of this row; the ETag is derived from it

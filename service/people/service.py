@@ -186,7 +186,7 @@ async def update_person(
     person = await repository.get_person(session, person_id)
     if person is None:
         raise NotFound("No such person.")
-    check_if_match(if_match, etag(person.version), required=False)
+    check_if_match(if_match, etag(person.revision), required=False)
     changes = data.model_dump(exclude_unset=True)
     if "department_key" in changes:
         person.department_id = await _resolve_department(session, changes.pop("department_key"))
@@ -197,7 +197,7 @@ async def update_person(
             raise Invalid(f"{required} cannot be null.", errors=[field_error(required, "cannot be null")])
     for name, value in changes.items():
         setattr(person, name, value)
-    person.version += 1
+    person.revision += 1
     person.updated_at = utcnow()
     await session.commit()
     return (await _to_read(session, principal, [person]))[0]

@@ -16,7 +16,9 @@ class PitchDocument(SQLModel, table=True):
     """One assembled pitch per product and locale: the CRM read is one indexed lookup."""
 
     __tablename__ = "pitch_documents"
-    __table_args__ = (sa.UniqueConstraint("product_key", "locale", name="uq_pitch_documents_product_key_locale"),)
+    __table_args__ = (
+        sa.UniqueConstraint("product_key", "locale", name="uq_pitch_documents_product_key_locale"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     product_id: uuid.UUID = Field(foreign_key="products.id", index=True)

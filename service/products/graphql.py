@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from service.api.graphql import Connection, Context, page_args, validate_input
+from service.concurrency import etag
 from service.products import service as products_service
 from service.products.schemas import ProductCreate, ProductRead
 
@@ -20,7 +21,7 @@ class ProductType:
     description: str | None
     is_company: bool
     created_at: dt.datetime
-    version: int
+    etag: str = strawberry.field(description="The ETag: pass it as `ifMatch` to refuse stale writes.")
 
     @classmethod
     def from_model(cls, p: ProductRead) -> ProductType:
@@ -31,7 +32,7 @@ class ProductType:
             description=p.description,
             is_company=p.is_company,
             created_at=p.created_at,
-            version=p.version,
+            etag=etag(p.revision),
         )
 
 
@@ -67,8 +68,7 @@ class ProductQuery:
 class ProductMutation:
     @strawberry.mutation
     async def create_product(self, info: Info[Context, None], input: ProductInput) -> ProductType:
+        principal = info.context.principal  # authenticate before validating, as REST does
         data = validate_input(ProductCreate, input)
         async with info.context.session() as session:
-            return ProductType.from_model(
-                await products_service.create_product(session, info.context.principal, data)
-            )
+            return ProductType.from_model(await products_service.create_product(session, principal, data))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from service.pagination import PageParams, RowPage, fetch_page
 from service.products.models import Product
@@ -15,3 +18,12 @@ async def get_by_key(session: AsyncSession, key: str) -> Product | None:
 
 async def list_products(session: AsyncSession, params: PageParams) -> RowPage[Product]:
     return await fetch_page(session, select(Product), Product, params)
+
+
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Product]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {
+        p.id: p for p in (await session.execute(select(Product).where(col(Product.id).in_(wanted)))).scalars()
+    }

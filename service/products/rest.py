@@ -32,7 +32,7 @@ async def create_product(request: Request, body: ProductCreate, session: Session
         return resource_response(
             request,
             product,
-            etag(product.version),
+            etag(product.revision),
             status_code=201,
             location=f"/api/v1/products/{product.key}",
         )
@@ -44,4 +44,4 @@ async def create_product(request: Request, body: ProductCreate, session: Session
 async def get_product(request: Request, product_key: Slug, session: SessionDep, principal: PrincipalDep):
     """Get a product by key."""
     product = await products_service.get_product(session, principal, product_key)
-    return resource_response(request, product, etag(product.version))
+    return resource_response(request, product, etag(product.revision))

@@ -23,4 +23,4 @@ class ProductRead(ReadModel):
     is_company: bool
     created_at: datetime
     updated_at: datetime
-    version: int
+    revision: int  # of this row; the ETag is derived from it

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
@@ -27,6 +30,19 @@ async def get_product(session: AsyncSession, principal: Principal, key: str) -> 
     if product is None:
         raise NotFound(f"No product '{key}'.")
     return ProductRead.model_validate(product)
+
+
+async def find_product(session: AsyncSession, principal: Principal, key: str) -> ProductRead | None:
+    """Gets a product by key, or None (for other domains resolving a `product_key`)."""
+    product = await repository.get_by_key(session, key) if policies.can_read(principal) else None
+    return ProductRead.model_validate(product) if product else None
+
+
+async def products_by_ids(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, ProductRead]:
+    """Gets many products at once."""
+    return {key: ProductRead.model_validate(p) for key, p in (await repository.by_ids(session, ids)).items()}
 
 
 async def create_product(session: AsyncSession, principal: Principal, data: ProductCreate) -> ProductRead:

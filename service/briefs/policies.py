@@ -1,0 +1,39 @@
+"""Who may see, write, review and publish briefs."""
+
+from __future__ import annotations
+
+from service.auth.principal import Principal
+from service.briefs.models import Brief
+
+PUBLIC_STATUSES = ("published",)
+
+
+def can_see_unpublished(principal: Principal) -> bool:
+    return principal.has_role("editor", "manager", "admin") or principal.is_operator
+
+
+def visible_statuses(principal: Principal) -> tuple[str, ...] | None:
+    """Statuses this caller may see (None: all); employees and integrations see published only."""
+    if can_see_unpublished(principal):
+        return None
+    if principal.is_person or principal.has_scope("briefs:read"):
+        return PUBLIC_STATUSES
+    return ()
+
+
+def can_see(principal: Principal, brief: Brief) -> bool:
+    statuses = visible_statuses(principal)
+    return statuses is None or brief.status in statuses
+
+
+def can_author(principal: Principal) -> bool:
+    return principal.has_role("editor", "admin") or principal.is_operator
+
+
+def can_review(principal: Principal) -> bool:
+    return principal.has_role("editor", "manager", "admin") or principal.is_operator
+
+
+def is_last_editor(principal: Principal, brief: Brief) -> bool:
+    """Four eyes: whoever last changed a version may not approve it."""
+    return principal.person_id is not None and principal.person_id == brief.last_editor_id

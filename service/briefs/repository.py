@@ -1,0 +1,98 @@
+"""Queries for briefs and their citations. Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from service.briefs.models import Brief, BriefEvidence
+from service.pagination import PageParams, RowPage, fetch_page
+
+
+async def get(session: AsyncSession, brief_id: uuid.UUID, *, for_update: bool = False) -> Brief | None:
+    stmt = select(Brief).where(Brief.id == brief_id)
+    if for_update:
+        stmt = stmt.with_for_update()  # ignored on SQLite, which serialises writers anyway
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_briefs(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    statuses: Sequence[str] | None,
+    product_id: uuid.UUID | None = None,
+    status: str | None = None,
+    locale: str | None = None,
+) -> RowPage[Brief]:
+    stmt = select(Brief)
+    if statuses is not None:
+        stmt = stmt.where(col(Brief.status).in_(statuses))
+    if product_id is not None:
+        stmt = stmt.where(Brief.product_id == product_id)
+    if status is not None:
+        stmt = stmt.where(Brief.status == status)
+    if locale is not None:
+        stmt = stmt.where(Brief.locale == locale)
+    return await fetch_page(session, stmt, Brief, params)
+
+
+async def versions(session: AsyncSession, lineage_ids: Iterable[uuid.UUID]) -> list[Brief]:
+    ids = set(lineage_ids)
+    if not ids:
+        return []
+    stmt = (
+        select(Brief)
+        .where(col(Brief.lineage_id).in_(ids))
+        .order_by(col(Brief.lineage_id), col(Brief.version))
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Brief]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {
+        b.id: b for b in (await session.execute(select(Brief).where(col(Brief.id).in_(wanted)))).scalars()
+    }
+
+
+async def published_for(session: AsyncSession, product_id: uuid.UUID, locale: str) -> Brief | None:
+    stmt = select(Brief).where(
+        Brief.product_id == product_id, Brief.locale == locale, Brief.status == "published"
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def citations(
+    session: AsyncSession, brief_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Evidence ids each brief cites, in order (one query for any number of briefs)."""
+    ids = list(set(brief_ids))
+    if not ids:
+        return {}
+    stmt = (
+        select(BriefEvidence.brief_id, BriefEvidence.evidence_id)
+        .where(col(BriefEvidence.brief_id).in_(ids))
+        .order_by(col(BriefEvidence.brief_id), col(BriefEvidence.position))
+    )
+    result: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in ids}
+    for brief_id, evidence_id in (await session.execute(stmt)).all():
+        result[brief_id].append(evidence_id)
+    return result
+
+
+async def set_citations(
+    session: AsyncSession, brief_id: uuid.UUID, evidence_ids: Sequence[uuid.UUID]
+) -> None:
+    await session.execute(sa.delete(BriefEvidence).where(col(BriefEvidence.brief_id) == brief_id))
+    session.add_all(
+        BriefEvidence(brief_id=brief_id, evidence_id=evidence_id, position=position)
+        for position, evidence_id in enumerate(evidence_ids)
+    )
+    await session.flush()

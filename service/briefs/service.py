@@ -1,0 +1,369 @@
+"""Briefs: write, review with four eyes, publish (superseding), revise, archive."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.principal import Principal
+from service.briefs import policies, repository
+from service.briefs.models import Brief
+from service.briefs.schemas import (
+    BriefCreate,
+    BriefRead,
+    BriefUpdate,
+    LintWarning,
+    RequestChanges,
+    Revise,
+    Speakability,
+)
+from service.briefs.speech import speakability
+from service.concurrency import check_if_match, etag
+from service.db import utcnow
+from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from service.evidence import service as evidence_service
+from service.messages.lint import lint
+from service.pagination import Page, PageParams
+from service.pitch import service as pitch_service
+from service.products import service as products_service
+
+LINTED_FIELDS = ("title", "value_proposition", "pitch")
+CONTENT_FIELDS = (
+    "title",
+    "background",
+    "target_customer",
+    "pains",
+    "value_proposition",
+    "differentiators",
+    "pitch",
+    "customer_next_action",
+    "gut_check",
+)
+
+
+def brief_etag(brief: Brief | BriefRead) -> str:
+    return etag(brief.revision)
+
+
+def _warnings(brief: Brief) -> list[LintWarning]:
+    return [
+        LintWarning(field=name, start=f.start, end=f.end, word=f.word, message=f.message)
+        for name in LINTED_FIELDS
+        for f in lint(getattr(brief, name) or "", brief.locale)
+    ]
+
+
+async def _to_read(session: AsyncSession, principal: Principal, briefs: Sequence[Brief]) -> list[BriefRead]:
+    """Shape briefs for output: three queries however many briefs (products, citations, evidence)."""
+    products = await products_service.products_by_ids(session, principal, {b.product_id for b in briefs})
+    cited = await repository.citations(session, [b.id for b in briefs])
+    evidence = await evidence_service.evidence_by_ids(
+        session, principal, list({e for ids in cited.values() for e in ids})
+    )
+    result = []
+    for brief in briefs:
+        items = [evidence[e] for e in cited.get(brief.id, []) if e in evidence]
+        data = brief.model_dump()
+        data.update(
+            product_key=products[brief.product_id].key,
+            evidence=items,
+            freshness=evidence_service.freshness(items),
+            speakability=Speakability(**speakability(brief.pitch, brief.locale)),
+            warnings=_warnings(brief),
+        )
+        result.append(BriefRead.model_validate(data))
+    return result
+
+
+async def _read_one(session: AsyncSession, principal: Principal, brief: Brief) -> BriefRead:
+    return (await _to_read(session, principal, [brief]))[0]
+
+
+async def _visible(
+    session: AsyncSession, principal: Principal, brief_id: uuid.UUID, *, lock: bool = False
+) -> Brief:
+    brief = await repository.get(session, brief_id, for_update=lock)
+    if brief is None or not policies.can_see(principal, brief):
+        raise NotFound("No such brief.")
+    return brief
+
+
+def _touch(brief: Brief, principal: Principal) -> None:
+    brief.revision += 1
+    brief.updated_at = utcnow()
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+async def list_briefs(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    product_key: str | None = None,
+    status: str | None = None,
+    locale: str | None = None,
+) -> Page[BriefRead]:
+    """Lists the briefs this caller may see, oldest first, optionally filtered."""
+    statuses = policies.visible_statuses(principal)
+    if statuses == ():
+        raise Forbidden("This token may not read briefs (scope briefs:read).")
+    product_id = None
+    if product_key is not None:
+        product = await products_service.find_product(session, principal, product_key)
+        if product is None:
+            return Page(items=[], next_cursor=None)
+        product_id = product.id
+    page = await repository.list_briefs(
+        session, params, statuses=statuses, product_id=product_id, status=status, locale=locale
+    )
+    return Page(items=await _to_read(session, principal, page.rows), next_cursor=page.next_cursor)
+
+
+async def get_brief(session: AsyncSession, principal: Principal, brief_id: uuid.UUID) -> BriefRead:
+    """Gets one brief version; drafts of others are invisible to employees (404)."""
+    return await _read_one(session, principal, await _visible(session, principal, brief_id))
+
+
+async def list_versions(session: AsyncSession, principal: Principal, brief_id: uuid.UUID) -> list[BriefRead]:
+    """Lists every version of a brief that this caller may see, oldest first."""
+    brief = await _visible(session, principal, brief_id)
+    versions = [
+        b for b in await repository.versions(session, [brief.lineage_id]) if policies.can_see(principal, b)
+    ]
+    return await _to_read(session, principal, versions)
+
+
+async def briefs_by_ids(
+    session: AsyncSession, principal: Principal, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, BriefRead]:
+    """Gets many briefs at once, the invisible ones left out (for DataLoaders)."""
+    found = [b for b in (await repository.by_ids(session, ids)).values() if policies.can_see(principal, b)]
+    return {b.id: b for b in await _to_read(session, principal, found)}
+
+
+async def versions_by_lineage(
+    session: AsyncSession, principal: Principal, lineage_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[BriefRead]]:
+    """Every visible version of many briefs at once (for DataLoaders)."""
+    rows = [b for b in await repository.versions(session, lineage_ids) if policies.can_see(principal, b)]
+    result: dict[uuid.UUID, list[BriefRead]] = {i: [] for i in lineage_ids}
+    for read in await _to_read(session, principal, rows):
+        result[read.lineage_id].append(read)
+    return result
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+
+async def create_brief(session: AsyncSession, principal: Principal, data: BriefCreate) -> BriefRead:
+    """Creates a draft brief, version 1; inline evidence becomes stored evidence items."""
+    if not policies.can_author(principal):
+        raise Forbidden("Only editors and admins write briefs.")
+    product = await products_service.find_product(session, principal, data.product_key)
+    if product is None:
+        raise Invalid(
+            f"Unknown product '{data.product_key}'.", errors=[field_error("product_key", "no such product")]
+        )
+    brief_id = uuid.uuid4()
+    brief = Brief(
+        id=brief_id,
+        lineage_id=brief_id,
+        product_id=product.id,
+        locale=data.locale,
+        **data.model_dump(include=set(CONTENT_FIELDS)),
+        author_id=principal.person_id,
+        last_editor_id=principal.person_id,
+    )
+    session.add(brief)
+    await session.flush()
+    ids = await evidence_service.resolve_citations(session, principal, data.evidence, field="evidence")
+    await repository.set_citations(session, brief.id, ids)
+    await session.commit()
+    return await _read_one(session, principal, brief)
+
+
+async def update_brief(
+    session: AsyncSession,
+    principal: Principal,
+    brief_id: uuid.UUID,
+    data: BriefUpdate,
+    *,
+    if_match: str | None,
+) -> BriefRead:
+    """Changes a draft; If-Match is required. Published versions are immutable (409)."""
+    brief = await _visible(session, principal, brief_id, lock=True)
+    if not policies.can_author(principal):
+        raise Forbidden("Only editors and admins write briefs.")
+    check_if_match(if_match, brief_etag(brief), required=True)
+    if brief.status != "draft":
+        hint = "revise it to open a new version" if brief.status == "published" else "request changes first"
+        raise Conflict(f"A {brief.status} brief cannot be edited: {hint}.")
+    changes = data.model_dump(exclude_unset=True, exclude={"evidence"})
+    for name, value in changes.items():
+        if value is None and name in ("title",):
+            raise Invalid(f"{name} cannot be null.", errors=[field_error(name, "cannot be null")])
+        setattr(
+            brief, name, value if value is not None else ([] if name in ("pains", "differentiators") else "")
+        )
+    if data.gut_check is None and "gut_check" in changes:
+        brief.gut_check = {}
+    if "evidence" in data.model_fields_set:
+        ids = await evidence_service.resolve_citations(
+            session, principal, data.evidence or [], field="evidence"
+        )
+        await repository.set_citations(session, brief.id, ids)
+    brief.last_editor_id = principal.person_id
+    _touch(brief, principal)
+    await session.commit()
+    return await _read_one(session, principal, brief)
+
+
+def completeness_errors(brief: Brief, evidence_count: int) -> list[dict]:
+    """Every missing part of a brief at once (what submit refuses)."""
+    errors = []
+    if not brief.pains:
+        errors.append(
+            field_error("pains", "name at least one pain (dissatisfaction, inconvenience or anxiety)")
+        )
+    if not any(d.get("trade_off") for d in brief.differentiators):
+        errors.append(field_error("differentiators", "at least one differentiator needs a trade_off"))
+    if evidence_count == 0:
+        errors.append(field_error("evidence", "cite at least one evidence item"))
+    for question in ("who_changes", "next_action", "what_we_give_up"):
+        if not (brief.gut_check or {}).get(question):
+            errors.append(field_error(f"gut_check.{question}", "answer this gut-check question"))
+    if not brief.pitch.strip():
+        errors.append(field_error("pitch", "write the 30-second pitch"))
+    return errors
+
+
+async def submit_brief(session: AsyncSession, principal: Principal, brief_id: uuid.UUID) -> BriefRead:
+    """Sends a complete draft to review; 422 lists every missing part and the pitch's speaking time."""
+    brief = await _visible(session, principal, brief_id, lock=True)
+    if not policies.can_author(principal):
+        raise Forbidden("Only editors and admins submit briefs.")
+    if brief.status != "draft":
+        raise Conflict(f"Only a draft can be submitted; this brief is {brief.status}.")
+    cited = (await repository.citations(session, [brief.id]))[brief.id]
+    errors = completeness_errors(brief, len(cited))
+    spoken = speakability(brief.pitch, brief.locale)
+    if brief.pitch.strip() and not spoken["ok"]:
+        errors.append(
+            field_error(
+                "pitch",
+                f"takes about {spoken['estimated_seconds']} s to say; keep it under {spoken['limit_seconds']} s",
+                type_="too_long_to_say",
+            )
+        )
+    if errors:
+        raise Invalid("The brief is not ready for review; see `errors`.", errors=errors, speakability=spoken)
+    brief.status = "in_review"
+    brief.submitted_at = utcnow()
+    brief.review_comment = None
+    _touch(brief, principal)
+    await session.commit()
+    return await _read_one(session, principal, brief)
+
+
+async def approve_brief(session: AsyncSession, principal: Principal, brief_id: uuid.UUID) -> BriefRead:
+    """Publishes a brief in review, superseding the product's published one in the same locale."""
+    brief = await _visible(session, principal, brief_id, lock=True)
+    if not policies.can_review(principal):
+        raise Forbidden("Only managers, editors and admins approve briefs.")
+    if brief.status != "in_review":
+        raise Conflict(f"Only a brief in review can be approved; this one is {brief.status}.")
+    if policies.is_last_editor(principal, brief):
+        raise Forbidden("Four eyes: the last editor of a version cannot approve it.")
+    previous = await repository.published_for(session, brief.product_id, brief.locale)
+    if previous is not None:
+        previous.status = "superseded"
+        _touch(previous, principal)
+        await session.flush()  # before publishing: one published row per product and locale
+    now = utcnow()
+    brief.status = "published"
+    brief.published_at = now
+    brief.published_by_id = principal.person_id
+    _touch(brief, principal)
+    try:
+        await session.flush()
+        await pitch_service.refresh_product(session, product_id=brief.product_id)
+        await session.commit()
+    except IntegrityError as exc:  # another version was published concurrently
+        await session.rollback()
+        raise Conflict("Another version was published at the same time; reload and retry.") from exc
+    return await _read_one(session, principal, brief)
+
+
+async def request_changes(
+    session: AsyncSession, principal: Principal, brief_id: uuid.UUID, data: RequestChanges
+) -> BriefRead:
+    """Sends a brief in review back to draft with the reviewer's comment."""
+    brief = await _visible(session, principal, brief_id, lock=True)
+    if not policies.can_review(principal):
+        raise Forbidden("Only managers, editors and admins review briefs.")
+    if brief.status != "in_review":
+        raise Conflict(f"Only a brief in review can be sent back; this one is {brief.status}.")
+    brief.status = "draft"
+    brief.review_comment = data.comment
+    _touch(brief, principal)
+    await session.commit()
+    return await _read_one(session, principal, brief)
+
+
+async def archive_brief(session: AsyncSession, principal: Principal, brief_id: uuid.UUID) -> BriefRead:
+    """Archives a version; archiving the published one withdraws the product's current pitch."""
+    brief = await _visible(session, principal, brief_id, lock=True)
+    if not policies.can_author(principal):
+        raise Forbidden("Only editors and admins archive briefs.")
+    if brief.status == "archived":
+        raise Conflict("This brief is already archived.")
+    was_published = brief.status == "published"
+    brief.status = "archived"
+    brief.archived_at = utcnow()
+    _touch(brief, principal)
+    await session.flush()
+    if was_published:
+        await pitch_service.refresh_product(session, product_id=brief.product_id)
+    await session.commit()
+    return await _read_one(session, principal, brief)
+
+
+async def revise_brief(
+    session: AsyncSession, principal: Principal, brief_id: uuid.UUID, data: Revise
+) -> BriefRead:
+    """Opens the next draft version of a published brief, copying its content and evidence."""
+    brief = await _visible(session, principal, brief_id, lock=True)
+    if not policies.can_author(principal):
+        raise Forbidden("Only editors and admins revise briefs.")
+    if brief.status != "published":
+        raise Conflict(f"Only the published version can be revised; this one is {brief.status}.")
+    versions = await repository.versions(session, [brief.lineage_id])
+    open_versions = [v for v in versions if v.status in ("draft", "in_review")]
+    if open_versions:
+        raise Conflict(f"Version {open_versions[0].version} is already open ({open_versions[0].status}).")
+    draft = Brief(
+        lineage_id=brief.lineage_id,
+        version=max(v.version for v in versions) + 1,
+        change=data.change,
+        product_id=brief.product_id,
+        locale=brief.locale,
+        **{name: getattr(brief, name) for name in CONTENT_FIELDS},
+        author_id=principal.person_id,
+        last_editor_id=principal.person_id,
+    )
+    session.add(draft)
+    await session.flush()
+    await repository.set_citations(
+        session, draft.id, (await repository.citations(session, [brief.id]))[brief.id]
+    )
+    try:
+        await session.commit()
+    except IntegrityError as exc:  # a concurrent revise took the version number
+        await session.rollback()
+        raise Conflict("Another revision was opened at the same time.") from exc
+    return await _read_one(session, principal, draft)

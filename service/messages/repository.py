@@ -1,0 +1,107 @@
+"""Queries for messages and their citations. Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from service.messages.models import Message, MessageEvidence
+from service.pagination import PageParams, RowPage, fetch_page
+
+
+async def get(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
+    return await session.get(Message, message_id)
+
+
+async def get_for_update(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
+    """The row, locked until commit on PostgreSQL: a concurrent writer waits, then sees this
+    write's version (and fails its If-Match) instead of overwriting it."""
+    stmt = (
+        select(Message)
+        .where(Message.id == message_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _audience_clause(audience: str) -> sa.ColumnElement[bool]:
+    # Audiences are slugs or "all" (no quotes, `%` or `_`), stored as a JSON array of strings:
+    # the quoted key appears in the JSON text exactly when the array holds it, on both databases.
+    text = sa.cast(col(Message.audiences), sa.Text)
+    return sa.or_(text.like(f'%"{audience}"%'), text.like('%"all"%'))
+
+
+async def list_messages(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    statuses: Sequence[str] | None = None,
+    kind: str | None = None,
+    product_id: uuid.UUID | None = None,
+    audience: str | None = None,
+    locale: str | None = None,
+    brief_id: uuid.UUID | None = None,
+) -> RowPage[Message]:
+    stmt = select(Message)
+    if statuses is not None:
+        stmt = stmt.where(col(Message.status).in_(statuses))
+    if kind is not None:
+        stmt = stmt.where(Message.kind == kind)
+    if product_id is not None:
+        stmt = stmt.where(Message.product_id == product_id)
+    if audience is not None:
+        stmt = stmt.where(_audience_clause(audience))
+    if locale is not None:
+        stmt = stmt.where(Message.locale == locale)
+    if brief_id is not None:
+        stmt = stmt.where(Message.brief_id == brief_id)
+    return await fetch_page(session, stmt, Message, params)
+
+
+async def evidence_ids(
+    session: AsyncSession, message_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The evidence each message cites, in the order it cites them (one query for a page)."""
+    ids = list(message_ids)
+    if not ids:
+        return {}
+    stmt = (
+        select(MessageEvidence.message_id, MessageEvidence.evidence_id)
+        .where(col(MessageEvidence.message_id).in_(ids))
+        .order_by(col(MessageEvidence.message_id), col(MessageEvidence.position))
+    )
+    result: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for message_id, evidence_id in (await session.execute(stmt)).all():
+        result.setdefault(message_id, []).append(evidence_id)
+    return result
+
+
+async def add_citations(
+    session: AsyncSession, message_id: uuid.UUID, evidence_ids: Sequence[uuid.UUID]
+) -> None:
+    """Cite the items in the order given (the message row must be flushed already)."""
+    session.add_all(
+        MessageEvidence(message_id=message_id, evidence_id=evidence_id, position=position)
+        for position, evidence_id in enumerate(evidence_ids)
+    )
+
+
+async def replace_citations(
+    session: AsyncSession, message_id: uuid.UUID, evidence_ids: Sequence[uuid.UUID]
+) -> None:
+    await session.execute(sa.delete(MessageEvidence).where(col(MessageEvidence.message_id) == message_id))
+    await add_citations(session, message_id, evidence_ids)
+
+
+async def add(session: AsyncSession, *rows: object) -> None:
+    session.add_all(rows)
+    await session.flush()
+
+
+async def flush(session: AsyncSession) -> None:
+    await session.flush()

@@ -1,0 +1,123 @@
+"""REST adapter for messages and the value-word lint."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+
+from service.api.idempotency import idempotent
+from service.api.rest import PageDep, json, page_response, resource_response
+from service.auth.dependencies import PrincipalDep
+from service.db import SessionDep
+from service.fields import Locale, Slug
+from service.messages import service as messages_service
+from service.messages.schemas import (
+    Audience,
+    LintRequest,
+    LintResponse,
+    MessageCreate,
+    MessageKind,
+    MessageRead,
+    MessageStatus,
+    MessageUpdate,
+)
+from service.pagination import Page
+
+router = APIRouter(prefix="/api/v1", tags=["messages"])
+
+IfMatch = Annotated[
+    str | None, Header(description="The ETag you last read; required on PATCH (missing → 428, stale → 412).")
+]
+
+
+@router.get("/messages", response_model=Page[MessageRead])
+async def list_messages(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    kind: MessageKind | None = None,
+    status: Annotated[
+        MessageStatus | None, Query(description="Employees and integrations see published messages only.")
+    ] = None,
+    product_key: Slug | None = None,
+    audience: Annotated[
+        Audience | None,
+        Query(description='A department key (also matches messages for "all"), or `all`.'),
+    ] = None,
+    locale: Locale | None = None,
+    brief_id: uuid.UUID | None = None,
+):
+    """List messages, oldest first, by kind, status, product, audience, locale or brief."""
+    result = await messages_service.list_messages(
+        session,
+        principal,
+        page,
+        kind=kind,
+        status=status,
+        product_key=product_key,
+        audience=audience,
+        locale=locale,
+        brief_id=brief_id,
+    )
+    return page_response(request, result)
+
+
+@router.post("/messages", status_code=201, response_model=MessageRead)
+async def create_message(request: Request, body: MessageCreate, session: SessionDep, principal: PrincipalDep):
+    """Create a draft message (editor, admin). Accepts `Idempotency-Key`.
+
+    Value translations need `feature_term`, `value_statement` and `metric`; `warnings` lists
+    feature words that still lack a measurable outcome.
+    """
+
+    async def produce():
+        message = await messages_service.create_message(session, principal, body)
+        return resource_response(
+            request, message, message.etag, status_code=201, location=f"/api/v1/messages/{message.id}"
+        )
+
+    return await idempotent(request, principal, produce)
+
+
+@router.post("/messages/lint", response_model=LintResponse)
+async def lint_message(body: LintRequest, principal: PrincipalDep):
+    """Find feature words without a measurable outcome in a text (word lists per locale)."""
+    return json(messages_service.lint_text(principal, body))
+
+
+@router.get("/messages/{message_id}", response_model=MessageRead)
+async def get_message(request: Request, message_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
+    """Get a message (drafts: editors, managers and admins). Honours `If-None-Match`."""
+    message = await messages_service.get_message(session, principal, message_id)
+    return resource_response(request, message, message.etag)
+
+
+@router.patch("/messages/{message_id}", response_model=MessageRead)
+async def update_message(
+    request: Request,
+    message_id: uuid.UUID,
+    body: MessageUpdate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    if_match: IfMatch = None,
+):
+    """Change a message (editor, admin); `If-Match` required. A published message stays published
+    and the pitches showing it are re-assembled."""
+    message = await messages_service.update_message(session, principal, message_id, body, if_match=if_match)
+    return resource_response(request, message, message.etag)
+
+
+@router.post("/messages/{message_id}/publish", response_model=MessageRead)
+async def publish_message(
+    request: Request,
+    message_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    if_match: Annotated[str | None, Header(description="Optional: publish only this version.")] = None,
+):
+    """Publish a draft message (editor, admin); 409 when it is already published."""
+    message = await messages_service.publish_message(session, principal, message_id, if_match=if_match)
+    return resource_response(request, message, message.etag)

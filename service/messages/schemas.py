@@ -1,0 +1,186 @@
+"""Inputs and outputs for messages: the common score every department plays from."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, PrivateAttr, StringConstraints, field_validator
+
+from service.errors import field_error
+from service.evidence.schemas import Freshness
+from service.fields import InputModel, Locale, ReadModel, Slug
+
+MessageKind = Literal["value_translation", "key_message", "talking_point", "faq"]
+Channel = Literal["briefing", "intranet", "newsletter", "email", "chat", "crm_card", "recruiting"]
+MessageStatus = Literal["draft", "published"]
+
+EVERYONE = "all"
+# A department key, or "all" for every department.
+Audience = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^(?:all|[a-z0-9]+(?:-[a-z0-9]+)*)$", max_length=64),
+]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Body = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
+FeatureTerm = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Statement = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Audiences = Annotated[list[Audience], Field(min_length=1, max_length=50)]
+EvidenceIds = Annotated[list[uuid.UUID], Field(max_length=50)]
+# A JSON number: an integer stays an integer; "3" (a string) and NaN/Infinity are refused.
+MetricValue = Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+VALUE_TRANSLATION_FIELDS = ("feature_term", "value_statement", "metric")
+
+
+def _unique(items: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(items))  # each once, in the order given: duplicates add nothing
+
+
+class Metric(InputModel):
+    """The measurable outcome behind a value statement, e.g. 3 hours/week from a pilot."""
+
+    value: MetricValue
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    basis: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] = Field(
+        description="Where the figure comes from (a pilot, a survey, a customer case)."
+    )
+
+
+class MessageCreate(InputModel):
+    """A message: a value translation (feature word → value word with a measurable outcome), a
+    key message, a talking point or an FAQ answer, for some audiences, one channel and one locale.
+
+    With `brief_id` the message speaks for the brief's product (`product_key` may be omitted;
+    a different one is refused). Without either it is company-wide and every pitch shows it.
+    Value translations require `feature_term`, `value_statement` and `metric`.
+    """
+
+    brief_id: uuid.UUID | None = None
+    product_key: Slug | None = None
+    kind: MessageKind
+    audiences: Audiences = Field(default_factory=lambda: [EVERYONE])
+    channel: Channel = "intranet"
+    locale: Locale | None = Field(
+        default=None, description="BCP 47 tag; default: the brief's locale, else `en`."
+    )
+    title: Title
+    body: Body = ""
+    evidence_ids: EvidenceIds = Field(default_factory=list)
+    feature_term: FeatureTerm | None = None
+    value_statement: Statement | None = None
+    metric: Metric | None = None
+
+    @field_validator("audiences", "evidence_ids")
+    @classmethod
+    def _each_once(cls, items: list[Any]) -> list[Any]:
+        return _unique(items)
+
+
+class MessageUpdate(InputModel):
+    """Fields to change; absent fields stay as they are. `null` clears `brief_id`, `product_key`,
+    `feature_term`, `value_statement` and `metric` (not on a value translation)."""
+
+    brief_id: uuid.UUID | None = None
+    product_key: Slug | None = None
+    kind: MessageKind | None = None
+    audiences: Audiences | None = None
+    channel: Channel | None = None
+    locale: Locale | None = None
+    title: Title | None = None
+    body: Body | None = None
+    evidence_ids: EvidenceIds | None = None
+    feature_term: FeatureTerm | None = None
+    value_statement: Statement | None = None
+    metric: Metric | None = None
+
+    @field_validator("audiences", "evidence_ids")
+    @classmethod
+    def _each_once(cls, items: list[Any] | None) -> list[Any] | None:
+        return None if items is None else _unique(items)
+
+
+# Fields a message always has: an update may change them but not clear them.
+NOT_NULL_ON_UPDATE = ("kind", "audiences", "channel", "locale", "title", "body", "evidence_ids")
+
+
+def missing_value_translation_fields(kind: str, values: dict[str, Any]) -> list[dict]:
+    """One validation error per value-translation field that is missing (empty for other kinds)."""
+    if kind != "value_translation":
+        return []
+    return [
+        field_error(name, "required for a value translation", type_="missing")
+        for name in VALUE_TRANSLATION_FIELDS
+        if values.get(name) is None
+    ]
+
+
+class MetricRead(BaseModel):
+    value: int | float
+    unit: str
+    basis: str
+
+
+class LintFinding(BaseModel):
+    """A feature word without a measurable outcome in its sentence; offsets count Unicode code
+    points, so `text[start:end] == word`."""
+
+    start: int
+    end: int
+    word: str
+    message: str
+
+
+class MessageWarning(LintFinding):
+    """A lint finding in one field of a message (`title`, `body` or `value_statement`)."""
+
+    field: Literal["title", "body", "value_statement"]
+
+
+class MessageRead(ReadModel):
+    """A message. Its `ETag` travels in the response header; send it back as `If-Match`."""
+
+    id: uuid.UUID
+    brief_id: uuid.UUID | None
+    product_key: str | None = Field(description="Null for a company-wide message.")
+    kind: MessageKind
+    audiences: list[str]
+    channel: Channel
+    locale: str
+    title: str
+    body: str
+    feature_term: str | None
+    value_statement: str | None
+    metric: MetricRead | None
+    evidence_ids: list[uuid.UUID]
+    freshness: Freshness
+    status: MessageStatus
+    published_at: datetime | None
+    author_id: uuid.UUID | None
+    last_editor_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    warnings: list[MessageWarning] = Field(
+        description="Feature words without a measurable outcome (value-word lint); advisory."
+    )
+
+    # The entity tag of the row version this was read from: a header, never a body field.
+    _etag: str = PrivateAttr(default="")
+
+    @property
+    def etag(self) -> str:
+        return self._etag
+
+    def tagged(self, etag: str) -> MessageRead:
+        self._etag = etag
+        return self
+
+
+class LintRequest(InputModel):
+    locale: Locale = "en"
+    text: Annotated[str, StringConstraints(max_length=20_000)]
+
+
+class LintResponse(BaseModel):
+    findings: list[LintFinding]

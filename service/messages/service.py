@@ -1,0 +1,411 @@
+"""Messages: value translations, key messages, talking points and FAQs every department plays from."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.principal import Principal
+from service.briefs import service as briefs_service
+from service.briefs.schemas import BriefRead
+from service.concurrency import check_if_match, etag
+from service.db import utcnow
+from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from service.evidence import service as evidence_service
+from service.messages import lint, policies, repository
+from service.messages.models import Message
+from service.messages.schemas import (
+    EVERYONE,
+    NOT_NULL_ON_UPDATE,
+    LintFinding,
+    LintRequest,
+    LintResponse,
+    MessageCreate,
+    MessageRead,
+    MessageUpdate,
+    MessageWarning,
+    missing_value_translation_fields,
+)
+from service.pagination import Page, PageParams
+from service.people import service as people_service
+from service.pitch import service as pitch_service
+from service.products import service as products_service
+
+# The row-version column every table inherits (service/db.py TableBase); the ETag derives from it.
+ROW_VERSION = "revision"
+LINTED_FIELDS = ("title", "body", "value_statement")
+DEFAULT_LOCALE = "en"
+
+
+def _row_version(message: Message) -> int:
+    return getattr(message, ROW_VERSION)
+
+
+def _etag(message: Message) -> str:
+    return etag(_row_version(message))
+
+
+def _touch(message: Message, principal: Principal) -> None:
+    """Record a change: a new row version (so a new ETag), the time and who made it."""
+    setattr(message, ROW_VERSION, _row_version(message) + 1)
+    message.updated_at = utcnow()
+    message.last_editor_id = principal.person_id
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def _warnings(message: Message) -> list[MessageWarning]:
+    found = []
+    for name in LINTED_FIELDS:
+        for finding in lint.lint(getattr(message, name) or "", message.locale):
+            found.append(
+                MessageWarning(
+                    field=name,
+                    start=finding.start,
+                    end=finding.end,
+                    word=finding.word,
+                    message=finding.message,
+                )
+            )
+    return found
+
+
+async def _to_read(session: AsyncSession, principal: Principal, messages: list[Message]) -> list[MessageRead]:
+    """Shape a page of messages with a constant number of queries, whatever its size."""
+    citations = await repository.evidence_ids(session, [m.id for m in messages])
+    cited = {evidence_id for ids in citations.values() for evidence_id in ids}
+    evidence = await evidence_service.evidence_by_ids(session, principal, list(cited))
+    products = await products_service.products_by_ids(
+        session, principal, {m.product_id for m in messages if m.product_id}
+    )
+    result = []
+    for message in messages:
+        evidence_ids = citations.get(message.id, [])
+        data: dict[str, Any] = {
+            **message.model_dump(exclude={ROW_VERSION}),
+            "product_key": products[message.product_id].key if message.product_id else None,
+            "evidence_ids": evidence_ids,
+            "freshness": evidence_service.freshness(evidence[e] for e in evidence_ids if e in evidence),
+            "warnings": _warnings(message),
+        }
+        result.append(MessageRead.model_validate(data).tagged(_etag(message)))
+    return result
+
+
+async def _read_one(session: AsyncSession, principal: Principal, message: Message) -> MessageRead:
+    return (await _to_read(session, principal, [message]))[0]
+
+
+async def list_messages(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    product_key: str | None = None,
+    audience: str | None = None,
+    locale: str | None = None,
+    brief_id: uuid.UUID | None = None,
+) -> Page[MessageRead]:
+    """Lists messages, oldest first; a department `audience` also matches messages for "all"."""
+    if not policies.can_read(principal):
+        raise Forbidden("This token may not read messages (scope pitch:read or briefs:read).")
+    statuses = [status] if status else None
+    if not policies.sees_drafts(principal):
+        if status not in (None, "published"):
+            return Page(items=[], next_cursor=None)  # drafts are not theirs to see
+        statuses = ["published"]
+    product_id = None
+    if product_key is not None:
+        product = await products_service.find_product(session, principal, product_key)
+        if product is None:
+            return Page(items=[], next_cursor=None)
+        product_id = product.id
+    page = await repository.list_messages(
+        session,
+        params,
+        statuses=statuses,
+        kind=kind,
+        product_id=product_id,
+        audience=audience,
+        locale=locale,
+        brief_id=brief_id,
+    )
+    return Page(items=await _to_read(session, principal, list(page.rows)), next_cursor=page.next_cursor)
+
+
+async def get_message(session: AsyncSession, principal: Principal, message_id: uuid.UUID) -> MessageRead:
+    """Gets a message; drafts exist only for those who may see drafts."""
+    if not policies.can_read(principal):
+        raise Forbidden("This token may not read messages (scope pitch:read or briefs:read).")
+    message = await repository.get(session, message_id)
+    if message is None or not policies.can_see(principal, message):
+        raise NotFound("No such message.")
+    return await _read_one(session, principal, message)
+
+
+# --- validation shared by create and update ---------------------------------------------------
+
+_UNSET: Any = object()
+
+
+class _Problems:
+    """Every broken rule of one write, reported together in a single 422."""
+
+    def __init__(self) -> None:
+        self.errors: list[dict[str, Any]] = []
+        self.summaries: list[str] = []
+
+    def add(self, summary: str, errors: list[dict[str, Any]]) -> None:
+        if errors:
+            self.summaries.append(summary)
+            self.errors.extend(errors)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise Invalid(" ".join(self.summaries), errors=self.errors)
+
+
+async def _product_id(session: AsyncSession, principal: Principal, key: str) -> uuid.UUID | None:
+    product = await products_service.find_product(session, principal, key)
+    return product.id if product is not None else None
+
+
+async def _placement(
+    session: AsyncSession,
+    principal: Principal,
+    problems: _Problems,
+    *,
+    brief_id: uuid.UUID | None,
+    product_key: str | None,
+    product_id: uuid.UUID | None,
+) -> tuple[BriefRead | None, uuid.UUID | None]:
+    """The brief and product a message speaks for; a brief decides its product.
+
+    `product_key` is `_UNSET` when the caller did not send one; `product_id` is the current one.
+    """
+    brief = None
+    if brief_id is not None:
+        try:
+            brief = await briefs_service.get_brief(session, principal, brief_id)
+        except NotFound:
+            problems.add("No such brief.", [field_error("brief_id", "no such brief")])
+            return None, product_id
+        product_id = await _product_id(session, principal, brief.product_key)
+    if product_key is _UNSET:
+        return brief, product_id
+    given = None if product_key is None else await _product_id(session, principal, product_key)
+    if product_key is not None and given is None:
+        problems.add(f"No product '{product_key}'.", [field_error("product_key", "no such product")])
+    elif brief is not None and given != product_id:
+        problems.add(
+            "The brief is about another product.",
+            [
+                field_error(
+                    "product_key", "conflicts with the product of brief_id; omit it or send the brief's"
+                )
+            ],
+        )
+    elif brief is None:
+        product_id = given
+    return brief, product_id
+
+
+async def _check_audiences(
+    session: AsyncSession, principal: Principal, problems: _Problems, audiences: list[str]
+) -> None:
+    unknown: list[tuple[int, str]] = []
+    for index, key in enumerate(audiences):
+        if key == EVERYONE:
+            continue
+        try:
+            await people_service.department_id_for_key(session, principal, key)
+        except Invalid:
+            unknown.append((index, key))
+    problems.add(
+        "Unknown departments: " + ", ".join(key for _, key in unknown) + ".",
+        [field_error(f"audiences.{index}", f"no such department '{key}'") for index, key in unknown],
+    )
+
+
+async def _check_evidence(
+    session: AsyncSession, principal: Principal, problems: _Problems, evidence_ids: list[uuid.UUID]
+) -> None:
+    try:
+        await evidence_service.require_existing(session, principal, evidence_ids, field="evidence_ids")
+    except Invalid as exc:
+        problems.add(exc.detail or "Some cited evidence does not exist.", exc.extras.get("errors", []))
+
+
+def _check_value_translation(problems: _Problems, kind: str, values: dict[str, Any]) -> None:
+    missing = missing_value_translation_fields(kind, values)
+    problems.add(
+        "A value translation needs " + ", ".join(e["field"] for e in missing) + ".",
+        missing,
+    )
+
+
+async def _refresh_pitches(session: AsyncSession, product_ids: set[uuid.UUID | None]) -> None:
+    """Re-assemble the pitches that show these messages, in this transaction (no commit)."""
+    await repository.flush(session)  # the pitch reads what this transaction wrote
+    if None in product_ids:  # a company-wide message: every pitch shows it
+        await pitch_service.refresh_all(session)
+        return
+    for product_id in product_ids:
+        await pitch_service.refresh_product(session, product_id=product_id)
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+async def create_message(session: AsyncSession, principal: Principal, data: MessageCreate) -> MessageRead:
+    """Creates a draft message."""
+    if not policies.can_write(principal):
+        raise Forbidden("Only editors and admins write messages.")
+    problems = _Problems()
+    brief, product_id = await _placement(
+        session,
+        principal,
+        problems,
+        brief_id=data.brief_id,
+        product_key=data.product_key if data.product_key is not None else _UNSET,
+        product_id=None,
+    )
+    _check_value_translation(problems, data.kind, data.model_dump())
+    await _check_audiences(session, principal, problems, data.audiences)
+    await _check_evidence(session, principal, problems, data.evidence_ids)
+    problems.raise_if_any()
+
+    message = Message(
+        **data.model_dump(exclude={"product_key", "evidence_ids", "locale"}),
+        locale=data.locale or (brief.locale if brief is not None else DEFAULT_LOCALE),
+        product_id=product_id,
+        brief_lineage_id=brief.lineage_id if brief is not None else None,
+        status="draft",
+        author_id=principal.person_id,
+        last_editor_id=principal.person_id,
+    )
+    await repository.add(session, message)
+    await repository.add_citations(session, message.id, data.evidence_ids)
+    await session.commit()
+    return await _read_one(session, principal, message)
+
+
+async def _writable_message(session: AsyncSession, principal: Principal, message_id: uuid.UUID) -> Message:
+    """The message to change, locked; 404 for what the caller cannot see, 403 for what it may only read."""
+    if policies.can_write(principal):
+        message = await repository.get_for_update(session, message_id)
+        if message is None:
+            raise NotFound("No such message.")
+        return message
+    message = await repository.get(session, message_id) if policies.can_read(principal) else None
+    if message is None or not policies.can_see(principal, message):
+        raise NotFound("No such message.")
+    raise Forbidden("Only editors and admins change messages.")
+
+
+async def update_message(
+    session: AsyncSession,
+    principal: Principal,
+    message_id: uuid.UUID,
+    data: MessageUpdate,
+    *,
+    if_match: str | None,
+) -> MessageRead:
+    """Changes a message (If-Match required); a published one re-assembles the pitches showing it."""
+    message = await _writable_message(session, principal, message_id)
+    check_if_match(if_match, _etag(message), required=True)
+    changes = data.model_dump(exclude_unset=True)
+    problems = _Problems()
+    cleared = [name for name in NOT_NULL_ON_UPDATE if name in changes and changes[name] is None]
+    problems.add(
+        "These fields cannot be null: " + ", ".join(cleared) + ".",
+        [field_error(name, "cannot be null") for name in cleared],
+    )
+    placement_changes = "brief_id" in changes or "product_key" in changes
+    brief, product_id = None, message.product_id
+    if placement_changes:
+        brief, product_id = await _placement(
+            session,
+            principal,
+            problems,
+            brief_id=changes.get("brief_id", message.brief_id),
+            product_key=changes.get("product_key", _UNSET),
+            product_id=message.product_id,
+        )
+    merged = {
+        name: changes.get(name, getattr(message, name))
+        for name in ("feature_term", "value_statement", "metric")
+    }
+    _check_value_translation(problems, changes.get("kind") or message.kind, merged)
+    if changes.get("audiences"):
+        await _check_audiences(session, principal, problems, changes["audiences"])
+    if changes.get("evidence_ids"):
+        await _check_evidence(session, principal, problems, changes["evidence_ids"])
+    problems.raise_if_any()
+
+    products_before = message.product_id
+    changed = False
+    if placement_changes:
+        lineage = brief.lineage_id if brief is not None else None
+        for name, value in (
+            ("brief_id", changes.get("brief_id", message.brief_id)),
+            ("brief_lineage_id", lineage),
+        ):
+            if getattr(message, name) != value:
+                setattr(message, name, value)
+                changed = True
+        if message.product_id != product_id:
+            message.product_id = product_id
+            changed = True
+    for name, value in changes.items():
+        if name in ("brief_id", "product_key", "evidence_ids"):
+            continue
+        if getattr(message, name) != value:
+            setattr(message, name, value)
+            changed = True
+    if "evidence_ids" in changes:
+        current = (await repository.evidence_ids(session, [message.id])).get(message.id, [])
+        if current != changes["evidence_ids"]:
+            await repository.replace_citations(session, message.id, changes["evidence_ids"])
+            changed = True
+    if not changed:  # nothing to write: same version, same ETag
+        return await _read_one(session, principal, message)
+    _touch(message, principal)
+    if message.status == "published":
+        await _refresh_pitches(session, {products_before, message.product_id})
+    await session.commit()
+    return await _read_one(session, principal, message)
+
+
+async def publish_message(
+    session: AsyncSession, principal: Principal, message_id: uuid.UUID, *, if_match: str | None = None
+) -> MessageRead:
+    """Publishes a draft message and re-assembles the pitches that show it."""
+    message = await _writable_message(session, principal, message_id)
+    check_if_match(if_match, _etag(message), required=False)
+    if message.status == "published":
+        raise Conflict("This message is already published.")
+    message.status = "published"
+    message.published_at = utcnow()
+    _touch(message, principal)
+    await _refresh_pitches(session, {message.product_id})
+    await session.commit()
+    return await _read_one(session, principal, message)
+
+
+# --- lint ------------------------------------------------------------------------------------
+
+
+def lint_text(principal: Principal, data: LintRequest) -> LintResponse:
+    """Finds feature words without a measurable outcome in a text (stores nothing)."""
+    if not policies.can_lint(principal):
+        raise Forbidden("This caller may not use the lint.")
+    findings = lint.lint(data.text, data.locale)
+    return LintResponse(
+        findings=[LintFinding(start=f.start, end=f.end, word=f.word, message=f.message) for f in findings]
+    )

@@ -1,0 +1,131 @@
+"""Queries for pitch documents and usage. Never commits.
+
+The pitch is a projection of briefs, messages and evidence: assembling it reads those
+tables here, in one place, at write time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from service.briefs.models import Brief, BriefEvidence
+from service.evidence.models import Evidence
+from service.messages.models import Message, MessageEvidence
+from service.pitch.models import PitchDocument, PitchUsage
+from service.products.models import Product
+
+
+async def documents_for_product_key(session: AsyncSession, product_key: str) -> list[PitchDocument]:
+    stmt = select(PitchDocument).where(PitchDocument.product_key == product_key)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def documents_for_product(session: AsyncSession, product_id: uuid.UUID) -> dict[str, PitchDocument]:
+    stmt = select(PitchDocument).where(PitchDocument.product_id == product_id)
+    return {d.locale: d for d in (await session.execute(stmt)).scalars()}
+
+
+async def published_briefs(session: AsyncSession, product_id: uuid.UUID) -> list[Brief]:
+    stmt = select(Brief).where(Brief.product_id == product_id, Brief.status == "published")
+    return list((await session.execute(stmt)).scalars())
+
+
+async def cited_evidence(session: AsyncSession, brief_id: uuid.UUID) -> list[Evidence]:
+    stmt = (
+        select(Evidence)
+        .join(BriefEvidence, col(BriefEvidence.evidence_id) == col(Evidence.id))
+        .where(BriefEvidence.brief_id == brief_id)
+        .order_by(col(BriefEvidence.position))
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def published_messages(session: AsyncSession, product_id: uuid.UUID, locale: str) -> list[Message]:
+    """Published messages for the product, and company-wide ones, in one locale."""
+    stmt = (
+        select(Message)
+        .where(
+            Message.status == "published",
+            Message.locale == locale,
+            sa.or_(col(Message.product_id) == product_id, col(Message.product_id).is_(None)),
+        )
+        .order_by(col(Message.created_at), col(Message.id))
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def message_evidence(
+    session: AsyncSession, message_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[Evidence]]:
+    ids = list(message_ids)
+    if not ids:
+        return {}
+    stmt = (
+        select(MessageEvidence.message_id, Evidence)
+        .join(Evidence, col(Evidence.id) == col(MessageEvidence.evidence_id))
+        .where(col(MessageEvidence.message_id).in_(ids))
+        .order_by(col(MessageEvidence.position))
+    )
+    result: dict[uuid.UUID, list[Evidence]] = {}
+    for message_id, evidence in (await session.execute(stmt)).all():
+        result.setdefault(message_id, []).append(evidence)
+    return result
+
+
+async def products_citing(session: AsyncSession, evidence_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Products whose published brief, or whose messages, cite any of these items."""
+    ids = list(evidence_ids)
+    via_briefs = (
+        select(Brief.product_id)
+        .join(BriefEvidence, col(BriefEvidence.brief_id) == col(Brief.id))
+        .where(col(BriefEvidence.evidence_id).in_(ids), Brief.status == "published")
+    )
+    via_messages = (
+        select(Message.product_id)
+        .join(MessageEvidence, col(MessageEvidence.message_id) == col(Message.id))
+        .where(col(MessageEvidence.evidence_id).in_(ids), Message.status == "published")
+    )
+    found = set((await session.execute(via_briefs)).scalars()) | set(
+        (await session.execute(via_messages)).scalars()
+    )
+    if None in found:  # a company-wide message: every product's pitch shows it
+        found.discard(None)
+        found |= await products_with_pitches(session)
+    return found
+
+
+async def products_with_pitches(session: AsyncSession) -> set[uuid.UUID]:
+    return set((await session.execute(select(PitchDocument.product_id).distinct())).scalars())
+
+
+async def get_product(session: AsyncSession, product_id: uuid.UUID) -> Product | None:
+    return await session.get(Product, product_id)
+
+
+async def delete_document(session: AsyncSession, document: PitchDocument) -> None:
+    await session.delete(document)
+
+
+async def add_usage(session: AsyncSession, usage: PitchUsage) -> None:
+    session.add(usage)
+
+
+async def usage_summary(session: AsyncSession, product_key: str) -> list[sa.Row]:
+    stmt = (
+        select(
+            PitchUsage.version,
+            PitchUsage.locale,
+            PitchUsage.audience,
+            PitchUsage.event,
+            sa.func.count().label("count"),
+        )
+        .where(PitchUsage.product_key == product_key)
+        .group_by(PitchUsage.version, PitchUsage.locale, PitchUsage.audience, PitchUsage.event)
+        .order_by(PitchUsage.version, PitchUsage.locale, PitchUsage.audience, PitchUsage.event)
+    )
+    return list((await session.execute(stmt)).all())

@@ -1,0 +1,77 @@
+"""REST adapter for the current pitch: the hottest read path (CRM side panels)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from service.api.rest import json
+from service.auth.dependencies import PrincipalDep
+from service.concurrency import if_none_match_hits
+from service.db import SessionDep
+from service.fields import Locale, Slug
+from service.pitch import service as pitch_service
+from service.pitch.schemas import PitchRead, UsageCreate, UsageRecorded, UsageSummary
+
+router = APIRouter(prefix="/api/v1/pitch", tags=["pitch"])
+# Clients may keep a copy but must revalidate: a 304 costs little, and a publish shows at once.
+CACHE_CONTROL = "private, max-age=0, must-revalidate"
+Context = Annotated[str | None, Query(max_length=100)]
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "application/json" not in accept.split("text/html")[0]
+
+
+@router.get(
+    "/{product_key}",
+    response_model=PitchRead,
+    responses={
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        304: {"description": "Not modified"},
+    },
+)
+async def get_current_pitch(
+    request: Request,
+    product_key: Slug,
+    principal: PrincipalDep,
+    locale: Annotated[Locale | None, Query()] = None,
+    audience: Annotated[
+        str | None, Query(max_length=64, description="A department key: its key messages.")
+    ] = None,
+    segment: Context = None,
+    competitor: Context = None,
+):
+    """The current pitch for a product (JSON, or an embeddable HTML card with `Accept: text/html`)."""
+    pitch = await pitch_service.current_pitch(
+        request.app.state.sessionmaker,
+        principal,
+        cache=request.app.state.pitch_cache,
+        product_key=product_key,
+        locale=locale,
+        audience=audience,
+        segment=segment,
+        competitor=competitor,
+        media="html" if _wants_html(request) else "json",
+    )
+    headers = {"ETag": pitch.etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept, Authorization"}
+    if if_none_match_hits(request.headers.get("if-none-match"), pitch.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(pitch.body, media_type=pitch.media_type, headers=headers)
+
+
+@router.post("/{product_key}/usage", status_code=201, response_model=UsageRecorded)
+async def record_pitch_usage(
+    product_key: Slug, body: UsageCreate, session: SessionDep, principal: PrincipalDep
+):
+    """Report that the pitch was shown, used or copied in a CRM (scope pitch:read)."""
+    return json(await pitch_service.record_usage(session, principal, product_key, body), status_code=201)
+
+
+@router.get("/{product_key}/usage", response_model=UsageSummary)
+async def get_pitch_usage(product_key: Slug, session: SessionDep, principal: PrincipalDep):
+    """Usage of the pitch per version, locale, audience and event (editors and admins)."""
+    return json(await pitch_service.usage_summary(session, principal, product_key))

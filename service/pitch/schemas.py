@@ -1,0 +1,88 @@
+"""The current pitch as CRMs read it, and usage they report."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, EmailStr, Field
+
+from service.evidence.schemas import Freshness
+from service.fields import InputModel, Locale
+
+
+class PitchEvidence(BaseModel):
+    id: uuid.UUID
+    kind: str
+    claim: str
+    source: str
+    verify_by: date | None
+
+
+class PitchMessage(BaseModel):
+    id: uuid.UUID
+    kind: str
+    title: str
+    body: str
+    audiences: list[str]
+    channel: str
+    feature_term: str | None = None
+    value_statement: str | None = None
+    metric: dict[str, Any] | None = None
+    evidence: list[PitchEvidence] = []
+
+
+class PitchRead(BaseModel):
+    """The published brief's story for one product and locale, ready to show next to a deal."""
+
+    product_key: str
+    product_name: str
+    locale: str
+    brief_id: uuid.UUID
+    version: int
+    published_at: datetime
+    title: str
+    pitch: str
+    value_proposition: str
+    target_customer: str
+    customer_next_action: str
+    pains: list[dict[str, Any]]
+    differentiators: list[dict[str, Any]]
+    gut_check: dict[str, Any]
+    evidence: list[PitchEvidence]
+    value_translations: list[PitchMessage]
+    key_messages: list[PitchMessage]
+    talking_points: list[PitchMessage]
+    faq: list[PitchMessage]
+    audience: str | None
+    freshness: Freshness
+
+
+class UsageCreate(InputModel):
+    event: Literal["shown", "used", "copied"]
+    opportunity_ref: str | None = Field(default=None, max_length=200)
+    user_email: EmailStr | None = None
+    locale: Locale | None = None
+    audience: str | None = Field(default=None, max_length=64)
+
+
+class UsageRecorded(BaseModel):
+    id: uuid.UUID
+    product_key: str
+    version: int | None
+    event: str
+    occurred_at: datetime
+
+
+class UsageCount(BaseModel):
+    version: int | None
+    locale: str
+    audience: str | None
+    event: str
+    count: int
+
+
+class UsageSummary(BaseModel):
+    product_key: str
+    counts: list[UsageCount]

@@ -1,0 +1,150 @@
+"""Operations endpoints: liveness, readiness (database reachable, migrations at head), metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from asgi_lifespan import LifespanManager
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.config import Settings
+from service.main import create_app
+from service.migrate import head_revision, upgrade
+from tests.conftest import TEST_SECRET
+
+PROBLEM_JSON = "application/problem+json"
+REQUESTS_TOTAL = "cuecard_http_requests_total"
+
+
+@asynccontextmanager
+async def client_for(database_url: str, var_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A separate app on `database_url`, served over ASGI."""
+    settings = Settings(env="test", database_url=database_url, jwt_secret=TEST_SECRET, var_dir=var_dir)
+    application = create_app(settings)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+def assert_not_ready(response: httpx.Response) -> dict:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].split(";")[0] == PROBLEM_JSON
+    assert int(response.headers["retry-after"]) > 0
+    body = response.json()
+    assert body["status"] == 503
+    assert body["type"] and body["title"]
+    assert "Traceback" not in response.text
+    return body
+
+
+# --- liveness and readiness -----------------------------------------------------------------
+
+
+async def test_healthz(client):
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_on_the_migrated_suite_database(client):
+    head = head_revision()
+    assert head  # the migrations directory was found
+    response = await client.get("/readyz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["migration"] == head
+    assert body["status"] == "ready"
+
+
+async def test_readyz_503_on_a_database_that_is_not_migrated(tmp_path):
+    # Readiness logic is the same on both backends: an empty SQLite file stands in for both.
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    async with client_for(f"sqlite+aiosqlite:///{empty}", tmp_path) as http:
+        body = assert_not_ready(await http.get("/readyz"))
+        assert "cuecard db upgrade" in body["detail"]
+        # The process itself is fine: liveness stays green.
+        assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_readyz_503_on_a_database_behind_the_migration_head(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'behind.db'}"
+    await asyncio.to_thread(upgrade, url, "0001")
+    assert head_revision() != "0001"
+    async with client_for(url, tmp_path) as http:
+        body = assert_not_ready(await http.get("/readyz"))
+        assert "0001" in body["detail"]
+        assert head_revision() in body["detail"]
+
+
+async def test_readyz_turns_ready_once_migrated(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'late.db'}"
+    async with client_for(url, tmp_path) as http:
+        assert_not_ready(await http.get("/readyz"))
+        await asyncio.to_thread(upgrade, url)
+        response = await http.get("/readyz")
+        assert response.status_code == 200, response.text
+        assert response.json()["migration"] == head_revision()
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+def request_count(metrics_text: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != REQUESTS_TOTAL.removesuffix("_total"):
+            continue
+        for sample in family.samples:
+            if sample.name == REQUESTS_TOTAL and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return 0.0
+
+
+async def test_metrics_is_prometheus_text_counting_requests(client):
+    before = request_count((await client.get("/metrics")).text, method="GET", route="/healthz", status="200")
+    assert (await client.get("/healthz")).status_code == 200
+
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    families = {family.name: family for family in text_string_to_metric_families(response.text)}
+    assert families[REQUESTS_TOTAL.removesuffix("_total")].type == "counter"
+    assert REQUESTS_TOTAL in response.text
+    after = request_count(response.text, method="GET", route="/healthz", status="200")
+    assert after == before + 1
+    assert "cuecard_http_request_duration_seconds_bucket" in response.text
+
+
+async def test_metrics_label_routes_by_template_not_by_raw_path(client, callers):
+    person_id = callers.people["employee"].id
+    labels = {"method": "GET", "route": "/api/v1/people/{person_id}", "status": "200"}
+    before = request_count((await client.get("/metrics")).text, **labels)
+    response = await client.get(f"/api/v1/people/{person_id}", headers=callers.headers("admin"))
+    assert response.status_code == 200
+    text = (await client.get("/metrics")).text
+    assert request_count(text, **labels) == before + 1
+    assert str(person_id) not in text  # ids never become label values
+
+
+async def test_metrics_label_graphql_requests_as_graphql(client, callers):
+    labels = {"method": "POST", "route": "/graphql", "status": "200"}
+    before = request_count((await client.get("/metrics")).text, **labels)
+    response = await client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers=callers.headers("employee")
+    )
+    assert response.status_code == 200, response.text
+    assert request_count((await client.get("/metrics")).text, **labels) == before + 1
+
+
+async def test_metrics_label_unknown_paths_as_unmatched(client):
+    before = request_count((await client.get("/metrics")).text, route="unmatched", status="404")
+    path = "/no-such-path-7f3a"
+    assert (await client.get(path)).status_code == 404
+    text = (await client.get("/metrics")).text
+    assert request_count(text, route="unmatched", status="404") == before + 1
+    assert path not in text  # arbitrary paths never become label values
