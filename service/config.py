@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = 5000
     graphql_introspection: bool | None = None  # default: on, except in production
 
+    # Extra value-word lint lists (<lang>.txt files) merged into the shipped ones.
+    lint_words_dir: Path | None = None
+
     idempotency_ttl_hours: int = 24
     shutdown_grace_seconds: int = 15
 

@@ -24,8 +24,9 @@ from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
 from service.evidence import rest as evidence_rest
 from service.logging import configure_logging
+from service.messages import lint
 from service.messages import rest as messages_rest
-from service.migrate import head_revision
+from service.migrate import head_revision, known_revisions
 from service.people import rest as people_rest
 from service.pitch import rest as pitch_rest
 from service.pitch.cache import PitchCache, PitchListener, asyncpg_dsn, session_info
@@ -55,6 +56,7 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    lint.use_operator_word_lists(settings.lint_words_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = TokenService(settings)
     app.state.token_failures = FailureLimiter(settings.token_failures_per_minute)
     app.state.migration_head = head_revision()
+    app.state.known_migrations = known_revisions()
 
     handler = problems.install(app)
     # Every operation documents its RFC 9457 problem responses (4XX/5XX, 422 as problem+json).

@@ -39,6 +39,11 @@ def head_revision() -> str | None:
     return ScriptDirectory(str(migrations_dir())).get_current_head()
 
 
+def known_revisions() -> frozenset[str]:
+    """Every revision this build ships; a database at one it does not know is ahead of it."""
+    return frozenset(r.revision for r in ScriptDirectory(str(migrations_dir())).walk_revisions())
+
+
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
         try:

@@ -123,14 +123,7 @@ async def make_callers(app: FastAPI, client: httpx.AsyncClient) -> Callers:
 
 def principal_of(person: PersonRead) -> Principal:
     """The principal a token for `person` resolves to (for calling services directly in setup)."""
-    return Principal(
-        kind="person",
-        subject=f"person:{person.id}",
-        role=person.role,  # type: ignore[arg-type]
-        person_id=person.id,
-        department_id=person.department_id,
-        email=person.email,
-    )
+    return Principal.for_person(person)
 
 
 JA_PITCH = "クラデスクは紙とPDFの請求書を読み取り、会計ソフトへ自動で入力します。経理担当者の入力作業を週3時間減らし、入力ミスを40%減らします。"

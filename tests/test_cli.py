@@ -123,8 +123,20 @@ async def test_demo_load_into_an_empty_database(client, cli_env):
     people = (await client.get("/api/v1/people?limit=200", headers=bearer(out.strip()))).json()["items"]
     names = {p["display_name"] for p in people}
     assert "佐藤 美咲" in names and "Emma Wilson" in names
-    products = (await client.get("/api/v1/products", headers=bearer(out.strip()))).json()["items"]
+    admin = bearer(out.strip())
+    products = (await client.get("/api/v1/products", headers=admin)).json()["items"]
     assert any(p["is_company"] for p in products)
+    # Scene one: the Japanese baton is published with value translations; one claim is stale;
+    # the company's own story waits in review.
+    pitch = (await client.get("/api/v1/pitch/kuradesk?locale=ja", headers=admin)).json()
+    assert pitch["version"] == 1
+    assert [m["feature_term"] for m in pitch["value_translations"]] == ["高速OCR", "自動仕訳"]
+    assert pitch["freshness"]["status"] == "stale"
+    assert len(pitch["freshness"]["expired"]) == 1
+    sales = (await client.get("/api/v1/pitch/kuradesk?locale=ja&audience=sales", headers=admin)).json()
+    assert [m["title"] for m in sales["key_messages"]] == ["価格ではなく、取り戻せる時間で語る"]
+    in_review = (await client.get("/api/v1/briefs?status=in_review", headers=admin)).json()["items"]
+    assert [b["product_key"] for b in in_review] == ["hoshino"]
 
 
 async def test_production_refuses_to_start_without_a_key(cli_env):

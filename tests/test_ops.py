@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 from asgi_lifespan import LifespanManager
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from service.config import Settings
 from service.main import create_app
@@ -90,6 +92,20 @@ async def test_readyz_turns_ready_once_migrated(tmp_path):
         response = await http.get("/readyz")
         assert response.status_code == 200, response.text
         assert response.json()["migration"] == head_revision()
+
+
+async def test_readyz_stays_ready_when_a_newer_release_migrated_ahead(tmp_path):
+    """Rolling update: the new image ran a migration this build does not know; old pods stay ready."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ahead.db'}"
+    await asyncio.to_thread(upgrade, url)
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    await engine.dispose()
+    async with client_for(url, tmp_path) as http:
+        response = await http.get("/readyz")
+        assert response.status_code == 200, response.text
+        assert response.json()["ahead_of_this_build"] is True
 
 
 # --- metrics -----------------------------------------------------------------------------------

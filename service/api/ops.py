@@ -26,12 +26,17 @@ async def readyz(request: Request) -> JSONResponse:
     """The database answers and its schema is at the migration head (readiness)."""
     expected = request.app.state.migration_head
     current = await current_revision(request.app.state.engine)
-    if current != expected:
+    # Ahead (a revision this build does not know: a newer release migrated during a rolling
+    # update) is ready — migrations are additive; behind or empty is not.
+    ahead = current is not None and current not in request.app.state.known_migrations
+    if current != expected and not ahead:
         raise ServiceUnavailable(
             f"Database schema is at {current or 'nothing'}, expected {expected}: run `cuecard db upgrade`.",
             retry_after=10,
         )
-    return JSONResponse({"status": "ready", "database": "ok", "migration": current})
+    return JSONResponse(
+        {"status": "ready", "database": "ok", "migration": current, "ahead_of_this_build": ahead}
+    )
 
 
 @router.get("/metrics")

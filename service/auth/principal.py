@@ -59,6 +59,18 @@ class Principal:
         return self.kind == "service" and scope in self.scopes
 
     @classmethod
+    def for_person(cls, person: object) -> Principal:
+        """The principal a token for this person resolves to (demo data, tests)."""
+        return cls(
+            kind="person",
+            subject=f"person:{person.id}",  # type: ignore[attr-defined]
+            role=person.role,  # type: ignore[attr-defined]
+            person_id=person.id,  # type: ignore[attr-defined]
+            department_id=person.department_id,  # type: ignore[attr-defined]
+            email=person.email,  # type: ignore[attr-defined]
+        )
+
+    @classmethod
     def operator(cls, name: str = "cli") -> Principal:
         """The operator at a shell (`cuecard ...`): explicit, never a default."""
         return cls(kind="operator", subject=f"operator:{name}", role="admin")

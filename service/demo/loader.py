@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
+from service.briefs import service as briefs_service
+from service.briefs.schemas import BriefCreate
 from service.demo import data
+from service.evidence import service as evidence_service
+from service.evidence.schemas import EvidenceCreate
+from service.messages import service as messages_service
+from service.messages.schemas import MessageCreate
 from service.pagination import PageParams
 from service.people import service as people_service
-from service.people.schemas import DepartmentCreate, PersonCreate
+from service.people.schemas import DepartmentCreate, PersonCreate, PersonRead
 from service.products import service as products_service
 from service.products.schemas import ProductCreate
 
@@ -24,6 +32,7 @@ async def load(session: AsyncSession, principal: Principal, *, if_empty: bool) -
     for product in data.PRODUCTS:
         await products_service.create_product(session, principal, ProductCreate(**product))
     managers: dict[str, object] = {}
+    people = {}
     for email, name, role, department in data.PEOPLE:
         person = await people_service.create_person(
             session,
@@ -37,6 +46,39 @@ async def load(session: AsyncSession, principal: Principal, *, if_empty: bool) -
                 locale="en" if name.isascii() else "ja",
             ),
         )
+        people[email] = person
         if role == "manager" and department:
             managers[department] = person.id
+    await _launch_story(session, people)
     return True
+
+
+async def _launch_story(session: AsyncSession, people: dict[str, PersonRead]) -> None:
+    """Scene one: a published Japanese brief with value translations, one claim gone stale,
+    and the company's own story in review."""
+    editor = Principal.for_person(people["sato.misaki@hoshino.example"])
+    sales_manager = Principal.for_person(people["suzuki.yui@hoshino.example"])
+    evidence = []
+    for kind, claim, source, days in data.KURADESK_EVIDENCE:
+        item = await evidence_service.create_evidence(
+            session,
+            editor,
+            EvidenceCreate(
+                kind=kind, claim=claim, source=source, verify_by=evidence_service.today() + timedelta(days)
+            ),
+        )
+        evidence.append({"id": item.id})
+    brief = await briefs_service.create_brief(
+        session, editor, BriefCreate(**data.KURADESK_BRIEF, evidence=evidence)
+    )
+    await briefs_service.submit_brief(session, editor, brief.id)
+    await briefs_service.approve_brief(session, sales_manager, brief.id)  # four eyes: sales takes the baton
+    for message in data.KURADESK_MESSAGES:
+        created = await messages_service.create_message(
+            session,
+            editor,
+            MessageCreate(brief_id=brief.id, locale="ja", evidence_ids=[evidence[0]["id"]], **message),
+        )
+        await messages_service.publish_message(session, editor, created.id, if_match=None)
+    company = await briefs_service.create_brief(session, editor, BriefCreate(**data.COMPANY_BRIEF))
+    await briefs_service.submit_brief(session, editor, company.id)

@@ -222,12 +222,22 @@ def has_measurable_outcome(text: str) -> bool:
 # --- lint ---------------------------------------------------------------------------------
 
 
-def lint(text: str, locale: str, extra_dirs: Sequence[Path] = ()) -> list[Finding]:
+_operator_dirs: tuple[Path, ...] = ()
+
+
+def use_operator_word_lists(*dirs: Path | None) -> None:
+    """Set the operator's word-list directories (``CUECARD_LINT_WORDS_DIR``) used by default."""
+    global _operator_dirs
+    _operator_dirs = tuple(d for d in dirs if d is not None)
+
+
+def lint(text: str, locale: str, extra_dirs: Sequence[Path] | None = None) -> list[Finding]:
     """Feature words in ``text`` whose sentence has no measurable outcome, ordered by start."""
     if not text:
         return []
+    dirs = _operator_dirs if extra_dirs is None else extra_dirs
     candidates = [
-        (m.start(), m.end()) for pattern in word_patterns(locale, extra_dirs) for m in pattern.finditer(text)
+        (m.start(), m.end()) for pattern in word_patterns(locale, dirs) for m in pattern.finditer(text)
     ]
     # Longest match wins where matches overlap; ties go to the earlier one.
     chosen: list[tuple[int, int]] = []
