@@ -59,6 +59,20 @@ class Principal:
         return self.kind == "service" and scope in self.scopes
 
     @classmethod
+    def for_service(cls, claims: dict) -> Principal | None:
+        """A service account's principal from its own-issuer token claims; None for people."""
+        client_id = claims.get("client_id")
+        if not isinstance(client_id, str):
+            return None
+        scope = claims.get("scope", "")
+        return cls(
+            kind="service",
+            subject=f"client:{client_id}",
+            client_id=client_id,
+            scopes=expand_scopes(set(scope.split()) if isinstance(scope, str) else set()),
+        )
+
+    @classmethod
     def for_person(cls, person: object) -> Principal:
         """The principal a token for this person resolves to (demo data, tests)."""
         return cls(

@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth.principal import HUMAN_ROLES, Principal, expand_scopes
+from service.auth.principal import HUMAN_ROLES, Principal
 from service.auth.tokens import VerifiedToken
 from service.concurrency import check_if_match, etag
 from service.config import Settings
@@ -238,16 +238,9 @@ def _mapped_role(claims: dict, settings: Settings) -> str:
 async def principal_from_token(
     session: AsyncSession, *, verified: VerifiedToken, settings: Settings
 ) -> Principal:
-    """Turns verified claims into a principal: a service account, or an active person."""
+    """Turns a person's verified claims into a principal: an active person, provisioned on first
+    sight when the identity provider vouches for them."""
     claims = verified.claims
-    if verified.issuer == "own" and isinstance(claims.get("client_id"), str):
-        scope = claims.get("scope", "")
-        return Principal(
-            kind="service",
-            subject=f"client:{claims['client_id']}",
-            client_id=claims["client_id"],
-            scopes=expand_scopes(set(scope.split()) if isinstance(scope, str) else set()),
-        )
     if verified.issuer == "own":
         role = claims.get("role")
         if role not in HUMAN_ROLES:
