@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -84,12 +85,17 @@ def ensure_sqlite_directory(db_url: sa.URL) -> None:
             Path(db_url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _json_dumps(value: Any) -> str:
+    # Japanese stays Japanese in JSON columns: a third of the bytes of \uXXXX escapes.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     """Create the async engine with the per-database settings production needs."""
     db_url = normalise_url(url or settings.resolved_database_url)
     if db_url.get_backend_name() == "sqlite":
         ensure_sqlite_directory(db_url)
-        engine = create_async_engine(db_url, connect_args={"timeout": 15})
+        engine = create_async_engine(db_url, connect_args={"timeout": 15}, json_serializer=_json_dumps)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -102,6 +108,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         return engine
     return create_async_engine(
         db_url,
+        json_serializer=_json_dumps,
         pool_pre_ping=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -66,6 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             listener = PitchListener(asyncpg_dsn(app.state.engine.url), app.state.pitch_cache)
             listener.start()
         app.state.pitch_listener = listener
+        # Everything built at start-up (routes, schemas, GraphQL types) lives as long as the
+        # process: keep it out of the cyclic collector's full passes (shorter GC pauses, p99).
+        gc.collect()
+        gc.freeze()
         yield
         if listener is not None:
             await listener.stop()
@@ -96,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = problems.document_validation_errors(
         customise_openapi(app.openapi, documentation_uri_template=problems.PROBLEM_TYPE_URI)
     )
+    # The CRM's pitch read is the hottest path: its router is matched first.
+    app.include_router(pitch_rest.router)
     app.include_router(ops.router)
     app.include_router(clients_rest.router)
     app.include_router(people_rest.router)
@@ -103,7 +110,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(messages_rest.router)
     app.include_router(briefs_rest.router)
     app.include_router(evidence_rest.router)
-    app.include_router(pitch_rest.router)
     app.include_router(graphql.build_router(settings), prefix="/graphql", include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -239,8 +239,170 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     # --- messages GraphQL rows ---
+    "messages": (
+        "{ messages(first: 2) { edges { node { title evidence { claim } brief { title } } } } }",
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_people": "FORBIDDEN"},
+    ),
+    "message": (
+        '{ message(id: "%(message_id)s") { title etag } }',
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_people": "FORBIDDEN"},
+    ),
+    "lintMessage": (
+        '{ lintMessage(locale: "ja", text: "高性能で多機能") { findings { word } } }',
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED"},
+    ),
+    "createMessage": (
+        'mutation { createMessage(input: {kind: KEY_MESSAGE, title: "経理の残業を減らす"}) { id } }',
+        {ANY: "FORBIDDEN", "editor": "ok", "admin": "ok", "anonymous": "UNAUTHENTICATED"},
+    ),
+    # `message_id` is published: readers are refused the write (403), callers who cannot read
+    # messages are told nothing exists (404); writers may repeat the same change.
+    "updateMessage": (
+        'mutation { updateMessage(id: "%(message_id)s", input: {body: "入力作業を週3時間減らします。"},'
+        ' ifMatch: "*") { body } }',
+        {
+            ANY: "FORBIDDEN",
+            "editor": "ok",
+            "admin": "ok",
+            "svc_people": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
+    ),
+    "publishMessage": (
+        'mutation { publishMessage(id: "%(message_id)s") { status } }',
+        {
+            ANY: "FORBIDDEN",
+            "editor": "CONFLICT",  # already published: allowed, refused as a conflict
+            "admin": "CONFLICT",
+            "svc_people": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
+    ),
     # --- end messages GraphQL rows ---
     # --- briefs, evidence and pitch GraphQL rows ---
+    # One template runs for every caller in turn (anonymous, employee, manager, editor, admin,
+    # svc_pitch, svc_people), so workflow rows act on the published `brief_id`: employees see it
+    # but may not write (FORBIDDEN); integrations without briefs:read do not see it (NOT_FOUND).
+    "briefs": (
+        "{ briefs(first: 2) { edges { node { title product { key } versions { version } } } } }",
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_pitch": "FORBIDDEN", "svc_people": "FORBIDDEN"},
+    ),
+    "brief": (
+        '{ brief(id: "%(brief_id)s") { title etag product { key } evidence { claim }'
+        " messages { title } versions { version } } }",
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_pitch": "NOT_FOUND", "svc_people": "NOT_FOUND"},
+    ),
+    "createBrief": (
+        'mutation { createBrief(input: {productKey: "%(product_key)s", title: "新製品 ローンチ", locale: "ja",'
+        ' evidence: [{id: "%(evidence_id)s"}]}) { status } }',
+        {ANY: "FORBIDDEN", "editor": "ok", "admin": "ok", "anonymous": "UNAUTHENTICATED"},
+    ),
+    "updateBrief": (
+        'mutation { updateBrief(id: "%(brief_id)s", input: {title: "改訂"}, ifMatch: "*") { title } }',
+        {
+            ANY: "FORBIDDEN",
+            "editor": "CONFLICT",  # published versions are immutable: revise instead
+            "admin": "CONFLICT",
+            "svc_pitch": "NOT_FOUND",
+            "svc_people": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
+    ),
+    "submitBrief": (
+        'mutation { submitBrief(id: "%(brief_id)s") { status } }',
+        {
+            ANY: "FORBIDDEN",
+            "editor": "CONFLICT",  # only a draft can be submitted
+            "admin": "CONFLICT",
+            "svc_pitch": "NOT_FOUND",
+            "svc_people": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
+    ),
+    "approveBrief": (
+        'mutation { approveBrief(id: "%(brief_id)s") { status } }',
+        {
+            ANY: "CONFLICT",  # reviewers may approve, but only a brief in review
+            "employee": "FORBIDDEN",
+            "svc_pitch": "NOT_FOUND",
+            "svc_people": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
+    ),
+    "requestBriefChanges": (
+        'mutation { requestBriefChanges(id: "%(brief_id)s", comment: "根拠をもう一つ") { status } }',
+        {
+            ANY: "CONFLICT",  # reviewers may send back, but only a brief in review
+            "employee": "FORBIDDEN",
+            "svc_pitch": "NOT_FOUND",
+            "svc_people": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
+    ),
+    # The editor (fourth caller) archives it; the admin then finds it archived already.
+    "archiveBrief": (
+        'mutation { archiveBrief(id: "%(brief_id)s") { status } }',
+        {
+            ANY: "FORBIDDEN",
+            "editor": "ok",
+            "admin": "CONFLICT",
+            "svc_pitch": "NOT_FOUND",
+            "svc_people": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
+    ),
+    # The editor opens version 2; the admin then finds a version already open.
+    "reviseBrief": (
+        'mutation { reviseBrief(id: "%(brief_id)s", change: MINOR) { version status } }',
+        {
+            ANY: "FORBIDDEN",
+            "editor": "ok",
+            "admin": "CONFLICT",
+            "svc_pitch": "NOT_FOUND",
+            "svc_people": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
+    ),
+    "evidence": (
+        "{ evidence(first: 2) { edges { node { claim etag } } } }",
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_people": "FORBIDDEN"},
+    ),
+    "evidenceItem": (
+        '{ evidenceItem(id: "%(evidence_id)s") { claim } }',
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_people": "NOT_FOUND"},
+    ),
+    "createEvidence": (
+        'mutation { createEvidence(input: {kind: CASE, claim: "A社で月末残業がゼロに",'
+        ' source: "A社インタビュー"}) { id } }',
+        {ANY: "FORBIDDEN", "editor": "ok", "admin": "ok", "anonymous": "UNAUTHENTICATED"},
+    ),
+    # Owned by the context's author: other people and pitch readers may not verify it.
+    "verifyEvidence": (
+        'mutation { verifyEvidence(id: "%(evidence_id)s") { verifyBy } }',
+        {
+            ANY: "FORBIDDEN",
+            "editor": "ok",
+            "admin": "ok",
+            "svc_people": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
+    ),
+    # The editor replaces it; the admin then finds it replaced already (409).
+    "replaceEvidence": (
+        'mutation { replaceEvidence(id: "%(evidence_id)s", input: {kind: METRIC,'
+        ' claim: "月末残業が月20時間減少", source: "A社 2026-11"}) { id } }',
+        {
+            ANY: "FORBIDDEN",
+            "editor": "ok",
+            "admin": "CONFLICT",  # the editor (earlier in ALL_CALLERS) already replaced it
+            "svc_people": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+        },
+    ),
+    "currentPitch": (
+        '{ currentPitch(productKey: "%(pitch_key)s", locale: "ja") { pitch version freshness { status } } }',
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_people": "FORBIDDEN"},
+    ),
     # --- end briefs, evidence and pitch GraphQL rows ---
 }
 

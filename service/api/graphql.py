@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import strawberry
-import structlog
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from graphql import GraphQLError, GraphQLSyntaxError
@@ -40,9 +39,10 @@ from service.auth.dependencies import resolve_principal
 from service.auth.principal import Principal
 from service.config import Settings
 from service.errors import CueCardError, Invalid, ServiceUnavailable, Unauthenticated
+from service.logging import get_logger
 from service.pagination import Cursor, Page, PageParams
 
-log = structlog.get_logger("cuecard.graphql")
+log = get_logger("cuecard.graphql")
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
@@ -56,6 +56,7 @@ class Context(BaseContext):
         self._principal = principal
         self.settings: Settings = request.app.state.settings
         self.sessionmaker = request.app.state.sessionmaker
+        self.pitch_cache = request.app.state.pitch_cache
 
     @property
     def principal(self) -> Principal:
@@ -225,11 +226,19 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    from service.briefs.graphql import BriefMutation, BriefQuery
+    from service.evidence.graphql import EvidenceMutation, EvidenceQuery
+    from service.messages.graphql import MessageMutation, MessageQuery
     from service.people.graphql import PeopleMutation, PeopleQuery
+    from service.pitch.graphql import PitchQuery
     from service.products.graphql import ProductMutation, ProductQuery
 
-    query = merge_types("Query", (PeopleQuery, ProductQuery))
-    mutation = merge_types("Mutation", (PeopleMutation, ProductMutation))
+    query = merge_types(
+        "Query", (PeopleQuery, ProductQuery, BriefQuery, EvidenceQuery, MessageQuery, PitchQuery)
+    )
+    mutation = merge_types(
+        "Mutation", (PeopleMutation, ProductMutation, BriefMutation, EvidenceMutation, MessageMutation)
+    )
     # Factories, not instances: a fresh extension per request (the caches are shared anyway).
     extensions: list[Any] = [
         partial(ParserCache, maxsize=512),

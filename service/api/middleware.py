@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
-import structlog
 from asgi_correlation_id import correlation_id
 from prometheus_client import Counter, Histogram
 from starlette.datastructures import Headers
@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.problems import problem_response
 from service.errors import PayloadTooLarge, UnsupportedMediaType
+from service.logging import get_logger
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -22,7 +23,13 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-access_log = structlog.get_logger("cuecard.access")
+access_log = get_logger("cuecard.access")
+
+
+@lru_cache(maxsize=4096)
+def _children(method: str, template: str, status: int) -> tuple:
+    """Labelled metric children, looked up once per label set (route templates are few)."""
+    return REQUESTS.labels(method, template, str(status)), LATENCY.labels(method, template)
 
 
 def _media_type(headers: Headers) -> str:
@@ -133,8 +140,8 @@ class Observability:
                 # is its template.
                 template = scope["path"]
             method = scope["method"]
-            REQUESTS.labels(method, template, str(status)).inc()
-            LATENCY.labels(method, template).observe(elapsed)
+            _children(method, template, status)[0].inc()
+            _children(method, template, status)[1].observe(elapsed)
             access_log.info(
                 "request",
                 method=method,

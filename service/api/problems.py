@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -23,9 +22,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.errors import BadRequest, InternalError, Invalid, ServiceUnavailable
+from service.logging import get_logger
 
 PROBLEM_TYPE_URI = "urn:cuecard:problem:{type}"
-log = structlog.get_logger("cuecard.errors")
+log = get_logger("cuecard.errors")
 
 
 def _validation_problem(_eh: ExceptionHandler, _request: Request, exc: RequestValidationError) -> Problem:

@@ -110,6 +110,7 @@ class BriefRead(BaseModel):
     lineage_id: uuid.UUID
     version: int
     change: Change | None
+    product_id: uuid.UUID
     product_key: str
     locale: str
     status: BriefStatus

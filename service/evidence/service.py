@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.auth.principal import Principal
 from service.briefs.models import BriefEvidence
 from service.db import utcnow
-from service.errors import Forbidden, Invalid, NotFound, field_error
+from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.evidence import policies, repository
 from service.evidence.models import Evidence
 from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceRef, EvidenceVerify, Freshness
@@ -164,7 +164,7 @@ async def replace_evidence(
     if old is None:
         raise NotFound("No such evidence item.")
     if old.replaced_by_id is not None:
-        raise Invalid("This item was already replaced.", errors=[field_error("id", "already replaced")])
+        raise Conflict(f"This item was already replaced by {old.replaced_by_id}.")
     new = _new_item(principal, data)
     session.add(new)
     await session.flush()

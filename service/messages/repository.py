@@ -63,6 +63,19 @@ async def list_messages(
     return await fetch_page(session, stmt, Message, params)
 
 
+async def by_brief_lineage(
+    session: AsyncSession, lineage_ids: Sequence[uuid.UUID], *, published_only: bool
+) -> list[Message]:
+    """Messages speaking for any of these briefs (any version), oldest first: one query."""
+    if not lineage_ids:
+        return []
+    stmt = select(Message).where(col(Message.brief_lineage_id).in_(set(lineage_ids)))
+    if published_only:
+        stmt = stmt.where(Message.status == "published")
+    stmt = stmt.order_by(col(Message.created_at), col(Message.id))
+    return list((await session.execute(stmt)).scalars())
+
+
 async def evidence_ids(
     session: AsyncSession, message_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, list[uuid.UUID]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -136,6 +137,22 @@ async def list_messages(
         brief_id=brief_id,
     )
     return Page(items=await _to_read(session, principal, list(page.rows)), next_cursor=page.next_cursor)
+
+
+async def messages_by_lineage(
+    session: AsyncSession, principal: Principal, lineage_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[MessageRead]]:
+    """The messages speaking for each brief (any version) that this caller may see (for DataLoaders)."""
+    result: dict[uuid.UUID, list[MessageRead]] = {i: [] for i in lineage_ids}
+    if not policies.can_read(principal):
+        return result
+    rows = await repository.by_brief_lineage(
+        session, lineage_ids, published_only=not policies.sees_drafts(principal)
+    )
+    rows = [m for m in rows if policies.can_see(principal, m)]
+    for row, read in zip(rows, await _to_read(session, principal, rows), strict=True):
+        result[row.brief_lineage_id].append(read)  # type: ignore[index]
+    return result
 
 
 async def get_message(session: AsyncSession, principal: Principal, message_id: uuid.UUID) -> MessageRead:

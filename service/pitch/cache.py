@@ -16,11 +16,12 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-import structlog
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-log = structlog.get_logger("cuecard.pitch")
+from service.logging import get_logger
+
+log = get_logger("cuecard.pitch")
 CHANNEL = "cuecard_pitch"
 _PENDING = "pitch_changed"
 _CACHE = "pitch_cache"

@@ -320,4 +320,4 @@ async def test_replacing_evidence_moves_citations(app, client, callers):
         json={"kind": "metric", "claim": "x", "source": "y"},
         headers=editor,
     )
-    assert twice.status_code == 422
+    assert twice.status_code == 409

@@ -1,0 +1,1 @@
+"""The pitch read benchmark: see bench/README.md."""
