@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evidence_rest.router)
     app.include_router(graphql.build_router(settings), prefix="/graphql", include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.router.routes[0:0] = pitch_rest.fast_routes()  # the CRM's hot read, matched first
 
     # Added innermost first: ErrorBoundary sits inside, CorrelationId outermost, so every
     # response (413s and 500s included) carries X-Request-ID.

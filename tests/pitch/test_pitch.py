@@ -324,3 +324,17 @@ async def test_people_read_the_pitch_too(app, client, published):
     employee = await make_person(app)
     response = await client.get(f"/api/v1/pitch/{product.key}", headers=bearer(token_for(app, employee)))
     assert response.status_code == 200
+
+
+async def test_the_fast_route_validates_like_the_rest_and_is_measured_by_template(client, crm, published):
+    product, _ = published
+    bad = await client.get("/api/v1/pitch/Not%20A%20Slug?audience=" + "x" * 65, headers=crm)
+    assert bad.status_code == 422
+    assert {(e["location"], e["field"]) for e in bad.json()["errors"]} == {
+        ("path", "product_key"),
+        ("query", "audience"),
+    }
+    assert (await client.get(f"/api/v1/pitch/{product.key}")).status_code == 401
+    await client.get(f"/api/v1/pitch/{product.key}", headers=crm)
+    metrics = (await client.get("/metrics")).text
+    assert 'route="/api/v1/pitch/{product_key}",status="200"' in metrics
