@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # Extra value-word lint lists (<lang>.txt files) merged into the shipped ones.
     lint_words_dir: Path | None = None
 
+    # Loop targets: days allowed to reach each stage from the previous one (`stage=days,...`).
+    feedback_loop_days: str = "triaged=2,decided=14,implemented=30,announced=7"
+    max_batch_items: int = 10_000
+
     idempotency_ttl_hours: int = 24
     shutdown_grace_seconds: int = 15
 
@@ -100,6 +104,15 @@ class Settings(BaseSettings):
             if role.strip():
                 mapping[source.strip()] = role.strip()
         return mapping
+
+    @cached_property
+    def feedback_loop_targets(self) -> dict[str, int]:
+        """Days allowed per loop stage, e.g. {"triaged": 2, "decided": 14, ...}."""
+        targets: dict[str, int] = {}
+        for pair in filter(None, (p.strip() for p in self.feedback_loop_days.split(","))):
+            stage, _, days = pair.partition("=")
+            targets[stage.strip()] = int(days)
+        return targets
 
     def own_hs256_secret(self) -> str:
         """The HS256 secret: configured, or (outside production) generated once under var/."""

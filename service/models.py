@@ -3,6 +3,7 @@
 from service.briefs.models import Brief, BriefEvidence
 from service.clients.models import ServiceClient
 from service.evidence.models import Evidence
+from service.feedback.models import FeedbackItem, FeedbackTransition, Theme
 from service.idempotency.models import IdempotencyRecord
 from service.messages.models import Message, MessageEvidence
 from service.people.models import Department, Person
@@ -14,6 +15,8 @@ __all__ = [
     "BriefEvidence",
     "Department",
     "Evidence",
+    "FeedbackItem",
+    "FeedbackTransition",
     "IdempotencyRecord",
     "Message",
     "MessageEvidence",
@@ -22,4 +25,5 @@ __all__ = [
     "PitchUsage",
     "Product",
     "ServiceClient",
+    "Theme",
 ]

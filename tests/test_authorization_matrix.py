@@ -194,6 +194,10 @@ MATRIX: dict[tuple[str, str], Row] = {
         {**admin_only(200), "editor": 200}, prepare=published_product
     ),
     # --- end briefs, evidence and pitch rows ---
+    # --- feedback rows ---
+    # --- end feedback rows ---
+    # --- themes and digest rows ---
+    # --- end themes and digest rows ---
 }
 
 # GraphQL root fields: caller → "ok" or the expected extensions.code.
@@ -404,6 +408,8 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
         {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_people": "FORBIDDEN"},
     ),
     # --- end briefs, evidence and pitch GraphQL rows ---
+    # --- feedback GraphQL rows ---
+    # --- end feedback GraphQL rows ---
 }
 
 

@@ -1,0 +1,88 @@
+"""The customer's voice in one place, and the loop that closes on it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from service.db import TableBase, UTCDateTime, utcnow
+
+FEEDBACK_SOURCES = ("support", "sales", "nps", "survey", "interview", "other")
+LOOP_STAGES = ("new", "triaged", "decided", "implemented", "announced")
+DECISIONS = ("build", "stop")
+
+
+class Theme(TableBase, table=True):
+    """A group of feedback items saying the same thing; merged duplicates point at the survivor."""
+
+    __tablename__ = "themes"
+
+    name: str = Field(max_length=300)
+    description: str = Field(default="", sa_type=sa.Text)
+    product_id: uuid.UUID | None = Field(default=None, foreign_key="products.id", index=True)
+    merged_into_id: uuid.UUID | None = Field(default=None, foreign_key="themes.id", index=True)
+
+
+class FeedbackItem(TableBase, table=True):
+    __tablename__ = "feedback_items"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "external_id", name="uq_feedback_items_source_external_id"),
+        sa.CheckConstraint(
+            "source IN ('support', 'sales', 'nps', 'survey', 'interview', 'other')", name="source"
+        ),
+        sa.CheckConstraint(
+            "status IN ('new', 'triaged', 'decided', 'implemented', 'announced')", name="status"
+        ),
+        sa.CheckConstraint("decision IS NULL OR decision IN ('build', 'stop')", name="decision"),
+        sa.CheckConstraint("nps_score IS NULL OR (nps_score BETWEEN 0 AND 10)", name="nps_score"),
+        sa.CheckConstraint("source <> 'nps' OR nps_score IS NOT NULL", name="nps_needs_score"),
+        # The weekly review reads by time window; the overdue list by stage and due time.
+        sa.Index("ix_feedback_items_received_at", "received_at"),
+        sa.Index("ix_feedback_items_status_due_at", "status", "stage_due_at"),
+    )
+
+    source: str = Field(max_length=16)
+    # The caller's id for the item (ticket number, NPS response id): upserts key on it.
+    external_id: str = Field(max_length=200)
+    product_id: uuid.UUID | None = Field(default=None, foreign_key="products.id", index=True)
+    customer_account: str | None = Field(default=None, max_length=200)
+    customer_segment: str | None = Field(default=None, max_length=100)
+    body: str = Field(sa_type=sa.Text)
+    nps_score: int | None = None
+    tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Hash of what the caller sent: a re-sent item that changed nothing counts as unchanged.
+    content_hash: str = Field(max_length=64)
+
+    status: str = Field(default="new", max_length=16)
+    decision: str | None = Field(default=None, max_length=8)
+    rationale: str | None = Field(default=None, sa_type=sa.Text)
+    theme_id: uuid.UUID | None = Field(default=None, foreign_key="themes.id", index=True)
+    # Who listened: the employee who filed it, or the one an integration filed it for.
+    filed_by_id: uuid.UUID | None = Field(default=None, foreign_key="people.id", index=True)
+    filed_by_client: str | None = Field(default=None, max_length=64)
+    # When the next stage is due (from the configured loop targets); null once announced.
+    stage_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    triaged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    implemented_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    announced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    announcement_message_id: uuid.UUID | None = Field(default=None, foreign_key="messages.id")
+
+
+class FeedbackTransition(SQLModel, table=True):
+    """One step of an item through the loop (its history; the filer's feed shows these)."""
+
+    __tablename__ = "feedback_transitions"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    feedback_id: uuid.UUID = Field(foreign_key="feedback_items.id", index=True)
+    from_status: str = Field(max_length=16)
+    to_status: str = Field(max_length=16)
+    decision: str | None = Field(default=None, max_length=8)
+    note: str | None = Field(default=None, sa_type=sa.Text)
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="people.id")
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

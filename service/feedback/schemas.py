@@ -1,0 +1,178 @@
+"""Inputs and outputs for feedback items, themes, the loop and the weekly digest."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, EmailStr, Field, StringConstraints, model_validator
+
+from service.fields import InputModel, Name, ReadModel, Slug
+
+Source = Literal["support", "sales", "nps", "survey", "interview", "other"]
+Stage = Literal["new", "triaged", "decided", "implemented", "announced"]
+Decision = Literal["build", "stop"]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Customer(InputModel):
+    account: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    segment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+
+
+class FeedbackCreate(InputModel):
+    """One piece of customer voice. `nps_score` (0–10) is required for `source: nps`.
+
+    Integrations send `external_id` (their ticket or response id): the same source and
+    external id again updates the item instead of adding one. `filed_by_email` names the
+    employee who heard it (they follow the item in their feed).
+    """
+
+    source: Source
+    external_id: ExternalId | None = None
+    product_key: Slug | None = None
+    customer: Customer | None = None
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+    nps_score: Annotated[int, Field(ge=0, le=10)] | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    received_at: datetime | None = None
+    filed_by_email: EmailStr | None = None
+
+    @model_validator(mode="after")
+    def _nps_needs_a_score(self) -> FeedbackCreate:
+        if self.source == "nps" and self.nps_score is None:
+            raise ValueError("nps_score (0-10) is required when source is nps")
+        return self
+
+
+class FeedbackBatch(BaseModel):
+    """Up to 10,000 items; each is validated on its own so good items are kept."""
+
+    items: list[dict[str, Any]] = Field(max_length=10_000)
+
+
+class ItemError(BaseModel):
+    index: int
+    external_id: str | None
+    errors: list[dict[str, Any]]
+
+
+class BatchResult(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    errors: list[ItemError]
+
+
+class FeedbackUpdate(InputModel):
+    """Triage details: the theme it belongs to, tags, product."""
+
+    theme_id: uuid.UUID | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=20)
+    product_key: Slug | None = None
+
+
+class Transition(InputModel):
+    """Move an item one stage on: new → triaged → decided → implemented → announced.
+
+    Deciding needs `decision` (build or stop) and a `rationale`: deciding what not to build
+    is an outcome too. Announcing links the `message_id` that tells sales what was done.
+    """
+
+    to: Stage
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    decision: Decision | None = None
+    rationale: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    message_id: uuid.UUID | None = None
+
+
+class TransitionRead(ReadModel):
+    id: uuid.UUID
+    from_status: Stage
+    to_status: Stage
+    decision: Decision | None
+    note: str | None
+    actor_id: uuid.UUID | None
+    at: datetime
+
+
+class FeedbackRead(BaseModel):
+    id: uuid.UUID
+    source: Source
+    external_id: str
+    product_key: str | None
+    customer: Customer
+    body: str
+    nps_score: int | None
+    tags: list[str]
+    received_at: datetime
+    status: Stage
+    decision: Decision | None
+    rationale: str | None
+    theme_id: uuid.UUID | None
+    filed_by_id: uuid.UUID | None
+    stage_due_at: datetime | None
+    overdue: bool
+    triaged_at: datetime | None
+    decided_at: datetime | None
+    implemented_at: datetime | None
+    announced_at: datetime | None
+    announcement_message_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    revision: int
+
+
+class ThemeCreate(InputModel):
+    name: Name
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] = ""
+    product_key: Slug | None = None
+
+
+class ThemeMerge(InputModel):
+    """Merge this theme into another: every item moves, nothing is lost."""
+
+    into: uuid.UUID
+
+
+class ThemeRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    product_key: str | None
+    merged_into_id: uuid.UUID | None
+    items: int
+    accounts: int  # distinct customer accounts that raised it
+    created_at: datetime
+    revision: int
+
+
+class NpsSummary(BaseModel):
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+    score: float | None  # % promoters − % detractors, -100..100; null without responses
+
+
+class Count(BaseModel):
+    key: str | None
+    label: str | None = None
+    count: int
+
+
+class Digest(BaseModel):
+    """The weekly 15-minute review of what the customer said and what was done about it."""
+
+    since: datetime
+    until: datetime
+    total: int
+    by_source: list[Count]
+    by_theme: list[Count]
+    nps: NpsSummary
+    decided: dict[str, int]  # {"build": n, "stop": n} in the window
+    loop_gaps: list[uuid.UUID]  # implemented but not announced
+    overdue: list[uuid.UUID]  # a stage past its due time
+    median_loop_days: float | None  # received → announced, for items announced in the window
