@@ -110,7 +110,10 @@ class SpeakabilityType:
         )
 
 
-@strawberry.type(name="LintWarning", description="A feature word with no measurable outcome nearby.")
+@strawberry.type(
+    name="LintWarning",
+    description="A feature word with no measurable outcome nearby (advisory), in one field.",
+)
 class LintWarningType:
     field: str
     start: int

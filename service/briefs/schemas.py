@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceRef, Freshness
 from service.fields import InputModel, Locale, Slug
+from service.messages.schemas import LintWarning
 
 PainKind = Literal["dissatisfaction", "inconvenience", "anxiety"]  # 不満・不便・不安
 BriefStatus = Literal["draft", "in_review", "published", "superseded", "archived"]
@@ -93,16 +94,6 @@ class Speakability(BaseModel):
     limit_seconds: int
     ok: bool
     basis: str
-
-
-class LintWarning(BaseModel):
-    """A value-word lint finding: a feature word with no measurable outcome nearby."""
-
-    field: str
-    start: int
-    end: int
-    word: str
-    message: str
 
 
 class BriefRead(BaseModel):

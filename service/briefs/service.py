@@ -15,7 +15,6 @@ from service.briefs.schemas import (
     BriefCreate,
     BriefRead,
     BriefUpdate,
-    LintWarning,
     RequestChanges,
     Revise,
     Speakability,
@@ -25,7 +24,7 @@ from service.concurrency import check_if_match, etag
 from service.db import utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.evidence import service as evidence_service
-from service.messages.lint import lint
+from service.messages import service as messages_service
 from service.pagination import Page, PageParams
 from service.pitch import service as pitch_service
 from service.products import service as products_service
@@ -48,14 +47,6 @@ def brief_etag(brief: Brief | BriefRead) -> str:
     return etag(brief.revision)
 
 
-def _warnings(brief: Brief) -> list[LintWarning]:
-    return [
-        LintWarning(field=name, start=f.start, end=f.end, word=f.word, message=f.message)
-        for name in LINTED_FIELDS
-        for f in lint(getattr(brief, name) or "", brief.locale)
-    ]
-
-
 async def _to_read(session: AsyncSession, principal: Principal, briefs: Sequence[Brief]) -> list[BriefRead]:
     """Shape briefs for output: three queries however many briefs (products, citations, evidence)."""
     products = await products_service.products_by_ids(session, principal, {b.product_id for b in briefs})
@@ -72,7 +63,7 @@ async def _to_read(session: AsyncSession, principal: Principal, briefs: Sequence
             evidence=items,
             freshness=evidence_service.freshness(items),
             speakability=Speakability(**speakability(brief.pitch, brief.locale)),
-            warnings=_warnings(brief),
+            warnings=messages_service.field_warnings(brief, LINTED_FIELDS, brief.locale),
         )
         result.append(BriefRead.model_validate(data))
     return result

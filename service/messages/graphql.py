@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from service.api.graphql import Connection, Context, page_args, to_uuid, validate_input
-from service.briefs.graphql import BriefType
+from service.briefs.graphql import BriefType, LintWarningType
 from service.evidence.graphql import EvidenceType, FreshnessType
 from service.fields import InputModel, Locale, Slug
 from service.messages import service as messages_service
@@ -21,7 +21,6 @@ from service.messages.schemas import (
     MessageCreate,
     MessageRead,
     MessageUpdate,
-    MessageWarning,
     MetricRead,
 )
 
@@ -85,19 +84,6 @@ class LintResultType:
     findings: list[LintFindingType]
 
 
-@strawberry.type(name="MessageWarning", description="A lint finding in one field of a message; advisory.")
-class MessageWarningType:
-    field: str
-    start: int
-    end: int
-    word: str
-    message: str
-
-    @classmethod
-    def from_model(cls, w: MessageWarning) -> MessageWarningType:
-        return cls(field=w.field, start=w.start, end=w.end, word=w.word, message=w.message)
-
-
 @strawberry.type(name="Message", description="A value translation, key message, talking point or FAQ answer.")
 class MessageType:
     id: strawberry.ID
@@ -120,7 +106,7 @@ class MessageType:
     last_editor_id: strawberry.ID | None
     created_at: dt.datetime
     updated_at: dt.datetime
-    warnings: list[MessageWarningType]
+    warnings: list[LintWarningType]
     etag: str = strawberry.field(description="The ETag: pass it as `ifMatch` to refuse stale writes.")
     brief_uuid: strawberry.Private[uuid.UUID | None]
     evidence_uuids: strawberry.Private[list[uuid.UUID]]
@@ -160,7 +146,7 @@ class MessageType:
             last_editor_id=strawberry.ID(str(m.last_editor_id)) if m.last_editor_id else None,
             created_at=m.created_at,
             updated_at=m.updated_at,
-            warnings=[MessageWarningType.from_model(w) for w in m.warnings],
+            warnings=[LintWarningType.from_model(w) for w in m.warnings],
             etag=m.etag,
             brief_uuid=m.brief_id,
             evidence_uuids=list(m.evidence_ids),

@@ -132,10 +132,10 @@ class LintFinding(BaseModel):
     message: str
 
 
-class MessageWarning(LintFinding):
-    """A lint finding in one field of a message (`title`, `body` or `value_statement`)."""
+class LintWarning(LintFinding):
+    """A lint finding in one field of a message or brief; advisory, the write still happens."""
 
-    field: Literal["title", "body", "value_statement"]
+    field: str
 
 
 class MessageRead(ReadModel):
@@ -161,7 +161,7 @@ class MessageRead(ReadModel):
     last_editor_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
-    warnings: list[MessageWarning] = Field(
+    warnings: list[LintWarning] = Field(
         description="Feature words without a measurable outcome (value-word lint); advisory."
     )
 

@@ -23,10 +23,10 @@ from service.messages.schemas import (
     LintFinding,
     LintRequest,
     LintResponse,
+    LintWarning,
     MessageCreate,
     MessageRead,
     MessageUpdate,
-    MessageWarning,
     missing_value_translation_fields,
 )
 from service.pagination import Page, PageParams
@@ -58,20 +58,13 @@ def _touch(message: Message, principal: Principal) -> None:
 # --- reads -----------------------------------------------------------------------------------
 
 
-def _warnings(message: Message) -> list[MessageWarning]:
-    found = []
-    for name in LINTED_FIELDS:
-        for finding in lint.lint(getattr(message, name) or "", message.locale):
-            found.append(
-                MessageWarning(
-                    field=name,
-                    start=finding.start,
-                    end=finding.end,
-                    word=finding.word,
-                    message=finding.message,
-                )
-            )
-    return found
+def field_warnings(obj: object, fields: Sequence[str], locale: str) -> list[LintWarning]:
+    """Value-word lint findings for each named text field of a message or brief."""
+    return [
+        LintWarning(field=name, start=f.start, end=f.end, word=f.word, message=f.message)
+        for name in fields
+        for f in lint.lint(getattr(obj, name) or "", locale)
+    ]
 
 
 async def _to_read(session: AsyncSession, principal: Principal, messages: list[Message]) -> list[MessageRead]:
@@ -90,7 +83,7 @@ async def _to_read(session: AsyncSession, principal: Principal, messages: list[M
             "product_key": products[message.product_id].key if message.product_id else None,
             "evidence_ids": evidence_ids,
             "freshness": evidence_service.freshness(evidence[e] for e in evidence_ids if e in evidence),
-            "warnings": _warnings(message),
+            "warnings": field_warnings(message, LINTED_FIELDS, message.locale),
         }
         result.append(MessageRead.model_validate(data).tagged(_etag(message)))
     return result
