@@ -6,18 +6,16 @@ import datetime as dt
 from typing import Annotated
 
 import strawberry
-from pydantic import Field
 from strawberry.types import Info
 
 from service.api.graphql import Context, validate_input
 from service.briefs.graphql import DifferentiatorType, GutCheckType, PainType
 from service.briefs.schemas import Differentiator, GutCheck, Pain
 from service.evidence.graphql import EvidenceKind, FreshnessType
-from service.fields import InputModel, Locale, Slug
 from service.messages.graphql import MessageKind, MetricType
 from service.messages.schemas import MetricRead
 from service.pitch import service as pitch_service
-from service.pitch.schemas import PitchEvidence, PitchMessage, PitchRead
+from service.pitch.schemas import PitchEvidence, PitchMessage, PitchRead, PitchRequest
 
 
 @strawberry.type(name="PitchEvidence")
@@ -133,16 +131,6 @@ class CurrentPitchType:
         )
 
 
-class _PitchArgs(InputModel):
-    """The same bounds as REST's query parameters (they key the in-memory cache)."""
-
-    product_key: Slug
-    locale: Locale | None = None
-    audience: Annotated[str | None, Field(max_length=64)] = None
-    segment: Annotated[str | None, Field(max_length=100)] = None
-    competitor: Annotated[str | None, Field(max_length=100)] = None
-
-
 @strawberry.type
 class PitchQuery:
     @strawberry.field(
@@ -160,7 +148,7 @@ class PitchQuery:
     ) -> CurrentPitchType:
         principal = info.context.principal  # authenticate before validating, as REST does
         args = validate_input(
-            _PitchArgs,
+            PitchRequest,
             {
                 "product_key": product_key,
                 "locale": locale,

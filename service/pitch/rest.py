@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -15,9 +13,9 @@ from service.api.rest import json
 from service.auth.dependencies import PrincipalDep, required_principal, resolve_principal
 from service.concurrency import if_none_match_hits
 from service.db import SessionDep
-from service.fields import Locale, Slug
+from service.fields import Slug
 from service.pitch import service as pitch_service
-from service.pitch.schemas import PitchRead, UsageCreate, UsageRecorded, UsageSummary
+from service.pitch.schemas import PitchRead, PitchRequest, UsageCreate, UsageRecorded, UsageSummary
 
 router = APIRouter(prefix="/api/v1/pitch", tags=["pitch"])
 # Clients may keep a copy but must revalidate: a 304 costs little, and a publish shows at once.
@@ -29,22 +27,8 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in accept and "application/json" not in accept.split("text/html")[0]
 
 
-class PitchQuery(BaseModel):
-    """The path and query of a pitch read, validated in one step."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    product_key: Slug
-    locale: Locale | None = None
-    audience: Annotated[
-        str | None, Field(max_length=64, description="A department key: its key messages.")
-    ] = None
-    segment: Annotated[str | None, Field(max_length=100, description="The deal's customer segment.")] = None
-    competitor: Annotated[str | None, Field(max_length=100, description="The competitor in the deal.")] = None
-
-
 def _parameters() -> list[dict]:
-    schema = PitchQuery.model_json_schema()
+    schema = PitchRequest.model_json_schema()
     return [
         {
             "name": name,
@@ -67,7 +51,7 @@ async def get_current_pitch(request: Request) -> Response:
     """
     principal = await required_principal(await resolve_principal(request))
     try:
-        query = PitchQuery.model_validate({**request.query_params, **request.path_params})
+        query = PitchRequest.model_validate({**request.query_params, **request.path_params})
     except ValidationError as exc:
         raise RequestValidationError(
             [

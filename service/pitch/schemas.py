@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from service.evidence.schemas import Freshness
-from service.fields import InputModel, Locale
+from service.fields import InputModel, Locale, Slug
+
+
+class PitchRequest(BaseModel):
+    """What a pitch read asks for: validated the same way by REST and GraphQL (it keys the cache)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    product_key: Slug
+    locale: Locale | None = None
+    audience: Annotated[
+        str | None, Field(max_length=64, description="A department key: its key messages.")
+    ] = None
+    segment: Annotated[str | None, Field(max_length=100, description="The deal's customer segment.")] = None
+    competitor: Annotated[str | None, Field(max_length=100, description="The competitor in the deal.")] = None
 
 
 class PitchEvidence(BaseModel):
