@@ -6,6 +6,7 @@ is visible to a concurrent duplicate (409) before the work commits.
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,8 @@ from sqlmodel import delete, select
 from service.db import utcnow
 from service.errors import Conflict, Invalid, field_error
 from service.idempotency.models import IdempotencyRecord
+
+PURGE_ONE_IN = 100
 
 
 async def _find(session: AsyncSession, owner: str, key: str) -> IdempotencyRecord | None:
@@ -44,6 +47,9 @@ async def claim(
 ) -> IdempotencyRecord | None:
     """Claims the key for this request (None: go ahead), or returns the completed record to replay."""
     async with sessionmaker() as session:
+        if secrets.randbelow(PURGE_ONE_IN) == 0:
+            # Now and then, forget expired keys (indexed on expires_at): no sweeper process needed.
+            await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow()))
         record = await _find(session, owner, key)
         if record is not None and record.expires_at <= utcnow():
             await session.delete(record)
