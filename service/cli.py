@@ -53,6 +53,10 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
+        # Caches are per process and only PostgreSQL tells the others (LISTEN/NOTIFY).
+        typer.echo("configuration error: several workers need PostgreSQL (CUECARD_DATABASE_URL)", err=True)
+        raise typer.Exit(2)
     uvicorn.run(
         "service.asgi:app",
         host=host,

@@ -152,3 +152,11 @@ async def test_a_short_secret_is_refused(cli_env, tmp_path):
     code, _, err = await run(env, "contracts", "export", "--out", str(tmp_path))
     assert code == 2
     assert "32 bytes" in err
+
+
+async def test_several_workers_on_sqlite_are_refused(cli_env):
+    if not cli_env["CUECARD_DATABASE_URL"].startswith("sqlite"):
+        cli_env = cli_env | {"CUECARD_DATABASE_URL": "sqlite+aiosqlite:///./var/x.db"}
+    code, _, err = await run(cli_env, "serve", "--workers", "2", "--port", "1")
+    assert code == 2
+    assert "PostgreSQL" in err
