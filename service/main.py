@@ -24,6 +24,9 @@ from service.clients.service import FailureLimiter
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
 from service.evidence import rest as evidence_rest
+from service.feed import rest as feed_rest
+from service.feedback import rest as feedback_rest
+from service.feedback import review_rest as feedback_review_rest
 from service.logging import configure_logging
 from service.messages import lint
 from service.messages import rest as messages_rest
@@ -110,6 +113,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(messages_rest.router)
     app.include_router(briefs_rest.router)
     app.include_router(evidence_rest.router)
+    # Before any feedback router: /feedback/digest must match before /feedback/{feedback_id}.
+    app.include_router(feedback_review_rest.router)
+    app.include_router(feedback_rest.router)
+    app.include_router(feed_rest.router)
     app.include_router(graphql.build_router(settings), prefix="/graphql", include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.router.routes[0:0] = pitch_rest.fast_routes()  # the CRM's hot read, matched first

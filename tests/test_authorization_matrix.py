@@ -195,8 +195,49 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     # --- end briefs, evidence and pitch rows ---
     # --- feedback rows ---
+    # `feedback_id` was filed by another employee: the employee caller is told it does not exist.
+    ("GET", "/api/v1/feedback"): Row(authed(200, svc_pitch=403, svc_people=403)),
+    ("POST", "/api/v1/feedback"): Row(
+        authed(201, svc_pitch=403, svc_people=403),
+        body=lambda ctx: {"source": "support", "body": "請求書の読み取りが遅い"},
+    ),
+    ("POST", "/api/v1/feedback/batch"): Row(
+        authed(200, svc_pitch=403, svc_people=403),
+        body=lambda ctx: {"items": [{"source": "nps", "nps_score": 9, "body": "設定が30分で終わった"}]},
+    ),
+    ("GET", "/api/v1/feedback/{feedback_id}"): Row(authed(200, employee=404, svc_pitch=403, svc_people=403)),
+    ("PATCH", "/api/v1/feedback/{feedback_id}"): Row(
+        authed(200, employee=404, svc_pitch=404, svc_people=404), body=lambda ctx: {"tags": ["請求書"]}
+    ),
+    ("POST", "/api/v1/feedback/{feedback_id}/transition"): Row(
+        authed(200, employee=404, svc_pitch=404, svc_people=404),
+        body=lambda ctx: {"to": "triaged", "note": "請求書チームへ"},
+        prepare=lambda app, ctx: ctx["fresh_feedback"](app, ctx),
+    ),
+    ("GET", "/api/v1/me/feed"): Row(authed(200, svc_pitch=403, svc_people=403)),
     # --- end feedback rows ---
     # --- themes and digest rows ---
+    # The weekly review is for editors, managers, admins and feedback:read integrations (none of
+    # this matrix's service accounts holds it; tests/feedback covers them): employees get 403.
+    ("GET", "/api/v1/feedback/digest"): Row(authed(200, employee=403, svc_pitch=403, svc_people=403)),
+    ("GET", "/api/v1/themes"): Row(authed(200, employee=403, svc_pitch=403, svc_people=403)),
+    ("POST", "/api/v1/themes"): Row(
+        authed(201, employee=403, svc_pitch=403, svc_people=403), body=lambda ctx: {"name": "読み取り速度"}
+    ),
+    ("GET", "/api/v1/themes/{theme_id}"): Row(
+        authed(200, employee=403, svc_pitch=403, svc_people=403),
+        prepare=lambda app, ctx: __import__("tests.feedback.test_themes", fromlist=["*"]).fresh_themes(
+            app, ctx
+        ),
+    ),
+    # A fresh pair per caller: `fresh_themes` leaves the survivor's id in ctx["merge_into"].
+    ("POST", "/api/v1/themes/{theme_id}/merge"): Row(
+        authed(200, employee=403, svc_pitch=403, svc_people=403),
+        body=lambda ctx: {"into": ctx["merge_into"]},
+        prepare=lambda app, ctx: __import__("tests.feedback.test_themes", fromlist=["*"]).fresh_themes(
+            app, ctx
+        ),
+    ),
     # --- end themes and digest rows ---
 }
 
@@ -409,6 +450,103 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
     ),
     # --- end briefs, evidence and pitch GraphQL rows ---
     # --- feedback GraphQL rows ---
+    # `feedback_id` was filed by another employee (the employee caller is told it does not exist);
+    # ids that exist nowhere (0000…) show who may ask (NOT_FOUND) and who may not (FORBIDDEN).
+    "feedback": (
+        "{ feedback(first: 2) { edges { node { body theme { name } transitions { toStatus }"
+        " filedBy { email } } } } }",
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_pitch": "FORBIDDEN", "svc_people": "FORBIDDEN"},
+    ),
+    "feedbackItem": (
+        '{ feedbackItem(id: "%(feedback_id)s") { body status etag transitions { toStatus } } }',
+        {
+            ANY: "ok",
+            "employee": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+            "svc_pitch": "FORBIDDEN",
+            "svc_people": "FORBIDDEN",
+        },
+    ),
+    "createFeedback": (
+        'mutation { createFeedback(input: {source: SUPPORT, body: "請求書の読み取りが遅い"}) { status } }',
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_pitch": "FORBIDDEN", "svc_people": "FORBIDDEN"},
+    ),
+    "updateFeedback": (
+        'mutation { updateFeedback(id: "%(feedback_id)s", input: {tags: ["請求書"]}) { tags } }',
+        {
+            ANY: "ok",
+            "employee": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+            "svc_pitch": "NOT_FOUND",
+            "svc_people": "NOT_FOUND",
+        },
+    ),
+    # The manager (the first triager in ALL_CALLERS) moves it on; the editor and admin then find
+    # it triaged already.
+    "transitionFeedback": (
+        'mutation { transitionFeedback(id: "%(feedback_id)s", input: {to: TRIAGED, note: "請求書チームへ"})'
+        " { status } }",
+        {
+            ANY: "CONFLICT",
+            "manager": "ok",
+            "employee": "NOT_FOUND",
+            "anonymous": "UNAUTHENTICATED",
+            "svc_pitch": "NOT_FOUND",
+            "svc_people": "NOT_FOUND",
+        },
+    ),
+    "themes": (
+        "{ themes(first: 2) { edges { node { name items accounts mergedInto { name } } } } }",
+        {
+            ANY: "ok",
+            "employee": "FORBIDDEN",
+            "anonymous": "UNAUTHENTICATED",
+            "svc_pitch": "FORBIDDEN",
+            "svc_people": "FORBIDDEN",
+        },
+    ),
+    "theme": (
+        '{ theme(id: "00000000-0000-4000-8000-000000000001") { name } }',
+        {
+            ANY: "NOT_FOUND",
+            "employee": "FORBIDDEN",
+            "anonymous": "UNAUTHENTICATED",
+            "svc_pitch": "FORBIDDEN",
+            "svc_people": "FORBIDDEN",
+        },
+    ),
+    "createTheme": (
+        'mutation { createTheme(input: {name: "読み取り速度"}) { name items accounts } }',
+        {
+            ANY: "ok",
+            "employee": "FORBIDDEN",
+            "anonymous": "UNAUTHENTICATED",
+            "svc_pitch": "FORBIDDEN",
+            "svc_people": "FORBIDDEN",
+        },
+    ),
+    "mergeTheme": (
+        'mutation { mergeTheme(id: "00000000-0000-4000-8000-000000000001",'
+        ' into: "00000000-0000-4000-8000-000000000002") { name } }',
+        {
+            ANY: "NOT_FOUND",
+            "employee": "FORBIDDEN",
+            "anonymous": "UNAUTHENTICATED",
+            "svc_pitch": "FORBIDDEN",
+            "svc_people": "FORBIDDEN",
+        },
+    ),
+    "digest": (
+        "{ digest { total byTheme { key count } nps { score } decided { build stop } loopGapItems { body }"
+        " overdueItems { body } medianLoopDays } }",
+        {
+            ANY: "ok",
+            "employee": "FORBIDDEN",
+            "anonymous": "UNAUTHENTICATED",
+            "svc_pitch": "FORBIDDEN",
+            "svc_people": "FORBIDDEN",
+        },
+    ),
     # --- end feedback GraphQL rows ---
 }
 
@@ -454,6 +592,7 @@ def _camel(name: str) -> str:
 
 @pytest.fixture
 async def context(app, callers):
+    from tests.feedback.test_loop import filed_feedback_id, fresh_feedback
     from tests.messages.test_messages import published_message_id
 
     target = await make_person(app, role="employee", display_name="対象 者")
@@ -471,6 +610,9 @@ async def context(app, callers):
         "pitch_key": published.product_key,
         **evidence,
         "message_id": await published_message_id(app),
+        "feedback_filer": target,
+        "feedback_id": await filed_feedback_id(app, target),
+        "fresh_feedback": fresh_feedback,
     }
 
 

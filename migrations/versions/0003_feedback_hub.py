@@ -83,7 +83,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_feedback_items_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_feedback_items_filed_by_id'), ['filed_by_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_feedback_items_product_id'), ['product_id'], unique=False)
-        batch_op.create_index('ix_feedback_items_received_at', ['received_at'], unique=False)
         batch_op.create_index('ix_feedback_items_status_due_at', ['status', 'stage_due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_feedback_items_theme_id'), ['theme_id'], unique=False)
 
@@ -117,7 +116,6 @@ def downgrade() -> None:
     with op.batch_alter_table('feedback_items', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_feedback_items_theme_id'))
         batch_op.drop_index('ix_feedback_items_status_due_at')
-        batch_op.drop_index('ix_feedback_items_received_at')
         batch_op.drop_index(batch_op.f('ix_feedback_items_product_id'))
         batch_op.drop_index(batch_op.f('ix_feedback_items_filed_by_id'))
         batch_op.drop_index(batch_op.f('ix_feedback_items_created_at'))

@@ -228,16 +228,26 @@ class Schema(strawberry.Schema):
 def build_schema(settings: Settings) -> strawberry.Schema:
     from service.briefs.graphql import BriefMutation, BriefQuery
     from service.evidence.graphql import EvidenceMutation, EvidenceQuery
+    from service.feedback.graphql import FeedbackMutation, FeedbackQuery
     from service.messages.graphql import MessageMutation, MessageQuery
     from service.people.graphql import PeopleMutation, PeopleQuery
     from service.pitch.graphql import PitchQuery
     from service.products.graphql import ProductMutation, ProductQuery
 
     query = merge_types(
-        "Query", (PeopleQuery, ProductQuery, BriefQuery, EvidenceQuery, MessageQuery, PitchQuery)
+        "Query",
+        (PeopleQuery, ProductQuery, BriefQuery, EvidenceQuery, MessageQuery, PitchQuery, FeedbackQuery),
     )
     mutation = merge_types(
-        "Mutation", (PeopleMutation, ProductMutation, BriefMutation, EvidenceMutation, MessageMutation)
+        "Mutation",
+        (
+            PeopleMutation,
+            ProductMutation,
+            BriefMutation,
+            EvidenceMutation,
+            MessageMutation,
+            FeedbackMutation,
+        ),
     )
     # Factories, not instances: a fresh extension per request (the caches are shared anyway).
     extensions: list[Any] = [

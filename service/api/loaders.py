@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from service.auth.principal import Principal
 from service.briefs import loaders as briefs_loaders
+from service.feedback import service as feedback_service
+from service.feedback import themes as themes_service
 from service.messages import loaders as messages_loaders
 from service.people import loaders as people_loaders
 from service.products import loaders as products_loaders
 
 if TYPE_CHECKING:
     from service.api.graphql import Context
+
+ByIds = Callable[[AsyncSession, Principal, Iterable[uuid.UUID]], Awaitable[dict[uuid.UUID, Any]]]
+
+
+def by_ids_loader(context: Context, fetch: ByIds, missing: Callable[[], Any] = lambda: None) -> DataLoader:
+    """A loader over a service's `x_by_ids(session, principal, ids)`: one batch, one session;
+    what the caller may not see comes back as `missing()` (None, or an empty list)."""
+
+    async def load(ids: list[uuid.UUID]) -> list[Any]:
+        async with context.session() as session:
+            found = await fetch(session, context.principal, ids)
+        return [found[i] if i in found else missing() for i in ids]
+
+    return DataLoader(load_fn=load)
 
 
 class Loaders:
@@ -47,3 +67,17 @@ class Loaders:
     @cached_property
     def evidence(self) -> DataLoader:
         return messages_loaders.evidence_loader(self.context)
+
+    # --- feedback: themes, items and their loop steps ---
+
+    @cached_property
+    def theme(self) -> DataLoader:
+        return by_ids_loader(self.context, themes_service.themes_by_ids)
+
+    @cached_property
+    def feedback_item(self) -> DataLoader:
+        return by_ids_loader(self.context, feedback_service.feedback_by_ids)
+
+    @cached_property
+    def feedback_transitions(self) -> DataLoader:
+        return by_ids_loader(self.context, feedback_service.transitions_by_feedback_ids, missing=list)

@@ -10,6 +10,7 @@ from service.auth.principal import Principal
 from service.briefs import service as briefs_service
 from service.briefs.schemas import BriefCreate
 from service.demo import data
+from service.demo.feedback import load_feedback
 from service.evidence import service as evidence_service
 from service.evidence.schemas import EvidenceCreate
 from service.messages import service as messages_service
@@ -29,8 +30,10 @@ async def load(session: AsyncSession, principal: Principal, *, if_empty: bool) -
             return False
     for department in data.DEPARTMENTS:
         await people_service.create_department(session, principal, DepartmentCreate(**department))
+    products = {}
     for product in data.PRODUCTS:
-        await products_service.create_product(session, principal, ProductCreate(**product))
+        created = await products_service.create_product(session, principal, ProductCreate(**product))
+        products[created.key] = created
     managers: dict[str, object] = {}
     people = {}
     for email, name, role, department in data.PEOPLE:
@@ -50,6 +53,7 @@ async def load(session: AsyncSession, principal: Principal, *, if_empty: bool) -
         if role == "manager" and department:
             managers[department] = person.id
     await _launch_story(session, people)
+    await load_feedback(session, people, products)  # scene two: a week of the customer's voice
     return True
 
 

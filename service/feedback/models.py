@@ -39,9 +39,13 @@ class FeedbackItem(TableBase, table=True):
         sa.CheckConstraint("decision IS NULL OR decision IN ('build', 'stop')", name="decision"),
         sa.CheckConstraint("nps_score IS NULL OR (nps_score BETWEEN 0 AND 10)", name="nps_score"),
         sa.CheckConstraint("source <> 'nps' OR nps_score IS NOT NULL", name="nps_needs_score"),
-        # The weekly review reads by time window; the overdue list by stage and due time.
-        sa.Index("ix_feedback_items_received_at", "received_at"),
+        # The overdue list reads by stage and due time.
         sa.Index("ix_feedback_items_status_due_at", "status", "stage_due_at"),
+        # The weekly digest (service/feedback/digest.py) reads these indexes, not the rows.
+        sa.Index("ix_feedback_items_window", "received_at", "source", "theme_id", "nps_score"),
+        sa.Index("ix_feedback_items_decided_at", "decided_at", "decision"),
+        sa.Index("ix_feedback_items_status_implemented_at", "status", "implemented_at", "id"),
+        sa.Index("ix_feedback_items_announced_at", "announced_at", "received_at"),
     )
 
     source: str = Field(max_length=16)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, EmailStr, Field, StringConstraints, model_validator
+from pydantic import BaseModel, EmailStr, Field, StringConstraints, ValidationInfo, field_validator
 
 from service.fields import InputModel, Name, ReadModel, Slug
 
@@ -35,22 +35,28 @@ class FeedbackCreate(InputModel):
     product_key: Slug | None = None
     customer: Customer | None = None
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
-    nps_score: Annotated[int, Field(ge=0, le=10)] | None = None
+    # Validated even when absent, so a missing NPS score is reported against `nps_score`.
+    nps_score: Annotated[int, Field(ge=0, le=10)] | None = Field(default=None, validate_default=True)
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     received_at: datetime | None = None
     filed_by_email: EmailStr | None = None
 
-    @model_validator(mode="after")
-    def _nps_needs_a_score(self) -> FeedbackCreate:
-        if self.source == "nps" and self.nps_score is None:
+    @field_validator("nps_score")
+    @classmethod
+    def _nps_needs_a_score(cls, score: int | None, info: ValidationInfo) -> int | None:
+        if score is None and info.data.get("source") == "nps":
             raise ValueError("nps_score (0-10) is required when source is nps")
-        return self
+        return score
 
 
 class FeedbackBatch(BaseModel):
     """Up to 10,000 items; each is validated on its own so good items are kept."""
 
-    items: list[dict[str, Any]] = Field(max_length=10_000)
+    # Any JSON value per entry: each is checked against FeedbackCreate by itself, so one that is
+    # not even an object is reported by its index instead of refusing the whole batch.
+    items: list[Any] = Field(
+        max_length=10_000, description="FeedbackCreate objects; each is validated on its own."
+    )
 
 
 class ItemError(BaseModel):

@@ -19,5 +19,10 @@ def can_manage_departments(principal: Principal) -> bool:
     return principal.has_role("admin") or principal.is_operator
 
 
+def can_look_up_by_email(principal: Principal) -> bool:
+    """Resolving e-mails to people: directory readers, and feedback integrations naming who heard it."""
+    return can_read_directory(principal) or principal.has_scope("feedback:write")
+
+
 def sees_private_fields(principal: Principal, person: Person) -> bool:
     return can_manage_people(principal) or principal.person_id == person.id

@@ -37,6 +37,13 @@ async def get_person_by_email(session: AsyncSession, email: str) -> Person | Non
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def people_by_emails(session: AsyncSession, emails: Iterable[str]) -> list[Person]:
+    wanted = set(emails)
+    if not wanted:
+        return []
+    return list((await session.execute(select(Person).where(col(Person.email).in_(wanted)))).scalars())
+
+
 async def people_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Person]:
     wanted = set(ids)
     if not wanted:

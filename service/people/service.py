@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -121,6 +122,16 @@ async def people_by_ids(
         return {}
     found = await repository.people_by_ids(session, ids)
     return {p.id: p for p in await _to_read(session, principal, list(found.values()))}
+
+
+async def person_ids_by_emails(
+    session: AsyncSession, principal: Principal, emails: Iterable[str]
+) -> dict[str, uuid.UUID]:
+    """Resolves e-mails to active people's ids (e.g. who heard a piece of feedback); one query."""
+    if not policies.can_look_up_by_email(principal):
+        raise Forbidden("This token may not look people up.")
+    found = await repository.people_by_emails(session, {e.lower() for e in emails})
+    return {p.email: p.id for p in found if p.active}
 
 
 async def get_me(session: AsyncSession, principal: Principal) -> PersonRead:

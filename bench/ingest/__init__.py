@@ -1,0 +1,1 @@
+"""The feedback ingest benchmark: see bench/ingest/run.py and docs/benchmarks.md."""

@@ -1,0 +1,1 @@
+"""The caller's own feed: loop news for the feedback they filed (campaign touchpoints join later)."""

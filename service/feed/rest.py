@@ -1,0 +1,28 @@
+"""REST adapter for the caller's own feed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.api.rest import json
+from service.auth.dependencies import PrincipalDep
+from service.db import SessionDep
+from service.feed import service as feed_service
+from service.feed.schemas import Feed
+from service.pagination import MAX_LIMIT
+
+router = APIRouter(prefix="/api/v1", tags=["feed"])
+
+
+@router.get("/me/feed", response_model=Feed)
+async def my_feed(
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most recent entries to return.")] = 50,
+):
+    """Your feed (people only): every feedback item you filed — or an integration filed for
+    you — with its stage, each step so far (`to`, `at`, `note`, `decision`) and, once
+    announced, the message that told sales. Entries carry a `kind` (`feedback_loop`)."""
+    return json(await feed_service.my_feed(session, principal, limit=limit))

@@ -1,0 +1,57 @@
+"""The feed's entries. Every entry carries a `kind`; new kinds (campaign touchpoints) join the
+`FeedItem` union without changing the shape of the response."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from service.feedback.schemas import Decision, Source, Stage
+
+
+class LoopStep(BaseModel):
+    """One step the item took: where it went, when, and what was said."""
+
+    to: Stage
+    at: datetime
+    note: str | None
+    decision: Decision | None
+
+
+class Announcement(BaseModel):
+    """The message that told sales what was done about it."""
+
+    message_id: uuid.UUID
+    title: str | None = Field(description="Null when the message is no longer visible to you.")
+
+
+class FeedbackLoopItem(BaseModel):
+    """Feedback you filed (or an integration filed for you), and how far its loop got."""
+
+    kind: Literal["feedback_loop"] = "feedback_loop"
+    at: datetime = Field(description="The latest news: when it was filed or last moved.")
+    feedback_id: uuid.UUID
+    excerpt: str
+    source: Source
+    product_key: str | None
+    received_at: datetime
+    status: Stage
+    decision: Decision | None
+    rationale: str | None
+    stage_due_at: datetime | None
+    overdue: bool
+    transitions: list[LoopStep]
+    announcement: Announcement | None
+
+
+# Campaign touchpoints will be another member, told apart by `kind`.
+FeedItem = FeedbackLoopItem
+
+
+class Feed(BaseModel):
+    """The caller's feed, the most recent news first."""
+
+    items: list[FeedItem]

@@ -1,0 +1,238 @@
+"""Themes: feedback items saying the same thing, counted, and merged when two turn out to be one.
+
+A merged theme points at its survivor (`merged_into_id`) and its items move there. Chains stay
+flat: merging a theme that others were merged into re-points those at the new survivor too, so
+every theme is either a survivor or points straight at one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+
+from service.auth.principal import Principal
+from service.db import is_postgres, utcnow
+from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from service.feedback import policies
+from service.feedback.models import FeedbackItem, Theme
+from service.feedback.schemas import ThemeCreate, ThemeMerge, ThemeRead
+from service.pagination import Page, PageParams, fetch_page
+from service.products import service as products_service
+
+# --- who may see and change themes ------------------------------------------------------------
+# The hub's own policies decide: themes are read by whoever sees every item (`sees_hub`) and
+# written by whoever triages (`can_triage`).
+
+
+def _require_review(principal: Principal) -> None:
+    if not policies.sees_hub(principal):
+        raise Forbidden("Themes are for editors, managers, admins and integrations with feedback:read.")
+
+
+# --- queries (never commit) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThemeCounts:
+    items: int = 0
+    accounts: int = 0
+
+
+async def counts_for(session: AsyncSession, theme_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ThemeCounts]:
+    """Items and distinct customer accounts per theme, for a whole page in one aggregate query.
+
+    Items of themes merged into a survivor count under the survivor (a merge moves them, but an
+    item filed against a merged theme while the merge ran still counts where it belongs).
+    """
+    if not theme_ids:
+        return {}
+    ids = list(set(theme_ids))
+    member = aliased(Theme)
+    # The theme an item counts under: the survivor when its theme was merged.
+    survivor = sa.func.coalesce(member.merged_into_id, member.id).label("survivor")
+    stmt = (
+        select(
+            survivor,
+            sa.func.count().label("items"),
+            sa.func.count(sa.distinct(FeedbackItem.customer_account)).label("accounts"),
+        )
+        .select_from(FeedbackItem)
+        .join(member, member.id == FeedbackItem.theme_id)
+        .where(sa.or_(col(member.id).in_(ids), col(member.merged_into_id).in_(ids)))
+        .group_by(survivor)
+    )
+    rows = (await session.execute(stmt)).all()
+    return {row.survivor: ThemeCounts(items=row.items, accounts=row.accounts) for row in rows}
+
+
+async def _get(session: AsyncSession, theme_id: uuid.UUID) -> Theme | None:
+    return await session.get(Theme, theme_id)
+
+
+async def _lock(session: AsyncSession, theme_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Theme]:
+    """The themes, locked until commit on PostgreSQL (in id order, so two merges cannot deadlock)."""
+    stmt = (
+        select(Theme)
+        .where(col(Theme.id).in_(sorted(set(theme_ids))))
+        .order_by(col(Theme.id))
+        .execution_options(populate_existing=True)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    return {theme.id: theme for theme in (await session.execute(stmt)).scalars()}
+
+
+# --- shaping ------------------------------------------------------------------------------------
+
+
+def theme_etag(theme: ThemeRead) -> str:
+    """The tag changes with the theme's row and with its counts (items filed or merged in)."""
+    return f'"v{theme.revision}.{theme.items}.{theme.accounts}"'
+
+
+async def _to_read(session: AsyncSession, principal: Principal, themes: Sequence[Theme]) -> list[ThemeRead]:
+    """Shape a page of themes with a constant number of queries, whatever its size."""
+    counts = await counts_for(session, [t.id for t in themes])
+    products = await products_service.products_by_ids(
+        session, principal, {t.product_id for t in themes if t.product_id}
+    )
+    result = []
+    for theme in themes:
+        found = counts.get(theme.id, ThemeCounts()) if theme.merged_into_id is None else ThemeCounts()
+        product = products.get(theme.product_id) if theme.product_id else None
+        result.append(
+            ThemeRead(
+                id=theme.id,
+                name=theme.name,
+                description=theme.description,
+                product_key=product.key if product else None,
+                merged_into_id=theme.merged_into_id,
+                items=found.items,
+                accounts=found.accounts,
+                created_at=theme.created_at,
+                revision=theme.revision,
+            )
+        )
+    return result
+
+
+# --- use cases ----------------------------------------------------------------------------------
+
+
+async def list_themes(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    product_key: str | None = None,
+    include_merged: bool = False,
+) -> Page[ThemeRead]:
+    """Lists themes, oldest first, each with its items and distinct customer accounts."""
+    _require_review(principal)
+    stmt = select(Theme)
+    if product_key is not None:
+        product = await products_service.find_product(session, principal, product_key)
+        if product is None:
+            return Page(items=[], next_cursor=None)
+        stmt = stmt.where(Theme.product_id == product.id)
+    if not include_merged:
+        stmt = stmt.where(col(Theme.merged_into_id).is_(None))
+    page = await fetch_page(session, stmt, Theme, params)
+    return Page(items=await _to_read(session, principal, list(page.rows)), next_cursor=page.next_cursor)
+
+
+async def get_theme(session: AsyncSession, principal: Principal, theme_id: uuid.UUID) -> ThemeRead:
+    """Gets a theme with its counts (a merged one counts nothing: its items are the survivor's)."""
+    _require_review(principal)
+    theme = await _get(session, theme_id)
+    if theme is None:
+        raise NotFound("No such theme.")
+    return (await _to_read(session, principal, [theme]))[0]
+
+
+async def themes_by_ids(
+    session: AsyncSession, principal: Principal, theme_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, ThemeRead]:
+    """Gets many themes at once with their counts (for DataLoaders); nothing for non-reviewers."""
+    ids = list(set(theme_ids))
+    if not ids or not policies.sees_hub(principal):
+        return {}
+    rows = list((await session.execute(select(Theme).where(col(Theme.id).in_(ids)))).scalars())
+    return {read.id: read for read in await _to_read(session, principal, rows)}
+
+
+async def create_theme(session: AsyncSession, principal: Principal, data: ThemeCreate) -> ThemeRead:
+    """Creates a theme (editors, managers, admins)."""
+    if not policies.can_triage(principal):
+        raise Forbidden("Only editors, managers and admins create themes.")
+    product_id = None
+    if data.product_key is not None:
+        product = await products_service.find_product(session, principal, data.product_key)
+        if product is None:
+            raise Invalid(
+                f"No product '{data.product_key}'.", errors=[field_error("product_key", "no such product")]
+            )
+        product_id = product.id
+    theme = Theme(name=data.name, description=data.description, product_id=product_id)
+    session.add(theme)
+    await session.commit()
+    return (await _to_read(session, principal, [theme]))[0]
+
+
+async def merge_theme(
+    session: AsyncSession, principal: Principal, theme_id: uuid.UUID, data: ThemeMerge
+) -> ThemeRead:
+    """Merges a theme into another in one transaction and returns the survivor.
+
+    Every item of the theme, and of themes merged into it earlier, moves to the survivor;
+    those themes then point at the survivor too. Nothing is deleted, so no item, customer
+    account or score is lost. Into itself → 422; from or into a merged theme → 409.
+    """
+    if not policies.can_triage(principal):
+        raise Forbidden("Only editors, managers and admins merge themes.")
+    if data.into == theme_id:
+        raise Invalid(
+            "A theme cannot be merged into itself.",
+            errors=[field_error("into", "must be another theme than the one merged")],
+        )
+    locked = await _lock(session, (theme_id, data.into))
+    source, target = locked.get(theme_id), locked.get(data.into)
+    if source is None:
+        raise NotFound("No such theme.")
+    if target is None:
+        raise Invalid("No theme to merge into.", errors=[field_error("into", "no such theme")])
+    if source.merged_into_id is not None:
+        raise Conflict(f"This theme was already merged into {source.merged_into_id}.")
+    if target.merged_into_id is not None:
+        raise Conflict(
+            f"Theme {target.id} was merged into {target.merged_into_id}: merge into the survivor instead."
+        )
+
+    now = utcnow()
+    absorbed = select(Theme.id).where(Theme.merged_into_id == source.id).scalar_subquery()
+    # One UPDATE per table: the items (a new row version each, so their ETags change) ...
+    await session.execute(
+        sa.update(FeedbackItem)
+        .where(sa.or_(FeedbackItem.theme_id == source.id, col(FeedbackItem.theme_id).in_(absorbed)))
+        .values(theme_id=target.id, revision=FeedbackItem.revision + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    # ... and the themes merged into this one earlier: they now point at the survivor.
+    await session.execute(
+        sa.update(Theme)
+        .where(Theme.merged_into_id == source.id)
+        .values(merged_into_id=target.id, revision=Theme.revision + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    source.merged_into_id = target.id
+    for theme in (source, target):  # the survivor's counts changed: so does its version
+        theme.revision += 1
+        theme.updated_at = now
+    await session.commit()
+    return (await _to_read(session, principal, [target]))[0]
