@@ -81,10 +81,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('feedback_items', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_feedback_items_created_at'), ['created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_feedback_items_filed_by_id'), ['filed_by_id'], unique=False)
+        batch_op.create_index('ix_feedback_items_filed_by_id', ['filed_by_id'], unique=False, postgresql_where=sa.text('filed_by_id IS NOT NULL'), sqlite_where=sa.text('filed_by_id IS NOT NULL'))
         batch_op.create_index(batch_op.f('ix_feedback_items_product_id'), ['product_id'], unique=False)
         batch_op.create_index('ix_feedback_items_status_due_at', ['status', 'stage_due_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_feedback_items_theme_id'), ['theme_id'], unique=False)
+        batch_op.create_index('ix_feedback_items_theme_id', ['theme_id'], unique=False, postgresql_where=sa.text('theme_id IS NOT NULL'), sqlite_where=sa.text('theme_id IS NOT NULL'))
 
     op.create_table('feedback_transitions',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -114,10 +114,10 @@ def downgrade() -> None:
 
     op.drop_table('feedback_transitions')
     with op.batch_alter_table('feedback_items', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_feedback_items_theme_id'))
+        batch_op.drop_index('ix_feedback_items_theme_id')
         batch_op.drop_index('ix_feedback_items_status_due_at')
         batch_op.drop_index(batch_op.f('ix_feedback_items_product_id'))
-        batch_op.drop_index(batch_op.f('ix_feedback_items_filed_by_id'))
+        batch_op.drop_index('ix_feedback_items_filed_by_id')
         batch_op.drop_index(batch_op.f('ix_feedback_items_created_at'))
 
     op.drop_table('feedback_items')
