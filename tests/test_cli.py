@@ -137,6 +137,12 @@ async def test_demo_load_into_an_empty_database(client, cli_env):
     assert [m["title"] for m in sales["key_messages"]] == ["価格ではなく、取り戻せる時間で語る"]
     in_review = (await client.get("/api/v1/briefs?status=in_review", headers=admin)).json()["items"]
     assert [b["product_key"] for b in in_review] == ["hoshino"]
+    # Scene two: a week of feedback, with a loop gap, an overdue item and every NPS band.
+    digest = (await client.get("/api/v1/feedback/digest", headers=admin)).json()
+    assert digest["total"] > 20
+    assert digest["loop_gaps"] and digest["overdue"]
+    nps = digest["nps"]
+    assert nps["promoters"] and nps["passives"] and nps["detractors"]
 
 
 async def test_production_refuses_to_start_without_a_key(cli_env):
