@@ -84,7 +84,7 @@ async def _run_with_session(work):  # type: ignore[no-untyped-def]
     settings = get_settings()
     engine = create_engine(settings)
     try:
-        async with create_sessionmaker(engine)() as session:
+        async with create_sessionmaker(engine, info={"settings": settings})() as session:
             return await work(session, settings)
     finally:
         await engine.dispose()

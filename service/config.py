@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -95,7 +94,7 @@ class Settings(BaseSettings):
             return self.env != "production"
         return self.graphql_introspection
 
-    @cached_property
+    @property
     def oidc_roles(self) -> dict[str, str]:
         """Parse `idp-value=role,idp-value=role` into a mapping."""
         mapping: dict[str, str] = {}
@@ -105,7 +104,7 @@ class Settings(BaseSettings):
                 mapping[source.strip()] = role.strip()
         return mapping
 
-    @cached_property
+    @property
     def feedback_loop_targets(self) -> dict[str, int]:
         """Days allowed per loop stage, e.g. {"triaged": 2, "decided": 14, ...}."""
         targets: dict[str, int] = {}

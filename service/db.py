@@ -131,6 +131,16 @@ def create_sessionmaker(
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info or {})
 
 
+def session_settings(session: AsyncSession) -> Settings:
+    """The app's settings, carried in every session's `info` (see create_app and the CLI)."""
+    settings = session.info.get("settings")
+    if settings is None:  # a sessionmaker built without them (a script): the environment's
+        from service.config import get_settings
+
+        settings = get_settings()
+    return settings
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per REST request; the service it is handed owns commit and rollback."""
     async with request.app.state.sessionmaker() as session:

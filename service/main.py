@@ -93,7 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.pitch_cache = PitchCache(requires_listener=engine.dialect.name == "postgresql")
-    app.state.sessionmaker = create_sessionmaker(engine, info=session_info(app.state.pitch_cache))
+    app.state.sessionmaker = create_sessionmaker(
+        engine, info={**session_info(app.state.pitch_cache), "settings": settings}
+    )
     app.state.tokens = TokenService(settings)
     app.state.token_failures = FailureLimiter(settings.token_failures_per_minute)
     app.state.migration_head = head_revision()

@@ -392,7 +392,7 @@ async def load_feedback(session: AsyncSession, people: dict[str, PersonRead], pr
             await feedback_service.update_feedback(
                 session, editor, by_external[external_id].id, FeedbackUpdate(theme_id=themes[theme])
             )
-    triage_hours = 24 * feedback_service.loop_targets().get("triaged", 2)
+    triage_hours = 24 * feedback_service.loop_targets(session).get("triaged", 2)
     overdue = "ZD-261108"  # the freee set-up ticket nobody picked up: the digest lists it
     for item in [*listed.items]:
         age_hours = (now - item.received_at).total_seconds() / 3600

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -25,8 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
 from service.concurrency import check_if_match, etag
-from service.config import Settings, get_settings
-from service.db import utcnow
+from service.db import session_settings, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.feedback import policies, repository
 from service.feedback import themes as themes_service
@@ -58,26 +56,20 @@ STAGE_STAMP = {
 EXCERPT_CHARS = 140
 
 
-@lru_cache(maxsize=1)
-def _settings() -> Settings:
-    """The loop targets and batch limit come from the same environment the app's settings do."""
-    return get_settings()
-
-
-def loop_targets() -> dict[str, int]:
+def loop_targets(session: AsyncSession) -> dict[str, int]:
     """Days allowed to reach each stage from the previous one (settings.feedback_loop_targets)."""
-    return _settings().feedback_loop_targets
+    return session_settings(session).feedback_loop_targets
 
 
-def _days_to(stage: str) -> timedelta | None:
-    days = loop_targets().get(stage)
+def _days_to(session: AsyncSession, stage: str) -> timedelta | None:
+    days = loop_targets(session).get(stage)
     return timedelta(days=days) if days is not None else None
 
 
-def due_after(stage: str, at: datetime) -> datetime | None:
+def due_after(session: AsyncSession, stage: str, at: datetime) -> datetime | None:
     """When the stage after `stage` is due, counted from `at`; None once announced."""
     following = NEXT_STAGE.get(stage)
-    allowed = _days_to(following) if following else None
+    allowed = _days_to(session, following) if following else None
     return at + allowed if allowed is not None else None
 
 
@@ -347,7 +339,7 @@ class _Ingest:
         self.session = session
         self.principal = principal
         self.now = utcnow()
-        self.triage = _days_to("triaged")
+        self.triage = _days_to(session, "triaged")
         self.client = principal.client_id if principal.is_service else None
         self.may_name = policies.may_name_filer(principal)
         self.products: dict[str, uuid.UUID | None] = {}
@@ -551,7 +543,7 @@ async def ingest_batch(session: AsyncSession, principal: Principal, items: list[
     Each item is validated on its own; a bad one is reported by index and writes nothing.
     """
     _require_ingest(principal)
-    limit = _settings().max_batch_items
+    limit = session_settings(session).max_batch_items
     if len(items) > limit:
         raise Invalid(
             f"A batch holds at most {limit} items; split this one.",
@@ -754,7 +746,7 @@ async def transition_feedback(
         item.rationale = data.rationale
     if data.to == "announced":
         item.announcement_message_id = data.message_id
-    item.stage_due_at = due_after(data.to, now)
+    item.stage_due_at = due_after(session, data.to, now)
     _touch(item, now)
     await repository.add(session, step)
     await session.commit()
