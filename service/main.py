@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
@@ -57,6 +58,26 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def _document_bearer_auth(openapi: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """Declare the bearer scheme once, so Swagger UI offers "Authorize" and clients know it."""
+
+    def wrapper() -> dict[str, Any]:
+        schema = openapi()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A token from `POST /api/v1/auth/token`, `cuecard token` or your identity provider.",
+        }
+        schema["security"] = [{"bearerAuth": []}]
+        for path in ("/healthz", "/readyz", "/metrics", "/api/v1/auth/token"):
+            for operation in schema["paths"].get(path, {}).values():
+                operation["security"] = []  # these take no bearer token
+        return schema
+
+    return wrapper
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -103,8 +124,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     handler = problems.install(app)
     # Every operation documents its RFC 9457 problem responses (4XX/5XX, 422 as problem+json).
-    app.openapi = problems.document_validation_errors(
-        customise_openapi(app.openapi, documentation_uri_template=problems.PROBLEM_TYPE_URI)
+    app.openapi = _document_bearer_auth(
+        problems.document_validation_errors(
+            customise_openapi(app.openapi, documentation_uri_template=problems.PROBLEM_TYPE_URI)
+        )
     )
     # The CRM's pitch read is the hottest path: its router is matched first.
     app.include_router(pitch_rest.router)

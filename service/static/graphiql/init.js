@@ -7,8 +7,10 @@
     React.createElement(GraphiQL, {
       fetcher: fetcher,
       isHeadersEditorEnabled: true,
-      defaultHeaders: '{"Authorization": "Bearer "}',
-      defaultQuery: "query Me {\n  me { displayName email role department { key name } }\n}\n",
+      defaultQuery:
+        "# Paste your token in Headers below: {\"Authorization\": \"Bearer <token>\"}\n" +
+        "# (`make run` prints one; `cuecard token --email you@example.com --role editor` mints one).\n" +
+        "query Me {\n  me { displayName email role department { key name } }\n}\n",
     })
   );
 })();
