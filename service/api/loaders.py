@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from service.auth.principal import Principal
-from service.briefs import loaders as briefs_loaders
+from service.briefs import service as briefs_service
+from service.evidence import service as evidence_service
 from service.feedback import service as feedback_service
 from service.feedback import themes as themes_service
-from service.messages import loaders as messages_loaders
-from service.people import loaders as people_loaders
-from service.products import loaders as products_loaders
+from service.messages import service as messages_service
+from service.people import service as people_service
+from service.products import service as products_service
 
 if TYPE_CHECKING:
     from service.api.graphql import Context
@@ -37,38 +38,40 @@ def by_ids_loader(context: Context, fetch: ByIds, missing: Callable[[], Any] = l
 
 
 class Loaders:
+    """One DataLoader per batch function of the services, created on first use in a request."""
+
     def __init__(self, context: Context) -> None:
         self.context = context
 
     @cached_property
     def department(self) -> DataLoader:
-        return people_loaders.department_loader(self.context)
+        return by_ids_loader(self.context, people_service.departments_by_ids)
 
     @cached_property
     def person(self) -> DataLoader:
-        return people_loaders.person_loader(self.context)
-
-    @cached_property
-    def brief(self) -> DataLoader:
-        return briefs_loaders.brief_loader(self.context)
-
-    @cached_property
-    def brief_versions(self) -> DataLoader:
-        return briefs_loaders.versions_loader(self.context)
+        return by_ids_loader(self.context, people_service.people_by_ids)
 
     @cached_property
     def product(self) -> DataLoader:
-        return products_loaders.product_loader(self.context)
+        return by_ids_loader(self.context, products_service.products_by_ids)
+
+    @cached_property
+    def brief(self) -> DataLoader:
+        return by_ids_loader(self.context, briefs_service.briefs_by_ids)
+
+    @cached_property
+    def brief_versions(self) -> DataLoader:
+        """Keyed by lineage id: every version of that brief the caller may see, oldest first."""
+        return by_ids_loader(self.context, briefs_service.versions_by_lineage, missing=list)
 
     @cached_property
     def brief_messages(self) -> DataLoader:
-        return messages_loaders.by_lineage_loader(self.context)
+        """Keyed by lineage id: the messages citing any version of that brief."""
+        return by_ids_loader(self.context, messages_service.messages_by_lineage, missing=list)
 
     @cached_property
     def evidence(self) -> DataLoader:
-        return messages_loaders.evidence_loader(self.context)
-
-    # --- feedback: themes, items and their loop steps ---
+        return by_ids_loader(self.context, evidence_service.evidence_by_ids)
 
     @cached_property
     def theme(self) -> DataLoader:
