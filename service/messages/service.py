@@ -228,14 +228,10 @@ async def _placement(
 async def _check_audiences(
     session: AsyncSession, principal: Principal, problems: _Problems, audiences: list[str]
 ) -> None:
-    unknown: list[tuple[int, str]] = []
-    for index, key in enumerate(audiences):
-        if key == EVERYONE:
-            continue
-        try:
-            await people_service.department_id_for_key(session, principal, key)
-        except Invalid:
-            unknown.append((index, key))
+    known = await people_service.existing_department_keys(
+        session, principal, [key for key in audiences if key != EVERYONE]
+    )
+    unknown = [(index, key) for index, key in enumerate(audiences) if key != EVERYONE and key not in known]
     problems.add(
         "Unknown departments: " + ", ".join(key for _, key in unknown) + ".",
         [field_error(f"audiences.{index}", f"no such department '{key}'") for index, key in unknown],

@@ -16,6 +16,14 @@ async def get_department_by_key(session: AsyncSession, key: str) -> Department |
     return (await session.execute(select(Department).where(Department.key == key))).scalar_one_or_none()
 
 
+async def existing_department_keys(session: AsyncSession, keys: Iterable[str]) -> set[str]:
+    wanted = set(keys)
+    if not wanted:
+        return set()
+    stmt = select(Department.key).where(col(Department.key).in_(wanted))
+    return set((await session.execute(stmt)).scalars())
+
+
 async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Department]:
     wanted = set(ids)
     if not wanted:

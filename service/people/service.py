@@ -45,14 +45,11 @@ async def create_department(
     return DepartmentRead.model_validate(department)
 
 
-async def department_id_for_key(session: AsyncSession, principal: Principal, key: str) -> uuid.UUID:
-    """Resolves a department key to its id (used by other domains and filters)."""
-    department = await repository.get_department_by_key(session, key)
-    if department is None:
-        raise Invalid(
-            f"Unknown department '{key}'.", errors=[field_error("department_key", "no such department")]
-        )
-    return department.id
+async def existing_department_keys(
+    session: AsyncSession, principal: Principal, keys: Iterable[str]
+) -> set[str]:
+    """Which of these department keys exist (one query; for audiences named by key)."""
+    return await repository.existing_department_keys(session, keys)
 
 
 async def departments_by_ids(
