@@ -20,6 +20,7 @@ from service.api import graphql, ops, problems
 from service.api.middleware import Observability, RequestGuard
 from service.auth.tokens import TokenService
 from service.briefs import rest as briefs_rest
+from service.campaigns import rest as campaigns_rest
 from service.clients import rest as clients_rest
 from service.clients.service import FailureLimiter
 from service.config import Settings, get_settings
@@ -36,6 +37,7 @@ from service.people import rest as people_rest
 from service.pitch import rest as pitch_rest
 from service.pitch.cache import PitchCache, PitchListener, asyncpg_dsn, session_info
 from service.products import rest as products_rest
+from service.scim import rest as scim_rest
 
 STATIC_DIR = Path(__file__).parent / "static"
 DESCRIPTION = """
@@ -142,6 +144,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feedback_review_rest.router)
     app.include_router(feedback_rest.router)
     app.include_router(feed_rest.router)
+    app.include_router(campaigns_rest.router)
+    app.include_router(scim_rest.router)
     app.include_router(graphql.build_router(settings), prefix="/graphql", include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.router.routes[0:0] = pitch_rest.fast_routes()  # the CRM's hot read, matched first

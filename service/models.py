@@ -1,6 +1,7 @@
 """Every table, imported in one place so Alembic and the tests see the whole metadata."""
 
 from service.briefs.models import Brief, BriefEvidence
+from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollment
 from service.clients.models import ServiceClient
 from service.evidence.models import Evidence
 from service.feedback.models import FeedbackItem, FeedbackTransition, Theme
@@ -11,9 +12,13 @@ from service.pitch.models import PitchDocument, PitchUsage
 from service.products.models import Product
 
 __all__ = [
+    "Acknowledgement",
     "Brief",
     "BriefEvidence",
+    "Campaign",
+    "Check",
     "Department",
+    "Enrollment",
     "Evidence",
     "FeedbackItem",
     "FeedbackTransition",

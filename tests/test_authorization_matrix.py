@@ -7,13 +7,13 @@ completeness tests fail when a route or field is missing, or a row names one tha
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
+from tests.campaigns import matrix_rows as campaign_rows
 from tests.factories import (
     ALL_CALLERS,
     complete_brief,
@@ -24,32 +24,10 @@ from tests.factories import (
     principal_of,
     unique,
 )
+from tests.matrix import ANY, Row, admin_only, authed
+from tests.scim import matrix_rows as scim_rows
 
-ANY = "*"
-
-
-@dataclass(frozen=True)
-class Row:
-    expected: dict[str, int]
-    body: Callable[[dict[str, Any]], Any] | None = None
-    form: Callable[[dict[str, Any]], dict[str, str]] | None = None
-    headers: dict[str, str] | None = None
-    # Per-caller setup for state-changing rows (a fresh draft to submit, ...): extra path params.
-    prepare: Callable[[Any, dict[str, Any]], Awaitable[dict[str, str]]] | None = None
-
-    def status_for(self, caller: str) -> int:
-        return self.expected.get(caller, self.expected.get(ANY, 0))
-
-
-def authed(ok: int, **overrides: int) -> dict[str, int]:
-    """Every authenticated caller gets `ok` unless overridden; anonymous gets 401."""
-    return {ANY: ok, "anonymous": 401, **overrides}
-
-
-def admin_only(ok: int, **overrides: int) -> dict[str, int]:
-    others = {name: 403 for name in ALL_CALLERS if name not in ("admin", "anonymous")}
-    return {"anonymous": 401, **others, "admin": ok, **overrides}
-
+DOMAIN_ROWS = (campaign_rows, scim_rows)
 
 PUBLIC = {ANY: 200}
 WRITE_DRAFT = {
@@ -549,6 +527,9 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
     ),
     # --- end feedback GraphQL rows ---
 }
+for _domain in DOMAIN_ROWS:
+    MATRIX.update(_domain.ROWS)
+    GRAPHQL.update(_domain.GRAPHQL_ROWS)
 
 
 def registered_routes(app) -> set[tuple[str, str]]:
@@ -600,7 +581,7 @@ async def context(app, callers):
     author = await make_person(app, role="editor", display_name="起草 者")
     published = await make_brief(app, author, (await make_product(app)).key, status="published")
     evidence = await fresh_evidence(app, {"author": author})
-    return {
+    ctx = {
         "callers": callers,
         "author": author,
         "person_id": str(target.id),
@@ -614,6 +595,9 @@ async def context(app, callers):
         "feedback_id": await filed_feedback_id(app, target),
         "fresh_feedback": fresh_feedback,
     }
+    for domain in DOMAIN_ROWS:
+        ctx.update(await domain.context(app, ctx))
+    return ctx
 
 
 @pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[0]} {r[1]}")

@@ -96,3 +96,17 @@ async def set_citations(
         for position, evidence_id in enumerate(evidence_ids)
     )
     await session.flush()
+
+
+async def published_versions(session: AsyncSession, lineage_ids: Iterable[uuid.UUID] | None) -> list[sa.Row]:
+    """(lineage_id, id, version, change, status, product_id) of every version ever published
+    (all lineages when None): enough to tell the current version and its last substantive one."""
+    stmt = sa.select(
+        Brief.lineage_id, Brief.id, Brief.version, Brief.change, Brief.status, Brief.product_id
+    ).where(col(Brief.published_at).is_not(None))
+    if lineage_ids is not None:
+        ids = set(lineage_ids)
+        if not ids:
+            return []
+        stmt = stmt.where(col(Brief.lineage_id).in_(ids))
+    return list((await session.execute(stmt)).all())

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +46,18 @@ CONTENT_FIELDS = (
 
 def brief_etag(brief: Brief | BriefRead) -> str:
     return etag(brief.revision)
+
+
+@dataclass(frozen=True)
+class CurrentVersion:
+    """A brief's published version, and the last substantive one up to it: acknowledgements and
+    checks of `basis_version` or later still count (a minor fix does not ask again)."""
+
+    lineage_id: uuid.UUID
+    brief_id: uuid.UUID
+    version: int
+    basis_version: int
+    product_id: uuid.UUID
 
 
 async def _to_read(session: AsyncSession, principal: Principal, briefs: Sequence[Brief]) -> list[BriefRead]:
@@ -145,6 +158,30 @@ async def versions_by_lineage(
     result: dict[uuid.UUID, list[BriefRead]] = {i: [] for i in lineage_ids}
     for read in await _to_read(session, principal, rows):
         result[read.lineage_id].append(read)
+    return result
+
+
+async def current_versions(
+    session: AsyncSession, principal: Principal, lineage_ids: Iterable[uuid.UUID] | None
+) -> dict[uuid.UUID, CurrentVersion]:
+    """The current (published) version of many briefs, or of every brief when `lineage_ids` is
+    None; lineages with nothing published are left out. One query."""
+    by_lineage: dict[uuid.UUID, list] = {}
+    for row in await repository.published_versions(session, lineage_ids):
+        by_lineage.setdefault(row.lineage_id, []).append(row)
+    result = {}
+    for lineage_id, rows in by_lineage.items():
+        now = next((r for r in rows if r.status == "published"), None)
+        if now is None:
+            continue
+        substantive = [r.version for r in rows if r.version <= now.version and r.change != "minor"]
+        result[lineage_id] = CurrentVersion(
+            lineage_id=lineage_id,
+            brief_id=now.id,
+            version=now.version,
+            basis_version=max(substantive, default=now.version),
+            product_id=now.product_id,
+        )
     return result
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import HUMAN_ROLES, Principal
 from service.auth.tokens import VerifiedToken
+from service.campaigns import enrollment as enrollment_service
 from service.concurrency import check_if_match, etag
 from service.config import Settings
 from service.db import commit_new, utcnow
@@ -61,6 +63,19 @@ async def departments_by_ids(
 
 
 # --- people ----------------------------------------------------------------------------
+
+
+async def _commit_person(session: AsyncSession, person: Person, conflict_message: str) -> None:
+    """Write a person and their campaign enrollments in one transaction: a new hire or a move
+    is enrolled (and a leaver lets go) exactly when the change lands, or not at all."""
+    session.add(person)
+    try:
+        await session.flush()
+        await enrollment_service.follow_person(session, person.id)
+        await session.commit()
+    except sa.exc.IntegrityError as exc:
+        await session.rollback()
+        raise Conflict(conflict_message) from exc
 
 
 async def _to_read(session: AsyncSession, principal: Principal, people: list[Person]) -> list[PersonRead]:
@@ -174,7 +189,7 @@ async def create_person(session: AsyncSession, principal: Principal, data: Perso
     person = Person(
         **data.model_dump(exclude={"department_key", "email"}), email=email, department_id=department_id
     )
-    await commit_new(session, person, f"A person with e-mail {email} already exists.")
+    await _commit_person(session, person, f"A person with e-mail {email} already exists.")
     return (await _to_read(session, principal, [person]))[0]
 
 
@@ -207,7 +222,7 @@ async def update_person(
         setattr(person, name, value)
     person.revision += 1
     person.updated_at = utcnow()
-    await session.commit()
+    await _commit_person(session, person, "The change conflicts with another person's record.")
     return (await _to_read(session, principal, [person]))[0]
 
 
@@ -267,7 +282,7 @@ async def principal_from_token(
             name = claims.get("name") if isinstance(claims.get("name"), str) else email.split("@")[0]
             person = Person(email=email.lower(), display_name=name[:200], role=role)
             try:
-                await commit_new(session, person, "provisioned concurrently")
+                await _commit_person(session, person, "provisioned concurrently")
             except Conflict:
                 person = await repository.get_person_by_email(session, email)
     if person is None or not person.active:

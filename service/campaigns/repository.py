@@ -1,0 +1,338 @@
+"""Queries for campaigns, enrollments, acknowledgements and checks; never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollment
+from service.db import is_postgres, utcnow
+from service.pagination import PageParams, RowPage, fetch_page
+from service.people.models import Department, Person
+
+ENROLLMENTS = Enrollment.__table__  # type: ignore[attr-defined]
+ACKNOWLEDGEMENTS = Acknowledgement.__table__  # type: ignore[attr-defined]
+
+
+def insert_ignoring_duplicates(session: AsyncSession, table: sa.Table) -> sa.Insert:
+    """INSERT … ON CONFLICT DO NOTHING: concurrent double clicks and racing syncs write one row."""
+    dialect = postgresql if is_postgres(session) else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+
+async def get(session: AsyncSession, campaign_id: uuid.UUID, *, for_update: bool = False) -> Campaign | None:
+    stmt = select(Campaign).where(Campaign.id == campaign_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Campaign]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = (await session.execute(select(Campaign).where(col(Campaign.id).in_(wanted)))).scalars()
+    return {c.id: c for c in rows}
+
+
+async def list_campaigns(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    lineage_id: uuid.UUID | None = None,
+    enrolled_person_id: uuid.UUID | None = None,
+) -> RowPage[Campaign]:
+    stmt = select(Campaign)
+    if status is not None:
+        stmt = stmt.where(Campaign.status == status)
+    if kind is not None:
+        stmt = stmt.where(Campaign.kind == kind)
+    if lineage_id is not None:
+        stmt = stmt.where(Campaign.lineage_id == lineage_id)
+    if enrolled_person_id is not None:
+        stmt = stmt.where(
+            sa.exists().where(
+                Enrollment.campaign_id == Campaign.id, Enrollment.person_id == enrolled_person_id
+            )
+        )
+    return await fetch_page(session, stmt, Campaign, params)
+
+
+async def active_campaigns(session: AsyncSession) -> list[Campaign]:
+    return list((await session.execute(select(Campaign).where(Campaign.status == "active"))).scalars())
+
+
+# --- audiences and enrollments --------------------------------------------------------------------
+
+
+async def department_ids(session: AsyncSession, keys: Iterable[str]) -> list[uuid.UUID]:
+    wanted = set(keys)
+    if not wanted:
+        return []
+    return list(
+        (await session.execute(select(Department.id).where(col(Department.key).in_(wanted)))).scalars()
+    )
+
+
+async def department_key(session: AsyncSession, department_id: uuid.UUID | None) -> str | None:
+    if department_id is None:
+        return None
+    return (
+        await session.execute(select(Department.key).where(Department.id == department_id))
+    ).scalar_one_or_none()
+
+
+def audience_select(
+    *,
+    department_ids: list[uuid.UUID] | None,
+    roles: list[str] | None,
+    hired_since: date | None = None,
+) -> sa.Select[Any]:
+    """Active people matching an audience (None: any department / role); `hired_since` keeps
+    onboarding to people whose onboarding is still running."""
+    stmt = sa.select(Person.id, Person.hire_date).where(Person.active == sa.true())
+    if department_ids is not None:
+        stmt = stmt.where(col(Person.department_id).in_(department_ids))
+    if roles is not None:
+        stmt = stmt.where(col(Person.role).in_(roles))
+    if hired_since is not None:
+        stmt = stmt.where(col(Person.hire_date).is_not(None), col(Person.hire_date) >= hired_since)
+    return stmt
+
+
+async def enroll_matching(
+    session: AsyncSession, campaign_id: uuid.UUID, audience: sa.Select[Any], *, anchored: bool
+) -> int:
+    """Enrolls everyone `audience` selects who is not enrolled yet; returns how many."""
+    already = sa.select(Enrollment.person_id).where(Enrollment.campaign_id == campaign_id)
+    rows = (await session.execute(audience.where(col(Person.id).not_in(already)))).all()
+    if not rows:
+        return 0
+    now = utcnow()
+    values = [
+        {
+            "id": uuid.uuid4(),
+            "created_at": now,
+            "updated_at": now,
+            "revision": 1,
+            "campaign_id": campaign_id,
+            "person_id": person_id,
+            "anchor_date": hire_date if anchored else None,
+            "enrolled_at": now,
+            "left_at": None,
+        }
+        for person_id, hire_date in rows
+    ]
+    for start in range(0, len(values), 5000):
+        await session.execute(insert_ignoring_duplicates(session, ENROLLMENTS), values[start : start + 5000])
+    return len(values)
+
+
+async def leave_unmatched(session: AsyncSession, campaign_id: uuid.UUID, audience: sa.Select[Any]) -> None:
+    """Lets go of current members `audience` no longer selects (their rows and history stay)."""
+    now = utcnow()
+    await session.execute(
+        sa.update(ENROLLMENTS)
+        .where(
+            ENROLLMENTS.c.campaign_id == campaign_id,
+            ENROLLMENTS.c.left_at.is_(None),
+            ENROLLMENTS.c.person_id.not_in(audience.with_only_columns(Person.id)),
+        )
+        .values(left_at=now, updated_at=now, revision=ENROLLMENTS.c.revision + 1)
+    )
+
+
+async def rejoin_matched(session: AsyncSession, campaign_id: uuid.UUID, audience: sa.Select[Any]) -> None:
+    """Takes back former members `audience` selects again."""
+    await session.execute(
+        sa.update(ENROLLMENTS)
+        .where(
+            ENROLLMENTS.c.campaign_id == campaign_id,
+            ENROLLMENTS.c.left_at.is_not(None),
+            ENROLLMENTS.c.person_id.in_(audience.with_only_columns(Person.id)),
+        )
+        .values(left_at=None, updated_at=utcnow(), revision=ENROLLMENTS.c.revision + 1)
+    )
+
+
+async def person_enrollments(
+    session: AsyncSession, person_id: uuid.UUID, campaign_ids: Iterable[uuid.UUID] | None = None
+) -> dict[uuid.UUID, Enrollment]:
+    stmt = select(Enrollment).where(Enrollment.person_id == person_id)
+    if campaign_ids is not None:
+        stmt = stmt.where(col(Enrollment.campaign_id).in_(set(campaign_ids)))
+    return {e.campaign_id: e for e in (await session.execute(stmt)).scalars()}
+
+
+async def get_enrollment(
+    session: AsyncSession, campaign_id: uuid.UUID, person_id: uuid.UUID, *, for_update: bool = False
+) -> Enrollment | None:
+    stmt = select(Enrollment).where(Enrollment.campaign_id == campaign_id, Enrollment.person_id == person_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_enrollments(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    campaign_id: uuid.UUID,
+    department_id: uuid.UUID | None = None,
+    current_only: bool = False,
+) -> RowPage[Enrollment]:
+    stmt = select(Enrollment).where(Enrollment.campaign_id == campaign_id)
+    if department_id is not None:
+        stmt = stmt.join(Person, col(Person.id) == Enrollment.person_id).where(
+            Person.department_id == department_id
+        )
+    if current_only:
+        stmt = stmt.where(col(Enrollment.left_at).is_(None))
+    return await fetch_page(session, stmt, Enrollment, params)
+
+
+# --- acknowledgements and checks ------------------------------------------------------------------
+
+
+async def insert_acknowledgement(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert_ignoring_duplicates(session, ACKNOWLEDGEMENTS).values(**values))
+
+
+async def acknowledgement_since(
+    session: AsyncSession, person_id: uuid.UUID, lineage_id: uuid.UUID, basis_version: int
+) -> Acknowledgement | None:
+    """The person's earliest acknowledgement that still counts (this version or a later one)."""
+    stmt = (
+        select(Acknowledgement)
+        .where(
+            Acknowledgement.person_id == person_id,
+            Acknowledgement.lineage_id == lineage_id,
+            Acknowledgement.version >= basis_version,
+        )
+        .order_by(col(Acknowledgement.version))
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_acknowledgement(session: AsyncSession, ack_id: uuid.UUID) -> Acknowledgement | None:
+    return await session.get(Acknowledgement, ack_id)
+
+
+async def list_acknowledgements(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    campaign_id: uuid.UUID | None = None,
+    person_id: uuid.UUID | None = None,
+    department_id: uuid.UUID | None = None,
+) -> RowPage[Acknowledgement]:
+    stmt = select(Acknowledgement)
+    if campaign_id is not None:
+        stmt = stmt.where(Acknowledgement.campaign_id == campaign_id)
+    if person_id is not None:
+        stmt = stmt.where(Acknowledgement.person_id == person_id)
+    if department_id is not None:
+        stmt = stmt.join(Person, col(Person.id) == Acknowledgement.person_id).where(
+            Person.department_id == department_id
+        )
+    return await fetch_page(session, stmt, Acknowledgement, params)
+
+
+async def get_check(session: AsyncSession, check_id: uuid.UUID, *, for_update: bool = False) -> Check | None:
+    stmt = select(Check).where(Check.id == check_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def checks_since(
+    session: AsyncSession, person_id: uuid.UUID, lineage_id: uuid.UUID, basis_version: int
+) -> list[Check]:
+    """The person's checks that still count for this brief, newest first."""
+    stmt = (
+        select(Check)
+        .where(Check.person_id == person_id, Check.lineage_id == lineage_id, Check.version >= basis_version)
+        .order_by(col(Check.submitted_at).desc())
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def list_checks(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    campaign_id: uuid.UUID | None = None,
+    status: str | None = None,
+    person_id: uuid.UUID | None = None,
+    reviewer_id: uuid.UUID | None = None,
+    department_id: uuid.UUID | None = None,
+) -> RowPage[Check]:
+    """Checks, filtered; `reviewer_id` / `department_id` limit to one manager's people (either)."""
+    stmt = select(Check)
+    if campaign_id is not None:
+        stmt = stmt.where(Check.campaign_id == campaign_id)
+    if status is not None:
+        stmt = stmt.where(Check.status == status)
+    if person_id is not None:
+        stmt = stmt.where(Check.person_id == person_id)
+    if reviewer_id is not None or department_id is not None:
+        people = sa.select(Person.id).where(
+            sa.or_(
+                col(Person.manager_id) == reviewer_id if reviewer_id else sa.false(),
+                col(Person.department_id) == department_id if department_id else sa.false(),
+            )
+        )
+        stmt = stmt.where(col(Check.person_id).in_(people))
+    return await fetch_page(session, stmt, Check, params)
+
+
+async def status_by_person(
+    session: AsyncSession, person_id: uuid.UUID, bases: dict[uuid.UUID, int]
+) -> tuple[set[uuid.UUID], dict[uuid.UUID, str]]:
+    """For one person and {lineage: basis version}: the lineages acknowledged, and each lineage's
+    best check status (passed over submitted over needs_work). Two queries, for the feed."""
+    if not bases:
+        return set(), {}
+    lineages = list(bases)
+    acked = {
+        lineage
+        for lineage, version in (
+            await session.execute(
+                sa.select(Acknowledgement.lineage_id, Acknowledgement.version).where(
+                    Acknowledgement.person_id == person_id, col(Acknowledgement.lineage_id).in_(lineages)
+                )
+            )
+        ).all()
+        if version >= bases[lineage]
+    }
+    rank = {"passed": 0, "submitted": 1, "needs_work": 2}
+    status: dict[uuid.UUID, str] = {}
+    for lineage, version, state in (
+        await session.execute(
+            sa.select(Check.lineage_id, Check.version, Check.status).where(
+                Check.person_id == person_id, col(Check.lineage_id).in_(lineages)
+            )
+        )
+    ).all():
+        best = status.get(lineage)
+        if version >= bases[lineage] and (best is None or rank[state] < rank[best]):
+            status[lineage] = state
+    return acked, status
+
+
+async def add(session: AsyncSession, *rows: object) -> None:
+    session.add_all(rows)
+    await session.flush()

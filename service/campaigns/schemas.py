@@ -1,0 +1,264 @@
+"""Inputs and outputs for campaigns, enrollments, acknowledgements, checks and readiness."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
+
+from service.auth.principal import Role
+from service.errors import field_error
+from service.feedback.schemas import Customer
+from service.fields import InputModel, Name, ReadModel, Slug
+
+CampaignKind = Literal["launch", "onboarding", "reinforcement"]
+CampaignStatus = Literal["planned", "active", "completed", "cancelled"]
+Channel = Literal["briefing", "intranet", "newsletter", "email", "chat", "training"]
+Exercise = Literal["customer_interview"]
+CheckStatus = Literal["submitted", "passed", "needs_work"]
+Answer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+LongAnswer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+MAX_STEPS = 50
+MAX_DAY_OFFSET = 365
+
+
+class Step(InputModel):
+    """One touchpoint: a launch or reinforcement step happens `at` a fixed time; an onboarding
+    step `day_offset` days after each new hire's start date (0 = the first day)."""
+
+    channel: Channel
+    title: Name
+    message_id: uuid.UUID | None = Field(default=None, description="A message to send or show.")
+    at: AwareDatetime | None = None
+    day_offset: Annotated[int, Field(ge=0, le=MAX_DAY_OFFSET)] | None = None
+    exercise: Exercise | None = Field(
+        default=None,
+        description="`customer_interview`: the new hire interviews a customer (why did you choose us, "
+        "what was inconvenient, why do people not buy); the answers become feedback.",
+    )
+
+    @model_validator(mode="after")
+    def _one_time(self) -> Step:
+        if (self.at is None) == (self.day_offset is None):
+            raise ValueError("give exactly one of `at` (launch, reinforcement) or `day_offset` (onboarding)")
+        return self
+
+
+class Audience(InputModel):
+    """Who the campaign speaks to: department keys and roles. An empty list matches everyone."""
+
+    departments: list[Slug] = Field(default_factory=list, max_length=200)
+    roles: list[Role] = Field(default_factory=list, max_length=4)
+
+
+def steps_fit_kind(kind: str, steps: list[Step]) -> list[dict[str, Any]]:
+    """Every step that does not suit the campaign's kind, as field errors."""
+    errors = []
+    onboarding = kind == "onboarding"
+    for index, step in enumerate(steps):
+        if onboarding and step.day_offset is None:
+            errors.append((index, "day_offset", "onboarding steps are timed by `day_offset` from the hire date"))
+        if not onboarding and step.at is None:
+            errors.append((index, "at", f"{kind} steps are timed by `at`"))
+    return [field_error(f"steps.{i}.{name}", detail) for i, name, detail in errors]
+
+
+class CampaignCreate(InputModel):
+    brief_id: uuid.UUID = Field(description="Any version of the brief; the campaign follows its current one.")
+    name: Name
+    kind: CampaignKind
+    audience: Audience = Field(default_factory=Audience)
+    steps: list[Step] = Field(default_factory=list, max_length=MAX_STEPS)
+
+
+class CampaignUpdate(InputModel):
+    """Fields to change (the kind and brief stay). Changing the audience of an active campaign
+    enrolls whoever now matches and lets go of whoever no longer does."""
+
+    name: Name | None = None
+    audience: Audience | None = None
+    steps: list[Step] | None = Field(default=None, max_length=MAX_STEPS)
+
+
+class StepRead(BaseModel):
+    index: int
+    channel: Channel
+    title: str
+    message_id: uuid.UUID | None
+    at: datetime | None
+    day_offset: int | None
+    exercise: Exercise | None
+
+
+class AudienceRead(BaseModel):
+    departments: list[str]
+    roles: list[str]
+
+
+class CampaignRead(ReadModel):
+    id: uuid.UUID
+    brief_id: uuid.UUID
+    lineage_id: uuid.UUID
+    product_key: str
+    current_brief_id: uuid.UUID | None = Field(description="The brief's published version, if any.")
+    current_version: int | None
+    name: str
+    kind: CampaignKind
+    status: CampaignStatus
+    audience: AudienceRead
+    steps: list[StepRead]
+    created_by_id: uuid.UUID | None
+    activated_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    revision: int
+
+
+class EnrollmentRead(ReadModel):
+    """A person in a campaign's audience; `left_at` is set once they no longer are (history stays)."""
+
+    id: uuid.UUID
+    campaign_id: uuid.UUID
+    person_id: uuid.UUID
+    anchor_date: date | None = Field(description="Onboarding: the hire date the steps count from.")
+    enrolled_at: datetime
+    left_at: datetime | None
+    created_at: datetime
+
+
+class AcknowledgementRead(ReadModel):
+    id: uuid.UUID
+    person_id: uuid.UUID
+    campaign_id: uuid.UUID
+    brief_id: uuid.UUID = Field(description="The brief version acknowledged.")
+    version: int
+    acknowledged_at: datetime
+    created_at: datetime
+
+
+class GutCheckAnswers(InputModel):
+    who_changes: Answer
+    next_action: Answer
+    what_we_give_up: Answer
+
+
+class CheckCreate(InputModel):
+    """The three gut-check answers and the pitch, in your own words."""
+
+    answers: GutCheckAnswers
+    pitch_in_own_words: LongAnswer
+
+
+class CheckRead(ReadModel):
+    id: uuid.UUID
+    person_id: uuid.UUID
+    campaign_id: uuid.UUID
+    brief_id: uuid.UUID = Field(description="The brief version the check was answered for.")
+    version: int
+    answers: GutCheckAnswers
+    pitch_in_own_words: str
+    status: CheckStatus
+    submitted_at: datetime
+    graded_by_id: uuid.UUID | None
+    graded_at: datetime | None
+    comment: str | None
+    created_at: datetime
+    updated_at: datetime
+    revision: int
+
+
+class Grade(InputModel):
+    """`needs_work` needs a comment: it is what the person reads next."""
+
+    result: Literal["passed", "needs_work"]
+    comment: Comment | None = None
+
+    @model_validator(mode="after")
+    def _needs_work_says_why(self) -> Grade:
+        if self.result == "needs_work" and not self.comment:
+            raise ValueError("say what needs work in `comment`")
+        return self
+
+
+class InterviewAnswers(InputModel):
+    why_chose_us: Answer | None = None
+    what_was_inconvenient: Answer | None = None
+    why_not_buy: Answer | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> InterviewAnswers:
+        if not (self.why_chose_us or self.what_was_inconvenient or self.why_not_buy):
+            raise ValueError("answer at least one of the three questions")
+        return self
+
+
+class InterviewCreate(InputModel):
+    """A customer interview from the onboarding exercise; each answer becomes a feedback item
+    (source `interview`) that the new hire follows in their feed."""
+
+    customer: Customer | None = None
+    interviewed_on: date | None = None
+    answers: InterviewAnswers
+
+
+class InterviewRead(BaseModel):
+    campaign_id: uuid.UUID
+    feedback_ids: list[uuid.UUID]
+
+
+# --- readiness ----------------------------------------------------------------------------------
+
+
+class ReadinessCounts(BaseModel):
+    audience: int = Field(description="Active people currently in the audience.")
+    acknowledged: int = Field(description="…who acknowledged the current version (or a minor fix of it).")
+    passed: int = Field(description="…who passed a check on it.")
+    overdue: int = Field(description="…whose last step is past and who have not passed yet.")
+
+
+class DepartmentReadiness(ReadinessCounts):
+    department: str | None = Field(description="Department key; null for people without one.")
+    department_name: str | None
+
+
+class CampaignReadiness(ReadinessCounts):
+    campaign_id: uuid.UUID
+    brief_id: uuid.UUID | None = Field(description="The current (published) brief version.")
+    version: int | None
+    basis_version: int | None = Field(
+        description="The last substantive version: acknowledgements and checks from it on count."
+    )
+    departments: list[DepartmentReadiness]
+
+
+class DepartmentShare(BaseModel):
+    department: str | None
+    department_name: str | None
+    audience: int
+    passed: int
+    share: float | None = Field(description="passed / audience; null for an empty audience.")
+
+
+class ProductReadiness(BaseModel):
+    product_key: str
+    product_name: str
+    audience: int = Field(description="People in any active or completed campaign for the product's brief.")
+    passed: int = Field(description="…who passed a check on the current version.")
+    share: float | None
+    departments: list[DepartmentShare]
+
+
+class OrganisationReadiness(BaseModel):
+    """Can our people state what makes us worth buying, in the customer's words?"""
+
+    question: str
+    audience: int = Field(description="Person-product pairs across every product below.")
+    passed: int
+    share: float | None
+    products: list[ProductReadiness]
