@@ -120,7 +120,9 @@ async def follow_person(session: AsyncSession, person_id: uuid.UUID) -> None:
             enrollment.revision += 1
             enrollment.updated_at = now
     if new_rows:
-        await session.execute(repository.insert_ignoring_duplicates(session, repository.ENROLLMENTS), new_rows)
+        await session.execute(
+            repository.insert_ignoring_duplicates(session, repository.ENROLLMENTS), new_rows
+        )
     await session.flush()
 
 

@@ -64,7 +64,7 @@ class Enrollment(TableBase, table=True):
 
 
 class Acknowledgement(TableBase, table=True):
-    """"I have read it": one row per person and brief version, however often it is clicked."""
+    """ "I have read it": one row per person and brief version, however often it is clicked."""
 
     __tablename__ = "acknowledgements"
     __table_args__ = (

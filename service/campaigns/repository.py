@@ -206,6 +206,30 @@ async def list_enrollments(
 # --- acknowledgements and checks ------------------------------------------------------------------
 
 
+async def reporting_lines(
+    session: AsyncSession, person_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[uuid.UUID | None, uuid.UUID | None]]:
+    """{person: (manager, department)}: who may read and grade a person's answers."""
+    wanted = set(person_ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        sa.select(Person.id, Person.manager_id, Person.department_id).where(col(Person.id).in_(wanted))
+    )
+    return {person_id: (manager_id, department_id) for person_id, manager_id, department_id in rows.all()}
+
+
+def _managed_people(reviewer_id: uuid.UUID | None, department_id: uuid.UUID | None) -> sa.Select[Any]:
+    """The people a manager reviews: their direct reports and their department (and themself)."""
+    return sa.select(Person.id).where(
+        sa.or_(
+            col(Person.id) == reviewer_id if reviewer_id else sa.false(),
+            col(Person.manager_id) == reviewer_id if reviewer_id else sa.false(),
+            col(Person.department_id) == department_id if department_id else sa.false(),
+        )
+    )
+
+
 async def insert_acknowledgement(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(insert_ignoring_duplicates(session, ACKNOWLEDGEMENTS).values(**values))
 
@@ -237,17 +261,17 @@ async def list_acknowledgements(
     *,
     campaign_id: uuid.UUID | None = None,
     person_id: uuid.UUID | None = None,
+    reviewer_id: uuid.UUID | None = None,
     department_id: uuid.UUID | None = None,
 ) -> RowPage[Acknowledgement]:
+    """Acknowledgements, filtered; `reviewer_id` / `department_id` limit to one manager's people."""
     stmt = select(Acknowledgement)
     if campaign_id is not None:
         stmt = stmt.where(Acknowledgement.campaign_id == campaign_id)
     if person_id is not None:
         stmt = stmt.where(Acknowledgement.person_id == person_id)
-    if department_id is not None:
-        stmt = stmt.join(Person, col(Person.id) == Acknowledgement.person_id).where(
-            Person.department_id == department_id
-        )
+    if reviewer_id is not None or department_id is not None:
+        stmt = stmt.where(col(Acknowledgement.person_id).in_(_managed_people(reviewer_id, department_id)))
     return await fetch_page(session, stmt, Acknowledgement, params)
 
 
@@ -289,13 +313,7 @@ async def list_checks(
     if person_id is not None:
         stmt = stmt.where(Check.person_id == person_id)
     if reviewer_id is not None or department_id is not None:
-        people = sa.select(Person.id).where(
-            sa.or_(
-                col(Person.manager_id) == reviewer_id if reviewer_id else sa.false(),
-                col(Person.department_id) == department_id if department_id else sa.false(),
-            )
-        )
-        stmt = stmt.where(col(Check.person_id).in_(people))
+        stmt = stmt.where(col(Check.person_id).in_(_managed_people(reviewer_id, department_id)))
     return await fetch_page(session, stmt, Check, params)
 
 

@@ -61,7 +61,9 @@ def steps_fit_kind(kind: str, steps: list[Step]) -> list[dict[str, Any]]:
     onboarding = kind == "onboarding"
     for index, step in enumerate(steps):
         if onboarding and step.day_offset is None:
-            errors.append((index, "day_offset", "onboarding steps are timed by `day_offset` from the hire date"))
+            errors.append(
+                (index, "day_offset", "onboarding steps are timed by `day_offset` from the hire date")
+            )
         if not onboarding and step.at is None:
             errors.append((index, "at", f"{kind} steps are timed by `at`"))
     return [field_error(f"steps.{i}.{name}", detail) for i, name, detail in errors]
@@ -210,6 +212,31 @@ class InterviewCreate(InputModel):
 class InterviewRead(BaseModel):
     campaign_id: uuid.UUID
     feedback_ids: list[uuid.UUID]
+
+
+# --- the feed ------------------------------------------------------------------------------------
+
+
+class Touchpoint(BaseModel):
+    """A campaign step for you: `due` (its time has come and you have not passed the check yet)
+    or `upcoming`; with where you stand on the campaign's current brief version."""
+
+    kind: Literal["campaign_step"] = "campaign_step"
+    at: datetime = Field(description="When the step is (or was) due.")
+    state: Literal["due", "upcoming"]
+    campaign_id: uuid.UUID
+    campaign_name: str
+    campaign_kind: CampaignKind
+    product_key: str
+    brief_id: uuid.UUID = Field(description="The current brief version to acknowledge and explain.")
+    version: int
+    step_index: int
+    channel: Channel
+    title: str
+    message_id: uuid.UUID | None
+    exercise: Exercise | None
+    acknowledged: bool
+    check_status: CheckStatus | None = Field(description="Your best check on this version, if any.")
 
 
 # --- readiness ----------------------------------------------------------------------------------

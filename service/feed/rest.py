@@ -22,7 +22,10 @@ async def my_feed(
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most recent entries to return.")] = 50,
 ):
-    """Your feed (people only): every feedback item you filed — or an integration filed for
-    you — with its stage, each step so far (`to`, `at`, `note`, `decision`) and, once
-    announced, the message that told sales. Entries carry a `kind` (`feedback_loop`)."""
+    """Your feed (people only). First your campaign touchpoints (`kind: campaign_step`): every
+    step of your active campaigns that is due (and not behind you yet) or upcoming, soonest
+    first, with whether you acknowledged the current brief version and how your check stands.
+    Then every feedback item you filed — or an integration filed for you — (`kind:
+    feedback_loop`) with its stage, each step so far and, once announced, the message that
+    told sales; `limit` applies to these."""
     return json(await feed_service.my_feed(session, principal, limit=limit))

@@ -1,14 +1,15 @@
-"""The feed's entries. Every entry carries a `kind`; new kinds (campaign touchpoints) join the
-`FeedItem` union without changing the shape of the response."""
+"""The feed's entries. Every entry carries a `kind` (`campaign_step`, `feedback_loop`); new kinds
+join the `FeedItem` union without changing the shape of the response."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from service.campaigns.schemas import Touchpoint
 from service.feedback.schemas import Decision, Source, Stage
 
 
@@ -47,11 +48,11 @@ class FeedbackLoopItem(BaseModel):
     announcement: Announcement | None
 
 
-# Campaign touchpoints will be another member, told apart by `kind`.
-FeedItem = FeedbackLoopItem
+FeedItem = Annotated[Touchpoint | FeedbackLoopItem, Field(discriminator="kind")]
 
 
 class Feed(BaseModel):
-    """The caller's feed, the most recent news first."""
+    """The caller's feed: campaign touchpoints first (due ones, then upcoming, soonest first),
+    then news about the feedback they filed (most recent first)."""
 
     items: list[FeedItem]

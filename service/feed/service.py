@@ -1,4 +1,4 @@
-"""The caller's feed: what happened to what they said (and, later, their due touchpoints)."""
+"""The caller's feed: their due and upcoming campaign touchpoints, and what happened to what they said."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
+from service.campaigns import service as campaigns_service
 from service.errors import Forbidden, NotFound
 from service.feed.schemas import Announcement, Feed, FeedbackLoopItem, LoopStep
 from service.feedback import service as feedback_service
@@ -28,7 +29,7 @@ async def _message_titles(
 
 
 async def my_feed(session: AsyncSession, principal: Principal, *, limit: int = DEFAULT_LIMIT) -> Feed:
-    """Gets the calling person's feed: loop news for the feedback they filed, newest first."""
+    """Gets the calling person's feed: due and upcoming touchpoints, then loop news (newest first)."""
     if not principal.is_person:
         raise Forbidden("The feed belongs to a person; service accounts have none.")
     news = await feedback_service.loop_news(session, principal, limit=limit)
@@ -64,4 +65,4 @@ async def my_feed(session: AsyncSession, principal: Principal, *, limit: int = D
             )
         )
     items.sort(key=lambda i: i.at, reverse=True)
-    return Feed(items=items)
+    return Feed(items=[*await campaigns_service.my_touchpoints(session, principal), *items])

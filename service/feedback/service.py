@@ -574,27 +574,49 @@ async def file_feedback(
     session: AsyncSession, principal: Principal, data: FeedbackCreate
 ) -> tuple[FeedbackRead, Outcome]:
     """Files one item (or updates the one with the same source and external_id) and says which."""
+    reads, outcomes = await _file_together(session, principal, [data])
+    return reads[0], outcomes[0]
+
+
+async def file_feedback_items(
+    session: AsyncSession, principal: Principal, items: list[FeedbackCreate]
+) -> list[FeedbackRead]:
+    """Files several items in one transaction: all of them, or (on any error) none."""
+    return (await _file_together(session, principal, items))[0]
+
+
+async def _file_together(
+    session: AsyncSession, principal: Principal, items: list[FeedbackCreate]
+) -> tuple[list[FeedbackRead], list[Outcome]]:
     _require_ingest(principal)
     # No raw body here (GraphQL and REST hand over the parsed item): hash the fields as sent.
-    pending = _prepare(principal, 0, data, data.model_dump(mode="json", exclude_unset=True), derive_id=False)
+    pending = [
+        _prepare(principal, index, data, data.model_dump(mode="json", exclude_unset=True), derive_id=False)
+        for index, data in enumerate(items)
+    ]
     run = _Ingest(session, principal)
     try:
-        await run.write([pending])
+        await run.write(pending)
         await run.finish()
     except BaseException:
         await run.abandon()
         raise
     if run.errors:
         await session.rollback()
-        found = run.errors[0]
+        index, found = min(run.errors.items())
         if any(e["type"] == "conflict" for e in found):
             raise Conflict("This source and external_id belong to an item someone else filed.")
+        if len(items) > 1:
+            found = [{**e, "field": f"{index}.{e.get('field', '')}".rstrip(".")} for e in found]
         raise Invalid("The feedback item cannot be filed; see `errors`.", errors=found)
     await session.commit()
-    item = await repository.get_by_key(session, data.source, pending.external_id)
-    if item is None:  # pragma: no cover - written in the transaction just committed
-        raise NotFound("No such feedback item.")
-    return await _read_one(session, principal, item), run.outcomes[0]
+    reads = []
+    for one in pending:
+        item = await repository.get_by_key(session, one.data.source, one.external_id)
+        if item is None:  # pragma: no cover - written in the transaction just committed
+            raise NotFound("No such feedback item.")
+        reads.append(await _read_one(session, principal, item))
+    return reads, [run.outcomes[one.index] for one in pending]
 
 
 async def create_feedback(session: AsyncSession, principal: Principal, data: FeedbackCreate) -> FeedbackRead:

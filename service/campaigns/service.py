@@ -1,0 +1,672 @@
+"""Campaigns: plan, run and close rollouts of a brief; acknowledgements, checks and grades;
+each person's touchpoints; the onboarding interview exercise."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.principal import Principal
+from service.briefs import service as briefs_service
+from service.briefs.service import CurrentVersion
+from service.campaigns import enrollment, policies, repository
+from service.campaigns.models import Campaign, Check, Enrollment
+from service.campaigns.schemas import (
+    AcknowledgementRead,
+    Audience,
+    AudienceRead,
+    CampaignCreate,
+    CampaignRead,
+    CampaignUpdate,
+    CheckCreate,
+    CheckRead,
+    EnrollmentRead,
+    Grade,
+    InterviewCreate,
+    InterviewRead,
+    Step,
+    StepRead,
+    Touchpoint,
+    steps_fit_kind,
+)
+from service.concurrency import check_if_match, etag
+from service.db import utcnow
+from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from service.feedback import service as feedback_service
+from service.feedback.schemas import FeedbackCreate
+from service.messages import service as messages_service
+from service.pagination import Page, PageParams
+from service.people import service as people_service
+from service.products import service as products_service
+
+INTERVIEW_QUESTIONS = {
+    "why_chose_us": ("なぜ私たちを選んだのですか", "Why did you choose us?"),
+    "what_was_inconvenient": ("何が不便でしたか", "What was inconvenient?"),
+    "why_not_buy": ("買わない人はなぜ買わないのでしょう", "Why do people not buy?"),
+}
+
+
+def campaign_etag(campaign: Campaign | CampaignRead) -> str:
+    return etag(campaign.revision)
+
+
+def check_etag(check: Check | CheckRead) -> str:
+    return etag(check.revision)
+
+
+def _touch(row: Campaign | Check) -> None:
+    row.revision += 1
+    row.updated_at = utcnow()
+
+
+# --- shaping ------------------------------------------------------------------------------------
+
+
+def step_due_at(step: dict, anchor: datetime | None) -> datetime | None:
+    """When a step is due: its fixed time, or `day_offset` days after the anchor (the hire day)."""
+    if step.get("at") is not None:
+        return datetime.fromisoformat(step["at"])
+    if anchor is None:
+        return None
+    return anchor + timedelta(days=step.get("day_offset") or 0)
+
+
+def anchor_of(enrollment_row: Enrollment) -> datetime | None:
+    """Onboarding steps fall due at the start (00:00 UTC) of the day they count to."""
+    if enrollment_row.anchor_date is None:
+        return None
+    return datetime.combine(enrollment_row.anchor_date, time(0), tzinfo=UTC)
+
+
+async def _to_read(
+    session: AsyncSession, principal: Principal, campaigns: Sequence[Campaign]
+) -> list[CampaignRead]:
+    """Two queries however many campaigns: their products and their briefs' current versions."""
+    products = await products_service.products_by_ids(session, principal, {c.product_id for c in campaigns})
+    current = await briefs_service.current_versions(session, principal, {c.lineage_id for c in campaigns})
+    result = []
+    for campaign in campaigns:
+        now = current.get(campaign.lineage_id)
+        data = campaign.model_dump(exclude={"audience_departments", "audience_roles", "steps"})
+        data.update(
+            product_key=products[campaign.product_id].key,
+            current_brief_id=now.brief_id if now else None,
+            current_version=now.version if now else None,
+            audience=AudienceRead(
+                departments=list(campaign.audience_departments), roles=list(campaign.audience_roles)
+            ),
+            steps=[StepRead(index=i, **step) for i, step in enumerate(campaign.steps)],
+        )
+        result.append(CampaignRead.model_validate(data))
+    return result
+
+
+async def _read_one(session: AsyncSession, principal: Principal, campaign: Campaign) -> CampaignRead:
+    return (await _to_read(session, principal, [campaign]))[0]
+
+
+def _require_campaign_reader(principal: Principal) -> None:
+    if not (policies.sees_all_campaigns(principal) or principal.is_person):
+        raise Forbidden("This token may not read campaigns (scope campaigns:read).")
+
+
+async def visible_campaign(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, *, lock: bool = False
+) -> Campaign:
+    """The campaign, if this caller may see it: all for editors, managers, admins and
+    campaigns:read; for an employee only a campaign they are or were in."""
+    _require_campaign_reader(principal)
+    campaign = await repository.get(session, campaign_id, for_update=lock)
+    if campaign is None:
+        raise NotFound("No such campaign.")
+    if not policies.sees_all_campaigns(principal):
+        member = (
+            await repository.get_enrollment(session, campaign.id, principal.person_id)
+            if principal.person_id
+            else None
+        )
+        if member is None:
+            raise NotFound("No such campaign.")
+    return campaign
+
+
+# --- campaigns ----------------------------------------------------------------------------------
+
+
+async def list_campaigns(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    brief_id: uuid.UUID | None = None,
+) -> Page[CampaignRead]:
+    """Lists campaigns, oldest first (an employee's own ones only), optionally filtered."""
+    _require_campaign_reader(principal)
+    lineage_id = None
+    if brief_id is not None:
+        try:
+            lineage_id = (await briefs_service.get_brief(session, principal, brief_id)).lineage_id
+        except NotFound:
+            return Page(items=[], next_cursor=None)
+    page = await repository.list_campaigns(
+        session,
+        params,
+        status=status,
+        kind=kind,
+        lineage_id=lineage_id,
+        enrolled_person_id=None if policies.sees_all_campaigns(principal) else principal.person_id,
+    )
+    return Page(items=await _to_read(session, principal, page.rows), next_cursor=page.next_cursor)
+
+
+async def get_campaign(session: AsyncSession, principal: Principal, campaign_id: uuid.UUID) -> CampaignRead:
+    """Gets a campaign."""
+    return await _read_one(session, principal, await visible_campaign(session, principal, campaign_id))
+
+
+async def campaigns_by_ids(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, CampaignRead]:
+    """Gets many campaigns at once, leaving out what the caller may not see (for DataLoaders)."""
+    if not (policies.sees_all_campaigns(principal) or principal.is_person):
+        return {}
+    found = await repository.by_ids(session, ids)
+    if not policies.sees_all_campaigns(principal):
+        mine = await repository.person_enrollments(session, principal.person_id, found.keys())
+        found = {k: v for k, v in found.items() if k in mine}
+    return {c.id: c for c in await _to_read(session, principal, list(found.values()))}
+
+
+async def _check_plan(
+    session: AsyncSession,
+    principal: Principal,
+    kind: str,
+    audience: Audience | None,
+    steps: list[Step] | None,
+) -> None:
+    """Every problem with an audience and steps at once: unknown departments and messages,
+    steps timed the wrong way for the kind."""
+    errors = steps_fit_kind(kind, steps or [])
+    if audience is not None and audience.departments:
+        known = await people_service.existing_department_keys(session, principal, audience.departments)
+        errors += [
+            field_error(f"audience.departments.{i}", f"no department '{key}'")
+            for i, key in enumerate(audience.departments)
+            if key not in known
+        ]
+    for index, step in enumerate(steps or []):
+        if step.message_id is None:
+            continue
+        try:
+            await messages_service.get_message(session, principal, step.message_id)
+        except (NotFound, Forbidden):
+            errors.append(field_error(f"steps.{index}.message_id", "no such message"))
+    if errors:
+        raise Invalid("The campaign's plan has problems; see `errors`.", errors=errors)
+
+
+def _stored_steps(steps: list[Step]) -> list[dict]:
+    return [step.model_dump(mode="json") for step in steps]
+
+
+async def create_campaign(session: AsyncSession, principal: Principal, data: CampaignCreate) -> CampaignRead:
+    """Plans a campaign for a brief (status planned)."""
+    if not policies.can_manage(principal):
+        raise Forbidden("Only editors and admins plan campaigns.")
+    try:
+        brief = await briefs_service.get_brief(session, principal, data.brief_id)
+    except NotFound as exc:
+        raise Invalid("Unknown brief.", errors=[field_error("brief_id", "no such brief")]) from exc
+    await _check_plan(session, principal, data.kind, data.audience, data.steps)
+    campaign = Campaign(
+        brief_id=brief.id,
+        lineage_id=brief.lineage_id,
+        product_id=brief.product_id,
+        name=data.name,
+        kind=data.kind,
+        audience_departments=list(dict.fromkeys(data.audience.departments)),
+        audience_roles=list(dict.fromkeys(data.audience.roles)),
+        steps=_stored_steps(data.steps),
+        created_by_id=principal.person_id,
+    )
+    await repository.add(session, campaign)
+    await session.commit()
+    return await _read_one(session, principal, campaign)
+
+
+async def update_campaign(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    data: CampaignUpdate,
+    *,
+    if_match: str | None,
+) -> CampaignRead:
+    """Changes a planned or active campaign (If-Match required); a new audience re-enrolls."""
+    campaign = await visible_campaign(session, principal, campaign_id, lock=True)
+    if not policies.can_manage(principal):
+        raise Forbidden("Only editors and admins change campaigns.")
+    check_if_match(if_match, campaign_etag(campaign), required=True)
+    if campaign.status not in ("planned", "active"):
+        raise Conflict(f"A {campaign.status} campaign cannot be changed.")
+    changes = data.model_fields_set
+    for name in ("name", "audience", "steps"):
+        if name in changes and getattr(data, name) is None:
+            raise Invalid(f"{name} cannot be null.", errors=[field_error(name, "cannot be null")])
+    await _check_plan(session, principal, campaign.kind, data.audience, data.steps)
+    if campaign.status == "active" and data.steps is not None and not data.steps:
+        raise Invalid("An active campaign needs at least one step.", errors=[field_error("steps", "empty")])
+    if data.name is not None:
+        campaign.name = data.name
+    if data.steps is not None:
+        campaign.steps = _stored_steps(data.steps)
+    audience_changed = False
+    if data.audience is not None:
+        departments = list(dict.fromkeys(data.audience.departments))
+        roles = list(dict.fromkeys(data.audience.roles))
+        audience_changed = (departments, roles) != (campaign.audience_departments, campaign.audience_roles)
+        campaign.audience_departments, campaign.audience_roles = departments, roles
+    _touch(campaign)
+    await session.flush()
+    if campaign.status == "active" and (audience_changed or data.steps is not None):
+        await enrollment.resync_campaign(session, campaign)
+    await session.commit()
+    return await _read_one(session, principal, campaign)
+
+
+async def _current_version(session: AsyncSession, principal: Principal, campaign: Campaign) -> CurrentVersion:
+    current = await briefs_service.current_versions(session, principal, [campaign.lineage_id])
+    if campaign.lineage_id not in current:
+        raise Conflict("The campaign's brief has no published version.")
+    return current[campaign.lineage_id]
+
+
+async def activate_campaign(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
+) -> CampaignRead:
+    """Starts a planned campaign and enrolls every active person in its audience."""
+    campaign = await visible_campaign(session, principal, campaign_id, lock=True)
+    if not policies.can_manage(principal):
+        raise Forbidden("Only editors and admins run campaigns.")
+    if campaign.status != "planned":
+        raise Conflict(f"Only a planned campaign can be activated; this one is {campaign.status}.")
+    if not campaign.steps:
+        raise Conflict("Add at least one step before activating the campaign.")
+    await _current_version(session, principal, campaign)
+    campaign.status = "active"
+    campaign.activated_at = utcnow()
+    _touch(campaign)
+    await session.flush()
+    await enrollment.enroll_audience(session, campaign)
+    await session.commit()
+    return await _read_one(session, principal, campaign)
+
+
+async def _close(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    *,
+    to: str,
+    allowed_from: tuple[str, ...],
+) -> CampaignRead:
+    campaign = await visible_campaign(session, principal, campaign_id, lock=True)
+    if not policies.can_manage(principal):
+        raise Forbidden("Only editors and admins run campaigns.")
+    if campaign.status not in allowed_from:
+        raise Conflict(
+            f"A {campaign.status} campaign cannot become {to}; allowed from: {', '.join(allowed_from)}."
+        )
+    campaign.status = to
+    setattr(campaign, f"{to}_at", utcnow())
+    _touch(campaign)
+    await session.commit()
+    return await _read_one(session, principal, campaign)
+
+
+async def complete_campaign(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
+) -> CampaignRead:
+    """Closes an active campaign; its enrollments and answers stay for readiness."""
+    return await _close(session, principal, campaign_id, to="completed", allowed_from=("active",))
+
+
+async def cancel_campaign(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
+) -> CampaignRead:
+    """Cancels a planned or active campaign."""
+    return await _close(session, principal, campaign_id, to="cancelled", allowed_from=("planned", "active"))
+
+
+# --- enrollments ---------------------------------------------------------------------------------
+
+
+def _audience_department(principal: Principal) -> tuple[bool, uuid.UUID | None]:
+    allowed, department = policies.readiness_scope(principal)
+    if not allowed:
+        raise Forbidden("Only editors, admins and managers see a campaign's audience.")
+    return allowed, department
+
+
+async def list_enrollments(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    params: PageParams,
+    *,
+    current_only: bool = False,
+) -> Page[EnrollmentRead]:
+    """Lists a campaign's audience, past members included unless `current_only`; managers see
+    their own department's people."""
+    campaign = await visible_campaign(session, principal, campaign_id)
+    _, department = _audience_department(principal)
+    if principal.has_role("manager") and department is None:
+        return Page(items=[], next_cursor=None)
+    page = await repository.list_enrollments(
+        session, params, campaign_id=campaign.id, department_id=department, current_only=current_only
+    )
+    return Page(items=[EnrollmentRead.model_validate(e) for e in page.rows], next_cursor=page.next_cursor)
+
+
+# --- acknowledgements and checks -----------------------------------------------------------------
+
+
+async def _member(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
+) -> tuple[Campaign, Enrollment, CurrentVersion]:
+    """The caller's place in a running campaign, or why they cannot answer it."""
+    if not principal.is_person or principal.person_id is None:
+        raise Forbidden("Only people acknowledge and answer checks, for themselves.")
+    campaign = await visible_campaign(session, principal, campaign_id)
+    member = await repository.get_enrollment(session, campaign.id, principal.person_id, for_update=True)
+    if member is None or member.left_at is not None:
+        raise Forbidden("You are not in this campaign's audience.")
+    if campaign.status != "active":
+        raise Conflict(f"The campaign is {campaign.status}; only an active campaign takes answers.")
+    return campaign, member, await _current_version(session, principal, campaign)
+
+
+async def acknowledge(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
+) -> tuple[AcknowledgementRead, bool]:
+    """Records that the caller read the campaign's current brief version; idempotent (the
+    existing acknowledgement and False when it is already there)."""
+    campaign, _member_row, current = await _member(session, principal, campaign_id)
+    person_id = principal.person_id
+    assert person_id is not None
+    existing = await repository.acknowledgement_since(
+        session, person_id, current.lineage_id, current.basis_version
+    )
+    if existing is not None:
+        await session.rollback()
+        return AcknowledgementRead.model_validate(existing), False
+    new_id = uuid.uuid4()
+    now = utcnow()
+    # ON CONFLICT DO NOTHING: a concurrent double click inserts one row; both answers name it.
+    await repository.insert_acknowledgement(
+        session,
+        {
+            "id": new_id,
+            "created_at": now,
+            "updated_at": now,
+            "revision": 1,
+            "person_id": person_id,
+            "brief_id": current.brief_id,
+            "lineage_id": current.lineage_id,
+            "version": current.version,
+            "campaign_id": campaign.id,
+            "acknowledged_at": now,
+        },
+    )
+    await session.commit()
+    row = await repository.acknowledgement_since(
+        session, person_id, current.lineage_id, current.basis_version
+    )
+    assert row is not None
+    return AcknowledgementRead.model_validate(row), row.id == new_id
+
+
+async def _answer_visibility(
+    session: AsyncSession, principal: Principal, person_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, bool]:
+    lines = await repository.reporting_lines(session, person_ids)
+    return {
+        person_id: policies.can_read_answers(
+            principal, person_id=person_id, manager_id=manager_id, department_id=department_id
+        )
+        for person_id, (manager_id, department_id) in lines.items()
+    }
+
+
+def _answers_scope(principal: Principal) -> dict:
+    """Repository filters limiting a listing to what this caller may read."""
+    if policies.sees_everyones_answers(principal):
+        return {}
+    if principal.person_id is None:
+        raise Forbidden("Acknowledgements and checks are read by people.")
+    if principal.has_role("manager"):
+        return {"reviewer_id": principal.person_id, "department_id": principal.department_id}
+    return {"person_id": principal.person_id}
+
+
+async def list_acknowledgements(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, params: PageParams
+) -> Page[AcknowledgementRead]:
+    """Lists the acknowledgements given through a campaign that the caller may read (an
+    employee: their own)."""
+    campaign = await visible_campaign(session, principal, campaign_id)
+    scope = _answers_scope(principal)
+    page = await repository.list_acknowledgements(
+        session,
+        params,
+        campaign_id=campaign.id,
+        person_id=scope.get("person_id"),
+        department_id=scope.get("department_id"),
+        reviewer_id=scope.get("reviewer_id"),
+    )
+    return Page(
+        items=[AcknowledgementRead.model_validate(a) for a in page.rows], next_cursor=page.next_cursor
+    )
+
+
+async def get_acknowledgement(
+    session: AsyncSession, principal: Principal, ack_id: uuid.UUID
+) -> AcknowledgementRead:
+    """Gets an acknowledgement; someone else's is invisible (404) unless you review them."""
+    row = await repository.get_acknowledgement(session, ack_id)
+    if row is None or not (await _answer_visibility(session, principal, [row.person_id])).get(row.person_id):
+        raise NotFound("No such acknowledgement.")
+    return AcknowledgementRead.model_validate(row)
+
+
+async def submit_check(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, data: CheckCreate
+) -> CheckRead:
+    """Submits the caller's comprehension check for the current version (and acknowledges it)."""
+    campaign, _member_row, current = await _member(session, principal, campaign_id)
+    person_id = principal.person_id
+    assert person_id is not None
+    for earlier in await repository.checks_since(
+        session, person_id, current.lineage_id, current.basis_version
+    ):
+        if earlier.status == "passed":
+            raise Conflict("You already passed the check for this version.")
+        if earlier.status == "submitted":
+            raise Conflict("Your check for this version is waiting to be graded.")
+    now = utcnow()
+    check = Check(
+        person_id=person_id,
+        campaign_id=campaign.id,
+        brief_id=current.brief_id,
+        lineage_id=current.lineage_id,
+        version=current.version,
+        answers=data.answers.model_dump(),
+        pitch_in_own_words=data.pitch_in_own_words,
+        submitted_at=now,
+    )
+    await repository.add(session, check)
+    # Explaining it in your own words includes having read it.
+    if (
+        await repository.acknowledgement_since(session, person_id, current.lineage_id, current.basis_version)
+        is None
+    ):
+        await repository.insert_acknowledgement(
+            session,
+            {
+                "id": uuid.uuid4(),
+                "created_at": now,
+                "updated_at": now,
+                "revision": 1,
+                "person_id": person_id,
+                "brief_id": current.brief_id,
+                "lineage_id": current.lineage_id,
+                "version": current.version,
+                "campaign_id": campaign.id,
+                "acknowledged_at": now,
+            },
+        )
+    await session.commit()
+    return CheckRead.model_validate(check)
+
+
+async def _readable_check(
+    session: AsyncSession, principal: Principal, check_id: uuid.UUID, *, lock: bool = False
+) -> Check:
+    check = await repository.get_check(session, check_id, for_update=lock)
+    if check is None or not (await _answer_visibility(session, principal, [check.person_id])).get(
+        check.person_id
+    ):
+        raise NotFound("No such check.")
+    return check
+
+
+async def get_check(session: AsyncSession, principal: Principal, check_id: uuid.UUID) -> CheckRead:
+    """Gets a check; someone else's is invisible (404) unless you review them."""
+    return CheckRead.model_validate(await _readable_check(session, principal, check_id))
+
+
+async def list_checks(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    campaign_id: uuid.UUID | None = None,
+    status: str | None = None,
+) -> Page[CheckRead]:
+    """Lists the checks the caller may read: everyone's (editors, admins), their people's
+    (managers), their own (employees); `status=submitted` is the grading queue."""
+    scope = _answers_scope(principal)
+    page = await repository.list_checks(session, params, campaign_id=campaign_id, status=status, **scope)
+    return Page(items=[CheckRead.model_validate(c) for c in page.rows], next_cursor=page.next_cursor)
+
+
+async def grade_check(
+    session: AsyncSession, principal: Principal, check_id: uuid.UUID, data: Grade
+) -> CheckRead:
+    """Grades a submitted check passed or needs_work (an editor, an admin or the person's manager)."""
+    check = await _readable_check(session, principal, check_id, lock=True)
+    lines = await repository.reporting_lines(session, [check.person_id])
+    manager_id, _department = lines.get(check.person_id, (None, None))
+    if not policies.can_grade(principal, person_id=check.person_id, manager_id=manager_id):
+        raise Forbidden("Checks are graded by an editor or the person's manager, never by oneself.")
+    if check.status != "submitted":
+        raise Conflict(f"This check was already graded ({check.status}).")
+    check.status = data.result
+    check.comment = data.comment
+    check.graded_by_id = principal.person_id
+    check.graded_at = utcnow()
+    _touch(check)
+    await session.commit()
+    return CheckRead.model_validate(check)
+
+
+# --- the onboarding interview exercise -------------------------------------------------------------
+
+
+async def record_interview(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, data: InterviewCreate
+) -> InterviewRead:
+    """Files a new hire's customer interview: each answer becomes a feedback item (source
+    `interview`) they follow in their feed. One transaction."""
+    campaign, _member_row, _current = await _member(session, principal, campaign_id)
+    if not any(step.get("exercise") == "customer_interview" for step in campaign.steps):
+        raise Conflict("This campaign has no customer-interview exercise.")
+    products = await products_service.products_by_ids(session, principal, [campaign.product_id])
+    received = datetime.combine(data.interviewed_on, time(0), tzinfo=UTC) if data.interviewed_on else utcnow()
+    interview = uuid.uuid4().hex
+    items = [
+        FeedbackCreate(
+            source="interview",
+            external_id=f"onboarding-interview-{interview}-{question}",
+            product_key=products[campaign.product_id].key,
+            customer=data.customer,
+            body=f"{INTERVIEW_QUESTIONS[question][0]} / {INTERVIEW_QUESTIONS[question][1]}\n{answer}",
+            tags=["onboarding", question],
+            received_at=received,
+        )
+        for question, answer in data.answers.model_dump().items()
+        if answer
+    ]
+    await session.rollback()  # release the enrollment lock: filing opens its own transaction
+    filed = await feedback_service.file_feedback_items(session, principal, items)
+    return InterviewRead(campaign_id=campaign.id, feedback_ids=[f.id for f in filed])
+
+
+# --- the feed ----------------------------------------------------------------------------------------
+
+
+async def my_touchpoints(session: AsyncSession, principal: Principal) -> list[Touchpoint]:
+    """The caller's due and upcoming campaign steps, soonest first. Steps already behind someone
+    who passed the check drop out; those still ahead stay (they are still coming)."""
+    if principal.person_id is None:
+        return []
+    memberships = await repository.person_enrollments(session, principal.person_id)
+    current_members = {k: e for k, e in memberships.items() if e.left_at is None}
+    campaigns = [
+        c for c in (await repository.by_ids(session, current_members)).values() if c.status == "active"
+    ]
+    if not campaigns:
+        return []
+    current = await briefs_service.current_versions(session, principal, {c.lineage_id for c in campaigns})
+    products = await products_service.products_by_ids(session, principal, {c.product_id for c in campaigns})
+    acked, checks = await repository.status_by_person(
+        session, principal.person_id, {lineage: v.basis_version for lineage, v in current.items()}
+    )
+    now = utcnow()
+    touchpoints = []
+    for campaign in campaigns:
+        version = current.get(campaign.lineage_id)
+        if version is None:  # the brief was withdrawn: nothing to acknowledge meanwhile
+            continue
+        status = checks.get(campaign.lineage_id)
+        anchor = anchor_of(current_members[campaign.id])
+        for index, step in enumerate(campaign.steps):
+            due = step_due_at(step, anchor)
+            if due is None or (due <= now and status == "passed"):
+                continue
+            touchpoints.append(
+                Touchpoint(
+                    at=due,
+                    state="due" if due <= now else "upcoming",
+                    campaign_id=campaign.id,
+                    campaign_name=campaign.name,
+                    campaign_kind=campaign.kind,
+                    product_key=products[campaign.product_id].key,
+                    brief_id=version.brief_id,
+                    version=version.version,
+                    step_index=index,
+                    channel=step["channel"],
+                    title=step["title"],
+                    message_id=step.get("message_id"),
+                    exercise=step.get("exercise"),
+                    acknowledged=campaign.lineage_id in acked,
+                    check_status=status,
+                )
+            )
+    touchpoints.sort(key=lambda t: (t.at, t.campaign_name, t.step_index))
+    return touchpoints
