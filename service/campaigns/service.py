@@ -403,8 +403,9 @@ async def acknowledge(
         session, person_id, current.lineage_id, current.basis_version
     )
     if existing is not None:
-        await session.rollback()
-        return AcknowledgementRead.model_validate(existing), False
+        found = AcknowledgementRead.model_validate(existing)
+        await session.rollback()  # release the enrollment lock
+        return found, False
     new_id = uuid.uuid4()
     now = utcnow()
     # ON CONFLICT DO NOTHING: a concurrent double click inserts one row; both answers name it.
@@ -612,9 +613,10 @@ async def record_interview(
         for question, answer in data.answers.model_dump().items()
         if answer
     ]
+    campaign_id = campaign.id
     await session.rollback()  # release the enrollment lock: filing opens its own transaction
     filed = await feedback_service.file_feedback_items(session, principal, items)
-    return InterviewRead(campaign_id=campaign.id, feedback_ids=[f.id for f in filed])
+    return InterviewRead(campaign_id=campaign_id, feedback_ids=[f.id for f in filed])
 
 
 # --- the feed ----------------------------------------------------------------------------------------
