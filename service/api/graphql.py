@@ -227,6 +227,7 @@ class Schema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     from service.briefs.graphql import BriefMutation, BriefQuery
+    from service.campaigns.graphql import CampaignMutation, CampaignQuery
     from service.evidence.graphql import EvidenceMutation, EvidenceQuery
     from service.feedback.graphql import FeedbackMutation, FeedbackQuery
     from service.messages.graphql import MessageMutation, MessageQuery
@@ -236,7 +237,16 @@ def build_schema(settings: Settings) -> strawberry.Schema:
 
     query = merge_types(
         "Query",
-        (PeopleQuery, ProductQuery, BriefQuery, EvidenceQuery, MessageQuery, PitchQuery, FeedbackQuery),
+        (
+            PeopleQuery,
+            ProductQuery,
+            BriefQuery,
+            EvidenceQuery,
+            MessageQuery,
+            PitchQuery,
+            FeedbackQuery,
+            CampaignQuery,
+        ),
     )
     mutation = merge_types(
         "Mutation",
@@ -247,6 +257,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             EvidenceMutation,
             MessageMutation,
             FeedbackMutation,
+            CampaignMutation,
         ),
     )
     # Factories, not instances: a fresh extension per request (the caches are shared anyway).

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from service.auth.principal import Principal
 from service.briefs import service as briefs_service
+from service.campaigns import service as campaigns_service
 from service.evidence import service as evidence_service
 from service.feedback import service as feedback_service
 from service.feedback import themes as themes_service
@@ -84,3 +85,8 @@ class Loaders:
     @cached_property
     def feedback_transitions(self) -> DataLoader:
         return by_ids_loader(self.context, feedback_service.transitions_by_feedback_ids, missing=list)
+
+    @cached_property
+    def campaign(self) -> DataLoader:
+        """Campaigns the caller may see (an employee: the ones they are or were in)."""
+        return by_ids_loader(self.context, campaigns_service.campaigns_by_ids)

@@ -32,7 +32,7 @@ def onboarding_window_start(campaign: Campaign, today: date) -> date:
     return today - timedelta(days=last_day_offset(campaign))
 
 
-async def _audience(session: AsyncSession, campaign: Campaign, *, new_only: bool):
+async def _audience(session: AsyncSession, campaign: Campaign, *, within_window: bool):
     department_ids = (
         await repository.department_ids(session, campaign.audience_departments)
         if campaign.audience_departments
@@ -40,7 +40,7 @@ async def _audience(session: AsyncSession, campaign: Campaign, *, new_only: bool
     )
     hired_since = (
         onboarding_window_start(campaign, utcnow().date())
-        if new_only and campaign.kind == "onboarding"
+        if within_window and campaign.kind == "onboarding"
         else None
     )
     return repository.audience_select(
@@ -50,7 +50,7 @@ async def _audience(session: AsyncSession, campaign: Campaign, *, new_only: bool
 
 async def enroll_audience(session: AsyncSession, campaign: Campaign) -> int:
     """Enrolls every active person the campaign's audience matches (on activation)."""
-    audience = await _audience(session, campaign, new_only=True)
+    audience = await _audience(session, campaign, within_window=True)
     return await repository.enroll_matching(
         session, campaign.id, audience, anchored=campaign.kind == "onboarding"
     )
@@ -58,7 +58,7 @@ async def enroll_audience(session: AsyncSession, campaign: Campaign) -> int:
 
 async def resync_campaign(session: AsyncSession, campaign: Campaign) -> None:
     """After an active campaign's audience changed: let go, take back and enroll."""
-    everyone = await _audience(session, campaign, new_only=False)
+    everyone = await _audience(session, campaign, within_window=False)
     await repository.leave_unmatched(session, campaign.id, everyone)
     await repository.rejoin_matched(session, campaign.id, everyone)
     await enroll_audience(session, campaign)

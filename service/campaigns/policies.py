@@ -60,10 +60,23 @@ def can_read_answers(
     )
 
 
-def can_grade(principal: Principal, *, person_id: uuid.UUID, manager_id: uuid.UUID | None) -> bool:
-    """Editors, admins and the person's own manager grade; nobody grades their own check."""
+def can_grade(
+    principal: Principal,
+    *,
+    person_id: uuid.UUID,
+    manager_id: uuid.UUID | None,
+    department_id: uuid.UUID | None,
+) -> bool:
+    """Editors, admins and the person's manager grade — their direct manager, or a manager of
+    their department (orgs that keep no reporting lines); nobody grades their own check."""
     if principal.person_id == person_id:
         return False
-    return sees_everyones_answers(principal) or (
-        principal.person_id is not None and principal.person_id == manager_id
+    if sees_everyones_answers(principal):
+        return True
+    if principal.person_id is not None and principal.person_id == manager_id:
+        return True
+    return (
+        principal.has_role("manager")
+        and department_id is not None
+        and principal.department_id == department_id
     )

@@ -39,7 +39,11 @@ router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 def _campaign(request: Request, campaign: CampaignRead, status_code: int = 200):
     location = f"/api/v1/campaigns/{campaign.id}" if status_code == 201 else None
     return resource_response(
-        request, campaign, campaigns_service.campaign_etag(campaign), status_code=status_code, location=location
+        request,
+        campaign,
+        campaigns_service.campaign_etag(campaign),
+        status_code=status_code,
+        location=location,
     )
 
 
@@ -68,7 +72,9 @@ async def list_campaigns(
 
 
 @router.post("/campaigns", status_code=201, response_model=CampaignRead)
-async def create_campaign(request: Request, body: CampaignCreate, session: SessionDep, principal: PrincipalDep):
+async def create_campaign(
+    request: Request, body: CampaignCreate, session: SessionDep, principal: PrincipalDep
+):
     """Plan a campaign for a brief: audience (department keys, roles; empty = everyone) and steps
     (`at` for launch and reinforcement, `day_offset` from the hire date for onboarding)."""
 
@@ -79,7 +85,9 @@ async def create_campaign(request: Request, body: CampaignCreate, session: Sessi
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
-async def get_campaign(request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
+async def get_campaign(
+    request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+):
     """Get a campaign."""
     return _campaign(request, await campaigns_service.get_campaign(session, principal, campaign_id))
 
@@ -95,7 +103,9 @@ async def update_campaign(
 ):
     """Change a planned or active campaign (If-Match required: 428 without, 412 when stale).
     A new audience on an active campaign enrolls whoever now matches and lets go of the rest."""
-    updated = await campaigns_service.update_campaign(session, principal, campaign_id, body, if_match=if_match)
+    updated = await campaigns_service.update_campaign(
+        session, principal, campaign_id, body, if_match=if_match
+    )
     return _campaign(request, updated)
 
 
@@ -117,7 +127,9 @@ async def complete_campaign(
 
 
 @router.post("/campaigns/{campaign_id}/cancel", response_model=CampaignRead)
-async def cancel_campaign(request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
+async def cancel_campaign(
+    request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+):
     """Cancel a planned or active campaign."""
     return _campaign(request, await campaigns_service.cancel_campaign(session, principal, campaign_id))
 
@@ -133,7 +145,9 @@ async def list_enrollments(
 ):
     """The campaign's audience, people who left included (`left_at`) unless `current=true`;
     managers see their own department."""
-    result = await campaigns_service.list_enrollments(session, principal, campaign_id, page, current_only=current)
+    result = await campaigns_service.list_enrollments(
+        session, principal, campaign_id, page, current_only=current
+    )
     return page_response(request, result)
 
 
@@ -193,7 +207,9 @@ async def submit_check(
     your own words (409 while one waits for a grade or after you passed this version)."""
 
     async def produce():
-        return _check(request, await campaigns_service.submit_check(session, principal, campaign_id, body), 201)
+        return _check(
+            request, await campaigns_service.submit_check(session, principal, campaign_id, body), 201
+        )
 
     return await idempotent(request, principal, produce)
 
@@ -208,7 +224,9 @@ async def list_checks(
     status: Annotated[CheckStatus | None, Query(description="`submitted` is the grading queue.")] = None,
 ):
     """Checks you may read: everyone's (editors, admins), your people's (managers), your own."""
-    result = await campaigns_service.list_checks(session, principal, page, campaign_id=campaign_id, status=status)
+    result = await campaigns_service.list_checks(
+        session, principal, page, campaign_id=campaign_id, status=status
+    )
     return page_response(request, result)
 
 
@@ -229,7 +247,11 @@ async def grade_check(
 
 @router.post("/campaigns/{campaign_id}/interviews", status_code=201, response_model=InterviewRead)
 async def record_interview(
-    request: Request, campaign_id: uuid.UUID, body: InterviewCreate, session: SessionDep, principal: PrincipalDep
+    request: Request,
+    campaign_id: uuid.UUID,
+    body: InterviewCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
 ):
     """The onboarding customer-interview exercise: each answer (why did you choose us, what was
     inconvenient, why do people not buy) becomes a feedback item of source `interview` that you

@@ -105,6 +105,7 @@ class CampaignRead(ReadModel):
     id: uuid.UUID
     brief_id: uuid.UUID
     lineage_id: uuid.UUID
+    product_id: uuid.UUID
     product_key: str
     current_brief_id: uuid.UUID | None = Field(description="The brief's published version, if any.")
     current_version: int | None

@@ -3,6 +3,7 @@ each person's touchpoints; the onboarding interview exercise."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, time, timedelta
@@ -211,7 +212,11 @@ async def _check_plan(
 
 
 def _stored_steps(steps: list[Step]) -> list[dict]:
-    return [step.model_dump(mode="json") for step in steps]
+    """Steps as stored: fixed times in UTC, whatever offset they were sent with."""
+    return [
+        step.model_copy(update={"at": step.at.astimezone(UTC) if step.at else None}).model_dump(mode="json")
+        for step in steps
+    ]
 
 
 async def create_campaign(session: AsyncSession, principal: Principal, data: CampaignCreate) -> CampaignRead:
@@ -445,14 +450,14 @@ async def _answer_visibility(
 
 
 def _answers_scope(principal: Principal) -> dict:
-    """Repository filters limiting a listing to what this caller may read."""
+    """Repository filters limiting a listing to what this caller may read: everything (editors,
+    admins), or their own, their direct reports' and — for managers — their department's."""
     if policies.sees_everyones_answers(principal):
         return {}
     if principal.person_id is None:
         raise Forbidden("Acknowledgements and checks are read by people.")
-    if principal.has_role("manager"):
-        return {"reviewer_id": principal.person_id, "department_id": principal.department_id}
-    return {"person_id": principal.person_id}
+    department = principal.department_id if principal.has_role("manager") else None
+    return {"reviewer_id": principal.person_id, "department_id": department}
 
 
 async def list_acknowledgements(
@@ -462,14 +467,7 @@ async def list_acknowledgements(
     employee: their own)."""
     campaign = await visible_campaign(session, principal, campaign_id)
     scope = _answers_scope(principal)
-    page = await repository.list_acknowledgements(
-        session,
-        params,
-        campaign_id=campaign.id,
-        person_id=scope.get("person_id"),
-        department_id=scope.get("department_id"),
-        reviewer_id=scope.get("reviewer_id"),
-    )
+    page = await repository.list_acknowledgements(session, params, campaign_id=campaign.id, **scope)
     return Page(
         items=[AcknowledgementRead.model_validate(a) for a in page.rows], next_cursor=page.next_cursor
     )
@@ -572,8 +570,10 @@ async def grade_check(
     """Grades a submitted check passed or needs_work (an editor, an admin or the person's manager)."""
     check = await _readable_check(session, principal, check_id, lock=True)
     lines = await repository.reporting_lines(session, [check.person_id])
-    manager_id, _department = lines.get(check.person_id, (None, None))
-    if not policies.can_grade(principal, person_id=check.person_id, manager_id=manager_id):
+    manager_id, department_id = lines.get(check.person_id, (None, None))
+    if not policies.can_grade(
+        principal, person_id=check.person_id, manager_id=manager_id, department_id=department_id
+    ):
         raise Forbidden("Checks are graded by an editor or the person's manager, never by oneself.")
     if check.status != "submitted":
         raise Conflict(f"This check was already graded ({check.status}).")
@@ -598,8 +598,16 @@ async def record_interview(
     if not any(step.get("exercise") == "customer_interview" for step in campaign.steps):
         raise Conflict("This campaign has no customer-interview exercise.")
     products = await products_service.products_by_ids(session, principal, [campaign.product_id])
+    if data.interviewed_on and data.interviewed_on > utcnow().date():
+        raise Invalid(
+            "An interview cannot have happened in the future.",
+            errors=[field_error("interviewed_on", "is in the future")],
+        )
     received = datetime.combine(data.interviewed_on, time(0), tzinfo=UTC) if data.interviewed_on else utcnow()
-    interview = uuid.uuid4().hex
+    # The same interview sent again (a retry) files nothing new: its id comes from its content.
+    interview = hashlib.sha256(
+        f"{campaign.id}\n{principal.person_id}\n{data.model_dump_json()}".encode()
+    ).hexdigest()[:32]
     items = [
         FeedbackCreate(
             source="interview",
@@ -623,8 +631,8 @@ async def record_interview(
 
 
 async def my_touchpoints(session: AsyncSession, principal: Principal) -> list[Touchpoint]:
-    """The caller's due and upcoming campaign steps, soonest first. Steps already behind someone
-    who passed the check drop out; those still ahead stay (they are still coming)."""
+    """The caller's due and upcoming campaign steps, soonest first: what is still asked of them.
+    Once they passed the check on the current version, that campaign asks nothing more."""
     if principal.person_id is None:
         return []
     memberships = await repository.person_enrollments(session, principal.person_id)
@@ -649,7 +657,7 @@ async def my_touchpoints(session: AsyncSession, principal: Principal) -> list[To
         anchor = anchor_of(current_members[campaign.id])
         for index, step in enumerate(campaign.steps):
             due = step_due_at(step, anchor)
-            if due is None or (due <= now and status == "passed"):
+            if due is None or status == "passed":
                 continue
             touchpoints.append(
                 Touchpoint(

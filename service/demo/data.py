@@ -44,7 +44,20 @@ PEOPLE = [
     ("yamamoto.sho@hoshino.example", "山本 翔", "manager", "development"),
     ("nakamura.rin@hoshino.example", "中村 凛", "employee", "development"),
     ("kobayashi.mai@hoshino.example", "小林 舞", "manager", "hr"),
+    # New hires in their onboarding (hire dates in HIRED_DAYS_AGO); each gets their department's manager.
+    ("matsumoto.hina@hoshino.example", "松本 陽菜", "employee", "sales"),
+    ("liam.carter@hoshino.example", "Liam Carter", "employee", "support"),
+    ("sasaki.takumi@hoshino.example", "佐々木 拓海", "employee", "development"),
 ]
+
+# Hire dates, in days before the day the demo is loaded: the onboarding campaign (last step
+# on day 14) enrolls whoever started within the last 14 days.
+HIRED_DAYS_AGO = {
+    "nakamura.rin@hoshino.example": 4,
+    "matsumoto.hina@hoshino.example": 12,
+    "liam.carter@hoshino.example": 9,
+    "sasaki.takumi@hoshino.example": 14,
+}
 
 # The launch baton for クラデスク, in Japanese: published, approved by sales.
 KURADESK_BRIEF = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.auth.principal import Principal
 from service.briefs import service as briefs_service
 from service.briefs.schemas import BriefCreate
+from service.db import utcnow
 from service.demo import data
+from service.demo.campaigns import load_campaigns
 from service.demo.feedback import load_feedback
 from service.evidence import service as evidence_service
 from service.evidence.schemas import EvidenceCreate
@@ -36,6 +39,7 @@ async def load(session: AsyncSession, principal: Principal, *, if_empty: bool) -
         products[created.key] = created
     managers: dict[str, object] = {}
     people = {}
+    today = utcnow().date()
     for email, name, role, department in data.PEOPLE:
         person = await people_service.create_person(
             session,
@@ -47,19 +51,23 @@ async def load(session: AsyncSession, principal: Principal, *, if_empty: bool) -
                 department_key=department,
                 manager_id=managers.get(department) if role != "manager" else None,
                 locale="en" if name.isascii() else "ja",
+                hire_date=today - timedelta(days=data.HIRED_DAYS_AGO[email])
+                if email in data.HIRED_DAYS_AGO
+                else None,
             ),
         )
         people[email] = person
         if role == "manager" and department:
             managers[department] = person.id
-    await _launch_story(session, people)
+    brief_id = await _launch_story(session, people)
     await load_feedback(session, people, products)  # scene two: a week of the customer's voice
+    await load_campaigns(session, people, brief_id)  # scene three: the training camp and the launch tour
     return True
 
 
-async def _launch_story(session: AsyncSession, people: dict[str, PersonRead]) -> None:
+async def _launch_story(session: AsyncSession, people: dict[str, PersonRead]) -> uuid.UUID:
     """Scene one: a published Japanese brief with value translations, one claim gone stale,
-    and the company's own story in review."""
+    and the company's own story in review. Returns the published brief's id."""
     editor = Principal.for_person(people["sato.misaki@hoshino.example"])
     sales_manager = Principal.for_person(people["suzuki.yui@hoshino.example"])
     evidence = []
@@ -86,3 +94,4 @@ async def _launch_story(session: AsyncSession, people: dict[str, PersonRead]) ->
         await messages_service.publish_message(session, editor, created.id, if_match=None)
     company = await briefs_service.create_brief(session, editor, BriefCreate(**data.COMPANY_BRIEF))
     await briefs_service.submit_brief(session, editor, company.id)
+    return brief.id

@@ -82,7 +82,9 @@ async def acknowledge(client: httpx.AsyncClient, headers: dict, campaign_id) -> 
 
 
 async def submit_check(client: httpx.AsyncClient, headers: dict, campaign_id, body=None) -> httpx.Response:
-    return await client.post(f"/api/v1/campaigns/{campaign_id}/checks", json=body or GUT_CHECK, headers=headers)
+    return await client.post(
+        f"/api/v1/campaigns/{campaign_id}/checks", json=body or GUT_CHECK, headers=headers
+    )
 
 
 async def readiness(client: httpx.AsyncClient, headers: dict, campaign_id) -> dict:

@@ -43,7 +43,9 @@ async def test_concurrent_double_clicks_write_one_acknowledgement(app, client):
     assert len({r.json()["id"] for r in answers}) == 1
     async with app.state.sessionmaker() as session:
         count = await session.scalar(
-            sa.select(sa.func.count()).select_from(Acknowledgement).where(Acknowledgement.person_id == person.id)
+            sa.select(sa.func.count())
+            .select_from(Acknowledgement)
+            .where(Acknowledgement.person_id == person.id)
         )
     assert count == 1
 
@@ -55,9 +57,13 @@ async def test_only_the_audience_answers_and_only_while_the_campaign_runs(app, c
     employee = callers.headers("employee")
     assert (await acknowledge(client, employee, outsider_dept_campaign.id)).status_code == 404
     # A manager sees it (all campaigns) but is not in its audience.
-    assert (await acknowledge(client, callers.headers("manager"), outsider_dept_campaign.id)).status_code == 403
+    assert (
+        await acknowledge(client, callers.headers("manager"), outsider_dept_campaign.id)
+    ).status_code == 403
     # Service accounts have nobody to acknowledge for.
-    assert (await acknowledge(client, callers.headers("svc_people"), outsider_dept_campaign.id)).status_code in (403,)
+    assert (
+        await acknowledge(client, callers.headers("svc_people"), outsider_dept_campaign.id)
+    ).status_code in (403,)
 
     person = await make_person(app)
     me = bearer(token_for(app, person))
@@ -87,7 +93,9 @@ async def test_a_check_is_graded_by_the_manager_or_an_editor_never_by_oneself(ap
     assert own.status_code == 403
     other_manager = callers.headers("manager")  # a manager, but not this person's (other department)
     assert (await client.post(grade_url, json={"result": "passed"}, headers=other_manager)).status_code == 404
-    no_reason = await client.post(grade_url, json={"result": "needs_work"}, headers=bearer(token_for(app, manager)))
+    no_reason = await client.post(
+        grade_url, json={"result": "needs_work"}, headers=bearer(token_for(app, manager))
+    )
     assert no_reason.status_code == 422
     graded = await client.post(
         grade_url,
@@ -96,12 +104,16 @@ async def test_a_check_is_graded_by_the_manager_or_an_editor_never_by_oneself(ap
     )
     assert graded.status_code == 200, graded.text
     assert graded.json()["status"] == "needs_work" and graded.json()["graded_by_id"] == str(manager.id)
-    assert (await client.post(grade_url, json={"result": "passed"}, headers=callers.headers("editor"))).status_code == 409
+    assert (
+        await client.post(grade_url, json={"result": "passed"}, headers=callers.headers("editor"))
+    ).status_code == 409
 
     again = await submit_check(client, me, campaign.id)
     assert again.status_code == 201
     passed = await client.post(
-        f"/api/v1/checks/{again.json()['id']}/grade", json={"result": "passed"}, headers=callers.headers("editor")
+        f"/api/v1/checks/{again.json()['id']}/grade",
+        json={"result": "passed"},
+        headers=callers.headers("editor"),
     )
     assert passed.json()["status"] == "passed"
     assert (await submit_check(client, me, campaign.id)).status_code == 409  # already passed this version
@@ -139,7 +151,9 @@ async def test_one_employee_never_reads_anothers_check_or_acknowledgement(app, c
     acks = await client.get(f"/api/v1/campaigns/{campaign.id}/acknowledgements", headers=bob_h)
     assert acks.json()["items"] == []
     # Editors see everyone's.
-    assert (await client.get(f"/api/v1/checks/{check['id']}", headers=callers.headers("editor"))).status_code == 200
+    assert (
+        await client.get(f"/api/v1/checks/{check['id']}", headers=callers.headers("editor"))
+    ).status_code == 200
     # Nor does an employee see the audience.
     audience = await client.get(f"/api/v1/campaigns/{campaign.id}/enrollments", headers=bob_h)
     assert audience.status_code == 403
@@ -152,19 +166,24 @@ async def test_a_minor_revision_keeps_answers_a_substantive_one_asks_again(app, 
     campaign = await make_campaign(app, brief=brief)
     assert (await acknowledge(client, me, campaign.id)).status_code == 201
     check = (await submit_check(client, me, campaign.id)).json()
-    await client.post(f"/api/v1/checks/{check['id']}/grade", json={"result": "passed"}, headers=callers.headers("editor"))
+    await client.post(
+        f"/api/v1/checks/{check['id']}/grade", json={"result": "passed"}, headers=callers.headers("editor")
+    )
+
+    feed = (await client.get("/api/v1/me/feed", headers=me)).json()["items"]
+    assert [i for i in feed if i["kind"] == "campaign_step"] == []  # passed: nothing more asked
 
     typo_fix = await revise_and_publish(app, client, callers, brief.id, "minor")
     feed = (await client.get("/api/v1/me/feed", headers=me)).json()["items"]
-    steps = [i for i in feed if i["kind"] == "campaign_step"]
-    assert steps and steps[0]["brief_id"] == typo_fix and steps[0]["version"] == 2
-    assert steps[0]["acknowledged"] is True and steps[0]["check_status"] == "passed"
+    assert [i for i in feed if i["kind"] == "campaign_step"] == []  # a typo fix asks nothing again
     assert (await acknowledge(client, me, campaign.id)).status_code == 200  # still the v1 acknowledgement
+    assert (await submit_check(client, me, campaign.id)).status_code == 409  # still passed
 
     rewrite = await revise_and_publish(app, client, callers, typo_fix, "substantive")
     feed = (await client.get("/api/v1/me/feed", headers=me)).json()["items"]
     steps = [i for i in feed if i["kind"] == "campaign_step"]
-    assert steps[0]["brief_id"] == rewrite and steps[0]["acknowledged"] is False
+    assert steps and steps[0]["brief_id"] == rewrite and steps[0]["version"] == 3
+    assert steps[0]["acknowledged"] is False
     assert steps[0]["check_status"] is None
     renewed = await acknowledge(client, me, campaign.id)
     assert renewed.status_code == 201 and renewed.json()["version"] == 3
@@ -177,7 +196,14 @@ async def test_the_interview_exercise_files_feedback_the_new_hire_follows(app, c
     campaign = await make_campaign(
         app,
         kind="onboarding",
-        steps=[{"channel": "training", "title": "顧客インタビュー", "day_offset": 0, "exercise": "customer_interview"}],
+        steps=[
+            {
+                "channel": "training",
+                "title": "顧客インタビュー",
+                "day_offset": 0,
+                "exercise": "customer_interview",
+            }
+        ],
     )
     # The hire has no hire date: not onboarding. Give them one and they are enrolled.
     admin_patch = await _set_hire_date(app, client, hire)
@@ -218,5 +244,66 @@ async def _set_hire_date(app, client, person):
 
     admin = await _make(app, role="admin")
     return await client.patch(
-        f"/api/v1/people/{person.id}", json={"hire_date": date.today().isoformat()}, headers=bearer(token_for(app, admin))
+        f"/api/v1/people/{person.id}",
+        json={"hire_date": date.today().isoformat()},
+        headers=bearer(token_for(app, admin)),
     )
+
+
+async def test_a_department_manager_grades_and_sees_the_queue_a_manager_elsewhere_does_not(app, client):
+    from tests.factories import make_department
+
+    sales = await make_department(app, key="sales-q", name="営業部")
+    dev = await make_department(app, key="dev-q", name="開発部")
+    sales_manager = await make_person(app, role="manager", department_key=sales.key)
+    dev_manager = await make_person(app, role="manager", department_key=dev.key)
+    seller = await make_person(app, department_key=sales.key)  # no direct manager recorded
+    campaign = await make_campaign(app)
+    check = (await submit_check(client, bearer(token_for(app, seller)), campaign.id)).json()
+
+    elsewhere = bearer(token_for(app, dev_manager))
+    assert (await client.get("/api/v1/checks?status=submitted", headers=elsewhere)).json()["items"] == []
+    refused = await client.post(
+        f"/api/v1/checks/{check['id']}/grade", json={"result": "passed"}, headers=elsewhere
+    )
+    assert refused.status_code == 404
+
+    mine = bearer(token_for(app, sales_manager))
+    queue = (await client.get("/api/v1/checks?status=submitted", headers=mine)).json()["items"]
+    assert [c["id"] for c in queue] == [check["id"]]
+    graded = await client.post(f"/api/v1/checks/{check['id']}/grade", json={"result": "passed"}, headers=mine)
+    assert graded.status_code == 200, graded.text
+
+
+async def test_a_retried_interview_files_nothing_new_and_the_future_is_refused(app, client):
+    from datetime import date, timedelta
+
+    hire = await make_person(app, hire_date=date.today().isoformat())
+    me = bearer(token_for(app, hire))
+    campaign = await make_campaign(
+        app,
+        kind="onboarding",
+        steps=[
+            {
+                "channel": "training",
+                "title": "顧客インタビュー",
+                "day_offset": 0,
+                "exercise": "customer_interview",
+            }
+        ],
+    )
+    body = {"interviewed_on": date.today().isoformat(), "answers": {"why_chose_us": "サポートが日本語で早い"}}
+    first = await client.post(f"/api/v1/campaigns/{campaign.id}/interviews", json=body, headers=me)
+    retry = await client.post(f"/api/v1/campaigns/{campaign.id}/interviews", json=body, headers=me)
+    assert first.status_code == retry.status_code == 201
+    assert first.json()["feedback_ids"] == retry.json()["feedback_ids"]
+    loops = [
+        i
+        for i in (await client.get("/api/v1/me/feed", headers=me)).json()["items"]
+        if i["kind"] == "feedback_loop"
+    ]
+    assert len(loops) == 1
+
+    future = {**body, "interviewed_on": (date.today() + timedelta(days=3)).isoformat()}
+    refused = await client.post(f"/api/v1/campaigns/{campaign.id}/interviews", json=future, headers=me)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "interviewed_on"

@@ -31,13 +31,14 @@ async def test_plan_activate_and_close_a_launch_with_several_briefing_sessions(a
             {"channel": "briefing", "title": "説明会 東京 第1回", "at": soon(1)},
             {"channel": "briefing", "title": "説明会 東京 第2回", "at": soon(2)},
             {"channel": "briefing", "title": "説明会 大阪", "at": soon(3)},
-            {"channel": "newsletter", "title": "社内報で紹介", "at": soon(5)},
+            {"channel": "newsletter", "title": "社内報で紹介", "at": "2030-04-01T09:00:00+09:00"},
         ],
     }
     created = await client.post("/api/v1/campaigns", json=body, headers=editor)
     assert created.status_code == 201, created.text
     campaign = created.json()
     assert campaign["status"] == "planned" and len(campaign["steps"]) == 4
+    assert campaign["steps"][3]["at"] == "2030-04-01T00:00:00Z"  # stored and shown in UTC
     assert campaign["current_brief_id"] == str(brief.id) and campaign["current_version"] == 1
     assert created.headers["location"] == f"/api/v1/campaigns/{campaign['id']}"
 
@@ -119,7 +120,9 @@ async def test_people_who_start_matching_later_are_enrolled_when_the_change_arri
     assert await enrolled_ids(client, editor, campaign.id) == set()
 
     # A department change arrives: enrolled in the same request.
-    moved = await client.patch(f"/api/v1/people/{developer.id}", json={"department_key": "sales"}, headers=admin)
+    moved = await client.patch(
+        f"/api/v1/people/{developer.id}", json={"department_key": "sales"}, headers=admin
+    )
     assert moved.status_code == 200
     assert await enrolled_ids(client, editor, campaign.id) == {str(developer.id)}
 
@@ -153,7 +156,12 @@ async def test_onboarding_enrolls_new_hires_with_steps_counted_from_their_hire_d
         kind="onboarding",
         steps=[
             {"channel": "briefing", "title": "初日: 会社の価値", "day_offset": 0},
-            {"channel": "training", "title": "顧客インタビュー", "day_offset": 7, "exercise": "customer_interview"},
+            {
+                "channel": "training",
+                "title": "顧客インタビュー",
+                "day_offset": 7,
+                "exercise": "customer_interview",
+            },
         ],
     )
     enrolled = await enrolled_ids(client, callers.headers("editor"), campaign.id)
