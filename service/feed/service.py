@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
 from service.campaigns import service as campaigns_service
-from service.errors import Forbidden, NotFound
+from service.errors import Forbidden
 from service.feed.schemas import Announcement, Feed, FeedbackLoopItem, LoopStep
 from service.feedback import service as feedback_service
 from service.messages import service as messages_service
@@ -19,13 +19,11 @@ DEFAULT_LIMIT = 50
 async def _message_titles(
     session: AsyncSession, principal: Principal, message_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, str | None]:
-    titles: dict[uuid.UUID, str | None] = {}
-    for message_id in message_ids:  # announcements are few: one read each
-        try:
-            titles[message_id] = (await messages_service.get_message(session, principal, message_id)).title
-        except (NotFound, Forbidden):
-            titles[message_id] = None
-    return titles
+    """Titles of the announcing messages, in one batch; None for what the caller may not see."""
+    found = await messages_service.messages_by_ids(session, principal, message_ids)
+    return {
+        message_id: found[message_id].title if message_id in found else None for message_id in message_ids
+    }
 
 
 async def my_feed(session: AsyncSession, principal: Principal, *, limit: int = DEFAULT_LIMIT) -> Feed:

@@ -118,3 +118,10 @@ async def add(session: AsyncSession, *rows: object) -> None:
 
 async def flush(session: AsyncSession) -> None:
     await session.flush()
+
+
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[Message]:
+    wanted = set(ids)
+    if not wanted:
+        return []
+    return list((await session.execute(select(Message).where(col(Message.id).in_(wanted)))).scalars())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -146,6 +146,16 @@ async def messages_by_lineage(
     for row, read in zip(rows, await _to_read(session, principal, rows), strict=True):
         result[row.brief_lineage_id].append(read)  # type: ignore[index]
     return result
+
+
+async def messages_by_ids(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, MessageRead]:
+    """Gets many messages at once, leaving out what the caller may not see (feeds, DataLoaders)."""
+    if not policies.can_read(principal):
+        return {}
+    rows = [m for m in await repository.by_ids(session, ids) if policies.can_see(principal, m)]
+    return {m.id: m for m in await _to_read(session, principal, rows)}
 
 
 async def get_message(session: AsyncSession, principal: Principal, message_id: uuid.UUID) -> MessageRead:
