@@ -106,7 +106,8 @@ class RequestGuard:
 
     @staticmethod
     async def _refuse(problem: Exception, scope: Scope, receive: Receive, send: Send) -> None:
-        await problem_response(problem)(scope, receive, send)  # type: ignore[arg-type]
+        # The path decides the format: SCIM clients get a SCIM Error, everyone else a problem.
+        await problem_response(problem, scope["path"])(scope, receive, send)  # type: ignore[arg-type]
 
 
 class Observability:

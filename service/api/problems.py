@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.errors import BadRequest, InternalError, Invalid, ServiceUnavailable
 from service.logging import get_logger
+from service.scim import errors as scim_errors
 
 PROBLEM_TYPE_URI = "urn:cuecard:problem:{type}"
 log = get_logger("cuecard.errors")
@@ -83,12 +84,17 @@ def build_handler() -> ExceptionHandler:
         },
         unhandled_wrappers={"default": InternalError},
         documentation_uri_template=PROBLEM_TYPE_URI,
+        # SCIM clients (HR systems, identity providers) read RFC 7644 §3.12 errors, not RFC 9457:
+        # under /scim/ the rendered problem is re-rendered as a SCIM Error.
+        post_hooks=[scim_errors.render_on_scim_paths],
     )
 
 
-def problem_response(problem: Problem) -> Response:
-    """Render a problem outside a request handler (middleware)."""
+def problem_response(problem: Problem, path: str | None = None) -> Response:
+    """Render a problem outside a request handler (middleware); as a SCIM Error under /scim/."""
     body = problem.marshal(uri=PROBLEM_TYPE_URI)
+    if path is not None and scim_errors.is_scim_path(path):
+        return scim_errors.error_response(body, problem.status, problem.headers)
     headers = {"content-type": "application/problem+json", **dict(problem.headers or {})}
     return JSONResponse(body, status_code=problem.status, headers=headers)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -81,3 +82,40 @@ async def list_people(
 async def add(session: AsyncSession, *rows: object) -> None:
     session.add_all(rows)
     await session.flush()
+
+
+# --- SCIM support ---------------------------------------------------------------------
+# Provisioning clients (SCIM, RFC 7644 §3.4.2.4) page by position and want the total count.
+
+
+def _people_matching(email: str | None, external_id: str | None):
+    stmt = select(Person)
+    if email is not None:
+        stmt = stmt.where(Person.email == email.lower())
+    if external_id is not None:
+        stmt = stmt.where(Person.external_id == external_id)
+    return stmt
+
+
+async def count_people(session: AsyncSession, *, email: str | None, external_id: str | None) -> int:
+    matching = _people_matching(email, external_id).subquery()
+    return (await session.execute(sa.select(sa.func.count()).select_from(matching))).scalar_one()
+
+
+async def people_at(
+    session: AsyncSession, *, offset: int, limit: int, email: str | None, external_id: str | None
+) -> list[Person]:
+    """People in a stable order (created_at, id), from a 0-based position."""
+    stmt = (
+        _people_matching(email, external_id)
+        .order_by(col(Person.created_at), col(Person.id))
+        .offset(offset)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def departments_named(session: AsyncSession, name: str) -> list[Department]:
+    """Departments whose name is `name`, ignoring case (names are not unique)."""
+    stmt = select(Department).where(sa.func.lower(Department.name) == name.lower()).limit(2)
+    return list((await session.execute(stmt)).scalars())

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import EmailStr
+from pydantic import EmailStr, Field, field_validator
 
 from service.auth.principal import Role
 from service.fields import InputModel, Locale, Name, ReadModel, Slug, Text
+
+# The identifier an HR system or identity provider gives a person (SCIM `externalId`).
+ExternalId = Annotated[str, Field(min_length=1, max_length=255)]
 
 
 class DepartmentCreate(InputModel):
@@ -37,6 +41,7 @@ class PersonCreate(InputModel):
     hire_date: date | None = None
     locale: Locale = "en"
     active: bool = True
+    external_id: ExternalId | None = None
 
 
 class PersonUpdate(InputModel):
@@ -50,11 +55,21 @@ class PersonUpdate(InputModel):
     hire_date: date | None = None
     locale: Locale | None = None
     active: bool | None = None
+    # HR pushes (SCIM) rename people and carry the HR system's own id.
+    email: EmailStr | None = None
+    external_id: ExternalId | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email_is_never_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value.lower()  # stored lower-cased, like on create
 
 
 class PersonRead(ReadModel):
-    """A person. `employee_number`, `hire_date` and `manager_id` are shown to admins and to
-    the person themself; other callers see them as null."""
+    """A person. `employee_number`, `hire_date`, `manager_id` and `external_id` are shown to
+    admins, HR integrations and the person themself; other callers see them as null."""
 
     id: uuid.UUID
     email: str
@@ -67,6 +82,7 @@ class PersonRead(ReadModel):
     manager_id: uuid.UUID | None = None
     employee_number: str | None = None
     hire_date: date | None = None
+    external_id: str | None = None
     created_at: datetime
     updated_at: datetime
     revision: int  # of this row; the ETag is derived from it

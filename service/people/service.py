@@ -87,7 +87,7 @@ async def _to_read(session: AsyncSession, principal: Principal, people: list[Per
         data = person.model_dump()
         data["department_key"] = departments[person.department_id].key if person.department_id else None
         if not policies.sees_private_fields(principal, person):
-            data.update(employee_number=None, hire_date=None, manager_id=None)
+            data.update(employee_number=None, hire_date=None, manager_id=None, external_id=None)
         result.append(PersonRead.model_validate(data))
     return result
 
@@ -294,4 +294,59 @@ async def principal_from_token(
         person_id=person.id,
         department_id=person.department_id,
         email=person.email,
+    )
+
+
+# --- SCIM support ------------------------------------------------------------------------
+# The SCIM adapter (service/scim) provisions people through these and through create_person /
+# update_person above, so the same policy decides and the same transaction enrolls.
+
+
+def check_can_provision(principal: Principal) -> None:
+    """Refuses callers that may not provision people (SCIM: HR systems, identity providers, admins)."""
+    if not policies.can_manage_people(principal):
+        raise Forbidden("Only admins and HR integrations (scope people:write) provision people.")
+
+
+async def get_provisioned_person(
+    session: AsyncSession, principal: Principal, person_id: uuid.UUID
+) -> PersonRead:
+    """Gets a person's full record for a provisioning client."""
+    check_can_provision(principal)
+    return await get_person(session, principal, person_id)
+
+
+async def list_provisioned_people(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    offset: int,
+    limit: int,
+    email: str | None = None,
+    external_id: str | None = None,
+) -> tuple[int, list[PersonRead]]:
+    """Lists people by position, oldest first, with the total that match (inactive included)."""
+    check_can_provision(principal)
+    total = await repository.count_people(session, email=email, external_id=external_id)
+    if limit <= 0 or offset >= total:
+        return total, []
+    people = await repository.people_at(
+        session, offset=offset, limit=limit, email=email, external_id=external_id
+    )
+    return total, await _to_read(session, principal, people)
+
+
+async def department_key_for(session: AsyncSession, principal: Principal, key_or_name: str) -> str:
+    """Finds the department an HR system names, by key or else by name (ignoring case)."""
+    check_can_provision(principal)
+    department = await repository.get_department_by_key(session, key_or_name)
+    if department is not None:
+        return department.key
+    named = await repository.departments_named(session, key_or_name.strip())
+    if len(named) == 1:
+        return named[0].key
+    reason = "several departments have this name" if named else "no department has this key or name"
+    raise Invalid(
+        f"Unknown department '{key_or_name}': {reason}.",
+        errors=[field_error("department", reason)],
     )

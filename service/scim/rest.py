@@ -1,5 +1,354 @@
-"""SCIM 2.0 routes (placeholder until the SCIM adapter lands)."""
+"""SCIM 2.0 (RFC 7643/7644) at /scim/v2: Users for HR systems and identity providers.
 
-from fastapi import APIRouter
+A thin adapter like every other: it reads SCIM, calls the people service (which decides who
+may provision and enrolls new hires in the same transaction) and writes SCIM. Errors go out
+as SCIM Error messages (service/scim/errors.py). Not in the OpenAPI document: SCIM is its own
+standard, described by its own discovery endpoints (/ServiceProviderConfig, /ResourceTypes,
+/Schemas).
+"""
 
-router = APIRouter(prefix="/scim/v2", tags=["scim"])
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from scim2_models import (
+    Context,
+    ListResponse,
+    Meta,
+    PatchOp,
+    ResourceType,
+    ResponseParameters,
+    Schema,
+    SearchRequest,
+)
+from starlette.responses import Response
+
+from service.auth.dependencies import PrincipalDep
+from service.auth.principal import Principal
+from service.concurrency import check_if_match, etag, if_none_match_hits
+from service.db import SessionDep
+from service.errors import NotFound
+from service.pagination import PageParams
+from service.people import service as people_service
+from service.people.schemas import PersonCreate, PersonRead, PersonUpdate
+from service.scim import mapping
+from service.scim.errors import MEDIA_TYPE, ScimProblem, from_validation_error, scim_errors
+from service.scim.filters import parse_filter
+from service.scim.models import CONFIG, MAX_RESULTS, POLICY, ScimUser, published_schemas, resource_type
+
+router = APIRouter(prefix="/scim/v2", tags=["scim"], include_in_schema=False)
+
+
+def provisioner(principal: PrincipalDep) -> Principal:
+    """The caller, once the people policy agrees they may provision (401 before 403)."""
+    people_service.check_can_provision(principal)
+    return principal
+
+
+ProvisionerDep = Annotated[Principal, Depends(provisioner)]
+IfMatch = Annotated[str | None, Header()]
+
+
+def _base(request: Request) -> str:
+    return f"{str(request.base_url).rstrip('/')}/scim/v2"
+
+
+def _users_url(request: Request) -> str:
+    return f"{_base(request)}/Users"
+
+
+def scim_response(content: Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(content, status_code=status_code, headers=headers, media_type=MEDIA_TYPE)
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ScimProblem("The request body is not valid JSON.", scim_type="invalidSyntax") from exc
+
+
+def _person_id(user_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(user_id)
+    except ValueError as exc:
+        raise NotFound("No such User.") from exc
+
+
+def _response_parameters(attributes: str | None, excluded: str | None) -> Any:
+    if not attributes and not excluded:
+        return None
+    with scim_errors():
+        return ResponseParameters[ScimUser].model_validate(
+            {"attributes": attributes, "excludedAttributes": excluded}
+        )
+
+
+def _user_response(
+    request: Request,
+    person: PersonRead,
+    context: Context,
+    *,
+    status_code: int = 200,
+    params: Any = None,
+    location: bool = False,
+) -> Response:
+    tag = etag(person.revision)
+    headers = {"ETag": tag}
+    if location:
+        headers["Location"] = f"{_users_url(request)}/{person.id}"
+    if request.method == "GET" and if_none_match_hits(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=headers)
+    user = mapping.to_scim(person, _users_url(request))
+    body = user.model_dump(mode="json", scim_ctx=context, response_parameters=params)
+    return scim_response(body, status_code=status_code, headers=headers)
+
+
+def _update(fields: dict[str, Any]) -> PersonUpdate:
+    try:
+        return PersonUpdate(**fields)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from exc
+
+
+async def _resolve_department(session: SessionDep, principal: Principal, fields: dict[str, Any]) -> None:
+    """`department` names a department by key or by name; the person keeps its key."""
+    if fields.get("department_key"):
+        fields["department_key"] = await people_service.department_key_for(
+            session, principal, fields["department_key"]
+        )
+
+
+# --- discovery (RFC 7644 §4) -------------------------------------------------------------
+
+
+def _list(model: Any, resources: list[Any]) -> dict[str, Any]:
+    page = ListResponse[model](
+        total_results=len(resources), start_index=1, items_per_page=len(resources), resources=resources
+    )
+    return page.model_dump(mode="json", scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+
+
+async def _schemas(request: Request, session: SessionDep, principal: Principal) -> list[Schema]:
+    # The departments that exist are published as `department`'s canonical values.
+    departments = await people_service.list_departments(session, principal, PageParams(limit=200))
+    return [
+        schema.model_copy(
+            update={"meta": Meta(resource_type="Schema", location=f"{_base(request)}/Schemas/{schema.id}")}
+        )
+        for schema in published_schemas([d.key for d in departments.items])
+    ]
+
+
+def _resource_type(request: Request) -> Any:
+    found = resource_type()
+    meta = Meta(resource_type="ResourceType", location=f"{_base(request)}/ResourceTypes/{found.id}")
+    return found.model_copy(update={"meta": meta})
+
+
+@router.get("/ServiceProviderConfig")
+async def service_provider_config(request: Request, principal: ProvisionerDep):
+    """What this SCIM service supports."""
+    meta = Meta(resource_type="ServiceProviderConfig", location=f"{_base(request)}/ServiceProviderConfig")
+    config = CONFIG.model_copy(update={"meta": meta})
+    return scim_response(config.model_dump(mode="json", scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+
+
+@router.get("/ResourceTypes")
+async def list_resource_types(request: Request, principal: ProvisionerDep):
+    """The resource types served: User."""
+    return scim_response(_list(ResourceType, [_resource_type(request)]))
+
+
+@router.get("/ResourceTypes/{resource_type_id}")
+async def get_resource_type(request: Request, resource_type_id: str, principal: ProvisionerDep):
+    """One resource type."""
+    found = _resource_type(request)
+    if resource_type_id != found.id:
+        raise NotFound(f"No resource type '{resource_type_id}'.")
+    return scim_response(found.model_dump(mode="json", scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+
+
+@router.get("/Schemas")
+async def list_schemas(request: Request, session: SessionDep, principal: ProvisionerDep):
+    """The schemas of User and its extensions, as far as CueCard keeps them."""
+    return scim_response(_list(Schema, await _schemas(request, session, principal)))
+
+
+@router.get("/Schemas/{schema_id}")
+async def get_schema(request: Request, schema_id: str, session: SessionDep, principal: ProvisionerDep):
+    """One schema, by its URN."""
+    for schema in await _schemas(request, session, principal):
+        if schema.id == schema_id:
+            return scim_response(schema.model_dump(mode="json", scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+    raise NotFound(f"No schema '{schema_id}'.")
+
+
+# --- Users -------------------------------------------------------------------------------
+
+
+async def _users_page(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    *,
+    filter_text: str | None,
+    start_index: int,
+    count: int,
+    params: Any,
+    context: Context,
+) -> Response:
+    lookup = parse_filter(filter_text)
+    # RFC 7644 §3.4.2.4: startIndex below 1 means 1; a negative count means 0.
+    start = max(start_index, 1)
+    limit = min(max(count, 0), MAX_RESULTS)
+    total, people = await people_service.list_provisioned_people(
+        session, principal, offset=start - 1, limit=limit, email=lookup.email, external_id=lookup.external_id
+    )
+    users = [mapping.to_scim(person, _users_url(request)) for person in people]
+    page = ListResponse[ScimUser](
+        total_results=total, start_index=start, items_per_page=len(users), resources=users
+    )
+    return scim_response(page.model_dump(mode="json", scim_ctx=context, response_parameters=params))
+
+
+@router.get("/Users")
+async def list_users(
+    request: Request,
+    session: SessionDep,
+    principal: ProvisionerDep,
+    filter: Annotated[str | None, Query(max_length=1000)] = None,
+    start_index: Annotated[int, Query(alias="startIndex")] = 1,
+    count: Annotated[int, Query()] = MAX_RESULTS,
+    attributes: Annotated[str | None, Query(max_length=2000)] = None,
+    excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)] = None,
+):
+    """Users, oldest first; `filter` finds one by userName, externalId or e-mail."""
+    params = _response_parameters(attributes, excluded_attributes)
+    return await _users_page(
+        request,
+        session,
+        principal,
+        filter_text=filter,
+        start_index=start_index,
+        count=count,
+        params=params,
+        context=Context.RESOURCE_QUERY_RESPONSE,
+    )
+
+
+@router.post("/Users/.search")
+@router.post("/.search")  # every resource type: User is the only one
+async def search_users(request: Request, session: SessionDep, principal: ProvisionerDep):
+    """The same query as GET /Users, sent as a SearchRequest body (RFC 7644 §3.4.3)."""
+    payload = await _json_body(request)
+    with scim_errors():
+        search = SearchRequest[ScimUser].model_validate(
+            payload, scim_ctx=Context.SEARCH_REQUEST, scim_policy=POLICY
+        )
+    params = search if search.attributes or search.excluded_attributes else None
+    return await _users_page(
+        request,
+        session,
+        principal,
+        filter_text=payload.get("filter") if isinstance(payload, dict) else None,
+        start_index=search.start_index or 1,
+        count=MAX_RESULTS if search.count is None else search.count,
+        params=params,
+        context=Context.SEARCH_RESPONSE,
+    )
+
+
+@router.post("/Users", status_code=201)
+async def create_user(request: Request, session: SessionDep, principal: ProvisionerDep):
+    """Create a User: the person is onboarded (enrolled in matching active campaigns) at once."""
+    users_url = _users_url(request)
+    payload = mapping.normalise_resource(await _json_body(request), users_url)
+    with scim_errors():
+        user = ScimUser.model_validate(
+            payload, scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=POLICY
+        )
+    fields = mapping.person_fields(user, mode="create")
+    await _resolve_department(session, principal, fields)
+    try:
+        data = PersonCreate(**fields)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from exc
+    person = await people_service.create_person(session, principal, data)
+    return _user_response(request, person, Context.RESOURCE_CREATION_RESPONSE, status_code=201, location=True)
+
+
+@router.get("/Users/{user_id}")
+async def get_user(
+    request: Request,
+    user_id: str,
+    session: SessionDep,
+    principal: ProvisionerDep,
+    attributes: Annotated[str | None, Query(max_length=2000)] = None,
+    excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)] = None,
+):
+    """One User; `If-None-Match` gets 304 while it is unchanged."""
+    params = _response_parameters(attributes, excluded_attributes)
+    person = await people_service.get_provisioned_person(session, principal, _person_id(user_id))
+    return _user_response(request, person, Context.RESOURCE_QUERY_RESPONSE, params=params)
+
+
+@router.put("/Users/{user_id}")
+async def replace_user(
+    request: Request, user_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
+):
+    """Replace a User; a schema the body leaves out (an extension) keeps what it holds."""
+    person_id = _person_id(user_id)
+    payload = mapping.normalise_resource(await _json_body(request), _users_url(request))
+    with scim_errors():
+        user = ScimUser.model_validate(
+            payload, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST, scim_policy=POLICY
+        )
+    fields = mapping.person_fields(user, mode="replace")
+    await _resolve_department(session, principal, fields)
+    person = await people_service.update_person(
+        session, principal, person_id, _update(fields), if_match=if_match
+    )
+    return _user_response(request, person, Context.RESOURCE_REPLACEMENT_RESPONSE)
+
+
+@router.patch("/Users/{user_id}")
+async def patch_user(
+    request: Request, user_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
+):
+    """Apply RFC 7644 PatchOp operations (the Okta and Entra forms included)."""
+    users_url = _users_url(request)
+    current = await people_service.get_provisioned_person(session, principal, _person_id(user_id))
+    payload = mapping.normalise_patch(await _json_body(request), users_url)
+    before = mapping.to_scim(current, users_url)
+    after = before.model_copy(deep=True)
+    with scim_errors():
+        patch = PatchOp[ScimUser].model_validate(
+            payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=POLICY
+        )
+        patch.patch(after, POLICY)
+    fields = mapping.person_fields(after, mode="patch", before=before)
+    if not fields:  # nothing CueCard keeps changed: no new revision, but If-Match still holds
+        check_if_match(if_match, etag(current.revision), required=False)
+        return _user_response(request, current, Context.RESOURCE_PATCH_RESPONSE)
+    await _resolve_department(session, principal, fields)
+    person = await people_service.update_person(
+        session, principal, current.id, _update(fields), if_match=if_match
+    )
+    return _user_response(request, person, Context.RESOURCE_PATCH_RESPONSE)
+
+
+@router.delete("/Users/{user_id}", status_code=204)
+async def delete_user(
+    request: Request, user_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
+):
+    """Deactivate a User: the person, their acknowledgements and checks stay (GET shows active=false)."""
+    await people_service.update_person(
+        session, principal, _person_id(user_id), PersonUpdate(active=False), if_match=if_match
+    )
+    return Response(status_code=204)

@@ -1,15 +1,56 @@
-"""Authorization matrix rows for this domain (merged by tests/test_authorization_matrix.py)."""
+"""Authorization matrix rows for SCIM (merged by tests/test_authorization_matrix.py).
+
+SCIM is for provisioning: admins and service accounts with people:write; every other caller
+is refused (403, a SCIM Error), the anonymous one with 401. `user_id` is the context's target
+employee; PUT renames them, DELETE deactivates them (again: it is idempotent).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.matrix import Row
+from tests.factories import unique
+from tests.matrix import Row, admin_only
 
-ROWS: dict[tuple[str, str], Row] = {}
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+def provision(ok: int) -> dict[str, int]:
+    return admin_only(ok, svc_people=ok)
+
+
+def _new_user(ctx: dict[str, Any]) -> dict[str, Any]:
+    return {"schemas": [USER], "userName": f"{unique('scim')}@example.com", "displayName": "新人 花子"}
+
+
+_SEARCH = {"schemas": [SEARCH], "filter": 'userName eq "nobody@example.com"'}
+
+ROWS: dict[tuple[str, str], Row] = {
+    ("GET", "/scim/v2/ServiceProviderConfig"): Row(provision(200)),
+    ("GET", "/scim/v2/ResourceTypes"): Row(provision(200)),
+    ("GET", "/scim/v2/ResourceTypes/{resource_type_id}"): Row(provision(200)),
+    ("GET", "/scim/v2/Schemas"): Row(provision(200)),
+    ("GET", "/scim/v2/Schemas/{schema_id}"): Row(provision(200)),
+    ("GET", "/scim/v2/Users"): Row(provision(200)),
+    ("POST", "/scim/v2/Users"): Row(provision(201), body=_new_user),
+    ("POST", "/scim/v2/Users/.search"): Row(provision(200), body=lambda ctx: _SEARCH),
+    ("POST", "/scim/v2/.search"): Row(provision(200), body=lambda ctx: _SEARCH),
+    ("GET", "/scim/v2/Users/{user_id}"): Row(provision(200)),
+    ("PUT", "/scim/v2/Users/{user_id}"): Row(provision(200), body=_new_user),
+    ("PATCH", "/scim/v2/Users/{user_id}"): Row(
+        provision(200),
+        body=lambda ctx: {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "改名 済み"}],
+        },
+    ),
+    ("DELETE", "/scim/v2/Users/{user_id}"): Row(provision(204)),
+}
 GRAPHQL_ROWS: dict[str, tuple[str, dict[str, str]]] = {}
 
 
 async def context(app: Any, ctx: dict[str, Any]) -> dict[str, Any]:
     """Extra path parameters and objects the rows above need (merged into the shared context)."""
-    return {}
+    return {"user_id": ctx["person_id"], "resource_type_id": "User", "schema_id": USER}

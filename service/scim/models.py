@@ -1,0 +1,143 @@
+"""The SCIM resource CueCard serves, and the discovery documents built from it.
+
+Requests are read with scim2-models' full `User` (plus the enterprise and CueCard extensions),
+so an identity provider may send any standard attribute; the ones CueCard does not keep are
+accepted and ignored. What /Schemas publishes is generated from the same models and then
+narrowed to the attributes CueCard stores and returns (RFC 7643 §7: a service provider's
+schema lists the attributes it supports), so a client reading /Schemas knows what round-trips.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import Field
+from scim2_models import (
+    URN,
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    EnterpriseUser,
+    Extension,
+    Filter,
+    Patch,
+    ResourceType,
+    Schema,
+    ScimPolicy,
+    ScimProvider,
+    ServiceProviderConfig,
+    Sort,
+    User,
+)
+from scim2_models import ETag as ETagConfig
+
+from service.auth.principal import HUMAN_ROLES
+
+CUECARD_SCHEMA = "urn:cuecard:params:scim:schemas:extension:2.0:User"
+MAX_RESULTS = 200
+
+
+class CueCardUser(Extension):
+    """CueCard's own attributes of a person: when they start (onboarding campaigns count from
+    it) and their role in CueCard."""
+
+    __schema__ = URN(CUECARD_SCHEMA)
+
+    hire_date: date | None = None
+    """The first working day, as an ISO 8601 date (YYYY-MM-DD); onboarding campaigns count
+    their steps from it."""
+
+    role: Annotated[str | None, Field(examples=list(HUMAN_ROLES))] = None
+    """The person's role in CueCard: admin, editor, manager or employee."""
+
+
+ScimUser = User[EnterpriseUser | CueCardUser]
+
+# Identity providers depart from RFC 7644 in known ways; these are the tolerances they need:
+# Microsoft Entra sends `remove` with a value and `emails[type eq "work"].value` for an entry
+# that does not exist yet; non-standard attributes (custom IdP mappings) are dropped.
+POLICY = ScimPolicy(
+    unknown=ScimPolicy.Unknown.ignore,
+    remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+    unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
+)
+
+CONFIG = ServiceProviderConfig(
+    patch=Patch(supported=True),
+    bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+    filter=Filter(supported=True, max_results=MAX_RESULTS),
+    change_password=ChangePassword(supported=False),
+    sort=Sort(supported=False),
+    etag=ETagConfig(supported=True),
+    authentication_schemes=[
+        AuthenticationScheme(
+            type=AuthenticationScheme.Type.oauthbearertoken,
+            name="OAuth Bearer Token",
+            description="A CueCard token with scope people:write (POST /api/v1/auth/token, "
+            "client credentials), or an admin's token.",
+            spec_uri="https://www.rfc-editor.org/rfc/rfc6750",
+            primary=True,
+        )
+    ],
+)
+
+PROVIDER = ScimProvider(
+    models=[User, EnterpriseUser, CueCardUser],
+    resource_types=[ResourceType.from_resource(ScimUser)],
+    config=CONFIG,
+    policy=POLICY,
+)
+
+# What CueCard keeps, per schema: attribute → the sub-attributes kept (None: a simple one).
+SUPPORTED: dict[str, dict[str, set[str] | None]] = {
+    str(User.__schema__): {
+        "userName": None,
+        "name": {"givenName", "familyName"},
+        "displayName": None,
+        "preferredLanguage": None,
+        "locale": None,
+        "active": None,
+        "emails": {"value", "type"},
+    },
+    str(EnterpriseUser.__schema__): {
+        "employeeNumber": None,
+        "department": None,
+        "manager": {"value", "$ref"},
+    },
+    CUECARD_SCHEMA: {"hireDate": None, "role": None},
+}
+# CueCard keeps one e-mail address, the work one (so `primary` says nothing and is left out).
+_CANONICAL = {("emails", "type"): ["work"]}
+
+
+def _narrowed(schema: Schema, department_keys: list[str]) -> Schema:
+    kept = SUPPORTED[str(schema.id)]
+    attributes = []
+    for attribute in schema.attributes or []:
+        if attribute.name not in kept:
+            continue
+        sub_names = kept[attribute.name]
+        update: dict[str, Any] = {}
+        if sub_names is not None:
+            update["sub_attributes"] = [
+                sub.model_copy(update={"canonical_values": _CANONICAL.get((attribute.name, sub.name))})
+                if (attribute.name, sub.name) in _CANONICAL
+                else sub
+                for sub in attribute.sub_attributes or []
+                if sub.name in sub_names
+            ]
+        if attribute.name == "department":
+            # The departments that exist are the values `department` takes (by key, or by name).
+            update["canonical_values"] = department_keys or None
+        attributes.append(attribute.model_copy(update=update))
+    return schema.model_copy(update={"attributes": attributes})
+
+
+def published_schemas(department_keys: list[str]) -> list[Schema]:
+    """The /Schemas documents: generated from the models, narrowed to what CueCard keeps."""
+    return [_narrowed(schema, department_keys) for schema in PROVIDER.schemas]
+
+
+def resource_type() -> ResourceType:
+    return PROVIDER.resource_types[0]
