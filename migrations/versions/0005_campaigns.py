@@ -93,6 +93,7 @@ def upgrade() -> None:
     with op.batch_alter_table('campaign_enrollments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_campaign_enrollments_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_campaign_enrollments_person_id'), ['person_id'], unique=False)
+        batch_op.create_index('ix_campaign_enrollments_current', ['campaign_id', 'person_id'], unique=False, postgresql_where=sa.text('left_at IS NULL'), sqlite_where=sa.text('left_at IS NULL'))
 
     op.create_table('checks',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -139,6 +140,7 @@ def downgrade() -> None:
 
     op.drop_table('checks')
     with op.batch_alter_table('campaign_enrollments', schema=None) as batch_op:
+        batch_op.drop_index('ix_campaign_enrollments_current', postgresql_where=sa.text('left_at IS NULL'), sqlite_where=sa.text('left_at IS NULL'))
         batch_op.drop_index(batch_op.f('ix_campaign_enrollments_person_id'))
         batch_op.drop_index(batch_op.f('ix_campaign_enrollments_created_at'))
 

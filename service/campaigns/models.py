@@ -51,8 +51,15 @@ class Enrollment(TableBase, table=True):
 
     __tablename__ = "campaign_enrollments"
     __table_args__ = (
-        # Also the index readiness scans: one campaign's audience, person by person.
         sa.UniqueConstraint("campaign_id", "person_id", name="uq_campaign_enrollments_campaign_person"),
+        # Readiness reads one campaign's current audience only, not everyone who ever left.
+        sa.Index(
+            "ix_campaign_enrollments_current",
+            "campaign_id",
+            "person_id",
+            postgresql_where=sa.text("left_at IS NULL"),
+            sqlite_where=sa.text("left_at IS NULL"),
+        ),
     )
 
     campaign_id: uuid.UUID = Field(foreign_key="campaigns.id")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,7 @@ from sqlmodel import col
 
 from service.auth.principal import Principal
 from service.briefs import service as briefs_service
+from service.briefs.service import CurrentVersion
 from service.campaigns import policies
 from service.campaigns import service as campaigns_service
 from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollment
@@ -31,7 +33,7 @@ from service.campaigns.schemas import (
     OrganisationReadiness,
     ProductReadiness,
 )
-from service.db import utcnow
+from service.db import is_postgres, utcnow
 from service.errors import Forbidden
 from service.people import service as people_service
 from service.people.models import Person
@@ -40,28 +42,108 @@ from service.products import service as products_service
 HEADLINE = "Can our people state what makes us worth buying, in the customer's words?"
 
 
-def _allowed(principal: Principal) -> uuid.UUID | None:
+# Whose numbers a caller sees: everyone's, or one department's (None: a manager without one).
+EVERYONE = "everyone"
+Scope = uuid.UUID | None | Literal["everyone"]
+
+
+def _allowed(principal: Principal) -> Scope:
     allowed, department = policies.readiness_scope(principal)
     if not allowed:
         raise Forbidden("Readiness is for editors, admins and managers (their own department).")
-    return department
+    return department if principal.has_role("manager") else EVERYONE
+
+
+def _in_scope(stmt: sa.Select, department: Scope) -> sa.Select:
+    if department == EVERYONE:
+        return stmt
+    return stmt.where(Person.department_id == department) if department else stmt.where(sa.false())
 
 
 def _share(passed: int, audience: int) -> float | None:
     return round(passed / audience, 4) if audience else None
 
 
-def _overdue_condition(campaign: Campaign, now: datetime) -> sa.ColumnElement[bool]:
-    """Whose last step is due: one time for a launch, each hire date plus the last offset for
-    onboarding. (No steps, no deadline.)"""
+async def _plan_for_this_read(session: AsyncSession) -> None:
+    """On PostgreSQL, keep the "has this person answered?" tests hashed, whatever the size.
+
+    Each test is `person_id IN (people who answered)`: one hash of the answers, one probe per
+    person (no DISTINCT, no join). PostgreSQL hashes such a subquery only when it expects the
+    hash to fit in work_mem (4 MB by default, about 100,000 people) and otherwise falls back
+    to scanning the answers once per person; 64 MB keeps it hashed up to ~1.5 million answers,
+    and each read only takes what it uses. Custom plans, because a generic one is planned
+    without knowing how many answers the lineage has. SET LOCAL ends with the read.
+    """
+    if is_postgres(session):
+        await session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
+        await session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+def _due_condition(campaign: Campaign, now: datetime) -> bool | sa.ColumnElement[bool]:
+    """Whether the campaign's last step is due: one time for a launch or reinforcement (a plain
+    bool), each hire date plus the last offset for onboarding (a condition per enrollment).
+    No steps, no deadline."""
     if not campaign.steps:
-        return sa.false()
+        return False
     if campaign.kind == "onboarding":
         last_offset = max(s.get("day_offset") or 0 for s in campaign.steps)
         # due at 00:00 UTC of anchor + offset: due by now once anchor <= today - offset
         return col(Enrollment.anchor_date) <= (now.date() - timedelta(days=last_offset))
-    last_at = max(datetime.fromisoformat(s["at"]) for s in campaign.steps if s.get("at"))
-    return sa.true() if last_at <= now else sa.false()
+    times = [datetime.fromisoformat(s["at"]) for s in campaign.steps if s.get("at")]
+    return bool(times) and max(times) <= now
+
+
+def campaign_statement(
+    campaign: Campaign, current: CurrentVersion | None, department: Scope, now: datetime
+) -> sa.Select:
+    """The audience counted by (department, acknowledged?, passed?[, due?]): one grouped query
+    of at most a few rows per department, summed up in Python."""
+    flags: list[sa.ColumnElement] = [col(Person.department_id).label("department_id")]
+    if current is not None:
+        lineage, basis = current.lineage_id, current.basis_version
+        acknowledged = sa.select(Acknowledgement.person_id).where(
+            Acknowledgement.lineage_id == lineage, Acknowledgement.version >= basis
+        )
+        passed = sa.select(Check.person_id).where(
+            Check.lineage_id == lineage, Check.version >= basis, Check.status == "passed"
+        )
+        flags.append(col(Enrollment.person_id).in_(acknowledged).label("is_acknowledged"))
+        flags.append(col(Enrollment.person_id).in_(passed).label("is_passed"))
+    due = _due_condition(campaign, now)
+    if not isinstance(due, bool):
+        flags.append(due.label("is_due"))
+    audience = (
+        sa.select(*flags)
+        .select_from(Enrollment)
+        .join(Person, col(Person.id) == Enrollment.person_id)
+        .where(
+            Enrollment.campaign_id == campaign.id,
+            col(Enrollment.left_at).is_(None),
+            Person.active == sa.true(),
+        )
+    )
+    return _grouped(_in_scope(audience, department).subquery("audience"))
+
+
+def _grouped(rows: sa.Subquery) -> sa.Select:
+    """Count the rows by every column: the tests in the subquery run once per row."""
+    return sa.select(*rows.c, sa.func.count().label("people")).group_by(*rows.c)
+
+
+def _tally(campaign: Campaign, rows: list[sa.Row], now: datetime) -> dict[uuid.UUID | None, list[int]]:
+    """{department: [audience, acknowledged, passed, overdue]} from the grouped rows."""
+    due = _due_condition(campaign, now)
+    tally: dict[uuid.UUID | None, list[int]] = {}
+    for row in rows:
+        counts = tally.setdefault(row.department_id, [0, 0, 0, 0])
+        acknowledged = bool(getattr(row, "is_acknowledged", False))
+        passed = bool(getattr(row, "is_passed", False))
+        is_due = due if isinstance(due, bool) else bool(row.is_due)  # NULL anchor: no deadline
+        counts[0] += row.people
+        counts[1] += row.people if acknowledged else 0
+        counts[2] += row.people if passed else 0
+        counts[3] += row.people if is_due and not passed else 0
+    return tally
 
 
 async def campaign_readiness(
@@ -74,56 +156,22 @@ async def campaign_readiness(
     current = (await briefs_service.current_versions(session, principal, [campaign.lineage_id])).get(
         campaign.lineage_id
     )
-    lineage, basis = campaign.lineage_id, current.basis_version if current else None
-    acked = (
-        sa.select(Acknowledgement.person_id)
-        .where(Acknowledgement.lineage_id == lineage, Acknowledgement.version >= basis)
-        .distinct()
-        .subquery("acked")
-    )
-    passed = (
-        sa.select(Check.person_id)
-        .where(Check.lineage_id == lineage, Check.version >= basis, Check.status == "passed")
-        .distinct()
-        .subquery("passed")
-    )
-    has_ack = acked.c.person_id.is_not(None) if current else sa.false()
-    has_passed = passed.c.person_id.is_not(None) if current else sa.false()
-    overdue = sa.and_(_overdue_condition(campaign, utcnow()), sa.not_(has_passed))
-    stmt = (
-        sa.select(
-            Person.department_id,
-            sa.func.count(),
-            sa.func.sum(sa.case((has_ack, 1), else_=0)),
-            sa.func.sum(sa.case((has_passed, 1), else_=0)),
-            sa.func.sum(sa.case((overdue, 1), else_=0)),
-        )
-        .select_from(Enrollment)
-        .join(Person, col(Person.id) == Enrollment.person_id)
-        .outerjoin(acked, acked.c.person_id == Enrollment.person_id)
-        .outerjoin(passed, passed.c.person_id == Enrollment.person_id)
-        .where(
-            Enrollment.campaign_id == campaign.id,
-            col(Enrollment.left_at).is_(None),
-            Person.active == sa.true(),
-        )
-        .group_by(Person.department_id)
-    )
-    if principal.has_role("manager"):
-        stmt = stmt.where(Person.department_id == department) if department else stmt.where(sa.false())
-    rows = (await session.execute(stmt)).all()
-    names = await people_service.departments_by_ids(session, principal, [r[0] for r in rows if r[0]])
+    now = utcnow()
+    await _plan_for_this_read(session)
+    rows = list((await session.execute(campaign_statement(campaign, current, department, now))).all())
+    tally = _tally(campaign, rows, now)
+    names = await people_service.departments_by_ids(session, principal, [d for d in tally if d])
     departments = sorted(
         (
             DepartmentReadiness(
                 department=names[d].key if d in names else None,
                 department_name=names[d].name if d in names else None,
                 audience=n,
-                acknowledged=int(a or 0),
-                passed=int(p or 0),
-                overdue=int(o or 0),
+                acknowledged=a,
+                passed=p,
+                overdue=o,
             )
-            for d, n, a, p, o in rows
+            for d, (n, a, p, o) in tally.items()
         ),
         key=lambda r: (r.department is None, r.department or ""),
     )
@@ -131,13 +179,55 @@ async def campaign_readiness(
         campaign_id=campaign.id,
         brief_id=current.brief_id if current else None,
         version=current.version if current else None,
-        basis_version=basis,
+        basis_version=current.basis_version if current else None,
         audience=sum(d.audience for d in departments),
         acknowledged=sum(d.acknowledged for d in departments),
         passed=sum(d.passed for d in departments),
         overdue=sum(d.overdue for d in departments),
         departments=departments,
     )
+
+
+def organisation_statement(current: dict[uuid.UUID, CurrentVersion], department: Scope) -> sa.Select:
+    """(product, department, passed?, people) over the audiences of active and completed
+    campaigns, each person counted once per product however many of its campaigns they are in."""
+    lineages = list(current)
+    pairs = (
+        sa.select(Campaign.product_id, Enrollment.person_id)
+        .select_from(Enrollment)
+        .join(Campaign, col(Campaign.id) == Enrollment.campaign_id)
+        .where(
+            col(Campaign.status).in_(("active", "completed")),
+            col(Campaign.lineage_id).in_(lineages),
+            col(Enrollment.left_at).is_(None),
+        )
+        .distinct()
+    )
+    if department != EVERYONE:  # a manager: only their department's people take part at all
+        pairs = pairs.where(col(Enrollment.person_id).in_(_in_scope(sa.select(Person.id), department)))
+    pairs = pairs.subquery("pairs")
+    product_of = sa.case(
+        *[
+            (Check.lineage_id == v.lineage_id, sa.literal(v.product_id, Campaign.product_id.type))
+            for v in current.values()
+        ]
+    )
+    basis_of = sa.case(*[(Check.lineage_id == v.lineage_id, v.basis_version) for v in current.values()])
+    passed = sa.select(product_of, Check.person_id).where(
+        Check.status == "passed", col(Check.lineage_id).in_(lineages), Check.version >= basis_of
+    )
+    flags = [
+        pairs.c.product_id.label("product_id"),
+        col(Person.department_id).label("department_id"),
+        sa.tuple_(pairs.c.product_id, pairs.c.person_id).in_(passed).label("is_passed"),
+    ]
+    people = (
+        sa.select(*flags)
+        .select_from(pairs)
+        .join(Person, col(Person.id) == pairs.c.person_id)
+        .where(Person.active == sa.true())
+    )
+    return _grouped(people.subquery("audience"))
 
 
 async def organisation_readiness(session: AsyncSession, principal: Principal) -> OrganisationReadiness:
@@ -147,54 +237,19 @@ async def organisation_readiness(session: AsyncSession, principal: Principal) ->
     current = await briefs_service.current_versions(session, principal, None)
     if not current:
         return OrganisationReadiness(question=HEADLINE, audience=0, passed=0, share=None, products=[])
-    lineages = list(current)
-    pairs = (
-        sa.select(Campaign.product_id, Enrollment.person_id, Person.department_id)
-        .select_from(Enrollment)
-        .join(Campaign, col(Campaign.id) == Enrollment.campaign_id)
-        .join(Person, col(Person.id) == Enrollment.person_id)
-        .where(
-            col(Campaign.status).in_(("active", "completed")),
-            col(Campaign.lineage_id).in_(lineages),
-            col(Enrollment.left_at).is_(None),
-            Person.active == sa.true(),
-        )
-        .distinct()
-    )
-    if principal.has_role("manager"):
-        pairs = pairs.where(Person.department_id == department) if department else pairs.where(sa.false())
-    pairs = pairs.subquery("pairs")
-    product_of = sa.case(
-        *[
-            (Check.lineage_id == v.lineage_id, sa.literal(v.product_id, Campaign.product_id.type))
-            for v in current.values()
-        ]
-    )
-    basis_of = sa.case(*[(Check.lineage_id == v.lineage_id, v.basis_version) for v in current.values()])
-    passed = (
-        sa.select(product_of.label("product_id"), Check.person_id)
-        .where(Check.status == "passed", col(Check.lineage_id).in_(lineages), Check.version >= basis_of)
-        .distinct()
-        .subquery("passed")
-    )
-    stmt = (
-        sa.select(
-            pairs.c.product_id, pairs.c.department_id, sa.func.count(), sa.func.count(passed.c.person_id)
-        )
-        .select_from(pairs)
-        .outerjoin(
-            passed,
-            sa.and_(passed.c.product_id == pairs.c.product_id, passed.c.person_id == pairs.c.person_id),
-        )
-        .group_by(pairs.c.product_id, pairs.c.department_id)
-    )
-    rows = (await session.execute(stmt)).all()
+    await _plan_for_this_read(session)
+    stmt = organisation_statement(current, department)
+    tally: dict[tuple[uuid.UUID, uuid.UUID | None], list[int]] = {}
+    for row in (await session.execute(stmt)).all():
+        counts = tally.setdefault((row.product_id, row.department_id), [0, 0])
+        counts[0] += row.people
+        counts[1] += row.people if row.is_passed else 0
     products = await products_service.products_by_ids(
         session, principal, {v.product_id for v in current.values()}
     )
-    names = await people_service.departments_by_ids(session, principal, [r[1] for r in rows if r[1]])
+    names = await people_service.departments_by_ids(session, principal, [d for _, d in tally if d])
     per_product: dict[uuid.UUID, list[DepartmentShare]] = {p: [] for p in products}
-    for product_id, department_id, audience, passed_count in rows:
+    for (product_id, department_id), (audience, passed_count) in tally.items():
         name = names.get(department_id) if department_id else None
         per_product[product_id].append(
             DepartmentShare(
