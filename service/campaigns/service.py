@@ -200,13 +200,13 @@ async def _check_plan(
             for i, key in enumerate(audience.departments)
             if key not in known
         ]
-    for index, step in enumerate(steps or []):
-        if step.message_id is None:
-            continue
-        try:
-            await messages_service.get_message(session, principal, step.message_id)
-        except (NotFound, Forbidden):
-            errors.append(field_error(f"steps.{index}.message_id", "no such message"))
+    wanted = {step.message_id for step in steps or [] if step.message_id}
+    found = await messages_service.messages_by_ids(session, principal, wanted) if wanted else {}
+    errors += [
+        field_error(f"steps.{index}.message_id", "no such message")
+        for index, step in enumerate(steps or [])
+        if step.message_id and step.message_id not in found
+    ]
     if errors:
         raise Invalid("The campaign's plan has problems; see `errors`.", errors=errors)
 

@@ -204,3 +204,27 @@ def _person(data: dict):
     from service.people.schemas import PersonRead
 
     return PersonRead.model_validate(data)
+
+
+async def test_steps_name_messages_that_exist(app, client, callers):
+    import uuid as _uuid
+
+    from tests.messages.test_messages import published_message_id
+
+    editor = callers.headers("editor")
+    brief = await published_brief(app)
+    message_id = await published_message_id(app)
+    step = {"channel": "email", "title": "まとめメール", "at": soon(1)}
+    body = {
+        "brief_id": str(brief.id),
+        "name": "メール配信",
+        "kind": "reinforcement",
+        "steps": [{**step, "message_id": message_id}, {**step, "message_id": str(_uuid.uuid4())}],
+    }
+    refused = await client.post("/api/v1/campaigns", json=body, headers=editor)
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["steps.1.message_id"]
+    accepted = await client.post(
+        "/api/v1/campaigns", json={**body, "steps": body["steps"][:1]}, headers=editor
+    )
+    assert accepted.status_code == 201 and accepted.json()["steps"][0]["message_id"] == message_id
