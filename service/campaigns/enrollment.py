@@ -101,28 +101,13 @@ async def follow_person(session: AsyncSession, person_id: uuid.UUID) -> None:
         anchor = person.hire_date if campaign.kind == "onboarding" else None
         if enrollment is None:
             if belongs and _onboarding_still_running(campaign, person):
-                new_rows.append(
-                    {
-                        "id": uuid.uuid4(),
-                        "created_at": now,
-                        "updated_at": now,
-                        "revision": 1,
-                        "campaign_id": campaign.id,
-                        "person_id": person.id,
-                        "anchor_date": anchor,
-                        "enrolled_at": now,
-                        "left_at": None,
-                    }
-                )
+                new_rows.append(repository.enrollment_row(campaign.id, person.id, anchor, now))
             continue
         changed = _apply(enrollment, belongs=belongs, anchor=anchor, now=now)
         if changed:
             enrollment.revision += 1
             enrollment.updated_at = now
-    if new_rows:
-        await session.execute(
-            repository.insert_ignoring_duplicates(session, repository.ENROLLMENTS), new_rows
-        )
+    await repository.insert_enrollments(session, new_rows)
     await session.flush()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -122,22 +122,34 @@ async def enroll_matching(
         return 0
     now = utcnow()
     values = [
-        {
-            "id": uuid.uuid4(),
-            "created_at": now,
-            "updated_at": now,
-            "revision": 1,
-            "campaign_id": campaign_id,
-            "person_id": person_id,
-            "anchor_date": hire_date if anchored else None,
-            "enrolled_at": now,
-            "left_at": None,
-        }
+        enrollment_row(campaign_id, person_id, hire_date if anchored else None, now)
         for person_id, hire_date in rows
     ]
-    for start in range(0, len(values), 5000):
-        await session.execute(insert_ignoring_duplicates(session, ENROLLMENTS), values[start : start + 5000])
+    await insert_enrollments(session, values)
     return len(values)
+
+
+def enrollment_row(
+    campaign_id: uuid.UUID, person_id: uuid.UUID, anchor_date: date | None, now: datetime
+) -> dict[str, Any]:
+    """The values of a new enrollment, for the batch inserts below."""
+    return {
+        "id": uuid.uuid4(),
+        "created_at": now,
+        "updated_at": now,
+        "revision": 1,
+        "campaign_id": campaign_id,
+        "person_id": person_id,
+        "anchor_date": anchor_date,
+        "enrolled_at": now,
+        "left_at": None,
+    }
+
+
+async def insert_enrollments(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Inserts enrollments in batches; one already there (a racing sync) is left as it is."""
+    for start in range(0, len(rows), 5000):
+        await session.execute(insert_ignoring_duplicates(session, ENROLLMENTS), rows[start : start + 5000])
 
 
 async def leave_unmatched(session: AsyncSession, campaign_id: uuid.UUID, audience: sa.Select[Any]) -> None:
@@ -230,8 +242,33 @@ def _managed_people(reviewer_id: uuid.UUID | None, department_id: uuid.UUID | No
     )
 
 
-async def insert_acknowledgement(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert_ignoring_duplicates(session, ACKNOWLEDGEMENTS).values(**values))
+async def insert_acknowledgement(
+    session: AsyncSession,
+    *,
+    person_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    brief_id: uuid.UUID,
+    lineage_id: uuid.UUID,
+    version: int,
+) -> uuid.UUID:
+    """Inserts an acknowledgement unless the person already has one for this version (ON CONFLICT
+    DO NOTHING: concurrent double clicks write one row); returns the id it would have."""
+    ack_id, now = uuid.uuid4(), utcnow()
+    await session.execute(
+        insert_ignoring_duplicates(session, ACKNOWLEDGEMENTS).values(
+            id=ack_id,
+            created_at=now,
+            updated_at=now,
+            revision=1,
+            person_id=person_id,
+            campaign_id=campaign_id,
+            brief_id=brief_id,
+            lineage_id=lineage_id,
+            version=version,
+            acknowledged_at=now,
+        )
+    )
+    return ack_id
 
 
 async def acknowledgement_since(

@@ -396,6 +396,19 @@ async def _member(
     return campaign, member, await _current_version(session, principal, campaign)
 
 
+async def _acknowledge_version(
+    session: AsyncSession, person_id: uuid.UUID, campaign_id: uuid.UUID, current: CurrentVersion
+) -> uuid.UUID:
+    return await repository.insert_acknowledgement(
+        session,
+        person_id=person_id,
+        campaign_id=campaign_id,
+        brief_id=current.brief_id,
+        lineage_id=current.lineage_id,
+        version=current.version,
+    )
+
+
 async def acknowledge(
     session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
 ) -> tuple[AcknowledgementRead, bool]:
@@ -411,24 +424,7 @@ async def acknowledge(
         found = AcknowledgementRead.model_validate(existing)
         await session.rollback()  # release the enrollment lock
         return found, False
-    new_id = uuid.uuid4()
-    now = utcnow()
-    # ON CONFLICT DO NOTHING: a concurrent double click inserts one row; both answers name it.
-    await repository.insert_acknowledgement(
-        session,
-        {
-            "id": new_id,
-            "created_at": now,
-            "updated_at": now,
-            "revision": 1,
-            "person_id": person_id,
-            "brief_id": current.brief_id,
-            "lineage_id": current.lineage_id,
-            "version": current.version,
-            "campaign_id": campaign.id,
-            "acknowledged_at": now,
-        },
-    )
+    new_id = await _acknowledge_version(session, person_id, campaign.id, current)
     await session.commit()
     row = await repository.acknowledgement_since(
         session, person_id, current.lineage_id, current.basis_version
@@ -514,21 +510,7 @@ async def submit_check(
         await repository.acknowledgement_since(session, person_id, current.lineage_id, current.basis_version)
         is None
     ):
-        await repository.insert_acknowledgement(
-            session,
-            {
-                "id": uuid.uuid4(),
-                "created_at": now,
-                "updated_at": now,
-                "revision": 1,
-                "person_id": person_id,
-                "brief_id": current.brief_id,
-                "lineage_id": current.lineage_id,
-                "version": current.version,
-                "campaign_id": campaign.id,
-                "acknowledged_at": now,
-            },
-        )
+        await _acknowledge_version(session, person_id, campaign.id, current)
     await session.commit()
     return CheckRead.model_validate(check)
 
