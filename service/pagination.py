@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -38,10 +38,21 @@ class Cursor:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             created_at, ident = json.loads(raw)
             created = datetime.fromisoformat(created_at)
+            # We only issue aware UTC times: a naive one is forged, and guessing its zone would
+            # page differently by server time zone. Normalising to UTC here makes a time at the
+            # edge of the calendar (9999-12-31T23:59-14:00) fail now, as 422, not in the driver.
             if created.tzinfo is None:
                 raise ValueError("naive")
+            created = created.astimezone(UTC)
             return cls(created_at=created, id=uuid.UUID(ident))
-        except (ValueError, TypeError, AttributeError, binascii.Error, json.JSONDecodeError) as exc:
+        except (
+            ValueError,
+            TypeError,
+            AttributeError,
+            OverflowError,
+            binascii.Error,
+            json.JSONDecodeError,
+        ) as exc:
             raise Invalid(
                 "The cursor is not one this API issued.",
                 errors=[field_error("cursor", "invalid cursor", location="query", type_="cursor")],

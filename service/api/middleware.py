@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
+from array import array
 from functools import lru_cache
+from itertools import accumulate
+from urllib.parse import parse_qsl
 
 from asgi_correlation_id import correlation_id
 from prometheus_client import Counter, Histogram
@@ -11,10 +15,19 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.problems import problem_response
-from service.errors import PayloadTooLarge, UnsupportedMediaType
+from service.errors import BadRequest, Invalid, PayloadTooLarge, UnsupportedMediaType, field_error
 from service.logging import get_logger
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# No request CueCard reads nests deeper than a handful of levels. The JSON parsers recurse
+# once per level: 100,000 levels raised RecursionError (a 500) after holding the event loop.
+MAX_JSON_DEPTH = 64
+# Everything but brackets and quotes, deleted before counting.
+_NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'[]{}"')
+# '[' and '{' become +1, ']' and '}' become -1 (as signed bytes).
+_BRACKET_STEPS = bytes(1 if byte in b"[{" else 0xFF if byte in b"]}" else 0 for byte in range(256))
+# Once escapes are gone a string is a quote, non-quotes, a quote: no nested repetition, linear.
+_STRING = re.compile(rb'"[^"]*"')
 
 REQUESTS = Counter("cuecard_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -47,9 +60,44 @@ def _accepted_media(path: str) -> tuple[str, ...] | None:
     return None
 
 
+def json_depth(body: bytes) -> int:
+    """How deeply a JSON document nests arrays and objects, in time linear in its length
+    (C-level byte operations; brackets inside strings do not count)."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return 0  # cannot nest deeper than the limit: 0 stands for "within it"
+    # Escaped backslashes first, then escaped quotes: what is left of `"` delimits strings.
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = _STRING.sub(b"", unescaped.translate(None, _NOT_STRUCTURE))
+    brackets = structure.translate(_BRACKET_STEPS)
+    return max(accumulate(array("b", brackets)), default=0)
+
+
+def _nul_in_url(scope: Scope) -> list[dict] | None:
+    """Validation errors for a NUL character in the query string or the path, or None.
+
+    PostgreSQL text cannot hold U+0000: one in a parameter failed the query with a 500."""
+    errors: list[dict] = []
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                field = name.replace("\x00", "\\0")
+                errors.append(
+                    field_error(
+                        field, "must not contain a NUL character", location="query", type_="string_nul"
+                    )
+                )
+    if "\x00" in scope["path"]:
+        # The route (and so the parameter's name) is not known yet: the error names the path.
+        detail = "the URL path must not contain a NUL character"
+        errors.append(field_error("", detail, location="path", type_="string_nul"))
+    return errors or None
+
+
 class RequestGuard:
-    """Refuses oversized bodies (413) and bodies of the wrong media type (415) before any
-    endpoint code runs. The body is read here once, so a lying or absent Content-Length
+    """Refuses, before any endpoint code runs: a NUL character in the URL (422), oversized
+    bodies (413), bodies of the wrong media type (415) and JSON nested deeper than
+    MAX_JSON_DEPTH (400). The body is read here once, so a lying or absent Content-Length
     cannot stream past the limit."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, max_batch_body: int) -> None:
@@ -58,7 +106,15 @@ class RequestGuard:
         self.max_batch_body = max_batch_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        nul = _nul_in_url(scope)
+        if nul is not None:
+            problem = Invalid("The URL contains a NUL character; see `errors`.", errors=nul)
+            await self._refuse(problem, scope, receive, send)
+            return
+        if scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
@@ -92,6 +148,12 @@ class RequestGuard:
                 problem = UnsupportedMediaType(f"Send the body as {' or '.join(accepted)}.")
                 await self._refuse(problem, scope, receive, send)
                 return
+        media = _media_type(headers)
+        json_like = media in ("", "application/json") or media.endswith("+json")
+        if body and json_like and json_depth(body) > MAX_JSON_DEPTH:
+            problem = BadRequest(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
+            await self._refuse(problem, scope, receive, send)
+            return
 
         delivered = False
 
