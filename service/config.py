@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,13 @@ class Settings(BaseSettings):
     feedback_loop_days: str = "triaged=2,decided=14,implemented=30,announced=7"
     max_batch_items: int = 10_000
 
+    # Where callers reach this service (`https://cuecard.example.com`): the base of absolute
+    # URLs in responses (Link rel="next", SCIM meta.location). Unset: those URLs are relative.
+    # Never taken from the request's Host header, which the caller controls.
+    public_url: str | None = None
+    # Production only: /metrics needs `Authorization: Bearer <this>`; unset, /metrics is 404.
+    metrics_token: str | None = None
+
     idempotency_ttl_hours: int = 24
     shutdown_grace_seconds: int = 15
 
@@ -73,6 +81,18 @@ class Settings(BaseSettings):
         if value is not None and len(value.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"CUECARD_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_a_base(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
+            raise ValueError(
+                "CUECARD_PUBLIC_URL must be an http(s) base URL, e.g. https://cuecard.example.com"
+            )
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> Settings:

@@ -11,10 +11,16 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
 from service.api.middleware import MAX_JSON_DEPTH
+from service.config import Settings
+from service.main import create_app
 from tests.briefs.test_graphql_briefs import CREATE, brief_input
 from tests.factories import bearer, complete_brief, make_product, service_token
 from tests.scim.conftest import BASE as SCIM
@@ -205,3 +211,56 @@ async def test_json_just_under_the_depth_limit_is_parsed_as_usual(client, caller
         headers=callers.headers("admin"),
     )
     assert response.status_code == 200, response.text
+
+
+# --- the Host header is never reflected (finding 13) ----------------------------------------------
+
+FORGED = {"Host": "evil.example"}
+PUBLIC = "https://cuecard.example.com"
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+async def _links_and_locations(app, http: httpx.AsyncClient, callers) -> tuple[str, str, str]:
+    for _ in range(2):
+        await make_product(app)
+    page = await http.get("/api/v1/products?limit=1", headers={**callers.headers("admin"), **FORGED})
+    assert page.status_code == 200, page.text
+    hr = {
+        **bearer(await service_token(app, http, "people:write")),
+        "content-type": "application/scim+json",
+        **FORGED,
+    }
+    created = await http.post(f"{SCIM}/Users", json=user_body("host@example.com"), headers=hr)
+    assert created.status_code == 201, created.text
+    return page.headers["link"], created.headers["location"], created.json()["meta"]["location"]
+
+
+async def test_forged_host_is_not_reflected_without_a_public_url(app, client, callers):
+    link, location, meta = await _links_and_locations(app, client, callers)
+    assert link.startswith("</api/v1/products?") and link.endswith('>; rel="next"'), link
+    assert "limit=1" in link and "cursor=" in link
+    assert location.startswith(f"{SCIM}/Users/") and meta == location
+    assert "evil" not in link + location + meta
+
+
+async def test_absolute_urls_come_from_the_public_url(app, settings, callers):
+    async with serve(settings.model_copy(update={"public_url": PUBLIC})) as http:
+        link, location, meta = await _links_and_locations(app, http, callers)
+    assert link.startswith(f"<{PUBLIC}/api/v1/products?"), link
+    assert location.startswith(f"{PUBLIC}{SCIM}/Users/") and meta == location
+    assert "evil" not in link + location + meta
+
+
+def test_the_public_url_setting_is_a_base_url():
+    assert Settings(public_url="https://cuecard.example.com/").public_url == PUBLIC
+    for bad in ("cuecard.example.com", "javascript:alert(1)", "https://x.example/?a=b"):
+        with pytest.raises(ValueError):
+            Settings(public_url=bad)

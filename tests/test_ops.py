@@ -19,13 +19,18 @@ from service.migrate import head_revision, upgrade
 from tests.conftest import TEST_SECRET
 
 PROBLEM_JSON = "application/problem+json"
+METRICS_TOKEN = "scrape-token-0123456789abcdef0123456789"
 REQUESTS_TOTAL = "cuecard_http_requests_total"
 
 
 @asynccontextmanager
-async def client_for(database_url: str, var_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def client_for(
+    database_url: str, var_dir: Path, **overrides: object
+) -> AsyncIterator[httpx.AsyncClient]:
     """A separate app on `database_url`, served over ASGI."""
-    settings = Settings(env="test", database_url=database_url, jwt_secret=TEST_SECRET, var_dir=var_dir)
+    settings = Settings(
+        env="test", database_url=database_url, jwt_secret=TEST_SECRET, var_dir=var_dir, **overrides
+    )
     application = create_app(settings)
     async with LifespanManager(application):
         transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
@@ -58,9 +63,7 @@ async def test_readyz_on_the_migrated_suite_database(client):
     assert head  # the migrations directory was found
     response = await client.get("/readyz")
     assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["migration"] == head
-    assert body["status"] == "ready"
+    assert response.json() == {"status": "ready", "database": "ok"}  # no revision for anonymous callers
 
 
 async def test_readyz_503_on_a_database_that_is_not_migrated(tmp_path):
@@ -78,8 +81,15 @@ async def test_readyz_503_on_a_database_behind_the_migration_head(tmp_path):
     url = f"sqlite+aiosqlite:///{tmp_path / 'behind.db'}"
     await asyncio.to_thread(upgrade, url, "0001")
     assert head_revision() != "0001"
-    async with client_for(url, tmp_path) as http:
+    async with client_for(url, tmp_path, metrics_token=METRICS_TOKEN) as http:
+        # Anonymous callers learn "not ready", not which revisions (which release) are in play.
         body = assert_not_ready(await http.get("/readyz"))
+        assert "0001" not in body["detail"] and head_revision() not in body["detail"]
+        assert "cuecard db upgrade" in body["detail"]
+        # The operator (the metrics token) reads both.
+        body = assert_not_ready(
+            await http.get("/readyz", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        )
         assert "0001" in body["detail"]
         assert head_revision() in body["detail"]
 
@@ -91,7 +101,7 @@ async def test_readyz_turns_ready_once_migrated(tmp_path):
         await asyncio.to_thread(upgrade, url)
         response = await http.get("/readyz")
         assert response.status_code == 200, response.text
-        assert response.json()["migration"] == head_revision()
+        assert response.json()["status"] == "ready"
 
 
 async def test_readyz_stays_ready_when_a_newer_release_migrated_ahead(tmp_path):
@@ -102,10 +112,11 @@ async def test_readyz_stays_ready_when_a_newer_release_migrated_ahead(tmp_path):
     async with engine.begin() as conn:
         await conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
     await engine.dispose()
-    async with client_for(url, tmp_path) as http:
-        response = await http.get("/readyz")
+    async with client_for(url, tmp_path, metrics_token=METRICS_TOKEN) as http:
+        response = await http.get("/readyz", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
         assert response.status_code == 200, response.text
         assert response.json()["ahead_of_this_build"] is True
+        assert response.json()["migration"] == "9999_from_the_future"
 
 
 # --- metrics -----------------------------------------------------------------------------------
@@ -164,3 +175,60 @@ async def test_metrics_label_unknown_paths_as_unmatched(client):
     text = (await client.get("/metrics")).text
     assert request_count(text, route="unmatched", status="404") == before + 1
     assert path not in text  # arbitrary paths never become label values
+
+
+# --- metrics in production (finding 14) -----------------------------------------------------------
+
+
+def _production(settings: Settings, **overrides: object) -> Settings:
+    """The suite's settings as a production deployment (a JWT secret is already configured)."""
+    return Settings(**{**settings.model_dump(), "env": "production", **overrides})
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+async def test_production_metrics_need_the_metrics_token(settings):
+    async with serve(_production(settings, metrics_token=METRICS_TOKEN)) as http:
+        anonymous = await http.get("/metrics")
+        assert anonymous.status_code == 401, anonymous.text
+        assert anonymous.headers["www-authenticate"].startswith("Bearer")
+        assert REQUESTS_TOTAL not in anonymous.text
+        for wrong in (METRICS_TOKEN[:-1], METRICS_TOKEN + "x", "", TEST_SECRET):
+            refused = await http.get("/metrics", headers={"Authorization": f"Bearer {wrong}"})
+            assert refused.status_code == 401, wrong
+            assert REQUESTS_TOTAL not in refused.text
+        basic = await http.get("/metrics", headers={"Authorization": f"Basic {METRICS_TOKEN}"})
+        assert basic.status_code == 401
+        scraped = await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert scraped.status_code == 200, scraped.text
+        assert REQUESTS_TOTAL in scraped.text
+
+
+async def test_production_metrics_without_a_token_configured_do_not_exist(settings):
+    async with serve(_production(settings, metrics_token=None)) as http:
+        response = await http.get("/metrics")
+        assert response.status_code == 404
+        assert REQUESTS_TOTAL not in response.text
+        guess = await http.get("/metrics", headers={"Authorization": "Bearer anything"})
+        assert guess.status_code == 404
+
+
+async def test_production_readyz_says_ready_without_the_revision(settings):
+    async with serve(_production(settings, metrics_token=METRICS_TOKEN)) as http:
+        response = await http.get("/readyz")
+        assert response.status_code == 200, response.text
+        assert response.json() == {"status": "ready", "database": "ok"}
+        assert head_revision() not in response.text
+
+
+async def test_metrics_stay_open_outside_production(client):
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert REQUESTS_TOTAL in response.text

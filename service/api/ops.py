@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 
 from fastapi import APIRouter, Request
@@ -9,10 +10,23 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from starlette.responses import Response
 
-from service.errors import ServiceUnavailable
+from service.errors import NotFound, ServiceUnavailable, Unauthenticated
 from service.migrate import current_revision
 
 router = APIRouter(tags=["operations"])
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def is_operator(request: Request) -> bool:
+    """The caller presents CUECARD_METRICS_TOKEN (compared in constant time): the scraper or
+    an operator, who may read what anonymous callers may not (metrics, schema revisions)."""
+    expected = request.app.state.settings.metrics_token
+    presented = _bearer(request)
+    return bool(expected and presented) and hmac.compare_digest(presented.encode(), expected.encode())
 
 
 @router.get("/healthz")
@@ -29,19 +43,33 @@ async def readyz(request: Request) -> JSONResponse:
     # Ahead (a revision this build does not know: a newer release migrated during a rolling
     # update) is ready — migrations are additive; behind or empty is not.
     ahead = current is not None and current not in request.app.state.known_migrations
+    # Revisions tell an attacker which release (and so which known bugs) runs here: only an
+    # operator (the metrics token) reads them.
+    operator = is_operator(request)
     if current != expected and not ahead:
-        raise ServiceUnavailable(
-            f"Database schema is at {current or 'nothing'}, expected {expected}: run `cuecard db upgrade`.",
-            retry_after=10,
+        where = (
+            f" at {current or 'nothing'}, expected {expected}" if operator else " not at this build's head"
         )
-    return JSONResponse(
-        {"status": "ready", "database": "ok", "migration": current, "ahead_of_this_build": ahead}
-    )
+        raise ServiceUnavailable(f"Database schema is{where}: run `cuecard db upgrade`.", retry_after=10)
+    body: dict[str, object] = {"status": "ready", "database": "ok"}
+    if operator:
+        body |= {"migration": current, "ahead_of_this_build": ahead}
+    return JSONResponse(body)
 
 
 @router.get("/metrics")
-async def metrics() -> Response:
-    """Prometheus metrics (all worker processes when PROMETHEUS_MULTIPROC_DIR is set)."""
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics (all worker processes when PROMETHEUS_MULTIPROC_DIR is set).
+
+    In production only with `Authorization: Bearer <CUECARD_METRICS_TOKEN>`; without that
+    setting the endpoint does not exist there (404), so metrics are never open by accident."""
+    settings = request.app.state.settings
+    if settings.env == "production" and not is_operator(request):
+        if not settings.metrics_token:
+            raise NotFound("Not Found")
+        raise Unauthenticated(
+            "Send Authorization: Bearer <CUECARD_METRICS_TOKEN>." if _bearer(request) else None
+        )
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -32,12 +32,25 @@ def json(
     return JSONResponse(content, status_code=status_code, headers=headers)
 
 
+def public_url(request: Request, path: str, query: str = "") -> str:
+    """The URL of `path` (an app path, e.g. /api/v1/people) as callers should use it.
+
+    Absolute under the configured CUECARD_PUBLIC_URL, otherwise relative: never built from the
+    request's Host header, which the caller controls (a forged Host would be echoed into links
+    a client follows with its token)."""
+    suffix = f"{path}?{query}" if query else path
+    base = request.app.state.settings.public_url
+    if base:
+        return f"{base}{suffix}"
+    return f"{request.scope.get('root_path', '')}{suffix}"
+
+
 def page_response(request: Request, page: Page[Any]) -> JSONResponse:
     """A list page with an RFC 8288 `Link: <...>; rel="next"` header when there is more."""
     headers = {}
     if page.next_cursor:
-        next_url = request.url.include_query_params(cursor=page.next_cursor)
-        headers["Link"] = f'<{next_url}>; rel="next"'
+        query = request.url.include_query_params(cursor=page.next_cursor).query
+        headers["Link"] = f'<{public_url(request, request.scope["path"], query)}>; rel="next"'
     return json(page, headers=headers)
 
 

@@ -28,6 +28,7 @@ from scim2_models import (
 )
 from starlette.responses import Response
 
+from service.api.rest import public_url
 from service.auth.dependencies import PrincipalDep
 from service.auth.principal import Principal
 from service.concurrency import check_if_match, etag, if_none_match_hits
@@ -55,7 +56,8 @@ IfMatch = Annotated[str | None, Header()]
 
 
 def _base(request: Request) -> str:
-    return f"{str(request.base_url).rstrip('/')}/scim/v2"
+    # From CUECARD_PUBLIC_URL (or relative), never from the Host header.
+    return public_url(request, "/scim/v2")
 
 
 def _users_url(request: Request) -> str:
@@ -69,7 +71,7 @@ def scim_response(content: Any, *, status_code: int = 200, headers: dict[str, st
 async def _json_body(request: Request) -> Any:
     try:
         return json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ScimProblem("The request body is not valid JSON.", scim_type="invalidSyntax") from exc
 
 

@@ -83,6 +83,8 @@ def _free_port() -> int:
 def running_server(settings) -> Iterator[str]:
     """CueCard served by uvicorn in a background thread (its own event loop and engine)."""
     port = _free_port()
+    # SCIM clients follow meta.location: a deployment names its public URL (CUECARD_PUBLIC_URL).
+    settings = settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
