@@ -17,7 +17,7 @@ from fastapi_problem.handler import customise_openapi
 
 from service import __doc__ as package_doc
 from service.api import graphql, ops, problems
-from service.api.middleware import Observability, RequestGuard
+from service.api.middleware import Observability, RequestGuard, SecurityHeaders
 from service.auth.tokens import TokenService
 from service.briefs import rest as briefs_rest
 from service.campaigns import rest as campaigns_rest
@@ -157,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestGuard, max_body=settings.max_body_bytes, max_batch_body=settings.max_batch_body_bytes
     )
     app.add_middleware(Observability)
+    app.add_middleware(SecurityHeaders)  # outside the guard: its 413/415/422 get nosniff too
     app.add_middleware(
         CorrelationIdMiddleware,
         header_name="X-Request-ID",

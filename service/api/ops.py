@@ -59,10 +59,9 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics (all worker processes when PROMETHEUS_MULTIPROC_DIR is set).
-
-    In production only with `Authorization: Bearer <CUECARD_METRICS_TOKEN>`; without that
-    setting the endpoint does not exist there (404), so metrics are never open by accident."""
+    """Prometheus metrics (all worker processes when PROMETHEUS_MULTIPROC_DIR is set)."""
+    # In production only with `Authorization: Bearer <CUECARD_METRICS_TOKEN>`; without that
+    # setting the endpoint does not exist there (404), so metrics are never open by accident.
     settings = request.app.state.settings
     if settings.env == "production" and not is_operator(request):
         if not settings.metrics_token:

@@ -20,6 +20,10 @@ from service.pitch.schemas import PitchRead, PitchRequest, UsageCreate, UsageRec
 router = APIRouter(prefix="/api/v1/pitch", tags=["pitch"])
 # Clients may keep a copy but must revalidate: a 304 costs little, and a publish shows at once.
 CACHE_CONTROL = "private, max-age=0, must-revalidate"
+# The HTML card is a static fragment with inline styles: no script may ever run in it, it
+# loads nothing, and it is sandboxed. No frame-ancestors: CRMs embed it (their origins are
+# not ours to list), and with nothing active inside, being framed gives nothing away.
+CARD_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; sandbox"
 
 
 def _wants_html(request: Request) -> bool:
@@ -71,6 +75,8 @@ async def get_current_pitch(request: Request) -> Response:
         media="html" if _wants_html(request) else "json",
     )
     headers = {"ETag": pitch.etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept, Authorization"}
+    if pitch.media_type.startswith("text/html"):
+        headers["Content-Security-Policy"] = CARD_POLICY
     if if_none_match_hits(request.headers.get("if-none-match"), pitch.etag):
         return Response(status_code=304, headers=headers)
     return Response(pitch.body, media_type=pitch.media_type, headers=headers)
