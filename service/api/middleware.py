@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import time
 from array import array
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.problems import problem_response
 from service.errors import BadRequest, Invalid, PayloadTooLarge, UnsupportedMediaType, field_error
+from service.fields import NUL, nul_position
 from service.logging import get_logger
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -96,6 +98,37 @@ def _nul_in_url(scope: Scope) -> list[dict] | None:
     return errors or None
 
 
+# A NUL written as a GraphQL string escape (\u0000 or \u{0}), not itself escaped. Linear: only
+# the first backslash of a run can start a match.
+_GRAPHQL_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u(?:0000|\{0+\})")
+
+
+def _graphql_nul(body: bytes) -> list[dict] | None:
+    """Validation errors for a NUL in a GraphQL request's variables or string literals.
+
+    GraphQL string arguments reach the services without an input model on some fields
+    (`product(key:)`); refusing NUL here covers every one of them, now and later."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return None  # not JSON: GraphQL answers that itself
+    errors: list[dict] = []
+    for index, operation in enumerate(payload if isinstance(payload, list) else [payload]):
+        if not isinstance(operation, dict):
+            continue
+        prefix = f"{index}." if isinstance(payload, list) else ""
+        document = operation.get("query")
+        if isinstance(document, str) and (NUL in document or _GRAPHQL_NUL_ESCAPE.search(document)):
+            errors.append(
+                field_error(f"{prefix}query", "must not contain a NUL character", type_="string_nul")
+            )
+        where = nul_position(operation.get("variables"))
+        if where is not None:
+            field = ".".join(filter(None, (f"{prefix}variables", where)))
+            errors.append(field_error(field, "must not contain a NUL character", type_="string_nul"))
+    return errors or None
+
+
 class RequestGuard:
     """Refuses, before any endpoint code runs: a NUL character in the URL (422), oversized
     bodies (413), bodies of the wrong media type (415) and JSON nested deeper than
@@ -156,6 +189,12 @@ class RequestGuard:
             problem = BadRequest(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
             await self._refuse(problem, scope, receive, send)
             return
+        if path == "/graphql" and json_like and body:
+            nul = _graphql_nul(body)
+            if nul is not None:
+                problem = Invalid("The GraphQL request contains a NUL character; see `errors`.", errors=nul)
+                await self._refuse(problem, scope, receive, send)
+                return
 
         delivered = False
 
