@@ -208,16 +208,17 @@ async def test_valid_idp_token_is_accepted_and_provisions_the_person(oidc, idp):
     assert me["email"] == claims["email"]
     assert me["display_name"] == claims["name"]
     assert me["role"] == "employee"
-    again = await oidc.get(ME, headers=bearer(idp.token(email=claims["email"])))
+    again = await oidc.get(ME, headers=bearer(idp.token(email=claims["email"], sub=claims["sub"])))
     assert again.status_code == 200 and again.json()["id"] == me["id"]  # found, not provisioned twice
 
 
 async def test_mixed_case_email_finds_the_same_person(oidc, idp):
     email = f"Mixed.{uuid.uuid4().hex[:8]}@Example.COM"
-    first = await oidc.get(ME, headers=bearer(idp.token(email=email)))
+    sub = f"idp|{uuid.uuid4().hex}"
+    first = await oidc.get(ME, headers=bearer(idp.token(email=email, sub=sub)))
     assert first.status_code == 200, first.text
     assert first.json()["email"] == email.lower()
-    second = await oidc.get(ME, headers=bearer(idp.token(email=email)))
+    second = await oidc.get(ME, headers=bearer(idp.token(email=email.lower(), sub=sub)))
     assert second.status_code == 200, second.text
     assert second.json()["id"] == first.json()["id"]
 
