@@ -123,7 +123,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     several_replicas = engine.dialect.name == "postgresql"  # SQLite: one process, see `cuecard serve`
     app.state.pitch_cache = pitch_cache.PitchCache(requires_listener=several_replicas)
     app.state.auth_cache = auth_cache.AuthCache(
-        requires_listener=several_replicas, ttl_seconds=settings.auth_cache_seconds
+        requires_listener=several_replicas,
+        ttl_seconds=settings.auth_cache_seconds,
+        signal_file=auth_cache.signal_file(engine.url),
     )
     app.state.sessionmaker = create_sessionmaker(
         engine,

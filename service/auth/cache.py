@@ -9,17 +9,22 @@ Every change to a person or a client marks the session (`person_changed`, `clien
 after the commit this process drops the entry at once, and on PostgreSQL the same
 transaction's `pg_notify` tells every other replica (service/listener.py) — so a demotion or
 a deactivation reaches all of them within a second. Without a listener (PostgreSQL while the
-LISTEN connection is down) nothing is cached. Entries also expire after `ttl_seconds`, a
-bound on staleness for edits made outside the services (SQL by hand; the CLI against a
-running SQLite server, which has no NOTIFY).
+LISTEN connection is down) nothing is cached. SQLite has no NOTIFY and runs one server
+process, but the operator's CLI (`cuecard token`, `cuecard clients deactivate`) is a second
+one: its commits rewrite a small file beside the database, which the server looks at at most
+every `SIGNAL_CHECK_SECONDS`. Entries also expire after `ttl_seconds`, a bound on staleness
+for edits made outside the services (SQL by hand).
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -91,9 +96,16 @@ class AuthCache:
 
     MAX_PEOPLE = 50_000
     MAX_CLIENTS = 10_000
+    SIGNAL_CHECK_SECONDS = 0.25
 
-    def __init__(self, *, requires_listener: bool = False, ttl_seconds: float = 30.0) -> None:
+    def __init__(
+        self, *, requires_listener: bool = False, ttl_seconds: float = 30.0, signal_file: Path | None = None
+    ) -> None:
         self.ttl = ttl_seconds
+        # SQLite: another process's changes show as new content in this file (see signal_file()).
+        self._signal_file = signal_file
+        self._signal_seen = _read_signal(signal_file) if signal_file else None
+        self._signal_checked = time.monotonic()
         self._people: OrderedDict[uuid.UUID, tuple[float, StoredPerson | None]] = OrderedDict()
         self._emails: dict[str, uuid.UUID] = {}
         self._clients: OrderedDict[str, tuple[float, StoredClient | None]] = OrderedDict()
@@ -105,7 +117,20 @@ class AuthCache:
 
     # --- reads -------------------------------------------------------------------------
 
+    def _check_signal(self) -> None:
+        if self._signal_file is None:
+            return
+        now = time.monotonic()
+        if now - self._signal_checked < self.SIGNAL_CHECK_SECONDS:
+            return
+        self._signal_checked = now
+        seen = _read_signal(self._signal_file)
+        if seen != self._signal_seen:
+            self._signal_seen = seen
+            self.invalidate_all()
+
     def person(self, person_id: uuid.UUID) -> StoredPerson | _Miss | None:
+        self._check_signal()
         found = self._people.get(person_id)
         if found is None:
             return MISS
@@ -120,6 +145,7 @@ class AuthCache:
         return MISS if person_id is None else self.person(person_id)
 
     def client(self, client_id: str) -> StoredClient | _Miss | None:
+        self._check_signal()
         found = self._clients.get(client_id)
         if found is None:
             return MISS
@@ -182,6 +208,31 @@ class AuthCache:
         self._clients.clear()
 
 
+def signal_file(url: sa.URL) -> Path | None:
+    """The file beside a SQLite database that processes rewrite after changing people or
+    clients (None for PostgreSQL, which has NOTIFY, and for in-memory databases)."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database + "-auth-changes")
+
+
+def _read_signal(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _signal_change(path: Path) -> bytes | None:
+    # New content every time (not only a new mtime, which some filesystems keep to the second).
+    content = f"{time.time_ns()} {os.getpid()} {secrets.token_hex(4)}\n".encode()
+    try:
+        path.write_bytes(content)
+    except OSError:  # best effort: the entries' TTL still bounds staleness
+        return None
+    return content
+
+
 # --- marking changes in a transaction ------------------------------------------------------
 
 
@@ -212,10 +263,17 @@ def session_info(cache: AuthCache) -> dict[str, Any]:
 @event.listens_for(Session, "after_commit")
 def _invalidate_after_commit(session: Session) -> None:
     changed = session.info.pop(_PENDING, None)
+    if not changed:
+        return
     cache = session.info.get(_CACHE)
-    if changed and cache is not None:
+    if cache is not None:
         for payload in changed:
             cache.on_notify(payload)
+    path = signal_file(session.get_bind().url)
+    if path is not None:
+        written = _signal_change(path)
+        if cache is not None and written is not None and cache._signal_file == path:
+            cache._signal_seen = written  # our own change, already applied above
 
 
 @event.listens_for(Session, "after_rollback")
