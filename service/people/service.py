@@ -322,6 +322,7 @@ async def _principal_from_idp(
     stored = cache.person_by_email(email)
     if isinstance(stored, StoredPerson) and stored.oidc_subject == subject and role in (None, stored.role):
         return _acting(stored)  # the usual case: known, bound, nothing to record
+    generation = cache.generation  # our own commit below bumps it: what we wrote is re-read next time
     async with sessions() as session:
         person = await repository.get_person_by_email(session, email)
         if person is None:  # first sign-in through the identity provider: provision, bound
@@ -353,7 +354,7 @@ async def _principal_from_idp(
             except Conflict as exc:  # this subject is bound to another person meanwhile
                 raise Unauthenticated("this identity is bound to another person") from exc
         stored = StoredPerson.of(person)
-    cache.put_person(stored.id, stored, cache.generation)  # as just read or written
+    cache.put_person(stored.id, stored, generation)
     return _acting(stored)
 
 
