@@ -123,7 +123,8 @@ def token(
     department: Annotated[str | None, typer.Option(help="Department key.")] = None,
     ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds.")] = None,
 ) -> None:
-    """Mint a token from the service's own key (creates the person if missing)."""
+    """Mint a token from the service's own key (creates the person if missing, else sets their
+    role). Tokens act with the stored role: changing it later changes what this token may do."""
     from service.auth.principal import HUMAN_ROLES, Principal
     from service.auth.tokens import TokenService
     from service.people import service as people_service
@@ -135,7 +136,13 @@ def token(
         person = await people_service.ensure_person(
             session, Principal.operator(), email=email, role=role, department_key=department
         )
-        claims = {"sub": str(person.id), "email": person.email, "role": role}
+        typer.echo(
+            f"{person.email}: stored role {person.role}"
+            + (f", department {person.department_key}" if person.department_key else "")
+            + " (tokens act with the stored role)",
+            err=True,
+        )
+        claims = {"sub": str(person.id), "email": person.email, "role": person.role}
         return TokenService(settings).mint(claims, ttl)[0]
 
     typer.echo(_with_session(work))
@@ -158,6 +165,30 @@ def clients_create(
         )
     )
     typer.echo(created.model_dump_json(indent=2))
+
+
+@clients_app.command("deactivate")
+def clients_deactivate(client_id: Annotated[str, typer.Argument(help="The client_id.")]) -> None:
+    """Deactivate a service account: no new tokens, and its issued tokens stop working."""
+    from service.auth.principal import Principal
+    from service.clients import service as clients_service
+
+    _with_session(
+        lambda session, _s: clients_service.set_client_active(
+            session, Principal.operator(), client_id, active=False
+        )
+    )
+    typer.echo(f"{client_id} deactivated", err=True)
+
+
+@clients_app.command("delete")
+def clients_delete(client_id: Annotated[str, typer.Argument(help="The client_id.")]) -> None:
+    """Delete a service account; its issued tokens stop working."""
+    from service.auth.principal import Principal
+    from service.clients import service as clients_service
+
+    _with_session(lambda session, _s: clients_service.delete_client(session, Principal.operator(), client_id))
+    typer.echo(f"{client_id} deleted", err=True)
 
 
 def render_contracts(settings: Settings | None = None) -> dict[str, str]:

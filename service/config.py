@@ -45,12 +45,15 @@ class Settings(BaseSettings):
     oidc_role_claim: str = "roles"
     oidc_role_map: str = ""
     oidc_jwks_cache_seconds: int = 600
+    # How long a process trusts its cached copy of a caller's record (role, active, client
+    # state) without a change notice; changes made through CueCard reach every replica at once.
+    auth_cache_seconds: int = 30
 
     # Request limits.
     max_body_bytes: int = 1024 * 1024
     max_batch_body_bytes: int = 16 * 1024 * 1024
     max_authorization_header_bytes: int = 8 * 1024
-    token_failures_per_minute: int = 10
+    token_failures_per_minute: int = 10  # per client id AND source address
 
     # GraphQL guards.
     graphql_max_depth: int = 10

@@ -18,6 +18,7 @@ from fastapi_problem.handler import customise_openapi
 from service import __doc__ as package_doc
 from service.api import graphql, ops, problems
 from service.api.middleware import Observability, RequestGuard, SecurityHeaders
+from service.auth import cache as auth_cache
 from service.auth.tokens import TokenService
 from service.briefs import rest as briefs_rest
 from service.campaigns import rest as campaigns_rest
@@ -29,13 +30,14 @@ from service.evidence import rest as evidence_rest
 from service.feed import rest as feed_rest
 from service.feedback import rest as feedback_rest
 from service.feedback import review_rest as feedback_review_rest
+from service.listener import ChangeListener, asyncpg_dsn
 from service.logging import configure_logging
 from service.messages import lint
 from service.messages import rest as messages_rest
 from service.migrate import head_revision, known_revisions
 from service.people import rest as people_rest
+from service.pitch import cache as pitch_cache
 from service.pitch import rest as pitch_rest
-from service.pitch.cache import PitchCache, PitchListener, asyncpg_dsn, session_info
 from service.products import rest as products_rest
 from service.scim import rest as scim_rest
 
@@ -89,10 +91,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         listener = None
         if app.state.engine.dialect.name == "postgresql":
-            # Other replicas' publishes reach this process's pitch cache through NOTIFY.
-            listener = PitchListener(asyncpg_dsn(app.state.engine.url), app.state.pitch_cache)
+            # Other replicas' changes reach this process's caches through NOTIFY: pitches
+            # published, people and service clients changed (one connection for both).
+            listener = ChangeListener(asyncpg_dsn(app.state.engine.url))
+            listener.subscribe(pitch_cache.CHANNEL, app.state.pitch_cache)
+            listener.subscribe(auth_cache.CHANNEL, app.state.auth_cache)
             listener.start()
-        app.state.pitch_listener = listener
+        app.state.listener = app.state.pitch_listener = listener
         # Everything built at start-up (routes, schemas, GraphQL types) lives as long as the
         # process: keep it out of the cyclic collector's full passes (shorter GC pauses, p99).
         gc.collect()
@@ -115,9 +120,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_engine(settings)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.pitch_cache = PitchCache(requires_listener=engine.dialect.name == "postgresql")
+    several_replicas = engine.dialect.name == "postgresql"  # SQLite: one process, see `cuecard serve`
+    app.state.pitch_cache = pitch_cache.PitchCache(requires_listener=several_replicas)
+    app.state.auth_cache = auth_cache.AuthCache(
+        requires_listener=several_replicas,
+        ttl_seconds=settings.auth_cache_seconds,
+        signal_file=auth_cache.signal_file(engine.url),
+    )
     app.state.sessionmaker = create_sessionmaker(
-        engine, info={**session_info(app.state.pitch_cache), "settings": settings}
+        engine,
+        info={
+            **pitch_cache.session_info(app.state.pitch_cache),
+            **auth_cache.session_info(app.state.auth_cache),
+            "settings": settings,
+        },
     )
     app.state.tokens = TokenService(settings)
     app.state.token_failures = FailureLimiter(settings.token_failures_per_minute)

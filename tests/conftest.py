@@ -81,6 +81,7 @@ async def _clean_database(app: FastAPI) -> AsyncIterator[None]:
         for table in reversed(SQLModel.metadata.sorted_tables):
             await conn.execute(table.delete())
     app.state.token_failures._failures.clear()
+    app.state.auth_cache.invalidate_all()  # rows deleted behind the services' back
 
 
 @pytest.fixture

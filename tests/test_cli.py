@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,8 +53,9 @@ async def test_token_creates_the_person_and_prints_only_the_token(app, client, c
     assert me.json()["department_key"] == "sales"
 
     # Again for the same person: role changes, department and name are kept.
-    code, out, _ = await run(cli_env, "token", "--email", "ops.user@example.com", "--role", "manager")
+    code, out, err = await run(cli_env, "token", "--email", "ops.user@example.com", "--role", "manager")
     assert code == 0
+    assert "stored role manager" in err and "tokens act with the stored role" in err
     again = (await client.get("/api/v1/me", headers=bearer(out.strip()))).json()
     assert again["role"] == "manager"
     assert again["department_key"] == "sales"
@@ -93,6 +95,54 @@ async def test_clients_create_prints_credentials_once_that_work(client, cli_env)
     )
     assert response.status_code == 200
     assert response.json()["scope"] == "briefs:read pitch:read"
+
+
+async def test_a_role_set_by_the_cli_applies_to_tokens_already_issued(app, client, cli_env):
+    """The CLI is another process: on SQLite too, the running server sees the change within a second."""
+    code, out, _ = await run(cli_env, "token", "--email", "cli.editor@example.com", "--role", "admin")
+    assert code == 0
+    earlier = bearer(out.strip())
+    assert (
+        await client.post("/api/v1/products", json={"key": "cli-a", "name": "A"}, headers=earlier)
+    ).status_code == 201
+    code, _, _ = await run(cli_env, "token", "--email", "cli.editor@example.com", "--role", "employee")
+    assert code == 0
+    status = await _poll_status(
+        client, "post", "/api/v1/products", earlier, until=403, json={"key": "cli-b", "name": "B"}
+    )
+    assert status == 403
+
+
+async def test_clients_deactivate_and_delete_stop_issued_tokens(app, client, cli_env):
+    tokens = []
+    for _ in range(2):
+        code, out, _ = await run(cli_env, "clients", "create", "--name", "CRM", "--scope", "pitch:read")
+        created = json.loads(out)
+        issued = await client.post(
+            "/api/v1/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": created["client_id"],
+                "client_secret": created["client_secret"],
+            },
+        )
+        tokens.append((created["client_id"], bearer(issued.json()["access_token"])))
+        assert (await client.get("/api/v1/products", headers=tokens[-1][1])).status_code == 200  # cached
+    for command, (client_id, headers) in zip(("deactivate", "delete"), tokens, strict=True):
+        code, _, err = await run(cli_env, "clients", command, client_id)
+        assert code == 0, err
+        assert await _poll_status(client, "get", "/api/v1/products", headers, until=401) == 401
+    code, _, err = await run(cli_env, "clients", "delete", "cc_no_such_client")
+    assert code == 1 and "No such service account" in err
+
+
+async def _poll_status(client, method: str, url: str, headers: dict, *, until: int, **kwargs) -> int:
+    started = time.monotonic()
+    while True:
+        status = (await client.request(method.upper(), url, headers=headers, **kwargs)).status_code
+        if status == until or time.monotonic() - started > 1.0:
+            return status
+        await asyncio.sleep(0.05)
 
 
 async def test_clients_create_refuses_unknown_scopes(cli_env):

@@ -18,9 +18,11 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from graphql import GraphQLError
+from jose import jwt as jose_jwt
 from sqlalchemy import event, func, select
 
 from service.api.graphql import ErrorCodes
+from service.auth.cache import StoredClient
 from service.config import Settings
 from service.main import create_app
 from service.people.models import Department, Person
@@ -682,13 +684,24 @@ async def test_database_failures_are_unavailable_and_leak_nothing(
     503, GraphQL says SERVICE_UNAVAILABLE (retry later), and shows no SQL or exception text."""
     empty = tmp_path_factory.mktemp("unmigrated") / "empty.db"
     broken = settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{empty}"})
-    async with other_app(broken) as http:
-        # A service account's principal needs no database, so the resolver is what fails.
-        response = await http.post(
-            "/graphql",
-            json={"query": "{ products(first: 1) { edges { node { key } } } }"},
-            headers=callers.headers("svc_pitch"),
-        )
+    application = create_app(broken)
+    # The caller was read before the database went away (it is in the process's auth cache),
+    # so the resolver is what fails.
+    claims = jose_jwt.get_unverified_claims(callers.tokens["svc_pitch"] or "")
+    cache = application.state.auth_cache
+    cache.put_client(
+        claims["client_id"],
+        StoredClient(claims["client_id"], True, frozenset({"pitch:read"})),
+        cache.generation,
+    )
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await http.post(
+                "/graphql",
+                json={"query": "{ products(first: 1) { edges { node { key } } } }"},
+                headers=callers.headers("svc_pitch"),
+            )
     assert response.status_code == 200
     body = response.json()
     assert body["data"] is None

@@ -54,5 +54,7 @@ async def issue_token(
         client_secret=client_secret,
         scope=scope,
         ttl_seconds=state.settings.client_token_ttl_seconds,
+        # The peer address (behind a proxy, uvicorn's --proxy-headers puts the forwarded one here).
+        source=request.client.host if request.client else None,
     )
     return json(token, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

@@ -34,3 +34,6 @@ class Person(TableBase, table=True):
     locale: str = Field(default="en", max_length=35)
     active: bool = Field(default=True)
     external_id: str | None = Field(default=None, max_length=255)
+    # The identity provider's `sub`, bound on first OIDC sign-in: a later token with the same
+    # e-mail but another subject is someone else (a reassigned or spoofed address).
+    oidc_subject: str | None = Field(default=None, max_length=255, unique=True)

@@ -6,8 +6,10 @@ import uuid
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.auth import cache as auth_cache
+from service.auth.cache import MISS, AuthCache, StoredPerson
 from service.auth.principal import HUMAN_ROLES, Principal
 from service.auth.tokens import VerifiedToken
 from service.campaigns import enrollment as enrollment_service
@@ -72,6 +74,9 @@ async def _commit_person(session: AsyncSession, person: Person, conflict_message
     try:
         await session.flush()
         await enrollment_service.follow_person(session, person.id)
+        # Role, department, active flag or e-mail may have changed: every replica's cached
+        # principal for this person is dropped when (and only if) this commits.
+        await auth_cache.person_changed(session, person.id)
         await session.commit()
     except sa.exc.IntegrityError as exc:
         await session.rollback()
@@ -259,42 +264,98 @@ def _mapped_role(claims: dict, settings: Settings) -> str:
 
 
 async def principal_from_token(
-    session: AsyncSession, *, verified: VerifiedToken, settings: Settings
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    verified: VerifiedToken,
+    settings: Settings,
+    cache: AuthCache,
 ) -> Principal:
-    """Turns a person's verified claims into a principal: an active person, provisioned on first
-    sight when the identity provider vouches for them."""
+    """Turns a person's verified token into a principal acting with their stored record (role,
+    department, active flag); opens a session only when the cache does not know them."""
     claims = verified.claims
-    if verified.issuer == "own":
-        role = claims.get("role")
-        if role not in HUMAN_ROLES:
-            raise Unauthenticated("token has no valid role")
-        try:
-            person = await repository.get_person(session, uuid.UUID(claims["sub"]))
-        except ValueError as exc:
-            raise Unauthenticated("token subject is not a person") from exc
-    else:
-        email = claims.get("email")
-        if not isinstance(email, str) or "@" not in email:
-            raise Unauthenticated("identity provider token has no e-mail claim")
-        role = _mapped_role(claims, settings)
+    if verified.issuer == "oidc":
+        return await _principal_from_idp(sessions, claims=claims, settings=settings, cache=cache)
+    # Own tokens still carry a role (the contract), but the stored role decides: a demoted
+    # editor's token acts as what they are now, not what they were when it was minted.
+    if claims.get("role") not in HUMAN_ROLES:
+        raise Unauthenticated("token has no valid role")
+    try:
+        person_id = uuid.UUID(claims["sub"])
+    except ValueError as exc:
+        raise Unauthenticated("token subject is not a person") from exc
+    stored = cache.person(person_id)
+    if stored is MISS:
+        generation = cache.generation
+        async with sessions() as session:
+            person = await repository.get_person(session, person_id)
+        stored = StoredPerson.of(person) if person is not None else None
+        cache.put_person(person_id, stored, generation)
+    return _acting(stored)
+
+
+def _acting(stored: StoredPerson | object | None) -> Principal:
+    if not isinstance(stored, StoredPerson) or not stored.active:
+        raise Unauthenticated("unknown or deactivated person")
+    return stored.principal()
+
+
+def _email_verified(claims: dict) -> bool:
+    # Absent: the provider does not say (many only issue verified addresses). Present: it must
+    # be true (some providers send the string "true").
+    return claims.get("email_verified", True) in (True, "true")
+
+
+async def _principal_from_idp(
+    sessions: async_sessionmaker[AsyncSession], *, claims: dict, settings: Settings, cache: AuthCache
+) -> Principal:
+    """An identity provider's token: the person with that verified e-mail, bound to the
+    provider's `sub` on first sign-in (provisioned if new); the provider's mapped role, when
+    the token carries the role claim, becomes the stored role."""
+    email = claims.get("email")
+    if not isinstance(email, str) or "@" not in email:
+        raise Unauthenticated("identity provider token has no e-mail claim")
+    if not _email_verified(claims):
+        raise Unauthenticated("the identity provider has not verified this e-mail")
+    email = email.lower()
+    subject = claims["sub"]
+    role = _mapped_role(claims, settings) if settings.oidc_role_claim in claims else None
+    stored = cache.person_by_email(email)
+    if isinstance(stored, StoredPerson) and stored.oidc_subject == subject and role in (None, stored.role):
+        return _acting(stored)  # the usual case: known, bound, nothing to record
+    generation = cache.generation  # our own commit below bumps it: what we wrote is re-read next time
+    async with sessions() as session:
         person = await repository.get_person_by_email(session, email)
-        if person is None:  # first sign-in through the identity provider: provision
+        if person is None:  # first sign-in through the identity provider: provision, bound
             name = claims.get("name") if isinstance(claims.get("name"), str) else email.split("@")[0]
-            person = Person(email=email.lower(), display_name=name[:200], role=role)
+            person = Person(
+                email=email, display_name=name[:200], role=role or "employee", oidc_subject=subject
+            )
             try:
                 await _commit_person(session, person, "provisioned concurrently")
             except Conflict:
+                # Provisioned meanwhile (then bound to this or another subject, checked below),
+                # or this subject is already bound to a person under another e-mail.
                 person = await repository.get_person_by_email(session, email)
-    if person is None or not person.active:
-        raise Unauthenticated("unknown or deactivated person")
-    return Principal(
-        kind="person",
-        subject=f"person:{person.id}",
-        role=role,
-        person_id=person.id,
-        department_id=person.department_id,
-        email=person.email,
-    )
+                if person is None:
+                    raise Unauthenticated("this identity is bound to another person") from None
+        if not person.active:
+            raise Unauthenticated("unknown or deactivated person")
+        if person.oidc_subject is not None and person.oidc_subject != subject:
+            # Same e-mail, another account at the provider: a reassigned or spoofed address.
+            raise Unauthenticated("this e-mail is bound to another identity")
+        if person.oidc_subject is None or role not in (None, person.role):
+            person.oidc_subject = subject
+            if role is not None and role != person.role:
+                person.role = role
+                person.revision += 1
+                person.updated_at = utcnow()
+            try:
+                await _commit_person(session, person, "identity bound concurrently")
+            except Conflict as exc:  # this subject is bound to another person meanwhile
+                raise Unauthenticated("this identity is bound to another person") from exc
+        stored = StoredPerson.of(person)
+    cache.put_person(stored.id, stored, generation)
+    return _acting(stored)
 
 
 # --- SCIM support ------------------------------------------------------------------------

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import time
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from jose import jwt as jose_jwt
 
+from service.clients import service as clients_service
 from service.clients.models import ServiceClient
-from tests.factories import bearer, make_client
+from service.main import create_app
+from tests.conftest import BACKEND
+from tests.factories import OPERATOR, bearer, make_client, make_person, principal_of
 
 TOKEN = "/api/v1/auth/token"
 
@@ -164,6 +170,12 @@ async def test_missing_client_id_is_refused(client, credentials):
     assert_problem(response, 401, "invalid_client")
 
 
+def from_address(app: FastAPI, host: str) -> httpx.AsyncClient:
+    """A client whose requests come from `host` (the peer address the limiter counts)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(host, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
 async def test_ten_failures_in_a_minute_answer_429(app, client, credentials):
     client_id, secret = credentials
     limit = app.state.settings.token_failures_per_minute
@@ -173,10 +185,37 @@ async def test_ten_failures_in_a_minute_answer_429(app, client, credentials):
     blocked = await client.post(TOKEN, data=grant(client_id, "ccs_wrong"))
     assert_problem(blocked, 429)
     assert 0 < int(blocked.headers["retry-after"]) <= 61
-    # Locked out even with the right secret, while another client is unaffected.
+    # That address may not go on guessing (the secret is not even compared), while another
+    # client is unaffected.
     assert_problem(await client.post(TOKEN, data=grant(client_id, secret)), 429)
     other_id, other_secret = await make_client(app, "pitch:read", name="other")
     assert (await client.post(TOKEN, data=grant(other_id, other_secret))).status_code == 200
+
+
+async def test_a_stranger_guessing_wrong_never_locks_the_integration_out(app, credentials):
+    """Finding 10: ten bad secrets from one address, then the right secret from the
+    integration's own address works; the guesser stays throttled."""
+    client_id, secret = credentials
+    async with (
+        from_address(app, "203.0.113.66") as attacker,
+        from_address(app, "198.51.100.7") as integration,
+    ):
+        for _ in range(app.state.settings.token_failures_per_minute + 5):
+            response = await attacker.post(TOKEN, data=grant(client_id, "ccs_guess"))
+            assert response.status_code in (401, 429)
+        assert_problem(await attacker.post(TOKEN, data=grant(client_id, "ccs_guess")), 429)
+        for _ in range(3):
+            response = await integration.post(TOKEN, data=grant(client_id, secret))
+            assert response.status_code == 200, response.text
+
+
+async def test_an_ipv6_guesser_cannot_escape_the_limit_by_changing_address(app, credentials):
+    client_id, _ = credentials
+    for i in range(app.state.settings.token_failures_per_minute):
+        async with from_address(app, f"2001:db8:1:2::{i + 1:x}") as attacker:
+            assert_problem(await attacker.post(TOKEN, data=grant(client_id, "ccs_guess")), 401)
+    async with from_address(app, "2001:db8:1:2::ffff") as same_network:
+        assert_problem(await same_network.post(TOKEN, data=grant(client_id, "ccs_guess")), 429)
 
 
 async def test_nine_failures_do_not_lock_out(app, client, credentials):
@@ -211,3 +250,68 @@ async def test_tampered_scope_on_an_issued_token_is_refused(client, credentials)
     assert payload != forged_payload
     response = await client.get("/api/v1/products", headers=bearer(f"{header}.{forged_payload}.{signature}"))
     assert_problem(response, 401)
+
+
+# --- issued tokens follow the client's stored state (finding 9) -----------------------------
+
+
+async def issued_token(client: httpx.AsyncClient, client_id: str, secret: str) -> dict[str, str]:
+    response = await client.post(TOKEN, data=grant(client_id, secret))
+    assert response.status_code == 200, response.text
+    return bearer(response.json()["access_token"])
+
+
+async def change_client(app: FastAPI, client_id: str, *, delete: bool = False) -> None:
+    async with app.state.sessionmaker() as session:
+        if delete:
+            await clients_service.delete_client(session, OPERATOR, client_id)
+        else:
+            await clients_service.set_client_active(session, OPERATOR, client_id, active=False)
+
+
+@pytest.mark.parametrize("delete", [False, True], ids=["deactivated", "deleted"])
+async def test_a_deactivated_or_deleted_clients_tokens_stop_working_at_once(app, client, credentials, delete):
+    client_id, secret = credentials
+    token = await issued_token(client, client_id, secret)
+    assert (await client.get("/api/v1/products", headers=token)).status_code == 200  # cached as active
+    await change_client(app, client_id, delete=delete)
+    assert_problem(await client.get("/api/v1/products", headers=token), 401)
+    assert_problem(await client.post(TOKEN, data=grant(client_id, secret)), 401, "invalid_client")
+
+
+async def test_only_admins_deactivate_clients(app, credentials):
+    from service.errors import Forbidden
+
+    client_id, _ = credentials
+    editor = principal_of(await make_person(app, role="editor"))
+    async with app.state.sessionmaker() as session:
+        with pytest.raises(Forbidden):
+            await clients_service.set_client_active(session, editor, client_id, active=False)
+
+
+@pytest.mark.skipif(
+    BACKEND != "postgres", reason="several replicas share one PostgreSQL; SQLite is one process"
+)
+async def test_a_deactivated_clients_tokens_stop_on_every_replica_within_a_second(
+    app, client, settings, credentials
+):
+    client_id, secret = credentials
+    token = await issued_token(client, client_id, secret)
+    replica = create_app(settings)
+    async with LifespanManager(replica):
+        await asyncio.wait_for(replica.state.listener.connected.wait(), timeout=5)
+        transport = httpx.ASGITransport(app=replica, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://replica") as second:
+            assert (await second.get("/api/v1/products", headers=token)).status_code == 200
+            assert (await client.get("/api/v1/products", headers=token)).status_code == 200
+            assert replica.state.auth_cache.client(client_id) is not None  # B holds it as active
+
+            await change_client(app, client_id)  # through A's services
+            started, statuses = time.monotonic(), (200, 200)
+            while statuses != (401, 401) and time.monotonic() - started < 1.0:
+                statuses = (
+                    (await client.get("/api/v1/products", headers=token)).status_code,
+                    (await second.get("/api/v1/products", headers=token)).status_code,
+                )
+                await asyncio.sleep(0.02)
+            assert statuses == (401, 401), "a replica still honoured the deactivated client's token"

@@ -208,16 +208,17 @@ async def test_valid_idp_token_is_accepted_and_provisions_the_person(oidc, idp):
     assert me["email"] == claims["email"]
     assert me["display_name"] == claims["name"]
     assert me["role"] == "employee"
-    again = await oidc.get(ME, headers=bearer(idp.token(email=claims["email"])))
+    again = await oidc.get(ME, headers=bearer(idp.token(email=claims["email"], sub=claims["sub"])))
     assert again.status_code == 200 and again.json()["id"] == me["id"]  # found, not provisioned twice
 
 
 async def test_mixed_case_email_finds_the_same_person(oidc, idp):
     email = f"Mixed.{uuid.uuid4().hex[:8]}@Example.COM"
-    first = await oidc.get(ME, headers=bearer(idp.token(email=email)))
+    sub = f"idp|{uuid.uuid4().hex}"
+    first = await oidc.get(ME, headers=bearer(idp.token(email=email, sub=sub)))
     assert first.status_code == 200, first.text
     assert first.json()["email"] == email.lower()
-    second = await oidc.get(ME, headers=bearer(idp.token(email=email)))
+    second = await oidc.get(ME, headers=bearer(idp.token(email=email.lower(), sub=sub)))
     assert second.status_code == 200, second.text
     assert second.json()["id"] == first.json()["id"]
 
@@ -384,3 +385,77 @@ async def test_rs256_token_with_the_own_issuer_signed_by_the_idp_key_is_refused(
 
 async def test_idp_token_on_an_app_without_oidc_is_refused(client, idp):
     assert_401(await client.get(ME, headers=bearer(idp.token())))
+
+
+# --- e-mail verification and subject binding (finding 8) -------------------------------------
+
+
+@pytest.mark.parametrize("flag", [False, "false", None, "no", 0])
+async def test_an_email_the_idp_has_not_verified_is_refused(oidc, oidc_app, idp, flag):
+    """Someone who registers a colleague's address at the provider without proving it."""
+    victim = await make_person(oidc_app, role="admin")
+    claims = idp.claims(email=victim.email)
+    claims["email_verified"] = flag
+    assert_401(await oidc.get(ME, headers=bearer(sign({"alg": "RS256", "kid": "rsa-1"}, claims, idp.rsa))))
+    # Nor is anyone provisioned from an unverified address.
+    stranger = idp.claims(email_verified=False)
+    assert_401(await oidc.get(ME, headers=bearer(sign({"alg": "RS256", "kid": "rsa-1"}, stranger, idp.rsa))))
+
+
+@pytest.mark.parametrize("flag", [True, "true"])
+async def test_a_verified_email_is_accepted(oidc, idp, flag):
+    assert (await oidc.get(ME, headers=bearer(idp.token(email_verified=flag)))).status_code == 200
+
+
+async def test_a_person_is_bound_to_the_first_subject_that_signs_in(oidc, oidc_app, idp):
+    person = await make_person(oidc_app, role="editor")  # made by HR: not bound yet
+    first = await oidc.get(ME, headers=bearer(idp.token(email=person.email, sub="idp|real")))
+    assert first.status_code == 200, first.text
+    # The same address at another account of the provider (reassigned, or spoofed) is refused,
+    # also once the first sign-in is cached.
+    assert_401(await oidc.get(ME, headers=bearer(idp.token(email=person.email, sub="idp|other"))))
+    again = await oidc.get(ME, headers=bearer(idp.token(email=person.email, sub="idp|real")))
+    assert again.status_code == 200 and again.json()["id"] == str(person.id)
+
+
+async def test_a_provisioned_person_is_bound_to_their_subject(oidc, idp):
+    claims = idp.claims()
+    assert (await oidc.get(ME, headers=bearer(idp.token(**claims)))).status_code == 200
+    assert_401(await oidc.get(ME, headers=bearer(idp.token(email=claims["email"]))))  # another sub
+
+
+async def test_one_subject_cannot_take_a_second_person(oidc, oidc_app, idp):
+    """A bound provider account that now shows another e-mail does not become that person."""
+    first, second = await make_person(oidc_app), await make_person(oidc_app)
+    assert (
+        await oidc.get(ME, headers=bearer(idp.token(email=first.email, sub="idp|one")))
+    ).status_code == 200
+    assert_401(await oidc.get(ME, headers=bearer(idp.token(email=second.email, sub="idp|one"))))
+    assert_401(await oidc.get(ME, headers=bearer(idp.token(email="new-" + second.email, sub="idp|one"))))
+
+
+# --- the IdP's role is recorded; without the claim the stored role decides (finding 5) -------
+
+
+async def test_the_idps_role_is_recorded_as_the_stored_role(oidc, oidc_app, idp):
+    person = await make_person(oidc_app, role="employee")
+    sub = f"idp|{uuid.uuid4().hex}"
+    promoted = idp.token(email=person.email, sub=sub, roles="cuecard-admin")
+    assert await effective_role_is_admin(oidc, promoted)
+    # Recorded: the person's own-issuer token and a claim-less IdP token act as admin too.
+    assert await effective_role_is_admin(oidc, token_for(oidc_app, person))
+    assert await effective_role_is_admin(oidc, idp.token(email=person.email, sub=sub))
+    # The provider takes the role away: recorded at the next sign-in, every token follows.
+    assert not await effective_role_is_admin(oidc, idp.token(email=person.email, sub=sub, roles=[]))
+    assert not await effective_role_is_admin(oidc, token_for(oidc_app, person, role="admin"))
+
+
+async def test_without_the_role_claim_an_idp_token_acts_with_the_stored_role(oidc, oidc_app, idp):
+    admin = bearer(token_for(oidc_app, await make_person(oidc_app, role="admin")))
+    person = await make_person(oidc_app, role="admin")
+    sub = f"idp|{uuid.uuid4().hex}"
+    token = idp.token(email=person.email, sub=sub)
+    assert await effective_role_is_admin(oidc, token)
+    patched = await oidc.patch(f"/api/v1/people/{person.id}", json={"role": "employee"}, headers=admin)
+    assert patched.status_code == 200, patched.text
+    assert not await effective_role_is_admin(oidc, token)  # the same token, at once

@@ -248,4 +248,5 @@ async def test_statements_per_page_of_feedback_do_not_grow_with_its_size(app, cl
         assert all(e["node"]["theme"] and e["node"]["transitions"] for e in edges)
         return len(statements)
 
+    await statements_for(3)  # warm: the caller is read once, then served from the auth cache
     assert await statements_for(3) == await statements_for(25)
