@@ -225,7 +225,6 @@ async def test_database_cut_mid_load_gives_503s_recovers_and_writes_nothing_by_h
             stop.set()
             await asyncio.gather(*workers)
 
-        print(dict(statuses))
         assert statuses[("brief", 503)] + statuses[("batch", 503)] > 0, statuses
         assert statuses[("batch", 200)] > 0 and statuses[("brief", 201)] > 0, statuses
         assert not [key for key in statuses if key[1] >= 500 and key[1] != 503], statuses
@@ -251,7 +250,8 @@ async def test_database_cut_mid_load_gives_503s_recovers_and_writes_nothing_by_h
             if status != 503:
                 continue
             items = [
-                {"source": "support", "external_id": f"{tag}-{i}", "body": f"声 {i} of {tag}"} for i in range(5)
+                {"source": "support", "external_id": f"{tag}-{i}", "body": f"声 {i} of {tag}"}
+                for i in range(5)
             ]
             retry = await eventually_ok(
                 lambda tag=tag, items=items: http.post(
@@ -414,15 +414,17 @@ async def test_sigterm_drains_in_flight_requests_and_leaves_no_session(
         "CUECARD_SHUTDOWN_GRACE_SECONDS": str(grace),
     }
     command = [sys.executable, "-c", "from service.cli import app; app()", "serve", "--port", str(port)]
-    server = subprocess.Popen(  # noqa: S603 - our own command, no shell
-        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log_file:
+        server = await asyncio.create_subprocess_exec(
+            *command, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     holder = await asyncpg.connect(_dsn(fault_db))
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            for _ in range(200):
-                assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+            for _ in range(300):
+                assert server.returncode is None, log_path.read_text()
                 try:
                     if (await http.get("/readyz")).status_code == 200:
                         break
@@ -435,17 +437,22 @@ async def test_sigterm_drains_in_flight_requests_and_leaves_no_session(
             # Hold every draft's row: the PATCHes below wait in the database, in flight.
             transaction = holder.transaction()
             await transaction.start()
-            await holder.execute("SELECT id FROM briefs WHERE id = ANY($1) FOR UPDATE", [d.id for d in drafts])
+            await holder.execute(
+                "SELECT id FROM briefs WHERE id = ANY($1) FOR UPDATE", [d.id for d in drafts]
+            )
             in_flight = [
                 asyncio.create_task(
                     http.patch(
-                        f"/api/v1/briefs/{d.id}", json={"title": "終了前の編集"}, headers={**auth, "If-Match": etag}
+                        f"/api/v1/briefs/{d.id}",
+                        json={"title": "終了前の編集"},
+                        headers={**auth, "If-Match": etag},
                     )
                 )
                 for d, etag in zip(drafts, etags, strict=True)
             ]
             for _ in range(100):
-                waiting = [s for s in await _cuecard_sessions(_dsn(fault_db), fault_db) if s["wait_event_type"] == "Lock"]
+                sessions = await _cuecard_sessions(_dsn(fault_db), fault_db)
+                waiting = [row for row in sessions if row["wait_event_type"] == "Lock"]
                 if len(waiting) == len(drafts):
                     break
                 await asyncio.sleep(0.05)
@@ -454,18 +461,18 @@ async def test_sigterm_drains_in_flight_requests_and_leaves_no_session(
             server.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
             await asyncio.sleep(1.0)
-            assert server.poll() is None  # still draining
+            assert server.returncode is None  # still draining
             await transaction.rollback()  # the database lets them through
 
             responses = await asyncio.gather(*in_flight)
-        exit_code = await asyncio.to_thread(server.wait, grace + 5)
+        exit_code = await asyncio.wait_for(server.wait(), grace + 5)
         drained_in = time.monotonic() - signalled
     finally:
         await holder.close()
-        if server.poll() is None:
+        if server.returncode is None:
             server.kill()
-            server.wait()
-    log = server.stdout.read().decode(errors="replace") if server.stdout else ""
+            await server.wait()
+    log = log_path.read_text(errors="replace")
 
     assert [r.status_code for r in responses] == [200] * len(drafts), [r.text for r in responses]
     assert all(r.json()["title"] == "終了前の編集" for r in responses)
