@@ -204,7 +204,12 @@ async def test_database_cut_mid_load_gives_503s_recovers_and_writes_nothing_by_h
             for work in (pitch_reader, pitch_reader, batch_writer, batch_writer, brief_writer, brief_writer)
         ]
         try:
-            await asyncio.sleep(1.0)
+            # Under way first: some of each kind done (however slow the machine) ...
+            for _ in range(300):
+                if statuses[("batch", 200)] and statuses[("brief", 201)] and statuses[("pitch", 200)]:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)
             # The database goes away under load: every connection dies, new ones are refused ...
             proxy.cut()
             await proxy.refuse()
@@ -276,6 +281,14 @@ async def test_database_cut_mid_load_gives_503s_recovers_and_writes_nothing_by_h
             )
         )
         titles = Counter(row["title"] for row in await connection.fetch("SELECT title FROM briefs"))
+        # A brief lands with its citation (complete_brief cites one piece of evidence) or not at all.
+        citations = {
+            row["title"]: row["cited"]
+            for row in await connection.fetch(
+                "SELECT b.title, count(e.brief_id) AS cited FROM briefs b"
+                " LEFT JOIN brief_evidence e ON e.brief_id = b.id GROUP BY b.id, b.title"
+            )
+        }
     finally:
         await connection.close()
     for tag, status in batches.items():
@@ -286,6 +299,8 @@ async def test_database_cut_mid_load_gives_503s_recovers_and_writes_nothing_by_h
     for title, status in briefs.items():
         assert titles[title] == (1 if status == 201 else titles[title]), (title, status)
         assert titles[title] <= 1, title
+        if titles[title]:
+            assert citations[title] == 1, (title, status)
 
 
 # --- pool exhaustion ----------------------------------------------------------------------------
