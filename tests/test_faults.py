@@ -220,6 +220,12 @@ async def test_database_cut_mid_load_gives_503s_recovers_and_writes_nothing_by_h
                 json={"query": "{ products(first: 1) { edges { node { key } } } }"},
                 headers=integration,
             )
+            # A person's token needs the database before any resolver runs: HTTP 503 there.
+            person_outage = await http.post(
+                "/graphql",
+                json={"query": "{ products(first: 1) { edges { node { key } } } }"},
+                headers=editor_auth,
+            )
             scim = await http.get("/scim/v2/Users", headers=provisioner)
             # ... it comes back, goes again mid-flight, and comes back for good.
             await proxy.restore()
@@ -237,6 +243,11 @@ async def test_database_cut_mid_load_gives_503s_recovers_and_writes_nothing_by_h
         assert outage.status_code == 200, outage.text  # GraphQL's convention: errors ride in a 200
         [error] = outage.json()["errors"]
         assert error["extensions"] == {"code": "SERVICE_UNAVAILABLE", "status": 503}, error
+        if person_outage.status_code == 200:
+            [error] = person_outage.json()["errors"]
+            assert error["extensions"] == {"code": "SERVICE_UNAVAILABLE", "status": 503}, error
+        else:
+            assert_unavailable(person_outage)
         assert scim.status_code == 503, scim.text
         assert scim.headers["content-type"].startswith("application/scim+json")
         assert int(scim.headers["retry-after"]) > 0
