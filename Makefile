@@ -57,3 +57,9 @@ contracts: $(VENV)/.installed-run
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
+
+# Load without loss (not in CI): 2 workers on a throwaway PostgreSQL database, a mixed load for
+# a few minutes, then a count of every write (bench/README.md). BENCH_ARGS="--duration 60" etc.
+.PHONY: bench
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.load.run $(BENCH_ARGS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -43,6 +44,10 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(contracts_app, name="contracts")
 
 
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -57,6 +62,9 @@ def serve(
         # Caches are per process and only PostgreSQL tells the others (LISTEN/NOTIFY).
         typer.echo("configuration error: several workers need PostgreSQL (CUECARD_DATABASE_URL)", err=True)
         raise typer.Exit(2)
+    # uvicorn drains on SIGTERM and then re-raises it, so a clean drain would end "killed by
+    # SIGTERM" (143), which supervisors report as a failure: end with status 0 instead.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "service.asgi:app",
         host=host,

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
 
     idempotency_ttl_hours: int = 24
+    # A key whose request died mid-way (database cut) is free again after this long.
+    idempotency_claim_seconds: float = 60.0
     shutdown_grace_seconds: int = 15
 
     @field_validator("jwt_secret")

@@ -39,6 +39,7 @@ async def idempotent(
     if not _KEY.match(key):
         raise BadRequest("Idempotency-Key must be 1 to 255 visible ASCII characters.")
     sessionmaker = request.app.state.sessionmaker
+    settings = request.app.state.settings
     endpoint = f"{request.method} {request.url.path}"
     record = await store.claim(
         sessionmaker,
@@ -46,7 +47,8 @@ async def idempotent(
         key=key,
         endpoint=endpoint,
         request_hash=_fingerprint(await request.body()),
-        ttl=timedelta(hours=request.app.state.settings.idempotency_ttl_hours),
+        ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        lease=timedelta(seconds=settings.idempotency_claim_seconds),
     )
     if record is not None:
         headers = dict(record.response_headers or {}) | {"idempotent-replayed": "true"}

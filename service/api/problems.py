@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -51,15 +52,46 @@ def _validation_problem(_eh: ExceptionHandler, _request: Request, exc: RequestVa
     return Invalid("The request does not match the schema; see `errors`.", errors=errors)
 
 
+# SQLSTATEs that say "not now", not "not ever": the same request may succeed on a retry.
+_SATURATED_SQLSTATES = {
+    "57014": "The database took too long to answer; retry shortly.",  # statement_timeout
+    "55P03": "The data is locked by other work; retry shortly.",  # lock_timeout
+    "40001": "The database could not serialise concurrent work; retry.",  # serialization_failure
+    "40P01": "The database broke a deadlock; retry.",  # deadlock_detected
+}
+# Classes 08 (connection exception), 53 (insufficient resources: too many connections, disk
+# full), 57P (the server is shutting down, crashed or not yet accepting connections).
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    # SQLAlchemy wraps the driver's error in `.orig`; asyncpg's own errors carry it directly.
+    for candidate in (exc, getattr(exc, "orig", None), exc.__cause__):
+        code = getattr(candidate, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
 def database_problem(exc: BaseException) -> Problem | None:
-    """A database that is down, saturated or too slow answers 503 with Retry-After."""
+    """A database that is down, saturated or too slow answers 503 with Retry-After.
+
+    The one mapping of "the database cannot serve this now" for every door: REST and SCIM
+    (through the handler) and GraphQL (extensions.code SERVICE_UNAVAILABLE).
+    """
     if isinstance(exc, sa.exc.TimeoutError):  # connection pool exhausted
         return ServiceUnavailable("The database is saturated; retry shortly.", retry_after=2)
-    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or (
-        isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+    code = _sqlstate(exc)
+    if code in _SATURATED_SQLSTATES:
+        return ServiceUnavailable(_SATURATED_SQLSTATES[code], retry_after=2)
+    if (
+        (code is not None and code.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES))
+        or isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)
+        or (isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated)
+        or isinstance(exc, asyncpg.exceptions.InterfaceError)  # ConnectionDoesNotExistError
     ):
         return ServiceUnavailable("The database is unavailable; retry shortly.", retry_after=5)
-    if isinstance(exc, OSError | asyncio.TimeoutError):
+    if isinstance(exc, OSError | asyncio.TimeoutError):  # refused, reset, connect timeout
         return ServiceUnavailable("The database is unreachable; retry shortly.", retry_after=5)
     return None
 

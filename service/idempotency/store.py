@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import delete, select
+from sqlmodel import delete, select, update
 
 from service.db import utcnow
 from service.errors import Conflict, Invalid, field_error
@@ -25,15 +25,42 @@ async def _find(session: AsyncSession, owner: str, key: str) -> IdempotencyRecor
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def _judge(record: IdempotencyRecord, endpoint: str, request_hash: str) -> IdempotencyRecord:
+def _judge_request(record: IdempotencyRecord, endpoint: str, request_hash: str) -> None:
     if record.endpoint != endpoint or record.request_hash != request_hash:
         raise Invalid(
             "This Idempotency-Key was used with a different request.",
             errors=[field_error("Idempotency-Key", "reused with another body", location="header")],
         )
+
+
+def _judge(record: IdempotencyRecord, endpoint: str, request_hash: str) -> IdempotencyRecord:
+    _judge_request(record, endpoint, request_hash)
     if not record.completed:
-        raise Conflict("A request with this Idempotency-Key is still in progress; retry later.")
+        raise Conflict(
+            "A request with this Idempotency-Key is still in progress; retry later.",
+            headers={"Retry-After": "1"},
+        )
     return record
+
+
+async def _take_over(session: AsyncSession, record: IdempotencyRecord, lease: timedelta) -> bool:
+    """Takes over a claim left in progress past its lease (its request died with the database,
+    so it could not release the key): else a retry would get 409 until the key expired.
+    Compare-and-set on the claim time, so of two retries only one takes it."""
+    now = utcnow()
+    if record.completed or record.created_at > now - lease:
+        return False
+    taken = await session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.id == record.id,
+            IdempotencyRecord.completed.is_(False),  # type: ignore[union-attr]
+            IdempotencyRecord.created_at == record.created_at,
+        )
+        .values(created_at=now)
+    )
+    await session.commit()
+    return taken.rowcount == 1
 
 
 async def claim(
@@ -44,8 +71,11 @@ async def claim(
     endpoint: str,
     request_hash: str,
     ttl: timedelta,
+    lease: timedelta,
 ) -> IdempotencyRecord | None:
-    """Claims the key for this request (None: go ahead), or returns the completed record to replay."""
+    """Claims the key for this request (None: go ahead), or returns the completed record to replay.
+
+    A claim still in progress after `lease` is taken over by the next identical request."""
     async with sessionmaker() as session:
         if secrets.randbelow(PURGE_ONE_IN) == 0:
             # Now and then, forget expired keys (indexed on expires_at): no sweeper process needed.
@@ -56,6 +86,9 @@ async def claim(
             await session.flush()
             record = None
         if record is not None:
+            _judge_request(record, endpoint, request_hash)
+            if await _take_over(session, record, lease):
+                return None
             return _judge(record, endpoint, request_hash)
         now = utcnow()
         session.add(
