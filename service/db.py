@@ -187,6 +187,21 @@ def is_postgres(session_or_engine: AsyncSession | AsyncEngine) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+@contextlib.asynccontextmanager
+async def ending_on_refusal(session: AsyncSession) -> AsyncIterator[None]:
+    """Ends the transaction at once when the block raises (a refusal, a conflict).
+
+    After a locking read SQLite holds its write lock until the transaction ends; a refused use
+    case must not keep it while its caller writes elsewhere (the idempotency record is released
+    in a session of its own, which would otherwise wait out busy_timeout and answer 503).
+    """
+    try:
+        yield
+    except BaseException:
+        await session.rollback()
+        raise
+
+
 async def commit_new(session: AsyncSession, row: object, conflict_message: str) -> None:
     """Insert `row` and commit; a unique key taken meanwhile becomes a 409, not a 500."""
     from service.errors import Conflict

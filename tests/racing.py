@@ -19,7 +19,10 @@ async def race(app: FastAPI, requests: Sequence[tuple[str, str, dict[str, Any]]]
     try:
         return list(
             await asyncio.gather(
-                *(c.request(method, url, **kw) for c, (method, url, kw) in zip(clients, requests, strict=True))
+                *(
+                    c.request(method, url, **kw)
+                    for c, (method, url, kw) in zip(clients, requests, strict=True)
+                )
             )
         )
     finally:

@@ -100,7 +100,9 @@ def _touch(brief: Brief, principal: Principal) -> None:
     brief.updated_at = utcnow()
 
 
-async def record_citation_edit(session: AsyncSession, principal: Principal, brief_ids: Iterable[uuid.UUID]) -> None:
+async def record_citation_edit(
+    session: AsyncSession, principal: Principal, brief_ids: Iterable[uuid.UUID]
+) -> None:
     """Records that `principal` changed what these briefs cite (evidence replaced): versions not
     yet published get a new revision and `principal` as last editor, so four eyes holds. Joins
     the caller's transaction."""

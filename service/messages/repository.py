@@ -113,7 +113,11 @@ async def replace_citations(
 
 
 async def record_edit(
-    session: AsyncSession, message_ids: Iterable[uuid.UUID], *, editor_id: uuid.UUID | None, statuses: Sequence[str]
+    session: AsyncSession,
+    message_ids: Iterable[uuid.UUID],
+    *,
+    editor_id: uuid.UUID | None,
+    statuses: Sequence[str],
 ) -> None:
     """A new revision and last editor for those of these messages in one of `statuses`."""
     ids = set(message_ids)

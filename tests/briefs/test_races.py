@@ -8,6 +8,7 @@ and the database holds exactly the one change. On SQLite this needs the write lo
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import sqlalchemy as sa
@@ -67,7 +68,11 @@ async def test_approval_racing_request_changes_one_wins(app, client, callers):
             app,
             [
                 ("POST", f"{url}/approve", {"headers": callers.headers("manager")}),
-                ("POST", f"{url}/request-changes", {"headers": callers.headers("admin"), "json": {"comment": "直して"}}),
+                (
+                    "POST",
+                    f"{url}/request-changes",
+                    {"headers": callers.headers("admin"), "json": {"comment": "直して"}},
+                ),
             ],
         )
         winner = assert_one_winner([approve, send_back])
@@ -92,7 +97,7 @@ async def test_an_authors_edit_never_goes_live_by_racing_the_approval(app, clien
         read = await client.get(url, headers=reviewer)
         reviewed = read.json()["value_proposition"]
 
-        async def authors_rewrite() -> list[int]:
+        async def authors_rewrite(url: str = url, attempt: int = attempt) -> list[int]:
             codes = []
             back = await client.post(f"{url}/request-changes", json={"comment": "自分で直す"}, headers=author)
             codes.append(back.status_code)
@@ -108,10 +113,10 @@ async def test_an_authors_edit_never_goes_live_by_racing_the_approval(app, clien
                 codes.append((await client.post(f"{url}/submit", headers=author)).status_code)
             return codes
 
-        import asyncio
-
         approval, author_codes = await asyncio.gather(
-            race(app, [("POST", f"{url}/approve", {"headers": {**reviewer, "If-Match": read.headers["etag"]}})]),
+            race(
+                app, [("POST", f"{url}/approve", {"headers": {**reviewer, "If-Match": read.headers["etag"]}})]
+            ),
             authors_rewrite(),
         )
         (approved,) = approval
@@ -140,7 +145,9 @@ async def test_concurrent_archives_archive_once(app, client, callers):
     product = await make_product(app)
     brief, _ = await _create(client, callers.headers("editor"), complete_brief(product.key))
     editors = await _people(app, "editor", 4)
-    responses = await race(app, [("POST", f"/api/v1/briefs/{brief['id']}/archive", {"headers": h}) for h in editors])
+    responses = await race(
+        app, [("POST", f"/api/v1/briefs/{brief['id']}/archive", {"headers": h}) for h in editors]
+    )
     assert_one_winner(responses)
     (row,) = await _rows(app, brief["id"])
     assert (row.status, row.revision) == ("archived", brief["revision"] + 1)
@@ -152,7 +159,9 @@ async def test_concurrent_revises_open_one_draft(app, client, callers):
     published = await client.post(f"/api/v1/briefs/{brief['id']}/approve", headers=callers.headers("manager"))
     assert published.status_code == 200
     editors = await _people(app, "editor", 5)
-    responses = await race(app, [("POST", f"/api/v1/briefs/{brief['id']}/revise", {"headers": h}) for h in editors])
+    responses = await race(
+        app, [("POST", f"/api/v1/briefs/{brief['id']}/revise", {"headers": h}) for h in editors]
+    )
     assert_one_winner(responses, won=201)
     rows = await _rows(app, brief["lineage_id"])
     assert sorted((r.version, r.status) for r in rows) == [(1, "published"), (2, "draft")]
@@ -165,7 +174,11 @@ async def test_concurrent_edits_with_one_etag_keep_exactly_one(app, client, call
     responses = await race(
         app,
         [
-            ("PATCH", f"/api/v1/briefs/{brief['id']}", {"headers": {**h, "If-Match": etag}, "json": {"title": f"題 {i}"}})
+            (
+                "PATCH",
+                f"/api/v1/briefs/{brief['id']}",
+                {"headers": {**h, "If-Match": etag}, "json": {"title": f"題 {i}"}},
+            )
             for i, h in enumerate(editors)
         ],
     )
@@ -238,7 +251,9 @@ async def test_a_reviser_is_author_of_the_new_version(app, client, callers):
     author = callers.headers("editor")
     (reviser,) = await _people(app, "editor", 1)
     brief = await _in_review(client, author, product.key)
-    assert (await client.post(f"/api/v1/briefs/{brief['id']}/approve", headers=callers.headers("manager"))).status_code == 200
+    assert (
+        await client.post(f"/api/v1/briefs/{brief['id']}/approve", headers=callers.headers("manager"))
+    ).status_code == 200
     draft = await client.post(f"/api/v1/briefs/{brief['id']}/revise", headers=reviser)
     assert draft.status_code == 201
     v2 = f"/api/v1/briefs/{draft.json()['id']}"

@@ -406,9 +406,7 @@ async def test_publishing_and_editing_reassemble_the_pitch(app, client, callers)
         "value_translations"
     ] == []
 
-    published = await client.post(
-        f"/api/v1/messages/{draft['id']}/publish", headers=callers.headers("admin")
-    )
+    published = await client.post(f"/api/v1/messages/{draft['id']}/publish", headers=callers.headers("admin"))
     pitch = (await client.get(pitch_url, headers=callers.headers("employee"))).json()
     assert [m["value_statement"] for m in pitch["value_translations"]] == ["請求書の入力時間を週3時間削減"]
 

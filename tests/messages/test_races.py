@@ -49,7 +49,9 @@ async def test_concurrent_publishes_publish_once(app, client, callers):
     row = await _row(app, message["id"])
     assert row.status == "published"
     assert row.published_at.isoformat().replace("+00:00", "Z") == winner.json()["published_at"]
-    etag = (await client.get(f"/api/v1/messages/{message['id']}", headers=callers.headers("editor"))).headers["etag"]
+    etag = (await client.get(f"/api/v1/messages/{message['id']}", headers=callers.headers("editor"))).headers[
+        "etag"
+    ]
     assert etag == winner.headers["etag"]  # one change: the winner's version is the current one
 
 
@@ -63,7 +65,14 @@ async def test_an_edit_racing_the_publish_with_one_etag_one_wins(app, client, ca
             app,
             [
                 ("POST", f"{url}/publish", {"headers": {**callers.headers("admin"), "If-Match": etag}}),
-                ("PATCH", url, {"headers": {**callers.headers("editor"), "If-Match": etag}, "json": {"body": "未レビュー"}}),
+                (
+                    "PATCH",
+                    url,
+                    {
+                        "headers": {**callers.headers("editor"), "If-Match": etag},
+                        "json": {"body": "未レビュー"},
+                    },
+                ),
             ],
         )
         winner = assert_one_winner([publish, edit], lost=frozenset({412}))
@@ -80,7 +89,11 @@ async def test_concurrent_edits_with_one_etag_keep_exactly_one(app, client, call
     responses = await race(
         app,
         [
-            ("PATCH", f"/api/v1/messages/{message['id']}", {"headers": {**h, "If-Match": etag}, "json": {"title": f"題 {i}"}})
+            (
+                "PATCH",
+                f"/api/v1/messages/{message['id']}",
+                {"headers": {**h, "If-Match": etag}, "json": {"title": f"題 {i}"}},
+            )
             for i, h in enumerate(editors)
         ],
     )
@@ -101,9 +114,13 @@ async def test_a_weak_etag_never_matches_if_match(app, client, callers):
     weak = await client.patch(url, json={"title": "弱い"}, headers={**editor, "If-Match": f"W/{etag}"})
     assert weak.status_code == 412
     assert (await _row(app, message["id"])).title == KEY_MESSAGE["title"]
-    weak_publish = await client.post(f"{url}/publish", headers={**callers.headers("admin"), "If-Match": f"W/{etag}"})
+    weak_publish = await client.post(
+        f"{url}/publish", headers={**callers.headers("admin"), "If-Match": f"W/{etag}"}
+    )
     assert weak_publish.status_code == 412
-    assert (await client.patch(url, json={"title": "強い"}, headers={**editor, "If-Match": etag})).status_code == 200
+    assert (
+        await client.patch(url, json={"title": "強い"}, headers={**editor, "If-Match": etag})
+    ).status_code == 200
 
 
 async def test_neither_author_nor_last_editor_may_publish_a_third_person_may(app, client, callers):
@@ -127,7 +144,11 @@ async def test_replacing_cited_evidence_makes_the_replacer_last_editor(app, clie
     (replacer,) = await _editors(app, 1)
     evidence = await client.post(
         "/api/v1/evidence",
-        json={"kind": "metric", "claim": "パイロット5社で入力時間が週3時間減少", "source": "2026年パイロット調査"},
+        json={
+            "kind": "metric",
+            "claim": "パイロット5社で入力時間が週3時間減少",
+            "source": "2026年パイロット調査",
+        },
         headers=author,
     )
     assert evidence.status_code == 201, evidence.text
