@@ -261,3 +261,24 @@ async def test_a_reviser_is_author_of_the_new_version(app, client, callers):
     assert (await client.post(f"{v2}/approve", headers=reviser)).status_code == 403
     # Version 1's author neither wrote nor edited version 2.
     assert (await client.post(f"{v2}/approve", headers=author)).status_code == 200
+
+
+async def test_readers_do_not_wait_for_a_writer_holding_the_lock(app, client, callers):
+    """While a transition holds its lock (SQLite: the write lock), reads are answered at once
+    from the last committed state; only writers queue."""
+    import time
+
+    from service.briefs import repository
+
+    product = await make_product(app)
+    brief = await _in_review(client, callers.headers("editor"), product.key)
+    async with app.state.sessionmaker() as holder:
+        locked = await repository.get(holder, uuid.UUID(brief["id"]), for_update=True)
+        locked.title = "未コミット"
+        await holder.flush()
+        started = time.monotonic()
+        seen = await client.get(f"/api/v1/briefs/{brief['id']}", headers=callers.headers("manager"))
+        assert seen.status_code == 200
+        assert seen.json()["title"] == brief["title"]  # nothing uncommitted leaks
+        assert time.monotonic() - started < 2  # busy_timeout is 15 s: it did not wait for the lock
+        await holder.rollback()
