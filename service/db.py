@@ -90,6 +90,37 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def takes_row_locks(statement: object) -> bool:
+    """Whether a compiled statement asked for row locks (`SELECT … FOR UPDATE`)."""
+    return getattr(statement, "_for_update_arg", None) is not None
+
+
+def _sqlite_for_update_takes_write_lock(
+    conn: sa.Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    """On SQLite, `SELECT … FOR UPDATE` takes the database's write lock (BEGIN IMMEDIATE).
+
+    SQLite drops FOR UPDATE, and pysqlite runs SELECTs outside any transaction, so a service's
+    check-then-act (read the row, check its status, write) raced: six approvals of one brief
+    all passed the check. Beginning the transaction IMMEDIATE at the locking read gives SQLite
+    what PostgreSQL's row lock gives: the next writer waits (busy_timeout) and then reads what
+    the first one committed. Reads without FOR UPDATE take no lock, so WAL readers (the pitch)
+    never wait. Once a transaction has written it already holds the lock: nothing to do.
+    """
+    compiled = getattr(context, "compiled", None)
+    if compiled is None or not takes_row_locks(compiled.statement):
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    # aiosqlite's adapter wraps the driver connection; the sqlite3 one knows the transaction state.
+    driver = getattr(getattr(dbapi_connection, "_connection", None), "_conn", dbapi_connection)
+    if driver is not None and not driver.in_transaction:
+        lock = dbapi_connection.cursor()
+        try:
+            lock.execute("BEGIN IMMEDIATE")
+        finally:
+            lock.close()
+
+
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     """Create the async engine with the per-database settings production needs."""
     db_url = normalise_url(url or settings.resolved_database_url)
@@ -105,6 +136,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
             cursor.execute("PRAGMA busy_timeout=15000")
             cursor.close()
 
+        event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_for_update_takes_write_lock)
         return engine
     return create_async_engine(
         db_url,
@@ -153,6 +185,21 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 def is_postgres(session_or_engine: AsyncSession | AsyncEngine) -> bool:
     bind = session_or_engine.bind if isinstance(session_or_engine, AsyncSession) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+@contextlib.asynccontextmanager
+async def ending_on_refusal(session: AsyncSession) -> AsyncIterator[None]:
+    """Ends the transaction at once when the block raises (a refusal, a conflict).
+
+    After a locking read SQLite holds its write lock until the transaction ends; a refused use
+    case must not keep it while its caller writes elsewhere (the idempotency record is released
+    in a session of its own, which would otherwise wait out busy_timeout and answer 503).
+    """
+    try:
+        yield
+    except BaseException:
+        await session.rollback()
+        raise
 
 
 async def commit_new(session: AsyncSession, row: object, conflict_message: str) -> None:

@@ -34,6 +34,6 @@ def can_review(principal: Principal) -> bool:
     return principal.has_role("editor", "manager", "admin") or principal.is_operator
 
 
-def is_last_editor(principal: Principal, brief: Brief) -> bool:
-    """Four eyes: whoever last changed a version may not approve it."""
-    return principal.person_id is not None and principal.person_id == brief.last_editor_id
+def wrote_this_version(principal: Principal, brief: Brief) -> bool:
+    """Four eyes: neither the author nor the last editor of a version may approve it."""
+    return principal.person_id is not None and principal.person_id in (brief.author_id, brief.last_editor_id)

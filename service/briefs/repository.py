@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +17,9 @@ from service.pagination import PageParams, RowPage, fetch_page
 async def get(session: AsyncSession, brief_id: uuid.UUID, *, for_update: bool = False) -> Brief | None:
     stmt = select(Brief).where(Brief.id == brief_id)
     if for_update:
-        stmt = stmt.with_for_update()  # ignored on SQLite, which serialises writers anyway
+        # PostgreSQL locks the row; on SQLite the locking read takes the write lock (service/db.py).
+        # Either way the next writer waits, then re-reads what this one committed.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -60,6 +63,25 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.U
     return {
         b.id: b for b in (await session.execute(select(Brief).where(col(Brief.id).in_(wanted)))).scalars()
     }
+
+
+async def record_edit(
+    session: AsyncSession,
+    brief_ids: Iterable[uuid.UUID],
+    *,
+    editor_id: uuid.UUID | None,
+    statuses: Sequence[str],
+    now: datetime,
+) -> None:
+    """A new revision and last editor for those of these briefs in one of `statuses`."""
+    ids = set(brief_ids)
+    if not ids:
+        return
+    await session.execute(
+        sa.update(Brief)
+        .where(col(Brief.id).in_(ids), col(Brief.status).in_(statuses))
+        .values(last_editor_id=editor_id, revision=Brief.revision + 1, updated_at=now)
+    )
 
 
 async def published_for(session: AsyncSession, product_id: uuid.UUID, locale: str) -> Brief | None:

@@ -82,9 +82,18 @@ async def submit_brief(request: Request, brief_id: uuid.UUID, session: SessionDe
 
 
 @router.post("/{brief_id}/approve", response_model=BriefRead)
-async def approve_brief(request: Request, brief_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
-    """Publish a brief in review (not by its last editor); supersedes the previous published version."""
-    return _one(request, await briefs_service.approve_brief(session, principal, brief_id))
+async def approve_brief(
+    request: Request,
+    brief_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    if_match: Annotated[
+        str | None, Header(description="Optional: publish only the version you reviewed (stale → 412).")
+    ] = None,
+):
+    """Publish a brief in review (neither by its author nor by its last editor); supersedes the
+    previous published version."""
+    return _one(request, await briefs_service.approve_brief(session, principal, brief_id, if_match=if_match))
 
 
 @router.post("/{brief_id}/request-changes", response_model=BriefRead)

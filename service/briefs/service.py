@@ -100,6 +100,17 @@ def _touch(brief: Brief, principal: Principal) -> None:
     brief.updated_at = utcnow()
 
 
+async def record_citation_edit(
+    session: AsyncSession, principal: Principal, brief_ids: Iterable[uuid.UUID]
+) -> None:
+    """Records that `principal` changed what these briefs cite (evidence replaced): versions not
+    yet published get a new revision and `principal` as last editor, so four eyes holds. Joins
+    the caller's transaction."""
+    await repository.record_edit(
+        session, brief_ids, editor_id=principal.person_id, statuses=("draft", "in_review"), now=utcnow()
+    )
+
+
 # --- reads ------------------------------------------------------------------------------------
 
 
@@ -298,15 +309,20 @@ async def submit_brief(session: AsyncSession, principal: Principal, brief_id: uu
     return await _read_one(session, principal, brief)
 
 
-async def approve_brief(session: AsyncSession, principal: Principal, brief_id: uuid.UUID) -> BriefRead:
-    """Publishes a brief in review, superseding the product's published one in the same locale."""
+async def approve_brief(
+    session: AsyncSession, principal: Principal, brief_id: uuid.UUID, *, if_match: str | None = None
+) -> BriefRead:
+    """Publishes a brief in review, superseding the product's published one in the same locale.
+
+    With If-Match, only the version the reviewer read is published (412 if it changed since)."""
     brief = await _visible(session, principal, brief_id, lock=True)
     if not policies.can_review(principal):
         raise Forbidden("Only managers, editors and admins approve briefs.")
+    check_if_match(if_match, brief_etag(brief), required=False)
     if brief.status != "in_review":
         raise Conflict(f"Only a brief in review can be approved; this one is {brief.status}.")
-    if policies.is_last_editor(principal, brief):
-        raise Forbidden("Four eyes: the last editor of a version cannot approve it.")
+    if policies.wrote_this_version(principal, brief):
+        raise Forbidden("Four eyes: neither the author nor the last editor of a version may approve it.")
     previous = await repository.published_for(session, brief.product_id, brief.locale)
     if previous is not None:
         previous.status = "superseded"
@@ -385,13 +401,14 @@ async def revise_brief(
         last_editor_id=principal.person_id,
     )
     session.add(draft)
-    await session.flush()
+    try:
+        # The version number is the guard: a concurrent revise that took it fails here.
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("Another revision was opened at the same time.") from exc
     await repository.set_citations(
         session, draft.id, (await repository.citations(session, [brief.id]))[brief.id]
     )
-    try:
-        await session.commit()
-    except IntegrityError as exc:  # a concurrent revise took the version number
-        await session.rollback()
-        raise Conflict("Another revision was opened at the same time.") from exc
+    await session.commit()
     return await _read_one(session, principal, draft)

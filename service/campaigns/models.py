@@ -104,6 +104,16 @@ class Check(TableBase, table=True):
             postgresql_where=sa.text("status = 'passed'"),
             sqlite_where=sa.text("status = 'passed'"),
         ),
+        # One check waiting to be graded per person and version, even when submits race.
+        sa.Index(
+            "uq_checks_submitted_person_version",
+            "person_id",
+            "lineage_id",
+            "version",
+            unique=True,
+            postgresql_where=sa.text("status = 'submitted'"),
+            sqlite_where=sa.text("status = 'submitted'"),
+        ),
     )
 
     person_id: uuid.UUID = Field(foreign_key="people.id", index=True)

@@ -32,8 +32,8 @@ def insert_ignoring_duplicates(session: AsyncSession, table: sa.Table) -> sa.Ins
 
 async def get(session: AsyncSession, campaign_id: uuid.UUID, *, for_update: bool = False) -> Campaign | None:
     stmt = select(Campaign).where(Campaign.id == campaign_id)
-    if for_update:
-        stmt = stmt.with_for_update()
+    if for_update:  # a row lock on PostgreSQL, the write lock on SQLite (service/db.py)
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -192,8 +192,8 @@ async def get_enrollment(
     session: AsyncSession, campaign_id: uuid.UUID, person_id: uuid.UUID, *, for_update: bool = False
 ) -> Enrollment | None:
     stmt = select(Enrollment).where(Enrollment.campaign_id == campaign_id, Enrollment.person_id == person_id)
-    if for_update:
-        stmt = stmt.with_for_update()
+    if for_update:  # a row lock on PostgreSQL, the write lock on SQLite (service/db.py)
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -314,8 +314,8 @@ async def list_acknowledgements(
 
 async def get_check(session: AsyncSession, check_id: uuid.UUID, *, for_update: bool = False) -> Check | None:
     stmt = select(Check).where(Check.id == check_id)
-    if for_update:
-        stmt = stmt.with_for_update()
+    if for_update:  # a row lock on PostgreSQL, the write lock on SQLite (service/db.py)
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

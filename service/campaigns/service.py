@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, time, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
@@ -34,7 +35,7 @@ from service.campaigns.schemas import (
     steps_fit_kind,
 )
 from service.concurrency import check_if_match, etag
-from service.db import utcnow
+from service.db import ending_on_refusal, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.feedback import service as feedback_service
 from service.feedback.schemas import FeedbackCreate
@@ -483,36 +484,43 @@ async def submit_check(
     session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, data: CheckCreate
 ) -> CheckRead:
     """Submits the caller's comprehension check for the current version (and acknowledges it)."""
-    campaign, _member_row, current = await _member(session, principal, campaign_id)
-    person_id = principal.person_id
-    assert person_id is not None
-    for earlier in await repository.checks_since(
-        session, person_id, current.lineage_id, current.basis_version
-    ):
-        if earlier.status == "passed":
-            raise Conflict("You already passed the check for this version.")
-        if earlier.status == "submitted":
-            raise Conflict("Your check for this version is waiting to be graded.")
-    now = utcnow()
-    check = Check(
-        person_id=person_id,
-        campaign_id=campaign.id,
-        brief_id=current.brief_id,
-        lineage_id=current.lineage_id,
-        version=current.version,
-        answers=data.answers.model_dump(),
-        pitch_in_own_words=data.pitch_in_own_words,
-        submitted_at=now,
-    )
-    await repository.add(session, check)
-    # Explaining it in your own words includes having read it.
-    if (
-        await repository.acknowledgement_since(session, person_id, current.lineage_id, current.basis_version)
-        is None
-    ):
-        await _acknowledge_version(session, person_id, campaign.id, current)
-    await session.commit()
-    return CheckRead.model_validate(check)
+    async with ending_on_refusal(session):
+        campaign, _member_row, current = await _member(session, principal, campaign_id)
+        person_id = principal.person_id
+        assert person_id is not None
+        for earlier in await repository.checks_since(
+            session, person_id, current.lineage_id, current.basis_version
+        ):
+            if earlier.status == "passed":
+                raise Conflict("You already passed the check for this version.")
+            if earlier.status == "submitted":
+                raise Conflict("Your check for this version is waiting to be graded.")
+        now = utcnow()
+        check = Check(
+            person_id=person_id,
+            campaign_id=campaign.id,
+            brief_id=current.brief_id,
+            lineage_id=current.lineage_id,
+            version=current.version,
+            answers=data.answers.model_dump(),
+            pitch_in_own_words=data.pitch_in_own_words,
+            submitted_at=now,
+        )
+        try:
+            await repository.add(session, check)
+        except IntegrityError as exc:  # the database's guard: one check waiting per person and version
+            await session.rollback()
+            raise Conflict("Your check for this version is waiting to be graded.") from exc
+        # Explaining it in your own words includes having read it.
+        if (
+            await repository.acknowledgement_since(
+                session, person_id, current.lineage_id, current.basis_version
+            )
+            is None
+        ):
+            await _acknowledge_version(session, person_id, campaign.id, current)
+        await session.commit()
+        return CheckRead.model_validate(check)
 
 
 async def _readable_check(
@@ -576,37 +584,40 @@ async def record_interview(
 ) -> InterviewRead:
     """Files a new hire's customer interview: each answer becomes a feedback item (source
     `interview`) they follow in their feed. One transaction."""
-    campaign, _member_row, _current = await _member(session, principal, campaign_id)
-    if not any(step.get("exercise") == "customer_interview" for step in campaign.steps):
-        raise Conflict("This campaign has no customer-interview exercise.")
-    products = await products_service.products_by_ids(session, principal, [campaign.product_id])
-    if data.interviewed_on and data.interviewed_on > utcnow().date():
-        raise Invalid(
-            "An interview cannot have happened in the future.",
-            errors=[field_error("interviewed_on", "is in the future")],
+    async with ending_on_refusal(session):  # a refusal must not keep the enrollment lock
+        campaign, _member_row, _current = await _member(session, principal, campaign_id)
+        if not any(step.get("exercise") == "customer_interview" for step in campaign.steps):
+            raise Conflict("This campaign has no customer-interview exercise.")
+        products = await products_service.products_by_ids(session, principal, [campaign.product_id])
+        if data.interviewed_on and data.interviewed_on > utcnow().date():
+            raise Invalid(
+                "An interview cannot have happened in the future.",
+                errors=[field_error("interviewed_on", "is in the future")],
+            )
+        received = (
+            datetime.combine(data.interviewed_on, time(0), tzinfo=UTC) if data.interviewed_on else utcnow()
         )
-    received = datetime.combine(data.interviewed_on, time(0), tzinfo=UTC) if data.interviewed_on else utcnow()
-    # The same interview sent again (a retry) files nothing new: its id comes from its content.
-    interview = hashlib.sha256(
-        f"{campaign.id}\n{principal.person_id}\n{data.model_dump_json()}".encode()
-    ).hexdigest()[:32]
-    items = [
-        FeedbackCreate(
-            source="interview",
-            external_id=f"onboarding-interview-{interview}-{question}",
-            product_key=products[campaign.product_id].key,
-            customer=data.customer,
-            body=f"{INTERVIEW_QUESTIONS[question][0]} / {INTERVIEW_QUESTIONS[question][1]}\n{answer}",
-            tags=["onboarding", question],
-            received_at=received,
-        )
-        for question, answer in data.answers.model_dump().items()
-        if answer
-    ]
-    campaign_id = campaign.id
-    await session.rollback()  # release the enrollment lock: filing opens its own transaction
-    filed = await feedback_service.file_feedback_items(session, principal, items)
-    return InterviewRead(campaign_id=campaign_id, feedback_ids=[f.id for f in filed])
+        # The same interview sent again (a retry) files nothing new: its id comes from its content.
+        interview = hashlib.sha256(
+            f"{campaign.id}\n{principal.person_id}\n{data.model_dump_json()}".encode()
+        ).hexdigest()[:32]
+        items = [
+            FeedbackCreate(
+                source="interview",
+                external_id=f"onboarding-interview-{interview}-{question}",
+                product_key=products[campaign.product_id].key,
+                customer=data.customer,
+                body=f"{INTERVIEW_QUESTIONS[question][0]} / {INTERVIEW_QUESTIONS[question][1]}\n{answer}",
+                tags=["onboarding", question],
+                received_at=received,
+            )
+            for question, answer in data.answers.model_dump().items()
+            if answer
+        ]
+        campaign_id = campaign.id
+        await session.rollback()  # release the enrollment lock: filing opens its own transaction
+        filed = await feedback_service.file_feedback_items(session, principal, items)
+        return InterviewRead(campaign_id=campaign_id, feedback_ids=[f.id for f in filed])
 
 
 # --- the feed ----------------------------------------------------------------------------------------

@@ -295,7 +295,9 @@ async def _themes(session: AsyncSession, editor: Principal, product_key: str | N
     return created
 
 
-async def _announcement(session: AsyncSession, editor: Principal, product_key: str | None) -> Any:
+async def _announcement(
+    session: AsyncSession, editor: Principal, publisher: Principal, product_key: str | None
+) -> Any:
     """The talking point that tells sales the month-end slowdown is fixed."""
     draft = await messages_service.create_message(
         session,
@@ -310,7 +312,8 @@ async def _announcement(session: AsyncSession, editor: Principal, product_key: s
             "『月末に固まる』と言っていたお客様に、直ったことを伝えてください。",
         ),
     )
-    return (await messages_service.publish_message(session, editor, draft.id)).id
+    # Four eyes: a colleague publishes what the editor wrote.
+    return (await messages_service.publish_message(session, publisher, draft.id)).id
 
 
 async def load_feedback(session: AsyncSession, people: dict[str, PersonRead], products: dict) -> None:
@@ -445,7 +448,7 @@ async def load_feedback(session: AsyncSession, people: dict[str, PersonRead], pr
         await feedback_service.transition_feedback(
             session, product_editor, step(external_id), Transition(to="implemented", note="リリース済み")
         )
-    message_id = await _announcement(session, editor, product_key)
+    message_id = await _announcement(session, editor, product_editor, product_key)
     await feedback_service.transition_feedback(
         session,
         editor,

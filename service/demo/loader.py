@@ -70,6 +70,7 @@ async def _launch_story(session: AsyncSession, people: dict[str, PersonRead]) ->
     and the company's own story in review. Returns the published brief's id."""
     editor = Principal.for_person(people["sato.misaki@hoshino.example"])
     sales_manager = Principal.for_person(people["suzuki.yui@hoshino.example"])
+    product_editor = Principal.for_person(people["takahashi.ken@hoshino.example"])
     evidence = []
     for kind, claim, source, days in data.KURADESK_EVIDENCE:
         item = await evidence_service.create_evidence(
@@ -91,7 +92,8 @@ async def _launch_story(session: AsyncSession, people: dict[str, PersonRead]) ->
             editor,
             MessageCreate(brief_id=brief.id, locale="ja", evidence_ids=[evidence[0]["id"]], **message),
         )
-        await messages_service.publish_message(session, editor, created.id, if_match=None)
+        # Four eyes: the product editor publishes what marketing wrote.
+        await messages_service.publish_message(session, product_editor, created.id, if_match=None)
     company = await briefs_service.create_brief(session, editor, BriefCreate(**data.COMPANY_BRIEF))
     await briefs_service.submit_brief(session, editor, company.id)
     return brief.id

@@ -12,7 +12,10 @@ from service.evidence.models import Evidence
 from service.pagination import PageParams, RowPage, fetch_page
 
 
-async def get(session: AsyncSession, evidence_id: uuid.UUID) -> Evidence | None:
+async def get(session: AsyncSession, evidence_id: uuid.UUID, *, for_update: bool = False) -> Evidence | None:
+    if for_update:  # a row lock on PostgreSQL, the write lock on SQLite (service/db.py)
+        stmt = select(Evidence).where(Evidence.id == evidence_id).with_for_update()
+        return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
     return await session.get(Evidence, evidence_id)
 
 

@@ -153,14 +153,18 @@ async def verify_evidence(
 async def replace_evidence(
     session: AsyncSession, principal: Principal, evidence_id: uuid.UUID, data: EvidenceCreate
 ) -> EvidenceRead:
-    """Replaces a claim with a new one; every brief and message citing the old one cites the new."""
+    """Replaces a claim with a new one; every brief and message citing the old one cites the new.
+
+    Drafts and briefs in review citing it were edited by the replacer (four eyes)."""
+    from service.briefs import service as briefs_service
+    from service.messages import service as messages_service
     from service.pitch import service as pitch_service
 
     if not policies.can_write(principal):
         if policies.can_read(principal):
             raise Forbidden("Only editors and admins replace evidence.")
         raise NotFound("No such evidence item.")
-    old = await repository.get(session, evidence_id)
+    old = await repository.get(session, evidence_id, for_update=True)  # one replacement wins
     if old is None:
         raise NotFound("No such evidence item.")
     if old.replaced_by_id is not None:
@@ -171,14 +175,20 @@ async def replace_evidence(
     old.replaced_by_id = new.id
     old.updated_at = utcnow()
     old.revision += 1
+    citing = {}
     for table, owner in (
         (BriefEvidence, BriefEvidence.brief_id),
         (MessageEvidence, MessageEvidence.message_id),
     ):
+        citing[table] = list(
+            (await session.execute(sa.select(owner).where(table.evidence_id == old.id))).scalars()  # type: ignore[arg-type]
+        )
         # Where something already cites both, drop the old citation instead of duplicating.
         both = sa.select(owner).where(table.evidence_id == new.id)  # type: ignore[arg-type]
         await session.execute(sa.delete(table).where(table.evidence_id == old.id, owner.in_(both)))  # type: ignore[arg-type]
         await session.execute(sa.update(table).where(table.evidence_id == old.id).values(evidence_id=new.id))  # type: ignore[arg-type]
+    await briefs_service.record_citation_edit(session, principal, citing[BriefEvidence])
+    await messages_service.record_citation_edit(session, principal, citing[MessageEvidence])
     await pitch_service.refresh_for_evidence(session, evidence_ids=[new.id])
     await session.commit()
     return to_read(new)

@@ -29,6 +29,14 @@ def can_write(principal: Principal) -> bool:
     return principal.has_role("editor", "admin") or principal.is_operator
 
 
+def wrote_this_version(principal: Principal, message: Message) -> bool:
+    """Four eyes: neither the author nor the last editor of a message may publish it."""
+    return principal.person_id is not None and principal.person_id in (
+        message.author_id,
+        message.last_editor_id,
+    )
+
+
 def can_lint(principal: Principal) -> bool:
     """The lint reads nothing stored: any authenticated caller may check a text."""
     return True

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from service.db import utcnow
 from service.messages.models import Message, MessageEvidence
 from service.pagination import PageParams, RowPage, fetch_page
 
@@ -109,6 +110,24 @@ async def replace_citations(
 ) -> None:
     await session.execute(sa.delete(MessageEvidence).where(col(MessageEvidence.message_id) == message_id))
     await add_citations(session, message_id, evidence_ids)
+
+
+async def record_edit(
+    session: AsyncSession,
+    message_ids: Iterable[uuid.UUID],
+    *,
+    editor_id: uuid.UUID | None,
+    statuses: Sequence[str],
+) -> None:
+    """A new revision and last editor for those of these messages in one of `statuses`."""
+    ids = set(message_ids)
+    if not ids:
+        return
+    await session.execute(
+        sa.update(Message)
+        .where(col(Message.id).in_(ids), col(Message.status).in_(statuses))
+        .values(last_editor_id=editor_id, revision=Message.revision + 1, updated_at=utcnow())
+    )
 
 
 async def add(session: AsyncSession, *rows: object) -> None:

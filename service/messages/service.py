@@ -278,6 +278,15 @@ async def _refresh_pitches(session: AsyncSession, product_ids: set[uuid.UUID | N
 # --- writes ----------------------------------------------------------------------------------
 
 
+async def record_citation_edit(
+    session: AsyncSession, principal: Principal, message_ids: Iterable[uuid.UUID]
+) -> None:
+    """Records that `principal` changed what these messages cite (evidence replaced): drafts get
+    a new revision and `principal` as last editor, so four eyes holds. Joins the caller's
+    transaction."""
+    await repository.record_edit(session, message_ids, editor_id=principal.person_id, statuses=("draft",))
+
+
 async def create_message(session: AsyncSession, principal: Principal, data: MessageCreate) -> MessageRead:
     """Creates a draft message."""
     if not policies.can_write(principal):
@@ -406,6 +415,8 @@ async def publish_message(
     check_if_match(if_match, _etag(message), required=False)
     if message.status == "published":
         raise Conflict("This message is already published.")
+    if policies.wrote_this_version(principal, message):
+        raise Forbidden("Four eyes: neither the author nor the last editor of a message may publish it.")
     message.status = "published"
     message.published_at = utcnow()
     _touch(message, principal)

@@ -351,7 +351,9 @@ async def test_brief_messages_follow_the_message_policy(
         }
     ]
 
-    _, body = await gql(client, f'mutation {{ publishMessage(id: "{created["id"]}") {{ status }} }}', editor)
+    _, body = await gql(
+        client, f'mutation {{ publishMessage(id: "{created["id"]}") {{ status }} }}', callers.headers("admin")
+    )
     assert body["data"]["publishMessage"] == {"status": "PUBLISHED"}
     _, body = await gql(client, nested, callers.headers("employee"))
     assert [m["id"] for m in body["data"]["brief"]["messages"]] == [created["id"]]

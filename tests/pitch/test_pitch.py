@@ -37,10 +37,11 @@ async def published(app, callers):
     return product, brief
 
 
-async def publish_message(client, headers, **body):
+async def publish_message(client, headers, publisher, **body):
+    """Written by `headers`, published by `publisher` (four eyes)."""
     created = await client.post("/api/v1/messages", json=body, headers=headers)
     assert created.status_code == 201, created.text
-    published = await client.post(f"/api/v1/messages/{created.json()['id']}/publish", headers=headers)
+    published = await client.post(f"/api/v1/messages/{created.json()['id']}/publish", headers=publisher)
     assert published.status_code == 200, published.text
     return published.json()
 
@@ -145,6 +146,7 @@ async def test_audience_segment_and_competitor_pick_what_comes_first(app, client
     await publish_message(
         client,
         editor,
+        callers.headers("admin"),
         product_key=product.key,
         kind="value_translation",
         locale="ja",
@@ -156,6 +158,7 @@ async def test_audience_segment_and_competitor_pick_what_comes_first(app, client
     await publish_message(
         client,
         editor,
+        callers.headers("admin"),
         product_key=product.key,
         kind="key_message",
         locale="ja",
@@ -166,6 +169,7 @@ async def test_audience_segment_and_competitor_pick_what_comes_first(app, client
     await publish_message(
         client,
         editor,
+        callers.headers("admin"),
         product_key=product.key,
         kind="key_message",
         locale="ja",
