@@ -67,6 +67,7 @@ async def test_every_field_of_the_card_is_escaped(app, client, callers):
     await publish_message(
         client,
         editor,
+        callers.headers("admin"),
         product_key=product.key,
         kind="value_translation",
         locale="ja",
@@ -78,6 +79,7 @@ async def test_every_field_of_the_card_is_escaped(app, client, callers):
     await publish_message(
         client,
         editor,
+        callers.headers("admin"),
         product_key=product.key,
         kind="key_message",
         locale="ja",
