@@ -42,6 +42,7 @@ RESENT_COLUMNS = (
     "received_at",
     "content_hash",
     "filed_by_id",
+    "filed_by_client",
 )
 
 
@@ -53,6 +54,7 @@ class Existing:
     content_hash: str
     filed_by_id: uuid.UUID | None
     received_at: datetime
+    filed_by_client: str | None  # None: a person filed it under their own name
 
 
 # --- reads -------------------------------------------------------------------------------------
@@ -173,7 +175,9 @@ def _postgres_lookup() -> sa.Select[Any]:
         .render_derived(name="k")
     )
     probe = (
-        sa.select(c.source, c.external_id, c.id, c.content_hash, c.filed_by_id, c.received_at)
+        sa.select(
+            c.source, c.external_id, c.id, c.content_hash, c.filed_by_id, c.received_at, c.filed_by_client
+        )
         .where(c.source == keys.c.source, c.external_id == keys.c.external_id)
         .limit(1)
         .lateral("f")
@@ -194,21 +198,19 @@ async def existing_by_keys(
         for start in range(0, len(keys), ARRAY_CHUNK):
             sources, external_ids = zip(*keys[start : start + ARRAY_CHUNK], strict=True)
             params = {"sources": list(sources), "external_ids": list(external_ids)}
-            for source, external_id, ident, content_hash, filed_by_id, received_at in await session.execute(
-                _PG_LOOKUP, params
-            ):
-                found[(source, external_id)] = Existing(ident, content_hash, filed_by_id, received_at)
+            for source, external_id, *stored in await session.execute(_PG_LOOKUP, params):
+                found[(source, external_id)] = Existing(*stored)
         return found
     by_source: dict[str, list[str]] = {}
     for source, external_id in keys:
         by_source.setdefault(source, []).append(external_id)
     for source, external_ids in by_source.items():
         for start in range(0, len(external_ids), KEY_CHUNK):
-            stmt = sa.select(c.external_id, c.id, c.content_hash, c.filed_by_id, c.received_at).where(
-                c.source == source, c.external_id.in_(external_ids[start : start + KEY_CHUNK])
-            )
-            for external_id, ident, content_hash, filed_by_id, received_at in await session.execute(stmt):
-                found[(source, external_id)] = Existing(ident, content_hash, filed_by_id, received_at)
+            stmt = sa.select(
+                c.external_id, c.id, c.content_hash, c.filed_by_id, c.received_at, c.filed_by_client
+            ).where(c.source == source, c.external_id.in_(external_ids[start : start + KEY_CHUNK]))
+            for external_id, *stored in await session.execute(stmt):
+                found[(source, external_id)] = Existing(*stored)
     return found
 
 
@@ -247,7 +249,14 @@ def _on_conflict(insert: postgresql.Insert | sqlite.Insert) -> sa.Insert:
     when the content differs: the race loses nothing and duplicates nothing."""
     excluded = insert.excluded
     replaced: dict[str, Any] = {name: excluded[name] for name in RESENT_COLUMNS if name != "filed_by_id"}
-    replaced["filed_by_id"] = sa.func.coalesce(excluded.filed_by_id, ITEMS.c.filed_by_id)
+    replaced["filed_by_id"] = sa.case(
+        # An integration never inherits a person as the filer of its ticket.
+        (
+            sa.and_(ITEMS.c.filed_by_client.is_(None), excluded.filed_by_client.is_not(None)),
+            excluded.filed_by_id,
+        ),
+        else_=sa.func.coalesce(excluded.filed_by_id, ITEMS.c.filed_by_id),
+    )
     replaced["updated_at"] = excluded.updated_at
     replaced["revision"] = ITEMS.c.revision + 1
     return insert.on_conflict_do_update(
