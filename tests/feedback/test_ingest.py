@@ -234,7 +234,11 @@ async def test_a_mixed_batch_keeps_the_good_items_and_reports_the_bad_by_index(a
 
     # A failed item writes nothing for that item; the good ones are all there.
     rows = await stored(app)
-    assert sorted(r.external_id for r in rows if not r.external_id.startswith("auto-")) == ["N-2", "T-1", "T-3"]
+    assert sorted(r.external_id for r in rows if not r.external_id.startswith("auto-")) == [
+        "N-2",
+        "T-1",
+        "T-3",
+    ]
     assert len(rows) == 4
     assert next(r for r in rows if r.external_id == "T-3").filed_by_id is None
     t1 = next(r for r in rows if r.external_id == "T-1")
@@ -269,6 +273,36 @@ async def test_re_sending_a_batch_never_duplicates_and_reports_unchanged_or_upda
     assert after["T-2"].updated_at > before["T-2"].updated_at
     assert after["T-1"].revision == 1 and after["T-1"].updated_at == before["T-1"].updated_at
     assert await count_items(app) == 6
+
+
+async def test_an_edited_item_re_sent_is_unchanged_after_its_update(app, client, callers):
+    """The update stores the new content's hash: re-sending the edit changes nothing more."""
+    headers = await ingest_headers(app, client)
+    items = [ticket(external_id="E-1"), ticket(external_id="E-2")]
+    assert (await batch(client, headers, items))["created"] == 2
+    items[0] = {**items[0], "body": "追記: 300枚で10分かかる", "tags": ["速度"]}
+    edited = await batch(client, headers, items)
+    assert (edited["created"], edited["updated"], edited["unchanged"]) == (0, 1, 1)
+    again = await batch(client, headers, items)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
+    row = next(r for r in await stored(app) if r.external_id == "E-1")
+    assert row.revision == 2 and row.body == "追記: 300枚で10分かかる"
+
+    # The single-item door: 200 with the same revision, not a third one.
+    one = ticket(external_id="E-3")
+    assert (await client.post("/api/v1/feedback", json=one, headers=headers)).status_code == 201
+    one["body"] = "再送: 直った"
+    updated = await client.post("/api/v1/feedback", json=one, headers=headers)
+    assert updated.status_code == 200 and updated.json()["revision"] == 2
+    resent = await client.post("/api/v1/feedback", json=one, headers=headers)
+    assert resent.status_code == 200 and resent.json()["revision"] == 2
+    assert resent.headers["etag"] == updated.headers["etag"]
+
+    # A person's own items too: their edit is a new item (no key to send), re-sent unchanged.
+    person = callers.headers("employee")
+    mine = [{"source": "sales", "body": "商談メモ"}]
+    assert (await batch(client, person, mine))["created"] == 1
+    assert (await batch(client, person, mine))["unchanged"] == 1
 
 
 async def test_the_same_key_twice_in_one_batch_is_an_error_for_the_second(app, client):
