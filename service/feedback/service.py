@@ -251,8 +251,8 @@ async def loop_news(session: AsyncSession, principal: Principal, *, limit: int =
 # Items validated and hashed per step: while PostgreSQL inserts one chunk, Python prepares the next.
 INGEST_CHUNK = 2500
 # The bound on how long a batch holds the event loop: its CPU work (validating, hashing, checking,
-# building rows) yields to the loop after every YIELD_EVERY items, and SQLite writes go in
-# executemany calls of as many rows (repository.WRITE_CHUNK). One item costs ~25-100 µs of CPU,
+# building rows) yields to the loop after every YIELD_EVERY items, and writes go in statements
+# of a few hundred rows (repository.WRITE_CHUNK, PG_WRITE_CHUNK). One item costs ~25-100 µs of CPU,
 # so other requests on the loop wait at most ~10 ms (measured: tests/feedback/test_batch_loop.py),
 # where one 2,500-item chunk held it ~65 ms before. Documented in docs/feedback.md.
 YIELD_EVERY = 100
