@@ -40,6 +40,7 @@ WRITE_DRAFT = {
     "svc_people": 404,
 }
 REVIEW = {**WRITE_DRAFT, "manager": 200}
+UNPUBLISHED_EVIDENCE = {"employee": 404, "svc_pitch": 404, "svc_people": 404}
 EVIDENCE = {"kind": "case", "claim": "A社で月末残業がゼロに", "source": "A社インタビュー 2026-10"}
 
 
@@ -153,12 +154,14 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/api/v1/evidence"): Row(authed(200, svc_people=403)),
     ("POST", "/api/v1/evidence"): Row({**admin_only(201), "editor": 201}, body=lambda ctx: EVIDENCE),
-    ("GET", "/api/v1/evidence/{evidence_id}"): Row(authed(200, svc_people=404)),
+    # `evidence_id` is cited by nothing published yet: it does not exist for employees and
+    # integrations (finding 6); managers see it, and may not change it.
+    ("GET", "/api/v1/evidence/{evidence_id}"): Row(authed(200, **UNPUBLISHED_EVIDENCE)),
     ("POST", "/api/v1/evidence/{evidence_id}/verify"): Row(
-        {**admin_only(200), "editor": 200, "svc_people": 404}, prepare=fresh_evidence
+        {**admin_only(200), "editor": 200, **UNPUBLISHED_EVIDENCE}, prepare=fresh_evidence
     ),
     ("POST", "/api/v1/evidence/{evidence_id}/replace"): Row(
-        {**admin_only(201), "editor": 201, "svc_people": 404},
+        {**admin_only(201), "editor": 201, **UNPUBLISHED_EVIDENCE},
         body=lambda ctx: EVIDENCE,
         prepare=fresh_evidence,
     ),
@@ -177,11 +180,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/feedback"): Row(authed(200, svc_pitch=403, svc_people=403)),
     ("POST", "/api/v1/feedback"): Row(
         authed(201, svc_pitch=403, svc_people=403),
-        body=lambda ctx: {"source": "support", "body": "請求書の読み取りが遅い"},
+        body=lambda ctx: {"source": "sales", "body": "請求書の読み取りが遅い"},
     ),
     ("POST", "/api/v1/feedback/batch"): Row(
         authed(200, svc_pitch=403, svc_people=403),
-        body=lambda ctx: {"items": [{"source": "nps", "nps_score": 9, "body": "設定が30分で終わった"}]},
+        body=lambda ctx: {"items": [{"source": "sales", "body": "設定が30分で終わった"}]},
     ),
     ("GET", "/api/v1/feedback/{feedback_id}"): Row(authed(200, employee=404, svc_pitch=403, svc_people=403)),
     ("PATCH", "/api/v1/feedback/{feedback_id}"): Row(
@@ -392,7 +395,13 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "evidenceItem": (
         '{ evidenceItem(id: "%(evidence_id)s") { claim } }',
-        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_people": "NOT_FOUND"},
+        {
+            ANY: "ok",
+            "anonymous": "UNAUTHENTICATED",
+            "employee": "NOT_FOUND",
+            "svc_pitch": "NOT_FOUND",
+            "svc_people": "NOT_FOUND",
+        },
     ),
     "createEvidence": (
         'mutation { createEvidence(input: {kind: CASE, claim: "A社で月末残業がゼロに",'
@@ -406,6 +415,8 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
             ANY: "FORBIDDEN",
             "editor": "ok",
             "admin": "ok",
+            "employee": "NOT_FOUND",  # unpublished evidence: it does not exist for them
+            "svc_pitch": "NOT_FOUND",
             "svc_people": "NOT_FOUND",
             "anonymous": "UNAUTHENTICATED",
         },
@@ -418,6 +429,8 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
             ANY: "FORBIDDEN",
             "editor": "ok",
             "admin": "CONFLICT",  # the editor (earlier in ALL_CALLERS) already replaced it
+            "employee": "NOT_FOUND",  # unpublished evidence: it does not exist for them
+            "svc_pitch": "NOT_FOUND",
             "svc_people": "NOT_FOUND",
             "anonymous": "UNAUTHENTICATED",
         },
@@ -446,7 +459,7 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "createFeedback": (
-        'mutation { createFeedback(input: {source: SUPPORT, body: "請求書の読み取りが遅い"}) { status } }',
+        'mutation { createFeedback(input: {source: SALES, body: "請求書の読み取りが遅い"}) { status } }',
         {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_pitch": "FORBIDDEN", "svc_people": "FORBIDDEN"},
     ),
     "updateFeedback": (

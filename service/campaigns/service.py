@@ -601,22 +601,23 @@ async def record_interview(
         interview = hashlib.sha256(
             f"{campaign.id}\n{principal.person_id}\n{data.model_dump_json()}".encode()
         ).hexdigest()[:32]
+        answered = [(question, answer) for question, answer in data.answers.model_dump().items() if answer]
         items = [
             FeedbackCreate(
                 source="interview",
-                external_id=f"onboarding-interview-{interview}-{question}",
                 product_key=products[campaign.product_id].key,
                 customer=data.customer,
                 body=f"{INTERVIEW_QUESTIONS[question][0]} / {INTERVIEW_QUESTIONS[question][1]}\n{answer}",
                 tags=["onboarding", question],
                 received_at=received,
             )
-            for question, answer in data.answers.model_dump().items()
-            if answer
+            for question, answer in answered
         ]
+        # Keys from content, in the filer's own key space (the feedback service prefixes them).
+        keys = [f"onboarding-interview-{interview}-{question}" for question, _answer in answered]
         campaign_id = campaign.id
         await session.rollback()  # release the enrollment lock: filing opens its own transaction
-        filed = await feedback_service.file_feedback_items(session, principal, items)
+        filed = await feedback_service.file_feedback_items(session, principal, items, keys=keys)
         return InterviewRead(campaign_id=campaign_id, feedback_ids=[f.id for f in filed])
 
 

@@ -5,32 +5,78 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from service.briefs.models import Brief, BriefEvidence
 from service.evidence.models import Evidence
+from service.messages.models import Message, MessageEvidence
 from service.pagination import PageParams, RowPage, fetch_page
 
 
-async def get(session: AsyncSession, evidence_id: uuid.UUID, *, for_update: bool = False) -> Evidence | None:
+def published_or_owned(owner_id: uuid.UUID | None) -> sa.ColumnElement[bool]:
+    """Evidence cited by a published brief or message, or owned by `owner_id`: one SQL
+    condition (two indexed EXISTS probes), so lists filter and page in the database."""
+    cited_by_brief = (
+        sa.select(1)
+        .select_from(BriefEvidence)
+        .join(Brief, col(Brief.id) == col(BriefEvidence.brief_id))
+        .where(col(BriefEvidence.evidence_id) == col(Evidence.id), col(Brief.status) == "published")
+        .exists()
+    )
+    cited_by_message = (
+        sa.select(1)
+        .select_from(MessageEvidence)
+        .join(Message, col(Message.id) == col(MessageEvidence.message_id))
+        .where(col(MessageEvidence.evidence_id) == col(Evidence.id), col(Message.status) == "published")
+        .exists()
+    )
+    visible = sa.or_(cited_by_brief, cited_by_message)
+    if owner_id is not None:
+        visible = sa.or_(col(Evidence.owner_id) == owner_id, visible)
+    return visible
+
+
+async def get(
+    session: AsyncSession,
+    evidence_id: uuid.UUID,
+    *,
+    visible: sa.ColumnElement[bool] | None = None,
+    for_update: bool = False,
+) -> Evidence | None:
+    if visible is None and not for_update:
+        return await session.get(Evidence, evidence_id)
+    stmt = select(Evidence).where(col(Evidence.id) == evidence_id)
+    if visible is not None:
+        stmt = stmt.where(visible)
     if for_update:  # a row lock on PostgreSQL, the write lock on SQLite (service/db.py)
-        stmt = select(Evidence).where(Evidence.id == evidence_id).with_for_update()
-        return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
-    return await session.get(Evidence, evidence_id)
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Evidence]:
+async def by_ids(
+    session: AsyncSession, ids: Iterable[uuid.UUID], *, visible: sa.ColumnElement[bool] | None = None
+) -> dict[uuid.UUID, Evidence]:
     wanted = set(ids)
     if not wanted:
         return {}
-    rows = (await session.execute(select(Evidence).where(col(Evidence.id).in_(wanted)))).scalars()
-    return {e.id: e for e in rows}
+    stmt = select(Evidence).where(col(Evidence.id).in_(wanted))
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return {e.id: e for e in (await session.execute(stmt)).scalars()}
 
 
 async def list_evidence(
-    session: AsyncSession, params: PageParams, *, expired_before: object = None
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    expired_before: object = None,
+    visible: sa.ColumnElement[bool] | None = None,
 ) -> RowPage[Evidence]:
     stmt = select(Evidence)
     if expired_before is not None:
         stmt = stmt.where(col(Evidence.verify_by) < expired_before)
+    if visible is not None:
+        stmt = stmt.where(visible)
     return await fetch_page(session, stmt, Evidence, params)

@@ -46,6 +46,13 @@ def freshness(items: Iterable[EvidenceRead | Evidence | dict], on: date | None =
     return Freshness(status="stale" if expired else "fresh", expired=expired)
 
 
+def _visible_to(principal: Principal) -> sa.ColumnElement[bool] | None:
+    """The SQL condition for what this caller may see; None when it sees everything."""
+    if policies.sees_all(principal):
+        return None
+    return repository.published_or_owned(principal.person_id)
+
+
 def _new_item(principal: Principal, data: EvidenceCreate) -> Evidence:
     return Evidence(**data.model_dump(exclude={"owner_id"}), owner_id=data.owner_id or principal.person_id)
 
@@ -56,13 +63,19 @@ async def list_evidence(
     """Lists evidence items, oldest first; `expired=true` lists the ones to re-verify."""
     if not policies.can_read(principal):
         raise Forbidden("This caller may not read evidence.")
-    page = await repository.list_evidence(session, params, expired_before=today() if expired else None)
+    page = await repository.list_evidence(
+        session, params, expired_before=today() if expired else None, visible=_visible_to(principal)
+    )
     return Page(items=[to_read(e) for e in page.rows], next_cursor=page.next_cursor)
 
 
 async def get_evidence(session: AsyncSession, principal: Principal, evidence_id: uuid.UUID) -> EvidenceRead:
-    """Gets one evidence item."""
-    evidence = await repository.get(session, evidence_id) if policies.can_read(principal) else None
+    """Gets one evidence item; one cited only by unpublished work does not exist for employees."""
+    evidence = (
+        await repository.get(session, evidence_id, visible=_visible_to(principal))
+        if policies.can_read(principal)
+        else None
+    )
     if evidence is None:
         raise NotFound("No such evidence item.")
     return to_read(evidence)
@@ -74,7 +87,8 @@ async def evidence_by_ids(
     """Gets many evidence items at once (for briefs, messages and DataLoaders)."""
     if not policies.can_read(principal):
         return {}
-    return {key: to_read(e) for key, e in (await repository.by_ids(session, ids)).items()}
+    found = await repository.by_ids(session, ids, visible=_visible_to(principal))
+    return {key: to_read(e) for key, e in found.items()}
 
 
 async def create_evidence(session: AsyncSession, principal: Principal, data: EvidenceCreate) -> EvidenceRead:
@@ -130,7 +144,11 @@ async def verify_evidence(
     """Re-verifies a claim and sets the next date it must be checked."""
     from service.pitch import service as pitch_service
 
-    evidence = await repository.get(session, evidence_id) if policies.can_read(principal) else None
+    evidence = (
+        await repository.get(session, evidence_id, visible=_visible_to(principal))
+        if policies.can_read(principal)
+        else None
+    )
     if evidence is None:
         raise NotFound("No such evidence item.")
     if not policies.can_verify(principal, evidence.owner_id):
@@ -161,7 +179,10 @@ async def replace_evidence(
     from service.pitch import service as pitch_service
 
     if not policies.can_write(principal):
-        if policies.can_read(principal):
+        seen = policies.can_read(principal) and await repository.get(
+            session, evidence_id, visible=_visible_to(principal)
+        )
+        if seen:
             raise Forbidden("Only editors and admins replace evidence.")
         raise NotFound("No such evidence item.")
     old = await repository.get(session, evidence_id, for_update=True)  # one replacement wins

@@ -26,7 +26,14 @@ from service.pagination import PageParams, RowPage, fetch_page
 ITEMS: sa.Table = FeedbackItem.__table__  # type: ignore[attr-defined]
 KEY_CHUNK = 1000  # keys per IN (...) lookup: well under every driver's parameter limit
 ARRAY_CHUNK = 10_000  # keys per array lookup (PostgreSQL): one parameter, no limit to respect
-WRITE_CHUNK = 2000  # rows per executemany call
+# Rows per executemany call (SQLite). SQLAlchemy processes each row's parameters on the event
+# loop before aiosqlite's thread runs the statement: 2,000 rows held the loop ~200 ms, 200 rows
+# hold it a few ms (the batch bound, service.feedback.service.YIELD_EVERY) and cost nothing
+# measurable in total, the database being in-process.
+WRITE_CHUNK = 200
+# Rows per INSERT/UPDATE ... FROM unnest(arrays) (PostgreSQL): encoding 2,500 rows' arrays held
+# the loop ~20-30 ms of CPU; 500 rows hold it a few ms for four more round trips a batch.
+PG_WRITE_CHUNK = 500
 _TEXTS = postgresql.ARRAY(sa.String())
 # One encoder for every row (json.dumps with options builds a new one per call).
 _encode_tags = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -42,6 +49,7 @@ RESENT_COLUMNS = (
     "received_at",
     "content_hash",
     "filed_by_id",
+    "filed_by_client",
 )
 
 
@@ -53,6 +61,7 @@ class Existing:
     content_hash: str
     filed_by_id: uuid.UUID | None
     received_at: datetime
+    filed_by_client: str | None  # None: a person filed it under their own name
 
 
 # --- reads -------------------------------------------------------------------------------------
@@ -173,7 +182,9 @@ def _postgres_lookup() -> sa.Select[Any]:
         .render_derived(name="k")
     )
     probe = (
-        sa.select(c.source, c.external_id, c.id, c.content_hash, c.filed_by_id, c.received_at)
+        sa.select(
+            c.source, c.external_id, c.id, c.content_hash, c.filed_by_id, c.received_at, c.filed_by_client
+        )
         .where(c.source == keys.c.source, c.external_id == keys.c.external_id)
         .limit(1)
         .lateral("f")
@@ -194,21 +205,19 @@ async def existing_by_keys(
         for start in range(0, len(keys), ARRAY_CHUNK):
             sources, external_ids = zip(*keys[start : start + ARRAY_CHUNK], strict=True)
             params = {"sources": list(sources), "external_ids": list(external_ids)}
-            for source, external_id, ident, content_hash, filed_by_id, received_at in await session.execute(
-                _PG_LOOKUP, params
-            ):
-                found[(source, external_id)] = Existing(ident, content_hash, filed_by_id, received_at)
+            for source, external_id, *stored in await session.execute(_PG_LOOKUP, params):
+                found[(source, external_id)] = Existing(*stored)
         return found
     by_source: dict[str, list[str]] = {}
     for source, external_id in keys:
         by_source.setdefault(source, []).append(external_id)
     for source, external_ids in by_source.items():
         for start in range(0, len(external_ids), KEY_CHUNK):
-            stmt = sa.select(c.external_id, c.id, c.content_hash, c.filed_by_id, c.received_at).where(
-                c.source == source, c.external_id.in_(external_ids[start : start + KEY_CHUNK])
-            )
-            for external_id, ident, content_hash, filed_by_id, received_at in await session.execute(stmt):
-                found[(source, external_id)] = Existing(ident, content_hash, filed_by_id, received_at)
+            stmt = sa.select(
+                c.external_id, c.id, c.content_hash, c.filed_by_id, c.received_at, c.filed_by_client
+            ).where(c.source == source, c.external_id.in_(external_ids[start : start + KEY_CHUNK]))
+            for external_id, *stored in await session.execute(stmt):
+                found[(source, external_id)] = Existing(*stored)
     return found
 
 
@@ -247,7 +256,14 @@ def _on_conflict(insert: postgresql.Insert | sqlite.Insert) -> sa.Insert:
     when the content differs: the race loses nothing and duplicates nothing."""
     excluded = insert.excluded
     replaced: dict[str, Any] = {name: excluded[name] for name in RESENT_COLUMNS if name != "filed_by_id"}
-    replaced["filed_by_id"] = sa.func.coalesce(excluded.filed_by_id, ITEMS.c.filed_by_id)
+    replaced["filed_by_id"] = sa.case(
+        # An integration never inherits a person as the filer of its ticket.
+        (
+            sa.and_(ITEMS.c.filed_by_client.is_(None), excluded.filed_by_client.is_not(None)),
+            excluded.filed_by_id,
+        ),
+        else_=sa.func.coalesce(excluded.filed_by_id, ITEMS.c.filed_by_id),
+    )
     replaced["updated_at"] = excluded.updated_at
     replaced["revision"] = ITEMS.c.revision + 1
     return insert.on_conflict_do_update(
@@ -343,8 +359,9 @@ async def insert_items(
     if not rows:
         return
     if is_postgres(session):
-        columns = _as_arrays("a_", INSERTED_COLUMNS, rows)
-        await session.execute(_PG_INSERT, {**columns, "now": now, "filed_by_client": filed_by_client})
+        for start in range(0, len(rows), PG_WRITE_CHUNK):
+            columns = _as_arrays("a_", INSERTED_COLUMNS, rows[start : start + PG_WRITE_CHUNK])
+            await session.execute(_PG_INSERT, {**columns, "now": now, "filed_by_client": filed_by_client})
         return
     shared = {
         "created_at": now,
@@ -366,7 +383,9 @@ async def update_items(session: AsyncSession, rows: Sequence[tuple[Any, ...]], *
     if not rows:
         return
     if is_postgres(session):
-        await session.execute(_PG_UPDATE, {**_as_arrays("u_", UPDATED_COLUMNS, rows), "now": now})
+        for start in range(0, len(rows), PG_WRITE_CHUNK):
+            columns = _as_arrays("u_", UPDATED_COLUMNS, rows[start : start + PG_WRITE_CHUNK])
+            await session.execute(_PG_UPDATE, {**columns, "now": now})
         return
     names = [f"b_{name}" for name in UPDATED_COLUMNS]
     for start in range(0, len(rows), WRITE_CHUNK):

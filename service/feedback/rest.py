@@ -74,9 +74,10 @@ async def create_feedback(
     """File one piece of customer voice (any person; integrations with `feedback:write`).
 
     201 when new; 200 when an item with the same `source` and `external_id` existed (it is
-    updated if anything differs). Without `external_id` a fresh one is generated. Only
-    integrations, editors and admins may name someone else in `filed_by_email`. Accepts
-    `Idempotency-Key`.
+    updated if anything differs). People file `sales`, `interview` and `other` and never send
+    `external_id` (422): the service makes one (`cuecard:…`, a prefix integrations may not
+    use). Only integrations, editors and admins may name someone else in `filed_by_email`.
+    Accepts `Idempotency-Key`.
     """
 
     async def produce():
@@ -101,8 +102,9 @@ async def ingest_feedback_batch(
     Each item is validated on its own: good items are kept, bad ones are reported by `index`
     with their `errors` and write nothing. The counts say what happened: `created`, `updated`
     (something differed) and `unchanged` (re-sent as it was). Items without `external_id` get
-    one derived from their content, so re-sending the same batch adds nothing. Accepts
-    `Idempotency-Key` (same key and body → the first response again).
+    one derived from the caller and the content, so re-sending the same batch adds nothing
+    (people's items are always keyed this way, under `cuecard:`). Accepts `Idempotency-Key`
+    (same key and body → the first response again).
     """
 
     async def produce():

@@ -76,7 +76,11 @@ class PitchRead(BaseModel):
 class UsageCreate(InputModel):
     event: Literal["shown", "used", "copied"]
     opportunity_ref: str | None = Field(default=None, max_length=200)
-    user_email: EmailStr | None = None
+    user_email: EmailStr | None = Field(
+        default=None,
+        description="The CRM user who saw the pitch (integrations only): a person's own token"
+        " records that person, and sending user_email with it is refused (422).",
+    )
     locale: Locale | None = None
     audience: str | None = Field(default=None, max_length=64)
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.auth.principal import Principal
 from service.briefs.models import Brief
 from service.db import is_postgres, utcnow
-from service.errors import Forbidden, NotFound
+from service.errors import Forbidden, Invalid, NotFound, field_error
 from service.evidence import service as evidence_service
 from service.evidence.models import Evidence
 from service.pitch import policies, repository
@@ -314,6 +314,13 @@ async def record_usage(
     """Records that a CRM showed, used or copied the pitch (for the version then current)."""
     if not policies.can_report_usage(principal):
         raise Forbidden("Reporting pitch usage needs scope pitch:read.")
+    if principal.is_person and data.user_email is not None:
+        # A person reports their own use: naming someone else would put words in their mouth.
+        raise Invalid(
+            "A person reports their own usage; user_email is for integrations reporting for a user.",
+            errors=[field_error("user_email", "not accepted from a person's token", type_="forbidden")],
+        )
+    user_email = principal.email if principal.is_person else data.user_email
     documents = {d.locale: d for d in await repository.documents_for_product_key(session, product_key)}
     stored = _pick_locale({k: {"doc": v} for k, v in documents.items()}, data.locale)
     if stored is None:
@@ -327,7 +334,7 @@ async def record_usage(
         audience=data.audience,
         event=data.event,
         opportunity_ref=data.opportunity_ref,
-        user_email=data.user_email.lower() if data.user_email else None,
+        user_email=user_email.lower() if user_email else None,
         client_id=principal.client_id,
     )
     await repository.add_usage(session, usage)

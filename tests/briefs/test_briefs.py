@@ -35,9 +35,12 @@ async def test_create_a_japanese_draft_with_inline_evidence(app, client, callers
     assert 0 < brief["speakability"]["estimated_seconds"] <= 30
     assert "ja" in brief["speakability"]["basis"]
     assert etag.startswith('"v')
-    # The inline claim is now a first-class evidence item anyone may cite.
-    stored = await client.get(f"/api/v1/evidence/{evidence['id']}", headers=callers.headers("employee"))
+    # The inline claim is now a first-class evidence item editors may cite; while only a draft
+    # cites it, it does not exist for employees (tests/evidence/test_visibility.py).
+    stored = await client.get(f"/api/v1/evidence/{evidence['id']}", headers=callers.headers("editor"))
     assert stored.status_code == 200
+    hidden = await client.get(f"/api/v1/evidence/{evidence['id']}", headers=callers.headers("employee"))
+    assert hidden.status_code == 404
 
 
 async def test_submit_lists_every_missing_part_at_once(app, client, callers):
@@ -295,7 +298,9 @@ async def test_an_owner_may_verify_their_claim_but_another_employee_may_not(app,
         headers=callers.headers("editor"),
     )
     url = f"/api/v1/evidence/{item.json()['id']}/verify"
-    assert (await client.post(url, headers=callers.headers("employee"))).status_code == 403
+    # Cited by nothing published, it does not exist for another employee; a manager sees it.
+    assert (await client.post(url, headers=callers.headers("employee"))).status_code == 404
+    assert (await client.post(url, headers=callers.headers("manager"))).status_code == 403
     assert (await client.post(url, headers=bearer(token_for(app, owner)))).status_code == 200
 
 

@@ -208,20 +208,25 @@ async def test_the_interview_exercise_files_feedback_the_new_hire_follows(app, c
     # The hire has no hire date: not onboarding. Give them one and they are enrolled.
     admin_patch = await _set_hire_date(app, client, hire)
     assert admin_patch.status_code == 200
-    recorded = await client.post(
-        f"/api/v1/campaigns/{campaign.id}/interviews",
-        json={
-            "customer": {"account": "株式会社あおば", "segment": "smb"},
-            "answers": {
-                "why_chose_us": "会計ソフトとの連携が一番早かった",
-                "what_was_inconvenient": "初期設定の画面が英語だけだった",
-                "why_not_buy": "手書きの請求書が多い会社には合わない",
-            },
+    answers = {
+        "customer": {"account": "株式会社あおば", "segment": "smb"},
+        "answers": {
+            "why_chose_us": "会計ソフトとの連携が一番早かった",
+            "what_was_inconvenient": "初期設定の画面が英語だけだった",
+            "why_not_buy": "手書きの請求書が多い会社には合わない",
         },
-        headers=me,
-    )
+    }
+    recorded = await client.post(f"/api/v1/campaigns/{campaign.id}/interviews", json=answers, headers=me)
     assert recorded.status_code == 201, recorded.text
     assert len(recorded.json()["feedback_ids"]) == 3
+    # Filed in the hire's own key space (no integration key can be taken), and a retry of the
+    # same interview files nothing new.
+    for feedback_id in recorded.json()["feedback_ids"]:
+        item = (await client.get(f"/api/v1/feedback/{feedback_id}", headers=me)).json()
+        assert item["external_id"].startswith("cuecard:onboarding-interview-"), item
+        assert item["filed_by_id"] == str(hire.id)
+    retry = await client.post(f"/api/v1/campaigns/{campaign.id}/interviews", json=answers, headers=me)
+    assert retry.status_code == 201 and retry.json()["feedback_ids"] == recorded.json()["feedback_ids"]
     feed = (await client.get("/api/v1/me/feed", headers=me)).json()["items"]
     loops = [i for i in feed if i["kind"] == "feedback_loop"]
     assert {i["source"] for i in loops} == {"interview"} and len(loops) == 3

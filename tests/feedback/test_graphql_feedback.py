@@ -172,7 +172,7 @@ async def test_items_walk_the_loop_through_the_same_service(app, client, callers
     employee = callers.headers("employee")
     filed = await data(
         client,
-        'mutation { createFeedback(input: {source: SUPPORT, body: "手書きの請求書が読めない",'
+        'mutation { createFeedback(input: {source: SALES, body: "手書きの請求書が読めない",'
         ' customer: {account: "acme"}}) { id status customer { account } filedBy { email } } }',
         employee,
     )

@@ -63,7 +63,7 @@ async def test_an_employee_files_japanese_feedback_and_is_its_filer(app, client,
     assert response.headers["location"] == f"/api/v1/feedback/{item['id']}"
     assert response.headers["etag"] == '"v1"'
     assert item["body"] == JA_BODY  # round-trips as written
-    assert item["external_id"].startswith("cuecard-")  # generated
+    assert item["external_id"].startswith("cuecard:")  # made by the service, in the people's key space
     assert item["filed_by_id"] == str(callers.people["employee"].id)
     assert item["status"] == "new" and item["decision"] is None
     assert item["received_at"] == "2026-11-20T00:30:00Z"
@@ -95,7 +95,7 @@ async def test_without_an_external_id_each_post_is_a_new_item(app, client, calle
 
 
 async def test_the_same_external_id_again_is_unchanged_or_updated_never_a_second_row(app, client, callers):
-    headers = callers.headers("editor")
+    headers = await ingest_headers(app, client)
     body = ticket()
     first = await client.post("/api/v1/feedback", json=body, headers=headers)
     assert first.status_code == 201
@@ -136,9 +136,14 @@ async def test_unknown_product_and_naive_times_are_refused_with_the_field(app, c
     assert await count_items(app) == 0
 
 
+def heard(**overrides: Any) -> dict[str, Any]:
+    """What a person heard first-hand and files themself (no key: the service makes one)."""
+    return {"source": "sales", "body": JA_BODY, "customer": {"account": "株式会社みどり商事"}, **overrides}
+
+
 async def test_only_integrations_editors_and_admins_name_the_filer(app, client, callers):
     heard_by = callers.people["manager"]
-    body = ticket(filed_by_email=heard_by.email)
+    body = heard(filed_by_email=heard_by.email)
     refused = await client.post("/api/v1/feedback", json=body, headers=callers.headers("employee"))
     assert refused.status_code == 422
     assert [e["field"] for e in refused.json()["errors"]] == ["filed_by_email"]
@@ -150,35 +155,39 @@ async def test_only_integrations_editors_and_admins_name_the_filer(app, client, 
     for caller in ("editor", "admin"):
         named = await client.post(
             "/api/v1/feedback",
-            json=ticket(filed_by_email=other.email.upper()),
+            json=heard(filed_by_email=other.email.upper()),
             headers=callers.headers(caller),
         )
         assert named.status_code == 201, named.text
         assert named.json()["filed_by_id"] == str(other.id)
     unknown = await client.post(
         "/api/v1/feedback",
-        json=ticket(filed_by_email="nobody@example.com"),
+        json=heard(filed_by_email="nobody@example.com"),
         headers=callers.headers("editor"),
     )
+    # An editor reads the directory anyway, so being told of a typo reveals nothing new (an
+    # integration is not told: tests/feedback/test_security.py).
     assert unknown.status_code == 422
     assert [e["field"] for e in unknown.json()["errors"]] == ["filed_by_email"]
 
 
 async def test_an_employee_cannot_overwrite_someone_elses_item_by_its_key(app, client, callers):
-    body = ticket()
-    mine = await client.post("/api/v1/feedback", json=body, headers=callers.headers("employee"))
-    assert mine.status_code == 201
+    """People never choose keys, so the same words from a colleague are the colleague's own item;
+    the filer's re-sent batch updates only their own."""
+    body = heard()
+    mine = await batch(client, callers.headers("employee"), [body])
+    assert mine["created"] == 1
     colleague = await make_person(app, role="employee")
-    taken = await client.post(
-        "/api/v1/feedback", json={**body, "body": "書き換え"}, headers=bearer(token_for(app, colleague))
-    )
-    assert taken.status_code == 409
-    assert (await stored(app))[0].body == JA_BODY
-    # The filer may edit their own item; so may those who run the hub.
-    own = await client.post(
-        "/api/v1/feedback", json={**body, "body": "追記"}, headers=callers.headers("employee")
-    )
-    assert own.status_code == 200
+    theirs = await batch(client, bearer(token_for(app, colleague)), [body])
+    assert theirs["created"] == 1 and theirs["errors"] == []
+    rows = await stored(app)
+    assert {r.filed_by_id for r in rows} == {callers.people["employee"].id, colleague.id}
+    assert all(r.external_id.startswith("cuecard:") for r in rows)
+    assert len({r.external_id for r in rows}) == 2
+    # Re-sending adds nothing and touches no one else's item.
+    again = await batch(client, callers.headers("employee"), [body])
+    assert (again["created"], again["unchanged"]) == (0, 1)
+    assert await count_items(app) == 2
 
 
 async def test_integrations_without_feedback_write_may_not_file(app, client, callers):
@@ -201,21 +210,20 @@ async def test_a_mixed_batch_keeps_the_good_items_and_reports_the_bad_by_index(a
         {"source": "nps", "external_id": "N-1", "body": "点数なし"},  # 1 nps without a score
         {"source": "nps", "external_id": "N-2", "body": "とても使いやすい", "nps_score": 10},  # 2 good
         ticket(external_id="T-2", product_key="no-such-product"),  # 3 unknown product
-        ticket(external_id="T-3", filed_by_email="nobody@example.com"),  # 4 unknown filer
+        ticket(external_id="T-3", filed_by_email="nobody@example.com"),  # 4 good: unknown filer, none
         "not an object",  # 5
         {"source": "fax", "external_id": "F-1", "body": "x", "surprise": True},  # 6 two problems
         ticket(external_id="T-4", body="   "),  # 7 empty body
         {"source": "survey", "body": "Reports are hard to find.", "tags": ["reports"]},  # 8 good, no id
     ]
     result = await batch(client, headers, items)
-    assert (result["created"], result["updated"], result["unchanged"]) == (3, 0, 0)
+    assert (result["created"], result["updated"], result["unchanged"]) == (4, 0, 0)
     errors = {e["index"]: e for e in result["errors"]}
-    assert sorted(errors) == [1, 3, 4, 5, 6, 7]
+    assert sorted(errors) == [1, 3, 5, 6, 7]
     fields = {i: sorted(x["field"] for x in e["errors"]) for i, e in errors.items()}
     assert fields == {
         1: ["nps_score"],
         3: ["product_key"],
-        4: ["filed_by_email"],
         5: [""],
         6: ["source", "surprise"],
         7: ["body"],
@@ -226,8 +234,13 @@ async def test_a_mixed_batch_keeps_the_good_items_and_reports_the_bad_by_index(a
 
     # A failed item writes nothing for that item; the good ones are all there.
     rows = await stored(app)
-    assert sorted(r.external_id for r in rows if not r.external_id.startswith("auto-")) == ["N-2", "T-1"]
-    assert len(rows) == 3
+    assert sorted(r.external_id for r in rows if not r.external_id.startswith("auto-")) == [
+        "N-2",
+        "T-1",
+        "T-3",
+    ]
+    assert len(rows) == 4
+    assert next(r for r in rows if r.external_id == "T-3").filed_by_id is None
     t1 = next(r for r in rows if r.external_id == "T-1")
     assert t1.product_id == product.id and t1.filed_by_id == heard_by.id and t1.filed_by_client
     assert t1.body == JA_BODY and t1.tags == ["請求書", "速度"]
@@ -262,6 +275,36 @@ async def test_re_sending_a_batch_never_duplicates_and_reports_unchanged_or_upda
     assert await count_items(app) == 6
 
 
+async def test_an_edited_item_re_sent_is_unchanged_after_its_update(app, client, callers):
+    """The update stores the new content's hash: re-sending the edit changes nothing more."""
+    headers = await ingest_headers(app, client)
+    items = [ticket(external_id="E-1"), ticket(external_id="E-2")]
+    assert (await batch(client, headers, items))["created"] == 2
+    items[0] = {**items[0], "body": "追記: 300枚で10分かかる", "tags": ["速度"]}
+    edited = await batch(client, headers, items)
+    assert (edited["created"], edited["updated"], edited["unchanged"]) == (0, 1, 1)
+    again = await batch(client, headers, items)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
+    row = next(r for r in await stored(app) if r.external_id == "E-1")
+    assert row.revision == 2 and row.body == "追記: 300枚で10分かかる"
+
+    # The single-item door: 200 with the same revision, not a third one.
+    one = ticket(external_id="E-3")
+    assert (await client.post("/api/v1/feedback", json=one, headers=headers)).status_code == 201
+    one["body"] = "再送: 直った"
+    updated = await client.post("/api/v1/feedback", json=one, headers=headers)
+    assert updated.status_code == 200 and updated.json()["revision"] == 2
+    resent = await client.post("/api/v1/feedback", json=one, headers=headers)
+    assert resent.status_code == 200 and resent.json()["revision"] == 2
+    assert resent.headers["etag"] == updated.headers["etag"]
+
+    # A person's own items too: their edit is a new item (no key to send), re-sent unchanged.
+    person = callers.headers("employee")
+    mine = [{"source": "sales", "body": "商談メモ"}]
+    assert (await batch(client, person, mine))["created"] == 1
+    assert (await batch(client, person, mine))["unchanged"] == 1
+
+
 async def test_the_same_key_twice_in_one_batch_is_an_error_for_the_second(app, client):
     headers = await ingest_headers(app, client)
     items = [ticket(external_id="T-1"), ticket(external_id="T-1", body="二通目")]
@@ -276,7 +319,7 @@ async def test_nps_without_a_score_is_refused_per_item_in_a_batch(app, client, c
         {"source": "nps", "external_id": f"R-{score}", "body": "回答", "nps_score": score}
         for score in (0, 7, 10)
     ] + [{"source": "nps", "external_id": "R-none", "body": "回答"}]
-    result = await batch(client, callers.headers("employee"), items)
+    result = await batch(client, await ingest_headers(app, client), items)
     assert result["created"] == 3
     assert [(e["index"], e["errors"][0]["field"]) for e in result["errors"]] == [(3, "nps_score")]
     assert sorted(r.nps_score for r in await stored(app)) == [0, 7, 10]
@@ -292,7 +335,7 @@ async def test_a_batch_over_the_limit_is_refused_whole(app, client, callers):
 
 
 async def test_an_employees_batch_files_as_themself(app, client, callers):
-    result = await batch(client, callers.headers("employee"), [ticket(), ticket()])
+    result = await batch(client, callers.headers("employee"), [heard(), heard(source="other")])
     assert result["created"] == 2
     assert {r.filed_by_id for r in await stored(app)} == {callers.people["employee"].id}
 

@@ -27,7 +27,7 @@ from tests.messages.test_messages import published_message_id
 
 async def filed_feedback_id(app, person, **fields: Any) -> str:
     """A feedback item filed by `person` through the feedback service."""
-    data = {"source": "support", "body": "CSVの取り込みでエラーになる", **fields}
+    data = {"source": "sales", "body": "CSVの取り込みでエラーになる", **fields}
     async with app.state.sessionmaker() as session:
         item = await feedback_service.create_feedback(session, principal_of(person), FeedbackCreate(**data))
     return str(item.id)
@@ -318,8 +318,7 @@ async def test_lists_filter_and_page_with_a_link_header(app, client, callers):
             await filed_feedback_id(
                 app,
                 filer,
-                source="nps" if n % 2 else "sales",
-                nps_score=9 if n % 2 else None,
+                source="interview" if n % 2 else "sales",
                 product_key=product.key if n < 2 else None,
                 received_at=now + timedelta(days=n),
             )
@@ -332,7 +331,7 @@ async def test_lists_filter_and_page_with_a_link_header(app, client, callers):
         assert response.status_code == 200, response.text
         return [i["id"] for i in response.json()["items"]]
 
-    assert await listed(source="nps") == [ids[1], ids[3]]
+    assert await listed(source="interview") == [ids[1], ids[3]]
     assert await listed(product_key=product.key) == [ids[0], ids[1]]
     assert await listed(product_key="no-such") == []
     assert await listed(status="triaged") == [ids[0]]
