@@ -1,0 +1,385 @@
+"""Guards on what a GraphQL document may ask for, checked before any resolver runs.
+
+Three layers, cheapest first:
+
+1. Parsing: the source length, lexical tokens and comments are capped (graphql-core's parser
+   options), so the parser never holds the event loop for long and a cached document is small.
+2. Validation (document only, so its result is cached per document): operation depth,
+   aliases and introspection nesting. Linear in the document: each named fragment is measured
+   once, however often it is spread (strawberry's own limiters walk a fragment again at every
+   spread, which a document of 20 fragments each spreading the next twice turns into seconds).
+3. Cost (document *and* variables, so computed on every request, never cached): the number of
+   objects the server would look up. Refused with `QUERY_TOO_COMPLEX` before execution.
+
+The cost model: every object a resolver looks up counts 1, times how many of its parent there
+are. A connection counts its page (`first`, or its default) for its edges; any other list a
+resolver returns counts its `first`/`limit` argument, else its bound in `LIST_BOUNDS`, else the
+page cap. Embedded values (a brief's pains, a pitch's messages) belong to the object that holds
+them and count nothing. Scalars count nothing. Introspection fields are left to graphql-core's
+`MaxIntrospectionDepthRule`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+    get_named_type,
+    get_nullable_type,
+    is_list_type,
+)
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.language import DocumentNode
+from graphql.utilities import get_operation_ast
+from graphql.validation import validate
+from graphql.validation.rules.max_introspection_depth_rule import MaxIntrospectionDepthRule
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from service.pagination import MAX_LIMIT
+
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+
+# Lists a resolver returns without a `first` argument, bounded by what a write may store
+# (schemas' max_length) or by what the resolver returns at most. Every other such list counts
+# the page cap.
+LIST_BOUNDS: dict[str, int] = {
+    "Message.evidence": 50,  # MessageCreate.evidence_ids max_length
+    "FeedbackItem.transitions": 4,  # one per stage after NEW
+    "InterviewResult.feedbackItems": 3,  # one per interview answer
+    "Digest.loopGapItems": 100,  # documented: up to 100
+    "Digest.overdueItems": 100,  # documented: up to 100
+}
+PAGE_ARGUMENTS = ("first", "limit")
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def without_suggestions(message: str) -> str:
+    """Drop graphql-core's "Did you mean …?" hints (they name fields and values)."""
+    return _SUGGESTION.sub("", message)
+
+
+# --- 1. parsing ------------------------------------------------------------------------------
+
+
+class ParseLimits(SchemaExtension):
+    """Cap the source before the parser reads it: code points, tokens and comments."""
+
+    def __init__(self, *, max_chars: int, max_tokens: int) -> None:
+        self.max_chars = max_chars
+        self.max_tokens = max_tokens
+
+    def on_operation(self) -> Iterator[None]:
+        # ParserCache passes these to `parse`, and they are part of its cache key: stable values.
+        self.execution_context.parse_options.update(
+            max_source_length=self.max_chars,
+            max_lexical_tokens=self.max_tokens,
+            max_comments=self.max_tokens,
+        )
+        yield
+
+
+# --- 2. validation ---------------------------------------------------------------------------
+
+
+def shape_rule(*, max_depth: int, max_aliases: int) -> type[ValidationRule]:
+    """A validation rule refusing documents deeper than `max_depth` or with too many aliases.
+
+    Built once per schema (a fresh class per request would defeat the validation cache, whose key
+    holds the rules). Depth counts fields with a selection set; introspection fields (`__schema`,
+    `__type`) are not counted here but by `MaxIntrospectionDepthRule`.
+    """
+
+    class DocumentShapeRule(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            document = context.document
+            fragments = {
+                d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+            }
+            measure = _ShapeMeasure(fragments)
+            aliases = 0
+            for definition in document.definitions:
+                if not isinstance(definition, OperationDefinitionNode):
+                    continue
+                depth, count = measure.selection_set(definition.selection_set)
+                aliases += count
+                if depth > max_depth:
+                    name = definition.name.value if definition.name else "anonymous"
+                    context.report_error(
+                        GraphQLError(
+                            f"'{name}' exceeds maximum operation depth of {max_depth}",
+                            definition,
+                            extensions={"depth": depth, "limit": max_depth},
+                        )
+                    )
+            if aliases > max_aliases:
+                context.report_error(
+                    GraphQLError(
+                        f"{aliases} aliases found. Allowed: {max_aliases}",
+                        extensions={"aliases": aliases, "limit": max_aliases},
+                    )
+                )
+
+    return DocumentShapeRule
+
+
+class _ShapeMeasure:
+    """Depth and alias count of selection sets; each fragment measured once (memoized)."""
+
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self.memo: dict[str, tuple[int, int]] = {}
+        self.active: set[str] = set()  # cycles are NoFragmentCyclesRule's to report
+
+    def selection_set(self, selection_set: SelectionSetNode | None) -> tuple[int, int]:
+        if selection_set is None:
+            return 0, 0
+        depth = aliases = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                aliases += 1 if selection.alias else 0
+                if selection.name.value.startswith("__") or selection.selection_set is None:
+                    continue
+                child_depth, child_aliases = self.selection_set(selection.selection_set)
+                depth = max(depth, 1 + child_depth)
+                aliases += child_aliases
+            elif isinstance(selection, InlineFragmentNode):
+                child_depth, child_aliases = self.selection_set(selection.selection_set)
+                depth, aliases = max(depth, child_depth), aliases + child_aliases
+            elif isinstance(selection, FragmentSpreadNode):
+                child_depth, child_aliases = self.fragment(selection.name.value)
+                depth, aliases = max(depth, child_depth), aliases + child_aliases
+        return depth, aliases
+
+    def fragment(self, name: str) -> tuple[int, int]:
+        if name in self.memo:
+            return self.memo[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.active:
+            return 0, 0
+        self.active.add(name)
+        result = self.selection_set(fragment.selection_set)
+        self.active.discard(name)
+        self.memo[name] = result
+        return result
+
+
+class CachedValidation(SchemaExtension):
+    """Validate each distinct document once, optionally without "Did you mean …?" hints.
+
+    Like strawberry's ValidationCache, but keyed by the query text rather than the parsed
+    document (hashing a frozen AST walks all of it on every request) and able to hide
+    suggestions, which strawberry's `validate_document` does not pass on to graphql-core.
+    Only document-level rules run here; the cost, which depends on variables, does not.
+    """
+
+    def __init__(self, cache: ValidationResults) -> None:
+        self.cache = cache
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.pre_execution_errors is None and context.graphql_document is not None:
+            context.pre_execution_errors = self.cache.errors(
+                context.schema._schema,
+                context.query or "",
+                context.validation_rules,
+                context.graphql_document,
+            )
+        yield
+
+
+class ValidationResults:
+    """A bounded LRU of validation errors by (query text, rules); one per schema."""
+
+    def __init__(self, *, hide_suggestions: bool, maxsize: int = 512) -> None:
+        self.hide_suggestions = hide_suggestions
+        self.maxsize = maxsize
+        self._entries: OrderedDict[tuple[str, tuple[Any, ...]], list[GraphQLError]] = OrderedDict()
+
+    def errors(
+        self, schema: GraphQLSchema, query: str, rules: tuple[Any, ...], document: DocumentNode
+    ) -> list[GraphQLError]:
+        key = (query, rules)
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+            return list(found)
+        errors = validate(
+            schema,
+            document,
+            (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
+            hide_suggestions=self.hide_suggestions,
+        )
+        self._entries[key] = errors
+        if len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+        return list(errors)
+
+
+# --- 3. cost ---------------------------------------------------------------------------------
+
+
+class QueryCost(SchemaExtension):
+    """Refuse an operation whose estimated cost is over the limit, before it executes.
+
+    Runs on every request (after the cached validation), with the request's variables: a
+    `first: $n` counts what `$n` is this time.
+    """
+
+    def __init__(self, *, max_cost: int, page_cap: int = MAX_LIMIT) -> None:
+        self.max_cost = max_cost
+        self.page_cap = page_cap
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.result is None and context.graphql_document is not None:
+            cost = estimate_cost(
+                context.schema._schema,
+                context.graphql_document,
+                context.variables,
+                context.operation_name,
+                page_cap=self.page_cap,
+            )
+            if cost is not None and cost > self.max_cost:
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            f"The query would return about {cost} objects; the limit is {self.max_cost}. "
+                            "Ask for smaller pages (`first`) or fewer nested lists.",
+                            extensions={"code": QUERY_TOO_COMPLEX, "cost": cost, "limit": self.max_cost},
+                        )
+                    ],
+                )
+        yield
+
+
+def estimate_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any] | None,
+    operation_name: str | None = None,
+    *,
+    page_cap: int = MAX_LIMIT,
+) -> int | None:
+    """The operation's cost (see the module docstring), or None when it cannot run anyway
+    (no such operation, or variables that do not coerce: execution reports those)."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return None
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return None
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {}, max_errors=1)
+    if isinstance(coerced, list):
+        return None
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    return _CostWalk(schema, fragments, coerced, page_cap).selection_set(operation.selection_set, root, None)
+
+
+class _CostWalk:
+    """Per-object cost of a selection set; multiplication happens at list fields. Named
+    fragments are costed once per (fragment, page) and reused: linear in the document."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: VariableValues,
+        page_cap: int,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.page_cap = page_cap
+        self.memo: dict[tuple[str, int | None], int] = {}
+        self.active: set[str] = set()
+
+    def selection_set(self, selection_set: SelectionSetNode | None, parent: Any, page: int | None) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field(selection, parent, page)
+            elif isinstance(selection, InlineFragmentNode):
+                total += self.selection_set(selection.selection_set, self._condition(selection, parent), page)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment(selection.name.value, page)
+        return total
+
+    def fragment(self, name: str, page: int | None) -> int:
+        key = (name, page)
+        if key in self.memo:
+            return self.memo[key]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.active:
+            return 0
+        self.active.add(name)
+        cost = self.selection_set(fragment.selection_set, self._condition(fragment, None), page)
+        self.active.discard(name)
+        self.memo[key] = cost
+        return cost
+
+    def field(self, node: FieldNode, parent: Any, page: int | None) -> int:
+        name = node.name.value
+        fields = getattr(parent, "fields", None)
+        if name.startswith("__") or not fields or name not in fields:
+            return 0
+        definition: GraphQLField = fields[name]
+        named = get_named_type(definition.type)
+        if node.selection_set is None:  # a scalar or enum
+            return 0
+        is_list = is_list_type(get_nullable_type(definition.type))
+        paged = self._page_argument(definition, node)
+        strawberry_field = definition.extensions.get("strawberry-definition")
+        looked_up = strawberry_field is not None and strawberry_field.base_resolver is not None
+        if name == "edges" and page is not None:
+            size, counted, child_page = page, True, None  # a connection's page of edges
+        elif is_list:
+            bound = LIST_BOUNDS.get(f"{parent.name}.{name}", self.page_cap)
+            size, counted, child_page = (paged if paged is not None else bound), looked_up, None
+        else:
+            # A connection passes its page down to its `edges`.
+            size, counted, child_page = 1, looked_up, paged
+        per_parent = self.selection_set(node.selection_set, named, child_page)
+        return size * ((1 if counted else 0) + per_parent)
+
+    def _page_argument(self, definition: GraphQLField, node: FieldNode) -> int | None:
+        names = [n for n in PAGE_ARGUMENTS if n in definition.args]
+        if not names:
+            return None
+        try:
+            values = get_argument_values(definition, node, self.variables)
+        except GraphQLError:
+            return self.page_cap  # execution refuses it; count the worst meanwhile
+        value = values.get(names[0])
+        return max(int(value), 0) if isinstance(value, int) else self.page_cap
+
+    def _condition(self, node: InlineFragmentNode | FragmentDefinitionNode, parent: Any) -> Any:
+        if node.type_condition is None:
+            return parent
+        return self.schema.get_type(node.type_condition.name.value) or parent
+
+
+def validation_rules(*, max_depth: int, max_aliases: int) -> list[type[ValidationRule]]:
+    """The document-only rules (cached with the document's validation)."""
+    return [shape_rule(max_depth=max_depth, max_aliases=max_aliases), MaxIntrospectionDepthRule]
