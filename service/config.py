@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = 2000  # lexical tokens (and, separately, comments) in a document
     graphql_max_document_chars: int = 32_768  # code points; send long texts as variables
     # Estimated objects looked up (lists by `first`, else the page cap): refused with
-    # QUERY_TOO_COMPLEX above it. A 50-row page with two related objects a row costs ~150.
+    # QUERY_TOO_COMPLEX above it. 50 people with department and manager cost ~200.
     graphql_max_cost: int = 25_000
     graphql_introspection: bool | None = None  # default: on, except in production
     graphiql: bool | None = None  # CUECARD_GRAPHIQL; default: on, except in production
