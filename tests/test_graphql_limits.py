@@ -14,13 +14,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from graphql import parse
-from starlette.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
 
 from service.api.graphql import build_schema
 from service.api.graphql_limits import estimate_cost
 from service.config import Settings
-from service.main import create_app
 from service.messages import service as messages_service
 from service.messages.schemas import MessageCreate
 from tests.factories import (
@@ -329,18 +326,40 @@ async def test_a_get_without_graphiql_is_method_not_allowed(client: httpx.AsyncC
 
 
 @pytest.mark.parametrize("subprotocols", [[], ["graphql-transport-ws"], ["graphql-ws"]])
-def test_a_websocket_upgrade_is_refused_cleanly(
-    settings: Settings, capfd: pytest.CaptureFixture[str], subprotocols: list[str]
+async def test_a_websocket_upgrade_is_refused_cleanly(
+    app: FastAPI, capfd: pytest.CaptureFixture[str], subprotocols: list[str]
 ) -> None:
-    """Before: the context dependency ran for the WebSocket and raised (a 500 and a traceback)."""
-    application = create_app(settings)
-    with (
-        TestClient(application, raise_server_exceptions=True) as http,
-        pytest.raises(WebSocketDisconnect) as refused,
-        http.websocket_connect("/graphql", subprotocols=subprotocols) as socket,
-    ):
-        socket.receive_text()
-    assert refused.value.code == 1008  # policy violation: a server answers the handshake with 403
+    """A raw ASGI WebSocket handshake (httpx speaks no WebSocket). Before: the context
+    dependency ran for the WebSocket and raised (a 500 and a traceback in the log)."""
+    incoming = [{"type": "websocket.connect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "http_version": "1.1",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"origin", b"http://testserver")]
+        + ([(b"sec-websocket-protocol", ", ".join(subprotocols).encode())] if subprotocols else []),
+        "subprotocols": subprotocols,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    await app(scope, receive, send)
+    # Closed before it was accepted: a server answers the handshake with 403.
+    assert [m["type"] for m in sent] == ["websocket.close"], sent
+    assert sent[0]["code"] == 1008  # policy violation
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err
     assert "error" not in (out + err).lower()
