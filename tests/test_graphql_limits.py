@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from graphql import parse
 
 from service.api.graphql import build_schema
-from service.api.graphql_limits import estimate_cost
+from service.api.graphql_limits import TextCache, estimate_cost
 from service.config import Settings
 from service.messages import service as messages_service
 from service.messages.schemas import MessageCreate
@@ -363,3 +363,17 @@ async def test_a_websocket_upgrade_is_refused_cleanly(
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err
     assert "error" not in (out + err).lower()
+
+
+def test_the_document_cache_is_bounded_by_length_as_well_as_count() -> None:
+    """Unit level: a parsed document keeps ~1 MiB alive for 2,000 tokens, so an attacker's
+    unique long documents must not fill 512 entries. Long texts push old ones out."""
+    cache = TextCache(max_entries=512, max_chars=10_000)
+    for i in range(100):
+        text = f"{{ a{i} }}" + " " * 3_000
+        cache.put(text, text, object())
+    assert cache._chars <= 10_000
+    assert len(cache._entries) == 3
+    too_long = "x" * 10_001
+    cache.put(too_long, too_long, object())
+    assert cache.get(too_long) is None

@@ -23,14 +23,15 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket
-from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension
+from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.tools import merge_types
 
 from service.api.graphql_limits import (
     CachedValidation,
-    ParseLimits,
+    DocumentParser,
     QueryCost,
+    TextCache,
     ValidationResults,
     validation_rules,
     without_suggestions,
@@ -237,7 +238,7 @@ class Schema(strawberry.Schema):
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
         result = await super().execute(*args, **kwargs)
         # An error raised while the operation's hooks are entered (a syntax error or the token
-        # limit, from ParserCache's on_parse) leaves the operation before ErrorCodes sees the
+        # limit, from DocumentParser's on_parse) leaves the operation before ErrorCodes sees the
         # result; strawberry then reports it as it is. Give those a code (and mask the rest) too.
         if getattr(result, "errors", None):
             result.errors = [
@@ -290,15 +291,15 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     rules = validation_rules(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases)
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
-    validated = ValidationResults(hide_suggestions=hide_suggestions, maxsize=512)
-    # Factories, not instances: a fresh extension per request (the caches are shared anyway).
-    # Order matters: limits before the parser cache (its key holds the parse options), rules
-    # before the validation cache.
+    validated = ValidationResults(hide_suggestions=hide_suggestions)
+    # Factories, not instances: a fresh extension per request (the caches are shared, per schema).
     extensions: list[Any] = [
         partial(
-            ParseLimits, max_chars=settings.graphql_max_document_chars, max_tokens=settings.graphql_max_tokens
+            DocumentParser,
+            TextCache(),
+            max_chars=settings.graphql_max_document_chars,
+            max_tokens=settings.graphql_max_tokens,
         ),
-        partial(ParserCache, maxsize=512),
         partial(AddValidationRules, rules),
         partial(CachedValidation, validated),
         partial(QueryCost, max_cost=settings.graphql_max_cost),

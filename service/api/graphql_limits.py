@@ -3,7 +3,8 @@
 Three layers, cheapest first:
 
 1. Parsing: the source length, lexical tokens and comments are capped (graphql-core's parser
-   options), so the parser never holds the event loop for long and a cached document is small.
+   options), so the parser never holds the event loop for long; parsed documents are cached by
+   text, bounded in number and in total length.
 2. Validation (document only, so its result is cached per document): operation depth,
    aliases and introspection nesting. Linear in the document: each named fragment is measured
    once, however often it is spread (strawberry's own limiters walk a fragment again at every
@@ -44,7 +45,7 @@ from graphql import (
     is_list_type,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
-from graphql.language import DocumentNode
+from graphql.language import DocumentNode, parse
 from graphql.utilities import get_operation_ast
 from graphql.validation import validate
 from graphql.validation.rules.max_introspection_depth_rule import MaxIntrospectionDepthRule
@@ -79,20 +80,60 @@ def without_suggestions(message: str) -> str:
 # --- 1. parsing ------------------------------------------------------------------------------
 
 
-class ParseLimits(SchemaExtension):
-    """Cap the source before the parser reads it: code points, tokens and comments."""
+class TextCache:
+    """An LRU keyed by query text, bounded in entries and in the total length of the texts.
 
-    def __init__(self, *, max_chars: int, max_tokens: int) -> None:
+    By length too: a parsed document keeps every token alive (~270 bytes per character of a
+    token-dense text), so 512 entries of the longest documents would hold half a gigabyte.
+    """
+
+    def __init__(self, *, max_entries: int = 512, max_chars: int = 128 * 1024) -> None:
+        self.max_entries = max_entries
         self.max_chars = max_chars
-        self.max_tokens = max_tokens
+        self._entries: OrderedDict[Any, tuple[int, Any]] = OrderedDict()
+        self._chars = 0
 
-    def on_operation(self) -> Iterator[None]:
-        # ParserCache passes these to `parse`, and they are part of its cache key: stable values.
-        self.execution_context.parse_options.update(
-            max_source_length=self.max_chars,
-            max_lexical_tokens=self.max_tokens,
-            max_comments=self.max_tokens,
-        )
+    def get(self, key: Any) -> Any | None:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        self._entries.move_to_end(key)
+        return found[1]
+
+    def put(self, key: Any, text: str, value: Any) -> None:
+        if len(text) > self.max_chars or key in self._entries:
+            return
+        self._entries[key] = (len(text), value)
+        self._chars += len(text)
+        while len(self._entries) > self.max_entries or self._chars > self.max_chars:
+            _, (chars, _) = self._entries.popitem(last=False)
+            self._chars -= chars
+
+
+class DocumentParser(SchemaExtension):
+    """Parse within limits (code points, lexical tokens, comments), each distinct text once.
+
+    Strawberry's ParserCache, but bounded by the texts' length as well as their number (see
+    TextCache), and with the limits checked by graphql-core's parser itself: the source length
+    before lexing, the tokens as they are read.
+    """
+
+    def __init__(self, documents: TextCache, *, max_chars: int, max_tokens: int) -> None:
+        self.documents = documents
+        self.options = {
+            "max_source_length": max_chars,
+            "max_lexical_tokens": max_tokens,
+            "max_comments": max_tokens,
+        }
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        query = context.query or ""
+        document = self.documents.get(query)
+        if document is None:
+            document = parse(query, **self.options)  # a GraphQLSyntaxError is the caller's answer
+            self.documents.put(query, query, document)
+        context.graphql_document = document
         yield
 
 
@@ -207,31 +248,26 @@ class CachedValidation(SchemaExtension):
 
 
 class ValidationResults:
-    """A bounded LRU of validation errors by (query text, rules); one per schema."""
+    """Validation errors by (query text, rules), in a TextCache; one per schema."""
 
-    def __init__(self, *, hide_suggestions: bool, maxsize: int = 512) -> None:
+    def __init__(self, *, hide_suggestions: bool, cache: TextCache | None = None) -> None:
         self.hide_suggestions = hide_suggestions
-        self.maxsize = maxsize
-        self._entries: OrderedDict[tuple[str, tuple[Any, ...]], list[GraphQLError]] = OrderedDict()
+        self.cache = cache or TextCache()
 
     def errors(
         self, schema: GraphQLSchema, query: str, rules: tuple[Any, ...], document: DocumentNode
     ) -> list[GraphQLError]:
         key = (query, rules)
-        found = self._entries.get(key)
-        if found is not None:
-            self._entries.move_to_end(key)
-            return list(found)
-        errors = validate(
-            schema,
-            document,
-            (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
-            hide_suggestions=self.hide_suggestions,
-        )
-        self._entries[key] = errors
-        if len(self._entries) > self.maxsize:
-            self._entries.popitem(last=False)
-        return list(errors)
+        found = self.cache.get(key)
+        if found is None:
+            found = validate(
+                schema,
+                document,
+                (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
+                hide_suggestions=self.hide_suggestions,
+            )
+            self.cache.put(key, query, found)
+        return list(found)
 
 
 # --- 3. cost ---------------------------------------------------------------------------------
