@@ -177,6 +177,25 @@ async def test_a_fragment_bomb_is_measured_in_linear_time(
     assert error_codes(body) == ["QUERY_TOO_COMPLEX"]
 
 
+@pytest.mark.parametrize(
+    "selections",
+    [
+        "manager { id } " * 250,  # graphql-core compares every pair: ~0.5 s of validation
+        "a: manager { id } " * 250,
+        "... on Person { manager { id } } " * 150,
+    ],
+)
+async def test_one_field_selected_hundreds_of_times_is_refused_quickly(
+    client: httpx.AsyncClient, callers: Callers, selections: str
+) -> None:
+    started = time.perf_counter()
+    _, body = await gql(client, "{ me { " + selections + "} }", callers.headers("employee"))
+    assert time.perf_counter() - started < 0.2
+    assert body["data"] is None
+    assert set(error_codes(body)) == {"GRAPHQL_VALIDATION_FAILED"}
+    assert any("is selected" in error["message"] for error in body["errors"]), body
+
+
 async def test_introspection_cannot_nest_type_lists(client: httpx.AsyncClient) -> None:
     query = "{ __schema { types { " + nested("fields { type", 4, "name") + " }" * 4 + " } } }"
     _status, body = await gql(client, query)

@@ -288,10 +288,11 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     hide_suggestions = settings.env == "production"
     # Rule classes and the validation cache are made once per schema: the cache's key holds
     # the rules, so a rule class made per request would never hit.
-    rules = validation_rules(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases)
+    shape = validation_rules(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases)
+    rules = list(shape)
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
-    validated = ValidationResults(hide_suggestions=hide_suggestions)
+    validated = ValidationResults(hide_suggestions=hide_suggestions, precheck=shape)
     # Factories, not instances: a fresh extension per request (the caches are shared, per schema).
     extensions: list[Any] = [
         partial(
