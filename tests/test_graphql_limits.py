@@ -1,6 +1,7 @@
 """What a GraphQL document may ask for, from the attacker's side: amplifying queries, fragment
 bombs, huge or deeply nested documents and cursors, production's error texts and GraphiQL, and
-a WebSocket upgrade. Each is refused cleanly (a coded GraphQL error, a problem, a close code),
+a WebSocket upgrade. Times are CPU times of this process (the app runs in it over ASGI), so a
+busy machine does not fail them; each bound is far below what the old code took. Each is refused cleanly (a coded GraphQL error, a problem, a close code),
 before any resolver runs, and quickly; realistic intranet pages stay well under every limit.
 """
 
@@ -123,9 +124,9 @@ async def test_amplifying_queries_are_refused_before_they_run(
     variables = {"id": NO_SUCH_BRIEF} if "$id" in query else None
     # A service account's principal needs no database: any statement would be a resolver's.
     async with counting_statements(app) as statements:
-        started = time.perf_counter()
+        started = time.process_time()
         status, body = await gql(client, query, callers.headers("svc_pitch"), variables)
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
     assert status == 200
     assert body["data"] is None
     error = only_error(body)
@@ -162,18 +163,18 @@ async def test_a_fragment_bomb_is_measured_in_linear_time(
     n = 22
     fragments = " ".join(f"fragment F{i} on Person {{ ...F{i + 1} ...F{i + 1} }}" for i in range(n))
     harmless = "{ me { ...F0 } } " + fragments + f" fragment F{n} on Person {{ id displayName }}"
-    started = time.perf_counter()
+    started = time.process_time()
     _status, body = await gql(client, harmless, callers.headers("employee"))
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
     assert "errors" not in body, body
     assert body["data"]["me"]["id"] == str(callers.people["employee"].id)
 
     costly = harmless.replace(
         f"fragment F{n} on Person {{ id displayName }}", f"fragment F{n} on Person {{ manager {{ id }} }}"
     )
-    started = time.perf_counter()
+    started = time.process_time()
     _, body = await gql(client, costly, callers.headers("employee"))
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
     assert error_codes(body) == ["QUERY_TOO_COMPLEX"]
 
 
@@ -188,9 +189,9 @@ async def test_a_fragment_bomb_is_measured_in_linear_time(
 async def test_one_field_selected_hundreds_of_times_is_refused_quickly(
     client: httpx.AsyncClient, callers: Callers, selections: str
 ) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     _, body = await gql(client, "{ me { " + selections + "} }", callers.headers("employee"))
-    assert time.perf_counter() - started < 0.2
+    assert time.process_time() - started < 0.15
     assert body["data"] is None
     assert set(error_codes(body)) == {"GRAPHQL_VALIDATION_FAILED"}
     assert any("is selected" in error["message"] for error in body["errors"]), body
@@ -230,9 +231,9 @@ async def test_introspection_cannot_nest_type_lists(client: httpx.AsyncClient) -
 async def test_deep_documents_are_parse_errors(
     client: httpx.AsyncClient, callers: Callers, name: str, document: str
 ) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     status, body = await gql(client, document, callers.headers("employee"))
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert status == 200
     assert body["data"] is None
     assert error_codes(body) == ["GRAPHQL_PARSE_FAILED"]
