@@ -55,11 +55,16 @@ class Settings(BaseSettings):
     max_authorization_header_bytes: int = 8 * 1024
     token_failures_per_minute: int = 10  # per client id AND source address
 
-    # GraphQL guards.
-    graphql_max_depth: int = 10
+    # GraphQL guards (docs/deploy.md): checked before any resolver runs.
+    graphql_max_depth: int = 8
     graphql_max_aliases: int = 30
-    graphql_max_tokens: int = 5000
+    graphql_max_tokens: int = 2000  # lexical tokens (and, separately, comments) in a document
+    graphql_max_document_chars: int = 32_768  # code points; send long texts as variables
+    # Estimated objects looked up (lists by `first`, else the page cap): refused with
+    # QUERY_TOO_COMPLEX above it. 50 people with department and manager cost ~200.
+    graphql_max_cost: int = 25_000
     graphql_introspection: bool | None = None  # default: on, except in production
+    graphiql: bool | None = None  # CUECARD_GRAPHIQL; default: on, except in production
 
     # Extra value-word lint lists (<lang>.txt files) merged into the shipped ones.
     lint_words_dir: Path | None = None
@@ -118,6 +123,12 @@ class Settings(BaseSettings):
         if self.graphql_introspection is None:
             return self.env != "production"
         return self.graphql_introspection
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        if self.graphiql is None:
+            return self.env != "production"
+        return self.graphiql
 
     @property
     def oidc_roles(self) -> dict[str, str]:

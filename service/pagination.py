@@ -19,6 +19,9 @@ from service.errors import Invalid, field_error
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+# A cursor this API issues is ~100 characters; anything much longer is not one of ours, and
+# decoding it (base64, then JSON that may nest arbitrarily deep) is work an attacker chooses.
+MAX_CURSOR_CHARS = 256
 
 T = TypeVar("T")
 
@@ -35,6 +38,8 @@ class Cursor:
     @classmethod
     def decode(cls, token: str) -> Cursor:
         try:
+            if len(token) > MAX_CURSOR_CHARS:
+                raise ValueError("too long")
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             created_at, ident = json.loads(raw)
             created = datetime.fromisoformat(created_at)
@@ -50,6 +55,7 @@ class Cursor:
             TypeError,
             AttributeError,
             OverflowError,
+            RecursionError,
             binascii.Error,
             json.JSONDecodeError,
         ) as exc:

@@ -22,23 +22,25 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from starlette.websockets import WebSocket
+from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.tools import merge_types
 
+from service.api.graphql_limits import (
+    CachedValidation,
+    DocumentParser,
+    QueryCost,
+    TextCache,
+    ValidationResults,
+    validation_rules,
+    without_suggestions,
+)
 from service.api.problems import database_problem
 from service.auth.dependencies import resolve_principal
 from service.auth.principal import Principal
 from service.config import Settings
-from service.errors import CueCardError, Invalid, ServiceUnavailable, Unauthenticated
+from service.errors import CueCardError, Invalid, MethodNotAllowed, ServiceUnavailable, Unauthenticated
 from service.logging import get_logger
 from service.pagination import Cursor, Page, PageParams
 
@@ -152,17 +154,36 @@ def to_uuid(value: strawberry.ID | str, field: str = "id") -> uuid.UUID:
 
 
 class ErrorCodes(SchemaExtension):
-    """Every error carries `extensions.code`; unexpected ones are masked (and logged)."""
+    """Every error carries `extensions.code`; unexpected ones are masked (and logged).
+
+    With `hide_suggestions` (production) no message says "Did you mean …?": validation runs
+    without them already, and this catches the ones execution adds (e.g. enum variables).
+    """
+
+    def __init__(self, *, hide_suggestions: bool = False) -> None:
+        self.hide_suggestions = hide_suggestions
 
     def on_operation(self) -> Any:
         yield
         result = self.execution_context.result
         if result is None or not getattr(result, "errors", None):
             return
-        result.errors = [self._process(error) for error in result.errors]
+        result.errors = [
+            self._process(error, hide_suggestions=self.hide_suggestions) for error in result.errors
+        ]
 
     @staticmethod
-    def _process(error: GraphQLError) -> GraphQLError:
+    def _process(error: GraphQLError, *, hide_suggestions: bool = False) -> GraphQLError:
+        if hide_suggestions and "Did you mean" in error.message:
+            error = GraphQLError(
+                without_suggestions(error.message),
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                original_error=error.original_error,
+                extensions=error.extensions,
+            )
         original = error.original_error
         if isinstance(original, CueCardError):
             extensions = {"code": original.code, "status": original.status}
@@ -208,6 +229,8 @@ class ErrorCodes(SchemaExtension):
 
 
 class Schema(strawberry.Schema):
+    hide_suggestions = False
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         # ErrorCodes logs what is unexpected; expected domain errors are not log noise.
         return None
@@ -215,11 +238,13 @@ class Schema(strawberry.Schema):
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
         result = await super().execute(*args, **kwargs)
         # An error raised while the operation's hooks are entered (a syntax error or the token
-        # limit, from ParserCache's on_parse) leaves the operation before ErrorCodes sees the
+        # limit, from DocumentParser's on_parse) leaves the operation before ErrorCodes sees the
         # result; strawberry then reports it as it is. Give those a code (and mask the rest) too.
         if getattr(result, "errors", None):
             result.errors = [
-                error if (error.extensions or {}).get("code") else ErrorCodes._process(error)
+                error
+                if (error.extensions or {}).get("code") and not self.hide_suggestions
+                else ErrorCodes._process(error, hide_suggestions=self.hide_suggestions)
                 for error in result.errors
             ]
         return result
@@ -260,18 +285,30 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             CampaignMutation,
         ),
     )
-    # Factories, not instances: a fresh extension per request (the caches are shared anyway).
-    extensions: list[Any] = [
-        partial(ParserCache, maxsize=512),
-        partial(ValidationCache, maxsize=512),
-        partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth),
-        partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases),
-        partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-        ErrorCodes,
-    ]
+    hide_suggestions = settings.env == "production"
+    # Rule classes and the validation cache are made once per schema: the cache's key holds
+    # the rules, so a rule class made per request would never hit.
+    shape = validation_rules(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases)
+    rules = list(shape)
     if not settings.introspection_enabled:
-        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return Schema(query=query, mutation=mutation, extensions=extensions)
+        rules.append(NoSchemaIntrospectionCustomRule)
+    validated = ValidationResults(hide_suggestions=hide_suggestions, precheck=shape)
+    # Factories, not instances: a fresh extension per request (the caches are shared, per schema).
+    extensions: list[Any] = [
+        partial(
+            DocumentParser,
+            TextCache(),
+            max_chars=settings.graphql_max_document_chars,
+            max_tokens=settings.graphql_max_tokens,
+        ),
+        partial(AddValidationRules, rules),
+        partial(CachedValidation, validated),
+        partial(QueryCost, max_cost=settings.graphql_max_cost),
+        partial(ErrorCodes, hide_suggestions=hide_suggestions),
+    ]
+    schema = Schema(query=query, mutation=mutation, extensions=extensions)
+    schema.hide_suggestions = hide_suggestions
+    return schema
 
 
 # --- the HTTP route -------------------------------------------------------------------------
@@ -280,17 +317,57 @@ GRAPHIQL_HTML = (Path(__file__).parent.parent / "static" / "graphiql" / "index.h
 
 
 class OfflineGraphQLRouter(GraphQLRouter):
-    """GraphiQL served from the service's own static files: no CDN, works offline."""
+    """GraphiQL served from the service's own static files: no CDN, works offline.
+
+    Operations run by POST only. A GET is GraphiQL when it is on and a browser asks for a page;
+    any other GET is 405 (problem+json, `Allow: POST`). There are no subscriptions: a WebSocket
+    upgrade is refused before any dependency runs (closed with 1008 policy violation, which a
+    server answers with 403 to the handshake).
+    """
+
+    def __init__(self, *args: Any, graphiql: bool, **kwargs: Any) -> None:
+        super().__init__(*args, graphql_ide="graphiql", **kwargs)
+        self.graphiql = graphiql
+        # Strawberry's own WebSocket route resolves the context (our principal dependency wants
+        # an HTTP request) before it looks at protocols: a 500. Replace it with a clean refusal.
+        self.routes[:] = [route for route in self.routes if not _is_websocket_route(route)]
+        self.add_api_websocket_route("", _refuse_websocket)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:  # type: ignore[override]
+        if not self.graphiql:
+            raise _post_only()
         return HTMLResponse(GRAPHIQL_HTML.replace("{{root}}", request.scope.get("root_path", "")))
+
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:  # type: ignore[override]
+        if (
+            request.scope["type"] == "http"
+            and request.method == "GET"
+            and not self.should_render_graphql_ide(self.request_adapter_class(request))
+        ):
+            raise _post_only()
+        return await super().run(request, context=context, root_value=root_value)
+
+
+def _post_only() -> MethodNotAllowed:
+    return MethodNotAllowed("GraphQL operations are sent with POST.", headers={"Allow": "POST"})
+
+
+def _is_websocket_route(route: Any) -> bool:
+    from fastapi.routing import APIWebSocketRoute
+    from starlette.routing import WebSocketRoute
+
+    return isinstance(route, (APIWebSocketRoute, WebSocketRoute))
+
+
+async def _refuse_websocket(websocket: WebSocket) -> None:
+    await websocket.close(code=1008, reason="GraphQL is served over HTTP POST; there are no subscriptions.")
 
 
 def build_router(settings: Settings) -> GraphQLRouter:
     return OfflineGraphQLRouter(
         build_schema(settings),
+        graphiql=settings.graphiql_enabled,
         context_getter=get_context,
-        graphql_ide="graphiql",
         allow_queries_via_get=False,  # queries by POST only: no CSRF-able GETs, no URL-logged queries
         multipart_uploads_enabled=False,
         subscription_protocols=(),
