@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import types
+from functools import cache
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+import annotated_types
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 # URL-safe slug: lower-case ASCII words joined by hyphens (a product or department key).
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=64)]
@@ -14,10 +18,62 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
 
+def _max_length(metadata: Any) -> int | None:
+    if isinstance(metadata, StringConstraints | annotated_types.MaxLen):
+        return metadata.max_length
+    return None
+
+
+def _raw_limits(annotation: Any) -> tuple[int | None, int | None]:
+    """(limit of the string itself, limit of each string in a list) declared by an annotation."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        base, *metadata = get_args(annotation)
+        if base is str:
+            limits = [m for m in map(_max_length, metadata) if m is not None]
+            return (min(limits) if limits else None), None
+        return _raw_limits(base)
+    if origin in (Union, types.UnionType):
+        found = [_raw_limits(arg) for arg in get_args(annotation)]
+        return next((f for f in found if f != (None, None)), (None, None))
+    if origin is list:
+        (item,) = get_args(annotation) or (Any,)
+        return None, _raw_limits(item)[0]
+    return None, None
+
+
+@cache
+def _field_limits(model: type[BaseModel], name: str) -> tuple[int | None, int | None]:
+    field = model.model_fields.get(name)
+    if field is None:
+        return None, None
+    return _raw_limits(Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation)
+
+
 class InputModel(BaseModel):
     """Base of every XCreate / XUpdate: unknown fields are refused, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _length_as_sent(cls, value: Any, info: ValidationInfo) -> Any:
+        """The published maxLength bounds what the caller sends: stripping surrounding
+        whitespace first must not let a longer string in (found by the contract fuzzer)."""
+        if not isinstance(value, str | list):
+            return value
+        own, item = _field_limits(cls, info.field_name or "")
+        too_long = (own is not None and isinstance(value, str) and len(value) > own) or (
+            item is not None
+            and isinstance(value, list)
+            and any(isinstance(v, str) and len(v) > item for v in value)
+        )
+        if too_long:
+            limit = own if own is not None else item
+            raise PydanticCustomError(
+                "string_too_long", "String should have at most {max_length} characters", {"max_length": limit}
+            )
+        return value
 
 
 class ReadModel(BaseModel):
