@@ -178,6 +178,12 @@ def _problem_statuses(path: str, method: str, operation: dict[str, Any]) -> set[
     return statuses
 
 
+_VALIDATION_RESPONSE = {
+    "description": "Validation Error",
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+}
+
+
 def document_problem_responses(openapi: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
     """Declare every problem status each operation can answer, instead of 4XX/5XX ranges:
     a client (and the contract fuzzer) can tell a documented refusal from a surprise."""
@@ -201,6 +207,9 @@ def document_problem_responses(openapi: Callable[[], dict[str, Any]]) -> Callabl
                 declared = {s for s in responses if s in PROBLEM_RESPONSES}
                 for status in sorted(declared | _problem_statuses(path, method, operation)):
                     responses[status] = {"$ref": f"#/components/responses/{PROBLEM_RESPONSES[status][0]}"}
+                if operation.get("parameters") or "requestBody" in operation:
+                    # Parameters documented by hand (the pitch read) get FastAPI's 422 too.
+                    responses.setdefault("422", _VALIDATION_RESPONSE)
                 operation["responses"] = dict(sorted(responses.items()))
         return schema
 

@@ -166,7 +166,12 @@ async def organisation_readiness(session: SessionDep, principal: PrincipalDep):
     return json(await readiness_service.organisation_readiness(session, principal))
 
 
-@router.post("/campaigns/{campaign_id}/acknowledgements", status_code=201, response_model=AcknowledgementRead)
+@router.post(
+    "/campaigns/{campaign_id}/acknowledgements",
+    status_code=201,
+    response_model=AcknowledgementRead,
+    responses={200: {"model": AcknowledgementRead, "description": "Already acknowledged: the same one."}},
+)
 async def acknowledge(request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
     """Acknowledge the campaign's current brief version yourself. Idempotent: 201 the first
     time, then 200 with the same acknowledgement (also under concurrent double clicks)."""
