@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -23,7 +22,7 @@ from service.feedback.schemas import (
     Stage,
     Transition,
 )
-from service.fields import Slug
+from service.fields import Slug, Timestamp
 from service.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["feedback"])
@@ -44,7 +43,7 @@ async def list_feedback(
     product_key: Slug | None = None,
     theme_id: uuid.UUID | None = None,
     since: Annotated[
-        datetime | None, Query(description="Only items received at or after this time (RFC 3339).")
+        Timestamp | None, Query(description="Only items received at or after this time (RFC 3339).")
     ] = None,
 ):
     """List feedback items, oldest first. Editors, managers, admins and `feedback:read`
