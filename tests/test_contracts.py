@@ -73,3 +73,6 @@ def test_every_operation_declares_each_problem_status_it_can_answer(settings):
     # An acknowledgement given twice answers 200 with the first one.
     assert "200" in spec["paths"]["/api/v1/campaigns/{campaign_id}/acknowledgements"]["post"]["responses"]
     assert "422" in spec["paths"]["/api/v1/pitch/{product_key}"]["get"]["responses"]
+    # Single resources honour If-None-Match: their GET declares the 304.
+    for path in ("/api/v1/briefs/{brief_id}", "/api/v1/me", "/api/v1/checks/{check_id}"):
+        assert "304" in spec["paths"][path]["get"]["responses"], path

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 
 from service.api.idempotency import idempotent
-from service.api.rest import PageDep, json, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
 from service.feedback import service as feedback_service
@@ -111,7 +111,7 @@ async def ingest_feedback_batch(
         return await idempotent(request, principal, produce)
 
 
-@router.get("/feedback/{feedback_id}", response_model=FeedbackRead)
+@router.get("/feedback/{feedback_id}", response_model=FeedbackRead, responses=NOT_MODIFIED)
 async def get_feedback(
     request: Request, feedback_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ):

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from service.api.idempotency import idempotent
-from service.api.rest import PageDep, json, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
 from service.feedback import digest as digest_service
@@ -104,7 +104,7 @@ async def create_theme(request: Request, body: ThemeCreate, session: SessionDep,
     return await idempotent(request, principal, produce)
 
 
-@router.get("/themes/{theme_id}", tags=["themes"], response_model=ThemeRead)
+@router.get("/themes/{theme_id}", tags=["themes"], response_model=ThemeRead, responses=NOT_MODIFIED)
 async def get_theme(request: Request, theme_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
     """Get a theme with its counts; a merged theme names its survivor and counts nothing.
     Honours `If-None-Match`."""
