@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+import types
+from datetime import date, datetime
+from functools import cache
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+import annotated_types
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 # URL-safe slug: lower-case ASCII words joined by hyphens (a product or department key).
@@ -13,6 +25,67 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", m
 Locale = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$", max_length=35)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def refuse_numbers_as_time(value: Any) -> Any:
+    """Dates and times are RFC 3339 strings, as published: pydantic would also read a number
+    (or a numeric string) as Unix seconds, which the contract does not offer."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.match(value)):
+        raise PydanticCustomError(
+            "datetime_from_number", "Expected an RFC 3339 date or date-time string, not a number"
+        )
+    return value
+
+
+# A date-time query parameter (RFC 3339 only).
+Timestamp = Annotated[datetime, BeforeValidator(refuse_numbers_as_time)]
+
+
+def _takes_time(annotation: Any) -> bool:
+    if annotation in (datetime, date):
+        return True
+    return any(_takes_time(arg) for arg in get_args(annotation))
+
+
+def _max_length(metadata: Any) -> int | None:
+    if isinstance(metadata, StringConstraints | annotated_types.MaxLen):
+        return metadata.max_length
+    return None
+
+
+def _raw_limits(annotation: Any) -> tuple[int | None, int | None]:
+    """(limit of the string itself, limit of each string in a list) declared by an annotation."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        base, *metadata = get_args(annotation)
+        if base is str:
+            limits = [m for m in map(_max_length, metadata) if m is not None]
+            return (min(limits) if limits else None), None
+        return _raw_limits(base)
+    if origin in (Union, types.UnionType):
+        found = [_raw_limits(arg) for arg in get_args(annotation)]
+        return next((f for f in found if f != (None, None)), (None, None))
+    if origin is list:
+        (item,) = get_args(annotation) or (Any,)
+        return None, _raw_limits(item)[0]
+    return None, None
+
+
+@cache
+def _field_takes_time(model: type[BaseModel], name: str) -> bool:
+    field = model.model_fields.get(name)
+    return field is not None and _takes_time(field.annotation)
+
+
+@cache
+def _field_limits(model: type[BaseModel], name: str) -> tuple[int | None, int | None]:
+    field = model.model_fields.get(name)
+    if field is None:
+        return None, None
+    return _raw_limits(Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation)
 
 
 NUL = "\x00"
@@ -42,6 +115,29 @@ class InputModel(BaseModel):
     """Base of every XCreate / XUpdate: unknown fields are refused, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _as_sent(cls, value: Any, info: ValidationInfo) -> Any:
+        """What the caller sends is held to the published schema (found by the contract
+        fuzzer): maxLength bounds the string as sent (stripping surrounding whitespace first
+        must not let a longer one in), and dates and times are strings, not Unix numbers."""
+        if isinstance(value, int | float | str) and _field_takes_time(cls, info.field_name or ""):
+            refuse_numbers_as_time(value)
+        if not isinstance(value, str | list):
+            return value
+        own, item = _field_limits(cls, info.field_name or "")
+        too_long = (own is not None and isinstance(value, str) and len(value) > own) or (
+            item is not None
+            and isinstance(value, list)
+            and any(isinstance(v, str) and len(v) > item for v in value)
+        )
+        if too_long:
+            limit = own if own is not None else item
+            raise PydanticCustomError(
+                "string_too_long", "String should have at most {max_length} characters", {"max_length": limit}
+            )
+        return value
 
     @field_validator("*", mode="after")
     @classmethod

@@ -141,10 +141,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.known_migrations = known_revisions()
 
     handler = problems.install(app)
-    # Every operation documents its RFC 9457 problem responses (4XX/5XX, 422 as problem+json).
-    app.openapi = _document_bearer_auth(
-        problems.document_validation_errors(
-            customise_openapi(app.openapi, documentation_uri_template=problems.PROBLEM_TYPE_URI)
+    # Every operation documents its RFC 9457 problem responses, status by status.
+    app.openapi = problems.document_problem_responses(
+        _document_bearer_auth(
+            problems.document_validation_errors(
+                customise_openapi(app.openapi, documentation_uri_template=problems.PROBLEM_TYPE_URI)
+            )
         )
     )
     # The CRM's pitch read is the hottest path: its router is matched first.

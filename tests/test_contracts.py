@@ -49,3 +49,30 @@ async def test_migrations_build_exactly_the_models(app):
     async with app.state.engine.connect() as conn:
         differences = await conn.run_sync(diff)
     assert differences == []
+
+
+def test_every_operation_declares_each_problem_status_it_can_answer(settings):
+    """No 4XX/5XX ranges: the statuses a client must handle are named, with the problem schema."""
+    spec = json.loads(render_contracts(settings)["openapi.json"])
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            responses = operation["responses"]
+            assert not {"4XX", "5XX"} & set(responses), (method, path)
+            assert "500" in responses, (method, path)
+            if operation.get("security") != []:
+                assert {"401", "403", "503"} <= set(responses), (method, path)
+            if any(p["in"] == "path" for p in operation.get("parameters", [])):
+                assert "404" in responses, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "413", "415", "422"} <= set(responses), (method, path)
+            if any(p["name"].lower() == "if-match" for p in operation.get("parameters", [])):
+                assert {"412", "428"} <= set(responses), (method, path)
+    token = spec["paths"]["/api/v1/auth/token"]["post"]["responses"]
+    assert {"401", "429"} <= set(token)
+    assert spec["components"]["responses"]["TooManyRequests"]["headers"]["Retry-After"]
+    # An acknowledgement given twice answers 200 with the first one.
+    assert "200" in spec["paths"]["/api/v1/campaigns/{campaign_id}/acknowledgements"]["post"]["responses"]
+    assert "422" in spec["paths"]["/api/v1/pitch/{product_key}"]["get"]["responses"]
+    # Single resources honour If-None-Match: their GET declares the 304.
+    for path in ("/api/v1/briefs/{brief_id}", "/api/v1/me", "/api/v1/checks/{check_id}"):
+        assert "304" in spec["paths"][path]["get"]["responses"], path

@@ -280,3 +280,20 @@ async def test_product_idempotency_and_bad_key(client, callers):
     headers = {**callers.headers("admin"), "Idempotency-Key": "bad key with spaces"}
     response = await client.post("/api/v1/products", json={"key": "ok-key", "name": "x"}, headers=headers)
     assert response.status_code == 400
+
+
+async def test_a_name_longer_than_published_is_refused_even_when_padded_with_spaces(client, callers):
+    """Found by the contract fuzzer: whitespace was stripped before the length check, so a
+    body breaking the published maxLength (200) was accepted."""
+    padded = await client.post(
+        "/api/v1/departments",
+        json={"key": "padded", "name": "    営業" + "*" * 198},
+        headers=callers.headers("admin"),
+    )
+    assert padded.status_code == 422, padded.text
+    assert padded.json()["errors"][0]["field"] == "name"
+    stripped = await client.post(
+        "/api/v1/departments", json={"key": "trimmed", "name": "  営業部  "}, headers=callers.headers("admin")
+    )
+    assert stripped.status_code == 201, stripped.text
+    assert stripped.json()["name"] == "営業部"

@@ -57,7 +57,16 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(request: Request) -> Response:
     """Prometheus metrics (all worker processes when PROMETHEUS_MULTIPROC_DIR is set)."""
     # In production only with `Authorization: Bearer <CUECARD_METRICS_TOKEN>`; without that

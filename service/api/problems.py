@@ -158,6 +158,101 @@ def document_validation_errors(openapi: Callable[[], dict[str, Any]]) -> Callabl
     return wrapper
 
 
+# Statuses an operation may answer with a problem body, by cause. 422 keeps FastAPI's own
+# entry (its schema lists the offending fields); every other one refers to these components.
+PROBLEM_RESPONSES: dict[str, tuple[str, str]] = {
+    "400": ("BadRequest", "The body is not valid JSON, or a header is malformed."),
+    "401": ("Unauthenticated", "No bearer token, or an invalid or expired one."),
+    "403": ("Forbidden", "The caller's role or scopes do not allow this."),
+    "404": ("NotFound", "No such resource, or one the caller may not see."),
+    "409": ("Conflict", "The resource's state or a unique key does not allow this change."),
+    "412": ("PreconditionFailed", "`If-Match` names a version that is no longer current."),
+    "413": ("PayloadTooLarge", "The body is larger than the service accepts."),
+    "415": ("UnsupportedMediaType", "The body is not sent as the media type the operation takes."),
+    "428": ("PreconditionRequired", "This change needs `If-Match` with the ETag last read."),
+    "429": ("TooManyRequests", "Too many attempts; retry after `Retry-After` seconds."),
+    "500": ("InternalError", "An unexpected error; it is logged, the body carries no details."),
+    "503": ("ServiceUnavailable", "The database is unavailable or saturated; retry after `Retry-After`."),
+}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
+}
+_RESPONSE_HEADERS = {
+    "401": {
+        "WWW-Authenticate": {"description": "The Bearer challenge (RFC 6750).", "schema": {"type": "string"}}
+    },
+    "429": _RETRY_AFTER,
+    "503": _RETRY_AFTER,
+}
+_WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
+# Liveness and metrics answer from the process alone; everything else reads the database.
+_NO_DATABASE_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+def _problem_statuses(path: str, method: str, operation: dict[str, Any]) -> set[str]:
+    """The problem statuses an operation can answer, from what it takes: a token, path
+    parameters, a body, `If-Match`, and whether it writes."""
+    statuses = {"500"}
+    parameters = operation.get("parameters", [])
+    located = {(p.get("in"), p.get("name", "").lower()) for p in parameters}
+    if path not in _NO_DATABASE_PATHS:
+        statuses.add("503")
+    if operation.get("security") != []:
+        statuses |= {"401", "403"}
+    if any(where == "path" for where, _ in located):
+        statuses.add("404")
+    if "requestBody" in operation:
+        statuses |= {"413", "415"}
+    if method in _WRITE_METHODS:
+        statuses |= {"400", "409"}  # 400: malformed JSON or Idempotency-Key
+    if ("header", "if-match") in located:
+        statuses |= {"412", "428"}
+    return statuses
+
+
+_VALIDATION_RESPONSE = {
+    "description": "Validation Error",
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+}
+
+
+def document_problem_responses(openapi: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """Declare every problem status each operation can answer, instead of 4XX/5XX ranges:
+    a client (and the contract fuzzer) can tell a documented refusal from a surprise."""
+
+    def wrapper() -> dict[str, Any]:
+        schema = openapi()
+        components = schema.setdefault("components", {}).setdefault("responses", {})
+        for status, (name, description) in PROBLEM_RESPONSES.items():
+            components[name] = {
+                "description": description,
+                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            }
+            if status in _RESPONSE_HEADERS:
+                components[name]["headers"] = _RESPONSE_HEADERS[status]
+        for path, methods in schema["paths"].items():
+            for method, operation in methods.items():
+                responses = operation["responses"]
+                responses.pop("4XX", None)
+                responses.pop("5XX", None)
+                # Routers may declare more (`responses=problems.declared(429)`): same component.
+                declared = {s for s in responses if s in PROBLEM_RESPONSES}
+                for status in sorted(declared | _problem_statuses(path, method, operation)):
+                    responses[status] = {"$ref": f"#/components/responses/{PROBLEM_RESPONSES[status][0]}"}
+                if operation.get("parameters") or "requestBody" in operation:
+                    # Parameters documented by hand (the pitch read) get FastAPI's 422 too.
+                    responses.setdefault("422", _VALIDATION_RESPONSE)
+                operation["responses"] = dict(sorted(responses.items()))
+        return schema
+
+    return wrapper
+
+
+def declared(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Extra problem statuses for a router's `responses=`, beyond those derived from its shape."""
+    return {status: {"description": PROBLEM_RESPONSES[str(status)][1]} for status in statuses}
+
+
 def install(app: FastAPI) -> ExceptionHandler:
     handler = build_handler()
     app.add_exception_handler(Problem, handler)

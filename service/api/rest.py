@@ -54,6 +54,12 @@ def page_response(request: Request, page: Page[Any]) -> JSONResponse:
     return json(page, headers=headers)
 
 
+# For GET routes answered by `resource_response`: a matching If-None-Match gets a bodiless 304.
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: `If-None-Match` names the current ETag."}
+}
+
+
 def resource_response(
     request: Request, model: BaseModel, etag: str, *, status_code: int = 200, location: str | None = None
 ) -> Response:

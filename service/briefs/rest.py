@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Query, Request
 
 from service.api.idempotency import idempotent
-from service.api.rest import PageDep, json, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.briefs import service as briefs_service
 from service.briefs.schemas import BriefCreate, BriefRead, BriefStatus, BriefUpdate, RequestChanges, Revise
@@ -54,7 +54,7 @@ async def create_brief(request: Request, body: BriefCreate, session: SessionDep,
     return await idempotent(request, principal, produce)
 
 
-@router.get("/{brief_id}", response_model=BriefRead)
+@router.get("/{brief_id}", response_model=BriefRead, responses=NOT_MODIFIED)
 async def get_brief(request: Request, brief_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
     """Get one brief version, with its freshness, speaking time and lint warnings."""
     return _one(request, await briefs_service.get_brief(session, principal, brief_id))

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 
 from service.api.idempotency import idempotent
-from service.api.rest import PageDep, json, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.campaigns import readiness as readiness_service
 from service.campaigns import service as campaigns_service
@@ -84,7 +84,7 @@ async def create_campaign(
     return await idempotent(request, principal, produce)
 
 
-@router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
+@router.get("/campaigns/{campaign_id}", response_model=CampaignRead, responses=NOT_MODIFIED)
 async def get_campaign(
     request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ):
@@ -166,7 +166,12 @@ async def organisation_readiness(session: SessionDep, principal: PrincipalDep):
     return json(await readiness_service.organisation_readiness(session, principal))
 
 
-@router.post("/campaigns/{campaign_id}/acknowledgements", status_code=201, response_model=AcknowledgementRead)
+@router.post(
+    "/campaigns/{campaign_id}/acknowledgements",
+    status_code=201,
+    response_model=AcknowledgementRead,
+    responses={200: {"model": AcknowledgementRead, "description": "Already acknowledged: the same one."}},
+)
 async def acknowledge(request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
     """Acknowledge the campaign's current brief version yourself. Idempotent: 201 the first
     time, then 200 with the same acknowledgement (also under concurrent double clicks)."""
@@ -190,7 +195,9 @@ async def list_acknowledgements(
     )
 
 
-@router.get("/acknowledgements/{acknowledgement_id}", response_model=AcknowledgementRead)
+@router.get(
+    "/acknowledgements/{acknowledgement_id}", response_model=AcknowledgementRead, responses=NOT_MODIFIED
+)
 async def get_acknowledgement(
     request: Request, acknowledgement_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ):
@@ -230,7 +237,7 @@ async def list_checks(
     return page_response(request, result)
 
 
-@router.get("/checks/{check_id}", response_model=CheckRead)
+@router.get("/checks/{check_id}", response_model=CheckRead, responses=NOT_MODIFIED)
 async def get_check(request: Request, check_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
     """One check (yours, or of someone you review; otherwise 404)."""
     return _check(request, await campaigns_service.get_check(session, principal, check_id))

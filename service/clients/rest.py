@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 
+from service.api import problems
 from service.api.rest import json
 from service.clients import service as clients_service
 from service.clients.schemas import TokenResponse
@@ -29,7 +30,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return client_id, secret
 
 
-@router.post("/token", response_model=TokenResponse)
+@router.post("/token", response_model=TokenResponse, responses=problems.declared(401, 429))
 async def issue_token(
     request: Request,
     session: SessionDep,

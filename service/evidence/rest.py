@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 
 from service.api.idempotency import idempotent
-from service.api.rest import PageDep, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.concurrency import etag
 from service.db import SessionDep
@@ -52,7 +52,7 @@ async def create_evidence(
     return await idempotent(request, principal, produce)
 
 
-@router.get("/{evidence_id}", response_model=EvidenceRead)
+@router.get("/{evidence_id}", response_model=EvidenceRead, responses=NOT_MODIFIED)
 async def get_evidence(
     request: Request, evidence_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ):

@@ -57,6 +57,19 @@ def _new_item(principal: Principal, data: EvidenceCreate) -> Evidence:
     return Evidence(**data.model_dump(exclude={"owner_id"}), owner_id=data.owner_id or principal.person_id)
 
 
+async def _require_owners(
+    session: AsyncSession, principal: Principal, owners: dict[str, uuid.UUID | None]
+) -> None:
+    """Refuses an `owner_id` that names no one (a 422 on that field, not a foreign-key 500)."""
+    from service.people import service as people_service
+
+    named = {field: owner for field, owner in owners.items() if owner is not None}
+    found = await people_service.existing_person_ids(session, principal, named.values())
+    missing = [field_error(field, "no such person") for field, owner in named.items() if owner not in found]
+    if missing:
+        raise Invalid("The evidence owner does not exist.", errors=missing)
+
+
 async def list_evidence(
     session: AsyncSession, principal: Principal, params: PageParams, *, expired: bool | None = None
 ) -> Page[EvidenceRead]:
@@ -95,6 +108,7 @@ async def create_evidence(session: AsyncSession, principal: Principal, data: Evi
     """Creates an evidence item."""
     if not policies.can_write(principal):
         raise Forbidden("Only editors and admins record evidence.")
+    await _require_owners(session, principal, {"owner_id": data.owner_id})
     evidence = _new_item(principal, data)
     session.add(evidence)
     await session.commit()
@@ -114,6 +128,15 @@ async def resolve_citations(
     ]
     if missing:
         raise Invalid("Some cited evidence does not exist.", errors=missing)
+    await _require_owners(
+        session,
+        principal,
+        {
+            f"{field}.{index}.owner_id": item.owner_id
+            for index, item in enumerate(items)
+            if isinstance(item, EvidenceCreate)
+        },
+    )
     ids: list[uuid.UUID] = []
     for item in items:
         if isinstance(item, EvidenceRef):
@@ -190,6 +213,7 @@ async def replace_evidence(
         raise NotFound("No such evidence item.")
     if old.replaced_by_id is not None:
         raise Conflict(f"This item was already replaced by {old.replaced_by_id}.")
+    await _require_owners(session, principal, {"owner_id": data.owner_id})
     new = _new_item(principal, data)
     session.add(new)
     await session.flush()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 
 from service.api.idempotency import idempotent
-from service.api.rest import PageDep, json, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
 from service.feedback import service as feedback_service
@@ -23,7 +22,7 @@ from service.feedback.schemas import (
     Stage,
     Transition,
 )
-from service.fields import Slug
+from service.fields import Slug, Timestamp
 from service.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["feedback"])
@@ -44,7 +43,7 @@ async def list_feedback(
     product_key: Slug | None = None,
     theme_id: uuid.UUID | None = None,
     since: Annotated[
-        datetime | None, Query(description="Only items received at or after this time (RFC 3339).")
+        Timestamp | None, Query(description="Only items received at or after this time (RFC 3339).")
     ] = None,
 ):
     """List feedback items, oldest first. Editors, managers, admins and `feedback:read`
@@ -114,7 +113,7 @@ async def ingest_feedback_batch(
         return await idempotent(request, principal, produce)
 
 
-@router.get("/feedback/{feedback_id}", response_model=FeedbackRead)
+@router.get("/feedback/{feedback_id}", response_model=FeedbackRead, responses=NOT_MODIFIED)
 async def get_feedback(
     request: Request, feedback_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ):

@@ -7,20 +7,19 @@ Registered before the feedback router: `/api/v1/feedback/digest` must be matched
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from service.api.idempotency import idempotent
-from service.api.rest import PageDep, json, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
 from service.feedback import digest as digest_service
 from service.feedback import themes as themes_service
 from service.feedback.schemas import Digest, ThemeCreate, ThemeMerge, ThemeRead
-from service.fields import Slug
+from service.fields import Slug, Timestamp
 from service.pagination import Page
 
 router = APIRouter(prefix="/api/v1")
@@ -44,10 +43,10 @@ async def get_feedback_digest(
     session: SessionDep,
     principal: PrincipalDep,
     since: Annotated[
-        datetime | None, Query(description="Start of the window, inclusive (default: `until` − 7 days).")
+        Timestamp | None, Query(description="Start of the window, inclusive (default: `until` − 7 days).")
     ] = None,
     until: Annotated[
-        datetime | None, Query(description="End of the window, exclusive (default: now).")
+        Timestamp | None, Query(description="End of the window, exclusive (default: now).")
     ] = None,
 ):
     """The weekly review (editors, managers, admins, scope feedback:read).
@@ -105,7 +104,7 @@ async def create_theme(request: Request, body: ThemeCreate, session: SessionDep,
     return await idempotent(request, principal, produce)
 
 
-@router.get("/themes/{theme_id}", tags=["themes"], response_model=ThemeRead)
+@router.get("/themes/{theme_id}", tags=["themes"], response_model=ThemeRead, responses=NOT_MODIFIED)
 async def get_theme(request: Request, theme_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
     """Get a theme with its counts; a merged theme names its survivor and counts nothing.
     Honours `If-None-Match`."""

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 
 from service.api.idempotency import idempotent
-from service.api.rest import PageDep, json, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
 from service.fields import Locale, Slug
@@ -88,7 +88,7 @@ async def lint_message(body: LintRequest, principal: PrincipalDep):
     return json(messages_service.lint_text(principal, body))
 
 
-@router.get("/messages/{message_id}", response_model=MessageRead)
+@router.get("/messages/{message_id}", response_model=MessageRead, responses=NOT_MODIFIED)
 async def get_message(request: Request, message_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
     """Get a message (drafts: editors, managers and admins). Honours `If-None-Match`."""
     message = await messages_service.get_message(session, principal, message_id)

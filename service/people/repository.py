@@ -53,6 +53,13 @@ async def people_by_emails(session: AsyncSession, emails: Iterable[str]) -> list
     return list((await session.execute(select(Person).where(col(Person.email).in_(wanted)))).scalars())
 
 
+async def existing_person_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    wanted = set(ids)
+    if not wanted:
+        return set()
+    return set((await session.execute(select(Person.id).where(col(Person.id).in_(wanted)))).scalars())
+
+
 async def people_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Person]:
     wanted = set(ids)
     if not wanted:

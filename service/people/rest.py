@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import EmailStr
 
 from service.api.idempotency import idempotent
-from service.api.rest import PageDep, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.concurrency import etag
 from service.db import SessionDep
@@ -69,7 +69,7 @@ async def create_person(request: Request, body: PersonCreate, session: SessionDe
     return await idempotent(request, principal, produce)
 
 
-@router.get("/people/{person_id}", response_model=PersonRead, tags=["people"])
+@router.get("/people/{person_id}", response_model=PersonRead, tags=["people"], responses=NOT_MODIFIED)
 async def get_person(request: Request, person_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
     """Get a person."""
     person = await people_service.get_person(session, principal, person_id)
@@ -90,7 +90,7 @@ async def update_person(
     return resource_response(request, person, etag(person.revision))
 
 
-@router.get("/me", response_model=PersonRead, tags=["people"])
+@router.get("/me", response_model=PersonRead, tags=["people"], responses=NOT_MODIFIED)
 async def get_me(request: Request, session: SessionDep, principal: PrincipalDep):
     """The caller's own person record."""
     person = await people_service.get_me(session, principal)

@@ -56,6 +56,13 @@ async def existing_department_keys(
     return await repository.existing_department_keys(session, keys)
 
 
+async def existing_person_ids(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these person ids exist (one query; to refuse references to no one)."""
+    return await repository.existing_person_ids(session, ids)
+
+
 async def departments_by_ids(
     session: AsyncSession, principal: Principal, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, DepartmentRead]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from service.api.idempotency import idempotent
-from service.api.rest import PageDep, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.concurrency import etag
 from service.db import SessionDep
@@ -40,7 +40,7 @@ async def create_product(request: Request, body: ProductCreate, session: Session
     return await idempotent(request, principal, produce)
 
 
-@router.get("/products/{product_key}", response_model=ProductRead)
+@router.get("/products/{product_key}", response_model=ProductRead, responses=NOT_MODIFIED)
 async def get_product(request: Request, product_key: Slug, session: SessionDep, principal: PrincipalDep):
     """Get a product by key."""
     product = await products_service.get_product(session, principal, product_key)

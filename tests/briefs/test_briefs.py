@@ -326,3 +326,27 @@ async def test_replacing_evidence_moves_citations(app, client, callers):
         headers=editor,
     )
     assert twice.status_code == 409
+
+
+async def test_evidence_owned_by_no_one_is_a_422_on_every_path_not_a_500(app, client, callers):
+    """Found by the contract fuzzer: an `owner_id` naming no person hit the foreign key (500)."""
+    editor = callers.headers("editor")
+    nobody = "e3e70682-c209-4cac-a29f-6fbed82c07cd"
+    claim = {"kind": "metric", "claim": "導入20社で週3時間減少", "source": "調査", "owner_id": nobody}
+
+    created = await client.post("/api/v1/evidence", json=claim, headers=editor)
+    assert created.status_code == 422, created.text
+    assert created.json()["errors"][0]["field"] == "owner_id"
+
+    product = await make_product(app)
+    brief, _ = await create(client, editor, complete_brief(product.key))
+    old_id = brief["evidence"][0]["id"]
+    replaced = await client.post(f"/api/v1/evidence/{old_id}/replace", json=claim, headers=editor)
+    assert replaced.status_code == 422, replaced.text
+    assert replaced.json()["errors"][0]["field"] == "owner_id"
+
+    inline = await client.post(
+        "/api/v1/briefs", json=complete_brief(product.key, evidence=[claim]), headers=editor
+    )
+    assert inline.status_code == 422, inline.text
+    assert inline.json()["errors"][0]["field"] == "evidence.0.owner_id"

@@ -320,3 +320,26 @@ async def test_digest_route_is_not_taken_for_a_feedback_id(app: FastAPI):
     digest_at = paths.index("/api/v1/feedback/digest")
     by_id = [i for i, path in enumerate(paths) if path == "/api/v1/feedback/{feedback_id}"]
     assert all(digest_at < i for i in by_id)
+
+
+async def test_a_window_given_as_unix_numbers_is_refused_not_guessed(app, client):
+    """Found by the contract fuzzer: `since=0.70` (and `until=29010`) were read as Unix seconds
+    although the contract publishes RFC 3339 date-times; the same holds for dates in bodies."""
+    headers = await reviewer_headers(app)
+    for params in ({"since": "0.7039888213309253"}, {"until": "29010"}, {"since": "-5"}):
+        response = await client.get("/api/v1/feedback/digest", params=params, headers=headers)
+        assert response.status_code == 422, (params, response.text)
+        assert response.json()["errors"][0]["field"] == next(iter(params))
+    listed = await client.get("/api/v1/feedback", params={"since": "1700000000"}, headers=headers)
+    assert listed.status_code == 422, listed.text
+    evidence = await client.post(
+        "/api/v1/evidence",
+        json={"kind": "metric", "claim": "週3時間減少", "source": "調査", "verify_by": 20261231},
+        headers=headers,
+    )
+    assert evidence.status_code == 422, evidence.text
+    assert evidence.json()["errors"][0]["field"] == "verify_by"
+    fine = await client.get(
+        "/api/v1/feedback/digest", params={"since": "2026-11-01T00:00:00Z"}, headers=headers
+    )
+    assert fine.status_code == 200, fine.text
