@@ -66,6 +66,7 @@ async def test_a_messages_expired_evidence_makes_the_pitch_stale(app, client, ca
     message = await publish_message(
         client,
         editor,
+        callers.headers("admin"),
         kind="key_message",
         product_key=product.key,
         locale="ja",

@@ -42,6 +42,7 @@ async def world(app, client, callers) -> dict[str, Any]:
     await publish_message(
         client,
         callers.headers("editor"),
+        callers.headers("admin"),
         kind="key_message",
         title="入力作業を減らす",
         body="週3時間の入力作業が消えます。",
