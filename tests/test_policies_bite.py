@@ -4,7 +4,7 @@ unnoticed. Each test is written from the caller's side, over real HTTP and a rea
 from __future__ import annotations
 
 from tests.campaigns.helpers import make_campaign
-from tests.factories import bearer, make_person, token_for
+from tests.factories import bearer, make_brief, make_person, make_product, service_token, token_for
 
 # ---------------------------------------------------------------- If-Match (service/concurrency.py)
 
@@ -50,3 +50,23 @@ async def test_if_none_match_compares_weakly_and_answers_304(app, client):
     for header in ('"v999"', 'W/"v999"', ", ,"):
         response = await client.get(url, headers={**editor, "If-None-Match": header})
         assert response.status_code == 200, header
+
+
+# ---------------------------------------------------------------- pitch (service/pitch/policies.py)
+
+
+async def test_a_briefs_read_integration_reads_the_pitch_but_reports_no_usage(app, client, callers):
+    product = await make_product(app)
+    await make_brief(app, callers.people["editor"], product.key, status="published")
+    url = f"/api/v1/pitch/{product.key}"
+
+    briefs_reader = bearer(await service_token(app, client, "briefs:read"))
+    assert (await client.get(url, headers=briefs_reader)).status_code == 200
+    usage = await client.post(f"{url}/usage", json={"event": "shown"}, headers=briefs_reader)
+    assert usage.status_code == 403, usage.text
+
+    # Scopes are names, not prefixes or cases: another integration reads nothing.
+    feedback_writer = bearer(await service_token(app, client, "feedback:write"))
+    assert (await client.get(url, headers=feedback_writer)).status_code == 403
+    pitch_reader = bearer(await service_token(app, client, "pitch:read"))
+    assert (await client.get(url, headers=pitch_reader)).status_code == 200
