@@ -3,6 +3,12 @@ unnoticed. Each test is written from the caller's side, over real HTTP and a rea
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
+
+from service.auth.principal import Principal
+from service.campaigns import policies as campaign_policies
 from tests.campaigns.helpers import make_campaign
 from tests.factories import bearer, make_brief, make_person, make_product, service_token, token_for
 
@@ -70,3 +76,79 @@ async def test_a_briefs_read_integration_reads_the_pitch_but_reports_no_usage(ap
     assert (await client.get(url, headers=feedback_writer)).status_code == 403
     pitch_reader = bearer(await service_token(app, client, "pitch:read"))
     assert (await client.get(url, headers=pitch_reader)).status_code == 200
+
+
+# ---------------------------------------------------------------- campaigns (service/campaigns/policies.py)
+# The services check visibility before these rules (an unreadable check is a 404 first), so
+# over HTTP a wrong `can_grade` hides behind `can_read_answers`. The rules are pure: each is
+# proven here on its own, so neither depends on the other for being right.
+
+SALES, SUPPORT = uuid.uuid4(), uuid.uuid4()
+ANSWERER, BOSS = uuid.uuid4(), uuid.uuid4()
+
+
+def person(role: str, *, department=None, person_id=None) -> Principal:
+    person_id = person_id or uuid.uuid4()
+    return Principal(
+        kind="person", subject=f"person:{person_id}", role=role, person_id=person_id, department_id=department
+    )
+
+
+def service(*scopes: str) -> Principal:
+    return Principal(kind="service", subject="client:x", client_id="x", scopes=frozenset(scopes))
+
+
+# (caller, may read the answerer's answers, may grade them); the answerer is in sales, BOSS is
+# their direct manager.
+ANSWER_RULES = {
+    "the answerer themself": (person("employee", department=SALES, person_id=ANSWERER), True, False),
+    "an editor answering": (person("editor", department=SALES, person_id=ANSWERER), True, False),
+    "their direct manager, elsewhere": (person("manager", department=SUPPORT, person_id=BOSS), True, True),
+    "their direct manager, as employee": (person("employee", department=SUPPORT, person_id=BOSS), True, True),
+    "a manager of their department": (person("manager", department=SALES), True, True),
+    "a manager of another department": (person("manager", department=SUPPORT), False, False),
+    "a manager of no department": (person("manager"), False, False),
+    "a colleague": (person("employee", department=SALES), False, False),
+    "an editor": (person("editor", department=SUPPORT), True, True),
+    "an admin": (person("admin"), True, True),
+    "the operator": (Principal.operator(), True, True),
+    "a campaigns:read integration": (service("campaigns:read"), False, False),
+}
+
+
+@pytest.mark.parametrize("who", ANSWER_RULES)
+@pytest.mark.parametrize("manager_on_record", [True, False])
+def test_who_reads_and_grades_a_persons_answers(who, manager_on_record):
+    caller, reads, grades = ANSWER_RULES[who]
+    if not manager_on_record and caller.person_id == BOSS:
+        reads = grades = False  # without the reporting line BOSS is just someone in support
+    line = {"person_id": ANSWERER, "manager_id": BOSS if manager_on_record else None, "department_id": SALES}
+    assert campaign_policies.can_read_answers(caller, **line) is reads
+    assert campaign_policies.can_grade(caller, **line) is grades
+
+
+def test_a_person_without_a_department_is_graded_by_no_department_manager():
+    manager_of_none = person("manager")
+    line = {"person_id": ANSWERER, "manager_id": None, "department_id": None}
+    assert not campaign_policies.can_read_answers(manager_of_none, **line)
+    assert not campaign_policies.can_grade(manager_of_none, **line)
+    assert campaign_policies.can_grade(person("admin"), **line)
+
+
+@pytest.mark.parametrize(
+    ("caller", "manages", "sees_all", "readiness", "everyones_answers"),
+    [
+        (person("employee", department=SALES), False, False, (False, None), False),
+        (person("manager", department=SALES), False, True, (True, SALES), False),
+        (person("editor", department=SALES), True, True, (True, None), True),
+        (person("admin"), True, True, (True, None), True),
+        (Principal.operator(), True, True, (True, None), True),
+        (service("campaigns:read"), False, True, (True, None), False),
+        (service("pitch:read", "briefs:read", "people:write"), False, False, (False, None), False),
+    ],
+)
+def test_who_runs_and_sees_campaigns(caller, manages, sees_all, readiness, everyones_answers):
+    assert campaign_policies.can_manage(caller) is manages
+    assert campaign_policies.sees_all_campaigns(caller) is sees_all
+    assert campaign_policies.readiness_scope(caller) == readiness
+    assert campaign_policies.sees_everyones_answers(caller) is everyones_answers
