@@ -77,6 +77,10 @@ async def test_a_briefs_read_integration_reads_the_pitch_but_reports_no_usage(ap
     pitch_reader = bearer(await service_token(app, client, "pitch:read"))
     assert (await client.get(url, headers=pitch_reader)).status_code == 200
 
+    # The same scope reads published messages (an intranet shows them); others do not.
+    assert (await client.get("/api/v1/messages", headers=briefs_reader)).status_code == 200
+    assert (await client.get("/api/v1/messages", headers=feedback_writer)).status_code == 403
+
 
 # ---------------------------------------------------------------- campaigns (service/campaigns/policies.py)
 # The services check visibility before these rules (an unreadable check is a 404 first), so
