@@ -9,6 +9,9 @@ import pytest
 
 from service.auth.principal import Principal
 from service.campaigns import policies as campaign_policies
+from service.people import policies as people_policies
+from service.people.models import Person
+from service.products import policies as products_policies
 from tests.campaigns.helpers import make_campaign
 from tests.factories import bearer, make_brief, make_person, make_product, service_token, token_for
 
@@ -156,3 +159,40 @@ def test_who_runs_and_sees_campaigns(caller, manages, sees_all, readiness, every
     assert campaign_policies.sees_all_campaigns(caller) is sees_all
     assert campaign_policies.readiness_scope(caller) == readiness
     assert campaign_policies.sees_everyones_answers(caller) is everyones_answers
+
+
+# ---------------------------------------------------------------- people and products (policies.py)
+
+
+@pytest.mark.parametrize(
+    ("caller", "directory", "manages_people", "manages_departments", "looks_up_emails"),
+    [
+        (person("employee"), True, False, False, True),
+        (person("manager"), True, False, False, True),
+        (person("editor"), True, False, False, True),
+        (person("admin"), True, True, True, True),
+        (Principal.operator(), True, True, True, True),
+        (service("people:read"), True, False, False, True),
+        (service("people:write", "people:read"), True, True, False, True),
+        (service("feedback:write"), False, False, False, True),
+        (service("pitch:read", "briefs:read", "campaigns:read", "feedback:read"), False, False, False, False),
+    ],
+)
+def test_who_reads_and_changes_the_directory(
+    caller, directory, manages_people, manages_departments, looks_up_emails
+):
+    assert people_policies.can_read_directory(caller) is directory
+    assert people_policies.can_manage_people(caller) is manages_people
+    assert people_policies.can_manage_departments(caller) is manages_departments
+    assert people_policies.can_look_up_by_email(caller) is looks_up_emails
+    assert products_policies.can_manage(caller) is manages_departments  # admins and the operator
+
+
+def test_private_fields_are_seen_by_the_person_and_by_who_manages_people():
+    subject = Person(id=ANSWERER, email="a@example.com", display_name="本人")
+    assert people_policies.sees_private_fields(person("employee", person_id=ANSWERER), subject)
+    assert not people_policies.sees_private_fields(person("manager", person_id=BOSS), subject)
+    assert not people_policies.sees_private_fields(person("editor"), subject)
+    assert not people_policies.sees_private_fields(service("people:read"), subject)
+    assert people_policies.sees_private_fields(service("people:write"), subject)
+    assert people_policies.sees_private_fields(person("admin"), subject)
