@@ -25,6 +25,13 @@ async def test_if_match_compares_strongly_a_weak_tag_of_the_current_version_is_r
     current = (await client.get(url, headers=editor)).headers["etag"]
     assert not current.startswith("W/")
 
+    # Without If-Match a required precondition is 428 and says what to send.
+    missing = await client.patch(url, json={"name": "無条件"}, headers=editor)
+    assert missing.status_code == 428
+    assert missing.json()["detail"] == (
+        "This resource changes concurrently: send If-Match with the ETag you last read."
+    )
+
     # RFC 9110 §13.1.1: If-Match uses the strong comparison; W/"v1" never matches "v1".
     weak = await client.patch(url, json={"name": "弱い"}, headers={**editor, "If-Match": f"W/{current}"})
     assert weak.status_code == 412, weak.text
