@@ -30,8 +30,14 @@ def ago(days: float = 1) -> str:
     return (datetime.now(UTC) - timedelta(days=days)).isoformat()
 
 
+def utc_today() -> date:
+    """Today as the service counts days: in UTC. `date.today()` is the machine's local day,
+    which differs from UTC's east of Greenwich every morning (Japan until 09:00)."""
+    return datetime.now(UTC).date()
+
+
 def today(offset_days: int = 0) -> str:
-    return (date.today() + timedelta(days=offset_days)).isoformat()
+    return (utc_today() + timedelta(days=offset_days)).isoformat()
 
 
 async def published_brief(app: FastAPI):

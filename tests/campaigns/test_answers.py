@@ -7,7 +7,14 @@ import asyncio
 import sqlalchemy as sa
 
 from service.campaigns.models import Acknowledgement
-from tests.campaigns.helpers import GUT_CHECK, acknowledge, make_campaign, published_brief, submit_check
+from tests.campaigns.helpers import (
+    GUT_CHECK,
+    acknowledge,
+    make_campaign,
+    published_brief,
+    submit_check,
+    utc_today,
+)
 from tests.factories import bearer, make_department, make_person, token_for
 
 
@@ -243,14 +250,12 @@ async def test_the_interview_exercise_files_feedback_the_new_hire_follows(app, c
 
 
 async def _set_hire_date(app, client, person):
-    from datetime import date
-
     from tests.factories import make_person as _make
 
     admin = await _make(app, role="admin")
     return await client.patch(
         f"/api/v1/people/{person.id}",
-        json={"hire_date": date.today().isoformat()},
+        json={"hire_date": utc_today().isoformat()},
         headers=bearer(token_for(app, admin)),
     )
 
@@ -281,9 +286,9 @@ async def test_a_department_manager_grades_and_sees_the_queue_a_manager_elsewher
 
 
 async def test_a_retried_interview_files_nothing_new_and_the_future_is_refused(app, client):
-    from datetime import date, timedelta
+    from datetime import timedelta
 
-    hire = await make_person(app, hire_date=date.today().isoformat())
+    hire = await make_person(app, hire_date=utc_today().isoformat())
     me = bearer(token_for(app, hire))
     campaign = await make_campaign(
         app,
@@ -297,7 +302,7 @@ async def test_a_retried_interview_files_nothing_new_and_the_future_is_refused(a
             }
         ],
     )
-    body = {"interviewed_on": date.today().isoformat(), "answers": {"why_chose_us": "サポートが日本語で早い"}}
+    body = {"interviewed_on": utc_today().isoformat(), "answers": {"why_chose_us": "サポートが日本語で早い"}}
     first = await client.post(f"/api/v1/campaigns/{campaign.id}/interviews", json=body, headers=me)
     retry = await client.post(f"/api/v1/campaigns/{campaign.id}/interviews", json=body, headers=me)
     assert first.status_code == retry.status_code == 201
@@ -309,6 +314,6 @@ async def test_a_retried_interview_files_nothing_new_and_the_future_is_refused(a
     ]
     assert len(loops) == 1
 
-    future = {**body, "interviewed_on": (date.today() + timedelta(days=3)).isoformat()}
+    future = {**body, "interviewed_on": (utc_today() + timedelta(days=3)).isoformat()}
     refused = await client.post(f"/api/v1/campaigns/{campaign.id}/interviews", json=future, headers=me)
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "interviewed_on"

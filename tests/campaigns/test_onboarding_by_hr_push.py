@@ -4,12 +4,10 @@ deactivates them they leave the counts and keep their history."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
 from service.people.schemas import PersonRead
-from tests.campaigns.helpers import acknowledge, make_campaign, published_brief, readiness, soon
+from tests.campaigns.helpers import acknowledge, make_campaign, published_brief, readiness, soon, utc_today
 from tests.factories import bearer, make_department, service_token, token_for
 from tests.scim.conftest import BASE, CUECARD, ENTERPRISE, SCIM_JSON, USER, patch_body
 from tests.scim.test_scim import create, hire
@@ -51,7 +49,7 @@ async def test_a_new_hire_pushed_over_scim_is_onboarded_counted_and_keeps_histor
     elsewhere = await make_campaign(app, brief=brief, departments=["dev"])
     planned = await make_campaign(app, brief=brief, departments=["sales"], status="planned")
 
-    today = date.today().isoformat()
+    today = utc_today().isoformat()
     pushed = await create(
         client,
         hr,

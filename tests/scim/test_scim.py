@@ -4,7 +4,7 @@ Microsoft Entra send, what they get back, and what is refused."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, datetime
 
 from service.campaigns import service as campaigns_service
 from service.campaigns.schemas import CampaignCreate
@@ -450,7 +450,7 @@ async def test_a_new_hire_pushed_by_scim_is_enrolled_in_the_active_onboarding_ca
         campaign = await campaigns_service.create_campaign(session, principal_of(editor), plan)
         campaign = await campaigns_service.activate_campaign(session, principal_of(editor), campaign.id)
 
-    start = date.today().isoformat()
+    start = datetime.now(UTC).date().isoformat()  # the service's day is UTC's
     user = await create(client, hr, hire("new.hire@example.com", **{CUECARD: {"hireDate": start}}))
     outsider = await create(
         client,
