@@ -80,9 +80,17 @@ def _field_checks(model: type[BaseModel]) -> dict[str, tuple[bool, int | None, i
     string in a list) — worked out once per class."""
     checks = {}
     for name, field in model.model_fields.items():
+        if _holds_input_model(field.annotation):
+            continue  # a nested input model checks its own fields, with their full path
         annotation = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
         checks[field.alias or name] = (_takes_time(field.annotation), *_raw_limits(annotation))
     return checks
+
+
+def _holds_input_model(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, InputModel):
+        return True
+    return any(_holds_input_model(arg) for arg in get_args(annotation))
 
 
 NUL = "\x00"
