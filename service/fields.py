@@ -96,26 +96,6 @@ def _holds_input_model(annotation: Any) -> bool:
 NUL = "\x00"
 
 
-def nul_position(value: Any) -> str | None:
-    """Where a NUL character sits in a value ("" for the value itself, "2" or "a.1" inside
-    a list or mapping), or None. Nested input models check themselves, with their own path."""
-    if isinstance(value, str):
-        return "" if NUL in value else None
-    if isinstance(value, list | tuple | set | frozenset):
-        for index, item in enumerate(value):
-            inner = nul_position(item)
-            if inner is not None:
-                return ".".join(filter(None, (str(index), inner)))
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(key, str) and NUL in key:
-                return key.replace(NUL, "\\0")
-            inner = nul_position(item)
-            if inner is not None:
-                return ".".join(filter(None, (str(key), inner)))
-    return None
-
-
 def _nul_path(value: Any) -> tuple[int | str, ...] | None:
     """The location of a NUL character inside a value (() for the value itself), or None."""
     if isinstance(value, str):
@@ -133,6 +113,13 @@ def _nul_path(value: Any) -> tuple[int | str, ...] | None:
             if inner is not None:
                 return (key, *inner)
     return None
+
+
+def nul_position(value: Any) -> str | None:
+    """Where a NUL character sits in a value as a dotted path ("" for the value itself, "2" or
+    "a.1" inside a list or mapping), or None."""
+    path = _nul_path(value)
+    return None if path is None else ".".join(map(str, path))
 
 
 def _as_sent_error(
