@@ -160,8 +160,11 @@ def token(
 def clients_create(
     name: Annotated[str, typer.Option(help="What the integration is.")],
     scope: Annotated[list[str], typer.Option(help="A scope; repeat for several.")],
+    api_token: Annotated[
+        bool, typer.Option("--api-token", help="Also issue a long-lived API token (`api_token` in the JSON).")
+    ] = False,
 ) -> None:
-    """Create a service account; prints its client_id and client_secret once, as JSON."""
+    """Create a service account; prints its client_id and client_secret (and api_token) once, as JSON."""
     from service.auth.principal import Principal
     from service.clients import service as clients_service
     from service.clients.schemas import ClientCreate
@@ -169,10 +172,10 @@ def clients_create(
     scopes = [s for item in scope for s in item.replace(",", " ").split()]
     created = _with_session(
         lambda session, _s: clients_service.create_client(
-            session, Principal.operator(), ClientCreate(name=name, scopes=scopes)
+            session, Principal.operator(), ClientCreate(name=name, scopes=scopes, api_token=api_token)
         )
     )
-    typer.echo(created.model_dump_json(indent=2))
+    typer.echo(created.model_dump_json(indent=2, exclude_unset=True))
 
 
 @clients_app.command("deactivate")

@@ -22,6 +22,7 @@ from service.auth import cache as auth_cache
 from service.auth.tokens import TokenService
 from service.briefs import rest as briefs_rest
 from service.campaigns import rest as campaigns_rest
+from service.clients import admin_rest as clients_admin_rest
 from service.clients import rest as clients_rest
 from service.clients.service import FailureLimiter
 from service.config import Settings, get_settings
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pitch_rest.router)
     app.include_router(ops.router)
     app.include_router(clients_rest.router)
+    app.include_router(clients_admin_rest.router)
     app.include_router(people_rest.router)
     app.include_router(products_rest.router)
     app.include_router(messages_rest.router)

@@ -2,7 +2,7 @@
 
 from service.briefs.models import Brief, BriefEvidence
 from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollment
-from service.clients.models import ServiceClient
+from service.clients.models import ApiToken, ServiceClient
 from service.evidence.models import Evidence
 from service.feedback.models import FeedbackItem, FeedbackTransition, Theme
 from service.idempotency.models import IdempotencyRecord
@@ -13,6 +13,7 @@ from service.products.models import Product
 
 __all__ = [
     "Acknowledgement",
+    "ApiToken",
     "Brief",
     "BriefEvidence",
     "Campaign",

@@ -5,7 +5,8 @@ they hold now, and whether a service client still exists are stored facts that c
 are read from the database once and kept here, so a request costs no database trip just to
 know its caller (the CRM's pitch read included).
 
-Every change to a person or a client marks the session (`person_changed`, `client_changed`):
+Every change to a person, a client or an API token marks the session (`person_changed`,
+`client_changed`, `api_token_changed`):
 after the commit this process drops the entry at once, and on PostgreSQL the same
 transaction's `pg_notify` tells every other replica (service/listener.py) — so a demotion or
 a deactivation reaches all of them within a second. Without a listener (PostgreSQL while the
@@ -24,6 +25,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -91,11 +93,25 @@ class StoredClient:
     scopes: frozenset[str]
 
 
+@dataclass(frozen=True)
+class StoredApiToken:
+    """What authentication needs of an API token's record (looked up by the token's hash)."""
+
+    id: uuid.UUID
+    client_id: str
+    scopes: frozenset[str]
+    expires_at: datetime | None
+
+
 class AuthCache:
-    """Bounded, per-process: people by id (and e-mail), clients by client id."""
+    """Bounded, per-process: people by id (and e-mail), clients by client id, API tokens by
+    hash (only tokens that exist: a stream of made-up tokens must not push real ones out)."""
 
     MAX_PEOPLE = 50_000
     MAX_CLIENTS = 10_000
+    MAX_API_TOKENS = 10_000
+    # `last_used_at` is written at most this often per token and process, not per request.
+    TOKEN_USE_RECORD_SECONDS = 60.0
     SIGNAL_CHECK_SECONDS = 0.25
 
     def __init__(
@@ -109,6 +125,9 @@ class AuthCache:
         self._people: OrderedDict[uuid.UUID, tuple[float, StoredPerson | None]] = OrderedDict()
         self._emails: dict[str, uuid.UUID] = {}
         self._clients: OrderedDict[str, tuple[float, StoredClient | None]] = OrderedDict()
+        self._api_tokens: OrderedDict[str, tuple[float, StoredApiToken]] = OrderedDict()
+        self._api_token_hashes: dict[uuid.UUID, str] = {}
+        self._token_use_recorded: OrderedDict[uuid.UUID, float] = OrderedDict()
         # Bumped on every invalidation: a load that started before it is not stored.
         self.generation = 0
         # With several replicas, only cache while NOTIFYs can reach us (service/listener.py).
@@ -155,6 +174,29 @@ class AuthCache:
         self._clients.move_to_end(client_id)
         return found[1]
 
+    def api_token(self, token_hash: str) -> StoredApiToken | _Miss:
+        self._check_signal()
+        found = self._api_tokens.get(token_hash)
+        if found is None:
+            return MISS
+        if found[0] < time.monotonic():
+            self._drop_api_token(found[1].id)
+            return MISS
+        self._api_tokens.move_to_end(token_hash)
+        return found[1]
+
+    def token_use_due(self, token_id: uuid.UUID) -> bool:
+        """Whether this process should record a use of the token now (then: not for a minute)."""
+        now = time.monotonic()
+        last = self._token_use_recorded.get(token_id)
+        if last is not None and now - last < self.TOKEN_USE_RECORD_SECONDS:
+            return False
+        self._token_use_recorded[token_id] = now
+        self._token_use_recorded.move_to_end(token_id)
+        while len(self._token_use_recorded) > self.MAX_API_TOKENS:
+            self._token_use_recorded.popitem(last=False)
+        return True
+
     # --- writes ------------------------------------------------------------------------
 
     def _may_store(self, generation: int) -> bool:
@@ -180,6 +222,21 @@ class AuthCache:
         while len(self._clients) > self.MAX_CLIENTS:
             self._clients.popitem(last=False)
 
+    def put_api_token(self, token_hash: str, token: StoredApiToken, generation: int) -> None:
+        """Remember an API token as read when `generation` was current."""
+        if not self._may_store(generation):
+            return
+        self._drop_api_token(token.id)
+        self._api_tokens[token_hash] = (time.monotonic() + self.ttl, token)
+        self._api_token_hashes[token.id] = token_hash
+        while len(self._api_tokens) > self.MAX_API_TOKENS:
+            self._drop_api_token(next(iter(self._api_tokens.values()))[1].id)
+
+    def _drop_api_token(self, token_id: uuid.UUID) -> None:
+        token_hash = self._api_token_hashes.pop(token_id, None)
+        if token_hash is not None:
+            self._api_tokens.pop(token_hash, None)
+
     def _drop_person(self, person_id: uuid.UUID) -> None:
         found = self._people.pop(person_id, None)
         if found is not None and found[1] is not None and self._emails.get(found[1].email) == person_id:
@@ -188,7 +245,8 @@ class AuthCache:
     # --- invalidation ------------------------------------------------------------------
 
     def on_notify(self, payload: str) -> None:
-        """Drop what a change notice names: `person:<uuid>` or `client:<client_id>`."""
+        """Drop what a change notice names: `person:<uuid>`, `client:<client_id>` or
+        `api_token:<uuid>`."""
         self.generation += 1
         kind, _, key = payload.partition(":")
         if kind == "person":
@@ -198,6 +256,11 @@ class AuthCache:
                 self.invalidate_all()
         elif kind == "client":
             self._clients.pop(key, None)
+        elif kind == "api_token":
+            try:
+                self._drop_api_token(uuid.UUID(key))
+            except ValueError:
+                self.invalidate_all()
         else:
             self.invalidate_all()
 
@@ -206,6 +269,8 @@ class AuthCache:
         self._people.clear()
         self._emails.clear()
         self._clients.clear()
+        self._api_tokens.clear()
+        self._api_token_hashes.clear()
 
 
 def signal_file(url: sa.URL) -> Path | None:
@@ -253,6 +318,11 @@ async def person_changed(session: AsyncSession, person_id: uuid.UUID) -> None:
 async def client_changed(session: AsyncSession, client_id: str) -> None:
     """Record that this transaction changes a service client (every cache drops it on commit)."""
     await _changed(session, f"client:{client_id}")
+
+
+async def api_token_changed(session: AsyncSession, token_id: uuid.UUID) -> None:
+    """Record that this transaction changes or revokes an API token (every cache drops it)."""
+    await _changed(session, f"api_token:{token_id}")
 
 
 def session_info(cache: AuthCache) -> dict[str, Any]:

@@ -31,12 +31,15 @@ async def resolve_principal(request: Request) -> Principal | None:
     token = bearer_token(request)
     if token is None:
         return None
-    tokens: TokenService = request.app.state.tokens
+    state = request.app.state
+    if clients_service.is_api_token(token):
+        # Opaque and long-lived (`cca_…`): looked up by hash, never tried as a JWT.
+        return await clients_service.api_token_principal(state.sessionmaker, token, cache=state.auth_cache)
+    tokens: TokenService = state.tokens
     try:
         verified = await tokens.verify(token)
     except InvalidToken as exc:
         raise Unauthenticated(str(exc)) from exc
-    state = request.app.state
     # Who the token names is checked against the stored record, through the process's cache:
     # a hit (the usual case, the CRM's pitch reads included) costs no database trip.
     if verified.issuer == "own" and (service := Principal.for_service(verified.claims)) is not None:
