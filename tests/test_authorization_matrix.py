@@ -13,6 +13,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
+from tests.auth import matrix_rows as client_rows
 from tests.campaigns import matrix_rows as campaign_rows
 from tests.factories import (
     ALL_CALLERS,
@@ -27,7 +28,7 @@ from tests.factories import (
 from tests.matrix import ANY, Row, admin_only, authed
 from tests.scim import matrix_rows as scim_rows
 
-DOMAIN_ROWS = (campaign_rows, scim_rows)
+DOMAIN_ROWS = (campaign_rows, scim_rows, client_rows)
 
 PUBLIC = {ANY: 200}
 WRITE_DRAFT = {

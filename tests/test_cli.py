@@ -113,6 +113,19 @@ async def test_a_role_set_by_the_cli_applies_to_tokens_already_issued(app, clien
     assert status == 403
 
 
+async def test_clients_create_with_api_token_prints_one_that_works(client, cli_env):
+    code, out, err = await run(
+        cli_env, "clients", "create", "--name", "Okta", "--scope", "people:write", "--api-token"
+    )
+    assert code == 0, err
+    created = json.loads(out)
+    assert created["api_token"].startswith("cca_") and created["api_token_id"]
+    response = await client.get("/scim/v2/Users", headers=bearer(created["api_token"]))
+    assert response.status_code == 200, response.text
+    code, out, _ = await run(cli_env, "clients", "create", "--name", "CRM", "--scope", "pitch:read")
+    assert "api_token" not in json.loads(out)  # only when asked for
+
+
 async def test_clients_deactivate_and_delete_stop_issued_tokens(app, client, cli_env):
     tokens = []
     for _ in range(2):

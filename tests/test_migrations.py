@@ -129,9 +129,11 @@ async def load_demo(url: str, tmp_path: Path, *, with_client: bool) -> None:
     try:
         async with create_sessionmaker(engine, info={"settings": settings})() as session:
             assert await loader.load(session, Principal.operator("demo"), if_empty=False)
-            if with_client:  # the demo has no integration: give service_clients a row to keep
+            if with_client:  # the demo has no integration: give service_clients (and api_tokens) rows
                 await clients_service.create_client(
-                    session, Principal.operator(), ClientCreate(name="CRM 連携", scopes=["pitch:read"])
+                    session,
+                    Principal.operator(),
+                    ClientCreate(name="CRM 連携", scopes=["pitch:read"], api_token=True),
                 )
     finally:
         await engine.dispose()
