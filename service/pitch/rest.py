@@ -57,9 +57,10 @@ async def get_current_pitch(request: Request) -> Response:
     its CPU time. So the caller and the parameters are resolved here, by the same functions
     and schema the rest of the API uses.
     """
-    principal = await required_principal(await resolve_principal(request))
-    # This route bypasses FastAPI (and so the app-wide check): the same rule, applied here.
+    # This route bypasses FastAPI (and so the app-wide dependency): the same rule, at the same
+    # point, before the caller is resolved, as for every other operation.
     check_query_parameters(request.scope["query_string"], QUERY_PARAMETERS)
+    principal = await required_principal(await resolve_principal(request))
     try:
         query = PitchRequest.model_validate({**request.query_params, **request.path_params})
     except ValidationError as exc:
