@@ -150,9 +150,11 @@ def document_validation_errors(openapi: Callable[[], dict[str, Any]]) -> Callabl
 
     def wrapper() -> dict[str, Any]:
         schema = openapi()
-        schema.setdefault("components", {}).setdefault("schemas", {})["ValidationError"] = (
-            VALIDATION_ERROR_SCHEMA
-        )
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ValidationError"] = VALIDATION_ERROR_SCHEMA
+        if "HTTPValidationError" in schemas:
+            # Every 422 says what is wrong in a sentence too (a generated client reads it).
+            schemas["HTTPValidationError"]["properties"].setdefault("detail", {"type": "string"})
         return schema
 
     return wrapper
