@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from fastapi_problem.handler import customise_openapi
 
 from service import __doc__ as package_doc
-from service.api import graphql, ops, problems
+from service.api import graphql, openapi, ops, problems
 from service.api.middleware import Observability, RequestGuard, SecurityHeaders
+from service.api.query import refuse_unknown_query_parameters
 from service.auth import cache as auth_cache
 from service.auth.tokens import TokenService
 from service.briefs import rest as briefs_rest
@@ -63,26 +63,6 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def _document_bearer_auth(openapi: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
-    """Declare the bearer scheme once, so Swagger UI offers "Authorize" and clients know it."""
-
-    def wrapper() -> dict[str, Any]:
-        schema = openapi()
-        schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "A token from `POST /api/v1/auth/token`, `cuecard token` or your identity provider.",
-        }
-        schema["security"] = [{"bearerAuth": []}]
-        for path in ("/healthz", "/readyz", "/metrics", "/api/v1/auth/token"):
-            for operation in schema["paths"].get(path, {}).values():
-                operation["security"] = []  # these take no bearer token
-        return schema
-
-    return wrapper
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -117,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
         static_url="/static/docs",
         redoc_url=None,
+        # A parameter an operation does not declare is a 422, not silently ignored.
+        dependencies=[Depends(refuse_unknown_query_parameters)],
     )
     engine = create_engine(settings)
     app.state.settings = settings
@@ -142,11 +124,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.known_migrations = known_revisions()
 
     handler = problems.install(app)
-    # Every operation documents its RFC 9457 problem responses, status by status.
+    # Every operation documents its RFC 9457 problem responses, status by status, how to
+    # authenticate (bearer, or the client-credentials flow) and the conditional headers it takes.
     app.openapi = problems.document_problem_responses(
-        _document_bearer_auth(
-            problems.document_validation_errors(
-                customise_openapi(app.openapi, documentation_uri_template=problems.PROBLEM_TYPE_URI)
+        openapi.document_security(
+            openapi.document_conditional_reads(
+                problems.document_validation_errors(
+                    customise_openapi(app.openapi, documentation_uri_template=problems.PROBLEM_TYPE_URI)
+                )
             )
         )
     )

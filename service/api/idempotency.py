@@ -7,9 +7,10 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Annotated
 
 import orjson
-from fastapi import Request
+from fastapi import Header, Request
 from starlette.responses import Response
 
 from service.auth.principal import Principal
@@ -18,6 +19,20 @@ from service.idempotency import store
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 REPLAYED_HEADERS = ("content-type", "location", "etag")
+
+# The only way a key reaches `idempotent`: an operation that honours it declares this
+# parameter, so the OpenAPI document lists the header exactly where it works.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description=(
+            "1 to 255 visible ASCII characters, unique per logical request: a retry with the same key "
+            "and body replays the first response (`Idempotent-Replayed: true`); the same key with "
+            "another body → 422; while the first is still running → 409."
+        ),
+    ),
+]
 
 
 def _fingerprint(body: bytes) -> str:
@@ -30,10 +45,10 @@ def _fingerprint(body: bytes) -> str:
 
 
 async def idempotent(
-    request: Request, principal: Principal, produce: Callable[[], Awaitable[Response]]
+    request: Request, principal: Principal, produce: Callable[[], Awaitable[Response]], *, key: str | None
 ) -> Response:
-    """Run `produce` at most once per (caller, Idempotency-Key)."""
-    key = request.headers.get("idempotency-key")
+    """Run `produce` at most once per (caller, Idempotency-Key); `key` is the operation's
+    declared `IdempotencyKey` parameter."""
     if key is None:
         return await produce()
     if not _KEY.match(key):

@@ -150,9 +150,11 @@ def document_validation_errors(openapi: Callable[[], dict[str, Any]]) -> Callabl
 
     def wrapper() -> dict[str, Any]:
         schema = openapi()
-        schema.setdefault("components", {}).setdefault("schemas", {})["ValidationError"] = (
-            VALIDATION_ERROR_SCHEMA
-        )
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ValidationError"] = VALIDATION_ERROR_SCHEMA
+        if "HTTPValidationError" in schemas:
+            # Every 422 says what is wrong in a sentence too (a generated client reads it).
+            schemas["HTTPValidationError"]["properties"].setdefault("detail", {"type": "string"})
         return schema
 
     return wrapper
@@ -239,8 +241,9 @@ def document_problem_responses(openapi: Callable[[], dict[str, Any]]) -> Callabl
                 declared = {s for s in responses if s in PROBLEM_RESPONSES}
                 for status in sorted(declared | _problem_statuses(path, method, operation)):
                     responses[status] = {"$ref": f"#/components/responses/{PROBLEM_RESPONSES[status][0]}"}
-                if operation.get("parameters") or "requestBody" in operation:
-                    # Parameters documented by hand (the pitch read) get FastAPI's 422 too.
+                if path.startswith("/api/v1/") or operation.get("parameters") or "requestBody" in operation:
+                    # Under /api/v1 an undeclared query parameter is a 422 (service/api/query.py);
+                    # parameters documented by hand (the pitch read) get FastAPI's 422 too.
                     responses.setdefault("422", _VALIDATION_RESPONSE)
                 operation["responses"] = dict(sorted(responses.items()))
         return schema

@@ -55,9 +55,17 @@ def page_response(request: Request, page: Page[Any]) -> JSONResponse:
 
 
 # For GET routes answered by `resource_response`: a matching If-None-Match gets a bodiless 304.
+# Declaring this response is what makes a route honour If-None-Match (see `resource_response`)
+# and what documents the header on it (service/api/openapi.py): one marker for both.
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: `If-None-Match` names the current ETag."}
 }
+
+
+def declares_not_modified(route: Any) -> bool:
+    """Whether a route declares a 304 response, and so honours (and documents) If-None-Match."""
+    responses = getattr(route, "responses", None) or {}
+    return 304 in responses or "304" in responses
 
 
 def resource_response(
@@ -67,6 +75,10 @@ def resource_response(
     headers = {"ETag": etag}
     if location:
         headers["Location"] = location
-    if request.method == "GET" and if_none_match_hits(request.headers.get("if-none-match"), etag):
+    if (
+        request.method == "GET"
+        and declares_not_modified(request.scope.get("route"))
+        and if_none_match_hits(request.headers.get("if-none-match"), etag)
+    ):
         return Response(status_code=304, headers=headers)
     return json(model, status_code=status_code, headers=headers)

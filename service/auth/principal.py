@@ -19,6 +19,17 @@ SCOPES = (
     "feedback:read",
     "campaigns:read",
 )
+# What each scope lets a service client do: the OAuth 2.0 scheme in the OpenAPI document
+# lists them (a scope without an entry here is listed by its name alone).
+SCOPE_DESCRIPTIONS = {
+    "pitch:read": "Read current pitches, the messages and evidence they show; report pitch usage.",
+    "briefs:read": "Read published briefs, their messages and evidence.",
+    "people:read": "Read people and departments.",
+    "people:write": "Provision people (REST and SCIM): create, change, deactivate. Implies people:read.",
+    "feedback:write": "File customer feedback, one item or batches.",
+    "feedback:read": "Read feedback items, themes and the weekly digest.",
+    "campaigns:read": "Read campaigns, enrollments and readiness.",
+}
 _IMPLIED = {"people:write": ("people:read",)}
 
 

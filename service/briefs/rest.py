@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request
 
-from service.api.idempotency import idempotent
+from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.briefs import service as briefs_service
@@ -45,13 +45,19 @@ async def list_briefs(
 
 
 @router.post("", status_code=201, response_model=BriefRead)
-async def create_brief(request: Request, body: BriefCreate, session: SessionDep, principal: PrincipalDep):
+async def create_brief(
+    request: Request,
+    body: BriefCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+):
     """Create a draft brief (version 1). Inline evidence becomes evidence items."""
 
     async def produce():
         return _one(request, await briefs_service.create_brief(session, principal, body), 201)
 
-    return await idempotent(request, principal, produce)
+    return await idempotent(request, principal, produce, key=idempotency_key)
 
 
 @router.get("/{brief_id}", response_model=BriefRead, responses=NOT_MODIFIED)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 
-from service.api.idempotency import idempotent
+from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.campaigns import readiness as readiness_service
@@ -73,7 +73,11 @@ async def list_campaigns(
 
 @router.post("/campaigns", status_code=201, response_model=CampaignRead)
 async def create_campaign(
-    request: Request, body: CampaignCreate, session: SessionDep, principal: PrincipalDep
+    request: Request,
+    body: CampaignCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Plan a campaign for a brief: audience (department keys, roles; empty = everyone) and steps
     (`at` for launch and reinforcement, `day_offset` from the hire date for onboarding)."""
@@ -81,7 +85,7 @@ async def create_campaign(
     async def produce():
         return _campaign(request, await campaigns_service.create_campaign(session, principal, body), 201)
 
-    return await idempotent(request, principal, produce)
+    return await idempotent(request, principal, produce, key=idempotency_key)
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignRead, responses=NOT_MODIFIED)
@@ -208,7 +212,12 @@ async def get_acknowledgement(
 
 @router.post("/campaigns/{campaign_id}/checks", status_code=201, response_model=CheckRead)
 async def submit_check(
-    request: Request, campaign_id: uuid.UUID, body: CheckCreate, session: SessionDep, principal: PrincipalDep
+    request: Request,
+    campaign_id: uuid.UUID,
+    body: CheckCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Answer the comprehension check yourself: the three gut-check answers and the pitch in
     your own words (409 while one waits for a grade or after you passed this version)."""
@@ -218,7 +227,7 @@ async def submit_check(
             request, await campaigns_service.submit_check(session, principal, campaign_id, body), 201
         )
 
-    return await idempotent(request, principal, produce)
+    return await idempotent(request, principal, produce, key=idempotency_key)
 
 
 @router.get("/checks", response_model=Page[CheckRead])
@@ -259,6 +268,7 @@ async def record_interview(
     body: InterviewCreate,
     session: SessionDep,
     principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
 ):
     """The onboarding customer-interview exercise: each answer (why did you choose us, what was
     inconvenient, why do people not buy) becomes a feedback item of source `interview` that you
@@ -268,4 +278,4 @@ async def record_interview(
         recorded = await campaigns_service.record_interview(session, principal, campaign_id, body)
         return json(recorded, status_code=201)
 
-    return await idempotent(request, principal, produce)
+    return await idempotent(request, principal, produce, key=idempotency_key)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request
 
-from service.api.idempotency import idempotent
+from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.concurrency import etag
@@ -35,7 +35,11 @@ async def list_evidence(
 
 @router.post("", status_code=201, response_model=EvidenceRead)
 async def create_evidence(
-    request: Request, body: EvidenceCreate, session: SessionDep, principal: PrincipalDep
+    request: Request,
+    body: EvidenceCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Record a claim: a metric, a customer case, a quote or a small win."""
 
@@ -49,7 +53,7 @@ async def create_evidence(
             location=f"/api/v1/evidence/{evidence.id}",
         )
 
-    return await idempotent(request, principal, produce)
+    return await idempotent(request, principal, produce, key=idempotency_key)
 
 
 @router.get("/{evidence_id}", response_model=EvidenceRead, responses=NOT_MODIFIED)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 
-from service.api.idempotency import idempotent
+from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
@@ -68,7 +68,11 @@ async def list_feedback(
     responses={200: {"description": "The same source and external_id existed: updated or unchanged."}},
 )
 async def create_feedback(
-    request: Request, body: FeedbackCreate, session: SessionDep, principal: PrincipalDep
+    request: Request,
+    body: FeedbackCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
 ):
     """File one piece of customer voice (any person; integrations with `feedback:write`).
 
@@ -89,12 +93,16 @@ async def create_feedback(
             location=f"/api/v1/feedback/{item.id}",
         )
 
-    return await idempotent(request, principal, produce)
+    return await idempotent(request, principal, produce, key=idempotency_key)
 
 
 @router.post("/feedback/batch", response_model=BatchResult)
 async def ingest_feedback_batch(
-    request: Request, body: FeedbackBatch, session: SessionDep, principal: PrincipalDep
+    request: Request,
+    body: FeedbackBatch,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Upsert up to 10,000 items by `source` + `external_id`, in one transaction.
 
@@ -110,7 +118,7 @@ async def ingest_feedback_batch(
         return json(await feedback_service.ingest_batch(session, principal, body.items))
 
     with feedback_service.collector_paused():  # the key's fingerprint re-parses the whole body
-        return await idempotent(request, principal, produce)
+        return await idempotent(request, principal, produce, key=idempotency_key)
 
 
 @router.get("/feedback/{feedback_id}", response_model=FeedbackRead, responses=NOT_MODIFIED)

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from service.api.idempotency import idempotent
+from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
@@ -88,7 +88,13 @@ async def list_themes(
 
 
 @router.post("/themes", tags=["themes"], status_code=201, response_model=ThemeRead)
-async def create_theme(request: Request, body: ThemeCreate, session: SessionDep, principal: PrincipalDep):
+async def create_theme(
+    request: Request,
+    body: ThemeCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+):
     """Create a theme (editors, managers, admins). Accepts `Idempotency-Key`."""
 
     async def produce() -> Response:
@@ -101,7 +107,7 @@ async def create_theme(request: Request, body: ThemeCreate, session: SessionDep,
             location=f"/api/v1/themes/{theme.id}",
         )
 
-    return await idempotent(request, principal, produce)
+    return await idempotent(request, principal, produce, key=idempotency_key)
 
 
 @router.get("/themes/{theme_id}", tags=["themes"], response_model=ThemeRead, responses=NOT_MODIFIED)

@@ -19,7 +19,8 @@ Word lists
 
 Locale
     The primary language subtag picks the list: ``ja-JP`` → ``ja``. A language with no list
-    falls back to English.
+    falls back to English when a message's fields are checked (advisory warnings); the lint
+    endpoint refuses it instead (:func:`supported_languages` names what it accepts).
 
 Matching
     Case-insensitive. An entry written in Latin script matches whole words only ("fast"
@@ -84,6 +85,30 @@ def _resolve_lang(lang: str, dirs: tuple[str, ...]) -> str:
         if (Path(directory) / f"{lang}.txt").is_file():
             return lang
     return DEFAULT_LANG
+
+
+@lru_cache(maxsize=16)
+def _languages(dirs: tuple[str, ...]) -> tuple[str, ...]:
+    # Read once per set of directories, like the lists themselves.
+    found = {
+        path.stem
+        for directory in (str(WORDS_DIR), *dirs)
+        if Path(directory).is_dir()
+        for path in Path(directory).glob("*.txt")
+        if _LANG_RE.fullmatch(path.stem)
+    }
+    return tuple(sorted(found))
+
+
+def supported_languages(extra_dirs: Sequence[Path] | None = None) -> list[str]:
+    """The languages with a word list, shipped or from the operator's directories, sorted."""
+    dirs = _operator_dirs if extra_dirs is None else extra_dirs
+    return list(_languages(tuple(str(Path(d)) for d in dirs)))
+
+
+def is_supported(locale: str, extra_dirs: Sequence[Path] | None = None) -> bool:
+    """Whether ``locale``'s primary language has a word list (rather than falling back)."""
+    return primary_language(locale) in supported_languages(extra_dirs)
 
 
 # --- word lists ---------------------------------------------------------------------------

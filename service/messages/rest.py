@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 
-from service.api.idempotency import idempotent
+from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
@@ -66,7 +66,13 @@ async def list_messages(
 
 
 @router.post("/messages", status_code=201, response_model=MessageRead)
-async def create_message(request: Request, body: MessageCreate, session: SessionDep, principal: PrincipalDep):
+async def create_message(
+    request: Request,
+    body: MessageCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+):
     """Create a draft message (editor, admin). Accepts `Idempotency-Key`.
 
     Value translations need `feature_term`, `value_statement` and `metric`; `warnings` lists
@@ -79,7 +85,7 @@ async def create_message(request: Request, body: MessageCreate, session: Session
             request, message, message.etag, status_code=201, location=f"/api/v1/messages/{message.id}"
         )
 
-    return await idempotent(request, principal, produce)
+    return await idempotent(request, principal, produce, key=idempotency_key)
 
 
 @router.post("/messages/lint", response_model=LintResponse)

@@ -432,6 +432,14 @@ def lint_text(principal: Principal, data: LintRequest) -> LintResponse:
     """Finds feature words without a measurable outcome in a text (stores nothing)."""
     if not policies.can_lint(principal):
         raise Forbidden("This caller may not use the lint.")
+    if not lint.is_supported(data.locale):
+        # "No findings" for a language without a word list would read as a clean text.
+        supported = lint.supported_languages()
+        raise Invalid(
+            f"The lint has no word list for '{data.locale}'; supported locales: {', '.join(supported)}.",
+            errors=[field_error("locale", f"Unsupported; supported: {', '.join(supported)}.", type_="enum")],
+            supported=supported,
+        )
     findings = lint.lint(data.text, data.locale)
     return LintResponse(
         findings=[LintFinding(start=f.start, end=f.end, word=f.word, message=f.message) for f in findings]

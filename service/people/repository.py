@@ -25,6 +25,10 @@ async def existing_department_keys(session: AsyncSession, keys: Iterable[str]) -
     return set((await session.execute(stmt)).scalars())
 
 
+async def department_keys(session: AsyncSession) -> list[str]:
+    return list((await session.execute(select(Department.key).order_by(Department.key))).scalars())
+
+
 async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Department]:
     wanted = set(ids)
     if not wanted:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import EmailStr
 
-from service.api.idempotency import idempotent
+from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.concurrency import etag
@@ -28,7 +28,11 @@ async def list_departments(request: Request, session: SessionDep, principal: Pri
 
 @router.post("/departments", status_code=201, response_model=DepartmentRead, tags=["departments"])
 async def create_department(
-    request: Request, body: DepartmentCreate, session: SessionDep, principal: PrincipalDep
+    request: Request,
+    body: DepartmentCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
 ):
     """Create a department (admin)."""
 
@@ -36,7 +40,7 @@ async def create_department(
         department = await people_service.create_department(session, principal, body)
         return resource_response(request, department, etag(department.revision), status_code=201)
 
-    return await idempotent(request, principal, produce)
+    return await idempotent(request, principal, produce, key=idempotency_key)
 
 
 @router.get("/people", response_model=Page[PersonRead], tags=["people"])
@@ -57,7 +61,13 @@ async def list_people(
 
 
 @router.post("/people", status_code=201, response_model=PersonRead, tags=["people"])
-async def create_person(request: Request, body: PersonCreate, session: SessionDep, principal: PrincipalDep):
+async def create_person(
+    request: Request,
+    body: PersonCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+):
     """Create a person (admin or `people:write`). Accepts `Idempotency-Key`."""
 
     async def produce():
@@ -66,7 +76,7 @@ async def create_person(request: Request, body: PersonCreate, session: SessionDe
             request, person, etag(person.revision), status_code=201, location=f"/api/v1/people/{person.id}"
         )
 
-    return await idempotent(request, principal, produce)
+    return await idempotent(request, principal, produce, key=idempotency_key)
 
 
 @router.get("/people/{person_id}", response_model=PersonRead, tags=["people"], responses=NOT_MODIFIED)

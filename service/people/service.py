@@ -56,6 +56,11 @@ async def existing_department_keys(
     return await repository.existing_department_keys(session, keys)
 
 
+async def department_keys(session: AsyncSession, principal: Principal) -> list[str]:
+    """Every department key, sorted (what an audience may name)."""
+    return await repository.department_keys(session)
+
+
 async def existing_person_ids(
     session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
 ) -> set[uuid.UUID]:

@@ -34,6 +34,8 @@ class PitchCache:
 
     def __init__(self, *, requires_listener: bool = False) -> None:
         self._products: OrderedDict[str, ProductPitches] = OrderedDict()
+        # Department keys seen to exist: what `?audience=` may name (departments only grow).
+        self.audiences: set[str] = set()
         self.generation = 0  # bumped on every invalidation; a load started earlier is not stored
         # With several replicas, only cache while NOTIFYs can reach us (see service/listener.py).
         self.requires_listener = requires_listener

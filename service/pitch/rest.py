@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from service.api.query import check_query_parameters
 from service.api.rest import json
 from service.auth.dependencies import PrincipalDep, required_principal, resolve_principal
 from service.concurrency import if_none_match_hits
@@ -45,6 +46,9 @@ def _parameters() -> list[dict]:
     ]
 
 
+QUERY_PARAMETERS = frozenset(PitchRequest.model_fields) - {"product_key"}
+
+
 async def get_current_pitch(request: Request) -> Response:
     """The current pitch for a product (JSON, or an embeddable HTML card with `Accept: text/html`).
 
@@ -53,6 +57,9 @@ async def get_current_pitch(request: Request) -> Response:
     its CPU time. So the caller and the parameters are resolved here, by the same functions
     and schema the rest of the API uses.
     """
+    # This route bypasses FastAPI (and so the app-wide dependency): the same rule, at the same
+    # point, before the caller is resolved, as for every other operation.
+    check_query_parameters(request.scope["query_string"], QUERY_PARAMETERS)
     principal = await required_principal(await resolve_principal(request))
     try:
         query = PitchRequest.model_validate({**request.query_params, **request.path_params})

@@ -24,6 +24,12 @@ class PitchRequest(BaseModel):
     ] = None
     segment: Annotated[str | None, Field(max_length=100, description="The deal's customer segment.")] = None
     competitor: Annotated[str | None, Field(max_length=100, description="The competitor in the deal.")] = None
+    # Free-text context like segment and competitor: accepted so a CRM can always send it;
+    # a key nothing matches gives the plain pitch, never an error.
+    account: Annotated[
+        str | None,
+        Field(max_length=100, description="The deal's account key (context; no match: the plain pitch)."),
+    ] = None
 
 
 class PitchEvidence(BaseModel):

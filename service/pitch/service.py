@@ -19,6 +19,8 @@ from service.db import is_postgres, utcnow
 from service.errors import Forbidden, Invalid, NotFound, field_error
 from service.evidence import service as evidence_service
 from service.evidence.models import Evidence
+from service.messages.schemas import EVERYONE
+from service.people import service as people_service
 from service.pitch import policies, repository
 from service.pitch.cache import CHANNEL, PitchCache, ProductPitches, mark_changed
 from service.pitch.models import PitchDocument, PitchUsage
@@ -272,6 +274,30 @@ async def _product_pitches(
     return entry
 
 
+async def _check_audience(
+    sessionmaker: async_sessionmaker[AsyncSession], principal: Principal, cache: PitchCache, audience: str
+) -> None:
+    """An audience names a department (or `all`): anything else is a 422 listing the keys.
+
+    An unknown key used to give the pitch without any audience's messages, a quietly different
+    answer. Known keys are remembered (departments are never deleted or re-keyed), so the hot
+    path stays free of the database; an unknown one is looked up, since it may be new."""
+    if audience == EVERYONE or audience in cache.audiences:
+        return
+    async with sessionmaker() as session:
+        keys = await people_service.department_keys(session, principal)
+    cache.audiences.update(keys)
+    if audience not in cache.audiences:
+        accepted = [EVERYONE, *keys]
+        raise Invalid(
+            f"No department has the key '{audience}'; audience accepts: {', '.join(accepted)}.",
+            errors=[
+                field_error("audience", "Not a department key (or `all`).", location="query", type_="enum")
+            ],
+            accepted=accepted,
+        )
+
+
 async def current_pitch(
     sessionmaker: async_sessionmaker[AsyncSession],
     principal: Principal,
@@ -287,6 +313,8 @@ async def current_pitch(
     """The current pitch for a product: a cache hit touches no database."""
     if not policies.can_read(principal):
         raise Forbidden("This token may not read pitches (scope pitch:read).")
+    if audience is not None:
+        await _check_audience(sessionmaker, principal, cache, audience)
     entry = await _product_pitches(sessionmaker, cache, product_key)
     stored = _pick_locale(entry.documents, locale)
     if stored is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from service.api.idempotency import idempotent
+from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.concurrency import etag
@@ -24,7 +24,13 @@ async def list_products(request: Request, session: SessionDep, principal: Princi
 
 
 @router.post("/products", status_code=201, response_model=ProductRead)
-async def create_product(request: Request, body: ProductCreate, session: SessionDep, principal: PrincipalDep):
+async def create_product(
+    request: Request,
+    body: ProductCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+):
     """Create a product (admin). `key` is a URL-safe slug, unique."""
 
     async def produce():
@@ -37,7 +43,7 @@ async def create_product(request: Request, body: ProductCreate, session: Session
             location=f"/api/v1/products/{product.key}",
         )
 
-    return await idempotent(request, principal, produce)
+    return await idempotent(request, principal, produce, key=idempotency_key)
 
 
 @router.get("/products/{product_key}", response_model=ProductRead, responses=NOT_MODIFIED)
