@@ -18,8 +18,10 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "bearerAuth": {
         "type": "http",
         "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": "A token from `POST /api/v1/auth/token`, `cuecard token` or your identity provider.",
+        "description": (
+            "A JWT from `POST /api/v1/auth/token`, `cuecard token` or your identity provider, or a "
+            "long-lived API token (`cca_…`) issued to a service client (`POST /api/v1/clients/{id}/api-tokens`)."
+        ),
     },
     "oauth2": {
         "type": "oauth2",
