@@ -12,8 +12,8 @@ Conventions (the docs follow them; this test enforces them):
 - `.venv/bin/cuecard` works from the block's working directory (the repository, with `.venv`)
   and shares the server's database and signing key (CUECARD_ settings in the environment).
 
-Each document gets a fresh PostgreSQL database with the demo loaded (`cuecard db upgrade`,
-`cuecard demo load`, once into a template, then copied per document) and a server of its own
+Each document gets a fresh PostgreSQL database with the demo loaded (migrated and loaded as
+`cuecard db upgrade` and `cuecard demo load` do, once into a template, then copied per document) and a server of its own
 (`cuecard serve`). A block succeeds when bash exits 0, so the docs use `curl -fsS` where an
 HTTP error must fail. PostgreSQL pass only (out-of-process, it runs once in `make test`).
 """
@@ -42,6 +42,11 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from service.auth.principal import Principal
+from service.config import Settings
+from service.db import create_engine, create_sessionmaker
+from service.demo import loader
+from service.migrate import upgrade
 from tests.conftest import BACKEND, POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,24 +239,26 @@ def _environment(database_url: str, var_dir: Path, guards: Path) -> dict[str, st
     return env
 
 
+async def _load_demo(database_url: str, var_dir: Path) -> None:
+    """`cuecard demo load`, in process (what the command runs, without starting Python again)."""
+    settings = Settings(env="test", database_url=database_url, var_dir=var_dir, log_level="WARNING")
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine, info={"settings": settings})() as session:
+            assert await loader.load(session, Principal.operator("demo"), if_empty=True)
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(scope="module")
-def template_database(workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Migrated and loaded with the demo once, by the CLI as a newcomer runs it; each document
-    gets a copy (CREATE DATABASE … TEMPLATE), which takes a fraction of a second."""
+def template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Migrated and loaded with the demo once; each document gets a copy (CREATE DATABASE …
+    TEMPLATE), which takes a fraction of a second."""
     name = f"cuecard_docs_{uuid.uuid4().hex[:12]}"
     _admin(f'CREATE DATABASE "{name}"')
     try:
-        env = _environment(_database_url(name), tmp_path_factory.mktemp("var"), workdir / GUARDS)
-        for command in (["db", "upgrade"], ["demo", "load"]):
-            done = subprocess.run(  # noqa: S603 - our own command, no shell
-                [".venv/bin/cuecard", *command],
-                cwd=workdir,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert done.returncode == 0, f"cuecard {' '.join(command)}: {done.stderr[-3000:]}"
+        upgrade(_database_url(name))
+        asyncio.run(_load_demo(_database_url(name), tmp_path_factory.mktemp("var")))
         yield name
     finally:
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -296,23 +303,28 @@ def _server(workdir: Path, env: dict[str, str], log: Path) -> Iterator[str]:
             process.wait()
 
 
-def _script(blocks: list[Block], base: str, state: Path) -> str:
-    """One bash script: each block announces itself (state file, stdout and stderr), then runs."""
-    parts = ["set -euo pipefail"]
+def _script(blocks: list[Block], base: str, state: Path, failed_at: Path) -> tuple[str, dict[int, int]]:
+    """One bash script: each block announces itself (state file, stdout and stderr), then runs.
+    Also returns which document line each line of the script comes from, so that the line an
+    ERR trap records (the command that failed) can be named in the document."""
+    lines = ["set -eEuo pipefail", f'trap \'printf "%s\\n" "$LINENO" > "{failed_at}"\' ERR']
+    origin: dict[int, int] = {}
     for block in blocks:
         marker = f"=== block {block.number} (line {block.line}) ==="
-        parts += [
+        lines += [
             f"printf '%s\\n' '{block.number} {block.line}' > '{state}'",
             f"printf '\\n%s\\n' '{marker}'; printf '\\n%s\\n' '{marker}' >&2",
-            SERVER.sub(base.removeprefix("http://"), block.text),
         ]
-    parts.append(f"printf '%s\\n' 'done' > '{state}'")
-    return "\n".join(parts) + "\n"
+        for offset, text in enumerate(SERVER.sub(base.removeprefix("http://"), block.text).split("\n")):
+            lines.append(text)
+            origin[len(lines)] = block.line + 1 + offset
+    lines.append(f"printf '%s\\n' 'done' > '{state}'")
+    return "\n".join(lines) + "\n", origin
 
 
 def _tail(path: Path) -> str:
-    lines = path.read_text(errors="replace").splitlines()
-    return "\n".join(lines[-TAIL_LINES:])
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    return "\n".join(line if len(line) <= 400 else line[:400] + " …" for line in lines[-TAIL_LINES:])
 
 
 @dataclass(frozen=True)
@@ -345,7 +357,8 @@ def run_document(document: str, database: str, workdir: Path, tmp: Path) -> Outc
     try:
         with _server(workdir, env, tmp / "server.log") as base:
             script = tmp / "document.sh"
-            script.write_text(_script(runnable, base, state), encoding="utf-8")
+            text, origin = _script(runnable, base, state, tmp / "failed_at")
+            script.write_text(text, encoding="utf-8")
             status, timed_out = _run(script, workdir, env, state, stdout, stderr)
     except AssertionError as exc:  # the server did not come up
         return Outcome(summary, f"{document}: {exc}")
@@ -355,11 +368,20 @@ def run_document(document: str, database: str, workdir: Path, tmp: Path) -> Outc
     number, line = (int(position[0]), int(position[1])) if len(position) == 2 else (0, 0)
     failed = next((b for b in runnable if b.number == number), None)
     why = f"took over {BLOCK_SECONDS} s and was stopped" if timed_out else f"exited with status {status}"
+    # bash names lines of the script ("document.sh: line 12: X: unbound variable"): name the document's.
+    errors = re.sub(
+        rf"{re.escape(str(tmp / 'document.sh'))}: line (\d+):",
+        lambda m: f"{document} line {origin.get(int(m[1]), '?')}:",
+        _tail(stderr),
+    )
+    failed_at = (tmp / "failed_at").read_text().strip() if (tmp / "failed_at").exists() else ""
+    if not timed_out and failed_at.isdigit() and int(failed_at) in origin:
+        why += f", a command failed at document line {origin[int(failed_at)]}"
     return Outcome(
         summary,
         f"{document}, block {number} (line {line}) {why}:\n"
         f"--- block ---\n{failed.text if failed else '?'}\n"
-        f"--- stdout (tail) ---\n{_tail(stdout)}\n--- stderr (tail) ---\n{_tail(stderr)}\n"
+        f"--- stdout (tail) ---\n{_tail(stdout)}\n--- stderr (tail) ---\n{errors}\n"
         f"--- server log (tail) ---\n{_tail(tmp / 'server.log')}",
     )
 
