@@ -13,8 +13,8 @@ Conventions (the docs follow them; this test enforces them):
   and shares the server's database and signing key (CUECARD_ settings in the environment).
 
 Each document gets a fresh PostgreSQL database with the demo loaded (migrated and loaded as
-`cuecard db upgrade` and `cuecard demo load` do, once into a template, then copied per document) and a server of its own
-(`cuecard serve`). A block succeeds when bash exits 0, so the docs use `curl -fsS` where an
+`cuecard db upgrade` and `cuecard demo load` do, once into a template, then copied per
+document) and a server of its own (`cuecard serve`); the documents run side by side. A block succeeds when bash exits 0, so the docs use `curl -fsS` where an
 HTTP error must fail. PostgreSQL pass only (out-of-process, it runs once in `make test`).
 """
 
@@ -31,14 +31,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -70,6 +70,7 @@ BLOCK_SECONDS = 120  # generous: a block may start the CLI several times on a bu
 BASH = shutil.which("bash") or "/bin/bash"
 GUARDS = ".docs-test-bin"  # in the working directory, first on PATH: see `workdir`
 TAIL_LINES = 40
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
 
 POSTGRES_ONLY = pytest.mark.skipif(
     BACKEND != "postgres", reason="the docs run once, in the PostgreSQL pass of `make test`"
@@ -233,8 +234,10 @@ def _environment(database_url: str, var_dir: Path, guards: Path) -> dict[str, st
         # This checkout's `service` package, also when the venv's editable install is another's.
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "PATH": os.pathsep.join([str(guards), env.get("PATH", "")]),
-        "TZ": "UTC",
         "LC_ALL": "C.UTF-8",
+        # The server is local: curl must not send it through a proxy the machine may configure.
+        "NO_PROXY": ",".join(filter(None, ["127.0.0.1,localhost", os.environ.get("NO_PROXY")])),
+        "no_proxy": ",".join(filter(None, ["127.0.0.1,localhost", os.environ.get("no_proxy")])),
     }
     return env
 
@@ -286,8 +289,9 @@ def _server(workdir: Path, env: dict[str, str], log: Path) -> Iterator[str]:
         deadline = time.monotonic() + 120
         while True:
             assert process.poll() is None, f"the server exited: {log.read_text()[-3000:]}"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            # urllib, not httpx: an httpx call builds a TLS context (~50 ms of CPU) even for http.
+            with contextlib.suppress(OSError), DIRECT.open(f"{base}/healthz", timeout=1) as answer:
+                if answer.status == 200:
                     break
             assert time.monotonic() < deadline, (
                 f"the server did not answer /healthz: {log.read_text()[-3000:]}"
@@ -414,9 +418,16 @@ def outcomes(
                 )
                 for document in selected
             }
-            yield {document: future.result() for document, future in futures.items()}
+            yield {document: _outcome(document, future) for document, future in futures.items()}
     finally:
         _admin(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in databases.values()))
+
+
+def _outcome(document: str, future: Future[Outcome]) -> Outcome:
+    try:
+        return future.result()
+    except Exception as exc:  # a broken harness step fails this document's test, not the others'
+        return Outcome(f"{document}: not run", f"{document}: {exc!r}")
 
 
 @POSTGRES_ONLY
