@@ -359,6 +359,7 @@ def run_document(document: str, database: str, workdir: Path, tmp: Path) -> Outc
     if not runnable:
         return Outcome(summary, None)
 
+    started = time.monotonic()
     env = _environment(_database_url(database), tmp / "var", workdir / GUARDS)
     state, stdout, stderr = tmp / "state", tmp / "stdout", tmp / "stderr"
     try:
@@ -371,7 +372,8 @@ def run_document(document: str, database: str, workdir: Path, tmp: Path) -> Outc
         return Outcome(summary, f"{document}: {exc}")
     position = state.read_text().split() if state.exists() else []
     if position == ["done"] and not timed_out:
-        return Outcome(summary, None)
+        took = f" in {time.monotonic() - started:.0f} s"  # server start included
+        return Outcome(f"{document}: ran {len(runnable)}{took}, skipped {len(skipped)}{reasons}", None)
     number, line = (int(position[0]), int(position[1])) if len(position) == 2 else (0, 0)
     failed = next((b for b in runnable if b.number == number), None)
     why = f"took over {BLOCK_SECONDS} s and was stopped" if timed_out else f"exited with status {status}"
