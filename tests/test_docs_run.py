@@ -2,15 +2,20 @@
 
 Conventions (the docs follow them; this test enforces them):
 - ```bash and ```sh blocks run, in document order, in ONE bash process per document
-  (`set -euo pipefail`), so a variable set in one block is there in the next;
+  (`set -eEuo pipefail`), so a variable (or function) set in one block is there in the next;
+  each block may take BLOCK_SECONDS;
 - a block whose first line is `# no-run: <reason>` is skipped and counted (Docker, an IdP's
   console, `make run`, long benchmarks); the counts and reasons are printed per document;
 - a block in another fence language that looks like shell (```console, ```shell, or an
   unlabelled block starting with `curl`, `$ `, `.venv/bin/`...) fails the test: nothing escapes;
 - `http://127.0.0.1:8000` (or `localhost:8000`) in a block means the live server: the test
   substitutes its port;
-- `.venv/bin/cuecard` works from the block's working directory (the repository, with `.venv`)
-  and shares the server's database and signing key (CUECARD_ settings in the environment).
+- `.venv/bin/cuecard` works from the block's working directory (the repository's files, linked,
+  with `.venv`) and shares the server's database and signing key (CUECARD_ settings in the
+  environment); `make` and `docker` there refuse to run (a block that needs them is no-run).
+
+A failure names the document, the block, the document line of the failed command, the block's
+text, and the tails of the shell's stdout and stderr and of the server's log.
 
 Each document gets a fresh PostgreSQL database with the demo loaded (migrated and loaded as
 `cuecard db upgrade` and `cuecard demo load` do, once into a template, then copied per
