@@ -49,6 +49,7 @@ lock: | $(BIN)/activate
 install: $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
+	@$(BIN)/cuecard serve --host $(HOST) --port $(PORT) --check-port
 	$(BIN)/cuecard db upgrade
 	$(BIN)/cuecard demo load --if-empty
 	@token=$$($(BIN)/cuecard token --email $(DEMO_ADMIN) --role admin) && \
