@@ -7,13 +7,19 @@ from __future__ import annotations
 import asyncio
 import socket
 import tomllib
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from service.auth.principal import SCOPES
 from service.cli import SCOPE_HELP
 from tests import test_cli
+from tests.conftest import BACKEND, POSTGRES_URL
 from tests.factories import bearer, make_department
 from tests.test_cli import _poll_status, run
 
@@ -80,23 +86,40 @@ async def test_an_unreachable_database_is_one_clear_line(cli_env):
             assert "s3cret" not in line  # the password is never printed
 
 
+@asynccontextmanager
+async def empty_database(tmp_path: Path) -> AsyncIterator[str]:
+    """A database without any schema, on this run's backend."""
+    if BACKEND != "postgres":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"cuecard_cli_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
 async def test_an_unmigrated_database_says_to_migrate(cli_env, tmp_path):
-    env = cli_env | {"CUECARD_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
-    for args in (("token", "--email", "a@example.com", "--role", "admin"), ("demo", "load")):
-        code, out, err = await run(env, *args)
-        assert code != 0 and out == ""
-        assert "cuecard db upgrade" in one_error_line(err)
+    async with empty_database(tmp_path) as url:
+        env = cli_env | {"CUECARD_DATABASE_URL": url}
+        for args in (("token", "--email", "a@example.com", "--role", "admin"), ("demo", "load")):
+            code, out, err = await run(env, *args)
+            assert code != 0 and out == ""
+            assert "cuecard db upgrade" in one_error_line(err)
 
 
 async def test_a_database_behind_this_release_says_to_migrate(cli_env, tmp_path):
     from service.migrate import known_revisions, upgrade
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
     first = sorted(known_revisions())[0]
-    await asyncio.to_thread(upgrade, url, first)
-    code, _, err = await run(cli_env | {"CUECARD_DATABASE_URL": url}, "demo", "load")
-    assert code != 0
-    assert "older than this release" in one_error_line(err)
+    async with empty_database(tmp_path) as url:
+        await asyncio.to_thread(upgrade, url, first)
+        code, _, err = await run(cli_env | {"CUECARD_DATABASE_URL": url}, "demo", "load")
+        assert code != 0
+        assert "older than this release" in one_error_line(err)
 
 
 async def test_token_says_when_it_changed_someones_role_or_department(app, client, cli_env):
