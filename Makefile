@@ -7,26 +7,49 @@ HOST   ?= 127.0.0.1
 DEMO_ADMIN ?= admin@hoshino.example
 export CUECARD_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint format contracts install clean mutants
+.PHONY: run test lint format contracts install clean mutants lock
+
+# Installs come from the hashed lock files in requirements/ (`make lock` refreshes them), with
+# plain pip: the same versions on every machine and in the image. The project itself goes in
+# last without dependencies, built with the locked setuptools (no unpinned build download).
+PIP_LOCKED := $(BIN)/pip install --quiet --require-hashes -r
+PIP_SELF   := $(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet -e .
+$(VENV)/.installed-run: pyproject.toml requirements/run.txt requirements/build.txt | $(BIN)/activate
+	$(PIP_LOCKED) requirements/build.txt -r requirements/run.txt
+	$(PIP_SELF)
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml requirements/test.txt requirements/build.txt | $(BIN)/activate
+	$(PIP_LOCKED) requirements/build.txt -r requirements/test.txt
+	$(PIP_SELF)
 	touch $@ $(VENV)/.installed-run
 
-$(VENV)/.installed-mutants: pyproject.toml $(VENV)/.installed-test
-	$(BIN)/pip install --quiet -e '.[test,mutants]'
+$(VENV)/.installed-mutants: pyproject.toml requirements/mutants.txt $(VENV)/.installed-test
+	$(PIP_LOCKED) requirements/build.txt -r requirements/mutants.txt
+	$(PIP_SELF)
 	touch $@
+
+# Refresh the lock files from pyproject.toml (needs the package index; uv goes into .venv).
+# Existing pins are kept unless LOCK_ARGS=--upgrade (or --upgrade-package NAME).
+UV_VERSION ?= 0.13.9
+LOCK_ARGS  ?=
+UV_COMPILE  = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+              --custom-compile-command 'make lock' $(LOCK_ARGS)
+lock: | $(BIN)/activate
+	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
+	$(UV_COMPILE) requirements/build.in -o requirements/build.txt
+	$(UV_COMPILE) pyproject.toml -o requirements/run.txt
+	$(UV_COMPILE) pyproject.toml --extra test -o requirements/test.txt
+	$(UV_COMPILE) pyproject.toml --extra test --extra mutants -o requirements/mutants.txt
 
 install: $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
+	@$(BIN)/cuecard serve --host $(HOST) --port $(PORT) --check-port
 	$(BIN)/cuecard db upgrade
 	$(BIN)/cuecard demo load --if-empty
 	@token=$$($(BIN)/cuecard token --email $(DEMO_ADMIN) --role admin) && \

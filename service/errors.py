@@ -141,3 +141,23 @@ def field_error(field: str, detail: str, *, location: str = "body", type_: str =
     if pointer:
         entry["pointer"] = pointer
     return entry
+
+
+def json_syntax_error(document: str | bytes | None, position: int, message: str) -> dict:
+    """The `errors` entry for a body that is not JSON: what is wrong and where, as people and
+    editors count (line and column from 1, in characters), not a character offset dressed
+    up as a JSON pointer — there is no field to point at in a document that does not parse."""
+    if isinstance(document, bytes):
+        document = document.decode("utf-8", "replace")
+    text = document or ""
+    position = max(0, min(position, len(text)))
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    return {
+        "location": "body",
+        "field": "",
+        "detail": f"{message} at line {line}, column {column}",
+        "type": "json_invalid",
+        "line": line,
+        "column": column,
+    }

@@ -31,6 +31,7 @@ from service.evidence import rest as evidence_rest
 from service.feed import rest as feed_rest
 from service.feedback import rest as feedback_rest
 from service.feedback import review_rest as feedback_review_rest
+from service.landing import router as landing_router
 from service.listener import ChangeListener, asyncpg_dsn
 from service.logging import configure_logging
 from service.messages import lint
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The CRM's pitch read is the hottest path: its router is matched first.
     app.include_router(pitch_rest.router)
     app.include_router(ops.router)
+    app.include_router(landing_router)  # GET /: links to the docs, not a 404
     app.include_router(clients_rest.router)
     app.include_router(clients_admin_rest.router)
     app.include_router(people_rest.router)

@@ -73,6 +73,7 @@ async def fresh_evidence(app: Any, ctx: dict[str, Any]) -> dict[str, str]:
 
 MATRIX: dict[tuple[str, str], Row] = {
     # operations and documentation
+    ("GET", "/"): Row(PUBLIC),
     ("GET", "/healthz"): Row(PUBLIC),
     ("GET", "/readyz"): Row(PUBLIC),
     ("GET", "/metrics"): Row(PUBLIC),

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.errors import BadRequest, InternalError, Invalid, ServiceUnavailable
+from service.errors import BadRequest, InternalError, Invalid, ServiceUnavailable, json_syntax_error
 from service.logging import get_logger
 from service.scim import errors as scim_errors
 
@@ -32,11 +32,14 @@ log = get_logger("cuecard.errors")
 
 def _validation_problem(_eh: ExceptionHandler, _request: Request, exc: RequestValidationError) -> Problem:
     errors: list[dict[str, Any]] = []
-    malformed = False
+    malformed: dict[str, Any] | None = None
     for err in exc.errors():
         location, *path = err.get("loc", ()) or ("body",)
-        if err.get("type") == "json_invalid":
-            malformed = True
+        if err.get("type") == "json_invalid":  # FastAPI's loc is ("body", character offset)
+            where = path[0] if path and isinstance(path[0], int) else 0
+            malformed = json_syntax_error(exc.body, where, err.get("ctx", {}).get("error", "Invalid JSON"))
+            errors.append(malformed)
+            continue
         field = ".".join(str(p) for p in path)
         entry: dict[str, Any] = {
             "location": str(location),
@@ -48,7 +51,7 @@ def _validation_problem(_eh: ExceptionHandler, _request: Request, exc: RequestVa
             entry["pointer"] = "#/" + "/".join(str(p) for p in path)
         errors.append(entry)
     if malformed:
-        return BadRequest("The request body is not valid JSON.", errors=errors)
+        return BadRequest(f"The request body is not valid JSON: {malformed['detail']}.", errors=errors)
     return Invalid("The request does not match the schema; see `errors`.", errors=errors)
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import httpx
 from cryptography.hazmat.primitives import serialization
 from jose import jwk, jwt
+from jose.exceptions import ExpiredSignatureError
 
 from service.config import Settings
 
@@ -240,6 +241,10 @@ class TokenService:
                     "leeway": self.settings.jwt_leeway_seconds,
                 },
             )
+        except ExpiredSignatureError as exc:
+            # jose checks `exp` only after the signature, so this tells nothing to a forger;
+            # the caller learns to fetch a new token rather than to suspect its key.
+            raise InvalidToken("token expired") from exc
         except Exception as exc:  # jose raises several types, and TypeError on odd claims
             raise InvalidToken("token signature or claims are not valid") from exc
         return VerifiedToken(issuer=kind, claims=claims)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
 
+from service.auth import cache as auth_cache
 from service.auth.principal import Principal
 from service.briefs import service as briefs_service
 from service.briefs.schemas import BriefCreate
@@ -21,8 +24,24 @@ from service.messages.schemas import MessageCreate
 from service.pagination import PageParams
 from service.people import service as people_service
 from service.people.schemas import DepartmentCreate, PersonCreate, PersonRead
+from service.pitch import cache as pitch_cache
 from service.products import service as products_service
 from service.products.schemas import ProductCreate
+
+
+async def wipe(session: AsyncSession) -> None:
+    """Delete every row of every table (the schema stays), in one transaction: the demo is then
+    loaded into an empty database (`demo load --reset`)."""
+    import service.main  # noqa: F401  every domain's models, so every table is in the metadata
+
+    for table in reversed(SQLModel.metadata.sorted_tables):
+        await session.execute(table.delete())
+    # Running servers forget who and what they cached (tokens of deleted people and clients
+    # stop working), on commit, as with any other change.
+    await auth_cache._changed(session, "all")
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": pitch_cache.CHANNEL})
+    await session.commit()
 
 
 async def load(session: AsyncSession, principal: Principal, *, if_empty: bool) -> bool:
