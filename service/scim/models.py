@@ -1,4 +1,4 @@
-"""The SCIM resource CueCard serves, and the discovery documents built from it.
+"""The SCIM resources CueCard serves (User, Group), and the discovery documents built from it.
 
 Requests are read with scim2-models' full `User` (plus the enterprise and CueCard extensions),
 so an identity provider may send any standard attribute; the ones CueCard does not keep are
@@ -21,6 +21,7 @@ from scim2_models import (
     EnterpriseUser,
     Extension,
     Filter,
+    Group,
     Patch,
     ResourceType,
     Schema,
@@ -82,9 +83,11 @@ CONFIG = ServiceProviderConfig(
     ],
 )
 
+ScimGroup = Group
+
 PROVIDER = ScimProvider(
-    models=[User, EnterpriseUser, CueCardUser],
-    resource_types=[ResourceType.from_resource(ScimUser)],
+    models=[User, EnterpriseUser, CueCardUser, Group],
+    resource_types=[ResourceType.from_resource(ScimUser), ResourceType.from_resource(ScimGroup)],
     config=CONFIG,
     policy=POLICY,
 )
@@ -106,9 +109,11 @@ SUPPORTED: dict[str, dict[str, set[str] | None]] = {
         "manager": {"value", "$ref"},
     },
     CUECARD_SCHEMA: {"hireDate": None, "role": None},
+    # A group is a department or a role; its members are Users (no nested groups).
+    str(Group.__schema__): {"displayName": None, "members": {"value", "display", "$ref", "type"}},
 }
 # CueCard keeps one e-mail address, the work one (so `primary` says nothing and is left out).
-_CANONICAL = {("emails", "type"): ["work"]}
+_CANONICAL = {("emails", "type"): ["work"], ("members", "type"): ["User"]}
 
 
 def _narrowed(schema: Schema, department_keys: list[str]) -> Schema:
@@ -139,5 +144,5 @@ def published_schemas(department_keys: list[str]) -> list[Schema]:
     return [_narrowed(schema, department_keys) for schema in PROVIDER.schemas]
 
 
-def resource_type() -> ResourceType:
-    return PROVIDER.resource_types[0]
+def resource_types() -> list[ResourceType]:
+    return list(PROVIDER.resource_types)
