@@ -272,15 +272,20 @@ def _person_id(value: str) -> uuid.UUID:
 # --- groups -------------------------------------------------------------------------------
 
 
-def group_to_scim(group: GroupRead, groups_url: str, users_url: str) -> Any:
-    """The SCIM Group for a directory group: members are Users, with display name and $ref."""
+def group_to_scim(group: GroupRead, groups_url: str, users_url: str, *, display: bool = False) -> Any:
+    """The SCIM Group for a directory group: members are Users with their $ref; `display` (the
+    User's display name) only when asked for (`attributes=members.display`): it is the User's,
+    not the Group's, and a client comparing what it sent would see it change under it."""
     return ScimGroup(
         id=str(group.id),
         external_id=group.external_id,
         display_name=group.display_name,
         members=[
             GroupMember(
-                value=str(m.person_id), display=m.display_name, ref=f"{users_url}/{m.person_id}", type="User"
+                value=str(m.person_id),
+                display=m.display_name if display else None,
+                ref=f"{users_url}/{m.person_id}",
+                type="User",
             )
             for m in group.members
         ],

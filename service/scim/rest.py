@@ -290,7 +290,6 @@ async def list_users(
 
 
 @router.post("/Users/.search")
-@router.post("/.search")  # root search answers Users (Groups: /Groups/.search)
 async def search_users(request: Request, session: SessionDep, principal: ProvisionerDep):
     """The same query as GET /Users, sent as a SearchRequest body (RFC 7644 §3.4.3)."""
     payload = await _json_body(request)
@@ -425,6 +424,12 @@ def _group_id(group_id: str) -> uuid.UUID:
         raise NotFound("No such Group.") from exc
 
 
+def _wants_display(attributes: str | None) -> bool:
+    """Whether `attributes` asks for members' display names (returned on request only)."""
+    names = {a.strip().lower() for a in (attributes or "").split(",")}
+    return bool(names & {"members.display", "urn:ietf:params:scim:schemas:core:2.0:group:members.display"})
+
+
 def _group_parameters(attributes: str | None, excluded: str | None) -> Any:
     if not attributes and not excluded:
         return None
@@ -449,7 +454,12 @@ def _group_response(
         headers["Location"] = f"{_groups_url(request)}/{group.id}"
     if request.method == "GET" and if_none_match_hits(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
-    scim_group = mapping.group_to_scim(group, _groups_url(request), _users_url(request))
+    scim_group = mapping.group_to_scim(
+        group,
+        _groups_url(request),
+        _users_url(request),
+        display=_wants_display(request.query_params.get("attributes")),
+    )
     body = scim_group.model_dump(mode="json", scim_ctx=context, response_parameters=params)
     return scim_response(body, status_code=status_code, headers=headers)
 
@@ -476,7 +486,10 @@ async def _groups_page(
         display_name=lookup.display_name,
         external_id=lookup.external_id,
     )
-    resources = [mapping.group_to_scim(g, _groups_url(request), _users_url(request)) for g in groups]
+    display = _wants_display(request.query_params.get("attributes"))
+    resources = [
+        mapping.group_to_scim(g, _groups_url(request), _users_url(request), display=display) for g in groups
+    ]
     page = ListResponse[ScimGroup](
         total_results=total, start_index=start, items_per_page=len(resources), resources=resources
     )
@@ -614,3 +627,62 @@ async def delete_group(
     """Delete a Group: its members leave it (department and role re-decided); the department stays."""
     await groups_service.delete_group(session, principal, _group_id(group_id), if_match=if_match)
     return Response(status_code=204)
+
+
+# --- search across resource types (RFC 7644 §3.4.3, POST /.search at the root) --------------
+
+
+def _parsed_or_none(parse: Any, text: str | None) -> Any:
+    try:
+        return parse(text)
+    except ScimProblem:
+        return None
+
+
+@router.post("/.search")
+async def search_everything(request: Request, session: SessionDep, principal: ProvisionerDep):
+    """Users, then Groups; a filter applies to the types that have its attribute."""
+    payload = await _json_body(request)
+    with scim_errors():
+        search = SearchRequest[ScimUser | ScimGroup].model_validate(
+            payload, scim_ctx=Context.SEARCH_REQUEST, scim_policy=POLICY
+        )
+    filter_text = payload.get("filter") if isinstance(payload, dict) else None
+    user_lookup = _parsed_or_none(parse_filter, filter_text)
+    group_lookup = _parsed_or_none(parse_group_filter, filter_text)
+    if user_lookup is None and group_lookup is None:
+        parse_filter(filter_text)  # raises the invalidFilter error
+    start = max(search.start_index or 1, 1)
+    limit = min(max(MAX_RESULTS if search.count is None else search.count, 0), MAX_RESULTS)
+    resources: list[Any] = []
+    users_total = groups_total = 0
+    if user_lookup is not None:
+        users_total, people = await people_service.list_provisioned_people(
+            session,
+            principal,
+            offset=start - 1,
+            limit=limit,
+            user_name=user_lookup.user_name,
+            email=user_lookup.email,
+            external_id=user_lookup.external_id,
+        )
+        resources += [mapping.to_scim(person, _users_url(request)) for person in people]
+    if group_lookup is not None:
+        groups_total, groups = await groups_service.list_groups(
+            session,
+            principal,
+            offset=max(start - 1 - users_total, 0),
+            limit=limit - len(resources) if start - 1 + len(resources) >= users_total else 0,
+            display_name=group_lookup.display_name,
+            external_id=group_lookup.external_id,
+        )
+        resources += [mapping.group_to_scim(g, _groups_url(request), _users_url(request)) for g in groups]
+    page = ListResponse[ScimUser | ScimGroup](
+        total_results=users_total + groups_total,
+        start_index=start,
+        items_per_page=len(resources),
+        resources=resources,
+    )
+    params = search if search.attributes or search.excluded_attributes else None
+    body = page.model_dump(mode="json", scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params)
+    return scim_response(body)
