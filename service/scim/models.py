@@ -24,6 +24,7 @@ from scim2_models import (
     Group,
     Mutability,
     Patch,
+    Required,
     ResourceType,
     Returned,
     Schema,
@@ -161,7 +162,7 @@ def _sub_update(attribute: str, sub: str) -> dict[str, Any]:
     if (attribute, sub) in _CANONICAL:
         update["canonical_values"] = _CANONICAL[(attribute, sub)]
     if (attribute, sub) in _REQUIRED_SUB:
-        update["required"] = True
+        update["required"] = Required.true
     if (attribute, sub) in _READ_ONLY_SUB:
         update["mutability"] = Mutability.read_only
         update["returned"] = Returned.request
@@ -183,7 +184,7 @@ def _narrowed(schema: Schema, department_keys: list[str]) -> Schema:
                 if sub.name in sub_names
             ]
         if (str(schema.id), attribute.name) in _REQUIRED | _ALWAYS_HELD:
-            update["required"] = True
+            update["required"] = Required.true
         if (str(schema.id), attribute.name) in _FORMAT_EXAMPLES:
             update["canonical_values"] = _FORMAT_EXAMPLES[(str(schema.id), attribute.name)]
         if attribute.name == "department":
