@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     # Production only: /metrics needs `Authorization: Bearer <this>`; unset, /metrics is 404.
     metrics_token: str | None = None
 
+    # SCIM: a POST naming a person whose SCIM identity was deleted relinks that person (same
+    # row and history, active again) instead of answering 409 uniqueness.
+    scim_relink: bool = False
+    # SCIM Groups that grant a role instead of standing for a department:
+    # `Group display name=role,...`, e.g. `CueCard Editors=editor,CueCard Admins=admin`.
+    scim_role_groups: str = ""
+
     idempotency_ttl_hours: int = 24
     # A key whose request died mid-way (database cut) is free again after this long.
     idempotency_claim_seconds: float = 60.0
@@ -110,6 +117,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CUECARD_ENV=production requires CUECARD_JWT_SECRET or CUECARD_JWT_PRIVATE_KEY_FILE"
             )
+        unknown = {
+            r
+            for r in self.scim_role_group_map.values()
+            if r not in ("admin", "editor", "manager", "employee")
+        }
+        if unknown or "" in self.scim_role_group_map:
+            raise ValueError(
+                "CUECARD_SCIM_ROLE_GROUPS takes `Group name=role,...` with roles admin, editor, manager, employee"
+            )
         if self.oidc_issuer and not (self.oidc_jwks_url and self.oidc_audience):
             raise ValueError("CUECARD_OIDC_ISSUER needs CUECARD_OIDC_JWKS_URL and CUECARD_OIDC_AUDIENCE")
         return self
@@ -138,6 +154,15 @@ class Settings(BaseSettings):
             source, _, role = pair.partition("=")
             if role.strip():
                 mapping[source.strip()] = role.strip()
+        return mapping
+
+    @property
+    def scim_role_group_map(self) -> dict[str, str]:
+        """`CUECARD_SCIM_ROLE_GROUPS` as {lower-cased group name: role}."""
+        mapping: dict[str, str] = {}
+        for pair in filter(None, (p.strip() for p in self.scim_role_groups.split(","))):
+            name, _, role = pair.rpartition("=")
+            mapping[name.strip().lower()] = role.strip()
         return mapping
 
     @property

@@ -5,6 +5,7 @@ from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollmen
 from service.clients.models import ApiToken, ServiceClient
 from service.evidence.models import Evidence
 from service.feedback.models import FeedbackItem, FeedbackTransition, Theme
+from service.groups.models import DirectoryGroup, DirectoryGroupMember
 from service.idempotency.models import IdempotencyRecord
 from service.messages.models import Message, MessageEvidence
 from service.people.models import Department, Person
@@ -19,6 +20,8 @@ __all__ = [
     "Campaign",
     "Check",
     "Department",
+    "DirectoryGroup",
+    "DirectoryGroupMember",
     "Enrollment",
     "Evidence",
     "FeedbackItem",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from service.db import TableBase
+from service.db import TableBase, UTCDateTime
 
 
 class Department(TableBase, table=True):
@@ -37,3 +37,8 @@ class Person(TableBase, table=True):
     # The identity provider's `sub`, bound on first OIDC sign-in: a later token with the same
     # e-mail but another subject is someone else (a reassigned or spoofed address).
     oidc_subject: str | None = Field(default=None, max_length=255, unique=True)
+    # SCIM (service/scim): the identity provider's `userName` when it is not simply the e-mail
+    # (null: the userName is the e-mail, as for people provisioned before userName was free),
+    # and when the provider deleted the SCIM identity (the person stays, inactive, with history).
+    scim_user_name: str | None = Field(default=None, max_length=255, unique=True)
+    scim_deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

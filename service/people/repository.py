@@ -99,8 +99,21 @@ async def add(session: AsyncSession, *rows: object) -> None:
 # Provisioning clients (SCIM, RFC 7644 §3.4.2.4) page by position and want the total count.
 
 
-def _people_matching(email: str | None, external_id: str | None):
-    stmt = select(Person)
+def _user_name_is(user_name: str):
+    """A SCIM userName matches ignoring case (RFC 7643: caseExact false); people provisioned
+    without one answer their e-mail as userName."""
+    wanted = user_name.lower()
+    return sa.or_(
+        sa.func.lower(Person.scim_user_name) == wanted,
+        sa.and_(col(Person.scim_user_name).is_(None), Person.email == wanted),
+    )
+
+
+def _people_matching(user_name: str | None, email: str | None, external_id: str | None):
+    # A person whose SCIM identity was deleted is gone for SCIM (RFC 7644 §3.6).
+    stmt = select(Person).where(col(Person.scim_deleted_at).is_(None))
+    if user_name is not None:
+        stmt = stmt.where(_user_name_is(user_name))
     if email is not None:
         stmt = stmt.where(Person.email == email.lower())
     if external_id is not None:
@@ -108,17 +121,30 @@ def _people_matching(email: str | None, external_id: str | None):
     return stmt
 
 
-async def count_people(session: AsyncSession, *, email: str | None, external_id: str | None) -> int:
-    matching = _people_matching(email, external_id).subquery()
+async def people_with_user_name(session: AsyncSession, user_name: str) -> list[Person]:
+    """Everyone holding this SCIM userName (ignoring case), deleted SCIM identities included."""
+    return list((await session.execute(select(Person).where(_user_name_is(user_name)))).scalars())
+
+
+async def count_people(
+    session: AsyncSession, *, user_name: str | None, email: str | None, external_id: str | None
+) -> int:
+    matching = _people_matching(user_name, email, external_id).subquery()
     return (await session.execute(sa.select(sa.func.count()).select_from(matching))).scalar_one()
 
 
 async def people_at(
-    session: AsyncSession, *, offset: int, limit: int, email: str | None, external_id: str | None
+    session: AsyncSession,
+    *,
+    offset: int,
+    limit: int,
+    user_name: str | None,
+    email: str | None,
+    external_id: str | None,
 ) -> list[Person]:
-    """People in a stable order (created_at, id), from a 0-based position."""
+    """SCIM-visible people in a stable order (created_at, id), from a 0-based position."""
     stmt = (
-        _people_matching(email, external_id)
+        _people_matching(user_name, email, external_id)
         .order_by(col(Person.created_at), col(Person.id))
         .offset(offset)
         .limit(limit)

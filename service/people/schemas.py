@@ -86,3 +86,10 @@ class PersonRead(ReadModel):
     created_at: datetime
     updated_at: datetime
     revision: int  # of this row; the ETag is derived from it
+
+
+class ProvisionedPersonRead(PersonRead):
+    """A person as a provisioning client (SCIM) sees them: with the identity provider's
+    userName (their e-mail when the provider never sent another)."""
+
+    user_name: str

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 import uuid
 from collections.abc import Iterable
 
@@ -20,9 +22,17 @@ from service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticat
 from service.pagination import Page, PageParams
 from service.people import policies, repository
 from service.people.models import Department, Person
-from service.people.schemas import DepartmentCreate, DepartmentRead, PersonCreate, PersonRead, PersonUpdate
+from service.people.schemas import (
+    DepartmentCreate,
+    DepartmentRead,
+    PersonCreate,
+    PersonRead,
+    PersonUpdate,
+    ProvisionedPersonRead,
+)
 
 ROLE_PRIORITY = {"admin": 0, "editor": 1, "manager": 2, "employee": 3}
+UNCHANGED = object()  # a keyword argument left as it is
 
 
 # --- departments -----------------------------------------------------------------------
@@ -227,6 +237,12 @@ async def update_person(
     if person is None:
         raise NotFound("No such person.")
     check_if_match(if_match, etag(person.revision), required=False)
+    await _apply_update(session, person, data)
+    await _commit_person(session, person, "The change conflicts with another person's record.")
+    return (await _to_read(session, principal, [person]))[0]
+
+
+async def _apply_update(session: AsyncSession, person: Person, data: PersonUpdate) -> None:
     changes = data.model_dump(exclude_unset=True)
     if "department_key" in changes:
         person.department_id = await _resolve_department(session, changes.pop("department_key"))
@@ -239,8 +255,6 @@ async def update_person(
         setattr(person, name, value)
     person.revision += 1
     person.updated_at = utcnow()
-    await _commit_person(session, person, "The change conflicts with another person's record.")
-    return (await _to_read(session, principal, [person]))[0]
 
 
 async def ensure_person(
@@ -381,12 +395,49 @@ def check_can_provision(principal: Principal) -> None:
         raise Forbidden("Only admins and HR integrations (scope people:write) provision people.")
 
 
+def _provisioned(read: PersonRead, person: Person) -> ProvisionedPersonRead:
+    return ProvisionedPersonRead(**read.model_dump(), user_name=person.scim_user_name or person.email)
+
+
+async def _scim_person(session: AsyncSession, person_id: uuid.UUID) -> Person:
+    person = await repository.get_person(session, person_id)
+    if person is None or person.scim_deleted_at is not None:  # deleted for SCIM: gone
+        raise NotFound("No such User.")
+    return person
+
+
+async def _check_identity_free(
+    session: AsyncSession, *, user_name: str | None, email: str | None, person_id: uuid.UUID | None
+) -> None:
+    """Refuses a userName or e-mail another person holds (deleted SCIM identities included:
+    their history stays linked to them)."""
+    if user_name is not None:
+        for other in await repository.people_with_user_name(session, user_name):
+            if other.id != person_id:
+                raise Conflict(f"Another User has userName '{user_name}'.")
+    if email is not None:
+        other = await repository.get_person_by_email(session, email)
+        if other is not None and other.id != person_id:
+            raise Conflict(f"Another User has e-mail {email.lower()}.")
+
+
 async def get_provisioned_person(
     session: AsyncSession, principal: Principal, person_id: uuid.UUID
-) -> PersonRead:
-    """Gets a person's full record for a provisioning client."""
+) -> ProvisionedPersonRead:
+    """Gets a person's full record for a provisioning client (404 once deleted for SCIM)."""
     check_can_provision(principal)
-    return await get_person(session, principal, person_id)
+    person = await _scim_person(session, person_id)
+    return _provisioned((await _to_read(session, principal, [person]))[0], person)
+
+
+async def provisioned_people_by_ids(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, ProvisionedPersonRead]:
+    """Gets the SCIM-visible people among these ids (group members); one query."""
+    check_can_provision(principal)
+    found = [p for p in (await repository.people_by_ids(session, ids)).values() if p.scim_deleted_at is None]
+    reads = await _to_read(session, principal, found)
+    return {p.id: _provisioned(r, p) for p, r in zip(found, reads, strict=True)}
 
 
 async def list_provisioned_people(
@@ -395,18 +446,154 @@ async def list_provisioned_people(
     *,
     offset: int,
     limit: int,
+    user_name: str | None = None,
     email: str | None = None,
     external_id: str | None = None,
-) -> tuple[int, list[PersonRead]]:
-    """Lists people by position, oldest first, with the total that match (inactive included)."""
+) -> tuple[int, list[ProvisionedPersonRead]]:
+    """Lists SCIM-visible people by position, oldest first, with the total that match
+    (deactivated ones included; deleted ones not)."""
     check_can_provision(principal)
-    total = await repository.count_people(session, email=email, external_id=external_id)
+    filters = {"user_name": user_name, "email": email, "external_id": external_id}
+    total = await repository.count_people(session, **filters)
     if limit <= 0 or offset >= total:
         return total, []
-    people = await repository.people_at(
-        session, offset=offset, limit=limit, email=email, external_id=external_id
+    people = await repository.people_at(session, offset=offset, limit=limit, **filters)
+    reads = await _to_read(session, principal, people)
+    return total, [_provisioned(r, p) for p, r in zip(people, reads, strict=True)]
+
+
+async def provision_person(
+    session: AsyncSession, principal: Principal, data: PersonCreate, *, user_name: str, relink: bool
+) -> ProvisionedPersonRead:
+    """Creates a person for a SCIM client, or (with `relink`) gives a person whose SCIM
+    identity was deleted a fresh one: same row and history, the new attributes, active again."""
+    check_can_provision(principal)
+    email = data.email.lower()
+    holders = {p.id: p for p in await repository.people_with_user_name(session, user_name)}
+    if (by_email := await repository.get_person_by_email(session, email)) is not None:
+        holders[by_email.id] = by_email
+    if not holders:
+        person = Person(
+            **data.model_dump(exclude={"department_key", "email"}),
+            email=email,
+            scim_user_name=user_name,
+            department_id=await _resolve_department(session, data.department_key),
+        )
+        await _check_manager(session, data.manager_id, None)
+        await _commit_person(session, person, f"A User with userName '{user_name}' or e-mail {email} exists.")
+        return _provisioned((await _to_read(session, principal, [person]))[0], person)
+    person = next(iter(holders.values()))
+    if len(holders) > 1 or person.scim_deleted_at is None or not relink:
+        raise Conflict(f"A User with userName '{user_name}' or e-mail {email} exists.")
+    # Relink: every attribute as the POST sends it (what it leaves out takes its default).
+    await _check_manager(session, data.manager_id, person.id)
+    fields = data.model_dump()
+    person.department_id = await _resolve_department(session, fields.pop("department_key"))
+    for name, value in fields.items():
+        setattr(person, name, value)
+    person.email = email
+    person.scim_user_name = user_name
+    person.scim_deleted_at = None
+    person.revision += 1
+    person.updated_at = utcnow()
+    await _commit_person(session, person, f"A User with userName '{user_name}' or e-mail {email} exists.")
+    return _provisioned((await _to_read(session, principal, [person]))[0], person)
+
+
+async def update_provisioned_person(
+    session: AsyncSession,
+    principal: Principal,
+    person_id: uuid.UUID,
+    data: PersonUpdate,
+    *,
+    user_name: str | None,
+    if_match: str | None,
+) -> ProvisionedPersonRead:
+    """Changes a person for a SCIM client (PUT, PATCH); `user_name` None keeps the userName."""
+    check_can_provision(principal)
+    person = await _scim_person(session, person_id)
+    check_if_match(if_match, etag(person.revision), required=False)
+    new_name = (
+        user_name if user_name is not None and user_name != (person.scim_user_name or person.email) else None
     )
-    return total, await _to_read(session, principal, people)
+    email = data.email if "email" in data.model_fields_set else None
+    await _check_identity_free(session, user_name=new_name, email=email, person_id=person.id)
+    if new_name is not None:
+        person.scim_user_name = new_name
+    await _apply_update(session, person, data)
+    await _commit_person(session, person, "The change conflicts with another User's userName or e-mail.")
+    return _provisioned((await _to_read(session, principal, [person]))[0], person)
+
+
+async def deprovision_person(
+    session: AsyncSession, principal: Principal, person_id: uuid.UUID, *, if_match: str | None
+) -> None:
+    """Deletes a person's SCIM identity: inactive, gone for SCIM, history kept. Joins the
+    caller's transaction (flushes, never commits)."""
+    check_can_provision(principal)
+    person = await _scim_person(session, person_id)
+    check_if_match(if_match, etag(person.revision), required=False)
+    person.active = False
+    person.scim_deleted_at = utcnow()
+    person.revision += 1
+    person.updated_at = person.scim_deleted_at
+    await _follow(session, person)
+
+
+async def assign_from_groups(
+    session: AsyncSession,
+    principal: Principal,
+    person_id: uuid.UUID,
+    *,
+    department_id: uuid.UUID | object | None = UNCHANGED,
+    role: str | object = UNCHANGED,
+) -> None:
+    """Moves a person as their directory groups say (department, role) and re-decides their
+    campaigns; joins the caller's transaction (flushes, never commits)."""
+    check_can_provision(principal)
+    person = await _scim_person(session, person_id)
+    changed = False
+    if department_id is not UNCHANGED and department_id != person.department_id:
+        person.department_id = department_id  # type: ignore[assignment]
+        changed = True
+    if role is not UNCHANGED and role != person.role:
+        person.role = role  # type: ignore[assignment]
+        changed = True
+    if changed:
+        person.revision += 1
+        person.updated_at = utcnow()
+        await _follow(session, person)
+
+
+async def _follow(session: AsyncSession, person: Person) -> None:
+    session.add(person)
+    await session.flush()
+    await enrollment_service.follow_person(session, person.id)
+    await auth_cache.person_changed(session, person.id)
+
+
+async def ensure_department(session: AsyncSession, principal: Principal, key_or_name: str) -> DepartmentRead:
+    """The department a directory group names (by key, else by name ignoring case), created
+    when there is none; joins the caller's transaction."""
+    check_can_provision(principal)
+    text = key_or_name.strip()
+    department = await repository.get_department_by_key(session, text)
+    if department is None:
+        named = await repository.departments_named(session, text)
+        department = named[0] if named else None
+    if department is None:
+        department = Department(key=await _free_department_key(session, text), name=text[:200])
+        session.add(department)
+        await session.flush()
+    return DepartmentRead.model_validate(department)
+
+
+async def _free_department_key(session: AsyncSession, name: str) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48] or "group"
+    key = base
+    while await repository.get_department_by_key(session, key) is not None:
+        key = f"{base}-{secrets.token_hex(3)}"
+    return key
 
 
 async def department_key_for(session: AsyncSession, principal: Principal, key_or_name: str) -> str:

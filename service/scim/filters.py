@@ -21,16 +21,30 @@ from service.scim.errors import ScimProblem
 MAX_FILTER_LENGTH = 1000
 
 _CORE = "urn:ietf:params:scim:schemas:core:2.0:user:"
+_CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:group:"
 _ATTRIBUTE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:._$-")
 _WHITESPACE = " \t\r\n"
 # Attribute (lower-cased, core schema URN removed) → the person field it filters on.
-_ATTRIBUTES = {"username": "email", "emails.value": "email", "emails": "email", "externalid": "external_id"}
+_ATTRIBUTES = {
+    "username": "user_name",
+    "emails.value": "email",
+    "emails": "email",
+    "externalid": "external_id",
+}
+_GROUP_ATTRIBUTES = {"displayname": "display_name", "externalid": "external_id"}
 _UNSUPPORTED = 'Only one eq comparison is supported, e.g. userName eq "hanako@example.com".'
 
 
 @dataclass(frozen=True)
 class PersonFilter:
+    user_name: str | None = None
     email: str | None = None
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupFilter:
+    display_name: str | None = None
     external_id: str | None = None
 
 
@@ -83,26 +97,46 @@ def _comparison(text: str) -> tuple[str, str, str]:
     return attribute, operator, text[at:end]
 
 
-def parse_filter(text: str | None) -> PersonFilter:
-    """The lookup a filter asks for; refuses the filters CueCard does not answer."""
+def _lookup(
+    text: str | None, prefix: str, attributes: dict[str, str], supported: str
+) -> tuple[str, str] | None:
+    """(field, value) of the one `eq` comparison a filter makes; None for no filter."""
     if text is None:
-        return PersonFilter()
+        return None
     if not isinstance(text, str):
         raise _invalid("The filter must be a string.")
     if not text.strip():
-        return PersonFilter()
+        return None
     if len(text) > MAX_FILTER_LENGTH:
         raise _invalid(f"The filter is longer than {MAX_FILTER_LENGTH} characters.")
     raw_attribute, operator, literal = _comparison(text)
-    attribute = raw_attribute.lower().removeprefix(_CORE)
-    if operator.lower() != "eq" or attribute not in _ATTRIBUTES:
-        raise _invalid("Supported filters: userName eq, externalId eq and emails.value eq (one comparison).")
+    attribute = raw_attribute.lower().removeprefix(prefix)
+    if operator.lower() != "eq" or attribute not in attributes:
+        raise _invalid(f"Supported filters: {supported} (one comparison).")
     try:
         value = json.loads(literal)
     except ValueError as exc:
         raise _invalid("The filter's value is not a valid string.") from exc
+    if not isinstance(value, str):
+        raise _invalid("The filter's value is not a string.")
     if "\x00" in value:  # PostgreSQL text cannot hold NUL: refuse it rather than fail the query
         raise _invalid("The filter's value contains a NUL character.")
-    if _ATTRIBUTES[attribute] == "email":
-        return PersonFilter(email=value.lower())
-    return PersonFilter(external_id=value)
+    return attributes[attribute], value
+
+
+def parse_filter(text: str | None) -> PersonFilter:
+    """The User lookup a filter asks for; refuses the filters CueCard does not answer."""
+    found = _lookup(text, _CORE, _ATTRIBUTES, "userName eq, externalId eq and emails.value eq")
+    if found is None:
+        return PersonFilter()
+    field, value = found
+    return PersonFilter(**{field: value.lower() if field == "email" else value})
+
+
+def parse_group_filter(text: str | None) -> GroupFilter:
+    """The Group lookup a filter asks for (Okta and Entra look groups up by displayName)."""
+    found = _lookup(text, _CORE_GROUP, _GROUP_ATTRIBUTES, "displayName eq and externalId eq")
+    if found is None:
+        return GroupFilter()
+    field, value = found
+    return GroupFilter(**{field: value})

@@ -1,9 +1,10 @@
 """SCIM User ↔ CueCard person: one place for the attribute mapping (docs/scim.md has the table).
 
-- `userName` is the e-mail address (people are unique by lower-cased e-mail); `emails` is the
-  same address, reported once as the work e-mail. A client that changes only `emails` changes
-  the e-mail (and so `userName`): to the primary entry, else a work one (a new one first);
-  home and other e-mails are not kept.
+- `userName` is any string, unique ignoring case, stored as sent (people provisioned before
+  it was free answer their e-mail). The e-mail comes from `emails`: the primary entry, else
+  the first work one, else the first (a new one first when several qualify); a userName that
+  is an address stands in when `emails` has none; neither is a 400. The e-mail is reported
+  once, as the work e-mail; other addresses are not kept.
 - `displayName` is the display name. Without one, `name.formatted`; without that, the name is
   composed from `name.familyName` and `name.givenName`: family name first when either is
   written in Chinese, Japanese or Korean script (山田 太郎), given name first otherwise
@@ -21,14 +22,15 @@ import re
 import uuid
 from typing import Any, Literal
 
-from pydantic import TypeAdapter, ValidationError
-from scim2_models import Email, EnterpriseUser, Manager, Meta, Name
+from pydantic import EmailStr, TypeAdapter, ValidationError
+from scim2_models import Email, EnterpriseUser, GroupMember, Manager, Meta, Name
 
 from service.concurrency import etag
 from service.fields import Locale
-from service.people.schemas import PersonRead
+from service.groups.schemas import GroupRead, GroupWrite
+from service.people.schemas import ProvisionedPersonRead
 from service.scim.errors import ScimProblem
-from service.scim.models import CueCardUser, ScimUser
+from service.scim.models import CueCardUser, ScimGroup, ScimUser
 
 ENTERPRISE = str(EnterpriseUser.__schema__)
 Mode = Literal["create", "replace", "patch"]
@@ -36,6 +38,7 @@ Mode = Literal["create", "replace", "patch"]
 # Han, Hiragana, Katakana, Hangul (and their extensions): names written family name first.
 _CJK = re.compile(r"[\u1100-\u11ff\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]")
 _LOCALE = TypeAdapter(Locale)
+_EMAIL = TypeAdapter(EmailStr)
 
 
 def _is_cjk(*texts: str | None) -> bool:
@@ -71,13 +74,13 @@ def _valid_locale(value: str | None) -> str | None:
         return None
 
 
-def to_scim(person: PersonRead, users_url: str) -> Any:
+def to_scim(person: ProvisionedPersonRead, users_url: str) -> Any:
     """The SCIM User for a person (full record: provisioning callers see every field)."""
     given, family = split_name(person.display_name)
     user = ScimUser(
         id=str(person.id),
         external_id=person.external_id,
-        user_name=person.email,
+        user_name=person.user_name,
         name=Name(given_name=given, family_name=family),
         display_name=person.display_name,
         preferred_language=person.locale,
@@ -147,15 +150,30 @@ def normalise_patch(payload: Any, users_url: str) -> Any:
 
 
 def _picked_email(user: Any, current: str | None = None) -> str | None:
-    """The e-mail among `emails`: a primary or work one (not a home one), a new one first."""
-    emails = [
-        e.value
-        for e in user.emails or []
-        if e.value and (e.primary or str(e.type or "work").lower() == "work")
-    ]
-    new = [value for value in emails if value.lower() != (current or "").lower()]
-    primary = [e.value for e in user.emails or [] if e.value and e.primary and e.value in (new or emails)]
-    return (primary or new or emails or [None])[0]
+    """The e-mail among `emails`: the primary one, else the first work one, else the first;
+    when several qualify (Entra adds a work address beside the one it replaces), a new one."""
+    emails = [e for e in user.emails or [] if e.value]
+    primary = [e.value for e in emails if e.primary]
+    work = [e.value for e in emails if str(e.type or "").lower() == "work"]
+    candidates = primary or work or [e.value for e in emails]
+    new = [value for value in candidates if value.lower() != (current or "").lower()]
+    return (new or candidates or [None])[0]
+
+
+def _address(text: str | None) -> str | None:
+    """`text` when it is an e-mail address (a userName may be one, or anything else)."""
+    if not text or "@" not in text:
+        return None
+    try:
+        return _EMAIL.validate_python(text)
+    except ValidationError:
+        return None
+
+
+_NO_EMAIL = (
+    "A User needs an e-mail address: send `emails` (a primary or work one), "
+    "or a userName that is an e-mail address."
+)
 
 
 def _sources(user: Any, current_email: str | None = None) -> dict[str, Any]:
@@ -190,7 +208,7 @@ def person_fields(user: Any, *, mode: Mode, before: Any = None) -> dict[str, Any
     compares the patched resource with the one before it and keeps what changed.
     """
     was = _sources(before) if before is not None else None
-    now = _sources(user, was["userName"] if was else None)
+    now = _sources(user, was["emails"] if was else None)
 
     def changed(key: str) -> bool:
         return was is None or now[key] != was[key]
@@ -202,13 +220,14 @@ def person_fields(user: Any, *, mode: Mode, before: Any = None) -> dict[str, Any
         return None
 
     fields: dict[str, Any] = {}
-    user_name = now["userName"] if now["userName"] and "@" in now["userName"] else None
-    if now["userName"] and user_name is None and changed("userName"):
-        raise ScimProblem("userName must be the person's e-mail address.", scim_type="invalidValue")
-    email = first(("userName", user_name), ("emails", now["emails"]))
-    if email is None and mode == "create":
-        raise ScimProblem("userName must be the person's e-mail address.", scim_type="invalidValue")
-    if email is not None:
+    # userName is any string; the e-mail comes from `emails`, else from a userName that is one.
+    if now["userName"] and changed("userName"):
+        fields["user_name"] = now["userName"]
+    email = None
+    if mode != "patch" or changed("emails"):
+        email = now["emails"] or _address(now["userName"])
+        if email is None:
+            raise ScimProblem(_NO_EMAIL, scim_type="invalidValue")
         fields["email"] = email
     display_name = first(("displayName", now["displayName"]), ("name", now["name"]))
     if display_name is None and mode == "create":
@@ -248,3 +267,69 @@ def _person_id(value: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError as exc:
         raise ScimProblem(f"manager '{value}' is not the id of a User.", scim_type="invalidValue") from exc
+
+
+# --- groups -------------------------------------------------------------------------------
+
+
+def group_to_scim(group: GroupRead, groups_url: str, users_url: str, *, display: bool = False) -> Any:
+    """The SCIM Group for a directory group: members are Users with their $ref; `display` (the
+    User's display name) only when asked for (`attributes=members.display`): it is the User's,
+    not the Group's, and a client comparing what it sent would see it change under it."""
+    return ScimGroup(
+        id=str(group.id),
+        external_id=group.external_id,
+        display_name=group.display_name,
+        members=[
+            GroupMember(
+                value=str(m.person_id),
+                display=m.display_name if display else None,
+                ref=f"{users_url}/{m.person_id}",
+                type="User",
+            )
+            for m in group.members
+        ],
+        meta=Meta(
+            resource_type="Group",
+            created=group.created_at,
+            last_modified=group.updated_at,
+            location=f"{groups_url}/{group.id}",
+            version=etag(group.revision),
+        ),
+    )
+
+
+def normalise_group_patch(payload: Any, group_id: str) -> Any:
+    """Okta renames a group with a path-less replace whose value repeats the group's `id`, a
+    read-only attribute: the repeated id is dropped rather than refused."""
+    operations = payload.get("Operations") if isinstance(payload, dict) else None
+    for operation in operations if isinstance(operations, list) else []:
+        if (
+            isinstance(operation, dict)
+            and not operation.get("path")
+            and isinstance(operation.get("value"), dict)
+        ):
+            value = operation["value"]
+            if str(value.get("id", group_id)) == group_id:
+                value.pop("id", None)
+    return payload
+
+
+def group_write(group: Any) -> GroupWrite:
+    """What a SCIM Group sets: name, externalId, members (Users, by id)."""
+    member_ids = []
+    for member in group.members or []:
+        if member.type is not None and str(member.type).lower() != "user":
+            raise ScimProblem("Group members are Users (groups do not nest).", scim_type="invalidValue")
+        try:
+            member_ids.append(uuid.UUID(str(member.value)))
+        except ValueError as exc:
+            raise ScimProblem(
+                f"member '{member.value}' is not the id of a User.", scim_type="invalidValue"
+            ) from exc
+    try:
+        return GroupWrite(
+            display_name=group.display_name, external_id=group.external_id or None, member_ids=member_ids
+        )
+    except ValidationError as exc:
+        raise ScimProblem(f"Invalid Group: {exc.errors()[0]['msg']}", scim_type="invalidValue") from exc

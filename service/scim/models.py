@@ -1,4 +1,4 @@
-"""The SCIM resource CueCard serves, and the discovery documents built from it.
+"""The SCIM resources CueCard serves (User, Group), and the discovery documents built from it.
 
 Requests are read with scim2-models' full `User` (plus the enterprise and CueCard extensions),
 so an identity provider may send any standard attribute; the ones CueCard does not keep are
@@ -21,8 +21,12 @@ from scim2_models import (
     EnterpriseUser,
     Extension,
     Filter,
+    Group,
+    Mutability,
     Patch,
+    Required,
     ResourceType,
+    Returned,
     Schema,
     ScimPolicy,
     ScimProvider,
@@ -82,9 +86,22 @@ CONFIG = ServiceProviderConfig(
     ],
 )
 
+ScimGroup = Group
+
+
+def _user_resource_type() -> ResourceType:
+    # Every person has a role, so every User carries the CueCard extension.
+    found = ResourceType.from_resource(ScimUser)
+    extensions = [
+        e.model_copy(update={"required": True}) if str(e.schema_) == CUECARD_SCHEMA else e
+        for e in found.schema_extensions or []
+    ]
+    return found.model_copy(update={"schema_extensions": extensions})
+
+
 PROVIDER = ScimProvider(
-    models=[User, EnterpriseUser, CueCardUser],
-    resource_types=[ResourceType.from_resource(ScimUser)],
+    models=[User, EnterpriseUser, CueCardUser, Group],
+    resource_types=[_user_resource_type(), ResourceType.from_resource(ScimGroup)],
     config=CONFIG,
     policy=POLICY,
 )
@@ -106,9 +123,50 @@ SUPPORTED: dict[str, dict[str, set[str] | None]] = {
         "manager": {"value", "$ref"},
     },
     CUECARD_SCHEMA: {"hireDate": None, "role": None},
+    # A group is a department or a role; its members are Users (no nested groups).
+    str(Group.__schema__): {"displayName": None, "members": {"value", "display", "$ref", "type"}},
 }
 # CueCard keeps one e-mail address, the work one (so `primary` says nothing and is left out).
-_CANONICAL = {("emails", "type"): ["work"]}
+_CANONICAL = {("emails", "type"): ["work"], ("members", "type"): ["User"]}
+# A member's display name is the User's: read-only in a Group, returned when asked for.
+_READ_ONLY_SUB = {("members", "display")}
+
+
+# A User needs an e-mail address (RFC 7643 §7: the service provider says what it requires).
+# A userName that is an address stands in for `emails`, but `emails` is the attribute for it.
+_CORE_USER = str(User.__schema__)
+_REQUIRED = {(_CORE_USER, "emails")}
+_REQUIRED_SUB = {("emails", "value")}
+# What every person always has: removing it leaves a value (the display name falls back to
+# the e-mail's local part, the locale to `en`, the role to `employee`), so /Schemas says so
+# (required: a request may leave it out and gets that default; it is never absent).
+_ALWAYS_HELD = {
+    (_CORE_USER, "displayName"),
+    (_CORE_USER, "name"),
+    (_CORE_USER, "preferredLanguage"),
+    (_CORE_USER, "locale"),
+    (_CORE_USER, "active"),
+    (CUECARD_SCHEMA, "role"),
+}
+# Attributes with a format SCIM's `string` type does not say: their canonicalValues show it
+# (BCP 47 language tags; ISO 8601 dates), so a client reading /Schemas can fill them in.
+_FORMAT_EXAMPLES = {
+    (_CORE_USER, "preferredLanguage"): ["en", "ja", "en-GB", "ja-JP"],
+    (_CORE_USER, "locale"): ["en", "ja", "en-GB", "ja-JP"],
+    (CUECARD_SCHEMA, "hireDate"): ["2026-04-01", "2026-10-01", "2027-04-01"],
+}
+
+
+def _sub_update(attribute: str, sub: str) -> dict[str, Any]:
+    update: dict[str, Any] = {}
+    if (attribute, sub) in _CANONICAL:
+        update["canonical_values"] = _CANONICAL[(attribute, sub)]
+    if (attribute, sub) in _REQUIRED_SUB:
+        update["required"] = Required.true
+    if (attribute, sub) in _READ_ONLY_SUB:
+        update["mutability"] = Mutability.read_only
+        update["returned"] = Returned.request
+    return update
 
 
 def _narrowed(schema: Schema, department_keys: list[str]) -> Schema:
@@ -121,12 +179,14 @@ def _narrowed(schema: Schema, department_keys: list[str]) -> Schema:
         update: dict[str, Any] = {}
         if sub_names is not None:
             update["sub_attributes"] = [
-                sub.model_copy(update={"canonical_values": _CANONICAL.get((attribute.name, sub.name))})
-                if (attribute.name, sub.name) in _CANONICAL
-                else sub
+                sub.model_copy(update=_sub_update(attribute.name, sub.name))
                 for sub in attribute.sub_attributes or []
                 if sub.name in sub_names
             ]
+        if (str(schema.id), attribute.name) in _REQUIRED | _ALWAYS_HELD:
+            update["required"] = Required.true
+        if (str(schema.id), attribute.name) in _FORMAT_EXAMPLES:
+            update["canonical_values"] = _FORMAT_EXAMPLES[(str(schema.id), attribute.name)]
         if attribute.name == "department":
             # The departments that exist are the values `department` takes (by key, or by name).
             update["canonical_values"] = department_keys or None
@@ -139,5 +199,5 @@ def published_schemas(department_keys: list[str]) -> list[Schema]:
     return [_narrowed(schema, department_keys) for schema in PROVIDER.schemas]
 
 
-def resource_type() -> ResourceType:
-    return PROVIDER.resource_types[0]
+def resource_types() -> list[ResourceType]:
+    return list(PROVIDER.resource_types)

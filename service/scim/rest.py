@@ -1,4 +1,4 @@
-"""SCIM 2.0 (RFC 7643/7644) at /scim/v2: Users for HR systems and identity providers.
+"""SCIM 2.0 (RFC 7643/7644) at /scim/v2: Users and Groups for HR systems and identity providers.
 
 A thin adapter like every other: it reads SCIM, calls the people service (which decides who
 may provision and enrolls new hires in the same transaction) and writes SCIM. Errors go out
@@ -34,13 +34,23 @@ from service.auth.principal import Principal
 from service.concurrency import check_if_match, etag, if_none_match_hits
 from service.db import SessionDep
 from service.errors import NotFound
+from service.groups import service as groups_service
+from service.groups.schemas import GroupRead
 from service.pagination import PageParams
 from service.people import service as people_service
-from service.people.schemas import PersonCreate, PersonRead, PersonUpdate
+from service.people.schemas import PersonCreate, PersonUpdate, ProvisionedPersonRead
 from service.scim import mapping
 from service.scim.errors import MEDIA_TYPE, ScimProblem, from_validation_error, scim_errors
-from service.scim.filters import MAX_FILTER_LENGTH, parse_filter
-from service.scim.models import CONFIG, MAX_RESULTS, POLICY, ScimUser, published_schemas, resource_type
+from service.scim.filters import MAX_FILTER_LENGTH, parse_filter, parse_group_filter
+from service.scim.models import (
+    CONFIG,
+    MAX_RESULTS,
+    POLICY,
+    ScimGroup,
+    ScimUser,
+    published_schemas,
+    resource_types,
+)
 
 router = APIRouter(prefix="/scim/v2", tags=["scim"], include_in_schema=False)
 
@@ -113,7 +123,7 @@ def _response_parameters(attributes: str | None, excluded: str | None) -> Any:
 
 def _user_response(
     request: Request,
-    person: PersonRead,
+    person: ProvisionedPersonRead,
     context: Context,
     *,
     status_code: int = 200,
@@ -167,10 +177,17 @@ async def _schemas(request: Request, session: SessionDep, principal: Principal) 
     ]
 
 
-def _resource_type(request: Request) -> Any:
-    found = resource_type()
-    meta = Meta(resource_type="ResourceType", location=f"{_base(request)}/ResourceTypes/{found.id}")
-    return found.model_copy(update={"meta": meta})
+def _resource_types(request: Request) -> list[Any]:
+    return [
+        found.model_copy(
+            update={
+                "meta": Meta(
+                    resource_type="ResourceType", location=f"{_base(request)}/ResourceTypes/{found.id}"
+                )
+            }
+        )
+        for found in resource_types()
+    ]
 
 
 @router.get("/ServiceProviderConfig")
@@ -183,17 +200,17 @@ async def service_provider_config(request: Request, principal: ProvisionerDep):
 
 @router.get("/ResourceTypes")
 async def list_resource_types(request: Request, principal: ProvisionerDep):
-    """The resource types served: User."""
-    return scim_response(_list(ResourceType, [_resource_type(request)]))
+    """The resource types served: User and Group."""
+    return scim_response(_list(ResourceType, _resource_types(request)))
 
 
 @router.get("/ResourceTypes/{resource_type_id}")
 async def get_resource_type(request: Request, resource_type_id: str, principal: ProvisionerDep):
     """One resource type."""
-    found = _resource_type(request)
-    if resource_type_id != found.id:
-        raise NotFound(f"No resource type '{resource_type_id}'.")
-    return scim_response(found.model_dump(mode="json", scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+    for found in _resource_types(request):
+        if found.id == resource_type_id:
+            return scim_response(found.model_dump(mode="json", scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+    raise NotFound(f"No resource type '{resource_type_id}'.")
 
 
 @router.get("/Schemas")
@@ -230,7 +247,13 @@ async def _users_page(
     start = max(start_index, 1)
     limit = min(max(count, 0), MAX_RESULTS)
     total, people = await people_service.list_provisioned_people(
-        session, principal, offset=start - 1, limit=limit, email=lookup.email, external_id=lookup.external_id
+        session,
+        principal,
+        offset=start - 1,
+        limit=limit,
+        user_name=lookup.user_name,
+        email=lookup.email,
+        external_id=lookup.external_id,
     )
     users = [mapping.to_scim(person, _users_url(request)) for person in people]
     page = ListResponse[ScimUser](
@@ -251,7 +274,8 @@ async def list_users(
     attributes: Annotated[str | None, Query(max_length=2000)] = None,
     excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)] = None,
 ):
-    """Users, oldest first; `filter` finds one by userName, externalId or e-mail."""
+    """Users, oldest first; `filter` finds one by userName, externalId or e-mail (deleted ones
+    are gone)."""
     params = _response_parameters(attributes, excluded_attributes)
     return await _users_page(
         request,
@@ -266,7 +290,6 @@ async def list_users(
 
 
 @router.post("/Users/.search")
-@router.post("/.search")  # every resource type: User is the only one
 async def search_users(request: Request, session: SessionDep, principal: ProvisionerDep):
     """The same query as GET /Users, sent as a SearchRequest body (RFC 7644 §3.4.3)."""
     payload = await _json_body(request)
@@ -297,12 +320,15 @@ async def create_user(request: Request, session: SessionDep, principal: Provisio
             payload, scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=POLICY
         )
     fields = mapping.person_fields(user, mode="create")
+    user_name = fields.pop("user_name")
     await _resolve_department(session, principal, fields)
     try:
         data = PersonCreate(**fields)
     except ValidationError as exc:
         raise from_validation_error(exc) from exc
-    person = await people_service.create_person(session, principal, data)
+    person = await people_service.provision_person(
+        session, principal, data, user_name=user_name, relink=request.app.state.settings.scim_relink
+    )
     return _user_response(request, person, Context.RESOURCE_CREATION_RESPONSE, status_code=201, location=True)
 
 
@@ -333,9 +359,10 @@ async def replace_user(
             payload, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST, scim_policy=POLICY
         )
     fields = mapping.person_fields(user, mode="replace")
+    user_name = fields.pop("user_name", None)
     await _resolve_department(session, principal, fields)
-    person = await people_service.update_person(
-        session, principal, person_id, _update(fields), if_match=if_match
+    person = await people_service.update_provisioned_person(
+        session, principal, person_id, _update(fields), user_name=user_name, if_match=if_match
     )
     return _user_response(request, person, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
@@ -361,9 +388,10 @@ async def patch_user(
     if not fields:  # nothing CueCard keeps changed: no new revision, but If-Match still holds
         check_if_match(if_match, etag(current.revision), required=False)
         return _user_response(request, current, Context.RESOURCE_PATCH_RESPONSE)
+    user_name = fields.pop("user_name", None)
     await _resolve_department(session, principal, fields)
-    person = await people_service.update_person(
-        session, principal, current.id, _update(fields), if_match=if_match
+    person = await people_service.update_provisioned_person(
+        session, principal, current.id, _update(fields), user_name=user_name, if_match=if_match
     )
     return _user_response(request, person, Context.RESOURCE_PATCH_RESPONSE)
 
@@ -372,8 +400,289 @@ async def patch_user(
 async def delete_user(
     request: Request, user_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
 ):
-    """Deactivate a User: the person, their acknowledgements and checks stay (GET shows active=false)."""
-    await people_service.update_person(
-        session, principal, _person_id(user_id), PersonUpdate(active=False), if_match=if_match
-    )
+    """Delete a User (RFC 7644 §3.6: it answers 404 from now on); the person stays in CueCard,
+    inactive, with their history."""
+    await groups_service.delete_user(session, principal, _person_id(user_id), if_match=if_match)
     return Response(status_code=204)
+
+
+# --- Groups ------------------------------------------------------------------------------
+
+
+def _groups_url(request: Request) -> str:
+    return f"{_base(request)}/Groups"
+
+
+def _role_groups(request: Request) -> dict[str, str]:
+    return request.app.state.settings.scim_role_group_map
+
+
+def _group_id(group_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(group_id)
+    except ValueError as exc:
+        raise NotFound("No such Group.") from exc
+
+
+def _wants_display(attributes: str | None) -> bool:
+    """Whether `attributes` asks for members' display names (returned on request only)."""
+    names = {a.strip().lower() for a in (attributes or "").split(",")}
+    return bool(names & {"members.display", "urn:ietf:params:scim:schemas:core:2.0:group:members.display"})
+
+
+def _group_parameters(attributes: str | None, excluded: str | None) -> Any:
+    if not attributes and not excluded:
+        return None
+    with scim_errors():
+        return ResponseParameters[ScimGroup].model_validate(
+            {"attributes": attributes, "excludedAttributes": excluded}
+        )
+
+
+def _group_response(
+    request: Request,
+    group: GroupRead,
+    context: Context,
+    *,
+    status_code: int = 200,
+    params: Any = None,
+    location: bool = False,
+) -> Response:
+    tag = etag(group.revision)
+    headers = {"ETag": tag}
+    if location:
+        headers["Location"] = f"{_groups_url(request)}/{group.id}"
+    if request.method == "GET" and if_none_match_hits(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=headers)
+    scim_group = mapping.group_to_scim(
+        group,
+        _groups_url(request),
+        _users_url(request),
+        display=_wants_display(request.query_params.get("attributes")),
+    )
+    body = scim_group.model_dump(mode="json", scim_ctx=context, response_parameters=params)
+    return scim_response(body, status_code=status_code, headers=headers)
+
+
+async def _groups_page(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    *,
+    filter_text: str | None,
+    start_index: int,
+    count: int,
+    params: Any,
+    context: Context,
+) -> Response:
+    lookup = parse_group_filter(filter_text)
+    start = max(start_index, 1)
+    limit = min(max(count, 0), MAX_RESULTS)
+    total, groups = await groups_service.list_groups(
+        session,
+        principal,
+        offset=start - 1,
+        limit=limit,
+        display_name=lookup.display_name,
+        external_id=lookup.external_id,
+    )
+    display = _wants_display(request.query_params.get("attributes"))
+    resources = [
+        mapping.group_to_scim(g, _groups_url(request), _users_url(request), display=display) for g in groups
+    ]
+    page = ListResponse[ScimGroup](
+        total_results=total, start_index=start, items_per_page=len(resources), resources=resources
+    )
+    return scim_response(page.model_dump(mode="json", scim_ctx=context, response_parameters=params))
+
+
+@router.get("/Groups")
+async def list_groups(
+    request: Request,
+    session: SessionDep,
+    principal: ProvisionerDep,
+    filter: Annotated[str | None, Query()] = None,
+    start_index: Annotated[int, Query(alias="startIndex")] = 1,
+    count: Annotated[int, Query()] = MAX_RESULTS,
+    attributes: Annotated[str | None, Query(max_length=2000)] = None,
+    excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)] = None,
+):
+    """Groups, oldest first; `filter` finds one by displayName or externalId."""
+    return await _groups_page(
+        request,
+        session,
+        principal,
+        filter_text=filter,
+        start_index=start_index,
+        count=count,
+        params=_group_parameters(attributes, excluded_attributes),
+        context=Context.RESOURCE_QUERY_RESPONSE,
+    )
+
+
+@router.post("/Groups/.search")
+async def search_groups(request: Request, session: SessionDep, principal: ProvisionerDep):
+    """The same query as GET /Groups, sent as a SearchRequest body."""
+    payload = await _json_body(request)
+    with scim_errors():
+        search = SearchRequest[ScimGroup].model_validate(
+            payload, scim_ctx=Context.SEARCH_REQUEST, scim_policy=POLICY
+        )
+    params = search if search.attributes or search.excluded_attributes else None
+    return await _groups_page(
+        request,
+        session,
+        principal,
+        filter_text=payload.get("filter") if isinstance(payload, dict) else None,
+        start_index=search.start_index or 1,
+        count=MAX_RESULTS if search.count is None else search.count,
+        params=params,
+        context=Context.SEARCH_RESPONSE,
+    )
+
+
+@router.post("/Groups", status_code=201)
+async def create_group(request: Request, session: SessionDep, principal: ProvisionerDep):
+    """Create a Group: a department (created when missing) or a role; members move into it."""
+    payload = await _json_body(request)
+    with scim_errors():
+        group = ScimGroup.model_validate(
+            payload, scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=POLICY
+        )
+    created = await groups_service.create_group(
+        session, principal, mapping.group_write(group), role_groups=_role_groups(request)
+    )
+    return _group_response(
+        request, created, Context.RESOURCE_CREATION_RESPONSE, status_code=201, location=True
+    )
+
+
+@router.get("/Groups/{group_id}")
+async def get_group(
+    request: Request,
+    group_id: str,
+    session: SessionDep,
+    principal: ProvisionerDep,
+    attributes: Annotated[str | None, Query(max_length=2000)] = None,
+    excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)] = None,
+):
+    """One Group with its members; `If-None-Match` gets 304 while it is unchanged."""
+    params = _group_parameters(attributes, excluded_attributes)
+    group = await groups_service.get_group(session, principal, _group_id(group_id))
+    return _group_response(request, group, Context.RESOURCE_QUERY_RESPONSE, params=params)
+
+
+@router.put("/Groups/{group_id}")
+async def replace_group(
+    request: Request, group_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
+):
+    """Replace a Group: its name and its whole member list."""
+    payload = await _json_body(request)
+    with scim_errors():
+        group = ScimGroup.model_validate(
+            payload, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST, scim_policy=POLICY
+        )
+    updated = await groups_service.update_group(
+        session,
+        principal,
+        _group_id(group_id),
+        mapping.group_write(group),
+        role_groups=_role_groups(request),
+        if_match=if_match,
+    )
+    return _group_response(request, updated, Context.RESOURCE_REPLACEMENT_RESPONSE)
+
+
+@router.patch("/Groups/{group_id}")
+async def patch_group(
+    request: Request, group_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
+):
+    """Apply PatchOp operations: members add/remove (Okta group push, Entra), rename."""
+    current = await groups_service.get_group(session, principal, _group_id(group_id))
+    raw = await _json_body(request)
+    _check_patch_size(raw)
+    payload = mapping.normalise_group_patch(raw, str(current.id))
+    before = mapping.group_to_scim(current, _groups_url(request), _users_url(request))
+    after = before.model_copy(deep=True)
+    with scim_errors():
+        patch = PatchOp[ScimGroup].model_validate(
+            payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=POLICY
+        )
+        patch.patch(after, POLICY)
+    updated = await groups_service.update_group(
+        session,
+        principal,
+        current.id,
+        mapping.group_write(after),
+        role_groups=_role_groups(request),
+        if_match=if_match,
+    )
+    return _group_response(request, updated, Context.RESOURCE_PATCH_RESPONSE)
+
+
+@router.delete("/Groups/{group_id}", status_code=204)
+async def delete_group(
+    request: Request, group_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
+):
+    """Delete a Group: its members leave it (department and role re-decided); the department stays."""
+    await groups_service.delete_group(session, principal, _group_id(group_id), if_match=if_match)
+    return Response(status_code=204)
+
+
+# --- search across resource types (RFC 7644 §3.4.3, POST /.search at the root) --------------
+
+
+def _parsed_or_none(parse: Any, text: str | None) -> Any:
+    try:
+        return parse(text)
+    except ScimProblem:
+        return None
+
+
+@router.post("/.search")
+async def search_everything(request: Request, session: SessionDep, principal: ProvisionerDep):
+    """Users, then Groups; a filter applies to the types that have its attribute."""
+    payload = await _json_body(request)
+    with scim_errors():
+        search = SearchRequest[ScimUser | ScimGroup].model_validate(
+            payload, scim_ctx=Context.SEARCH_REQUEST, scim_policy=POLICY
+        )
+    filter_text = payload.get("filter") if isinstance(payload, dict) else None
+    user_lookup = _parsed_or_none(parse_filter, filter_text)
+    group_lookup = _parsed_or_none(parse_group_filter, filter_text)
+    if user_lookup is None and group_lookup is None:
+        parse_filter(filter_text)  # raises the invalidFilter error
+    start = max(search.start_index or 1, 1)
+    limit = min(max(MAX_RESULTS if search.count is None else search.count, 0), MAX_RESULTS)
+    resources: list[Any] = []
+    users_total = groups_total = 0
+    if user_lookup is not None:
+        users_total, people = await people_service.list_provisioned_people(
+            session,
+            principal,
+            offset=start - 1,
+            limit=limit,
+            user_name=user_lookup.user_name,
+            email=user_lookup.email,
+            external_id=user_lookup.external_id,
+        )
+        resources += [mapping.to_scim(person, _users_url(request)) for person in people]
+    if group_lookup is not None:
+        groups_total, groups = await groups_service.list_groups(
+            session,
+            principal,
+            offset=max(start - 1 - users_total, 0),
+            limit=limit - len(resources) if start - 1 + len(resources) >= users_total else 0,
+            display_name=group_lookup.display_name,
+            external_id=group_lookup.external_id,
+        )
+        resources += [mapping.group_to_scim(g, _groups_url(request), _users_url(request)) for g in groups]
+    page = ListResponse[ScimUser | ScimGroup](
+        total_results=users_total + groups_total,
+        start_index=start,
+        items_per_page=len(resources),
+        resources=resources,
+    )
+    params = search if search.attributes or search.excluded_attributes else None
+    body = page.model_dump(mode="json", scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params)
+    return scim_response(body)

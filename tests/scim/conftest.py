@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 
 from tests.factories import bearer, service_token
@@ -40,3 +43,14 @@ def assert_scim_error(response, status: int, scim_type: str | None = None) -> di
         assert body.get("scimType") == scim_type, body
     assert body.get("detail"), body
     return body
+
+
+@contextmanager
+def scim_settings(app, **changes: object) -> Iterator[None]:
+    """The app with these settings changed (e.g. scim_relink), restored afterwards."""
+    before = app.state.settings
+    app.state.settings = before.model_copy(update=changes)
+    try:
+        yield
+    finally:
+        app.state.settings = before

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from service.scim.errors import ScimProblem
-from service.scim.filters import MAX_FILTER_LENGTH, parse_filter
+from service.scim.filters import MAX_FILTER_LENGTH, parse_filter, parse_group_filter
 from tests.scim.conftest import BASE, assert_scim_error, patch_body, user_body
 
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -39,10 +39,13 @@ def test_parser_is_fast_on_adversarial_filters_within_the_cap(text):
 
 
 def test_parser_still_reads_the_filters_clients_send():
-    assert parse_filter('userName eq "Hanako@Example.com"').email == "hanako@example.com"
+    # userName is matched ignoring case by the query (RFC 7643: caseExact false), kept as sent here.
+    assert parse_filter('userName eq "Hanako@Example.com"').user_name == "Hanako@Example.com"
+    assert parse_filter('emails.value eq "Hanako@Example.com"').email == "hanako@example.com"
+    assert parse_group_filter('displayName eq "営業部"').display_name == "営業部"
     assert parse_filter('  externalId  eq "E-1 \\"x\\""  ').external_id == 'E-1 "x"'
     core = "urn:ietf:params:scim:schemas:core:2.0:User:userName"
-    assert parse_filter(f'{core} EQ "a@example.com"').email == "a@example.com"
+    assert parse_filter(f'{core} EQ "a@example.com"').user_name == "a@example.com"
     assert parse_filter('emails.value eq "山田@example.jp"').email == "山田@example.jp"
     for refused in ('userName co "a"', 'userName eq "a" and active eq true', 'userName eq "a', "userName eq"):
         with pytest.raises(ScimProblem):

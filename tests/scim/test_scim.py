@@ -27,10 +27,12 @@ from tests.scim.conftest import (
     USER,
     assert_scim_error,
     patch_body,
+    scim_settings,
     user_body,
 )
 
 ALL_SCHEMAS = [USER, ENTERPRISE, CUECARD]
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 def hire(email: str = "hanako.yamada@hoshino.example", **overrides: object) -> dict:
@@ -70,7 +72,7 @@ async def test_create_answers_201_with_location_etag_and_the_mapped_user(app, cl
     assert response.headers["etag"] == user["meta"]["version"] == '"v1"'
     assert user["meta"]["location"] == response.headers["location"]
     assert user["meta"]["resourceType"] == "User"
-    assert user["userName"] == "hanako.yamada@hoshino.example"  # people are unique by lower-cased e-mail
+    assert user["userName"] == "Hanako.Yamada@Hoshino.example"  # stored as sent, unique ignoring case
     assert user["displayName"] == "山田 花子"  # family name first for Japanese names
     assert user["name"] == {"familyName": "山田", "givenName": "花子"}
     assert user["emails"] == [{"value": "hanako.yamada@hoshino.example", "type": "work"}]
@@ -292,7 +294,8 @@ async def test_entra_patch_forms(app, client, hr):
     assert response.status_code == 200, response.text
     user = response.json()
     assert user["active"] is False
-    assert user["userName"] == "entra.new@example.com"  # the work e-mail is the e-mail
+    assert user["userName"] == "entra@example.com"  # userName is its own attribute
+    assert user["emails"] == [{"value": "entra.new@example.com", "type": "work"}]  # the work e-mail
     assert user["displayName"] == "山田 華子"
     assert user["externalId"] == "AAD-42"
     assert user[ENTERPRISE]["department"] == "support"
@@ -342,12 +345,18 @@ async def test_patch_refuses_what_it_cannot_apply(client, hr):
     for operation, scim_type in cases:
         response = await client.patch(url, json=patch_body(operation), headers=hr)
         assert_scim_error(response, 400, scim_type)
+    # userName may be anything, but a User without any e-mail address is refused.
     response = await client.patch(
         url, json=patch_body({"op": "replace", "path": "userName", "value": "not-an-email"}), headers=hr
     )
-    assert_scim_error(response, 400, "invalidValue")
+    assert response.status_code == 200, response.text
+    response = await client.patch(url, json=patch_body({"op": "remove", "path": "emails"}), headers=hr)
+    body = assert_scim_error(response, 400, "invalidValue")
+    assert "e-mail" in body["detail"]
     response = await client.put(url, json=user_body("not-an-email"), headers=hr)
     assert_scim_error(response, 400, "invalidValue")
+    user = (await client.get(url, headers=hr)).json()
+    assert user["emails"][0]["value"] == "bad.patch@example.com"  # nothing half-applied
     response = await client.patch(url, json={"Operations": "nope"}, headers=hr)
     assert_scim_error(response, 400)
 
@@ -355,30 +364,64 @@ async def test_patch_refuses_what_it_cannot_apply(client, hr):
 # --- delete keeps history ----------------------------------------------------------------
 
 
-async def test_delete_deactivates_and_keeps_the_person_and_their_data(app, client, hr):
+async def test_delete_is_gone_for_scim_and_keeps_the_person_and_their_data(app, client, hr):
     await make_department(app, key="sales", name="営業部")
     created = await create(client, hr, hire("leaver@example.com"))
+    url = f"{BASE}/Users/{created['id']}"
 
-    response = await client.delete(f"{BASE}/Users/{created['id']}", headers=hr)
+    response = await client.delete(url, headers=hr)
     assert response.status_code == 204
     assert response.content == b""
 
-    user = (await client.get(f"{BASE}/Users/{created['id']}", headers=hr)).json()
-    assert user["active"] is False
-    assert user[ENTERPRISE] == {"employeeNumber": "10045", "department": "sales"}
-    assert user[CUECARD] == {"hireDate": "2026-12-01", "role": "employee"}
-    listed = (
-        await client.get(f"{BASE}/Users", params={"filter": 'userName eq "leaver@example.com"'}, headers=hr)
-    ).json()
-    assert listed["totalResults"] == 1  # still listed, inactive
+    # RFC 7644 §3.6: the resource is gone for SCIM, whatever the method.
+    assert_scim_error(await client.get(url, headers=hr), 404)
+    assert_scim_error(await client.put(url, json=hire("leaver@example.com"), headers=hr), 404)
+    assert_scim_error(
+        await client.patch(
+            url, json=patch_body({"op": "replace", "path": "active", "value": True}), headers=hr
+        ),
+        404,
+    )
+    assert_scim_error(await client.delete(url, headers=hr), 404)
+    for lookup in ('userName eq "leaver@example.com"', 'externalId eq "WD-10045"', None):
+        params = {"filter": lookup} if lookup else {}
+        listed = (await client.get(f"{BASE}/Users", params=params, headers=hr)).json()
+        assert created["id"] not in {u["id"] for u in listed.get("Resources", [])}
 
+    # CueCard keeps the person, inactive, with their record.
     admin = await make_person(app, role="admin")
     person = (
         await client.get(f"/api/v1/people/{created['id']}", headers=bearer(token_for(app, admin)))
     ).json()
     assert person["active"] is False and person["employee_number"] == "10045"
-    # Deleting again is harmless; a deactivated person cannot sign in any more.
+    assert person["department_key"] == "sales"
+
+    # The same userName or e-mail cannot be provisioned again (the history is that person's).
+    response = await client.post(f"{BASE}/Users", json=hire("leaver@example.com"), headers=hr)
+    assert_scim_error(response, 409, "uniqueness")
+    other_name = hire("leaver@example.com", userName="leaver-again")
+    assert_scim_error(await client.post(f"{BASE}/Users", json=other_name, headers=hr), 409, "uniqueness")
+
+
+async def test_relink_gives_a_deleted_person_a_fresh_scim_identity(app, client, hr):
+    with scim_settings(app, scim_relink=True):
+        await _relink(app, client, hr)
+
+
+async def _relink(app, client, hr):
+    await make_department(app, key="sales", name="営業部")
+    created = await create(client, hr, hire("returner@example.com"))
     assert (await client.delete(f"{BASE}/Users/{created['id']}", headers=hr)).status_code == 204
+
+    body = hire("returner@example.com", userName="returner", externalId="WD-20001")
+    response = await client.post(f"{BASE}/Users", json=body, headers=hr)
+    assert response.status_code == 201, response.text
+    user = response.json()
+    assert user["id"] == created["id"]  # the same person, so the same history
+    assert user["userName"] == "returner" and user["active"] is True and user["externalId"] == "WD-20001"
+    assert (await client.get(f"{BASE}/Users/{created['id']}", headers=hr)).status_code == 200
+    # A live User is never relinked.
+    assert_scim_error(await client.post(f"{BASE}/Users", json=body, headers=hr), 409, "uniqueness")
 
 
 # --- concurrency -------------------------------------------------------------------------
@@ -495,13 +538,13 @@ async def test_service_provider_config_resource_types_and_schemas(app, client, h
     assert config["authenticationSchemes"][0]["type"] == "oauthbearertoken"
 
     types = (await client.get(f"{BASE}/ResourceTypes", headers=hr)).json()
-    assert [t["id"] for t in types["Resources"]] == ["User"]
+    assert [t["id"] for t in types["Resources"]] == ["User", "Group"]
     user_type = (await client.get(f"{BASE}/ResourceTypes/User", headers=hr)).json()
     assert user_type["endpoint"] == "/Users"
     assert {e["schema"] for e in user_type["schemaExtensions"]} == {ENTERPRISE, CUECARD}
 
     schemas = (await client.get(f"{BASE}/Schemas", headers=hr)).json()
-    assert {s["id"] for s in schemas["Resources"]} == set(ALL_SCHEMAS)
+    assert {s["id"] for s in schemas["Resources"]} == {*ALL_SCHEMAS, GROUP}
     enterprise = (await client.get(f"{BASE}/Schemas/{ENTERPRISE}", headers=hr)).json()
     attributes = {a["name"]: a for a in enterprise["attributes"]}
     assert set(attributes) == {"employeeNumber", "department", "manager"}
@@ -511,7 +554,9 @@ async def test_service_provider_config_resource_types_and_schemas(app, client, h
     assert role["canonicalValues"] == ["admin", "editor", "manager", "employee"]
 
     assert_scim_error(await client.get(f"{BASE}/Schemas/urn:nope", headers=hr), 404)
-    assert_scim_error(await client.get(f"{BASE}/ResourceTypes/Group", headers=hr), 404)
+    group_type = (await client.get(f"{BASE}/ResourceTypes/Group", headers=hr)).json()
+    assert group_type["endpoint"] == "/Groups" and group_type["schema"] == GROUP
+    assert_scim_error(await client.get(f"{BASE}/ResourceTypes/Nope", headers=hr), 404)
     assert_scim_error(await client.post(f"{BASE}/ServiceProviderConfig", json={}, headers=hr), 405)
 
 
@@ -578,7 +623,8 @@ async def test_unknown_ids_and_paths_are_scim_404(client, hr):
         404,
     )
     assert_scim_error(await client.delete(f"{BASE}/Users/{uuid.uuid4()}", headers=hr), 404)
-    assert_scim_error(await client.get(f"{BASE}/Groups", headers=hr), 404)
+    assert_scim_error(await client.get(f"{BASE}/Groups/{uuid.uuid4()}", headers=hr), 404)
+    assert_scim_error(await client.get(f"{BASE}/Groups/not-a-uuid", headers=hr), 404)
     # The rest of the API keeps RFC 9457 problem details.
     response = await client.get("/api/v1/nope", headers=hr)
     assert response.status_code == 404
