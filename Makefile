@@ -34,7 +34,10 @@ $(VENV)/.installed-mutants: pyproject.toml requirements/mutants.txt $(VENV)/.ins
 	touch $@
 
 # Refresh the lock files from pyproject.toml (needs the package index; uv goes into .venv).
-# Existing pins are kept unless LOCK_ARGS=--upgrade (or --upgrade-package NAME).
+# Existing pins are kept unless LOCK_ARGS=--upgrade (or --upgrade-package NAME). The widest set
+# is resolved first and constrains the narrower ones, so what `make run` installs is exactly
+# what `make test` tested (a test tool's upper bound, e.g. openapi-python-client's typer<0.28,
+# applies to both).
 UV_VERSION ?= 0.13.9
 LOCK_ARGS  ?=
 UV_COMPILE  = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
@@ -42,9 +45,9 @@ UV_COMPILE  = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --
 lock: | $(BIN)/activate
 	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
 	$(UV_COMPILE) requirements/build.in -o requirements/build.txt
-	$(UV_COMPILE) pyproject.toml -o requirements/run.txt
-	$(UV_COMPILE) pyproject.toml --extra test -o requirements/test.txt
 	$(UV_COMPILE) pyproject.toml --extra test --extra mutants -o requirements/mutants.txt
+	$(UV_COMPILE) pyproject.toml --extra test -c requirements/mutants.txt -o requirements/test.txt
+	$(UV_COMPILE) pyproject.toml -c requirements/test.txt -o requirements/run.txt
 
 install: $(VENV)/.installed-run
 

@@ -1,7 +1,7 @@
 """SCIM identity: free userName, DELETE that keeps history, and directory groups
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01 18:30:59
 
 `people.scim_user_name` holds an identity provider's userName when it is not the e-mail (null
@@ -20,7 +20,7 @@ from alembic import op
 import service.db
 
 revision: str = '0009'
-down_revision: str | None = '0007'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

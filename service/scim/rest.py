@@ -33,7 +33,7 @@ from service.auth.dependencies import PrincipalDep
 from service.auth.principal import Principal
 from service.concurrency import check_if_match, etag, if_none_match_hits
 from service.db import SessionDep
-from service.errors import NotFound
+from service.errors import NotFound, json_syntax_error
 from service.groups import service as groups_service
 from service.groups.schemas import GroupRead
 from service.pagination import PageParams
@@ -79,8 +79,12 @@ def scim_response(content: Any, *, status_code: int = 200, headers: dict[str, st
 
 
 async def _json_body(request: Request) -> Any:
+    body = await request.body()
     try:
-        return json.loads(await request.body())
+        return json.loads(body)
+    except json.JSONDecodeError as exc:  # what is wrong and where, as for the REST API
+        where = json_syntax_error(exc.doc, exc.pos, exc.msg)["detail"]
+        raise ScimProblem(f"The request body is not valid JSON: {where}.", scim_type="invalidSyntax") from exc
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ScimProblem("The request body is not valid JSON.", scim_type="invalidSyntax") from exc
 

@@ -632,9 +632,12 @@ async def test_unknown_ids_and_paths_are_scim_404(client, hr):
 
 
 async def test_malformed_bodies_are_scim_400(client, hr):
-    assert_scim_error(
-        await client.post(f"{BASE}/Users", content=b'{"userName": ', headers=hr), 400, "invalidSyntax"
+    broken = await client.post(
+        f"{BASE}/Users", content=b'{\n  "userName": "a"\n  "active": true}', headers=hr
     )
+    assert_scim_error(broken, 400, "invalidSyntax")
+    # Where it broke, as an editor counts: line and column, not a character offset.
+    assert "Expecting ',' delimiter at line 3, column 3" in broken.json()["detail"]
     assert_scim_error(
         await client.post(f"{BASE}/Users", json=["not", "an", "object"], headers=hr), 400, "invalidSyntax"
     )
