@@ -589,8 +589,10 @@ async def ensure_department(session: AsyncSession, principal: Principal, key_or_
 
 
 async def _free_department_key(session: AsyncSession, name: str) -> str:
-    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48] or "group"
-    key = base
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48]
+    # A name without ASCII letters or digits (営業二部) gets a random key; the name keeps it.
+    key = base or f"group-{secrets.token_hex(3)}"
+    base = base or "group"
     while await repository.get_department_by_key(session, key) is not None:
         key = f"{base}-{secrets.token_hex(3)}"
     return key

@@ -7,8 +7,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+from pydantic import ValidationError
+
 from service.campaigns import service as campaigns_service
 from service.campaigns.schemas import CampaignCreate
+from service.config import Settings
 from service.pagination import PageParams
 from tests.factories import (
     bearer,
@@ -337,3 +341,49 @@ async def test_entra_flow_user_principal_name_and_capitalised_group_ops(app, cli
         )
     ).json()
     assert listed["totalResults"] == 1 and "members" not in listed["Resources"][0]
+
+
+async def test_user_names_and_emails_stay_unique_and_an_email_is_needed(client, hr):
+    hanako = await new_user(client, hr, "Hanako", "hanako@hoshino-scim.example")
+    taro = await new_user(client, hr, "taro", "taro@hoshino-scim.example")
+    url = f"{BASE}/Users/{taro['id']}"
+
+    no_email = {"schemas": [USER], "userName": "no-address"}
+    body = assert_scim_error(
+        await client.post(f"{BASE}/Users", json=no_email, headers=hr), 400, "invalidValue"
+    )
+    assert "e-mail" in body["detail"]
+    # A userName that is an address stands in when `emails` has none.
+    fallback = await client.post(
+        f"{BASE}/Users", json={"schemas": [USER], "userName": "Jiro@Hoshino-SCIM.example"}, headers=hr
+    )
+    assert fallback.json()["emails"] == [{"value": "jiro@hoshino-scim.example", "type": "work"}]
+    # Without a primary, the first work address wins over a home one.
+    mixed = person_body("saburo", "saburo.home@example.com")
+    mixed["emails"] = [
+        {"value": "saburo.home@example.com", "type": "home"},
+        {"value": "saburo@hoshino-scim.example", "type": "work"},
+    ]
+    assert (await client.post(f"{BASE}/Users", json=mixed, headers=hr)).json()["emails"][0][
+        "value"
+    ] == "saburo@hoshino-scim.example"
+
+    taken = patch_body({"op": "replace", "path": "userName", "value": "HANAKO"})
+    assert_scim_error(await client.patch(url, json=taken, headers=hr), 409, "uniqueness")
+    put = person_body("taro", hanako["emails"][0]["value"])
+    assert_scim_error(await client.put(url, json=put, headers=hr), 409, "uniqueness")
+    renamed = await client.put(
+        url, json=person_body("taro.yamada", "taro.yamada@hoshino-scim.example"), headers=hr
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["userName"] == "taro.yamada"
+    assert renamed.json()["emails"] == [{"value": "taro.yamada@hoshino-scim.example", "type": "work"}]
+
+
+def test_role_group_settings_name_real_roles():
+    assert Settings(scim_role_groups="CueCard Editors=editor, Admins = admin").scim_role_group_map == {
+        "cuecard editors": "editor",
+        "admins": "admin",
+    }
+    with pytest.raises(ValidationError):
+        Settings(scim_role_groups="Bosses=boss")

@@ -152,6 +152,8 @@ async def test_scim2_cli_compliance_run_passes_from_outside(app, settings):
     """`scim2 --url … test` (scim2-cli), as an integrator runs it against a fresh server."""
     scim2 = Path(sys.executable).with_name("scim2")
     assert scim2.exists(), "scim2-cli is in the test extra (pip install -e '.[test]')"
+    # A company has departments: /Schemas publishes their keys as `department`'s values.
+    await make_department(app, key="sales", name="営業部")
     with running_server(settings) as base_url:
         token = await provisioning_token(app, base_url)
         # The token goes in the environment, not on the command line others can read.
@@ -168,6 +170,10 @@ async def test_scim2_cli_compliance_run_passes_from_outside(app, settings):
     print(
         f"\nscim2 test: exit {result.returncode}, {sum(line.startswith('SUCCESS') for line in lines)} SUCCESS"
     )
-    failures = [line for line in lines if line.split(" ", 1)[0] in ("ERROR", "CRITICAL", "SKIPPED")]
+    failures = [
+        f"{line} {lines[i + 1].strip() if i + 1 < len(lines) else ''}"[:300]
+        for i, line in enumerate(lines)
+        if line.split(" ", 1)[0] in ("ERROR", "CRITICAL", "SKIPPED")
+    ]
     assert result.returncode == 0, (failures, result.stderr[-2000:])
     assert sum(line.startswith("SUCCESS") for line in lines) >= 80, result.stdout[-2000:]
