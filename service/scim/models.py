@@ -78,8 +78,9 @@ CONFIG = ServiceProviderConfig(
         AuthenticationScheme(
             type=AuthenticationScheme.Type.oauthbearertoken,
             name="OAuth Bearer Token",
-            description="A CueCard token with scope people:write (POST /api/v1/auth/token, "
-            "client credentials), or an admin's token.",
+            description="A long-lived API token of a client with scope people:write (cuecard "
+            "clients create --api-token, or POST /api/v1/clients/{id}/api-tokens), a client-"
+            "credentials token (POST /api/v1/auth/token) with that scope, or an admin's token.",
             spec_uri="https://www.rfc-editor.org/rfc/rfc6750",
             primary=True,
         )

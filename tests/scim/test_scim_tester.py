@@ -13,27 +13,24 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from scim2_client import BaseSyncSCIMClient
 from scim2_client.errors import RequestNetworkException
 from scim2_tester import Status, check_server
 
-from service.main import create_app
-from tests.factories import make_client, make_department
+from service.auth.principal import Principal
+from service.clients import service as clients_service
+from service.clients.schemas import ClientCreate
+from tests.factories import make_department
 from tests.fuzzing import BACKEND
+from tests.live import running_server
 from tests.scim.conftest import CUECARD, ENTERPRISE
 
 # (check, attribute) → why it cannot pass (RFC 7644 allows it; docs/scim.md says why).
@@ -64,46 +61,23 @@ class HttpxSCIMClient(BaseSyncSCIMClient):
             raise RequestNetworkException() from exc
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def running_server(settings) -> Iterator[str]:
-    """CueCard served by uvicorn in a background thread (its own event loop and engine)."""
-    port = _free_port()
-    # SCIM clients follow meta.location: a deployment names its public URL (CUECARD_PUBLIC_URL).
-    settings = settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-
-
 async def provisioning_token(app, base_url: str) -> str:
-    """A bearer token an identity provider would store, for scope people:write.
-
-    Today a client-credentials token from the real token endpoint (valid 15 minutes, enough
-    for one run); the long-lived API token (`cuecard clients create --api-token`) replaces
-    it once that exists.
-    """
-    client_id, secret = await make_client(app, "people:write", name=f"scim-{uuid.uuid4().hex[:8]}")
-    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    """The bearer token an identity provider stores for months (Okta "HTTP Header", Entra
+    "Secret Token"): a long-lived API token of a people:write client, issued as
+    `cuecard clients create --api-token` issues it, and checked to work as sent."""
+    async with app.state.sessionmaker() as session:
+        created = await clients_service.create_client(
+            session,
+            Principal.operator(),
+            ClientCreate(name=f"scim-{uuid.uuid4().hex[:8]}", scopes=["people:write"], api_token=True),
+        )
+    assert created.api_token and created.api_token.startswith("cca_")
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        response = await http.post("/api/v1/auth/token", data=form)
+        response = await http.get(
+            "/scim/v2/ServiceProviderConfig", headers={"Authorization": f"Bearer {created.api_token}"}
+        )
     response.raise_for_status()
-    return response.json()["access_token"]
+    return created.api_token
 
 
 def _run_tester(base_url: str, token: str) -> list:
