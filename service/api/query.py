@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import unquote
 
-from fastapi import Request
 from fastapi.routing import APIRoute
+from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute
 
 from service.errors import Invalid, field_error
@@ -78,8 +78,10 @@ def unknown_parameters(unknown: Iterable[str], accepted: Iterable[str]) -> Inval
     )
 
 
-async def refuse_unknown_query_parameters(request: Request) -> None:
-    """App-wide dependency: every REST operation under /api/v1 refuses undeclared parameters."""
+async def refuse_unknown_query_parameters(request: HTTPConnection) -> None:
+    """App-wide dependency: every REST operation under /api/v1 refuses undeclared parameters.
+    Typed as a connection, not a request: app-wide dependencies also run for WebSocket routes
+    (GraphQL's, which refuses the upgrade itself)."""
     query_string = request.scope.get("query_string")
     if not query_string or not request.scope["path"].startswith(API_PREFIX):
         return
