@@ -31,7 +31,7 @@ import asyncpg
 import httpx
 
 from bench.pitch.run import BenchError, create_database, drop_database
-from bench.reads.run import DEFAULT_POSTGRES_URL, PEOPLE_QUERY, add_people, prepare
+from bench.reads.run import DEFAULT_POSTGRES_URL, HOME_QUERY, PEOPLE_QUERY, add_people, prepare
 
 # Own time is attributed to the first matching fragment of a function's file path.
 LIBRARIES = [
@@ -229,6 +229,8 @@ async def run(args: argparse.Namespace, tokens: dict[str, str]) -> list[dict[str
             transport=transport, base_url="http://testserver", headers=admin
         ) as http:
             await add_people(http, args.people)
+            async with app.state.engine.begin() as connection:
+                await connection.exec_driver_sql("ANALYZE")  # as in bench.reads.run
 
             async def rest(http: httpx.AsyncClient) -> httpx.Response:
                 return await http.get("/api/v1/people", params={"limit": 50})
@@ -256,6 +258,20 @@ async def run(args: argparse.Namespace, tokens: dict[str, str]) -> list[dict[str
             async def ping(http: httpx.AsyncClient) -> httpx.Response:
                 return await http.get("/healthz")
 
+            # The intranet home: timed and counted only (its profile is the next step's).
+            home_headers = {"Authorization": f"Bearer {tokens['home']}"}
+
+            async def home(http: httpx.AsyncClient) -> httpx.Response:
+                return await http.post("/graphql", json={"query": HOME_QUERY}, headers=home_headers)
+
+            await timed(http, home, 10)
+            counters.reset()
+            home_times = await timed(http, home, max(args.requests // 3, 20))
+            counted = counters.report(len(home_times))
+            print(
+                f"\n## GraphQL intranet home: median {statistics.median(home_times):.2f} ms per request unprofiled; "
+                f"{counted['sql_per_request']:g} SQL statements, {counted['pool_checkouts_per_request']:g} pool checkouts"
+            )
             # For scale: the test client's and the middleware's own cost, a route with no work.
             await timed(http, ping, 30)
             noop = await timed(http, ping, args.requests)
