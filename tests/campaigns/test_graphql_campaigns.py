@@ -4,6 +4,7 @@ not grow with its size)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -415,11 +416,17 @@ async def test_statements_per_page_of_campaigns_and_checks_do_not_grow_with_its_
                     session, principal_of(grader), check.id, Grade(result="passed")
                 )
     headers = bearer(token_for(app, await make_person(app, role="admin")))
-    await gql(client, CAMPAIGNS_PAGE, headers, {"first": 50})  # warm the pool
+    listener = getattr(app.state, "listener", None)
+    if listener is not None:  # the auth cache keeps callers only while NOTIFYs can reach it
+        await asyncio.wait_for(listener.connected.wait(), timeout=10)
+    await gql(client, CAMPAIGNS_PAGE, headers, {"first": 50})  # warm the pool and the caller
 
     counts: dict[str, dict[int, int]] = {"campaigns": {}, "checks": {}}
     for query, root in ((CAMPAIGNS_PAGE, "campaigns"), (CHECKS_PAGE, "checks")):
-        for first in (5, 50):
+        # The fewest of three tries: a change notice still in flight from the setup (the admin
+        # just created) may drop the cached caller once, costing one lookup that is not the
+        # page's. A page that grows with its size grows on every try.
+        for first in (5, 5, 5, 50, 50, 50):
             async with counting_statements(app) as statements:
                 status, body = await gql(client, query, headers, {"first": first})
             assert status == 200
@@ -433,7 +440,7 @@ async def test_statements_per_page_of_campaigns_and_checks_do_not_grow_with_its_
                 assert all(n["person"]["department"]["key"] == department.key for n in nodes)
                 assert all(n["campaign"]["product"]["key"] in {p.key for p in products} for n in nodes)
                 assert [bool(n["gradedBy"]) for n in nodes] == [i % 2 == 0 for i in range(first)]
-            counts[root][first] = len(statements)
+            counts[root][first] = min(len(statements), counts[root].get(first, len(statements)))
 
     print(f"SQL statements per page: {counts}")
     for root, by_size in counts.items():
