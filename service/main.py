@@ -30,11 +30,9 @@ from service.db import create_engine, create_sessionmaker
 from service.evidence import rest as evidence_rest
 from service.feed import rest as feed_rest
 from service.feedback import rest as feedback_rest
-from service.feedback import review_rest as feedback_review_rest
 from service.landing import router as landing_router
 from service.listener import ChangeListener, asyncpg_dsn
 from service.logging import configure_logging
-from service.messages import lint
 from service.messages import rest as messages_rest
 from service.migrate import head_revision, known_revisions
 from service.people import rest as people_rest
@@ -67,7 +65,6 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
-    lint.use_operator_word_lists(settings.lint_words_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -147,9 +144,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(messages_rest.router)
     app.include_router(briefs_rest.router)
     app.include_router(evidence_rest.router)
-    # Before any feedback router: /feedback/digest must match before /feedback/{feedback_id}.
-    app.include_router(feedback_review_rest.router)
     app.include_router(feedback_rest.router)
+    app.include_router(feedback_rest.themes_router)
     app.include_router(feed_rest.router)
     app.include_router(campaigns_rest.router)
     app.include_router(scim_rest.router)

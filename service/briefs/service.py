@@ -25,7 +25,7 @@ from service.concurrency import check_if_match, etag
 from service.db import utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.evidence import service as evidence_service
-from service.messages import service as messages_service
+from service.messages import lint
 from service.pagination import Page, PageParams
 from service.pitch import service as pitch_service
 from service.products import service as products_service
@@ -76,7 +76,7 @@ async def _to_read(session: AsyncSession, principal: Principal, briefs: Sequence
             evidence=items,
             freshness=evidence_service.freshness(items),
             speakability=Speakability(**speakability(brief.pitch, brief.locale)),
-            warnings=messages_service.field_warnings(brief, LINTED_FIELDS, brief.locale),
+            warnings=lint.field_warnings(brief, LINTED_FIELDS, brief.locale),
         )
         result.append(BriefRead.model_validate(data))
     return result
@@ -98,17 +98,6 @@ async def _visible(
 def _touch(brief: Brief, principal: Principal) -> None:
     brief.revision += 1
     brief.updated_at = utcnow()
-
-
-async def record_citation_edit(
-    session: AsyncSession, principal: Principal, brief_ids: Iterable[uuid.UUID]
-) -> None:
-    """Records that `principal` changed what these briefs cite (evidence replaced): versions not
-    yet published get a new revision and `principal` as last editor, so four eyes holds. Joins
-    the caller's transaction."""
-    await repository.record_edit(
-        session, brief_ids, editor_id=principal.person_id, statuses=("draft", "in_review"), now=utcnow()
-    )
 
 
 # --- reads ------------------------------------------------------------------------------------

@@ -197,8 +197,8 @@ async def replace_evidence(
     """Replaces a claim with a new one; every brief and message citing the old one cites the new.
 
     Drafts and briefs in review citing it were edited by the replacer (four eyes)."""
-    from service.briefs import service as briefs_service
-    from service.messages import service as messages_service
+    from service.briefs import citations as brief_citations
+    from service.messages import citations as message_citations
     from service.pitch import service as pitch_service
 
     if not policies.can_write(principal):
@@ -232,8 +232,8 @@ async def replace_evidence(
         both = sa.select(owner).where(table.evidence_id == new.id)  # type: ignore[arg-type]
         await session.execute(sa.delete(table).where(table.evidence_id == old.id, owner.in_(both)))  # type: ignore[arg-type]
         await session.execute(sa.update(table).where(table.evidence_id == old.id).values(evidence_id=new.id))  # type: ignore[arg-type]
-    await briefs_service.record_citation_edit(session, principal, citing[BriefEvidence])
-    await messages_service.record_citation_edit(session, principal, citing[MessageEvidence])
+    await brief_citations.record_citation_edit(session, principal, citing[BriefEvidence])
+    await message_citations.record_citation_edit(session, principal, citing[MessageEvidence])
     await pitch_service.refresh_for_evidence(session, evidence_ids=[new.id])
     await session.commit()
     return to_read(new)

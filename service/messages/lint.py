@@ -9,8 +9,9 @@ Word lists
     starting with ``#`` are ignored, and so is a trailing `` # comment``. The shipped lists
     live next to this module in ``lint_words/`` (``en.txt``, ``ja.txt``).
 
-    Operators extend them with extra directories (the setting ``CUECARD_LINT_WORDS_DIR``,
-    passed here as ``extra_dirs``). Each directory may hold ``<lang>.txt`` files; their
+    Operators extend them with an extra directory, the setting ``CUECARD_LINT_WORDS_DIR``
+    (:func:`operator_dirs`, read once per process), or any directories passed as
+    ``extra_dirs``. Each directory may hold ``<lang>.txt`` files; their
     entries are merged into the shipped list for that language, in order. A line ``!entry``
     removes an entry merged so far (e.g. a word that is also a product name). A directory or
     file that does not exist is skipped. A language with a file in an extra directory but not
@@ -47,6 +48,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from service.config import Settings
+from service.messages.schemas import LintWarning
 
 WORDS_DIR = Path(__file__).parent / "lint_words"
 DEFAULT_LANG = "en"
@@ -100,9 +104,19 @@ def _languages(dirs: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+@lru_cache(maxsize=1)
+def operator_dirs() -> tuple[Path, ...]:
+    """The operator's word-list directory (``CUECARD_LINT_WORDS_DIR``), read once per process.
+
+    Deployment configuration like the shipped lists, so it is read where it is used rather
+    than switched on by the app at start-up."""
+    directory = Settings().lint_words_dir
+    return (directory,) if directory is not None else ()
+
+
 def supported_languages(extra_dirs: Sequence[Path] | None = None) -> list[str]:
     """The languages with a word list, shipped or from the operator's directories, sorted."""
-    dirs = _operator_dirs if extra_dirs is None else extra_dirs
+    dirs = operator_dirs() if extra_dirs is None else extra_dirs
     return list(_languages(tuple(str(Path(d)) for d in dirs)))
 
 
@@ -247,20 +261,11 @@ def has_measurable_outcome(text: str) -> bool:
 # --- lint ---------------------------------------------------------------------------------
 
 
-_operator_dirs: tuple[Path, ...] = ()
-
-
-def use_operator_word_lists(*dirs: Path | None) -> None:
-    """Set the operator's word-list directories (``CUECARD_LINT_WORDS_DIR``) used by default."""
-    global _operator_dirs
-    _operator_dirs = tuple(d for d in dirs if d is not None)
-
-
 def lint(text: str, locale: str, extra_dirs: Sequence[Path] | None = None) -> list[Finding]:
     """Feature words in ``text`` whose sentence has no measurable outcome, ordered by start."""
     if not text:
         return []
-    dirs = _operator_dirs if extra_dirs is None else extra_dirs
+    dirs = operator_dirs() if extra_dirs is None else extra_dirs
     candidates = [
         (m.start(), m.end()) for pattern in word_patterns(locale, dirs) for m in pattern.finditer(text)
     ]
@@ -286,3 +291,12 @@ def lint(text: str, locale: str, extra_dirs: Sequence[Path] | None = None) -> li
                 Finding(start=start, end=end, word=word, message=MESSAGE_TEMPLATE.format(word=word))
             )
     return findings
+
+
+def field_warnings(obj: object, fields: Sequence[str], locale: str) -> list[LintWarning]:
+    """Value-word lint findings for each named text field of a message or brief."""
+    return [
+        LintWarning(field=name, start=f.start, end=f.end, word=f.word, message=f.message)
+        for name in fields
+        for f in lint(getattr(obj, name) or "", locale)
+    ]

@@ -23,7 +23,6 @@ from service.messages.schemas import (
     LintFinding,
     LintRequest,
     LintResponse,
-    LintWarning,
     MessageCreate,
     MessageRead,
     MessageUpdate,
@@ -58,15 +57,6 @@ def _touch(message: Message, principal: Principal) -> None:
 # --- reads -----------------------------------------------------------------------------------
 
 
-def field_warnings(obj: object, fields: Sequence[str], locale: str) -> list[LintWarning]:
-    """Value-word lint findings for each named text field of a message or brief."""
-    return [
-        LintWarning(field=name, start=f.start, end=f.end, word=f.word, message=f.message)
-        for name in fields
-        for f in lint.lint(getattr(obj, name) or "", locale)
-    ]
-
-
 async def _to_read(session: AsyncSession, principal: Principal, messages: list[Message]) -> list[MessageRead]:
     """Shape a page of messages with a constant number of queries, whatever its size."""
     citations = await repository.evidence_ids(session, [m.id for m in messages])
@@ -83,7 +73,7 @@ async def _to_read(session: AsyncSession, principal: Principal, messages: list[M
             "product_key": products[message.product_id].key if message.product_id else None,
             "evidence_ids": evidence_ids,
             "freshness": evidence_service.freshness(evidence[e] for e in evidence_ids if e in evidence),
-            "warnings": field_warnings(message, LINTED_FIELDS, message.locale),
+            "warnings": lint.field_warnings(message, LINTED_FIELDS, message.locale),
         }
         result.append(MessageRead.model_validate(data).tagged(_etag(message)))
     return result
@@ -276,15 +266,6 @@ async def _refresh_pitches(session: AsyncSession, product_ids: set[uuid.UUID | N
 
 
 # --- writes ----------------------------------------------------------------------------------
-
-
-async def record_citation_edit(
-    session: AsyncSession, principal: Principal, message_ids: Iterable[uuid.UUID]
-) -> None:
-    """Records that `principal` changed what these messages cite (evidence replaced): drafts get
-    a new revision and `principal` as last editor, so four eyes holds. Joins the caller's
-    transaction."""
-    await repository.record_edit(session, message_ids, editor_id=principal.person_id, statuses=("draft",))
 
 
 async def create_message(session: AsyncSession, principal: Principal, data: MessageCreate) -> MessageRead:

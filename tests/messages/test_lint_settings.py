@@ -10,9 +10,12 @@ from service.messages import lint
 from tests.factories import bearer, make_person, token_for
 
 
-async def test_an_operator_word_list_is_used(app, settings, tmp_path):
+async def test_an_operator_word_list_is_used(settings, tmp_path, monkeypatch):
     (tmp_path / "ja.txt").write_text("# 社内で流行りの言い回し\n爆速\n", encoding="utf-8")
-    configured = create_app(settings.model_copy(update={"lint_words_dir": tmp_path}))
+    # Read once per process: this test stands in for a process started with the setting.
+    monkeypatch.setenv("CUECARD_LINT_WORDS_DIR", str(tmp_path))
+    lint.operator_dirs.cache_clear()
+    configured = create_app(settings)
     try:
         async with LifespanManager(configured):
             person = await make_person(configured)
@@ -26,5 +29,6 @@ async def test_an_operator_word_list_is_used(app, settings, tmp_path):
         assert response.status_code == 200
         assert [f["word"] for f in response.json()["findings"]] == ["爆速", "高性能"]
     finally:
-        lint.use_operator_word_lists(app.state.settings.lint_words_dir)
+        monkeypatch.delenv("CUECARD_LINT_WORDS_DIR")
+        lint.operator_dirs.cache_clear()
     assert [f.word for f in lint.lint("爆速で高性能なAI", "ja")] == ["高性能"]
