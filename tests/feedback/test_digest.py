@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
+from starlette.routing import Match
 
 from service.db import utcnow
 from service.feedback.digest import nps_summary
@@ -315,11 +316,21 @@ async def test_who_may_read_the_digest(app, client):
                 assert response.headers["content-type"] == "application/problem+json"
 
 
-async def test_digest_route_is_not_taken_for_a_feedback_id(app: FastAPI):
-    paths = [context.path for context in iter_route_contexts(app.routes)]
-    digest_at = paths.index("/api/v1/feedback/digest")
-    by_id = [i for i, path in enumerate(paths) if path == "/api/v1/feedback/{feedback_id}"]
-    assert all(digest_at < i for i in by_id)
+async def test_digest_route_is_not_taken_for_a_feedback_id(app: FastAPI, client):
+    """Item routes take only UUIDs, so route order cannot hand `digest` to them."""
+    item_routes = [
+        context.route
+        for context in iter_route_contexts(app.routes)
+        if context.path.startswith("/api/v1/feedback/{")
+    ]
+    assert item_routes
+    for path in ("/api/v1/feedback/digest", "/api/v1/feedback/batch"):
+        for method in ("GET", "PATCH", "POST"):
+            scope = {"type": "http", "path": path, "method": method}
+            assert all(route.matches(scope)[0] is not Match.FULL for route in item_routes), (method, path)
+    missing = await client.get("/api/v1/feedback/not-an-id", headers=await reviewer_headers(app))
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
 
 
 async def test_a_window_given_as_unix_numbers_is_refused_not_guessed(app, client):
