@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -74,6 +76,10 @@ def _users_url(request: Request) -> str:
     return f"{_base(request)}/Users"
 
 
+def _groups_url(request: Request) -> str:
+    return f"{_base(request)}/Groups"
+
+
 def scim_response(content: Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse(content, status_code=status_code, headers=headers, media_type=MEDIA_TYPE)
 
@@ -109,42 +115,6 @@ def _check_patch_size(payload: Any) -> None:
             )
 
 
-def _person_id(user_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(user_id)
-    except ValueError as exc:
-        raise NotFound("No such User.") from exc
-
-
-def _response_parameters(attributes: str | None, excluded: str | None) -> Any:
-    if not attributes and not excluded:
-        return None
-    with scim_errors():
-        return ResponseParameters[ScimUser].model_validate(
-            {"attributes": attributes, "excludedAttributes": excluded}
-        )
-
-
-def _user_response(
-    request: Request,
-    person: ProvisionedPersonRead,
-    context: Context,
-    *,
-    status_code: int = 200,
-    params: Any = None,
-    location: bool = False,
-) -> Response:
-    tag = etag(person.revision)
-    headers = {"ETag": tag}
-    if location:
-        headers["Location"] = f"{_users_url(request)}/{person.id}"
-    if request.method == "GET" and if_none_match_hits(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers=headers)
-    user = mapping.to_scim(person, _users_url(request))
-    body = user.model_dump(mode="json", scim_ctx=context, response_parameters=params)
-    return scim_response(body, status_code=status_code, headers=headers)
-
-
 def _update(fields: dict[str, Any]) -> PersonUpdate:
     try:
         return PersonUpdate(**fields)
@@ -158,6 +128,171 @@ async def _resolve_department(session: SessionDep, principal: Principal, fields:
         fields["department_key"] = await people_service.department_key_for(
             session, principal, fields["department_key"]
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Resource:
+    """What differs between Users and Groups; listing, searching, reading and writing the
+    response are one code path for both."""
+
+    name: str  # "User", "Group"; the endpoint is its plural
+    model: type[ScimUser] | type[ScimGroup]
+    parse_filter: Callable[[str | None], Any]
+    # (session, principal, parsed filter, offset, limit) -> (total, items)
+    fetch: Callable[[SessionDep, Principal, Any, int, int], Awaitable[tuple[int, Sequence[Any]]]]
+    to_scim: Callable[[Request, Any], Any]
+
+    def url(self, request: Request) -> str:
+        return f"{_base(request)}/{self.name}s"
+
+    def id(self, text: str) -> uuid.UUID:
+        try:
+            return uuid.UUID(text)
+        except ValueError as exc:
+            raise NotFound(f"No such {self.name}.") from exc
+
+    def validated(self, payload: Any, context: Context) -> Any:
+        with scim_errors():
+            return self.model.model_validate(payload, scim_ctx=context, scim_policy=POLICY)
+
+    def patched(self, payload: Any, before: Any) -> Any:
+        """`before` with the PatchOp in `payload` applied (a copy)."""
+        after = before.model_copy(deep=True)
+        with scim_errors():
+            patch = PatchOp[self.model].model_validate(
+                payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=POLICY
+            )
+            patch.patch(after, POLICY)
+        return after
+
+    def parameters(self, attributes: str | None, excluded: str | None) -> Any:
+        if not attributes and not excluded:
+            return None
+        with scim_errors():
+            return ResponseParameters[self.model].model_validate(
+                {"attributes": attributes, "excludedAttributes": excluded}
+            )
+
+    def response(
+        self,
+        request: Request,
+        item: ProvisionedPersonRead | GroupRead,
+        context: Context,
+        *,
+        status_code: int = 200,
+        params: Any = None,
+        location: bool = False,
+    ) -> Response:
+        tag = etag(item.revision)
+        headers = {"ETag": tag}
+        if location:
+            headers["Location"] = f"{self.url(request)}/{item.id}"
+        if request.method == "GET" and if_none_match_hits(request.headers.get("if-none-match"), tag):
+            return Response(status_code=304, headers=headers)
+        body = self.to_scim(request, item).model_dump(
+            mode="json", scim_ctx=context, response_parameters=params
+        )
+        return scim_response(body, status_code=status_code, headers=headers)
+
+    async def page(
+        self,
+        request: Request,
+        session: SessionDep,
+        principal: Principal,
+        *,
+        filter_text: str | None,
+        start_index: int,
+        count: int,
+        params: Any,
+        context: Context,
+    ) -> Response:
+        lookup = self.parse_filter(filter_text)
+        # RFC 7644 §3.4.2.4: startIndex below 1 means 1; a negative count means 0.
+        start = max(start_index, 1)
+        total, items = await self.fetch(
+            session, principal, lookup, start - 1, min(max(count, 0), MAX_RESULTS)
+        )
+        resources = [self.to_scim(request, item) for item in items]
+        page = ListResponse[self.model](
+            total_results=total, start_index=start, items_per_page=len(resources), resources=resources
+        )
+        return scim_response(page.model_dump(mode="json", scim_ctx=context, response_parameters=params))
+
+    async def search(self, request: Request, session: SessionDep, principal: Principal) -> Response:
+        """The list query sent as a SearchRequest body (RFC 7644 §3.4.3)."""
+        payload = await _json_body(request)
+        with scim_errors():
+            search = SearchRequest[self.model].model_validate(
+                payload, scim_ctx=Context.SEARCH_REQUEST, scim_policy=POLICY
+            )
+        return await self.page(
+            request,
+            session,
+            principal,
+            filter_text=payload.get("filter") if isinstance(payload, dict) else None,
+            start_index=search.start_index or 1,
+            count=MAX_RESULTS if search.count is None else search.count,
+            params=search if search.attributes or search.excluded_attributes else None,
+            context=Context.SEARCH_RESPONSE,
+        )
+
+
+async def _fetch_users(
+    session: SessionDep, principal: Principal, lookup: Any, offset: int, limit: int
+) -> tuple[int, Sequence[ProvisionedPersonRead]]:
+    return await people_service.list_provisioned_people(
+        session,
+        principal,
+        offset=offset,
+        limit=limit,
+        user_name=lookup.user_name,
+        email=lookup.email,
+        external_id=lookup.external_id,
+    )
+
+
+async def _fetch_groups(
+    session: SessionDep, principal: Principal, lookup: Any, offset: int, limit: int
+) -> tuple[int, Sequence[GroupRead]]:
+    return await groups_service.list_groups(
+        session,
+        principal,
+        offset=offset,
+        limit=limit,
+        display_name=lookup.display_name,
+        external_id=lookup.external_id,
+    )
+
+
+def _wants_display(attributes: str | None) -> bool:
+    """Whether `attributes` asks for members' display names (returned on request only)."""
+    names = {a.strip().lower() for a in (attributes or "").split(",")}
+    return bool(names & {"members.display", "urn:ietf:params:scim:schemas:core:2.0:group:members.display"})
+
+
+USERS = _Resource(
+    name="User",
+    model=ScimUser,
+    parse_filter=parse_filter,
+    fetch=_fetch_users,
+    to_scim=lambda request, person: mapping.to_scim(person, _users_url(request)),
+)
+GROUPS = _Resource(
+    name="Group",
+    model=ScimGroup,
+    parse_filter=parse_group_filter,
+    fetch=_fetch_groups,
+    to_scim=lambda request, group: mapping.group_to_scim(
+        group,
+        _groups_url(request),
+        _users_url(request),
+        display=_wants_display(request.query_params.get("attributes")),
+    ),
+)
+
+
+def _role_groups(request: Request) -> dict[str, str]:
+    return request.app.state.settings.scim_role_group_map
 
 
 # --- discovery (RFC 7644 §4) -------------------------------------------------------------
@@ -234,36 +369,12 @@ async def get_schema(request: Request, schema_id: str, session: SessionDep, prin
 
 # --- Users -------------------------------------------------------------------------------
 
-
-async def _users_page(
-    request: Request,
-    session: SessionDep,
-    principal: Principal,
-    *,
-    filter_text: str | None,
-    start_index: int,
-    count: int,
-    params: Any,
-    context: Context,
-) -> Response:
-    lookup = parse_filter(filter_text)
-    # RFC 7644 §3.4.2.4: startIndex below 1 means 1; a negative count means 0.
-    start = max(start_index, 1)
-    limit = min(max(count, 0), MAX_RESULTS)
-    total, people = await people_service.list_provisioned_people(
-        session,
-        principal,
-        offset=start - 1,
-        limit=limit,
-        user_name=lookup.user_name,
-        email=lookup.email,
-        external_id=lookup.external_id,
-    )
-    users = [mapping.to_scim(person, _users_url(request)) for person in people]
-    page = ListResponse[ScimUser](
-        total_results=total, start_index=start, items_per_page=len(users), resources=users
-    )
-    return scim_response(page.model_dump(mode="json", scim_ctx=context, response_parameters=params))
+Attributes = Annotated[str | None, Query(max_length=2000)]
+ExcludedAttributes = Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)]
+# No max_length on `filter`: the filter parsers refuse a long one as invalidFilter on both paths.
+Filter = Annotated[str | None, Query()]
+StartIndex = Annotated[int, Query(alias="startIndex")]
+Count = Annotated[int, Query()]
 
 
 @router.get("/Users")
@@ -271,24 +382,22 @@ async def list_users(
     request: Request,
     session: SessionDep,
     principal: ProvisionerDep,
-    # No max_length here: parse_filter refuses a long filter as invalidFilter on both paths.
-    filter: Annotated[str | None, Query()] = None,
-    start_index: Annotated[int, Query(alias="startIndex")] = 1,
-    count: Annotated[int, Query()] = MAX_RESULTS,
-    attributes: Annotated[str | None, Query(max_length=2000)] = None,
-    excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)] = None,
+    filter: Filter = None,
+    start_index: StartIndex = 1,
+    count: Count = MAX_RESULTS,
+    attributes: Attributes = None,
+    excluded_attributes: ExcludedAttributes = None,
 ):
     """Users, oldest first; `filter` finds one by userName, externalId or e-mail (deleted ones
     are gone)."""
-    params = _response_parameters(attributes, excluded_attributes)
-    return await _users_page(
+    return await USERS.page(
         request,
         session,
         principal,
         filter_text=filter,
         start_index=start_index,
         count=count,
-        params=params,
+        params=USERS.parameters(attributes, excluded_attributes),
         context=Context.RESOURCE_QUERY_RESPONSE,
     )
 
@@ -296,33 +405,14 @@ async def list_users(
 @router.post("/Users/.search")
 async def search_users(request: Request, session: SessionDep, principal: ProvisionerDep):
     """The same query as GET /Users, sent as a SearchRequest body (RFC 7644 §3.4.3)."""
-    payload = await _json_body(request)
-    with scim_errors():
-        search = SearchRequest[ScimUser].model_validate(
-            payload, scim_ctx=Context.SEARCH_REQUEST, scim_policy=POLICY
-        )
-    params = search if search.attributes or search.excluded_attributes else None
-    return await _users_page(
-        request,
-        session,
-        principal,
-        filter_text=payload.get("filter") if isinstance(payload, dict) else None,
-        start_index=search.start_index or 1,
-        count=MAX_RESULTS if search.count is None else search.count,
-        params=params,
-        context=Context.SEARCH_RESPONSE,
-    )
+    return await USERS.search(request, session, principal)
 
 
 @router.post("/Users", status_code=201)
 async def create_user(request: Request, session: SessionDep, principal: ProvisionerDep):
     """Create a User: the person is onboarded (enrolled in matching active campaigns) at once."""
-    users_url = _users_url(request)
-    payload = mapping.normalise_resource(await _json_body(request), users_url)
-    with scim_errors():
-        user = ScimUser.model_validate(
-            payload, scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=POLICY
-        )
+    payload = mapping.normalise_resource(await _json_body(request), USERS.url(request))
+    user = USERS.validated(payload, Context.RESOURCE_CREATION_REQUEST)
     fields = mapping.person_fields(user, mode="create")
     user_name = fields.pop("user_name")
     await _resolve_department(session, principal, fields)
@@ -333,7 +423,7 @@ async def create_user(request: Request, session: SessionDep, principal: Provisio
     person = await people_service.provision_person(
         session, principal, data, user_name=user_name, relink=request.app.state.settings.scim_relink
     )
-    return _user_response(request, person, Context.RESOURCE_CREATION_RESPONSE, status_code=201, location=True)
+    return USERS.response(request, person, Context.RESOURCE_CREATION_RESPONSE, status_code=201, location=True)
 
 
 @router.get("/Users/{user_id}")
@@ -342,13 +432,13 @@ async def get_user(
     user_id: str,
     session: SessionDep,
     principal: ProvisionerDep,
-    attributes: Annotated[str | None, Query(max_length=2000)] = None,
-    excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)] = None,
+    attributes: Attributes = None,
+    excluded_attributes: ExcludedAttributes = None,
 ):
     """One User; `If-None-Match` gets 304 while it is unchanged."""
-    params = _response_parameters(attributes, excluded_attributes)
-    person = await people_service.get_provisioned_person(session, principal, _person_id(user_id))
-    return _user_response(request, person, Context.RESOURCE_QUERY_RESPONSE, params=params)
+    params = USERS.parameters(attributes, excluded_attributes)
+    person = await people_service.get_provisioned_person(session, principal, USERS.id(user_id))
+    return USERS.response(request, person, Context.RESOURCE_QUERY_RESPONSE, params=params)
 
 
 @router.put("/Users/{user_id}")
@@ -356,19 +446,16 @@ async def replace_user(
     request: Request, user_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
 ):
     """Replace a User; a schema the body leaves out (an extension) keeps what it holds."""
-    person_id = _person_id(user_id)
-    payload = mapping.normalise_resource(await _json_body(request), _users_url(request))
-    with scim_errors():
-        user = ScimUser.model_validate(
-            payload, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST, scim_policy=POLICY
-        )
+    person_id = USERS.id(user_id)
+    payload = mapping.normalise_resource(await _json_body(request), USERS.url(request))
+    user = USERS.validated(payload, Context.RESOURCE_REPLACEMENT_REQUEST)
     fields = mapping.person_fields(user, mode="replace")
     user_name = fields.pop("user_name", None)
     await _resolve_department(session, principal, fields)
     person = await people_service.update_provisioned_person(
         session, principal, person_id, _update(fields), user_name=user_name, if_match=if_match
     )
-    return _user_response(request, person, Context.RESOURCE_REPLACEMENT_RESPONSE)
+    return USERS.response(request, person, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 @router.patch("/Users/{user_id}")
@@ -376,28 +463,21 @@ async def patch_user(
     request: Request, user_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
 ):
     """Apply RFC 7644 PatchOp operations (the Okta and Entra forms included)."""
-    users_url = _users_url(request)
-    current = await people_service.get_provisioned_person(session, principal, _person_id(user_id))
+    current = await people_service.get_provisioned_person(session, principal, USERS.id(user_id))
     raw = await _json_body(request)
     _check_patch_size(raw)
-    payload = mapping.normalise_patch(raw, users_url)
-    before = mapping.to_scim(current, users_url)
-    after = before.model_copy(deep=True)
-    with scim_errors():
-        patch = PatchOp[ScimUser].model_validate(
-            payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=POLICY
-        )
-        patch.patch(after, POLICY)
+    before = mapping.to_scim(current, USERS.url(request))
+    after = USERS.patched(mapping.normalise_patch(raw, USERS.url(request)), before)
     fields = mapping.person_fields(after, mode="patch", before=before)
     if not fields:  # nothing CueCard keeps changed: no new revision, but If-Match still holds
         check_if_match(if_match, etag(current.revision), required=False)
-        return _user_response(request, current, Context.RESOURCE_PATCH_RESPONSE)
+        return USERS.response(request, current, Context.RESOURCE_PATCH_RESPONSE)
     user_name = fields.pop("user_name", None)
     await _resolve_department(session, principal, fields)
     person = await people_service.update_provisioned_person(
         session, principal, current.id, _update(fields), user_name=user_name, if_match=if_match
     )
-    return _user_response(request, person, Context.RESOURCE_PATCH_RESPONSE)
+    return USERS.response(request, person, Context.RESOURCE_PATCH_RESPONSE)
 
 
 @router.delete("/Users/{user_id}", status_code=204)
@@ -406,98 +486,11 @@ async def delete_user(
 ):
     """Delete a User (RFC 7644 §3.6: it answers 404 from now on); the person stays in CueCard,
     inactive, with their history."""
-    await groups_service.delete_user(session, principal, _person_id(user_id), if_match=if_match)
+    await groups_service.delete_user(session, principal, USERS.id(user_id), if_match=if_match)
     return Response(status_code=204)
 
 
 # --- Groups ------------------------------------------------------------------------------
-
-
-def _groups_url(request: Request) -> str:
-    return f"{_base(request)}/Groups"
-
-
-def _role_groups(request: Request) -> dict[str, str]:
-    return request.app.state.settings.scim_role_group_map
-
-
-def _group_id(group_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(group_id)
-    except ValueError as exc:
-        raise NotFound("No such Group.") from exc
-
-
-def _wants_display(attributes: str | None) -> bool:
-    """Whether `attributes` asks for members' display names (returned on request only)."""
-    names = {a.strip().lower() for a in (attributes or "").split(",")}
-    return bool(names & {"members.display", "urn:ietf:params:scim:schemas:core:2.0:group:members.display"})
-
-
-def _group_parameters(attributes: str | None, excluded: str | None) -> Any:
-    if not attributes and not excluded:
-        return None
-    with scim_errors():
-        return ResponseParameters[ScimGroup].model_validate(
-            {"attributes": attributes, "excludedAttributes": excluded}
-        )
-
-
-def _group_response(
-    request: Request,
-    group: GroupRead,
-    context: Context,
-    *,
-    status_code: int = 200,
-    params: Any = None,
-    location: bool = False,
-) -> Response:
-    tag = etag(group.revision)
-    headers = {"ETag": tag}
-    if location:
-        headers["Location"] = f"{_groups_url(request)}/{group.id}"
-    if request.method == "GET" and if_none_match_hits(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers=headers)
-    scim_group = mapping.group_to_scim(
-        group,
-        _groups_url(request),
-        _users_url(request),
-        display=_wants_display(request.query_params.get("attributes")),
-    )
-    body = scim_group.model_dump(mode="json", scim_ctx=context, response_parameters=params)
-    return scim_response(body, status_code=status_code, headers=headers)
-
-
-async def _groups_page(
-    request: Request,
-    session: SessionDep,
-    principal: Principal,
-    *,
-    filter_text: str | None,
-    start_index: int,
-    count: int,
-    params: Any,
-    context: Context,
-) -> Response:
-    lookup = parse_group_filter(filter_text)
-    start = max(start_index, 1)
-    limit = min(max(count, 0), MAX_RESULTS)
-    total, groups = await groups_service.list_groups(
-        session,
-        principal,
-        offset=start - 1,
-        limit=limit,
-        display_name=lookup.display_name,
-        external_id=lookup.external_id,
-    )
-    display = _wants_display(request.query_params.get("attributes"))
-    resources = [
-        mapping.group_to_scim(g, _groups_url(request), _users_url(request), display=display) for g in groups
-    ]
-    page = ListResponse[ScimGroup](
-        total_results=total, start_index=start, items_per_page=len(resources), resources=resources
-    )
-    return scim_response(page.model_dump(mode="json", scim_ctx=context, response_parameters=params))
 
 
 @router.get("/Groups")
@@ -505,21 +498,21 @@ async def list_groups(
     request: Request,
     session: SessionDep,
     principal: ProvisionerDep,
-    filter: Annotated[str | None, Query()] = None,
-    start_index: Annotated[int, Query(alias="startIndex")] = 1,
-    count: Annotated[int, Query()] = MAX_RESULTS,
-    attributes: Annotated[str | None, Query(max_length=2000)] = None,
-    excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)] = None,
+    filter: Filter = None,
+    start_index: StartIndex = 1,
+    count: Count = MAX_RESULTS,
+    attributes: Attributes = None,
+    excluded_attributes: ExcludedAttributes = None,
 ):
     """Groups, oldest first; `filter` finds one by displayName or externalId."""
-    return await _groups_page(
+    return await GROUPS.page(
         request,
         session,
         principal,
         filter_text=filter,
         start_index=start_index,
         count=count,
-        params=_group_parameters(attributes, excluded_attributes),
+        params=GROUPS.parameters(attributes, excluded_attributes),
         context=Context.RESOURCE_QUERY_RESPONSE,
     )
 
@@ -527,36 +520,17 @@ async def list_groups(
 @router.post("/Groups/.search")
 async def search_groups(request: Request, session: SessionDep, principal: ProvisionerDep):
     """The same query as GET /Groups, sent as a SearchRequest body."""
-    payload = await _json_body(request)
-    with scim_errors():
-        search = SearchRequest[ScimGroup].model_validate(
-            payload, scim_ctx=Context.SEARCH_REQUEST, scim_policy=POLICY
-        )
-    params = search if search.attributes or search.excluded_attributes else None
-    return await _groups_page(
-        request,
-        session,
-        principal,
-        filter_text=payload.get("filter") if isinstance(payload, dict) else None,
-        start_index=search.start_index or 1,
-        count=MAX_RESULTS if search.count is None else search.count,
-        params=params,
-        context=Context.SEARCH_RESPONSE,
-    )
+    return await GROUPS.search(request, session, principal)
 
 
 @router.post("/Groups", status_code=201)
 async def create_group(request: Request, session: SessionDep, principal: ProvisionerDep):
     """Create a Group: a department (created when missing) or a role; members move into it."""
-    payload = await _json_body(request)
-    with scim_errors():
-        group = ScimGroup.model_validate(
-            payload, scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=POLICY
-        )
+    group = GROUPS.validated(await _json_body(request), Context.RESOURCE_CREATION_REQUEST)
     created = await groups_service.create_group(
         session, principal, mapping.group_write(group), role_groups=_role_groups(request)
     )
-    return _group_response(
+    return GROUPS.response(
         request, created, Context.RESOURCE_CREATION_RESPONSE, status_code=201, location=True
     )
 
@@ -567,13 +541,13 @@ async def get_group(
     group_id: str,
     session: SessionDep,
     principal: ProvisionerDep,
-    attributes: Annotated[str | None, Query(max_length=2000)] = None,
-    excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)] = None,
+    attributes: Attributes = None,
+    excluded_attributes: ExcludedAttributes = None,
 ):
     """One Group with its members; `If-None-Match` gets 304 while it is unchanged."""
-    params = _group_parameters(attributes, excluded_attributes)
-    group = await groups_service.get_group(session, principal, _group_id(group_id))
-    return _group_response(request, group, Context.RESOURCE_QUERY_RESPONSE, params=params)
+    params = GROUPS.parameters(attributes, excluded_attributes)
+    group = await groups_service.get_group(session, principal, GROUPS.id(group_id))
+    return GROUPS.response(request, group, Context.RESOURCE_QUERY_RESPONSE, params=params)
 
 
 @router.put("/Groups/{group_id}")
@@ -581,20 +555,16 @@ async def replace_group(
     request: Request, group_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
 ):
     """Replace a Group: its name and its whole member list."""
-    payload = await _json_body(request)
-    with scim_errors():
-        group = ScimGroup.model_validate(
-            payload, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST, scim_policy=POLICY
-        )
+    group = GROUPS.validated(await _json_body(request), Context.RESOURCE_REPLACEMENT_REQUEST)
     updated = await groups_service.update_group(
         session,
         principal,
-        _group_id(group_id),
+        GROUPS.id(group_id),
         mapping.group_write(group),
         role_groups=_role_groups(request),
         if_match=if_match,
     )
-    return _group_response(request, updated, Context.RESOURCE_REPLACEMENT_RESPONSE)
+    return GROUPS.response(request, updated, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 @router.patch("/Groups/{group_id}")
@@ -602,17 +572,11 @@ async def patch_group(
     request: Request, group_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
 ):
     """Apply PatchOp operations: members add/remove (Okta group push, Entra), rename."""
-    current = await groups_service.get_group(session, principal, _group_id(group_id))
+    current = await groups_service.get_group(session, principal, GROUPS.id(group_id))
     raw = await _json_body(request)
     _check_patch_size(raw)
-    payload = mapping.normalise_group_patch(raw, str(current.id))
-    before = mapping.group_to_scim(current, _groups_url(request), _users_url(request))
-    after = before.model_copy(deep=True)
-    with scim_errors():
-        patch = PatchOp[ScimGroup].model_validate(
-            payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=POLICY
-        )
-        patch.patch(after, POLICY)
+    before = mapping.group_to_scim(current, GROUPS.url(request), USERS.url(request))
+    after = GROUPS.patched(mapping.normalise_group_patch(raw, str(current.id)), before)
     updated = await groups_service.update_group(
         session,
         principal,
@@ -621,7 +585,7 @@ async def patch_group(
         role_groups=_role_groups(request),
         if_match=if_match,
     )
-    return _group_response(request, updated, Context.RESOURCE_PATCH_RESPONSE)
+    return GROUPS.response(request, updated, Context.RESOURCE_PATCH_RESPONSE)
 
 
 @router.delete("/Groups/{group_id}", status_code=204)
@@ -629,7 +593,7 @@ async def delete_group(
     request: Request, group_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
 ):
     """Delete a Group: its members leave it (department and role re-decided); the department stays."""
-    await groups_service.delete_group(session, principal, _group_id(group_id), if_match=if_match)
+    await groups_service.delete_group(session, principal, GROUPS.id(group_id), if_match=if_match)
     return Response(status_code=204)
 
 
@@ -661,24 +625,15 @@ async def search_everything(request: Request, session: SessionDep, principal: Pr
     resources: list[Any] = []
     users_total = groups_total = 0
     if user_lookup is not None:
-        users_total, people = await people_service.list_provisioned_people(
-            session,
-            principal,
-            offset=start - 1,
-            limit=limit,
-            user_name=user_lookup.user_name,
-            email=user_lookup.email,
-            external_id=user_lookup.external_id,
-        )
+        users_total, people = await _fetch_users(session, principal, user_lookup, start - 1, limit)
         resources += [mapping.to_scim(person, _users_url(request)) for person in people]
     if group_lookup is not None:
-        groups_total, groups = await groups_service.list_groups(
+        groups_total, groups = await _fetch_groups(
             session,
             principal,
-            offset=max(start - 1 - users_total, 0),
-            limit=limit - len(resources) if start - 1 + len(resources) >= users_total else 0,
-            display_name=group_lookup.display_name,
-            external_id=group_lookup.external_id,
+            group_lookup,
+            max(start - 1 - users_total, 0),
+            limit - len(resources) if start - 1 + len(resources) >= users_total else 0,
         )
         resources += [mapping.group_to_scim(g, _groups_url(request), _users_url(request)) for g in groups]
     page = ListResponse[ScimUser | ScimGroup](
