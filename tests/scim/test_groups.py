@@ -10,20 +10,22 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from service.campaigns import service as campaigns_service
-from service.campaigns.schemas import CampaignCreate
 from service.config import Settings
-from service.pagination import PageParams
 from tests.factories import (
     bearer,
-    make_brief,
     make_department,
     make_person,
-    make_product,
-    principal_of,
     token_for,
 )
-from tests.scim.conftest import BASE, SCIM_JSON, USER, assert_scim_error, patch_body, scim_settings
+from tests.scim.conftest import (
+    BASE,
+    SCIM_JSON,
+    USER,
+    assert_scim_error,
+    make_onboarding,
+    patch_body,
+    scim_settings,
+)
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
@@ -170,21 +172,7 @@ async def test_role_groups_give_the_highest_role_and_leaving_them_all_makes_an_e
 
 
 async def test_joining_a_department_group_enrolls_in_its_campaign_in_the_same_change(app, client, hr):
-    await make_department(app, key="sales", name="営業部")
-    editor = await make_person(app, role="editor")
-    brief = await make_brief(app, editor, (await make_product(app)).key, status="published")
-    plan = CampaignCreate.model_validate(
-        {
-            "brief_id": str(brief.id),
-            "name": "営業部 オンボーディング",
-            "kind": "onboarding",
-            "audience": {"departments": ["sales"]},
-            "steps": [{"channel": "briefing", "title": "初日オリエンテーション", "day_offset": 0}],
-        }
-    )
-    async with app.state.sessionmaker() as session:
-        campaign = await campaigns_service.create_campaign(session, principal_of(editor), plan)
-        campaign = await campaigns_service.activate_campaign(session, principal_of(editor), campaign.id)
+    onboarding = await make_onboarding(app)
     start = datetime.now(UTC).date().isoformat()
     hanako = await new_user(
         client,
@@ -195,11 +183,7 @@ async def test_joining_a_department_group_enrolls_in_its_campaign_in_the_same_ch
     )
 
     async def enrollment():
-        async with app.state.sessionmaker() as session:
-            page = await campaigns_service.list_enrollments(
-                session, principal_of(editor), campaign.id, PageParams()
-            )
-        return {e.person_id: e for e in page.items}.get(uuid.UUID(hanako["id"]))
+        return (await onboarding.enrollments()).get(uuid.UUID(hanako["id"]))
 
     assert await enrollment() is None
     group = await new_group(client, hr, "営業部", hanako)

@@ -6,16 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from service.campaigns import service as campaigns_service
-from service.campaigns.schemas import CampaignCreate
-from service.pagination import PageParams
 from tests.factories import (
     bearer,
-    make_brief,
     make_department,
     make_person,
-    make_product,
-    principal_of,
     service_token,
     token_for,
 )
@@ -26,6 +20,7 @@ from tests.scim.conftest import (
     SCIM_JSON,
     USER,
     assert_scim_error,
+    make_onboarding,
     patch_body,
     scim_settings,
     user_body,
@@ -474,25 +469,7 @@ async def test_duplicate_user_name_is_409_uniqueness(client, hr):
 
 
 async def test_a_new_hire_pushed_by_scim_is_enrolled_in_the_active_onboarding_campaign(app, client, hr):
-    await make_department(app, key="sales", name="営業部")
-    editor = await make_person(app, role="editor")
-    brief = await make_brief(app, editor, (await make_product(app)).key, status="published")
-    plan = CampaignCreate.model_validate(
-        {
-            "brief_id": str(brief.id),
-            "name": "新入社員オンボーディング",
-            "kind": "onboarding",
-            "audience": {"departments": ["sales"]},
-            "steps": [
-                {"channel": "briefing", "title": "初日オリエンテーション", "day_offset": 0},
-                {"channel": "briefing", "title": "30日面談", "day_offset": 30},
-            ],
-        }
-    )
-    async with app.state.sessionmaker() as session:
-        campaign = await campaigns_service.create_campaign(session, principal_of(editor), plan)
-        campaign = await campaigns_service.activate_campaign(session, principal_of(editor), campaign.id)
-
+    onboarding = await make_onboarding(app)
     start = datetime.now(UTC).date().isoformat()  # the service's day is UTC's
     user = await create(client, hr, hire("new.hire@example.com", **{CUECARD: {"hireDate": start}}))
     outsider = await create(
@@ -501,23 +478,14 @@ async def test_a_new_hire_pushed_by_scim_is_enrolled_in_the_active_onboarding_ca
         user_body("elsewhere@example.com", schemas=[USER, CUECARD], **{CUECARD: {"hireDate": start}}),
     )
 
-    async with app.state.sessionmaker() as session:
-        page = await campaigns_service.list_enrollments(
-            session, principal_of(editor), campaign.id, PageParams()
-        )
-    enrolled = {e.person_id: e for e in page.items}
+    enrolled = await onboarding.enrollments()
     assert uuid.UUID(user["id"]) in enrolled
     assert enrolled[uuid.UUID(user["id"])].anchor_date.isoformat() == start
     assert uuid.UUID(outsider["id"]) not in enrolled  # not in the campaign's department
 
     # The leaver's enrollment is kept as history (left_at), not deleted.
     await client.delete(f"{BASE}/Users/{user['id']}", headers=hr)
-    async with app.state.sessionmaker() as session:
-        page = await campaigns_service.list_enrollments(
-            session, principal_of(editor), campaign.id, PageParams()
-        )
-    left = {e.person_id: e for e in page.items}[uuid.UUID(user["id"])]
-    assert left.left_at is not None
+    assert (await onboarding.enrollments())[uuid.UUID(user["id"])].left_at is not None
 
 
 # --- discovery ---------------------------------------------------------------------------
