@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from fastapi import FastAPI
 
+from service.auth import cache as auth_cache
 from service.auth.principal import Principal
 from service.clients import service as clients_service
 from service.clients.schemas import ClientCreate
@@ -185,3 +191,48 @@ async def make_brief(
             approver = reviewer or await make_person(app, role="manager")
             brief = await briefs_service.approve_brief(session, principal_of(approver), brief.id)
     return brief
+
+
+# --- counting statements ----------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def counting_statements(app: FastAPI) -> AsyncIterator[list[str]]:
+    """Every SQL statement the app's engine sends while the block runs."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = app.state.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+async def notices_settled(app: FastAPI) -> None:
+    """Returns once every change notice committed so far has reached this app (PostgreSQL; on
+    SQLite there are none). Call it after a statement-count test's setup, before warming: a
+    notice still in flight would drop a freshly cached caller and cost a lookup that is not the
+    one measured. PostgreSQL delivers notices in commit order, so once a marker sent now has
+    arrived, every earlier one has too."""
+    listener = getattr(app.state, "listener", None)
+    if listener is None:
+        return
+    await asyncio.wait_for(listener.connected.wait(), timeout=10)
+    cache, marker, arrived = app.state.auth_cache, f"person:{uuid.uuid4()}", asyncio.Event()
+
+    def on_notify(payload: str) -> None:
+        type(cache).on_notify(cache, payload)  # the marker names nobody: it drops nothing
+        if payload == marker:
+            arrived.set()
+
+    cache.on_notify = on_notify
+    try:
+        async with app.state.engine.begin() as connection:
+            await connection.execute(sa.select(sa.func.pg_notify(auth_cache.CHANNEL, marker)))
+        await asyncio.wait_for(arrived.wait(), timeout=10)
+    finally:
+        del cache.on_notify

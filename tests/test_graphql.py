@@ -19,7 +19,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from graphql import GraphQLError
 from jose import jwt as jose_jwt
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from service.api.graphql import ErrorCodes
 from service.auth.cache import StoredClient
@@ -27,7 +27,17 @@ from service.config import Settings
 from service.main import create_app
 from service.people.models import Department, Person
 from service.products.models import Product
-from tests.factories import Callers, bearer, make_department, make_person, make_product, token_for, unique
+from tests.factories import (
+    Callers,
+    bearer,
+    counting_statements,
+    make_department,
+    make_person,
+    make_product,
+    notices_settled,
+    token_for,
+    unique,
+)
 
 PERSON_FIELDS = "id email displayName role locale active employeeNumber hireDate etag"
 
@@ -71,22 +81,6 @@ async def other_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http
-
-
-@asynccontextmanager
-async def counting_statements(app: FastAPI) -> AsyncIterator[list[str]]:
-    """Every SQL statement the app's engine sends while the block runs."""
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def nested_managers(depth: int) -> str:
@@ -747,6 +741,7 @@ async def test_statements_per_page_do_not_grow_with_its_size(app: FastAPI, clien
             manager_id=managers[i % 5].id,
         )
     headers = bearer(token_for(app, admin))
+    await notices_settled(app)
 
     # Start after the admin and the managers: every person on the pages below has both a
     # department and a manager (in another department), so both page sizes do the same work.

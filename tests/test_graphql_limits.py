@@ -25,13 +25,15 @@ from tests.factories import (
     OPERATOR,
     Callers,
     bearer,
+    counting_statements,
     make_brief,
     make_department,
     make_person,
     make_product,
+    notices_settled,
     token_for,
 )
-from tests.test_graphql import counting_statements, error_codes, gql, only_error, other_app
+from tests.test_graphql import error_codes, gql, only_error, other_app
 
 NO_SUCH_BRIEF = "00000000-0000-4000-8000-000000000000"
 
@@ -123,6 +125,7 @@ async def test_amplifying_queries_are_refused_before_they_run(
     query = AMPLIFYING[name].replace("{ brief(id: $id)", "query($id: ID!) { brief(id: $id)")
     variables = {"id": NO_SUCH_BRIEF} if "$id" in query else None
     # Warm the auth cache with the caller first: then any statement would be a resolver's.
+    await notices_settled(app)
     await gql(client, "{ __typename }", callers.headers("svc_pitch"))
     async with counting_statements(app) as statements:
         started = time.process_time()

@@ -16,13 +16,20 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
-from sqlalchemy import event
 
 from service.clients import service as clients_service
 from service.clients.models import ApiToken
 from service.main import create_app
 from tests.conftest import BACKEND
-from tests.factories import OPERATOR, bearer, make_person, service_token, token_for
+from tests.factories import (
+    OPERATOR,
+    bearer,
+    counting_statements,
+    make_person,
+    notices_settled,
+    service_token,
+    token_for,
+)
 
 CLIENTS = "/api/v1/clients"
 SCIM_USERS = "/scim/v2/Users"
@@ -354,43 +361,14 @@ async def test_deleting_the_client_deletes_its_tokens(app, client, admin):
 # --- cost: no database trip for a known token, last use recorded once a minute --------------------
 
 
-async def notices_settled(app) -> None:
-    """Waits until the change notices the setup sent (creating the client) have reached this
-    process: one still in flight would drop a freshly cached entry and cost a second lookup
-    that is not the one measured. Each notice bumps the cache's generation; once it has been
-    still for a while, nothing is in flight (notices arrive within milliseconds)."""
-    listener = getattr(app.state, "listener", None)
-    if listener is None:
-        return
-    await asyncio.wait_for(listener.connected.wait(), timeout=10)
-    cache, quiet_since = app.state.auth_cache, None
-    seen, deadline = cache.generation, time.monotonic() + 5
-    while time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-        if cache.generation != seen:
-            seen, quiet_since = cache.generation, None
-        elif quiet_since is None:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 0.3:
-            return
-
-
 async def test_a_cached_token_costs_no_lookup_and_its_use_is_recorded_once_a_minute(app, client, admin):
     created = await create_client(client, admin, "pitch:read", api_token=True)
     token = bearer(created["api_token"])
     await notices_settled(app)
-    statements: list[str] = []
-
-    def count(*args: object, **kwargs: object) -> None:
-        statements.append(str(args[2]).lower())
-
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    async with counting_statements(app) as statements:
         for _ in range(5):
             assert (await client.get("/api/v1/products", headers=token)).status_code == 200
-    finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
-    touching = [s for s in statements if "api_tokens" in s or "service_clients" in s]
+    touching = [s.lower() for s in statements if "api_tokens" in s or "service_clients" in s]
     lookups = [s for s in touching if s.lstrip().startswith("select")]
     updates = [s for s in touching if s.lstrip().startswith("update")]
     # The token and its client, once each: five requests uncached would be ten lookups.

@@ -10,11 +10,19 @@ import time
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy import event
 
 from service.main import create_app
 from tests.conftest import BACKEND
-from tests.factories import bearer, make_brief, make_person, make_product, service_token, token_for
+from tests.factories import (
+    bearer,
+    counting_statements,
+    make_brief,
+    make_person,
+    make_product,
+    notices_settled,
+    service_token,
+    token_for,
+)
 from tests.scim.conftest import BASE, CUECARD, patch_body
 
 EVIDENCE = "/api/v1/evidence"
@@ -122,20 +130,13 @@ async def test_a_known_caller_costs_no_database_trip(app, client, callers):
     url = f"/api/v1/pitch/{product.key}"
     employee = callers.headers("employee")
     crm = bearer(await service_token(app, client, "pitch:read"))
+    await notices_settled(app)
     for headers in (employee, crm):
         assert (await client.get(url, headers=headers)).status_code == 200  # warm both caches
-    statements: list[str] = []
-
-    def count(*args: object, **kwargs: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    async with counting_statements(app) as statements:
         for _ in range(3):
             for headers in (employee, crm):
                 assert (await client.get(url, headers=headers)).status_code == 200
-    finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
     assert statements == []
 
 

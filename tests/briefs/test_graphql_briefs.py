@@ -3,7 +3,6 @@ their workflow and refusals, and nested fields that batch (statements per page d
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -22,12 +21,14 @@ from tests.factories import (
     Callers,
     bearer,
     complete_brief,
+    counting_statements,
     make_brief,
     make_person,
     make_product,
+    notices_settled,
     token_for,
 )
-from tests.test_graphql import counting_statements, error_codes, gql, only_error
+from tests.test_graphql import error_codes, gql, only_error
 
 BRIEF_FIELDS = "id version status locale title etag productKey pains { kind text } evidence { id claim }"
 CREATE = f"mutation($input: BriefInput!) {{ createBrief(input: $input) {{ {BRIEF_FIELDS} }} }}"
@@ -435,9 +436,7 @@ async def test_statements_per_page_of_briefs_do_not_grow_with_its_size(
 async def _statements_per_page(
     app: FastAPI, client: httpx.AsyncClient, headers: dict[str, str], products: list[Any]
 ) -> dict[int, int]:
-    listener = getattr(app.state, "listener", None)
-    if listener is not None:  # the auth cache keeps callers only while NOTIFYs can reach it
-        await asyncio.wait_for(listener.connected.wait(), timeout=10)
+    await notices_settled(app)
     await gql(client, PAGE_WITH_NESTED, headers, {"first": 50})  # warm the pool and the caller
     counts = {}
     for first in (5, 50):

@@ -15,10 +15,12 @@ from service.main import create_app
 from tests.conftest import BACKEND
 from tests.factories import (
     bearer,
+    counting_statements,
     make_brief,
     make_department,
     make_person,
     make_product,
+    notices_settled,
     service_token,
     token_for,
 )
@@ -275,20 +277,11 @@ async def test_usage_is_reported_per_version_and_audience(app, client, crm, publ
 async def test_a_cache_hit_touches_no_database(app, client, crm, published):
     product, _ = published
     url = f"/api/v1/pitch/{product.key}"
+    await notices_settled(app)
     await client.get(url, headers=crm)  # warm
-    statements: list[str] = []
-
-    def count(*args, **kwargs):
-        statements.append(args[2])
-
-    from sqlalchemy import event
-
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    async with counting_statements(app) as statements:
         for _ in range(5):
             assert (await client.get(url, headers=crm)).status_code == 200
-    finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", count)
     assert statements == []
 
 
