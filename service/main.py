@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             listener.subscribe(pitch_cache.CHANNEL, app.state.pitch_cache)
             listener.subscribe(auth_cache.CHANNEL, app.state.auth_cache)
             listener.start()
-        app.state.listener = app.state.pitch_listener = listener
+        app.state.listener = listener
         # Everything built at start-up (routes, schemas, GraphQL types) lives as long as the
         # process: keep it out of the cyclic collector's full passes (shorter GC pauses, p99).
         gc.collect()

@@ -56,4 +56,3 @@ async def required_principal(principal: Annotated[Principal | None, Depends(reso
 
 
 PrincipalDep = Annotated[Principal, Depends(required_principal)]
-OptionalPrincipalDep = Annotated[Principal | None, Depends(resolve_principal)]

@@ -17,7 +17,6 @@ from service.fields import Locale, Slug
 from service.pagination import Page
 
 router = APIRouter(prefix="/api/v1/briefs", tags=["briefs"])
-BriefId = Annotated[uuid.UUID, "the id of one brief version"]
 
 
 def _one(request: Request, brief: BriefRead, status_code: int = 200):

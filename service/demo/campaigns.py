@@ -42,7 +42,6 @@ EDITOR = "sato.misaki@hoshino.example"
 PRODUCT_EDITOR = "takahashi.ken@hoshino.example"
 SALES_MANAGER = "suzuki.yui@hoshino.example"
 SUPPORT_MANAGER = "ito.daisuke@hoshino.example"
-DEV_MANAGER = "yamamoto.sho@hoshino.example"
 HR_MANAGER = "kobayashi.mai@hoshino.example"
 NEW_HIRE = "nakamura.rin@hoshino.example"
 

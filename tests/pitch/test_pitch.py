@@ -294,7 +294,7 @@ async def test_a_second_replica_serves_the_new_version_within_a_second(app, clie
     brief = await make_brief(app, callers.people["editor"], product.key, status="published")
     replica = create_app(settings)
     async with LifespanManager(replica):
-        await asyncio.wait_for(replica.state.pitch_listener.connected.wait(), timeout=5)
+        await asyncio.wait_for(replica.state.listener.connected.wait(), timeout=5)
         transport = httpx.ASGITransport(app=replica)
         async with httpx.AsyncClient(transport=transport, base_url="http://replica") as second:
             crm = bearer(await service_token(app, client, "pitch:read"))
