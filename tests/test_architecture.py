@@ -1,4 +1,4 @@
-"""Dependencies point one way: no import cycle inside `service`.
+"""Dependencies point one way: no import cycle between the modules of `service`.
 
 The graph counts every import, also those inside functions and under TYPE_CHECKING: an import
 deferred into a function still couples the two modules both ways, it only hides the cycle from
