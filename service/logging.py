@@ -36,8 +36,18 @@ def get_logger(name: str) -> Any:
     return structlog.get_logger(**{"logger_name": name})
 
 
+_level = logging.INFO
+
+
+def access_logging() -> bool:
+    """Whether the access log's INFO lines are written at the configured level (checked
+    before building one: a filtered-out line then costs nothing at all)."""
+    return _level <= logging.INFO
+
+
 def configure_logging(settings: Settings) -> None:
-    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    global _level
+    level = _level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -69,7 +79,7 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # uvicorn's access log would duplicate ours (Observability middleware logs each request).
+    # uvicorn's access log would duplicate ours (the Edge middleware logs each request).
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
