@@ -54,7 +54,9 @@ ASGI = Callable[[dict, Callable, Callable], Awaitable[None]]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.pitch.profile", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.pitch.profile", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--requests", type=int, default=2000, help="calls per figure (in loops of LOOP)")
     parser.add_argument("--repeats", type=int, default=2, help="times over (the best loop counts)")
     parser.add_argument("--log-levels", default="INFO,WARNING", help="CUECARD_LOG_LEVEL values to profile")
@@ -170,7 +172,10 @@ async def seed(app: Any) -> str:
     sink = Sink()
     scope = scope_for(
         app,
-        [(b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", str(len(body)).encode())],
+        [
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", str(len(body)).encode()),
+        ],
         path="/api/v1/auth/token",
         query=b"",
     )
@@ -212,7 +217,11 @@ async def endpoint_steps(app: Any, headers: list, args: argparse.Namespace) -> l
 
     async def cached_read() -> None:
         await pitch_service.current_pitch(
-            app.state.sessionmaker, principal, cache=app.state.pitch_cache, product_key=PRODUCT_KEY, locale=LOCALE
+            app.state.sessionmaker,
+            principal,
+            cache=app.state.pitch_cache,
+            product_key=PRODUCT_KEY,
+            locale=LOCALE,
         )
 
     steps = [
