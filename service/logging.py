@@ -7,10 +7,12 @@ stdlib logging (uvicorn, SQLAlchemy) is rendered by the same processors into the
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Any
 
+import orjson
 import structlog
 from asgi_correlation_id import correlation_id
 
@@ -29,6 +31,15 @@ def _stdlib_logger_name(_logger: object, _name: str, event: dict) -> dict:
     if record is not None:
         event["logger_name"] = record.name  # the same key our own loggers use
     return event
+
+
+def _dumps(event: dict, **kwargs: Any) -> bytes:
+    """One JSON line as bytes (orjson: a few times cheaper than json.dumps per access-log
+    line); what orjson refuses (integers beyond 64 bits) goes through json."""
+    try:
+        return orjson.dumps(event, default=kwargs.get("default"), option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(event, ensure_ascii=False, **kwargs).encode()
 
 
 def get_logger(name: str) -> Any:
@@ -59,10 +70,20 @@ def configure_logging(settings: Settings) -> None:
         if settings.log_json
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    # Our own events, the access log's included, are serialised by orjson straight to bytes.
+    binary = getattr(sys.stderr, "buffer", None) if settings.log_json else None
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=_dumps) if binary else renderer,
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        logger_factory=(
+            structlog.BytesLoggerFactory(file=binary)
+            if binary
+            else structlog.WriteLoggerFactory(file=sys.stderr)
+        ),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
