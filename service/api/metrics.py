@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 REQUESTS = "cuecard_http_requests"
 LATENCY = "cuecard_http_request_duration_seconds"
@@ -44,9 +45,10 @@ class RequestMetrics:
             requests.add_metric([method, route, str(status)], count)
         yield requests
         latency = HistogramMetricFamily(LATENCY, "HTTP request latency", labels=["method", "route"])
+        # Bucket bounds written as prometheus_client writes them ("5.0", not "5").
         for (method, route), series in list(self.latency.items()):
             cumulative, buckets = 0, []
-            for bound, count in zip([*map(str, BUCKETS), "+Inf"], series[:-1], strict=True):
+            for bound, count in zip([*map(floatToGoString, BUCKETS), "+Inf"], series[:-1], strict=True):
                 cumulative += count
                 buckets.append((bound, cumulative))
             latency.add_metric([method, route], buckets, sum_value=series[-1])
