@@ -145,7 +145,7 @@ class _ServeCurrentPitch:
 async def get_current_pitch(request: Request) -> Response:
     """The current pitch for a product (JSON, or an embeddable HTML card with `Accept: text/html`).
 
-    The hottest read path. It is served as a plain ASGI route matched before any other
+    The hottest read path. It is served as a plain Starlette route matched before any other
     (see `fast_routes`): FastAPI's routing and dependency solving measured at over half of
     its CPU time. So the caller and the parameters are resolved here, by the same functions
     and schema the rest of the API uses.
