@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from typing import Any
 
 import orjson
@@ -47,22 +48,36 @@ def get_logger(name: str) -> Any:
     return structlog.get_logger(**{"logger_name": name})
 
 
-_level = logging.INFO
+_access: Any = None  # the access log, bound once per configuration; None below INFO
 
 
-def access_logging() -> bool:
-    """Whether the access log's INFO lines are written at the configured level (checked
-    before building one: a filtered-out line then costs nothing at all)."""
-    return _level <= logging.INFO
+def access_logger() -> Any:
+    """The access log when INFO lines are written at the configured level, else None (checked
+    before building a line: a filtered-out one then costs nothing at all). Bound once, not
+    through structlog's lazy proxy on every line (a third of a line's cost)."""
+    return _access
+
+
+_second: list = [0, ""]  # the last whole second seen, formatted
+
+
+def _timestamp(_logger: object, _name: str, event: dict) -> dict:
+    """TimeStamper(fmt="iso", utc=True)'s format, the date formatted once a second."""
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    event["timestamp"] = f"{_second[1]}.{int((now - second) * 1_000_000):06d}Z"
+    return event
 
 
 def configure_logging(settings: Settings) -> None:
-    global _level
-    level = _level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    global _access
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _timestamp,
         _request_id,
     ]
     renderer = (
@@ -86,6 +101,7 @@ def configure_logging(settings: Settings) -> None:
         ),
         cache_logger_on_first_use=True,
     )
+    _access = get_logger("cuecard.access").bind() if level <= logging.INFO else None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

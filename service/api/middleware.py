@@ -22,7 +22,7 @@ from service.api.metrics import request_metrics
 from service.api.problems import problem_response
 from service.errors import BadRequest, Invalid, PayloadTooLarge, UnsupportedMediaType, field_error
 from service.fields import NUL, nul_position
-from service.logging import access_logging, get_logger
+from service.logging import access_logger
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # No request CueCard reads nests deeper than a handful of levels. The JSON parsers recurse
@@ -34,8 +34,6 @@ _NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'[]{}"')
 _BRACKET_STEPS = bytes(1 if byte in b"[{" else 0xFF if byte in b"]}" else 0 for byte in range(256))
 # Once escapes are gone a string is a quote, non-quotes, a quote: no nested repetition, linear.
 _STRING = re.compile(rb'"[^"]*"')
-
-access_log = get_logger("cuecard.access")
 
 
 def _media_type(headers: Headers) -> str:
@@ -336,7 +334,8 @@ class Edge:
             template = _route_template(scope)
             method = scope["method"]
             request_metrics.observe(method, template, status, elapsed)
-            if access_logging():
+            access_log = access_logger()
+            if access_log is not None:
                 access_log.info(
                     "request",
                     method=method,
