@@ -53,6 +53,7 @@ CSP = (b"content-security-policy", CARD_POLICY.encode())
 # every time.
 _validated: dict[tuple[str, bytes], PitchRequest] = {}
 _MAX_VALIDATED = 4096
+_MAX_KEPT_QUERY = 512  # bytes: longer (repeated parameters) is validated each time, not kept
 # Response headers by ETag and media type (200, 304): built once per rendered variant.
 _headers: dict[tuple[str, str], tuple[list, list]] = {}
 
@@ -76,9 +77,10 @@ def _parameters_of(product_key: str, query_string: bytes) -> PitchRequest:
                 for e in exc.errors()
             ]
         ) from exc
-    if len(_validated) >= _MAX_VALIDATED:
-        _validated.clear()
-    _validated[(product_key, query_string)] = query
+    if len(query_string) <= _MAX_KEPT_QUERY:
+        if len(_validated) >= _MAX_VALIDATED:
+            _validated.clear()
+        _validated[(product_key, query_string)] = query
     return query
 
 
