@@ -7,10 +7,13 @@ stdlib logging (uvicorn, SQLAlchemy) is rendered by the same processors into the
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
 from typing import Any
 
+import orjson
 import structlog
 from asgi_correlation_id import correlation_id
 
@@ -31,17 +34,50 @@ def _stdlib_logger_name(_logger: object, _name: str, event: dict) -> dict:
     return event
 
 
+def _dumps(event: dict, **kwargs: Any) -> bytes:
+    """One JSON line as bytes (orjson: a few times cheaper than json.dumps per access-log
+    line); what orjson refuses (integers beyond 64 bits) goes through json."""
+    try:
+        return orjson.dumps(event, default=kwargs.get("default"), option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(event, ensure_ascii=False, **kwargs).encode()
+
+
 def get_logger(name: str) -> Any:
     """A structlog logger whose events carry `logger_name` (lazy: configured on first use)."""
     return structlog.get_logger(**{"logger_name": name})
 
 
+_access: Any = None  # the access log, bound once per configuration; None below INFO
+
+
+def access_logger() -> Any:
+    """The access log when INFO lines are written at the configured level, else None (checked
+    before building a line: a filtered-out one then costs nothing at all). Bound once, not
+    through structlog's lazy proxy on every line (a third of a line's cost)."""
+    return _access
+
+
+_second: list = [0, ""]  # the last whole second seen, formatted
+
+
+def _timestamp(_logger: object, _name: str, event: dict) -> dict:
+    """TimeStamper(fmt="iso", utc=True)'s format, the date formatted once a second."""
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    event["timestamp"] = f"{_second[1]}.{int((now - second) * 1_000_000):06d}Z"
+    return event
+
+
 def configure_logging(settings: Settings) -> None:
+    global _access
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _timestamp,
         _request_id,
     ]
     renderer = (
@@ -49,12 +85,23 @@ def configure_logging(settings: Settings) -> None:
         if settings.log_json
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    # Our own events, the access log's included, are serialised by orjson straight to bytes.
+    binary = getattr(sys.stderr, "buffer", None) if settings.log_json else None
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=_dumps) if binary else renderer,
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        logger_factory=(
+            structlog.BytesLoggerFactory(file=binary)
+            if binary
+            else structlog.WriteLoggerFactory(file=sys.stderr)
+        ),
         cache_logger_on_first_use=True,
     )
+    _access = get_logger("cuecard.access").bind() if level <= logging.INFO else None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -69,7 +116,7 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # uvicorn's access log would duplicate ours (Observability middleware logs each request).
+    # uvicorn's access log would duplicate ours (the Edge middleware logs each request).
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

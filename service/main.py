@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -16,7 +15,7 @@ from fastapi_problem.handler import customise_openapi
 
 from service import __doc__ as package_doc
 from service.api import graphql, openapi, ops, problems
-from service.api.middleware import Observability, RequestGuard, SecurityHeaders
+from service.api.middleware import Edge, RequestGuard
 from service.api.query import refuse_unknown_query_parameters
 from service.auth import cache as auth_cache
 from service.auth.tokens import TokenService
@@ -51,10 +50,6 @@ Errors are RFC 9457 problem details (`application/problem+json`); lists are curs
 Authenticate with `Authorization: Bearer <JWT>`; integrations obtain one from
 `POST /api/v1/auth/token` (client credentials).
 """
-
-
-def _valid_request_id(value: str) -> bool:
-    return 0 < len(value) <= 128 and value.isascii() and value.isprintable()
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -153,18 +148,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.router.routes[0:0] = pitch_rest.fast_routes()  # the CRM's hot read, matched first
 
-    # Added innermost first: ErrorBoundary sits inside, CorrelationId outermost, so every
-    # response (413s and 500s included) carries X-Request-ID.
+    # Added innermost first: ErrorBoundary sits inside, Edge outermost, so every response
+    # (413s and 500s included) carries X-Request-ID and nosniff, and is counted and logged.
     app.add_middleware(problems.ErrorBoundary, handler=handler)
     app.add_middleware(
         RequestGuard, max_body=settings.max_body_bytes, max_batch_body=settings.max_batch_body_bytes
     )
-    app.add_middleware(Observability)
-    app.add_middleware(SecurityHeaders)  # outside the guard: its 413/415/422 get nosniff too
-    app.add_middleware(
-        CorrelationIdMiddleware,
-        header_name="X-Request-ID",
-        validator=_valid_request_id,
-        update_request_header=True,
-    )
+    app.add_middleware(Edge)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from service.config import Settings
+from service.logging import configure_logging
 from service.main import create_app
 from service.migrate import head_revision, upgrade
 from tests.conftest import TEST_SECRET
@@ -232,3 +234,60 @@ async def test_metrics_stay_open_outside_production(client):
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert REQUESTS_TOTAL in response.text
+
+
+def latency_samples(metrics: str, route: str) -> dict[str, float]:
+    """The latency histogram's samples for GET `route`: `le` bounds, `count` and `sum`."""
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(metrics):
+        if family.name != "cuecard_http_request_duration_seconds":
+            continue
+        for sample in family.samples:
+            if sample.labels.get("route") != route or sample.labels.get("method") != "GET":
+                continue
+            key = sample.labels["le"] if sample.name.endswith("_bucket") else sample.name.rsplit("_", 1)[1]
+            samples[key] = sample.value
+    return samples
+
+
+async def test_latency_histogram_counts_each_request_once_in_cumulative_buckets(client):
+    before = latency_samples((await client.get("/metrics")).text, "/healthz")
+    for _ in range(3):
+        assert (await client.get("/healthz")).status_code == 200
+    after = latency_samples((await client.get("/metrics")).text, "/healthz")
+    assert after["count"] == before.get("count", 0) + 3
+    assert after["+Inf"] == after["count"]
+    assert after["sum"] > before.get("sum", 0)
+    bounds = [key for key in after if key not in ("count", "sum", "+Inf")]
+    assert [after[b] for b in bounds] == sorted(after[b] for b in bounds)  # cumulative
+    assert after["5.0"] <= after["+Inf"]
+
+
+async def test_the_access_log_writes_one_json_line_per_request_at_info_and_none_above(
+    database_url, settings, tmp_path, capfd
+):
+    try:
+        async with client_for(database_url, tmp_path, log_level="INFO") as http:
+            capfd.readouterr()
+            await http.get("/healthz", headers={"X-Request-ID": "trace-info-1"})
+            lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+        access = [line for line in lines if line.get("logger_name") == "cuecard.access"]
+        assert len(access) == 1
+        assert access[0] | {"duration_ms": 0, "timestamp": ""} == {
+            "logger_name": "cuecard.access",
+            "event": "request",
+            "level": "info",
+            "method": "GET",
+            "path": "/healthz",
+            "route": "/healthz",
+            "status": 200,
+            "request_id": "trace-info-1",
+            "duration_ms": 0,
+            "timestamp": "",
+        }
+        async with client_for(database_url, tmp_path, log_level="WARNING") as http:
+            capfd.readouterr()
+            await http.get("/healthz")
+            assert "cuecard.access" not in capfd.readouterr().err
+    finally:
+        configure_logging(settings)  # the suite's own level again (logging is process-wide)

@@ -1,23 +1,30 @@
-"""Benchmark the pitch read against its ceiling, a bare Starlette + asyncpg endpoint.
+"""The current pitch at the limit: the pitch, a bare database ceiling and a bare cached route,
+measured alternately in one run on one stated core layout (issue 16).
 
-    .venv/bin/python -m bench.pitch.run                 # the pitch endpoint, 1 and 2 workers
-    .venv/bin/python -m bench.pitch.run --runs 1 --duration 5 \\
-        --path-template "/api/v1/products/{product_key}"  # any other GET path works too
+    .venv/bin/python -m bench.pitch.run                         # 3 x 10 s runs per target
+    .venv/bin/python -m bench.pitch.run --runs 1 --duration 3   # a smoke run
 
-What it does, end to end (everything it starts it stops, even on failure):
+Layout, the same for every target: each server (one uvicorn worker) pinned to core 0
+(`taskset -c 0`); wrk (one thread, 32 connections) and this database's PostgreSQL backends
+pinned to core 1. Only one target is loaded at a time; the others sit idle.
 
-1. creates a fresh database `cuecard_bench_<random>` on CUECARD_BENCH_POSTGRES_URL, migrates
-   it and loads the demo data with the real `cuecard` CLI (production settings, fixed secret);
-2. creates a service account (`pitch:read`) and, once the server is up, exchanges it at
-   POST /api/v1/auth/token (or mints an admin token with `cuecard token`: `--auth admin`);
-3. per worker count, starts `cuecard serve` and the bare app (bench/pitch/bare_app.py) side by
-   side (publishing a brief through the API first if a pitch path has nothing published),
-   checks both answer 200, warms both up, then runs wrk against them in turn, swapping the
-   order every run so drift on the machine hits both alike;
-4. prints a Markdown table of medians (req/s, p50, p99) and the ratio real/bare, and writes
-   every raw run to bench/pitch/results/<timestamp>.json; drops the database.
+Targets (`GET`, one worker each):
+  pitch-info     the pitch, production settings, access log on (`CUECARD_LOG_LEVEL=INFO`)
+  pitch-warning  the pitch, production settings, access log off (`CUECARD_LOG_LEVEL=WARNING`)
+  bare-db        bare ASGI + asyncpg: the stored document, one indexed row per request
+  bare-cached    bare ASGI: the same document from a dict, with an ETag
+  pitch-info-304, pitch-warning-304, bare-304
+                 the same reads with `If-None-Match: <its ETag>` (what a polling CRM gets)
 
-Only the standard library, httpx and asyncpg; wrk does the loading (`apt-get install wrk`).
+Runs alternate the targets (A B C ... A B C ...), rotating the order every run so drift hits
+all alike. It prints per target the median req/s, p50 and p99 and every run's req/s, the
+ratios (the pitch / bare-cached, the pitch / bare-db, the pitch's 304 / bare-304) and the
+verdict against the issue's targets, and writes every raw run to
+bench/pitch/results/<timestamp>.json. Everything it starts it stops, even on failure; the
+throwaway database `cuecard_bench_<random>` is dropped at the end.
+
+Only the standard library, httpx and asyncpg; wrk does the loading (`apt-get install wrk`),
+taskset pins (util-linux; `--no-pin` to skip).
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 try:
     import asyncpg
@@ -79,69 +86,45 @@ class Server:
 
 # --- command line -------------------------------------------------------------------------
 
+SERVER_CORE, LOAD_CORE = "0", "1"
+BARE_DB, BARE_CACHED, BARE_304 = "bare-db", "bare-cached", "bare-304"
+# The issue's targets, one worker, 32 connections.
+TARGET_CACHED_RATIO, AIM_CACHED_RATIO, TARGET_304_RATIO, TARGET_P99_MS = 0.25, 0.5, 0.35, 10.0
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.pitch.run",
-        description="Benchmark a CueCard GET endpoint against a bare Starlette + asyncpg ceiling.",
+        description="The pitch read against a bare database ceiling and a bare cached route (issue 16).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument(
-        "--path-template",
-        default="/api/v1/pitch/{product_key}?locale=ja",
-        help="path (and query) of the real endpoint",
-    )
     parser.add_argument("--product-key", default="kuradesk")
-    parser.add_argument(
-        "--bare-path-template",
-        default=None,
-        help="path of the bare endpoint (default: /pitch/{product_key} plus the real query string)",
-    )
-    parser.add_argument(
-        "--bare-query",
-        choices=("auto", "products", "pitch"),
-        default="auto",
-        help="which row the bare app serves (auto: pitch when the path is a pitch path)",
-    )
-    parser.add_argument("--auth", choices=("service", "admin"), default="service", help="token kind")
-    parser.add_argument("--workers", default="1,2", help="comma-separated uvicorn worker counts")
-    parser.add_argument("--runs", type=int, default=3, help="measured runs per target and worker count")
+    parser.add_argument("--locale", default="ja")
+    parser.add_argument("--log-levels", default="INFO,WARNING", help="one pitch server per CUECARD_LOG_LEVEL")
+    parser.add_argument("--runs", type=int, default=3, help="measured runs per target")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured load per target")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin servers, wrk and PostgreSQL")
+    parser.add_argument("--no-304", action="store_true", help="skip the If-None-Match targets")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("CUECARD_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
         help="server to create the throwaway database on (env CUECARD_BENCH_POSTGRES_URL)",
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
-    parser.add_argument(
-        "--log-level",
-        default="WARNING",
-        help="the real server's CUECARD_LOG_LEVEL (INFO writes a JSON access-log line per request)",
-    )
     args = parser.parse_args(argv)
-    try:
-        args.worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
-    except ValueError:
-        parser.error("--workers takes integers, e.g. 1,2")
-    if not args.worker_counts or min(args.worker_counts) < 1:
-        parser.error("--workers takes positive integers, e.g. 1,2")
-    if args.runs < 1 or args.duration < 1 or args.warmup < 0:
-        parser.error("--runs and --duration must be positive, --warmup not negative")
-    if args.connections < args.threads:
-        parser.error("wrk needs at least as many connections as threads")
-    if args.bare_path_template is None:
-        query = urlsplit(args.path_template).query
-        args.bare_path_template = "/pitch/{product_key}" + (f"?{query}" if query else "")
-    if args.bare_query == "auto":
-        args.bare_query = "pitch" if "/pitch/" in args.path_template else "products"
+    args.levels = [level.strip().upper() for level in args.log_levels.split(",") if level.strip()]
+    if not args.levels:
+        parser.error("--log-levels names at least one level, e.g. INFO")
+    if args.runs < 1 or args.duration < 1 or args.warmup < 0 or args.connections < 1:
+        parser.error("--runs, --duration and --connections must be positive, --warmup not negative")
+    args.threads = 1
     return args
 
 
-def fill(template: str, product_key: str) -> str:
-    return template.replace("{product_key}", product_key)
+def pitch_name(level: str, revalidate: bool = False) -> str:
+    return f"pitch-{level.lower()}" + ("-304" if revalidate else "")
 
 
 # --- database -----------------------------------------------------------------------------
@@ -323,22 +306,6 @@ def publish_pitch(real: Server, env: dict[str, str], product_key: str, locale: s
     print(f"published a benchmark brief for {product_key} ({locale})", file=sys.stderr)
 
 
-def check(server: Server, url: str, headers: dict[str, str]) -> dict[str, Any]:
-    """The endpoint must answer 200 before it is loaded: a fast 401 or 404 is no result."""
-    response = httpx.get(url, headers=headers, timeout=10)
-    if response.status_code != 200:
-        raise BenchError(
-            f"{server.name} {url} answered {response.status_code}, not 200: {response.text[:300]}\n"
-            f"{log_tail(server)}"
-        )
-    return {
-        "status": response.status_code,
-        "bytes": len(response.content),
-        "content_type": response.headers.get("content-type"),
-        "body": response.json() if "json" in response.headers.get("content-type", "") else None,
-    }
-
-
 def _same_value(a: Any, b: Any) -> bool:
     """Equal, or the same instant written two ways ("...Z" vs "...+00:00")."""
     if a == b:
@@ -349,14 +316,6 @@ def _same_value(a: Any, b: Any) -> bool:
         except ValueError:
             return False
     return False
-
-
-def compare_bodies(real: Any, bare: Any) -> str:
-    """Whether the bare endpoint serves the same data (every bare field, same value, in real)."""
-    if not isinstance(real, dict) or not isinstance(bare, dict):
-        return "not comparable (not JSON objects)"
-    differing = sorted(k for k, v in bare.items() if not _same_value(real.get(k), v))
-    return "same row" if not differing else f"fields differ: {', '.join(differing)}"
 
 
 # --- wrk ----------------------------------------------------------------------------------
@@ -375,10 +334,43 @@ def wrk_version(wrk: str) -> str:
     return text.splitlines()[0] if text else "?"
 
 
+def pinned(core: str, command: list[str], args: argparse.Namespace) -> list[str]:
+    if getattr(args, "no_pin", True):
+        return command
+    taskset = shutil.which("taskset")
+    if not taskset:
+        raise BenchError("taskset (util-linux) is needed to pin to cores; or pass --no-pin")
+    return [taskset, "-c", core, *command]
+
+
+async def _backend_pids(server_url: str, database: str) -> list[int]:
+    connection = await asyncpg.connect(server_url, timeout=10)
+    try:
+        rows = await connection.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
+    finally:
+        await connection.close()
+    return [row["pid"] for row in rows]
+
+
+def pin_backends(args: argparse.Namespace, database: str) -> int:
+    """This database's PostgreSQL backends to the load generator's core (new backends fork
+    anywhere: called before every run). Needs the right to (root, or the postgres user)."""
+    if args.no_pin:
+        return 0
+    moved = 0
+    for pid in asyncio.run(_backend_pids(args.postgres_url, database)):
+        try:
+            os.sched_setaffinity(pid, {int(LOAD_CORE)})
+            moved += 1
+        except (PermissionError, ProcessLookupError):
+            continue
+    return moved
+
+
 def run_wrk(wrk: str, url: str, headers: dict[str, str], args: argparse.Namespace, seconds: int) -> dict:
     command = [
         wrk,
-        f"--threads={args.threads}",
+        f"--threads={getattr(args, 'threads', 1)}",
         f"--connections={args.connections}",
         f"--duration={seconds}s",
         "--timeout=5s",
@@ -388,6 +380,7 @@ def run_wrk(wrk: str, url: str, headers: dict[str, str], args: argparse.Namespac
     for name, value in headers.items():
         command += ["--header", f"{name}: {value}"]
     command.append(url)
+    command = pinned(LOAD_CORE, command, args)
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)  # noqa: S603
     report = next((line for line in done.stdout.splitlines() if line.startswith("BENCH_JSON ")), None)
     if done.returncode != 0 or report is None:
@@ -407,66 +400,88 @@ def run_wrk(wrk: str, url: str, headers: dict[str, str], args: argparse.Namespac
 # --- report -------------------------------------------------------------------------------
 
 
-def summarise(runs: list[dict], worker_counts: list[int]) -> dict[str, Any]:
+def summarise(runs: list[dict], args: argparse.Namespace) -> dict[str, Any]:
     cells: dict[str, dict[str, Any]] = {}
-    for workers in worker_counts:
-        for target in (REAL, BARE):
-            mine = [r for r in runs if r["workers"] == workers and r["target"] == target]
-            if not mine:
-                continue
-            cells[f"{target}/{workers}"] = {
-                "target": target,
-                "workers": workers,
-                "runs": len(mine),
-                "rps_median": statistics.median(r["rps"] for r in mine),
-                "p50_ms_median": statistics.median(r["p50_ms"] for r in mine),
-                "p99_ms_median": statistics.median(r["p99_ms"] for r in mine),
-                "rps_each": [round(r["rps"]) for r in mine],
-                "errors": sum(r["errors"] for r in mine),
-            }
-    ratios = {
-        workers: cells[f"{REAL}/{workers}"]["rps_median"] / cells[f"{BARE}/{workers}"]["rps_median"]
-        for workers in worker_counts
-        if f"{REAL}/{workers}" in cells and f"{BARE}/{workers}" in cells
-    }
-    return {"cells": cells, "ratio_real_to_bare": ratios}
+    for name in dict.fromkeys(r["target"] for r in runs):
+        mine = [r for r in runs if r["target"] == name]
+        cells[name] = {
+            "target": name,
+            "runs": len(mine),
+            "rps_median": statistics.median(r["rps"] for r in mine),
+            "p50_ms_median": statistics.median(r["p50_ms"] for r in mine),
+            "p99_ms_median": statistics.median(r["p99_ms"] for r in mine),
+            "rps_each": [round(r["rps"]) for r in mine],
+            "p99_each": [round(r["p99_ms"], 2) for r in mine],
+            "errors": sum(r["errors"] for r in mine),
+        }
+
+    def ratio(a: str, b: str) -> float | None:
+        if a in cells and b in cells and cells[b]["rps_median"]:
+            return cells[a]["rps_median"] / cells[b]["rps_median"]
+        return None
+
+    ratios: dict[str, float] = {}
+    for level in args.levels:
+        for key, value in (
+            (f"{pitch_name(level)} / {BARE_CACHED}", ratio(pitch_name(level), BARE_CACHED)),
+            (f"{pitch_name(level)} / {BARE_DB}", ratio(pitch_name(level), BARE_DB)),
+            (f"{pitch_name(level, True)} / {BARE_304}", ratio(pitch_name(level, True), BARE_304)),
+        ):
+            if value is not None:
+                ratios[key] = value
+    return {"cells": cells, "ratios": ratios}
 
 
-def markdown(summary: dict[str, Any], args: argparse.Namespace) -> str:
-    real_path = fill(args.path_template, args.product_key)
+def markdown(summary: dict[str, Any], args: argparse.Namespace, paths: dict[str, str]) -> str:
     lines = [
-        f"`{real_path}` (real) vs `{fill(args.bare_path_template, args.product_key)}` (bare), "
-        f"{args.connections} connections, {args.runs} x {args.duration}s runs, medians:",
+        f"One worker each, server on core {SERVER_CORE}, wrk (1 thread, {args.connections} connections) "
+        f"and PostgreSQL on core {LOAD_CORE}{' (not pinned: --no-pin)' if args.no_pin else ''}; "
+        f"{args.runs} x {args.duration} s runs per target, alternated; medians:",
         "",
-        "| workers | target | req/s | p50 ms | p99 ms | req/s per run | errors | real/bare |",
-        "|--:|---|--:|--:|--:|---|--:|--:|",
+        "| target | path | req/s | p50 ms | p99 ms | req/s per run | p99 per run | errors |",
+        "|---|---|--:|--:|--:|---|---|--:|",
     ]
     for cell in summary["cells"].values():
-        ratio = summary["ratio_real_to_bare"].get(cell["workers"]) if cell["target"] == REAL else None
         lines.append(
-            f"| {cell['workers']} | {cell['target']} | {cell['rps_median']:.0f} | "
+            f"| {cell['target']} | `{paths[cell['target']]}` | {cell['rps_median']:.0f} | "
             f"{cell['p50_ms_median']:.2f} | {cell['p99_ms_median']:.2f} | "
-            f"{', '.join(map(str, cell['rps_each']))} | {cell['errors']} | "
-            f"{f'{ratio:.2f}x' if ratio is not None else ''} |"
+            f"{', '.join(map(str, cell['rps_each']))} | {', '.join(map(str, cell['p99_each']))} | "
+            f"{cell['errors']} |"
         )
+    lines += ["", "| ratio (req/s) | value |", "|---|--:|"]
+    lines += [f"| {name} | {value:.2f}x |" for name, value in summary["ratios"].items()]
     return "\n".join(lines)
 
 
-def verdict(summary: dict[str, Any], connections: int) -> list[str]:
-    """The issue's targets: real >= 1.0x bare; p99 < 50 ms on one worker."""
+def verdict(summary: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """The issue's targets: >= 0.25x the cached route (aim 0.5x), 304 >= 0.35x, p99 < 10 ms."""
+    cells, ratios = summary["cells"], summary["ratios"]
     lines = [
-        f"INVALID {cell['target']} workers={cell['workers']}: {cell['errors']} failed requests "
-        "(non-2xx, timeouts or socket errors); its numbers do not count"
-        for cell in summary["cells"].values()
+        f"INVALID {cell['target']}: {cell['errors']} failed requests (non-2xx/3xx, timeouts or "
+        "socket errors); its numbers do not count"
+        for cell in cells.values()
         if cell["errors"]
     ]
-    for workers, ratio in summary["ratio_real_to_bare"].items():
-        lines.append(f"workers={workers}: real/bare = {ratio:.2f}x ({'met' if ratio >= 1.0 else 'MISSED'})")
-    one = summary["cells"].get(f"{REAL}/1")
-    if one:
-        p99 = one["p99_ms_median"]
-        met = "met" if p99 < 50 else "MISSED"
-        lines.append(f"workers=1: real p99 = {p99:.1f} ms at {connections} connections (< 50 ms: {met})")
+    for level in args.levels:
+        name = pitch_name(level)
+        cached = ratios.get(f"{name} / {BARE_CACHED}")
+        if cached is not None:
+            met = "met" if cached >= TARGET_CACHED_RATIO else "MISSED"
+            aim = ", aim 0.5x " + ("reached" if cached >= AIM_CACHED_RATIO else "not reached")
+            lines.append(
+                f"{name}: {cached:.2f}x the bare cached route (>= {TARGET_CACHED_RATIO}x: {met}{aim})"
+            )
+        revalidated = ratios.get(f"{pitch_name(level, True)} / {BARE_304}")
+        if revalidated is not None:
+            met = "met" if revalidated >= TARGET_304_RATIO else "MISSED"
+            lines.append(
+                f"{pitch_name(level, True)}: {revalidated:.2f}x the bare 304 (>= {TARGET_304_RATIO}x: {met})"
+            )
+        for target in (name, pitch_name(level, True)):
+            if target in cells:
+                p99 = cells[target]["p99_ms_median"]
+                met = "met" if p99 < TARGET_P99_MS else "MISSED"
+                lines.append(f"{target}: p99 {p99:.2f} ms at {args.connections} connections (< 10 ms: {met})")
     return lines
 
 
@@ -474,70 +489,137 @@ def verdict(summary: dict[str, Any], connections: int) -> list[str]:
 
 
 def environments(args: argparse.Namespace, database: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The real service's environment (production settings) and the bare app's."""
+    """The pitch's environment (production settings) and the bare app's."""
     real = {
         **os.environ,
         "CUECARD_ENV": "production",
         "CUECARD_DATABASE_URL": database_url(args.postgres_url, database, "postgresql+asyncpg"),
         "CUECARD_JWT_SECRET": JWT_SECRET,
-        "CUECARD_LOG_LEVEL": args.log_level,
         # Long enough for any run; the token's lifetime does not change its verification cost.
         "CUECARD_CLIENT_TOKEN_TTL_SECONDS": "86400",
     }
+    real.pop("PROMETHEUS_MULTIPROC_DIR", None)  # one worker: in-process metrics
     bare = {
         **os.environ,
         "BENCH_DATABASE_URL": database_url(args.postgres_url, database, "postgresql"),
-        "BENCH_BARE_QUERY": args.bare_query,
+        "BENCH_BARE_QUERY": "pitch",
     }
     return real, bare
 
 
-def start_pair(workers: int, env: dict[str, str], bare_env: dict[str, str], log_dir: Path) -> list[Server]:
-    real_port, bare_port = free_port(), free_port()
-    real_command = [cuecard_command(), "serve", "--host", "127.0.0.1", "--port", str(real_port)]
-    real_command += ["--workers", str(workers)]
-    bare_command = [sys.executable, "-m", "uvicorn", "bench.pitch.bare_app:app", "--host", "127.0.0.1"]
-    bare_command += ["--port", str(bare_port), "--workers", str(workers), "--no-access-log"]
-    bare_command += ["--log-level", "warning", "--no-server-header"]
-    real = start_server(REAL, real_command, env, real_port, log_dir)
+def start_servers(
+    args: argparse.Namespace, env: dict[str, str], bare_env: dict[str, str], log_dir: Path
+) -> dict[str, Server]:
+    """One pitch server per log level and the bare app, each one worker on the server core."""
+    servers: dict[str, Server] = {}
     try:
-        return [real, start_server(BARE, bare_command, bare_env, bare_port, log_dir)]
+        for level in args.levels:
+            port = free_port()
+            command = [
+                cuecard_command(),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ]
+            servers[level] = start_server(
+                pitch_name(level),
+                pinned(SERVER_CORE, command, args),
+                {**env, "CUECARD_LOG_LEVEL": level},
+                port,
+                log_dir,
+            )
+        port = free_port()
+        command = [sys.executable, "-m", "uvicorn", "bench.pitch.bare_app:app", "--host", "127.0.0.1"]
+        command += ["--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"]
+        command += ["--no-server-header"]
+        servers["bare"] = start_server("bare", pinned(SERVER_CORE, command, args), bare_env, port, log_dir)
     except BaseException:
-        stop_server(real)
+        for server in servers.values():
+            stop_server(server)
         raise
+    return servers
 
 
 def ensure_pitch_published(real: Server, env: dict[str, str], args: argparse.Namespace, token: str) -> None:
-    """A pitch path needs a published pitch: publish one when the demo data has none."""
-    path = fill(args.path_template, args.product_key)
-    if "/pitch/" not in path:
-        return
+    """The demo data may have nothing published for this product and locale: publish one."""
+    path = f"/api/v1/pitch/{args.product_key}?locale={args.locale}"
     answer = httpx.get(real.base_url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     if answer.status_code == 404:
-        locale = parse_qs(urlsplit(path).query).get("locale", ["en"])[0]
-        publish_pitch(real, env, args.product_key, locale)
+        publish_pitch(real, env, args.product_key, args.locale)
+
+
+def expect(server: Server, url: str, headers: dict[str, str], status: int) -> httpx.Response:
+    """The target answers as it will under load: a fast 401 or 404 is no result."""
+    response = httpx.get(url, headers=headers, timeout=10)
+    if response.status_code != status:
+        raise BenchError(
+            f"{server.name} {url} answered {response.status_code}, not {status}: {response.text[:300]}\n"
+            f"{log_tail(server)}"
+        )
+    return response
+
+
+def targets_for(
+    args: argparse.Namespace, servers: dict[str, Server], token: str
+) -> tuple[dict[str, tuple[str, dict[str, str]]], dict[str, Any]]:
+    """Every target's URL and headers, each checked once (status, size, ETag)."""
+    query = f"?locale={args.locale}"
+    auth = {"Authorization": f"Bearer {token}"}
+    bare = servers["bare"]
+    targets: dict[str, tuple[str, dict[str, str]]] = {}
+    checks: dict[str, Any] = {}
+    for level in args.levels:
+        server = servers[level]
+        url = f"{server.base_url}/api/v1/pitch/{args.product_key}{query}"
+        first = expect(server, url, auth, 200)
+        targets[pitch_name(level)] = (url, auth)
+        checks[pitch_name(level)] = {"bytes": len(first.content), "etag": first.headers.get("etag")}
+        if not args.no_304:
+            revalidate = {**auth, "If-None-Match": first.headers["etag"]}
+            expect(server, url, revalidate, 304)
+            targets[pitch_name(level, True)] = (url, revalidate)
+    db_url = f"{bare.base_url}/pitch/{args.product_key}{query}"
+    cached_url = f"{bare.base_url}/cached/{args.product_key}{query}"
+    checks[BARE_DB] = {"bytes": len(expect(bare, db_url, {}, 200).content)}
+    cached = expect(bare, cached_url, {}, 200)
+    checks[BARE_CACHED] = {"bytes": len(cached.content), "etag": cached.headers.get("etag")}
+    targets[BARE_DB] = (db_url, {})
+    targets[BARE_CACHED] = (cached_url, {})
+    if not args.no_304:
+        revalidate = {"If-None-Match": cached.headers["etag"]}
+        expect(bare, cached_url, revalidate, 304)
+        targets[BARE_304] = (cached_url, revalidate)
+    return targets, checks
 
 
 def load(
-    wrk: str, targets: dict[str, tuple[str, dict]], workers: int, args: argparse.Namespace
+    wrk: str, targets: dict[str, tuple[str, dict[str, str]]], args: argparse.Namespace, database: str
 ) -> list[dict]:
-    """Warm both targets up, then the measured runs, interleaved."""
+    """Warm every target up, then the measured runs: all targets in turn, order rotated."""
+    pin_backends(args, database)
     if args.warmup:
         for url, headers in targets.values():
             run_wrk(wrk, url, headers, args, args.warmup)
+    names = list(targets)
     runs = []
     for run in range(args.runs):
-        # Interleaved, order swapped every run: drift on a shared machine hits both alike.
-        for name in (REAL, BARE) if run % 2 == 0 else (BARE, REAL):
+        shift = run % len(names)
+        for name in names[shift:] + names[:shift]:
             url, headers = targets[name]
+            pinned_backends = pin_backends(args, database)
             load_1m = os.getloadavg()[0]
             result = run_wrk(wrk, url, headers, args, args.duration)
-            result.update(target=name, workers=workers, run=run + 1, url=url, loadavg_1m=load_1m)
+            result.update(
+                target=name, run=run + 1, url=url, loadavg_1m=load_1m, pinned_backends=pinned_backends
+            )
             runs.append(result)
             print(
-                f"  run {run + 1}/{args.runs} {name:<4} workers={workers}: "
-                f"{result['rps']:8.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
-                f"p99 {result['p99_ms']:6.2f} ms  errors {result['errors']}",
+                f"  run {run + 1}/{args.runs} {name:<18} {result['rps']:8.0f} req/s  "
+                f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  errors {result['errors']}",
                 file=sys.stderr,
             )
     return runs
@@ -548,45 +630,28 @@ def measure(args: argparse.Namespace, log_dir: Path, wrk: str, database: str) ->
     print(f"database {database}: migrating and loading the demo data", file=sys.stderr)
     run_cli(["db", "upgrade"], env)
     run_cli(["demo", "load"], env)
-    client: dict[str, str] | None = None
-    admin_token = ""
-    if args.auth == "service":
-        client = json.loads(run_cli(["clients", "create", "--name", "bench", "--scope", "pitch:read"], env))
-    else:
-        admin_token = run_cli(["token", "--email", ADMIN_EMAIL, "--role", "admin", "--ttl", "86400"], env)
-        admin_token = admin_token.strip()
-
-    real_path = fill(args.path_template, args.product_key)
-    bare_path = fill(args.bare_path_template, args.product_key)
-    runs: list[dict] = []
-    checks: dict[int, dict] = {}
-    for workers in args.worker_counts:
-        real, bare = servers = start_pair(workers, env, bare_env, log_dir)
-        try:
-            wait_ready(real, "/readyz")
-            wait_ready(bare, bare_path, any_answer=True)
-            token = service_token(real, client) if client else admin_token
-            if not checks:  # the database outlives the servers: once is enough
-                ensure_pitch_published(real, env, args, token)
-            targets = {
-                REAL: (real.base_url + real_path, {"Authorization": f"Bearer {token}"}),
-                BARE: (bare.base_url + bare_path, {}),
-            }
-            seen = {server.name: check(server, *targets[server.name]) for server in servers}
-            checks[workers] = {
-                **{name: {k: v for k, v in result.items() if k != "body"} for name, result in seen.items()},
-                "bodies": compare_bodies(seen[REAL]["body"], seen[BARE]["body"]),
-            }
-            print(
-                f"workers={workers}: both answer 200 (real {seen[REAL]['bytes']} B, bare "
-                f"{seen[BARE]['bytes']} B; {checks[workers]['bodies']}); warming up",
-                file=sys.stderr,
-            )
-            runs += load(wrk, targets, workers, args)
-        finally:
-            for server in servers:
-                stop_server(server)
-    return {"runs": runs, "checks": checks, "real_path": real_path, "bare_path": bare_path}
+    client = json.loads(run_cli(["clients", "create", "--name", "bench", "--scope", "pitch:read"], env))
+    servers = start_servers(args, env, bare_env, log_dir)
+    try:
+        for level in args.levels:
+            wait_ready(servers[level], "/readyz")
+        wait_ready(servers["bare"], "/nothing", any_answer=True)
+        first = servers[args.levels[0]]
+        token = service_token(first, client)
+        ensure_pitch_published(first, env, args, token)
+        targets, checks = targets_for(args, servers, token)
+        print(f"every target answers as expected: {json.dumps(checks)}; warming up", file=sys.stderr)
+        runs = load(wrk, targets, args, database)
+    finally:
+        for server in servers.values():
+            stop_server(server)
+    paths = {
+        name: urlsplit(url).path
+        + ("?" + urlsplit(url).query if urlsplit(url).query else "")
+        + (" + If-None-Match" if "If-None-Match" in headers else "")
+        for name, (url, headers) in targets.items()
+    }
+    return {"runs": runs, "checks": checks, "paths": paths}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -616,9 +681,9 @@ def main(argv: list[str] | None = None) -> int:
             except (OSError, asyncpg.PostgresError) as exc:
                 print(f"warning: could not drop database {database}: {exc}", file=sys.stderr)
 
-    summary = summarise(measured["runs"], args.worker_counts)
-    table = markdown(summary, args)
-    verdicts = verdict(summary, args.connections)
+    summary = summarise(measured["runs"], args)
+    table = markdown(summary, args, measured["paths"])
+    verdicts = verdict(summary, args)
     record = {
         "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
+import os
 import re
+import secrets
 import time
 from array import array
-from functools import lru_cache
 from itertools import accumulate
 from urllib.parse import parse_qsl
 
 from asgi_correlation_id import correlation_id
-from prometheus_client import Counter, Histogram
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.metrics import request_metrics
 from service.api.problems import problem_response
 from service.errors import BadRequest, Invalid, PayloadTooLarge, UnsupportedMediaType, field_error
 from service.fields import NUL, nul_position
-from service.logging import get_logger
+from service.logging import access_logger
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # No request CueCard reads nests deeper than a handful of levels. The JSON parsers recurse
@@ -32,21 +34,6 @@ _NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'[]{}"')
 _BRACKET_STEPS = bytes(1 if byte in b"[{" else 0xFF if byte in b"]}" else 0 for byte in range(256))
 # Once escapes are gone a string is a quote, non-quotes, a quote: no nested repetition, linear.
 _STRING = re.compile(rb'"[^"]*"')
-
-REQUESTS = Counter("cuecard_http_requests_total", "HTTP requests", ["method", "route", "status"])
-LATENCY = Histogram(
-    "cuecard_http_request_duration_seconds",
-    "HTTP request latency",
-    ["method", "route"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-)
-access_log = get_logger("cuecard.access")
-
-
-@lru_cache(maxsize=4096)
-def _children(method: str, template: str, status: int) -> tuple:
-    """Labelled metric children, looked up once per label set (route templates are few)."""
-    return REQUESTS.labels(method, template, str(status)), LATENCY.labels(method, template)
 
 
 def _media_type(headers: Headers) -> str:
@@ -213,50 +200,6 @@ class RequestGuard:
         await problem_response(problem, scope["path"])(scope, receive, send)  # type: ignore[arg-type]
 
 
-class Observability:
-    """Prometheus metrics by route template, and one JSON access-log line per request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def observing_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, observing_send)
-        finally:
-            elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            if route is not None and not template.startswith("/"):
-                # A route declared at the root of a router included with a prefix (GraphQL at
-                # "/graphql") keeps path "" here; it has no path parameters, so the request path
-                # is its template.
-                template = scope["path"]
-            method = scope["method"]
-            _children(method, template, status)[0].inc()
-            _children(method, template, status)[1].observe(elapsed)
-            access_log.info(
-                "request",
-                method=method,
-                path=scope["path"],
-                route=template,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-                request_id=correlation_id.get(),
-            )
-
-
 # Pages that run code (Swagger UI, its OAuth2 redirect, GraphiQL) load scripts from this
 # service only, plus their inline bootstrap by hash; styles may be inline (both UIs set them).
 # Nothing may frame them (clickjacking a page that holds a pasted token).
@@ -277,30 +220,98 @@ def page_policy(body: bytes) -> str:
     return _PAGE_POLICY.format(hashes=hashes)
 
 
-class SecurityHeaders:
-    """`X-Content-Type-Options: nosniff` on every response (no body is ever sniffed into HTML
-    or script); a Content-Security-Policy on HTML that does not set its own (the pitch card
-    sets a stricter one). HTML responses are buffered to hash their inline scripts: they are
-    the docs pages, small and rare; everything else streams through untouched."""
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+def _valid_request_id(value: bytes) -> bool:
+    return 0 < len(value) <= 128 and value.isascii() and value.decode("ascii").isprintable()
+
+
+class _RequestIds:
+    """Request ids made cheaply: a random prefix per process and a counter (unique across
+    processes and restarts without 16 random bytes per request; uuid4 cost more than the
+    pitch's own work). A forked worker draws a new prefix."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self.prefix = secrets.token_hex(8)
+        self.counter = itertools.count(1)
+
+    def new(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+request_ids = _RequestIds()
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    template = getattr(route, "path", None) or "unmatched"
+    if route is not None and not template.startswith("/"):
+        # A route declared at the root of a router included with a prefix (GraphQL at
+        # "/graphql") keeps path "" here; it has no path parameters, so the request path
+        # is its template.
+        template = scope["path"]
+    return template
+
+
+class Edge:
+    """The outermost of our layers, one for four jobs (one wrapped `send`, not four):
+
+    - `X-Request-ID`: the caller's (when valid: ASCII, printable, at most 128 characters) or
+      a new one, on every response and in every log line of the request;
+    - `X-Content-Type-Options: nosniff` on every response (no body is ever sniffed into HTML
+      or script), and a Content-Security-Policy on HTML that does not set its own (the pitch
+      card sets a stricter one). Such HTML is buffered to hash its inline scripts: the docs
+      pages, small and rare; everything else streams through untouched;
+    - Prometheus metrics by route template (service/api/metrics.py);
+    - one JSON access-log line per request, built only when INFO is enabled.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
+        given = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value
+                break
+        if given is not None and _valid_request_id(given):
+            request_id = given.decode("ascii")
+            raw_id = given
+        else:
+            request_id = request_ids.new()
+            raw_id = request_id.encode()
+        correlation_id.set(request_id)
+        if kind != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
         held: Message | None = None
         chunks: list[bytes] = []
 
-        async def secured_send(message: Message) -> None:
-            nonlocal held
+        async def edge_send(message: Message) -> None:
+            nonlocal status, held
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(raw=list(message.get("headers", [])))
-                headers["X-Content-Type-Options"] = "nosniff"
-                message = {**message, "headers": headers.raw}
-                html = headers.get("content-type", "").startswith("text/html")
-                if html and "content-security-policy" not in headers:
+                status = message["status"]
+                headers = [*message.get("headers", ()), NOSNIFF, (b"x-request-id", raw_id)]
+                message = {**message, "headers": headers}
+                html = has_policy = False
+                for name, value in headers:
+                    if name == b"content-type":
+                        html = value.startswith(b"text/html")
+                    elif name == b"content-security-policy":
+                        has_policy = True
+                if html and not has_policy:
                     held = message
                     return
                 await send(message)
@@ -312,9 +323,25 @@ class SecurityHeaders:
             if message.get("more_body", False):
                 return
             body = b"".join(chunks)
-            headers = MutableHeaders(raw=held["headers"])
-            headers["Content-Security-Policy"] = page_policy(body)
-            await send({**held, "headers": headers.raw})
+            policy = (b"content-security-policy", page_policy(body).encode())
+            await send({**held, "headers": [*held["headers"], policy]})
             await send({"type": "http.response.body", "body": body, "more_body": False})
 
-        await self.app(scope, receive, secured_send)
+        try:
+            await self.app(scope, receive, edge_send)
+        finally:
+            elapsed = time.perf_counter() - start
+            template = _route_template(scope)
+            method = scope["method"]
+            request_metrics.observe(method, template, status, elapsed)
+            access_log = access_logger()
+            if access_log is not None:
+                access_log.info(
+                    "request",
+                    method=method,
+                    path=scope["path"],
+                    route=template,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                    request_id=request_id,
+                )

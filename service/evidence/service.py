@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,36 +14,19 @@ from service.briefs.models import BriefEvidence
 from service.db import utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.evidence import policies, repository
+from service.evidence.freshness import freshness as freshness  # re-exported: briefs, messages use it
+from service.evidence.freshness import is_expired, today
 from service.evidence.models import Evidence
-from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceRef, EvidenceVerify, Freshness
+from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceRef, EvidenceVerify
 from service.messages.models import MessageEvidence
 from service.pagination import Page, PageParams
+from service.pitch import projection as pitch_projection
 
 DEFAULT_VERIFY_DAYS = 90
 
 
-def today() -> date:
-    return utcnow().date()
-
-
-def is_expired(verify_by: date | None, on: date | None = None) -> bool:
-    return verify_by is not None and verify_by < (on or today())
-
-
 def to_read(evidence: Evidence) -> EvidenceRead:
     return EvidenceRead.model_validate({**evidence.model_dump(), "expired": is_expired(evidence.verify_by)})
-
-
-def freshness(items: Iterable[EvidenceRead | Evidence | dict], on: date | None = None) -> Freshness:
-    """Stale while any cited item is past its verify-by date."""
-    expired = []
-    for item in items:
-        verify_by = item.get("verify_by") if isinstance(item, dict) else item.verify_by
-        if isinstance(verify_by, str):
-            verify_by = date.fromisoformat(verify_by)
-        if is_expired(verify_by, on):
-            expired.append(uuid.UUID(str(item["id"] if isinstance(item, dict) else item.id)))
-    return Freshness(status="stale" if expired else "fresh", expired=expired)
 
 
 def _visible_to(principal: Principal) -> sa.ColumnElement[bool] | None:
@@ -165,8 +148,6 @@ async def verify_evidence(
     session: AsyncSession, principal: Principal, evidence_id: uuid.UUID, data: EvidenceVerify
 ) -> EvidenceRead:
     """Re-verifies a claim and sets the next date it must be checked."""
-    from service.pitch import service as pitch_service
-
     evidence = (
         await repository.get(session, evidence_id, visible=_visible_to(principal))
         if policies.can_read(principal)
@@ -186,7 +167,7 @@ async def verify_evidence(
     evidence.verified_by_id = principal.person_id
     evidence.updated_at = utcnow()
     evidence.revision += 1
-    await pitch_service.refresh_for_evidence(session, evidence_ids=[evidence.id])
+    await pitch_projection.refresh_for_evidence(session, evidence_ids=[evidence.id])
     await session.commit()
     return to_read(evidence)
 
@@ -199,7 +180,6 @@ async def replace_evidence(
     Drafts and briefs in review citing it were edited by the replacer (four eyes)."""
     from service.briefs import citations as brief_citations
     from service.messages import citations as message_citations
-    from service.pitch import service as pitch_service
 
     if not policies.can_write(principal):
         seen = policies.can_read(principal) and await repository.get(
@@ -234,6 +214,6 @@ async def replace_evidence(
         await session.execute(sa.update(table).where(table.evidence_id == old.id).values(evidence_id=new.id))  # type: ignore[arg-type]
     await brief_citations.record_citation_edit(session, principal, citing[BriefEvidence])
     await message_citations.record_citation_edit(session, principal, citing[MessageEvidence])
-    await pitch_service.refresh_for_evidence(session, evidence_ids=[new.id])
+    await pitch_projection.refresh_for_evidence(session, evidence_ids=[new.id])
     await session.commit()
     return to_read(new)

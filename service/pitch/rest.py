@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -16,6 +18,7 @@ from service.concurrency import if_none_match_hits
 from service.db import SessionDep
 from service.fields import Slug
 from service.pitch import service as pitch_service
+from service.pitch.read import RenderedPitch
 from service.pitch.schemas import PitchRead, PitchRequest, UsageCreate, UsageRecorded, UsageSummary
 
 router = APIRouter(prefix="/api/v1/pitch", tags=["pitch"])
@@ -25,11 +28,6 @@ CACHE_CONTROL = "private, max-age=0, must-revalidate"
 # loads nothing, and it is sandboxed. No frame-ancestors: CRMs embed it (their origins are
 # not ours to list), and with nothing active inside, being framed gives nothing away.
 CARD_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; sandbox"
-
-
-def _wants_html(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return "text/html" in accept and "application/json" not in accept.split("text/html")[0]
 
 
 def _parameters() -> list[dict]:
@@ -47,6 +45,103 @@ def _parameters() -> list[dict]:
 
 
 QUERY_PARAMETERS = frozenset(PitchRequest.model_fields) - {"product_key"}
+VARY = (b"vary", b"Accept, Authorization")
+CACHE = (b"cache-control", CACHE_CONTROL.encode())
+CSP = (b"content-security-policy", CARD_POLICY.encode())
+# Validated parameters by (product key, raw query): CRMs repeat the same few, and validation
+# is a pure function of them. Only valid ones are kept; a bad one is validated (and refused)
+# every time.
+_validated: dict[tuple[str, bytes], PitchRequest] = {}
+_MAX_VALIDATED = 4096
+_MAX_KEPT_QUERY = 512  # bytes: longer (repeated parameters) is validated each time, not kept
+# Response headers by ETag and media type (200, 304): built once per rendered variant.
+_headers: dict[tuple[str, str], tuple[list, list]] = {}
+
+
+def _wants_html(accept: str) -> bool:
+    return "text/html" in accept and "application/json" not in accept.split("text/html")[0]
+
+
+def _parameters_of(product_key: str, query_string: bytes) -> PitchRequest:
+    try:
+        query = PitchRequest.model_validate(
+            {
+                **dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)),
+                "product_key": product_key,
+            }
+        )
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [
+                {**e, "loc": ("path" if e["loc"][0] == "product_key" else "query", *e["loc"])}
+                for e in exc.errors()
+            ]
+        ) from exc
+    if len(query_string) <= _MAX_KEPT_QUERY:
+        if len(_validated) >= _MAX_VALIDATED:
+            _validated.clear()
+        _validated[(product_key, query_string)] = query
+    return query
+
+
+def _response_headers(pitch: RenderedPitch) -> tuple[list, list]:
+    key = (pitch.etag, pitch.media_type)
+    headers = _headers.get(key)
+    if headers is None:
+        common = [(b"etag", pitch.etag.encode()), CACHE, VARY]
+        if pitch.media_type.startswith("text/html"):
+            common.append(CSP)
+        length = (b"content-length", str(len(pitch.body)).encode())
+        headers = [*common, length, (b"content-type", pitch.media_type.encode())], common
+        if len(_headers) >= _MAX_VALIDATED:
+            _headers.clear()
+        _headers[key] = headers
+    return headers
+
+
+async def _answer(scope: Scope) -> tuple[int, list, bytes]:
+    """Status, raw headers and body of a pitch read (a 304 when If-None-Match names it)."""
+    product_key: str = scope["path_params"]["product_key"]
+    query_string: bytes = scope["query_string"]
+    query = _validated.get((product_key, query_string))
+    if query is None:
+        # This route bypasses FastAPI (and so the app-wide dependency): the same rule, at the
+        # same point, before the caller is resolved, as for every other operation.
+        check_query_parameters(query_string, QUERY_PARAMETERS)
+    principal = await required_principal(await resolve_principal(Request(scope)))
+    if query is None:
+        query = _parameters_of(product_key, query_string)
+    accept = if_none_match = None
+    for name, value in scope["headers"]:
+        if name == b"accept" and accept is None:  # the first of each, as Headers.get gives it
+            accept = value.decode("latin-1")
+        elif name == b"if-none-match" and if_none_match is None:
+            if_none_match = value.decode("latin-1")
+    pitch = await pitch_service.current_pitch(
+        scope["app"].state.sessionmaker,
+        principal,
+        cache=scope["app"].state.pitch_cache,
+        product_key=query.product_key,
+        locale=query.locale,
+        audience=query.audience,
+        segment=query.segment,
+        competitor=query.competitor,
+        media="html" if accept and _wants_html(accept) else "json",
+    )
+    full, revalidated = _response_headers(pitch)
+    if if_none_match_hits(if_none_match, pitch.etag):
+        return 304, revalidated, b""
+    return 200, full, pitch.body
+
+
+class _ServeCurrentPitch:
+    """The plain route's ASGI app (an object, so Starlette's Route calls it as one): no
+    Request or Response objects, headers built once per variant."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status, headers, body = await _answer(scope)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 async def get_current_pitch(request: Request) -> Response:
@@ -57,36 +152,10 @@ async def get_current_pitch(request: Request) -> Response:
     its CPU time. So the caller and the parameters are resolved here, by the same functions
     and schema the rest of the API uses.
     """
-    # This route bypasses FastAPI (and so the app-wide dependency): the same rule, at the same
-    # point, before the caller is resolved, as for every other operation.
-    check_query_parameters(request.scope["query_string"], QUERY_PARAMETERS)
-    principal = await required_principal(await resolve_principal(request))
-    try:
-        query = PitchRequest.model_validate({**request.query_params, **request.path_params})
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [
-                {**e, "loc": ("path" if e["loc"][0] == "product_key" else "query", *e["loc"])}
-                for e in exc.errors()
-            ]
-        ) from exc
-    pitch = await pitch_service.current_pitch(
-        request.app.state.sessionmaker,
-        principal,
-        cache=request.app.state.pitch_cache,
-        product_key=query.product_key,
-        locale=query.locale,
-        audience=query.audience,
-        segment=query.segment,
-        competitor=query.competitor,
-        media="html" if _wants_html(request) else "json",
-    )
-    headers = {"ETag": pitch.etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept, Authorization"}
-    if pitch.media_type.startswith("text/html"):
-        headers["Content-Security-Policy"] = CARD_POLICY
-    if if_none_match_hits(request.headers.get("if-none-match"), pitch.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(pitch.body, media_type=pitch.media_type, headers=headers)
+    status, headers, body = await _answer(request.scope)
+    response = Response(body, status_code=status)
+    response.raw_headers = list(headers)
+    return response
 
 
 PITCH_PATH = "/api/v1/pitch/{product_key}"
@@ -114,7 +183,7 @@ class _LabelledRoute(Route):
 
 def fast_routes() -> list[Route]:
     """... and served, first, by this plain route (the same endpoint, without FastAPI's layers)."""
-    return [_LabelledRoute(PITCH_PATH, get_current_pitch, methods=["GET"], name="get_current_pitch")]
+    return [_LabelledRoute(PITCH_PATH, _ServeCurrentPitch(), methods=["GET"], name="get_current_pitch")]
 
 
 @router.post("/{product_key}/usage", status_code=201, response_model=UsageRecorded)

@@ -335,3 +335,45 @@ async def test_the_fast_route_validates_like_the_rest_and_is_measured_by_templat
     await client.get(f"/api/v1/pitch/{product.key}", headers=crm)
     metrics = (await client.get("/metrics")).text
     assert 'route="/api/v1/pitch/{product_key}",status="200"' in metrics
+
+
+async def test_200_and_304_carry_the_same_validators_and_the_service_headers(client, crm, published):
+    product, _ = published
+    url = f"/api/v1/pitch/{product.key}?locale=ja"
+    full = await client.get(url, headers=crm)
+    revalidated = await client.get(url, headers={**crm, "If-None-Match": full.headers["etag"]})
+    assert (full.status_code, revalidated.status_code) == (200, 304)
+    for response in (full, revalidated):
+        assert response.headers["etag"] == full.headers["etag"]
+        assert response.headers["vary"] == "Accept, Authorization"
+        assert response.headers["cache-control"] == "private, max-age=0, must-revalidate"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert len(response.headers["x-request-id"]) == 32
+    assert full.headers["content-length"] == str(len(full.content))
+    assert "content-type" not in revalidated.headers and revalidated.content == b""
+    assert full.headers["x-request-id"] != revalidated.headers["x-request-id"]
+    card = await client.get(url, headers={**crm, "Accept": "text/html"})
+    card_304 = await client.get(
+        url, headers={**crm, "Accept": "text/html", "If-None-Match": card.headers["etag"]}
+    )
+    assert card.headers["etag"] != full.headers["etag"]
+    assert card_304.status_code == 304
+    assert card_304.headers["content-security-policy"] == card.headers["content-security-policy"]
+    assert "sandbox" in card.headers["content-security-policy"]
+
+
+async def test_a_bad_query_is_refused_every_time_and_a_good_one_is_not_held_against_the_caller(
+    client, crm, published
+):
+    product, _ = published
+    for _ in range(2):  # validated parameters are remembered; refused ones never are
+        bad = await client.get(f"/api/v1/pitch/{product.key}?segment=" + "x" * 101, headers=crm)
+        assert bad.status_code == 422
+        assert bad.headers["content-type"] == "application/problem+json"
+        unknown = await client.get(f"/api/v1/pitch/{product.key}?segmnet=smb", headers=crm)
+        assert unknown.status_code == 422
+        assert [e["field"] for e in unknown.json()["errors"]] == ["segmnet"]
+        good = await client.get(f"/api/v1/pitch/{product.key}?locale=ja&segment=smb", headers=crm)
+        assert good.status_code == 200
+    # A remembered query still needs a caller, and one who may read pitches.
+    assert (await client.get(f"/api/v1/pitch/{product.key}?locale=ja&segment=smb")).status_code == 401
