@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import pydantic_core
 from fastapi import Depends, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -13,7 +13,8 @@ from service.concurrency import if_none_match_hits
 from service.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams
 
 
-def page_params(
+# `async def`: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
@@ -25,11 +26,25 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
+class JSONBytes(Response):
+    """A JSON body already rendered to bytes."""
+
+    media_type = "application/json"
+
+
 def json(
     model: BaseModel | Any, *, status_code: int = 200, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    content = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
-    return JSONResponse(content, status_code=status_code, headers=headers)
+) -> Response:
+    """Render a read model (or plain JSON data) straight to bytes with pydantic-core.
+
+    The one JSON path of the REST adapters: the service built and validated `model` already,
+    so no `model_dump` → Python dicts → stdlib `json` round trip and no response-model
+    validation (routes return a Response; `response_model` only documents them)."""
+    if isinstance(model, BaseModel):
+        body = model.__pydantic_serializer__.to_json(model)
+    else:
+        body = pydantic_core.to_json(model)
+    return JSONBytes(body, status_code=status_code, headers=headers)
 
 
 def public_url(request: Request, path: str, query: str = "") -> str:
@@ -45,7 +60,7 @@ def public_url(request: Request, path: str, query: str = "") -> str:
     return f"{request.scope.get('root_path', '')}{suffix}"
 
 
-def page_response(request: Request, page: Page[Any]) -> JSONResponse:
+def page_response(request: Request, page: Page[Any]) -> Response:
     """A list page with an RFC 8288 `Link: <...>; rel="next"` header when there is more."""
     headers = {}
     if page.next_cursor:

@@ -9,8 +9,35 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from service.pagination import PageParams, RowPage, fetch_page
+from service.pagination import PageParams, RowPage, fetch_page, fetch_row_page
 from service.people.models import Department, Person
+
+# What a person is read as (service.people.schemas.PersonRead): their columns and their
+# department's key, joined, as named rows: one statement and no ORM objects per page.
+_READ_COLUMNS = (
+    "id",
+    "email",
+    "display_name",
+    "role",
+    "department_id",
+    "locale",
+    "active",
+    "manager_id",
+    "employee_number",
+    "hire_date",
+    "external_id",
+    "created_at",
+    "updated_at",
+    "revision",
+)
+
+
+def _person_reads() -> sa.Select:
+    people = Person.__table__.c  # type: ignore[attr-defined]
+    return sa.select(
+        *(people[name] for name in _READ_COLUMNS),
+        Department.__table__.c.key.label("department_key"),  # type: ignore[attr-defined]
+    ).outerjoin(Department, col(Person.department_id) == col(Department.id))
 
 
 async def get_department_by_key(session: AsyncSession, key: str) -> Department | None:
@@ -72,6 +99,15 @@ async def people_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict
     return {p.id: p for p in rows}
 
 
+async def person_reads_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row]:
+    """People as read rows (`_READ_COLUMNS` and `department_key`), in no particular order."""
+    wanted = set(ids)
+    if not wanted:
+        return []
+    stmt = _person_reads().where(col(Person.id).in_(wanted))
+    return list((await session.execute(stmt)).all())
+
+
 async def list_people(
     session: AsyncSession,
     params: PageParams,
@@ -79,15 +115,16 @@ async def list_people(
     department_id: uuid.UUID | None = None,
     email: str | None = None,
     active: bool | None = None,
-) -> RowPage[Person]:
-    stmt = select(Person)
+) -> RowPage[sa.Row]:
+    """A page of people as read rows (`_READ_COLUMNS` and `department_key`)."""
+    stmt = _person_reads()
     if department_id is not None:
         stmt = stmt.where(Person.department_id == department_id)
     if email is not None:
         stmt = stmt.where(Person.email == email.lower())
     if active is not None:
         stmt = stmt.where(Person.active == active)
-    return await fetch_page(session, stmt, Person, params)
+    return await fetch_row_page(session, stmt, Person, params)
 
 
 async def add(session: AsyncSession, *rows: object) -> None:
