@@ -18,6 +18,7 @@ from service.evidence.models import Evidence
 from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceRef, EvidenceVerify, Freshness
 from service.messages.models import MessageEvidence
 from service.pagination import Page, PageParams
+from service.reads import as_dict
 
 DEFAULT_VERIFY_DAYS = 90
 
@@ -30,8 +31,8 @@ def is_expired(verify_by: date | None, on: date | None = None) -> bool:
     return verify_by is not None and verify_by < (on or today())
 
 
-def to_read(evidence: Evidence) -> EvidenceRead:
-    return EvidenceRead.model_validate({**evidence.model_dump(), "expired": is_expired(evidence.verify_by)})
+def to_read(evidence: Evidence | sa.Row) -> EvidenceRead:
+    return EvidenceRead.model_validate({**as_dict(evidence), "expired": is_expired(evidence.verify_by)})
 
 
 def freshness(items: Iterable[EvidenceRead | Evidence | dict], on: date | None = None) -> Freshness:
@@ -85,7 +86,7 @@ async def list_evidence(
 async def get_evidence(session: AsyncSession, principal: Principal, evidence_id: uuid.UUID) -> EvidenceRead:
     """Gets one evidence item; one cited only by unpublished work does not exist for employees."""
     evidence = (
-        await repository.get(session, evidence_id, visible=_visible_to(principal))
+        await repository.read_row(session, evidence_id, visible=_visible_to(principal))
         if policies.can_read(principal)
         else None
     )

@@ -21,7 +21,8 @@ from sqlmodel import col, select
 
 from service.db import is_postgres
 from service.feedback.models import FeedbackItem, FeedbackTransition
-from service.pagination import PageParams, RowPage, fetch_page
+from service.pagination import PageParams, RowPage, fetch_row_page
+from service.reads import columns
 
 ITEMS: sa.Table = FeedbackItem.__table__  # type: ignore[attr-defined]
 KEY_CHUNK = 1000  # keys per IN (...) lookup: well under every driver's parameter limit
@@ -92,12 +93,21 @@ async def get_by_key(session: AsyncSession, source: str, external_id: str) -> Fe
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, FeedbackItem]:
+async def read_row(session: AsyncSession, feedback_id: uuid.UUID) -> sa.Row | None:
+    """One item as a named row (reads; see service/reads.py)."""
+    stmt = sa.select(*columns(FeedbackItem)).where(col(FeedbackItem.id) == feedback_id)
+    return (await session.execute(stmt)).one_or_none()
+
+
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+    """Items as named rows (reads; see service/reads.py)."""
     wanted = list(set(ids))
-    found: dict[uuid.UUID, FeedbackItem] = {}
+    found: dict[uuid.UUID, sa.Row] = {}
     for start in range(0, len(wanted), KEY_CHUNK):
-        stmt = select(FeedbackItem).where(col(FeedbackItem.id).in_(wanted[start : start + KEY_CHUNK]))
-        found.update((item.id, item) for item in (await session.execute(stmt)).scalars())
+        stmt = sa.select(*columns(FeedbackItem)).where(
+            col(FeedbackItem.id).in_(wanted[start : start + KEY_CHUNK])
+        )
+        found.update((item.id, item) for item in (await session.execute(stmt)).all())
     return found
 
 
@@ -111,8 +121,9 @@ async def list_items(
     product_id: uuid.UUID | None = None,
     theme_id: uuid.UUID | None = None,
     since: datetime | None = None,
-) -> RowPage[FeedbackItem]:
-    stmt = select(FeedbackItem)
+) -> RowPage[sa.Row]:
+    """A page of items as named rows (reads; see service/reads.py)."""
+    stmt = sa.select(*columns(FeedbackItem))
     if filed_by_id is not None:
         stmt = stmt.where(FeedbackItem.filed_by_id == filed_by_id)
     if status is not None:
@@ -125,7 +136,7 @@ async def list_items(
         stmt = stmt.where(FeedbackItem.theme_id == theme_id)
     if since is not None:
         stmt = stmt.where(col(FeedbackItem.received_at) >= since)
-    return await fetch_page(session, stmt, FeedbackItem, params)
+    return await fetch_row_page(session, stmt, FeedbackItem, params)
 
 
 def _last_activity() -> sa.ColumnElement[datetime]:

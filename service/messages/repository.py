@@ -11,11 +11,18 @@ from sqlmodel import col, select
 
 from service.db import utcnow
 from service.messages.models import Message, MessageEvidence
-from service.pagination import PageParams, RowPage, fetch_page
+from service.pagination import PageParams, RowPage, fetch_row_page
+from service.reads import columns
 
 
 async def get(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
     return await session.get(Message, message_id)
+
+
+async def read_row(session: AsyncSession, message_id: uuid.UUID) -> sa.Row | None:
+    """One message as a named row (reads; see service/reads.py)."""
+    stmt = sa.select(*columns(Message)).where(col(Message.id) == message_id)
+    return (await session.execute(stmt)).one_or_none()
 
 
 async def get_for_update(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
@@ -47,8 +54,9 @@ async def list_messages(
     audience: str | None = None,
     locale: str | None = None,
     brief_id: uuid.UUID | None = None,
-) -> RowPage[Message]:
-    stmt = select(Message)
+) -> RowPage[sa.Row]:
+    """A page of messages as named rows (reads; see service/reads.py)."""
+    stmt = sa.select(*columns(Message))
     if statuses is not None:
         stmt = stmt.where(col(Message.status).in_(statuses))
     if kind is not None:
@@ -61,20 +69,20 @@ async def list_messages(
         stmt = stmt.where(Message.locale == locale)
     if brief_id is not None:
         stmt = stmt.where(Message.brief_id == brief_id)
-    return await fetch_page(session, stmt, Message, params)
+    return await fetch_row_page(session, stmt, Message, params)
 
 
 async def by_brief_lineage(
     session: AsyncSession, lineage_ids: Sequence[uuid.UUID], *, published_only: bool
-) -> list[Message]:
-    """Messages speaking for any of these briefs (any version), oldest first: one query."""
+) -> list[sa.Row]:
+    """Messages speaking for any of these briefs (any version), oldest first: one query, named rows."""
     if not lineage_ids:
         return []
-    stmt = select(Message).where(col(Message.brief_lineage_id).in_(set(lineage_ids)))
+    stmt = sa.select(*columns(Message)).where(col(Message.brief_lineage_id).in_(set(lineage_ids)))
     if published_only:
         stmt = stmt.where(Message.status == "published")
     stmt = stmt.order_by(col(Message.created_at), col(Message.id))
-    return list((await session.execute(stmt)).scalars())
+    return list((await session.execute(stmt)).all())
 
 
 async def evidence_ids(
@@ -139,8 +147,11 @@ async def flush(session: AsyncSession) -> None:
     await session.flush()
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[Message]:
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row]:
+    """Messages as named rows (reads; see service/reads.py)."""
     wanted = set(ids)
     if not wanted:
         return []
-    return list((await session.execute(select(Message).where(col(Message.id).in_(wanted)))).scalars())
+    return list(
+        (await session.execute(sa.select(*columns(Message)).where(col(Message.id).in_(wanted)))).all()
+    )

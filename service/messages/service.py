@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
@@ -33,6 +34,7 @@ from service.pagination import Page, PageParams
 from service.people import service as people_service
 from service.pitch import service as pitch_service
 from service.products import service as products_service
+from service.reads import as_dict
 
 # The row-version column every table inherits (service/db.py TableBase); the ETag derives from it.
 ROW_VERSION = "revision"
@@ -44,7 +46,7 @@ def _row_version(message: Message) -> int:
     return getattr(message, ROW_VERSION)
 
 
-def _etag(message: Message) -> str:
+def _etag(message: Message | sa.Row) -> str:
     return etag(_row_version(message))
 
 
@@ -67,8 +69,11 @@ def field_warnings(obj: object, fields: Sequence[str], locale: str) -> list[Lint
     ]
 
 
-async def _to_read(session: AsyncSession, principal: Principal, messages: list[Message]) -> list[MessageRead]:
-    """Shape a page of messages with a constant number of queries, whatever its size."""
+async def _to_read(
+    session: AsyncSession, principal: Principal, messages: Sequence[Message | sa.Row]
+) -> list[MessageRead]:
+    """Shape a page of messages (table rows or named rows) with a constant number of queries,
+    whatever its size."""
     citations = await repository.evidence_ids(session, [m.id for m in messages])
     cited = {evidence_id for ids in citations.values() for evidence_id in ids}
     evidence = await evidence_service.evidence_by_ids(session, principal, list(cited))
@@ -78,8 +83,9 @@ async def _to_read(session: AsyncSession, principal: Principal, messages: list[M
     result = []
     for message in messages:
         evidence_ids = citations.get(message.id, [])
-        data: dict[str, Any] = {
-            **message.model_dump(exclude={ROW_VERSION}),
+        data: dict[str, Any] = as_dict(message)
+        del data[ROW_VERSION]
+        data |= {
             "product_key": products[message.product_id].key if message.product_id else None,
             "evidence_ids": evidence_ids,
             "freshness": evidence_service.freshness(evidence[e] for e in evidence_ids if e in evidence),
@@ -162,10 +168,10 @@ async def get_message(session: AsyncSession, principal: Principal, message_id: u
     """Gets a message; drafts exist only for those who may see drafts."""
     if not policies.can_read(principal):
         raise Forbidden("This token may not read messages (scope pitch:read or briefs:read).")
-    message = await repository.get(session, message_id)
+    message = await repository.read_row(session, message_id)
     if message is None or not policies.can_see(principal, message):
         raise NotFound("No such message.")
-    return await _read_one(session, principal, message)
+    return (await _to_read(session, principal, [message]))[0]
 
 
 # --- validation shared by create and update ---------------------------------------------------
