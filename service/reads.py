@@ -3,20 +3,23 @@
 A list or detail read builds read models and forgets the rows: hydrating SQLModel objects for
 it (identity map, instrumented attributes, SQLModel's `__setattr__` per column) and dumping
 them again with `model_dump()` was a third of a REST page's time (docs/benchmarks.md, Reads).
-`sa.select(*columns(Entity))` returns rows with the same attribute names, so policies and
-shaping code read `row.status` either way; writes still load ORM objects.
+`rows_of(Entity)` selects rows with the same attribute names, so policies and shaping code
+read `row.status` either way; writes still load ORM objects.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 
 
-def columns(entity: Any, *, exclude: frozenset[str] = frozenset()) -> list[sa.Column[Any]]:
-    """The table columns of an ORM entity, for a Core select of its rows."""
-    return [column for column in entity.__table__.columns if column.key not in exclude]
+@cache
+def rows_of(entity: Any) -> sa.Select[Any]:
+    """A Core select of every column of an ORM entity's table, built once: statements are
+    immutable (`.where()` returns a new one), and building one costs a coercion per column."""
+    return sa.select(*entity.__table__.columns)
 
 
 def as_dict(row: Any) -> dict[str, Any]:

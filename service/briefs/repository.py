@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from service.briefs.models import Brief, BriefEvidence
 from service.pagination import PageParams, RowPage, fetch_row_page
-from service.reads import columns
+from service.reads import rows_of
 
 
 async def get(session: AsyncSession, brief_id: uuid.UUID, *, for_update: bool = False) -> Brief | None:
@@ -26,7 +26,7 @@ async def get(session: AsyncSession, brief_id: uuid.UUID, *, for_update: bool = 
 
 async def read_row(session: AsyncSession, brief_id: uuid.UUID) -> sa.Row | None:
     """One version as a named row (reads; see service/reads.py)."""
-    stmt = sa.select(*columns(Brief)).where(col(Brief.id) == brief_id)
+    stmt = rows_of(Brief).where(col(Brief.id) == brief_id)
     return (await session.execute(stmt)).one_or_none()
 
 
@@ -40,7 +40,7 @@ async def list_briefs(
     locale: str | None = None,
 ) -> RowPage[sa.Row]:
     """A page of versions as named rows (reads; see service/reads.py)."""
-    stmt = sa.select(*columns(Brief))
+    stmt = rows_of(Brief)
     if statuses is not None:
         stmt = stmt.where(col(Brief.status).in_(statuses))
     if product_id is not None:
@@ -69,7 +69,7 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.U
     wanted = set(ids)
     if not wanted:
         return {}
-    stmt = sa.select(*columns(Brief)).where(col(Brief.id).in_(wanted))
+    stmt = rows_of(Brief).where(col(Brief.id).in_(wanted))
     return {b.id: b for b in (await session.execute(stmt)).all()}
 
 

@@ -16,7 +16,7 @@ from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollmen
 from service.db import is_postgres, utcnow
 from service.pagination import PageParams, RowPage, fetch_page, fetch_row_page
 from service.people.models import Department, Person
-from service.reads import columns
+from service.reads import rows_of
 
 ENROLLMENTS = Enrollment.__table__  # type: ignore[attr-defined]
 ACKNOWLEDGEMENTS = Acknowledgement.__table__  # type: ignore[attr-defined]
@@ -40,7 +40,7 @@ async def get(session: AsyncSession, campaign_id: uuid.UUID, *, for_update: bool
 
 async def read_row(session: AsyncSession, campaign_id: uuid.UUID) -> sa.Row | None:
     """One campaign as a named row (reads; see service/reads.py)."""
-    stmt = sa.select(*columns(Campaign)).where(col(Campaign.id) == campaign_id)
+    stmt = rows_of(Campaign).where(col(Campaign.id) == campaign_id)
     return (await session.execute(stmt)).one_or_none()
 
 
@@ -49,7 +49,7 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.U
     wanted = set(ids)
     if not wanted:
         return {}
-    rows = (await session.execute(sa.select(*columns(Campaign)).where(col(Campaign.id).in_(wanted)))).all()
+    rows = (await session.execute(rows_of(Campaign).where(col(Campaign.id).in_(wanted)))).all()
     return {c.id: c for c in rows}
 
 
@@ -63,7 +63,7 @@ async def list_campaigns(
     enrolled_person_id: uuid.UUID | None = None,
 ) -> RowPage[sa.Row]:
     """A page of campaigns as named rows (reads; see service/reads.py)."""
-    stmt = sa.select(*columns(Campaign))
+    stmt = rows_of(Campaign)
     if status is not None:
         stmt = stmt.where(Campaign.status == status)
     if kind is not None:

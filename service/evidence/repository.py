@@ -13,7 +13,7 @@ from service.briefs.models import Brief, BriefEvidence
 from service.evidence.models import Evidence
 from service.messages.models import Message, MessageEvidence
 from service.pagination import PageParams, RowPage, fetch_row_page
-from service.reads import columns
+from service.reads import rows_of
 
 
 def published_or_owned(owner_id: uuid.UUID | None) -> sa.ColumnElement[bool]:
@@ -60,7 +60,7 @@ async def read_row(
     session: AsyncSession, evidence_id: uuid.UUID, *, visible: sa.ColumnElement[bool] | None = None
 ) -> sa.Row | None:
     """One item as a named row (reads; see service/reads.py)."""
-    stmt = sa.select(*columns(Evidence)).where(col(Evidence.id) == evidence_id)
+    stmt = rows_of(Evidence).where(col(Evidence.id) == evidence_id)
     if visible is not None:
         stmt = stmt.where(visible)
     return (await session.execute(stmt)).one_or_none()
@@ -73,7 +73,7 @@ async def by_ids(
     wanted = set(ids)
     if not wanted:
         return {}
-    stmt = sa.select(*columns(Evidence)).where(col(Evidence.id).in_(wanted))
+    stmt = rows_of(Evidence).where(col(Evidence.id).in_(wanted))
     if visible is not None:
         stmt = stmt.where(visible)
     return {e.id: e for e in (await session.execute(stmt)).all()}
@@ -87,7 +87,7 @@ async def list_evidence(
     visible: sa.ColumnElement[bool] | None = None,
 ) -> RowPage[sa.Row]:
     """A page of items as named rows (reads; see service/reads.py)."""
-    stmt = sa.select(*columns(Evidence))
+    stmt = rows_of(Evidence)
     if expired_before is not None:
         stmt = stmt.where(col(Evidence.verify_by) < expired_before)
     if visible is not None:

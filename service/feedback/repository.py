@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from service.db import is_postgres
 from service.feedback.models import FeedbackItem, FeedbackTransition
 from service.pagination import PageParams, RowPage, fetch_row_page
-from service.reads import columns
+from service.reads import rows_of
 
 ITEMS: sa.Table = FeedbackItem.__table__  # type: ignore[attr-defined]
 KEY_CHUNK = 1000  # keys per IN (...) lookup: well under every driver's parameter limit
@@ -95,7 +95,7 @@ async def get_by_key(session: AsyncSession, source: str, external_id: str) -> Fe
 
 async def read_row(session: AsyncSession, feedback_id: uuid.UUID) -> sa.Row | None:
     """One item as a named row (reads; see service/reads.py)."""
-    stmt = sa.select(*columns(FeedbackItem)).where(col(FeedbackItem.id) == feedback_id)
+    stmt = rows_of(FeedbackItem).where(col(FeedbackItem.id) == feedback_id)
     return (await session.execute(stmt)).one_or_none()
 
 
@@ -104,9 +104,7 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.U
     wanted = list(set(ids))
     found: dict[uuid.UUID, sa.Row] = {}
     for start in range(0, len(wanted), KEY_CHUNK):
-        stmt = sa.select(*columns(FeedbackItem)).where(
-            col(FeedbackItem.id).in_(wanted[start : start + KEY_CHUNK])
-        )
+        stmt = rows_of(FeedbackItem).where(col(FeedbackItem.id).in_(wanted[start : start + KEY_CHUNK]))
         found.update((item.id, item) for item in (await session.execute(stmt)).all())
     return found
 
@@ -123,7 +121,7 @@ async def list_items(
     since: datetime | None = None,
 ) -> RowPage[sa.Row]:
     """A page of items as named rows (reads; see service/reads.py)."""
-    stmt = sa.select(*columns(FeedbackItem))
+    stmt = rows_of(FeedbackItem)
     if filed_by_id is not None:
         stmt = stmt.where(FeedbackItem.filed_by_id == filed_by_id)
     if status is not None:
@@ -149,30 +147,30 @@ def _last_activity() -> sa.ColumnElement[datetime]:
     )
 
 
-async def filed_by(session: AsyncSession, person_id: uuid.UUID, *, limit: int) -> list[FeedbackItem]:
-    """What one person filed, the most recent loop news first."""
+async def filed_by(session: AsyncSession, person_id: uuid.UUID, *, limit: int) -> list[sa.Row]:
+    """What one person filed, the most recent loop news first (named rows, see service/reads.py)."""
     stmt = (
-        select(FeedbackItem)
+        rows_of(FeedbackItem)
         .where(FeedbackItem.filed_by_id == person_id)
         .order_by(_last_activity().desc(), col(FeedbackItem.id).desc())
         .limit(limit)
     )
-    return list((await session.execute(stmt)).scalars())
+    return list((await session.execute(stmt)).all())
 
 
 async def transitions_for(
     session: AsyncSession, feedback_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, list[FeedbackTransition]]:
-    """Each item's steps through the loop, oldest first (one query per ~1,000 items)."""
+) -> dict[uuid.UUID, list[sa.Row]]:
+    """Each item's steps through the loop, oldest first (one query per ~1,000 items; named rows)."""
     wanted = list(set(feedback_ids))
-    result: dict[uuid.UUID, list[FeedbackTransition]] = {}
+    result: dict[uuid.UUID, list[sa.Row]] = {}
     for start in range(0, len(wanted), KEY_CHUNK):
         stmt = (
-            select(FeedbackTransition)
+            rows_of(FeedbackTransition)
             .where(col(FeedbackTransition.feedback_id).in_(wanted[start : start + KEY_CHUNK]))
             .order_by(col(FeedbackTransition.at), col(FeedbackTransition.id))
         )
-        for step in (await session.execute(stmt)).scalars():
+        for step in (await session.execute(stmt)).all():
             result.setdefault(step.feedback_id, []).append(step)
     return result
 

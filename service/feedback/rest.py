@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 
 from service.api.idempotency import IdempotencyKey, idempotent
-from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
 from service.feedback import service as feedback_service
@@ -35,7 +35,7 @@ IfMatch = Annotated[
 @router.get("/feedback", response_model=Page[FeedbackRead])
 async def list_feedback(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     page: PageDep,
     status: Stage | None = None,
@@ -123,7 +123,7 @@ async def ingest_feedback_batch(
 
 @router.get("/feedback/{feedback_id}", response_model=FeedbackRead, responses=NOT_MODIFIED)
 async def get_feedback(
-    request: Request, feedback_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+    request: Request, feedback_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
 ):
     """Get a feedback item (employees: only their own). Honours `If-None-Match`."""
     item = await feedback_service.get_feedback(session, principal, feedback_id)

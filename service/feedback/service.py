@@ -194,7 +194,7 @@ async def feedback_by_ids(
     return {read.id: read for read in await _to_read(session, principal, visible)}
 
 
-def _transition_read(step: FeedbackTransition) -> TransitionRead:
+def _transition_read(step: FeedbackTransition | sa.Row) -> TransitionRead:
     return TransitionRead.model_validate(step)
 
 

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from service.db import utcnow
 from service.messages.models import Message, MessageEvidence
 from service.pagination import PageParams, RowPage, fetch_row_page
-from service.reads import columns
+from service.reads import rows_of
 
 
 async def get(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
@@ -21,7 +21,7 @@ async def get(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
 
 async def read_row(session: AsyncSession, message_id: uuid.UUID) -> sa.Row | None:
     """One message as a named row (reads; see service/reads.py)."""
-    stmt = sa.select(*columns(Message)).where(col(Message.id) == message_id)
+    stmt = rows_of(Message).where(col(Message.id) == message_id)
     return (await session.execute(stmt)).one_or_none()
 
 
@@ -56,7 +56,7 @@ async def list_messages(
     brief_id: uuid.UUID | None = None,
 ) -> RowPage[sa.Row]:
     """A page of messages as named rows (reads; see service/reads.py)."""
-    stmt = sa.select(*columns(Message))
+    stmt = rows_of(Message)
     if statuses is not None:
         stmt = stmt.where(col(Message.status).in_(statuses))
     if kind is not None:
@@ -78,7 +78,7 @@ async def by_brief_lineage(
     """Messages speaking for any of these briefs (any version), oldest first: one query, named rows."""
     if not lineage_ids:
         return []
-    stmt = sa.select(*columns(Message)).where(col(Message.brief_lineage_id).in_(set(lineage_ids)))
+    stmt = rows_of(Message).where(col(Message.brief_lineage_id).in_(set(lineage_ids)))
     if published_only:
         stmt = stmt.where(Message.status == "published")
     stmt = stmt.order_by(col(Message.created_at), col(Message.id))
@@ -152,6 +152,13 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row
     wanted = set(ids)
     if not wanted:
         return []
-    return list(
-        (await session.execute(sa.select(*columns(Message)).where(col(Message.id).in_(wanted)))).all()
-    )
+    return list((await session.execute(rows_of(Message).where(col(Message.id).in_(wanted)))).all())
+
+
+async def titles(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row]:
+    """(id, title, status) of these messages: what a feed names an announcement by."""
+    wanted = set(ids)
+    if not wanted:
+        return []
+    stmt = sa.select(Message.id, Message.title, Message.status).where(col(Message.id).in_(wanted))
+    return list((await session.execute(stmt)).all())

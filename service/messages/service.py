@@ -164,6 +164,15 @@ async def messages_by_ids(
     return {m.id: m for m in await _to_read(session, principal, rows)}
 
 
+async def message_titles(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The titles of these messages, those the caller may see (one query; for feeds)."""
+    if not policies.can_read(principal):
+        return {}
+    return {m.id: m.title for m in await repository.titles(session, ids) if policies.can_see(principal, m)}
+
+
 async def get_message(session: AsyncSession, principal: Principal, message_id: uuid.UUID) -> MessageRead:
     """Gets a message; drafts exist only for those who may see drafts."""
     if not policies.can_read(principal):

@@ -30,14 +30,10 @@ _READ_COLUMNS = (
     "updated_at",
     "revision",
 )
-
-
-def _person_reads() -> sa.Select:
-    people = Person.__table__.c  # type: ignore[attr-defined]
-    return sa.select(
-        *(people[name] for name in _READ_COLUMNS),
-        Department.__table__.c.key.label("department_key"),  # type: ignore[attr-defined]
-    ).outerjoin(Department, col(Person.department_id) == col(Department.id))
+_PERSON_READS = sa.select(
+    *(Person.__table__.c[name] for name in _READ_COLUMNS),  # type: ignore[attr-defined]
+    Department.__table__.c.key.label("department_key"),  # type: ignore[attr-defined]
+).outerjoin(Department, col(Person.department_id) == col(Department.id))
 
 
 async def get_department_by_key(session: AsyncSession, key: str) -> Department | None:
@@ -104,7 +100,7 @@ async def person_reads_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -
     wanted = set(ids)
     if not wanted:
         return []
-    stmt = _person_reads().where(col(Person.id).in_(wanted))
+    stmt = _PERSON_READS.where(col(Person.id).in_(wanted))
     return list((await session.execute(stmt)).all())
 
 
@@ -117,7 +113,7 @@ async def list_people(
     active: bool | None = None,
 ) -> RowPage[sa.Row]:
     """A page of people as read rows (`_READ_COLUMNS` and `department_key`)."""
-    stmt = _person_reads()
+    stmt = _PERSON_READS
     if department_id is not None:
         stmt = stmt.where(Person.department_id == department_id)
     if email is not None:

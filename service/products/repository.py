@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from service.pagination import PageParams, RowPage, fetch_page
 from service.products.models import Product
-from service.reads import columns
+from service.reads import rows_of
 
 
 async def get_by_key(session: AsyncSession, key: str) -> Product | None:
@@ -28,5 +28,5 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.U
     wanted = set(ids)
     if not wanted:
         return {}
-    stmt = sa.select(*columns(Product)).where(col(Product.id).in_(wanted))
+    stmt = rows_of(Product).where(col(Product.id).in_(wanted))
     return {p.id: p for p in (await session.execute(stmt)).all()}
