@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from service.pagination import PageParams, RowPage, fetch_page, fetch_row_page
+from service.pagination import PageParams, RowPage, fetch_row_page
 from service.people.models import Department, Person
+from service.reads import rows_of
 
 # What a person is read as (service.people.schemas.PersonRead): their columns and their
 # department's key, joined, as named rows: one statement and no ORM objects per page.
@@ -52,16 +53,18 @@ async def department_keys(session: AsyncSession) -> list[str]:
     return list((await session.execute(select(Department.key).order_by(Department.key))).scalars())
 
 
-async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Department]:
+async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+    """Departments as named rows (reads; see service/reads.py)."""
     wanted = set(ids)
     if not wanted:
         return {}
-    rows = (await session.execute(select(Department).where(col(Department.id).in_(wanted)))).scalars()
+    rows = (await session.execute(rows_of(Department).where(col(Department.id).in_(wanted)))).all()
     return {d.id: d for d in rows}
 
 
-async def list_departments(session: AsyncSession, params: PageParams) -> RowPage[Department]:
-    return await fetch_page(session, select(Department), Department, params)
+async def list_departments(session: AsyncSession, params: PageParams) -> RowPage[sa.Row]:
+    """A page of departments as named rows (reads; see service/reads.py)."""
+    return await fetch_row_page(session, rows_of(Department), Department, params)
 
 
 async def get_person(session: AsyncSession, person_id: uuid.UUID) -> Person | None:
