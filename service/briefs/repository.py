@@ -44,11 +44,11 @@ async def list_briefs(
     if statuses is not None:
         stmt = stmt.where(col(Brief.status).in_(statuses))
     if product_id is not None:
-        stmt = stmt.where(Brief.product_id == product_id)
+        stmt = stmt.where(col(Brief.product_id) == product_id)
     if status is not None:
-        stmt = stmt.where(Brief.status == status)
+        stmt = stmt.where(col(Brief.status) == status)
     if locale is not None:
-        stmt = stmt.where(Brief.locale == locale)
+        stmt = stmt.where(col(Brief.locale) == locale)
     return await fetch_row_page(session, stmt, Brief, params)
 
 

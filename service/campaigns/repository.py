@@ -65,15 +65,15 @@ async def list_campaigns(
     """A page of campaigns as named rows (reads; see service/reads.py)."""
     stmt = rows_of(Campaign)
     if status is not None:
-        stmt = stmt.where(Campaign.status == status)
+        stmt = stmt.where(col(Campaign.status) == status)
     if kind is not None:
-        stmt = stmt.where(Campaign.kind == kind)
+        stmt = stmt.where(col(Campaign.kind) == kind)
     if lineage_id is not None:
-        stmt = stmt.where(Campaign.lineage_id == lineage_id)
+        stmt = stmt.where(col(Campaign.lineage_id) == lineage_id)
     if enrolled_person_id is not None:
         stmt = stmt.where(
             sa.exists().where(
-                Enrollment.campaign_id == Campaign.id, Enrollment.person_id == enrolled_person_id
+                col(Enrollment.campaign_id) == Campaign.id, col(Enrollment.person_id) == enrolled_person_id
             )
         )
     return await fetch_row_page(session, stmt, Campaign, params)

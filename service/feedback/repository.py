@@ -123,15 +123,15 @@ async def list_items(
     """A page of items as named rows (reads; see service/reads.py)."""
     stmt = rows_of(FeedbackItem)
     if filed_by_id is not None:
-        stmt = stmt.where(FeedbackItem.filed_by_id == filed_by_id)
+        stmt = stmt.where(col(FeedbackItem.filed_by_id) == filed_by_id)
     if status is not None:
-        stmt = stmt.where(FeedbackItem.status == status)
+        stmt = stmt.where(col(FeedbackItem.status) == status)
     if source is not None:
-        stmt = stmt.where(FeedbackItem.source == source)
+        stmt = stmt.where(col(FeedbackItem.source) == source)
     if product_id is not None:
-        stmt = stmt.where(FeedbackItem.product_id == product_id)
+        stmt = stmt.where(col(FeedbackItem.product_id) == product_id)
     if theme_id is not None:
-        stmt = stmt.where(FeedbackItem.theme_id == theme_id)
+        stmt = stmt.where(col(FeedbackItem.theme_id) == theme_id)
     if since is not None:
         stmt = stmt.where(col(FeedbackItem.received_at) >= since)
     return await fetch_row_page(session, stmt, FeedbackItem, params)
@@ -151,7 +151,7 @@ async def filed_by(session: AsyncSession, person_id: uuid.UUID, *, limit: int) -
     """What one person filed, the most recent loop news first (named rows, see service/reads.py)."""
     stmt = (
         rows_of(FeedbackItem)
-        .where(FeedbackItem.filed_by_id == person_id)
+        .where(col(FeedbackItem.filed_by_id) == person_id)
         .order_by(_last_activity().desc(), col(FeedbackItem.id).desc())
         .limit(limit)
     )

@@ -60,15 +60,15 @@ async def list_messages(
     if statuses is not None:
         stmt = stmt.where(col(Message.status).in_(statuses))
     if kind is not None:
-        stmt = stmt.where(Message.kind == kind)
+        stmt = stmt.where(col(Message.kind) == kind)
     if product_id is not None:
-        stmt = stmt.where(Message.product_id == product_id)
+        stmt = stmt.where(col(Message.product_id) == product_id)
     if audience is not None:
         stmt = stmt.where(_audience_clause(audience))
     if locale is not None:
-        stmt = stmt.where(Message.locale == locale)
+        stmt = stmt.where(col(Message.locale) == locale)
     if brief_id is not None:
-        stmt = stmt.where(Message.brief_id == brief_id)
+        stmt = stmt.where(col(Message.brief_id) == brief_id)
     return await fetch_row_page(session, stmt, Message, params)
 
 
@@ -80,7 +80,7 @@ async def by_brief_lineage(
         return []
     stmt = rows_of(Message).where(col(Message.brief_lineage_id).in_(set(lineage_ids)))
     if published_only:
-        stmt = stmt.where(Message.status == "published")
+        stmt = stmt.where(col(Message.status) == "published")
     stmt = stmt.order_by(col(Message.created_at), col(Message.id))
     return list((await session.execute(stmt)).all())
 
@@ -160,5 +160,7 @@ async def titles(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row
     wanted = set(ids)
     if not wanted:
         return []
-    stmt = sa.select(Message.id, Message.title, Message.status).where(col(Message.id).in_(wanted))
+    stmt = sa.select(col(Message.id), col(Message.title), col(Message.status)).where(
+        col(Message.id).in_(wanted)
+    )
     return list((await session.execute(stmt)).all())

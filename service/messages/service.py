@@ -42,7 +42,7 @@ LINTED_FIELDS = ("title", "body", "value_statement")
 DEFAULT_LOCALE = "en"
 
 
-def _row_version(message: Message) -> int:
+def _row_version(message: Message | sa.Row) -> int:
     return getattr(message, ROW_VERSION)
 
 

@@ -118,11 +118,11 @@ async def list_people(
     """A page of people as read rows (`_READ_COLUMNS` and `department_key`)."""
     stmt = _PERSON_READS
     if department_id is not None:
-        stmt = stmt.where(Person.department_id == department_id)
+        stmt = stmt.where(col(Person.department_id) == department_id)
     if email is not None:
-        stmt = stmt.where(Person.email == email.lower())
+        stmt = stmt.where(col(Person.email) == email.lower())
     if active is not None:
-        stmt = stmt.where(Person.active == active)
+        stmt = stmt.where(col(Person.active) == active)
     return await fetch_row_page(session, stmt, Person, params)
 
 
