@@ -3,6 +3,8 @@ against the app on a throwaway PostgreSQL database (the same data as `bench.read
 
     .venv/bin/python -m bench.reads.profile                   # 300 requests per page
     .venv/bin/python -m bench.reads.profile --requests 500 --top 40
+    .venv/bin/python -m bench.reads.profile --routes               # every read route, timed only
+    .venv/bin/python -m bench.reads.profile --route /api/v1/briefs  # profile one REST route
 
 Per page: the median time of one request without the profiler, then cProfile over
 `--requests` sequential requests: own time per library (where the CPU goes), the cumulative
@@ -215,6 +217,62 @@ async def profile_page(
     return result
 
 
+# The REST list and detail routes of issue 11: (list path, detail path template or None).
+# A detail route is timed on the first item of its list.
+READ_ROUTES = [
+    ("/api/v1/people?limit=50", "/api/v1/people/{id}"),
+    ("/api/v1/briefs?limit=50", "/api/v1/briefs/{id}"),
+    ("/api/v1/messages?limit=50", "/api/v1/messages/{id}"),
+    ("/api/v1/evidence?limit=50", "/api/v1/evidence/{id}"),
+    ("/api/v1/feedback?limit=50", "/api/v1/feedback/{id}"),
+    ("/api/v1/campaigns?limit=50", "/api/v1/campaigns/{id}"),
+]
+FEED_ROUTE = "/api/v1/me/feed"
+
+
+async def route_sweep(
+    http: httpx.AsyncClient, counters: Counters, requests: int, home_headers: dict[str, str]
+) -> list[dict[str, Any]]:
+    """CPU time of this process (app and test client; PostgreSQL's work is not in it) and
+    median wall time per request, SQL statements per request, of every read route: on a shared
+    machine the CPU time is the figure to compare, wall time waits for other processes."""
+    targets: list[tuple[str, dict[str, str]]] = []
+    for listing, detail in READ_ROUTES:
+        targets.append((listing, {}))
+        items = (await http.get(listing)).json()["items"]
+        if detail and items:
+            targets.append((detail.format(id=items[0]["id"]), {}))
+    targets.append((FEED_ROUTE, home_headers))
+    results = []
+    for path, headers in targets:
+
+        async def send(http: httpx.AsyncClient, path: str = path, headers: dict[str, str] = headers):
+            return await http.get(path, headers=headers)
+
+        await timed(http, send, 20)
+        counters.reset()
+        cpu = time.process_time()
+        times = await timed(http, send, requests)
+        cpu_ms = (time.process_time() - cpu) * 1000 / requests
+        counted = counters.report(requests)
+        size = len((await send(http)).content)
+        results.append(
+            {
+                "route": path,
+                "median_ms": statistics.median(times),
+                "cpu_ms": cpu_ms,
+                "sql_per_request": counted["sql_per_request"],
+                "hops_per_request": counted["threadpool_hops_per_request"],
+                "bytes": size,
+            }
+        )
+        print(
+            f"{cpu_ms:8.3f} ms CPU {statistics.median(times):8.3f} ms wall  {counted['sql_per_request']:g} SQL  "
+            f"{counted['threadpool_hops_per_request']:g} hops  {size:7d} B  GET {path}"
+        )
+    return results
+
+
 async def run(args: argparse.Namespace, tokens: dict[str, str]) -> list[dict[str, Any]]:
     from asgi_lifespan import LifespanManager
 
@@ -238,6 +296,18 @@ async def run(args: argparse.Namespace, tokens: dict[str, str]) -> list[dict[str
             async def graphql(http: httpx.AsyncClient) -> httpx.Response:
                 return await http.post("/graphql", json={"query": PEOPLE_QUERY})
 
+            home_headers = {"Authorization": f"Bearer {tokens['home']}"}
+            if args.routes:
+                print(f"\n## every read route, {args.requests} requests each, unprofiled")
+                return await route_sweep(http, counters, args.requests, home_headers)
+            if args.route:
+                path = args.route
+
+                async def one(http: httpx.AsyncClient) -> httpx.Response:
+                    return await http.get(path)
+
+                return [await profile_page(http, counters, f"REST GET {path}", one, args.requests, args.top)]
+
             rest_page, graphql_page = (await rest(http)).json(), (await graphql(http)).json()
             if len(rest_page["items"]) != 50 or len(graphql_page["data"]["people"]["edges"]) != 50:
                 raise BenchError("pages not full")
@@ -259,7 +329,6 @@ async def run(args: argparse.Namespace, tokens: dict[str, str]) -> list[dict[str
                 return await http.get("/healthz")
 
             # The intranet home: timed and counted only (its profile is the next step's).
-            home_headers = {"Authorization": f"Bearer {tokens['home']}"}
 
             async def home(http: httpx.AsyncClient) -> httpx.Response:
                 return await http.post("/graphql", json={"query": HOME_QUERY}, headers=home_headers)
@@ -291,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--postgres-url", default=os.environ.get("CUECARD_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     )
+    parser.add_argument("--routes", action="store_true", help="time every REST read route instead")
+    parser.add_argument("--route", help="profile this REST GET path (admin token) instead")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON at the end")
     args = parser.parse_args(argv)
     database = f"cuecard_reads_{secrets.token_hex(4)}"

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import pydantic_core
 from fastapi import Depends, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from service.concurrency import if_none_match_hits
 from service.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams
 
 
-def page_params(
+# `async def`: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
@@ -25,11 +28,43 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for an operation that only reads: its statements run without a transaction.
+
+    Under READ COMMITTED each statement sees its own snapshot either way, so a transaction
+    around a read gives it nothing, and costs two round trips per request on PostgreSQL
+    (BEGIN, then ROLLBACK when the session closes) next to a page that is one query. Only for
+    services that never write: autocommit would make each write its own transaction."""
+    state = request.app.state
+    engine = getattr(state, "read_engine", None)
+    if engine is None:
+        engine = state.read_engine = state.engine.execution_options(isolation_level="AUTOCOMMIT")
+    async with state.sessionmaker(bind=engine) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
+
+
+class JSONBytes(Response):
+    """A JSON body already rendered to bytes."""
+
+    media_type = "application/json"
+
+
 def json(
     model: BaseModel | Any, *, status_code: int = 200, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    content = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
-    return JSONResponse(content, status_code=status_code, headers=headers)
+) -> Response:
+    """Render a read model (or plain JSON data) straight to bytes with pydantic-core.
+
+    The one JSON path of the REST adapters: the service built and validated `model` already,
+    so no `model_dump` → Python dicts → stdlib `json` round trip and no response-model
+    validation (routes return a Response; `response_model` only documents them)."""
+    if isinstance(model, BaseModel):
+        body = model.__pydantic_serializer__.to_json(model)
+    else:
+        body = pydantic_core.to_json(model)
+    return JSONBytes(body, status_code=status_code, headers=headers)
 
 
 def public_url(request: Request, path: str, query: str = "") -> str:
@@ -45,7 +80,7 @@ def public_url(request: Request, path: str, query: str = "") -> str:
     return f"{request.scope.get('root_path', '')}{suffix}"
 
 
-def page_response(request: Request, page: Page[Any]) -> JSONResponse:
+def page_response(request: Request, page: Page[Any]) -> Response:
     """A list page with an RFC 8288 `Link: <...>; rel="next"` header when there is more."""
     headers = {}
     if page.next_cursor:

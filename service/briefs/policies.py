@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Row
+
 from service.auth.principal import Principal
 from service.briefs.models import Brief
 
@@ -21,7 +23,8 @@ def visible_statuses(principal: Principal) -> tuple[str, ...] | None:
     return ()
 
 
-def can_see(principal: Principal, brief: Brief) -> bool:
+def can_see(principal: Principal, brief: Brief | Row) -> bool:
+    """`brief`: a table row or a named read row."""
     statuses = visible_statuses(principal)
     return statuses is None or brief.status in statuses
 

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from service.briefs.models import Brief, BriefEvidence
-from service.pagination import PageParams, RowPage, fetch_page
+from service.pagination import PageParams, RowPage, fetch_row_page
+from service.reads import rows_of
 
 
 async def get(session: AsyncSession, brief_id: uuid.UUID, *, for_update: bool = False) -> Brief | None:
@@ -23,6 +24,12 @@ async def get(session: AsyncSession, brief_id: uuid.UUID, *, for_update: bool = 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def read_row(session: AsyncSession, brief_id: uuid.UUID) -> sa.Row | None:
+    """One version as a named row (reads; see service/reads.py)."""
+    stmt = rows_of(Brief).where(col(Brief.id) == brief_id)
+    return (await session.execute(stmt)).one_or_none()
+
+
 async def list_briefs(
     session: AsyncSession,
     params: PageParams,
@@ -31,17 +38,18 @@ async def list_briefs(
     product_id: uuid.UUID | None = None,
     status: str | None = None,
     locale: str | None = None,
-) -> RowPage[Brief]:
-    stmt = select(Brief)
+) -> RowPage[sa.Row]:
+    """A page of versions as named rows (reads; see service/reads.py)."""
+    stmt = rows_of(Brief)
     if statuses is not None:
         stmt = stmt.where(col(Brief.status).in_(statuses))
     if product_id is not None:
-        stmt = stmt.where(Brief.product_id == product_id)
+        stmt = stmt.where(col(Brief.product_id) == product_id)
     if status is not None:
-        stmt = stmt.where(Brief.status == status)
+        stmt = stmt.where(col(Brief.status) == status)
     if locale is not None:
-        stmt = stmt.where(Brief.locale == locale)
-    return await fetch_page(session, stmt, Brief, params)
+        stmt = stmt.where(col(Brief.locale) == locale)
+    return await fetch_row_page(session, stmt, Brief, params)
 
 
 async def versions(session: AsyncSession, lineage_ids: Iterable[uuid.UUID]) -> list[Brief]:
@@ -56,13 +64,13 @@ async def versions(session: AsyncSession, lineage_ids: Iterable[uuid.UUID]) -> l
     return list((await session.execute(stmt)).scalars())
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Brief]:
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+    """Versions as named rows (reads; see service/reads.py)."""
     wanted = set(ids)
     if not wanted:
         return {}
-    return {
-        b.id: b for b in (await session.execute(select(Brief).where(col(Brief.id).in_(wanted)))).scalars()
-    }
+    stmt = rows_of(Brief).where(col(Brief.id).in_(wanted))
+    return {b.id: b for b in (await session.execute(stmt)).all()}
 
 
 async def record_edit(

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Query, Request
 
 from service.api.idempotency import IdempotencyKey, idempotent
-from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.briefs import service as briefs_service
 from service.briefs.schemas import BriefCreate, BriefRead, BriefStatus, BriefUpdate, RequestChanges, Revise
@@ -29,7 +29,7 @@ def _one(request: Request, brief: BriefRead, status_code: int = 200):
 @router.get("", response_model=Page[BriefRead])
 async def list_briefs(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     page: PageDep,
     product_key: Annotated[Slug | None, Query()] = None,
@@ -60,7 +60,7 @@ async def create_brief(
 
 
 @router.get("/{brief_id}", response_model=BriefRead, responses=NOT_MODIFIED)
-async def get_brief(request: Request, brief_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
+async def get_brief(request: Request, brief_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep):
     """Get one brief version, with its freshness, speaking time and lint warnings."""
     return _one(request, await briefs_service.get_brief(session, principal, brief_id))
 
@@ -130,7 +130,7 @@ async def revise_brief(
 
 @router.get("/{brief_id}/versions", response_model=Page[BriefRead])
 async def list_brief_versions(
-    request: Request, brief_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+    request: Request, brief_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
 ):
     """Every version of this brief the caller may see, oldest first."""
     versions = await briefs_service.list_versions(session, principal, brief_id)

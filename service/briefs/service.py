@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,7 @@ from service.messages import lint
 from service.pagination import Page, PageParams
 from service.pitch import service as pitch_service
 from service.products import service as products_service
+from service.reads import as_dict
 
 LINTED_FIELDS = ("title", "value_proposition", "pitch")
 CONTENT_FIELDS = (
@@ -44,7 +46,7 @@ CONTENT_FIELDS = (
 )
 
 
-def brief_etag(brief: Brief | BriefRead) -> str:
+def brief_etag(brief: Brief | BriefRead | sa.Row) -> str:
     return etag(brief.revision)
 
 
@@ -60,8 +62,11 @@ class CurrentVersion:
     product_id: uuid.UUID
 
 
-async def _to_read(session: AsyncSession, principal: Principal, briefs: Sequence[Brief]) -> list[BriefRead]:
-    """Shape briefs for output: three queries however many briefs (products, citations, evidence)."""
+async def _to_read(
+    session: AsyncSession, principal: Principal, briefs: Sequence[Brief | sa.Row]
+) -> list[BriefRead]:
+    """Shape briefs (table rows or named rows) for output: three queries however many briefs
+    (products, citations, evidence)."""
     products = await products_service.products_by_ids(session, principal, {b.product_id for b in briefs})
     cited = await repository.citations(session, [b.id for b in briefs])
     evidence = await evidence_service.evidence_by_ids(
@@ -70,7 +75,7 @@ async def _to_read(session: AsyncSession, principal: Principal, briefs: Sequence
     result = []
     for brief in briefs:
         items = [evidence[e] for e in cited.get(brief.id, []) if e in evidence]
-        data = brief.model_dump()
+        data = as_dict(brief)
         data.update(
             product_key=products[brief.product_id].key,
             evidence=items,
@@ -130,7 +135,10 @@ async def list_briefs(
 
 async def get_brief(session: AsyncSession, principal: Principal, brief_id: uuid.UUID) -> BriefRead:
     """Gets one brief version; drafts of others are invisible to employees (404)."""
-    return await _read_one(session, principal, await _visible(session, principal, brief_id))
+    brief = await repository.read_row(session, brief_id)
+    if brief is None or not policies.can_see(principal, brief):
+        raise NotFound("No such brief.")
+    return (await _to_read(session, principal, [brief]))[0]
 
 
 async def list_versions(session: AsyncSession, principal: Principal, brief_id: uuid.UUID) -> list[BriefRead]:

@@ -14,8 +14,9 @@ from sqlmodel import col, select
 
 from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollment
 from service.db import is_postgres, utcnow
-from service.pagination import PageParams, RowPage, fetch_page
+from service.pagination import PageParams, RowPage, fetch_page, fetch_row_page
 from service.people.models import Department, Person
+from service.reads import rows_of
 
 ENROLLMENTS = Enrollment.__table__  # type: ignore[attr-defined]
 ACKNOWLEDGEMENTS = Acknowledgement.__table__  # type: ignore[attr-defined]
@@ -37,11 +38,18 @@ async def get(session: AsyncSession, campaign_id: uuid.UUID, *, for_update: bool
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Campaign]:
+async def read_row(session: AsyncSession, campaign_id: uuid.UUID) -> sa.Row | None:
+    """One campaign as a named row (reads; see service/reads.py)."""
+    stmt = rows_of(Campaign).where(col(Campaign.id) == campaign_id)
+    return (await session.execute(stmt)).one_or_none()
+
+
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+    """Campaigns as named rows (reads; see service/reads.py)."""
     wanted = set(ids)
     if not wanted:
         return {}
-    rows = (await session.execute(select(Campaign).where(col(Campaign.id).in_(wanted)))).scalars()
+    rows = (await session.execute(rows_of(Campaign).where(col(Campaign.id).in_(wanted)))).all()
     return {c.id: c for c in rows}
 
 
@@ -53,21 +61,22 @@ async def list_campaigns(
     kind: str | None = None,
     lineage_id: uuid.UUID | None = None,
     enrolled_person_id: uuid.UUID | None = None,
-) -> RowPage[Campaign]:
-    stmt = select(Campaign)
+) -> RowPage[sa.Row]:
+    """A page of campaigns as named rows (reads; see service/reads.py)."""
+    stmt = rows_of(Campaign)
     if status is not None:
-        stmt = stmt.where(Campaign.status == status)
+        stmt = stmt.where(col(Campaign.status) == status)
     if kind is not None:
-        stmt = stmt.where(Campaign.kind == kind)
+        stmt = stmt.where(col(Campaign.kind) == kind)
     if lineage_id is not None:
-        stmt = stmt.where(Campaign.lineage_id == lineage_id)
+        stmt = stmt.where(col(Campaign.lineage_id) == lineage_id)
     if enrolled_person_id is not None:
         stmt = stmt.where(
             sa.exists().where(
-                Enrollment.campaign_id == Campaign.id, Enrollment.person_id == enrolled_person_id
+                col(Enrollment.campaign_id) == Campaign.id, col(Enrollment.person_id) == enrolled_person_id
             )
         )
-    return await fetch_page(session, stmt, Campaign, params)
+    return await fetch_row_page(session, stmt, Campaign, params)
 
 
 async def active_campaigns(session: AsyncSession) -> list[Campaign]:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 
 from service.api.idempotency import IdempotencyKey, idempotent
-from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.campaigns import readiness as readiness_service
 from service.campaigns import service as campaigns_service
@@ -57,7 +57,7 @@ def _check(request: Request, check: CheckRead, status_code: int = 200):
 @router.get("/campaigns", response_model=Page[CampaignRead])
 async def list_campaigns(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     page: PageDep,
     status: Annotated[CampaignStatus | None, Query()] = None,
@@ -90,7 +90,7 @@ async def create_campaign(
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignRead, responses=NOT_MODIFIED)
 async def get_campaign(
-    request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+    request: Request, campaign_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
 ):
     """Get a campaign."""
     return _campaign(request, await campaigns_service.get_campaign(session, principal, campaign_id))

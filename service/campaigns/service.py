@@ -7,7 +7,9 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, time, timedelta
+from typing import TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +45,7 @@ from service.messages import service as messages_service
 from service.pagination import Page, PageParams
 from service.people import service as people_service
 from service.products import service as products_service
+from service.reads import as_dict
 
 INTERVIEW_QUESTIONS = {
     "why_chose_us": ("なぜ私たちを選んだのですか", "Why did you choose us?"),
@@ -84,15 +87,18 @@ def anchor_of(enrollment_row: Enrollment) -> datetime | None:
 
 
 async def _to_read(
-    session: AsyncSession, principal: Principal, campaigns: Sequence[Campaign]
+    session: AsyncSession, principal: Principal, campaigns: Sequence[Campaign | sa.Row]
 ) -> list[CampaignRead]:
-    """Two queries however many campaigns: their products and their briefs' current versions."""
+    """Two queries however many campaigns (table rows or named rows): their products and their
+    briefs' current versions."""
     products = await products_service.products_by_ids(session, principal, {c.product_id for c in campaigns})
     current = await briefs_service.current_versions(session, principal, {c.lineage_id for c in campaigns})
     result = []
     for campaign in campaigns:
         now = current.get(campaign.lineage_id)
-        data = campaign.model_dump(exclude={"audience_departments", "audience_roles", "steps"})
+        data = as_dict(campaign)
+        for shaped in ("audience_departments", "audience_roles", "steps"):
+            del data[shaped]
         data.update(
             product_key=products[campaign.product_id].key,
             current_brief_id=now.brief_id if now else None,
@@ -121,7 +127,15 @@ async def visible_campaign(
     """The campaign, if this caller may see it: all for editors, managers, admins and
     campaigns:read; for an employee only a campaign they are or were in."""
     _require_campaign_reader(principal)
-    campaign = await repository.get(session, campaign_id, for_update=lock)
+    return await _seen(session, principal, await repository.get(session, campaign_id, for_update=lock))
+
+
+CampaignRow = TypeVar("CampaignRow", Campaign, sa.Row)
+
+
+async def _seen(session: AsyncSession, principal: Principal, campaign: CampaignRow | None) -> CampaignRow:
+    """The campaign (table row or named row), or 404 unless the caller may see it (see
+    visible_campaign)."""
     if campaign is None:
         raise NotFound("No such campaign.")
     if not policies.sees_all_campaigns(principal):
@@ -168,7 +182,9 @@ async def list_campaigns(
 
 async def get_campaign(session: AsyncSession, principal: Principal, campaign_id: uuid.UUID) -> CampaignRead:
     """Gets a campaign."""
-    return await _read_one(session, principal, await visible_campaign(session, principal, campaign_id))
+    _require_campaign_reader(principal)
+    campaign = await _seen(session, principal, await repository.read_row(session, campaign_id))
+    return (await _to_read(session, principal, [campaign]))[0]
 
 
 async def campaigns_by_ids(

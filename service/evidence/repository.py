@@ -12,7 +12,8 @@ from sqlmodel import col, select
 from service.briefs.models import Brief, BriefEvidence
 from service.evidence.models import Evidence
 from service.messages.models import Message, MessageEvidence
-from service.pagination import PageParams, RowPage, fetch_page
+from service.pagination import PageParams, RowPage, fetch_row_page
+from service.reads import rows_of
 
 
 def published_or_owned(owner_id: uuid.UUID | None) -> sa.ColumnElement[bool]:
@@ -55,16 +56,27 @@ async def get(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def read_row(
+    session: AsyncSession, evidence_id: uuid.UUID, *, visible: sa.ColumnElement[bool] | None = None
+) -> sa.Row | None:
+    """One item as a named row (reads; see service/reads.py)."""
+    stmt = rows_of(Evidence).where(col(Evidence.id) == evidence_id)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return (await session.execute(stmt)).one_or_none()
+
+
 async def by_ids(
     session: AsyncSession, ids: Iterable[uuid.UUID], *, visible: sa.ColumnElement[bool] | None = None
-) -> dict[uuid.UUID, Evidence]:
+) -> dict[uuid.UUID, sa.Row]:
+    """Items as named rows (reads; see service/reads.py)."""
     wanted = set(ids)
     if not wanted:
         return {}
-    stmt = select(Evidence).where(col(Evidence.id).in_(wanted))
+    stmt = rows_of(Evidence).where(col(Evidence.id).in_(wanted))
     if visible is not None:
         stmt = stmt.where(visible)
-    return {e.id: e for e in (await session.execute(stmt)).scalars()}
+    return {e.id: e for e in (await session.execute(stmt)).all()}
 
 
 async def list_evidence(
@@ -73,10 +85,11 @@ async def list_evidence(
     *,
     expired_before: object = None,
     visible: sa.ColumnElement[bool] | None = None,
-) -> RowPage[Evidence]:
-    stmt = select(Evidence)
+) -> RowPage[sa.Row]:
+    """A page of items as named rows (reads; see service/reads.py)."""
+    stmt = rows_of(Evidence)
     if expired_before is not None:
         stmt = stmt.where(col(Evidence.verify_by) < expired_before)
     if visible is not None:
         stmt = stmt.where(visible)
-    return await fetch_page(session, stmt, Evidence, params)
+    return await fetch_row_page(session, stmt, Evidence, params)

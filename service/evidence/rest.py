@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 
 from service.api.idempotency import IdempotencyKey, idempotent
-from service.api.rest import NOT_MODIFIED, PageDep, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.concurrency import etag
 from service.db import SessionDep
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
 @router.get("", response_model=Page[EvidenceRead])
 async def list_evidence(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     page: PageDep,
     expired: Annotated[bool | None, Query(description="Only items past their verify-by date.")] = None,
@@ -58,7 +58,7 @@ async def create_evidence(
 
 @router.get("/{evidence_id}", response_model=EvidenceRead, responses=NOT_MODIFIED)
 async def get_evidence(
-    request: Request, evidence_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+    request: Request, evidence_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
 ):
     """Get one evidence item."""
     evidence = await evidence_service.get_evidence(session, principal, evidence_id)

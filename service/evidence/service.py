@@ -21,12 +21,13 @@ from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceRef, 
 from service.messages.models import MessageEvidence
 from service.pagination import Page, PageParams
 from service.pitch import projection as pitch_projection
+from service.reads import as_dict
 
 DEFAULT_VERIFY_DAYS = 90
 
 
-def to_read(evidence: Evidence) -> EvidenceRead:
-    return EvidenceRead.model_validate({**evidence.model_dump(), "expired": is_expired(evidence.verify_by)})
+def to_read(evidence: Evidence | sa.Row) -> EvidenceRead:
+    return EvidenceRead.model_validate({**as_dict(evidence), "expired": is_expired(evidence.verify_by)})
 
 
 def _visible_to(principal: Principal) -> sa.ColumnElement[bool] | None:
@@ -68,7 +69,7 @@ async def list_evidence(
 async def get_evidence(session: AsyncSession, principal: Principal, evidence_id: uuid.UUID) -> EvidenceRead:
     """Gets one evidence item; one cited only by unpublished work does not exist for employees."""
     evidence = (
-        await repository.get(session, evidence_id, visible=_visible_to(principal))
+        await repository.read_row(session, evidence_id, visible=_visible_to(principal))
         if policies.can_read(principal)
         else None
     )

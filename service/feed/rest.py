@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.api.rest import json
+from service.api.rest import ReadSessionDep, json
 from service.auth.dependencies import PrincipalDep
-from service.db import SessionDep
 from service.feed import service as feed_service
 from service.feed.schemas import Feed
 from service.pagination import MAX_LIMIT
@@ -18,7 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["feed"])
 
 @router.get("/me/feed", response_model=Feed)
 async def my_feed(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most recent entries to return.")] = 50,
 ):

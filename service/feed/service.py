@@ -20,10 +20,8 @@ async def _message_titles(
     session: AsyncSession, principal: Principal, message_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, str | None]:
     """Titles of the announcing messages, in one batch; None for what the caller may not see."""
-    found = await messages_service.messages_by_ids(session, principal, message_ids)
-    return {
-        message_id: found[message_id].title if message_id in found else None for message_id in message_ids
-    }
+    found = await messages_service.message_titles(session, principal, message_ids)
+    return {message_id: found.get(message_id) for message_id in message_ids}
 
 
 async def my_feed(session: AsyncSession, principal: Principal, *, limit: int = DEFAULT_LIMIT) -> Feed:

@@ -13,6 +13,8 @@ PERSON_KEY_PREFIX, a prefix integrations may not send. So no person can pre-clai
 
 from __future__ import annotations
 
+from sqlalchemy import Row
+
 from service.auth.principal import Principal
 from service.feedback.models import FeedbackItem
 from service.people import policies as people_policies
@@ -74,7 +76,8 @@ def sees_hub(principal: Principal) -> bool:
     )
 
 
-def can_see(principal: Principal, item: FeedbackItem) -> bool:
+def can_see(principal: Principal, item: FeedbackItem | Row) -> bool:
+    """`item`: a table row or a named read row."""
     if sees_hub(principal):
         return True
     return principal.is_person and item.filed_by_id is not None and item.filed_by_id == principal.person_id

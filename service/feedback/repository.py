@@ -21,7 +21,8 @@ from sqlmodel import col, select
 
 from service.db import is_postgres
 from service.feedback.models import FeedbackItem, FeedbackTransition
-from service.pagination import PageParams, RowPage, fetch_page
+from service.pagination import PageParams, RowPage, fetch_row_page
+from service.reads import rows_of
 
 ITEMS: sa.Table = FeedbackItem.__table__  # type: ignore[attr-defined]
 KEY_CHUNK = 1000  # keys per IN (...) lookup: well under every driver's parameter limit
@@ -92,12 +93,19 @@ async def get_by_key(session: AsyncSession, source: str, external_id: str) -> Fe
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, FeedbackItem]:
+async def read_row(session: AsyncSession, feedback_id: uuid.UUID) -> sa.Row | None:
+    """One item as a named row (reads; see service/reads.py)."""
+    stmt = rows_of(FeedbackItem).where(col(FeedbackItem.id) == feedback_id)
+    return (await session.execute(stmt)).one_or_none()
+
+
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+    """Items as named rows (reads; see service/reads.py)."""
     wanted = list(set(ids))
-    found: dict[uuid.UUID, FeedbackItem] = {}
+    found: dict[uuid.UUID, sa.Row] = {}
     for start in range(0, len(wanted), KEY_CHUNK):
-        stmt = select(FeedbackItem).where(col(FeedbackItem.id).in_(wanted[start : start + KEY_CHUNK]))
-        found.update((item.id, item) for item in (await session.execute(stmt)).scalars())
+        stmt = rows_of(FeedbackItem).where(col(FeedbackItem.id).in_(wanted[start : start + KEY_CHUNK]))
+        found.update((item.id, item) for item in (await session.execute(stmt)).all())
     return found
 
 
@@ -111,21 +119,22 @@ async def list_items(
     product_id: uuid.UUID | None = None,
     theme_id: uuid.UUID | None = None,
     since: datetime | None = None,
-) -> RowPage[FeedbackItem]:
-    stmt = select(FeedbackItem)
+) -> RowPage[sa.Row]:
+    """A page of items as named rows (reads; see service/reads.py)."""
+    stmt = rows_of(FeedbackItem)
     if filed_by_id is not None:
-        stmt = stmt.where(FeedbackItem.filed_by_id == filed_by_id)
+        stmt = stmt.where(col(FeedbackItem.filed_by_id) == filed_by_id)
     if status is not None:
-        stmt = stmt.where(FeedbackItem.status == status)
+        stmt = stmt.where(col(FeedbackItem.status) == status)
     if source is not None:
-        stmt = stmt.where(FeedbackItem.source == source)
+        stmt = stmt.where(col(FeedbackItem.source) == source)
     if product_id is not None:
-        stmt = stmt.where(FeedbackItem.product_id == product_id)
+        stmt = stmt.where(col(FeedbackItem.product_id) == product_id)
     if theme_id is not None:
-        stmt = stmt.where(FeedbackItem.theme_id == theme_id)
+        stmt = stmt.where(col(FeedbackItem.theme_id) == theme_id)
     if since is not None:
         stmt = stmt.where(col(FeedbackItem.received_at) >= since)
-    return await fetch_page(session, stmt, FeedbackItem, params)
+    return await fetch_row_page(session, stmt, FeedbackItem, params)
 
 
 def _last_activity() -> sa.ColumnElement[datetime]:
@@ -138,30 +147,30 @@ def _last_activity() -> sa.ColumnElement[datetime]:
     )
 
 
-async def filed_by(session: AsyncSession, person_id: uuid.UUID, *, limit: int) -> list[FeedbackItem]:
-    """What one person filed, the most recent loop news first."""
+async def filed_by(session: AsyncSession, person_id: uuid.UUID, *, limit: int) -> list[sa.Row]:
+    """What one person filed, the most recent loop news first (named rows, see service/reads.py)."""
     stmt = (
-        select(FeedbackItem)
-        .where(FeedbackItem.filed_by_id == person_id)
+        rows_of(FeedbackItem)
+        .where(col(FeedbackItem.filed_by_id) == person_id)
         .order_by(_last_activity().desc(), col(FeedbackItem.id).desc())
         .limit(limit)
     )
-    return list((await session.execute(stmt)).scalars())
+    return list((await session.execute(stmt)).all())
 
 
 async def transitions_for(
     session: AsyncSession, feedback_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, list[FeedbackTransition]]:
-    """Each item's steps through the loop, oldest first (one query per ~1,000 items)."""
+) -> dict[uuid.UUID, list[sa.Row]]:
+    """Each item's steps through the loop, oldest first (one query per ~1,000 items; named rows)."""
     wanted = list(set(feedback_ids))
-    result: dict[uuid.UUID, list[FeedbackTransition]] = {}
+    result: dict[uuid.UUID, list[sa.Row]] = {}
     for start in range(0, len(wanted), KEY_CHUNK):
         stmt = (
-            select(FeedbackTransition)
+            rows_of(FeedbackTransition)
             .where(col(FeedbackTransition.feedback_id).in_(wanted[start : start + KEY_CHUNK]))
             .order_by(col(FeedbackTransition.at), col(FeedbackTransition.id))
         )
-        for step in (await session.execute(stmt)).scalars():
+        for step in (await session.execute(stmt)).all():
             result.setdefault(step.feedback_id, []).append(step)
     return result
 

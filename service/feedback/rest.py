@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from service.api.idempotency import IdempotencyKey, idempotent
-from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
 from service.feedback import digest as digest_service
@@ -48,7 +48,7 @@ IfMatch = Annotated[
 @router.get("/feedback", response_model=Page[FeedbackRead])
 async def list_feedback(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     page: PageDep,
     status: Stage | None = None,
@@ -177,7 +177,7 @@ async def get_feedback_digest(
 
 @router.get("/feedback/{feedback_id:uuid}", response_model=FeedbackRead, responses=NOT_MODIFIED)
 async def get_feedback(
-    request: Request, feedback_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+    request: Request, feedback_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
 ):
     """Get a feedback item (employees: only their own). Honours `If-None-Match`."""
     item = await feedback_service.get_feedback(session, principal, feedback_id)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,14 +77,14 @@ def due_after(session: AsyncSession, stage: str, at: datetime) -> datetime | Non
 # --- reads ---------------------------------------------------------------------------------------
 
 
-def _customer(item: FeedbackItem) -> Customer:
+def _customer(item: FeedbackItem | sa.Row) -> Customer:
     return Customer.model_construct(account=item.customer_account, segment=item.customer_segment)
 
 
 async def _to_read(
-    session: AsyncSession, principal: Principal, items: Sequence[FeedbackItem]
+    session: AsyncSession, principal: Principal, items: Sequence[FeedbackItem | sa.Row]
 ) -> list[FeedbackRead]:
-    """Shape a page of items with one product query, whatever its size."""
+    """Shape a page of items (table rows or named rows) with one product query, whatever its size."""
     products = await products_service.products_by_ids(
         session, principal, {i.product_id for i in items if i.product_id}
     )
@@ -176,10 +177,10 @@ async def list_feedback(
 async def get_feedback(session: AsyncSession, principal: Principal, feedback_id: uuid.UUID) -> FeedbackRead:
     """Gets a feedback item; another employee's item does not exist for an employee."""
     _require_read(principal)
-    item = await repository.get(session, feedback_id)
+    item = await repository.read_row(session, feedback_id)
     if item is None or not policies.can_see(principal, item):
         raise NotFound("No such feedback item.")
-    return await _read_one(session, principal, item)
+    return (await _to_read(session, principal, [item]))[0]
 
 
 async def feedback_by_ids(
@@ -193,7 +194,7 @@ async def feedback_by_ids(
     return {read.id: read for read in await _to_read(session, principal, visible)}
 
 
-def _transition_read(step: FeedbackTransition) -> TransitionRead:
+def _transition_read(step: FeedbackTransition | sa.Row) -> TransitionRead:
     return TransitionRead.model_validate(step)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Row
+
 from service.auth.principal import Principal
 from service.messages.models import Message
 
@@ -21,7 +23,8 @@ def sees_drafts(principal: Principal) -> bool:
     return principal.has_role("editor", "admin", "manager") or principal.is_operator
 
 
-def can_see(principal: Principal, message: Message) -> bool:
+def can_see(principal: Principal, message: Message | Row) -> bool:
+    """`message`: a table row or a named read row."""
     return can_read(principal) and (message.status == "published" or sees_drafts(principal))
 
 

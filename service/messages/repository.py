@@ -11,11 +11,18 @@ from sqlmodel import col, select
 
 from service.db import utcnow
 from service.messages.models import Message, MessageEvidence
-from service.pagination import PageParams, RowPage, fetch_page
+from service.pagination import PageParams, RowPage, fetch_row_page
+from service.reads import rows_of
 
 
 async def get(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
     return await session.get(Message, message_id)
+
+
+async def read_row(session: AsyncSession, message_id: uuid.UUID) -> sa.Row | None:
+    """One message as a named row (reads; see service/reads.py)."""
+    stmt = rows_of(Message).where(col(Message.id) == message_id)
+    return (await session.execute(stmt)).one_or_none()
 
 
 async def get_for_update(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
@@ -47,34 +54,35 @@ async def list_messages(
     audience: str | None = None,
     locale: str | None = None,
     brief_id: uuid.UUID | None = None,
-) -> RowPage[Message]:
-    stmt = select(Message)
+) -> RowPage[sa.Row]:
+    """A page of messages as named rows (reads; see service/reads.py)."""
+    stmt = rows_of(Message)
     if statuses is not None:
         stmt = stmt.where(col(Message.status).in_(statuses))
     if kind is not None:
-        stmt = stmt.where(Message.kind == kind)
+        stmt = stmt.where(col(Message.kind) == kind)
     if product_id is not None:
-        stmt = stmt.where(Message.product_id == product_id)
+        stmt = stmt.where(col(Message.product_id) == product_id)
     if audience is not None:
         stmt = stmt.where(_audience_clause(audience))
     if locale is not None:
-        stmt = stmt.where(Message.locale == locale)
+        stmt = stmt.where(col(Message.locale) == locale)
     if brief_id is not None:
-        stmt = stmt.where(Message.brief_id == brief_id)
-    return await fetch_page(session, stmt, Message, params)
+        stmt = stmt.where(col(Message.brief_id) == brief_id)
+    return await fetch_row_page(session, stmt, Message, params)
 
 
 async def by_brief_lineage(
     session: AsyncSession, lineage_ids: Sequence[uuid.UUID], *, published_only: bool
-) -> list[Message]:
-    """Messages speaking for any of these briefs (any version), oldest first: one query."""
+) -> list[sa.Row]:
+    """Messages speaking for any of these briefs (any version), oldest first: one query, named rows."""
     if not lineage_ids:
         return []
-    stmt = select(Message).where(col(Message.brief_lineage_id).in_(set(lineage_ids)))
+    stmt = rows_of(Message).where(col(Message.brief_lineage_id).in_(set(lineage_ids)))
     if published_only:
-        stmt = stmt.where(Message.status == "published")
+        stmt = stmt.where(col(Message.status) == "published")
     stmt = stmt.order_by(col(Message.created_at), col(Message.id))
-    return list((await session.execute(stmt)).scalars())
+    return list((await session.execute(stmt)).all())
 
 
 async def evidence_ids(
@@ -139,8 +147,20 @@ async def flush(session: AsyncSession) -> None:
     await session.flush()
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[Message]:
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row]:
+    """Messages as named rows (reads; see service/reads.py)."""
     wanted = set(ids)
     if not wanted:
         return []
-    return list((await session.execute(select(Message).where(col(Message.id).in_(wanted)))).scalars())
+    return list((await session.execute(rows_of(Message).where(col(Message.id).in_(wanted)))).all())
+
+
+async def titles(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row]:
+    """(id, title, status) of these messages: what a feed names an announcement by."""
+    wanted = set(ids)
+    if not wanted:
+        return []
+    stmt = sa.select(col(Message.id), col(Message.title), col(Message.status)).where(
+        col(Message.id).in_(wanted)
+    )
+    return list((await session.execute(stmt)).all())

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 
 from service.api.idempotency import IdempotencyKey, idempotent
-from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
 from service.fields import Locale, Slug
@@ -35,7 +35,7 @@ IfMatch = Annotated[
 @router.get("/messages", response_model=Page[MessageRead])
 async def list_messages(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     page: PageDep,
     kind: MessageKind | None = None,
@@ -95,7 +95,9 @@ async def lint_message(body: LintRequest, principal: PrincipalDep):
 
 
 @router.get("/messages/{message_id}", response_model=MessageRead, responses=NOT_MODIFIED)
-async def get_message(request: Request, message_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
+async def get_message(
+    request: Request, message_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
+):
     """Get a message (drafts: editors, managers and admins). Honours `If-None-Match`."""
     message = await messages_service.get_message(session, principal, message_id)
     return resource_response(request, message, message.etag)

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
@@ -32,6 +33,7 @@ from service.pagination import Page, PageParams
 from service.people import service as people_service
 from service.pitch import service as pitch_service
 from service.products import service as products_service
+from service.reads import as_dict
 
 # The row-version column every table inherits (service/db.py TableBase); the ETag derives from it.
 ROW_VERSION = "revision"
@@ -39,11 +41,11 @@ LINTED_FIELDS = ("title", "body", "value_statement")
 DEFAULT_LOCALE = "en"
 
 
-def _row_version(message: Message) -> int:
+def _row_version(message: Message | sa.Row) -> int:
     return getattr(message, ROW_VERSION)
 
 
-def _etag(message: Message) -> str:
+def _etag(message: Message | sa.Row) -> str:
     return etag(_row_version(message))
 
 
@@ -57,8 +59,11 @@ def _touch(message: Message, principal: Principal) -> None:
 # --- reads -----------------------------------------------------------------------------------
 
 
-async def _to_read(session: AsyncSession, principal: Principal, messages: list[Message]) -> list[MessageRead]:
-    """Shape a page of messages with a constant number of queries, whatever its size."""
+async def _to_read(
+    session: AsyncSession, principal: Principal, messages: Sequence[Message | sa.Row]
+) -> list[MessageRead]:
+    """Shape a page of messages (table rows or named rows) with a constant number of queries,
+    whatever its size."""
     citations = await repository.evidence_ids(session, [m.id for m in messages])
     cited = {evidence_id for ids in citations.values() for evidence_id in ids}
     evidence = await evidence_service.evidence_by_ids(session, principal, list(cited))
@@ -68,8 +73,9 @@ async def _to_read(session: AsyncSession, principal: Principal, messages: list[M
     result = []
     for message in messages:
         evidence_ids = citations.get(message.id, [])
-        data: dict[str, Any] = {
-            **message.model_dump(exclude={ROW_VERSION}),
+        data: dict[str, Any] = as_dict(message)
+        del data[ROW_VERSION]
+        data |= {
             "product_key": products[message.product_id].key if message.product_id else None,
             "evidence_ids": evidence_ids,
             "freshness": evidence_service.freshness(evidence[e] for e in evidence_ids if e in evidence),
@@ -148,14 +154,23 @@ async def messages_by_ids(
     return {m.id: m for m in await _to_read(session, principal, rows)}
 
 
+async def message_titles(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The titles of these messages, those the caller may see (one query; for feeds)."""
+    if not policies.can_read(principal):
+        return {}
+    return {m.id: m.title for m in await repository.titles(session, ids) if policies.can_see(principal, m)}
+
+
 async def get_message(session: AsyncSession, principal: Principal, message_id: uuid.UUID) -> MessageRead:
     """Gets a message; drafts exist only for those who may see drafts."""
     if not policies.can_read(principal):
         raise Forbidden("This token may not read messages (scope pitch:read or briefs:read).")
-    message = await repository.get(session, message_id)
+    message = await repository.read_row(session, message_id)
     if message is None or not policies.can_see(principal, message):
         raise NotFound("No such message.")
-    return await _read_one(session, principal, message)
+    return (await _to_read(session, principal, [message]))[0]
 
 
 # --- validation shared by create and update ---------------------------------------------------

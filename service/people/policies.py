@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Protocol
+
 from service.auth.principal import Principal
 from service.people.models import Person
 
@@ -24,5 +27,10 @@ def can_look_up_by_email(principal: Principal) -> bool:
     return can_read_directory(principal) or principal.has_scope("feedback:write")
 
 
-def sees_private_fields(principal: Principal, person: Person) -> bool:
+class _Someone(Protocol):
+    id: uuid.UUID
+
+
+def sees_private_fields(principal: Principal, person: Person | _Someone) -> bool:
+    """A person as a table row or a read row (anything with their id)."""
     return can_manage_people(principal) or principal.person_id == person.id

@@ -9,8 +9,32 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from service.pagination import PageParams, RowPage, fetch_page
+from service.pagination import PageParams, RowPage, fetch_row_page
 from service.people.models import Department, Person
+from service.reads import rows_of
+
+# What a person is read as (service.people.schemas.PersonRead): their columns and their
+# department's key, joined, as named rows: one statement and no ORM objects per page.
+_READ_COLUMNS = (
+    "id",
+    "email",
+    "display_name",
+    "role",
+    "department_id",
+    "locale",
+    "active",
+    "manager_id",
+    "employee_number",
+    "hire_date",
+    "external_id",
+    "created_at",
+    "updated_at",
+    "revision",
+)
+_PERSON_READS = sa.select(
+    *(Person.__table__.c[name] for name in _READ_COLUMNS),  # type: ignore[attr-defined]
+    Department.__table__.c.key.label("department_key"),  # type: ignore[attr-defined]
+).outerjoin(Department, col(Person.department_id) == col(Department.id))
 
 
 async def get_department_by_key(session: AsyncSession, key: str) -> Department | None:
@@ -29,16 +53,18 @@ async def department_keys(session: AsyncSession) -> list[str]:
     return list((await session.execute(select(Department.key).order_by(Department.key))).scalars())
 
 
-async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Department]:
+async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+    """Departments as named rows (reads; see service/reads.py)."""
     wanted = set(ids)
     if not wanted:
         return {}
-    rows = (await session.execute(select(Department).where(col(Department.id).in_(wanted)))).scalars()
+    rows = (await session.execute(rows_of(Department).where(col(Department.id).in_(wanted)))).all()
     return {d.id: d for d in rows}
 
 
-async def list_departments(session: AsyncSession, params: PageParams) -> RowPage[Department]:
-    return await fetch_page(session, select(Department), Department, params)
+async def list_departments(session: AsyncSession, params: PageParams) -> RowPage[sa.Row]:
+    """A page of departments as named rows (reads; see service/reads.py)."""
+    return await fetch_row_page(session, rows_of(Department), Department, params)
 
 
 async def get_person(session: AsyncSession, person_id: uuid.UUID) -> Person | None:
@@ -72,6 +98,15 @@ async def people_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict
     return {p.id: p for p in rows}
 
 
+async def person_reads_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row]:
+    """People as read rows (`_READ_COLUMNS` and `department_key`), in no particular order."""
+    wanted = set(ids)
+    if not wanted:
+        return []
+    stmt = _PERSON_READS.where(col(Person.id).in_(wanted))
+    return list((await session.execute(stmt)).all())
+
+
 async def list_people(
     session: AsyncSession,
     params: PageParams,
@@ -79,15 +114,16 @@ async def list_people(
     department_id: uuid.UUID | None = None,
     email: str | None = None,
     active: bool | None = None,
-) -> RowPage[Person]:
-    stmt = select(Person)
+) -> RowPage[sa.Row]:
+    """A page of people as read rows (`_READ_COLUMNS` and `department_key`)."""
+    stmt = _PERSON_READS
     if department_id is not None:
-        stmt = stmt.where(Person.department_id == department_id)
+        stmt = stmt.where(col(Person.department_id) == department_id)
     if email is not None:
-        stmt = stmt.where(Person.email == email.lower())
+        stmt = stmt.where(col(Person.email) == email.lower())
     if active is not None:
-        stmt = stmt.where(Person.active == active)
-    return await fetch_page(session, stmt, Person, params)
+        stmt = stmt.where(col(Person.active) == active)
+    return await fetch_row_page(session, stmt, Person, params)
 
 
 async def add(session: AsyncSession, *rows: object) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import EmailStr
 
 from service.api.idempotency import IdempotencyKey, idempotent
-from service.api.rest import NOT_MODIFIED, PageDep, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.concurrency import etag
 from service.db import SessionDep
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1")
 
 
 @router.get("/departments", response_model=Page[DepartmentRead], tags=["departments"])
-async def list_departments(request: Request, session: SessionDep, principal: PrincipalDep, page: PageDep):
+async def list_departments(request: Request, session: ReadSessionDep, principal: PrincipalDep, page: PageDep):
     """List departments."""
     return page_response(request, await people_service.list_departments(session, principal, page))
 
@@ -46,7 +46,7 @@ async def create_department(
 @router.get("/people", response_model=Page[PersonRead], tags=["people"])
 async def list_people(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     page: PageDep,
     department_key: Annotated[str | None, Query(max_length=64)] = None,
@@ -80,7 +80,9 @@ async def create_person(
 
 
 @router.get("/people/{person_id}", response_model=PersonRead, tags=["people"], responses=NOT_MODIFIED)
-async def get_person(request: Request, person_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
+async def get_person(
+    request: Request, person_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
+):
     """Get a person."""
     person = await people_service.get_person(session, principal, person_id)
     return resource_response(request, person, etag(person.revision))
@@ -101,7 +103,7 @@ async def update_person(
 
 
 @router.get("/me", response_model=PersonRead, tags=["people"], responses=NOT_MODIFIED)
-async def get_me(request: Request, session: SessionDep, principal: PrincipalDep):
+async def get_me(request: Request, session: ReadSessionDep, principal: PrincipalDep):
     """The caller's own person record."""
     person = await people_service.get_me(session, principal)
     return resource_response(request, person, etag(person.revision))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from service.pagination import PageParams, RowPage, fetch_page
 from service.products.models import Product
+from service.reads import rows_of
 
 
 async def get_by_key(session: AsyncSession, key: str) -> Product | None:
@@ -20,10 +22,11 @@ async def list_products(session: AsyncSession, params: PageParams) -> RowPage[Pr
     return await fetch_page(session, select(Product), Product, params)
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Product]:
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+    """Products as named rows (every brief, message, campaign and feedback read names its
+    product; see service/reads.py)."""
     wanted = set(ids)
     if not wanted:
         return {}
-    return {
-        p.id: p for p in (await session.execute(select(Product).where(col(Product.id).in_(wanted)))).scalars()
-    }
+    stmt = rows_of(Product).where(col(Product.id).in_(wanted))
+    return {p.id: p for p in (await session.execute(stmt)).all()}

@@ -1,0 +1,27 @@
+"""Read paths select named rows (SQLAlchemy Core), not ORM objects.
+
+A list or detail read builds read models and forgets the rows: hydrating SQLModel objects for
+it (identity map, instrumented attributes, SQLModel's `__setattr__` per column) and dumping
+them again with `model_dump()` was a third of a REST page's time (docs/benchmarks.md, Reads).
+`rows_of(Entity)` selects rows with the same attribute names, so policies and shaping code
+read `row.status` either way; writes still load ORM objects.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+
+
+@cache
+def rows_of(entity: Any) -> sa.Select[Any]:
+    """A Core select of every column of an ORM entity's table, built once: statements are
+    immutable (`.where()` returns a new one), and building one costs a coercion per column."""
+    return sa.select(*entity.__table__.columns)
+
+
+def as_dict(row: Any) -> dict[str, Any]:
+    """A named row's or an ORM object's columns as a dict (to build a read model from)."""
+    return row._asdict() if isinstance(row, sa.Row) else row.model_dump()
