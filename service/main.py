@@ -42,6 +42,7 @@ from service.pitch import cache as pitch_cache
 from service.pitch import rest as pitch_rest
 from service.products import rest as products_rest
 from service.scim import rest as scim_rest
+from service.wiring import connect_domains
 
 STATIC_DIR = Path(__file__).parent / "static"
 DESCRIPTION = """
@@ -67,6 +68,7 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    connect_domains()
     lint.use_operator_word_lists(settings.lint_words_dir)
 
     @asynccontextmanager

@@ -11,6 +11,7 @@ from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
+from service.feedback import ingest
 from service.feedback import service as feedback_service
 from service.feedback.schemas import (
     BatchResult,
@@ -117,7 +118,7 @@ async def ingest_feedback_batch(
     async def produce():
         return json(await feedback_service.ingest_batch(session, principal, body.items))
 
-    with feedback_service.collector_paused():  # the key's fingerprint re-parses the whole body
+    with ingest.collector_paused():  # the key's fingerprint re-parses the whole body
         return await idempotent(request, principal, produce, key=idempotency_key)
 
 

@@ -12,7 +12,7 @@ from service.auth.principal import Principal
 from service.briefs import service as briefs_service
 from service.briefs.schemas import BriefRead
 from service.concurrency import check_if_match, etag
-from service.db import utcnow
+from service.db import transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.evidence import service as evidence_service
 from service.messages import lint, policies, repository
@@ -278,15 +278,16 @@ async def _refresh_pitches(session: AsyncSession, product_ids: set[uuid.UUID | N
 # --- writes ----------------------------------------------------------------------------------
 
 
+@transactional
 async def record_citation_edit(
     session: AsyncSession, principal: Principal, message_ids: Iterable[uuid.UUID]
 ) -> None:
     """Records that `principal` changed what these messages cite (evidence replaced): drafts get
-    a new revision and `principal` as last editor, so four eyes holds. Joins the caller's
-    transaction."""
+    a new revision and `principal` as last editor, so four eyes holds."""
     await repository.record_edit(session, message_ids, editor_id=principal.person_id, statuses=("draft",))
 
 
+@transactional
 async def create_message(session: AsyncSession, principal: Principal, data: MessageCreate) -> MessageRead:
     """Creates a draft message."""
     if not policies.can_write(principal):
@@ -316,7 +317,7 @@ async def create_message(session: AsyncSession, principal: Principal, data: Mess
     )
     await repository.add(session, message)
     await repository.add_citations(session, message.id, data.evidence_ids)
-    await session.commit()
+    await repository.flush(session)  # the answer reads the citations back
     return await _read_one(session, principal, message)
 
 
@@ -333,6 +334,7 @@ async def _writable_message(session: AsyncSession, principal: Principal, message
     raise Forbidden("Only editors and admins change messages.")
 
 
+@transactional
 async def update_message(
     session: AsyncSession,
     principal: Principal,
@@ -403,10 +405,11 @@ async def update_message(
     _touch(message, principal)
     if message.status == "published":
         await _refresh_pitches(session, {products_before, message.product_id})
-    await session.commit()
+    await repository.flush(session)  # the answer reads the citations back
     return await _read_one(session, principal, message)
 
 
+@transactional
 async def publish_message(
     session: AsyncSession, principal: Principal, message_id: uuid.UUID, *, if_match: str | None = None
 ) -> MessageRead:
@@ -421,7 +424,6 @@ async def publish_message(
     message.published_at = utcnow()
     _touch(message, principal)
     await _refresh_pitches(session, {message.product_id})
-    await session.commit()
     return await _read_one(session, principal, message)
 
 

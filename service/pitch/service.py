@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth.principal import Principal
 from service.briefs.models import Brief
-from service.db import is_postgres, utcnow
+from service.db import is_postgres, transactional, utcnow
 from service.errors import Forbidden, Invalid, NotFound, field_error
 from service.evidence import service as evidence_service
 from service.evidence.models import Evidence
@@ -336,6 +336,7 @@ async def current_pitch(
 # --- usage ----------------------------------------------------------------------------------
 
 
+@transactional
 async def record_usage(
     session: AsyncSession, principal: Principal, product_key: str, data: UsageCreate
 ) -> UsageRecorded:
@@ -366,7 +367,6 @@ async def record_usage(
         client_id=principal.client_id,
     )
     await repository.add_usage(session, usage)
-    await session.commit()
     return UsageRecorded(
         id=usage.id,
         product_key=product_key,
