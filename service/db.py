@@ -208,6 +208,9 @@ async def use_case(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """
     if session.info.get(_IN_USE_CASE):
         yield session
+        # Its writes reach the transaction before the caller goes on: sessions do not autoflush,
+        # and a locking read (populate_existing) would otherwise read over pending changes.
+        await session.flush()
         return
     session.info[_IN_USE_CASE] = _RUNNING
     try:

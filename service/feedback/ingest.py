@@ -44,8 +44,8 @@ YIELD_EVERY = 100
 _encode_canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
 
-_collector_pauses = 0
-_collector_was_enabled = True
+_collector_pauses = 0  # batches holding the pause now
+_collector_was_enabled = True  # what the first of them found
 
 
 @contextlib.contextmanager
@@ -55,8 +55,10 @@ def collector_paused() -> Iterator[None]:
     A 10,000-item batch allocates a few hundred thousand short-lived objects (dicts, models,
     rows); profiling showed the collector's passes over them costing 100–250 ms a batch, as much
     as validating them. Reference counting frees them all the same; cycles, if any, wait for the
-    next collection. Concurrent batches share one pause (one event loop: no lock needed). The
-    REST adapter also holds it around Idempotency-Key handling, which re-parses the whole body.
+    next collection. The switch is process-wide (the collector has no other kind), so it is
+    counted: overlapping batches share one pause, the last one out restores what the first one
+    found (one event loop: no lock needed). The REST adapter also holds it around
+    Idempotency-Key handling, which re-parses the whole body.
     """
     global _collector_pauses, _collector_was_enabled
     if _collector_pauses == 0:
