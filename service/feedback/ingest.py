@@ -138,7 +138,7 @@ def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 class Ingest:
-    """One upsert of valid items, fed in chunks, inside the session's transaction (the caller
+    """One upsert of valid items, fed in chunks, inside the session's transaction (the use case
     commits). Each problem becomes that item's error; products and filers are looked up once.
     A chunk's INSERT runs while the caller validates the next chunk."""
 
