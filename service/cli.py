@@ -174,7 +174,9 @@ async def _require_migrated(engine) -> None:  # type: ignore[no-untyped-def]
 
 async def _run_with_session(work):  # type: ignore[no-untyped-def]
     from service.db import create_engine, create_sessionmaker
+    from service.wiring import connect_domains
 
+    connect_domains()
     settings = get_settings()
     engine = create_engine(settings)
     try:
@@ -232,9 +234,7 @@ def demo_load(
         _fail("demo load --reset deletes every row and is refused when CUECARD_ENV=production", 2)
 
     async def work(session, _settings):  # type: ignore[no-untyped-def]
-        if reset:
-            await loader.wipe(session)
-        return await loader.load(session, Principal.operator("demo"), if_empty=if_empty)
+        return await loader.load(session, Principal.operator("demo"), if_empty=if_empty, reset=reset)
 
     loaded = _with_session(work)
     message = "demo data loaded" if loaded else "demo data already present"

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
 from service.config import Settings
@@ -187,28 +189,81 @@ def is_postgres(session_or_engine: AsyncSession | AsyncEngine) -> bool:
     return bind.dialect.name == "postgresql"
 
 
-@contextlib.asynccontextmanager
-async def ending_on_refusal(session: AsyncSession) -> AsyncIterator[None]:
-    """Ends the transaction at once when the block raises (a refusal, a conflict).
+# --- the unit of work -------------------------------------------------------------------------
 
-    After a locking read SQLite holds its write lock until the transaction ends; a refused use
-    case must not keep it while its caller writes elsewhere (the idempotency record is released
-    in a session of its own, which would otherwise wait out busy_timeout and answer 503).
+_IN_USE_CASE = "cuecard.in_use_case"
+_RUNNING, _COMMITTING = "running", "committing"
+
+
+@contextlib.asynccontextmanager
+async def use_case(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """One use case's transaction: the outermost block commits when it ends and rolls back when
+    it raises; blocks opened inside it on the same session (the service functions it calls, its
+    own domain's or another's) join that transaction and never commit or roll back on their own.
+
+    So a cross-domain change (and, later, its outbox event) lands together or not at all. Ending
+    at once on a refusal also lets go of what the use case locked (on SQLite, after a locking
+    read, the whole database's write lock). Whatever a commit triggers (cache invalidation, the
+    NOTIFY sent in the transaction) happens once, at the outermost commit.
     """
+    if session.info.get(_IN_USE_CASE):
+        yield session
+        # Its writes reach the transaction before the caller goes on: sessions do not autoflush,
+        # and a locking read (populate_existing) would otherwise read over pending changes.
+        await session.flush()
+        return
+    session.info[_IN_USE_CASE] = _RUNNING
     try:
-        yield
+        yield session
+        session.info[_IN_USE_CASE] = _COMMITTING
+        await session.commit()
     except BaseException:
         await session.rollback()
         raise
+    finally:
+        del session.info[_IN_USE_CASE]
 
 
-async def commit_new(session: AsyncSession, row: object, conflict_message: str) -> None:
-    """Insert `row` and commit; a unique key taken meanwhile becomes a 409, not a 500."""
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def transactional(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Runs a service function (session first) as one `use_case`: it commits when called on
+    its own, and joins the caller's transaction when another use case calls it."""
+
+    @functools.wraps(function)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        session = args[0] if args else kwargs["session"]
+        async with use_case(session):
+            return await function(*args, **kwargs)
+
+    return run
+
+
+@event.listens_for(Session, "before_commit")
+def _only_the_use_case_commits(session: Session) -> None:
+    # One owner for commits: a service function committing inside a use case would split it.
+    if session.info.get(_IN_USE_CASE) == _RUNNING:
+        raise RuntimeError("commit inside a use case: only its outermost `use_case` block commits")
+
+
+@contextlib.contextmanager
+def conflict_on_duplicate(message: str) -> Iterator[None]:
+    """A unique key taken meanwhile (the IntegrityError of a flush) becomes a 409, not a 500.
+
+    Wrap the flush that writes the row: the use case then ends (rolls back) with the Conflict.
+    """
     from service.errors import Conflict
 
-    session.add(row)
     try:
-        await session.commit()
+        yield
     except sa.exc.IntegrityError as exc:
-        await session.rollback()
-        raise Conflict(conflict_message) from exc
+        raise Conflict(message) from exc
+
+
+async def add_new(session: AsyncSession, row: object, conflict_message: str) -> None:
+    """Insert `row` now, in the caller's use case; a unique key taken meanwhile is a 409."""
+    session.add(row)
+    with conflict_on_duplicate(conflict_message):
+        await session.flush()

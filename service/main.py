@@ -39,6 +39,7 @@ from service.pitch import cache as pitch_cache
 from service.pitch import rest as pitch_rest
 from service.products import rest as products_rest
 from service.scim import rest as scim_rest
+from service.wiring import connect_domains
 
 STATIC_DIR = Path(__file__).parent / "static"
 DESCRIPTION = """
@@ -60,6 +61,7 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    connect_domains()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

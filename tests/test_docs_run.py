@@ -52,6 +52,7 @@ from service.config import Settings
 from service.db import create_engine, create_sessionmaker
 from service.demo import loader
 from service.migrate import upgrade
+from service.wiring import connect_domains
 from tests.conftest import BACKEND, POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,6 +250,7 @@ def _environment(database_url: str, var_dir: Path, guards: Path) -> dict[str, st
 async def _load_demo(database_url: str, var_dir: Path) -> None:
     """`cuecard demo load`, in process (what the command runs, without starting Python again)."""
     settings = Settings(env="test", database_url=database_url, var_dir=var_dir, log_level="WARNING")
+    connect_domains()  # as the CLI does before it serves anything
     engine = create_engine(settings)
     try:
         async with create_sessionmaker(engine, info={"settings": settings})() as session:

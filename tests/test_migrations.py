@@ -58,6 +58,7 @@ from service.config import Settings
 from service.db import create_engine, create_sessionmaker
 from service.demo import loader
 from service.migrate import alembic_config, migrations_dir
+from service.wiring import connect_domains
 from tests.conftest import BACKEND, POSTGRES_URL, TEST_SECRET, _asyncpg_dsn
 
 VERSION_TABLE = "alembic_version"
@@ -125,6 +126,7 @@ async def load_demo(url: str, tmp_path: Path, *, with_client: bool) -> None:
     settings = Settings(
         env="test", database_url=url, var_dir=tmp_path / "var", jwt_secret=TEST_SECRET, log_level="WARNING"
     )
+    connect_domains()  # as the CLI does before it serves anything
     engine = create_engine(settings)
     try:
         async with create_sessionmaker(engine, info={"settings": settings})() as session:

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
@@ -23,7 +22,7 @@ from service.briefs.schemas import (
 )
 from service.briefs.speech import speakability
 from service.concurrency import check_if_match, etag
-from service.db import utcnow
+from service.db import conflict_on_duplicate, transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.evidence import service as evidence_service
 from service.messages import lint
@@ -196,6 +195,7 @@ async def current_versions(
 # --- writes -----------------------------------------------------------------------------------
 
 
+@transactional
 async def create_brief(session: AsyncSession, principal: Principal, data: BriefCreate) -> BriefRead:
     """Creates a draft brief, version 1; inline evidence becomes stored evidence items."""
     if not policies.can_author(principal):
@@ -219,10 +219,10 @@ async def create_brief(session: AsyncSession, principal: Principal, data: BriefC
     await session.flush()
     ids = await evidence_service.resolve_citations(session, principal, data.evidence, field="evidence")
     await repository.set_citations(session, brief.id, ids)
-    await session.commit()
     return await _read_one(session, principal, brief)
 
 
+@transactional
 async def update_brief(
     session: AsyncSession,
     principal: Principal,
@@ -255,7 +255,6 @@ async def update_brief(
         await repository.set_citations(session, brief.id, ids)
     brief.last_editor_id = principal.person_id
     _touch(brief, principal)
-    await session.commit()
     return await _read_one(session, principal, brief)
 
 
@@ -278,6 +277,7 @@ def completeness_errors(brief: Brief, evidence_count: int) -> list[dict]:
     return errors
 
 
+@transactional
 async def submit_brief(session: AsyncSession, principal: Principal, brief_id: uuid.UUID) -> BriefRead:
     """Sends a complete draft to review; 422 lists every missing part and the pitch's speaking time."""
     brief = await _visible(session, principal, brief_id, lock=True)
@@ -302,10 +302,10 @@ async def submit_brief(session: AsyncSession, principal: Principal, brief_id: uu
     brief.submitted_at = utcnow()
     brief.review_comment = None
     _touch(brief, principal)
-    await session.commit()
     return await _read_one(session, principal, brief)
 
 
+@transactional
 async def approve_brief(
     session: AsyncSession, principal: Principal, brief_id: uuid.UUID, *, if_match: str | None = None
 ) -> BriefRead:
@@ -330,16 +330,16 @@ async def approve_brief(
     brief.published_at = now
     brief.published_by_id = principal.person_id
     _touch(brief, principal)
-    try:
+    # One published row (and one pitch) per product and locale: another version published
+    # meanwhile is a 409. The pitch is re-projected in this transaction: it shows the new
+    # version exactly when the version lands.
+    with conflict_on_duplicate("Another version was published at the same time; reload and retry."):
         await session.flush()
         await pitch_service.refresh_product(session, product_id=brief.product_id)
-        await session.commit()
-    except IntegrityError as exc:  # another version was published concurrently
-        await session.rollback()
-        raise Conflict("Another version was published at the same time; reload and retry.") from exc
     return await _read_one(session, principal, brief)
 
 
+@transactional
 async def request_changes(
     session: AsyncSession, principal: Principal, brief_id: uuid.UUID, data: RequestChanges
 ) -> BriefRead:
@@ -352,10 +352,10 @@ async def request_changes(
     brief.status = "draft"
     brief.review_comment = data.comment
     _touch(brief, principal)
-    await session.commit()
     return await _read_one(session, principal, brief)
 
 
+@transactional
 async def archive_brief(session: AsyncSession, principal: Principal, brief_id: uuid.UUID) -> BriefRead:
     """Archives a version; archiving the published one withdraws the product's current pitch."""
     brief = await _visible(session, principal, brief_id, lock=True)
@@ -370,10 +370,10 @@ async def archive_brief(session: AsyncSession, principal: Principal, brief_id: u
     await session.flush()
     if was_published:
         await pitch_service.refresh_product(session, product_id=brief.product_id)
-    await session.commit()
     return await _read_one(session, principal, brief)
 
 
+@transactional
 async def revise_brief(
     session: AsyncSession, principal: Principal, brief_id: uuid.UUID, data: Revise
 ) -> BriefRead:
@@ -398,14 +398,10 @@ async def revise_brief(
         last_editor_id=principal.person_id,
     )
     session.add(draft)
-    try:
-        # The version number is the guard: a concurrent revise that took it fails here.
+    # The version number is the guard: a concurrent revise that took it fails here.
+    with conflict_on_duplicate("Another revision was opened at the same time."):
         await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Conflict("Another revision was opened at the same time.") from exc
     await repository.set_citations(
         session, draft.id, (await repository.citations(session, [brief.id]))[brief.id]
     )
-    await session.commit()
     return await _read_one(session, principal, draft)

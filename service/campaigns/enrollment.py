@@ -82,8 +82,8 @@ def _onboarding_still_running(campaign: Campaign, person: Person) -> bool:
 
 
 async def follow_person(session: AsyncSession, person_id: uuid.UUID) -> None:
-    """Re-decides one person's active campaigns after a change to them; flushes, never commits
-    (the caller's transaction holds the change and its enrollments together)."""
+    """Re-decides one person's active campaigns after a change to them (people's hook, wired in
+    service.wiring); flushes, never commits: the change and its enrollments land together."""
     await session.flush()
     person = await session.get(Person, person_id)
     if person is None:

@@ -37,7 +37,7 @@ from service.campaigns.schemas import (
     steps_fit_kind,
 )
 from service.concurrency import check_if_match, etag
-from service.db import ending_on_refusal, utcnow
+from service.db import transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.feedback import service as feedback_service
 from service.feedback.schemas import FeedbackCreate
@@ -236,6 +236,7 @@ def _stored_steps(steps: list[Step]) -> list[dict]:
     ]
 
 
+@transactional
 async def create_campaign(session: AsyncSession, principal: Principal, data: CampaignCreate) -> CampaignRead:
     """Plans a campaign for a brief (status planned)."""
     if not policies.can_manage(principal):
@@ -257,10 +258,10 @@ async def create_campaign(session: AsyncSession, principal: Principal, data: Cam
         created_by_id=principal.person_id,
     )
     await repository.add(session, campaign)
-    await session.commit()
     return await _read_one(session, principal, campaign)
 
 
+@transactional
 async def update_campaign(
     session: AsyncSession,
     principal: Principal,
@@ -297,7 +298,6 @@ async def update_campaign(
     await session.flush()
     if campaign.status == "active" and (audience_changed or data.steps is not None):
         await enrollment.resync_campaign(session, campaign)
-    await session.commit()
     return await _read_one(session, principal, campaign)
 
 
@@ -308,6 +308,7 @@ async def _current_version(session: AsyncSession, principal: Principal, campaign
     return current[campaign.lineage_id]
 
 
+@transactional
 async def activate_campaign(
     session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
 ) -> CampaignRead:
@@ -325,10 +326,10 @@ async def activate_campaign(
     _touch(campaign)
     await session.flush()
     await enrollment.enroll_audience(session, campaign)
-    await session.commit()
     return await _read_one(session, principal, campaign)
 
 
+@transactional
 async def _close(
     session: AsyncSession,
     principal: Principal,
@@ -347,7 +348,6 @@ async def _close(
     campaign.status = to
     setattr(campaign, f"{to}_at", utcnow())
     _touch(campaign)
-    await session.commit()
     return await _read_one(session, principal, campaign)
 
 
@@ -426,6 +426,7 @@ async def _acknowledge_version(
     )
 
 
+@transactional
 async def acknowledge(
     session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
 ) -> tuple[AcknowledgementRead, bool]:
@@ -438,11 +439,8 @@ async def acknowledge(
         session, person_id, current.lineage_id, current.basis_version
     )
     if existing is not None:
-        found = AcknowledgementRead.model_validate(existing)
-        await session.rollback()  # release the enrollment lock
-        return found, False
+        return AcknowledgementRead.model_validate(existing), False
     new_id = await _acknowledge_version(session, person_id, campaign.id, current)
-    await session.commit()
     row = await repository.acknowledgement_since(
         session, person_id, current.lineage_id, current.basis_version
     )
@@ -496,47 +494,43 @@ async def get_acknowledgement(
     return AcknowledgementRead.model_validate(row)
 
 
+@transactional
 async def submit_check(
     session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, data: CheckCreate
 ) -> CheckRead:
     """Submits the caller's comprehension check for the current version (and acknowledges it)."""
-    async with ending_on_refusal(session):
-        campaign, _member_row, current = await _member(session, principal, campaign_id)
-        person_id = principal.person_id
-        assert person_id is not None
-        for earlier in await repository.checks_since(
-            session, person_id, current.lineage_id, current.basis_version
-        ):
-            if earlier.status == "passed":
-                raise Conflict("You already passed the check for this version.")
-            if earlier.status == "submitted":
-                raise Conflict("Your check for this version is waiting to be graded.")
-        now = utcnow()
-        check = Check(
-            person_id=person_id,
-            campaign_id=campaign.id,
-            brief_id=current.brief_id,
-            lineage_id=current.lineage_id,
-            version=current.version,
-            answers=data.answers.model_dump(),
-            pitch_in_own_words=data.pitch_in_own_words,
-            submitted_at=now,
-        )
-        try:
-            await repository.add(session, check)
-        except IntegrityError as exc:  # the database's guard: one check waiting per person and version
-            await session.rollback()
-            raise Conflict("Your check for this version is waiting to be graded.") from exc
-        # Explaining it in your own words includes having read it.
-        if (
-            await repository.acknowledgement_since(
-                session, person_id, current.lineage_id, current.basis_version
-            )
-            is None
-        ):
-            await _acknowledge_version(session, person_id, campaign.id, current)
-        await session.commit()
-        return CheckRead.model_validate(check)
+    campaign, _member_row, current = await _member(session, principal, campaign_id)
+    person_id = principal.person_id
+    assert person_id is not None
+    for earlier in await repository.checks_since(
+        session, person_id, current.lineage_id, current.basis_version
+    ):
+        if earlier.status == "passed":
+            raise Conflict("You already passed the check for this version.")
+        if earlier.status == "submitted":
+            raise Conflict("Your check for this version is waiting to be graded.")
+    now = utcnow()
+    check = Check(
+        person_id=person_id,
+        campaign_id=campaign.id,
+        brief_id=current.brief_id,
+        lineage_id=current.lineage_id,
+        version=current.version,
+        answers=data.answers.model_dump(),
+        pitch_in_own_words=data.pitch_in_own_words,
+        submitted_at=now,
+    )
+    try:
+        await repository.add(session, check)
+    except IntegrityError as exc:  # the database's guard: one check waiting per person and version
+        raise Conflict("Your check for this version is waiting to be graded.") from exc
+    # Explaining it in your own words includes having read it.
+    if (
+        await repository.acknowledgement_since(session, person_id, current.lineage_id, current.basis_version)
+        is None
+    ):
+        await _acknowledge_version(session, person_id, campaign.id, current)
+    return CheckRead.model_validate(check)
 
 
 async def _readable_check(
@@ -570,6 +564,7 @@ async def list_checks(
     return Page(items=[CheckRead.model_validate(c) for c in page.rows], next_cursor=page.next_cursor)
 
 
+@transactional
 async def grade_check(
     session: AsyncSession, principal: Principal, check_id: uuid.UUID, data: Grade
 ) -> CheckRead:
@@ -588,53 +583,50 @@ async def grade_check(
     check.graded_by_id = principal.person_id
     check.graded_at = utcnow()
     _touch(check)
-    await session.commit()
     return CheckRead.model_validate(check)
 
 
 # --- the onboarding interview exercise -------------------------------------------------------------
 
 
+@transactional
 async def record_interview(
     session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, data: InterviewCreate
 ) -> InterviewRead:
     """Files a new hire's customer interview: each answer becomes a feedback item (source
     `interview`) they follow in their feed. One transaction."""
-    async with ending_on_refusal(session):  # a refusal must not keep the enrollment lock
-        campaign, _member_row, _current = await _member(session, principal, campaign_id)
-        if not any(step.get("exercise") == "customer_interview" for step in campaign.steps):
-            raise Conflict("This campaign has no customer-interview exercise.")
-        products = await products_service.products_by_ids(session, principal, [campaign.product_id])
-        if data.interviewed_on and data.interviewed_on > utcnow().date():
-            raise Invalid(
-                "An interview cannot have happened in the future.",
-                errors=[field_error("interviewed_on", "is in the future")],
-            )
-        received = (
-            datetime.combine(data.interviewed_on, time(0), tzinfo=UTC) if data.interviewed_on else utcnow()
+    campaign, _member_row, _current = await _member(session, principal, campaign_id)
+    if not any(step.get("exercise") == "customer_interview" for step in campaign.steps):
+        raise Conflict("This campaign has no customer-interview exercise.")
+    products = await products_service.products_by_ids(session, principal, [campaign.product_id])
+    if data.interviewed_on and data.interviewed_on > utcnow().date():
+        raise Invalid(
+            "An interview cannot have happened in the future.",
+            errors=[field_error("interviewed_on", "is in the future")],
         )
-        # The same interview sent again (a retry) files nothing new: its id comes from its content.
-        interview = hashlib.sha256(
-            f"{campaign.id}\n{principal.person_id}\n{data.model_dump_json()}".encode()
-        ).hexdigest()[:32]
-        answered = [(question, answer) for question, answer in data.answers.model_dump().items() if answer]
-        items = [
-            FeedbackCreate(
-                source="interview",
-                product_key=products[campaign.product_id].key,
-                customer=data.customer,
-                body=f"{INTERVIEW_QUESTIONS[question][0]} / {INTERVIEW_QUESTIONS[question][1]}\n{answer}",
-                tags=["onboarding", question],
-                received_at=received,
-            )
-            for question, answer in answered
-        ]
-        # Keys from content, in the filer's own key space (the feedback service prefixes them).
-        keys = [f"onboarding-interview-{interview}-{question}" for question, _answer in answered]
-        campaign_id = campaign.id
-        await session.rollback()  # release the enrollment lock: filing opens its own transaction
-        filed = await feedback_service.file_feedback_items(session, principal, items, keys=keys)
-        return InterviewRead(campaign_id=campaign_id, feedback_ids=[f.id for f in filed])
+    received = datetime.combine(data.interviewed_on, time(0), tzinfo=UTC) if data.interviewed_on else utcnow()
+    # The same interview sent again (a retry) files nothing new: its id comes from its content.
+    interview = hashlib.sha256(
+        f"{campaign.id}\n{principal.person_id}\n{data.model_dump_json()}".encode()
+    ).hexdigest()[:32]
+    answered = [(question, answer) for question, answer in data.answers.model_dump().items() if answer]
+    items = [
+        FeedbackCreate(
+            source="interview",
+            product_key=products[campaign.product_id].key,
+            customer=data.customer,
+            body=f"{INTERVIEW_QUESTIONS[question][0]} / {INTERVIEW_QUESTIONS[question][1]}\n{answer}",
+            tags=["onboarding", question],
+            received_at=received,
+        )
+        for question, answer in answered
+    ]
+    # Keys from content, in the filer's own key space (the feedback service prefixes them).
+    keys = [f"onboarding-interview-{interview}-{question}" for question, _answer in answered]
+    # Filed in this transaction, the enrollment still locked: the answers land with the
+    # membership they were checked against, or (on any refusal) none of them.
+    filed = await feedback_service.file_feedback_items(session, principal, items, keys=keys)
+    return InterviewRead(campaign_id=campaign.id, feedback_ids=[f.id for f in filed])
 
 
 # --- the feed ----------------------------------------------------------------------------------------

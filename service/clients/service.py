@@ -35,7 +35,7 @@ from service.clients.schemas import (
     TokenResponse,
 )
 from service.concurrency import check_if_match, etag
-from service.db import commit_new, utcnow
+from service.db import add_new, transactional, use_case, utcnow
 from service.errors import (
     BadRequest,
     Forbidden,
@@ -114,6 +114,7 @@ def _new_token_row(client: ServiceClient, scopes: list[str], **fields: object) -
     return row, token
 
 
+@transactional
 async def create_client(session: AsyncSession, principal: Principal, data: ClientCreate) -> ClientCreated:
     """Creates a service account and returns its secret (and an API token if asked), once."""
     _check_can_manage(principal)
@@ -131,7 +132,7 @@ async def create_client(session: AsyncSession, principal: Principal, data: Clien
         session.add(row)
         extra = {"api_token": token, "api_token_id": row.id}
     await auth_cache.client_changed(session, client_id)  # a cached "no such client" goes
-    await commit_new(session, client, "client id collision; try again")
+    await add_new(session, client, "client id collision; try again")
     # Built field by field so that `api_token` is "set" only when asked for (exclude_unset).
     return ClientCreated(**_client_read(client).model_dump(), client_secret=secret, **extra)
 
@@ -149,6 +150,7 @@ async def get_client(session: AsyncSession, principal: Principal, client_id: str
     return _client_read(await _require_client(session, client_id))
 
 
+@transactional
 async def update_client(
     session: AsyncSession, principal: Principal, client_id: str, data: ClientUpdate, *, if_match: str | None
 ) -> ClientRead:
@@ -168,10 +170,10 @@ async def update_client(
     client.revision += 1
     client.updated_at = utcnow()
     await auth_cache.client_changed(session, client_id)
-    await session.commit()
     return _client_read(client)
 
 
+@transactional
 async def rotate_client_secret(
     session: AsyncSession, principal: Principal, client_id: str
 ) -> ClientSecretRotated:
@@ -183,7 +185,6 @@ async def rotate_client_secret(
     client.revision += 1
     client.updated_at = utcnow()
     await auth_cache.client_changed(session, client_id)
-    await session.commit()
     return ClientSecretRotated(client_id=client_id, client_secret=secret)
 
 
@@ -198,6 +199,7 @@ async def list_api_tokens(
     return Page(items=[_token_read(t, client_id) for t in page.rows], next_cursor=page.next_cursor)
 
 
+@transactional
 async def create_api_token(
     session: AsyncSession, principal: Principal, client_id: str, data: ApiTokenCreate
 ) -> ApiTokenCreated:
@@ -239,10 +241,11 @@ async def create_api_token(
             old.updated_at = now
         await auth_cache.api_token_changed(session, old.id)
         rotated = _token_read(old, client_id)
-    await commit_new(session, row, "token collision; try again")
+    await add_new(session, row, "token collision; try again")
     return ApiTokenCreated(**_token_read(row, client_id).model_dump(), api_token=token, rotated=rotated)
 
 
+@transactional
 async def revoke_api_token(
     session: AsyncSession, principal: Principal, client_id: str, token_id: uuid.UUID
 ) -> None:
@@ -254,7 +257,6 @@ async def revoke_api_token(
         raise NotFound("No such API token.")
     await session.delete(token)
     await auth_cache.api_token_changed(session, token.id)
-    await session.commit()
 
 
 async def _require_client(session: AsyncSession, client_id: str) -> ServiceClient:
@@ -322,6 +324,7 @@ class FailureLimiter:
             self._failures.popitem(last=False)
 
 
+@transactional
 async def issue_token(
     session: AsyncSession,
     *,
@@ -354,7 +357,6 @@ async def issue_token(
             raise BadRequest("Requested scope exceeds the client's scopes.", error="invalid_scope")
         granted = requested
     client.last_used_at = utcnow()
-    await session.commit()
     scope_text = " ".join(sorted(granted))
     token, expires_in = tokens.mint(
         {"sub": f"client:{client.client_id}", "client_id": client.client_id, "scope": scope_text}, ttl_seconds
@@ -424,14 +426,13 @@ async def _record_token_use(sessions: async_sessionmaker[AsyncSession], token: S
     # the admin deciding whether a token is still needed, not worth a write per request.
     now = utcnow()
     try:
-        async with sessions() as session:
+        async with sessions() as session, use_case(session):
             await session.execute(sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
             await session.execute(
                 sa.update(ServiceClient)
                 .where(ServiceClient.client_id == token.client_id)
                 .values(last_used_at=now)
             )
-            await session.commit()
     except sa.exc.SQLAlchemyError as exc:  # bookkeeping must not refuse an authenticated request
         log.warning("api_token_use_not_recorded", error=type(exc).__name__)
 
@@ -446,6 +447,7 @@ def _check_can_manage(principal: Principal) -> None:
         raise Forbidden("Only admins manage service accounts.")
 
 
+@transactional
 async def set_client_active(
     session: AsyncSession, principal: Principal, client_id: str, *, active: bool
 ) -> None:
@@ -458,9 +460,9 @@ async def set_client_active(
     client.revision += 1
     client.updated_at = utcnow()
     await auth_cache.client_changed(session, client_id)
-    await session.commit()
 
 
+@transactional
 async def delete_client(session: AsyncSession, principal: Principal, client_id: str) -> None:
     """Deletes a service account; its issued tokens stop working on every replica."""
     _check_can_manage(principal)
@@ -469,4 +471,3 @@ async def delete_client(session: AsyncSession, principal: Principal, client_id: 
         raise NotFound("No such service account.")
     await session.delete(client)
     await auth_cache.client_changed(session, client_id)
-    await session.commit()

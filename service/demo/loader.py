@@ -13,7 +13,7 @@ from service.auth import cache as auth_cache
 from service.auth.principal import Principal
 from service.briefs import service as briefs_service
 from service.briefs.schemas import BriefCreate
-from service.db import utcnow
+from service.db import transactional, utcnow
 from service.demo import data
 from service.demo.campaigns import load_campaigns
 from service.demo.feedback import load_feedback
@@ -29,6 +29,7 @@ from service.products import service as products_service
 from service.products.schemas import ProductCreate
 
 
+@transactional
 async def wipe(session: AsyncSession) -> None:
     """Delete every row of every table (the schema stays), in one transaction: the demo is then
     loaded into an empty database (`demo load --reset`)."""
@@ -41,11 +42,15 @@ async def wipe(session: AsyncSession) -> None:
     await auth_cache._changed(session, "all")
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": pitch_cache.CHANNEL})
-    await session.commit()
 
 
-async def load(session: AsyncSession, principal: Principal, *, if_empty: bool) -> bool:
-    """Loads the demo data; with `if_empty`, only into a database without people."""
+@transactional
+async def load(session: AsyncSession, principal: Principal, *, if_empty: bool, reset: bool = False) -> bool:
+    """Loads the demo data in one transaction (all of it or, on any error, nothing); with
+    `if_empty`, only into a database without people; with `reset`, into an emptied one (in the
+    same transaction: a load that fails leaves the data as it was)."""
+    if reset:
+        await wipe(session)
     if if_empty:
         existing = await people_service.list_people(session, principal, PageParams(limit=1))
         if existing.items:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
 from service.briefs.models import BriefEvidence
-from service.db import utcnow
+from service.db import transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.evidence import policies, repository
 from service.evidence.freshness import freshness as freshness  # re-exported: briefs, messages use it
@@ -88,6 +88,7 @@ async def evidence_by_ids(
     return {key: to_read(e) for key, e in found.items()}
 
 
+@transactional
 async def create_evidence(session: AsyncSession, principal: Principal, data: EvidenceCreate) -> EvidenceRead:
     """Creates an evidence item."""
     if not policies.can_write(principal):
@@ -95,14 +96,14 @@ async def create_evidence(session: AsyncSession, principal: Principal, data: Evi
     await _require_owners(session, principal, {"owner_id": data.owner_id})
     evidence = _new_item(principal, data)
     session.add(evidence)
-    await session.commit()
     return to_read(evidence)
 
 
+@transactional
 async def resolve_citations(
     session: AsyncSession, principal: Principal, items: Sequence[EvidenceCreate | EvidenceRef], *, field: str
 ) -> list[uuid.UUID]:
-    """Turns inline items into stored evidence and checks cited ids exist (no commit)."""
+    """Turns inline items into stored evidence and checks cited ids exist."""
     cited = [item.id for item in items if isinstance(item, EvidenceRef)]
     found = await repository.by_ids(session, cited)
     missing = [
@@ -145,6 +146,7 @@ async def require_existing(
         raise Invalid("Some cited evidence does not exist.", errors=missing)
 
 
+@transactional
 async def verify_evidence(
     session: AsyncSession, principal: Principal, evidence_id: uuid.UUID, data: EvidenceVerify
 ) -> EvidenceRead:
@@ -169,10 +171,10 @@ async def verify_evidence(
     evidence.updated_at = utcnow()
     evidence.revision += 1
     await pitch_projection.refresh_for_evidence(session, evidence_ids=[evidence.id])
-    await session.commit()
     return to_read(evidence)
 
 
+@transactional
 async def replace_evidence(
     session: AsyncSession, principal: Principal, evidence_id: uuid.UUID, data: EvidenceCreate
 ) -> EvidenceRead:
@@ -216,5 +218,4 @@ async def replace_evidence(
     await brief_citations.record_citation_edit(session, principal, citing[BriefEvidence])
     await message_citations.record_citation_edit(session, principal, citing[MessageEvidence])
     await pitch_projection.refresh_for_evidence(session, evidence_ids=[new.id])
-    await session.commit()
     return to_read(new)

@@ -29,7 +29,7 @@ KEY_CHUNK = 1000  # keys per IN (...) lookup: well under every driver's paramete
 ARRAY_CHUNK = 10_000  # keys per array lookup (PostgreSQL): one parameter, no limit to respect
 # Rows per executemany call (SQLite). SQLAlchemy processes each row's parameters on the event
 # loop before aiosqlite's thread runs the statement: 2,000 rows held the loop ~200 ms, 200 rows
-# hold it a few ms (the batch bound, service.feedback.service.YIELD_EVERY) and cost nothing
+# hold it a few ms (the batch bound, service.feedback.ingest.YIELD_EVERY) and cost nothing
 # measurable in total, the database being in-process.
 WRITE_CHUNK = 200
 # Rows per INSERT/UPDATE ... FROM unnest(arrays) (PostgreSQL): encoding 2,500 rows' arrays held

@@ -17,6 +17,7 @@ from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, json, page_r
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
 from service.feedback import digest as digest_service
+from service.feedback import ingest
 from service.feedback import service as feedback_service
 from service.feedback import themes as themes_service
 from service.feedback.schemas import (
@@ -130,7 +131,7 @@ async def ingest_feedback_batch(
     async def produce():
         return json(await feedback_service.ingest_batch(session, principal, body.items))
 
-    with feedback_service.collector_paused():  # the key's fingerprint re-parses the whole body
+    with ingest.collector_paused():  # the key's fingerprint re-parses the whole body
         return await idempotent(request, principal, produce, key=idempotency_key)
 
 

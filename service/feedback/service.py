@@ -8,26 +8,20 @@ each stage due within the configured loop target; the filer follows along in the
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import gc
-import hashlib
-import json
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
 from service.concurrency import check_if_match, etag
-from service.db import session_settings, utcnow
+from service.db import session_settings, transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
-from service.feedback import policies, repository
+from service.feedback import ingest, policies, repository
 from service.feedback import themes as themes_service
 from service.feedback.models import FeedbackItem, FeedbackTransition
 from service.feedback.schemas import (
@@ -36,16 +30,12 @@ from service.feedback.schemas import (
     FeedbackCreate,
     FeedbackRead,
     FeedbackUpdate,
-    ItemError,
     Transition,
     TransitionRead,
 )
 from service.messages import service as messages_service
 from service.pagination import Page, PageParams
-from service.people import service as people_service
 from service.products import service as products_service
-
-Outcome = Literal["created", "updated", "unchanged"]
 
 NEXT_STAGE = {"new": "triaged", "triaged": "decided", "decided": "implemented", "implemented": "announced"}
 STAGE_STAMP = {
@@ -247,335 +237,7 @@ async def loop_news(session: AsyncSession, principal: Principal, *, limit: int =
     return news
 
 
-# --- ingest --------------------------------------------------------------------------------------
-
-# Items validated and hashed per step: while PostgreSQL inserts one chunk, Python prepares the next.
-INGEST_CHUNK = 2500
-# The bound on how long a batch holds the event loop: its CPU work (validating, hashing, checking,
-# building rows) yields to the loop after every YIELD_EVERY items, and writes go in statements
-# of a few hundred rows (repository.WRITE_CHUNK, PG_WRITE_CHUNK). One item costs ~25-100 µs of CPU,
-# so other requests on the loop wait at most ~10 ms (measured: tests/feedback/test_batch_loop.py),
-# where one 2,500-item chunk held it ~65 ms before. Documented in docs/feedback.md.
-YIELD_EVERY = 100
-
-
-_encode_canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
-
-
-_collector_pauses = 0
-_collector_was_enabled = True
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a batch is validated and written.
-
-    A 10,000-item batch allocates a few hundred thousand short-lived objects (dicts, models,
-    rows); profiling showed the collector's passes over them costing 100–250 ms a batch, as much
-    as validating them. Reference counting frees them all the same; cycles, if any, wait for the
-    next collection. Concurrent batches share one pause (one event loop: no lock needed). The
-    REST adapter also holds it around Idempotency-Key handling, which re-parses the whole body.
-    """
-    global _collector_pauses, _collector_was_enabled
-    if _collector_pauses == 0:
-        _collector_was_enabled = gc.isenabled()
-        gc.disable()
-    _collector_pauses += 1
-    try:
-        yield
-    finally:
-        _collector_pauses -= 1
-        if _collector_pauses == 0 and _collector_was_enabled:
-            gc.enable()
-
-
-def _canonical(sent: Any) -> bytes:
-    """What the caller sent for the item, as canonical JSON (sorted keys, no spaces, UTF-8)."""
-    return _encode_canonical(sent).encode()
-
-
-@dataclass(slots=True)
-class _Pending:
-    """One valid item on its way in."""
-
-    index: int
-    data: FeedbackCreate
-    content_hash: str
-    external_id: str
-    received_at: datetime | None = None
-    product_id: uuid.UUID | None = None
-    filer_id: uuid.UUID | None = None
-    filer_named: bool = False
-
-
-def _prepare(
-    principal: Principal,
-    index: int,
-    data: FeedbackCreate,
-    sent: Any,
-    *,
-    derive_id: bool,
-    key: str | None = None,
-) -> _Pending:
-    """Hash what was sent and settle the item's key: the integration's own `external_id`, or
-    one the service makes (people always get one under policies.PERSON_KEY_PREFIX)."""
-    canonical = _canonical(sent)
-    if policies.may_choose_external_id(principal) and data.external_id is not None:
-        external_id = data.external_id
-    elif key is not None:  # made by another domain's use case (the interview exercise)
-        external_id = policies.PERSON_KEY_PREFIX + key if principal.is_person else key
-    elif derive_id:
-        # The same item from the same caller gets the same id: a re-sent batch adds nothing.
-        # The caller's subject is in the seed, so two callers never derive the same key.
-        seed = principal.subject.encode() + b"\n" + canonical
-        digest = hashlib.sha256(seed).hexdigest()[:32]
-        external_id = policies.PERSON_KEY_PREFIX + digest if principal.is_person else "auto-" + digest
-    elif principal.is_person:
-        external_id = policies.PERSON_KEY_PREFIX + uuid.uuid4().hex
-    else:
-        external_id = f"cuecard-{uuid.uuid4().hex}"
-    return _Pending(index, data, hashlib.sha256(canonical).hexdigest(), external_id)
-
-
-def _item_error(index: int, external_id: Any, errors: list[dict[str, Any]]) -> ItemError:
-    for error in errors:  # point into the batch body, e.g. #/items/3/nps_score
-        suffix = "/" + error["field"].replace(".", "/") if error["field"] else ""
-        error["pointer"] = f"#/items/{index}{suffix}"
-    return ItemError(
-        index=index, external_id=external_id if isinstance(external_id, str) else None, errors=errors
-    )
-
-
-def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        field_error(".".join(str(p) for p in err["loc"]), err["msg"], type_=err["type"])
-        for err in exc.errors(include_url=False, include_context=False, include_input=False)
-    ]
-
-
-class _Ingest:
-    """One upsert of valid items, fed in chunks, inside the session's transaction (the caller
-    commits). Each problem becomes that item's error; products and filers are looked up once.
-    A chunk's INSERT runs while the caller validates the next chunk."""
-
-    def __init__(self, session: AsyncSession, principal: Principal) -> None:
-        self.session = session
-        self.principal = principal
-        self.now = utcnow()
-        self.triage = _days_to(session, "triaged")
-        self.client = policies.filer_client(principal)
-        self.may_name = policies.may_name_filer(principal)
-        self.tells_unknown = policies.may_learn_who_exists(principal)
-        self.products: dict[str, uuid.UUID | None] = {}
-        self.people: dict[str, uuid.UUID | None] = {}
-        self.seen: dict[tuple[str, str], int] = {}
-        self.errors: dict[int, list[dict[str, Any]]] = {}
-        self.outcomes: dict[int, Outcome] = {}
-        self._inserting: asyncio.Task[None] | None = None
-
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for o in self.outcomes.values() if o == outcome)
-
-    async def write(self, pending: list[_Pending]) -> None:
-        """Upsert one chunk; its INSERT is left running until the next call or `finish`."""
-        await self._settle()
-        await self._look_up(pending)
-        ready = []
-        for count, p in enumerate(pending):
-            if self._check(p):
-                ready.append(p)
-            if count % YIELD_EVERY == YIELD_EVERY - 1:
-                await asyncio.sleep(0)
-        existing = await repository.existing_by_keys(
-            self.session, [(p.data.source, p.external_id) for p in ready]
-        )
-        inserts: list[tuple[Any, ...]] = []
-        updates: list[tuple[Any, ...]] = []
-        for count, p in enumerate(ready):
-            if count % YIELD_EVERY == YIELD_EVERY - 1:
-                await asyncio.sleep(0)
-            stored = existing.get((p.data.source, p.external_id))
-            if stored is None:
-                inserts.append(self._new_row(p))
-                self.outcomes[p.index] = "created"
-            elif stored.content_hash == p.content_hash and not self._takes_over(stored):
-                self.outcomes[p.index] = "unchanged"
-            else:
-                updates.append(self._changed_row(p, stored))
-                self.outcomes[p.index] = "updated"
-        if updates:
-            await repository.update_items(self.session, updates, now=self.now)
-        if inserts:
-            self._inserting = asyncio.create_task(
-                repository.insert_items(self.session, inserts, now=self.now, filed_by_client=self.client)
-            )
-            await asyncio.sleep(0)  # let it reach the database before the caller's next CPU-bound chunk
-
-    async def finish(self) -> None:
-        await self._settle()
-
-    async def abandon(self) -> None:
-        """Stop an INSERT still running (the transaction is rolled back by the caller)."""
-        if self._inserting is not None:
-            self._inserting.cancel()
-            with contextlib.suppress(BaseException):
-                await self._inserting
-            self._inserting = None
-
-    async def _settle(self) -> None:
-        if self._inserting is not None:
-            inserting, self._inserting = self._inserting, None
-            await inserting
-
-    async def _look_up(self, pending: list[_Pending]) -> None:
-        """Resolve the chunk's product keys and filer e-mails not seen in earlier chunks."""
-        for key in {p.data.product_key for p in pending if p.data.product_key} - self.products.keys():
-            product = await products_service.find_product(self.session, self.principal, key)
-            self.products[key] = product.id if product is not None else None
-        emails = {
-            p.data.filed_by_email.lower() for p in pending if p.data.filed_by_email
-        } - self.people.keys()
-        if not self.may_name:  # a person may name themself, no one else
-            own = (self.principal.email or "").lower()
-            if own in emails:
-                self.people[own] = self.principal.person_id
-            emails = set()
-        if emails:
-            found = await people_service.person_ids_by_emails(self.session, self.principal, emails)
-            self.people.update({email: found.get(email) for email in emails})
-
-    def _check(self, p: _Pending) -> bool:
-        """Fill in the item's product, filer and received time; False (and its errors) if it cannot go in."""
-        problems: list[dict[str, Any]] = []
-        data = p.data
-        if not policies.may_file_source(self.principal, data.source):
-            problems.append(
-                field_error(
-                    "source",
-                    "people file only what they heard first-hand: "
-                    + ", ".join(policies.PERSON_SOURCES)
-                    + "; support, nps and survey come from integrations",
-                    type_="forbidden",
-                )
-            )
-        if data.external_id is not None:
-            if not policies.may_choose_external_id(self.principal):
-                problems.append(
-                    field_error(
-                        "external_id",
-                        "people do not choose an external_id: the service assigns one",
-                        type_="forbidden",
-                    )
-                )
-            elif policies.is_reserved_key(data.external_id):
-                problems.append(
-                    field_error(
-                        "external_id",
-                        f"the prefix '{policies.PERSON_KEY_PREFIX}' is the service's own",
-                        type_="reserved",
-                    )
-                )
-        if data.product_key:
-            p.product_id = self.products.get(data.product_key)
-            if p.product_id is None:
-                problems.append(
-                    field_error("product_key", f"no product '{data.product_key}'", type_="not_found")
-                )
-        if data.filed_by_email:
-            email = data.filed_by_email.lower()
-            if email not in self.people:
-                problems.append(
-                    field_error(
-                        "filed_by_email",
-                        "only integrations, editors and admins file on behalf of someone else",
-                        type_="forbidden",
-                    )
-                )
-            elif self.people[email] is None and self.tells_unknown:
-                problems.append(
-                    field_error("filed_by_email", "no person with this e-mail", type_="not_found")
-                )
-            else:  # unknown to a pipe that may not learn who exists: filed with no one following
-                p.filer_id = self.people[email]
-                p.filer_named = True
-        elif self.principal.is_person:
-            p.filer_id = self.principal.person_id
-        if data.received_at is not None:
-            if data.received_at.tzinfo is None:
-                problems.append(
-                    field_error("received_at", "needs a time zone offset (RFC 3339)", type_="timezone_aware")
-                )
-            else:
-                p.received_at = data.received_at
-        if not problems:
-            key = (data.source, p.external_id)
-            first = self.seen.setdefault(key, p.index)
-            if first != p.index:
-                problems.append(
-                    field_error(
-                        "external_id",
-                        f"same source and external_id as item {first} of this batch",
-                        type_="duplicate",
-                    )
-                )
-        if problems:
-            self.errors[p.index] = problems
-            return False
-        return True
-
-    def _due(self, received: datetime) -> datetime | None:
-        return received + self.triage if self.triage is not None else None
-
-    def _new_row(self, p: _Pending) -> tuple[Any, ...]:
-        """The item as repository.INSERTED_COLUMNS, in that order."""
-        data, customer = p.data, p.data.customer
-        received = p.received_at or self.now
-        return (
-            data.source,
-            p.external_id,
-            p.product_id,
-            customer.account if customer else None,
-            customer.segment if customer else None,
-            data.body,
-            data.nps_score,
-            list(dict.fromkeys(data.tags)),
-            received,
-            p.content_hash,
-            p.filer_id,
-            self._due(received),
-        )
-
-    def _changed_row(self, p: _Pending, stored: repository.Existing) -> tuple[Any, ...]:
-        """The item as repository.UPDATED_COLUMNS, in that order."""
-        data, customer = p.data, p.data.customer
-        received = p.received_at or stored.received_at
-        return (
-            stored.id,
-            p.product_id,
-            customer.account if customer else None,
-            customer.segment if customer else None,
-            data.body,
-            data.nps_score,
-            list(dict.fromkeys(data.tags)),
-            received,
-            p.content_hash,
-            self._filer_after(p, stored),
-            self.client,
-            self._due(received),
-        )
-
-    def _takes_over(self, stored: repository.Existing) -> bool:
-        """An integration re-sending a key a person filed under (possible only before people had
-        their own key space) takes the item over: the person stops following it."""
-        return self.client is not None and stored.filed_by_client is None and stored.filed_by_id is not None
-
-    def _filer_after(self, p: _Pending, stored: repository.Existing) -> uuid.UUID | None:
-        if p.filer_named:
-            return p.filer_id
-        if self._takes_over(stored):
-            return None  # an integration upsert never inherits a person as filer
-        # Who listened does not change because the ticket text did, unless named again.
-        return stored.filed_by_id
+# --- filing --------------------------------------------------------------------------------------
 
 
 def _require_ingest(principal: Principal) -> None:
@@ -583,25 +245,7 @@ def _require_ingest(principal: Principal) -> None:
         raise Forbidden("Filing feedback needs a person or an integration with scope feedback:write.")
 
 
-async def _validate_and_write(run: _Ingest, principal: Principal, items: list[Any]) -> None:
-    """Validate each item on its own, chunk by chunk, writing each chunk as it is ready."""
-    validate = FeedbackCreate.__pydantic_validator__.validate_python
-    for start in range(0, len(items), INGEST_CHUNK):
-        pending: list[_Pending] = []
-        for index in range(start, min(start + INGEST_CHUNK, len(items))):
-            if index % YIELD_EVERY == YIELD_EVERY - 1:  # the stated bound: let others run
-                await asyncio.sleep(0)
-            raw = items[index]
-            try:
-                data = validate(raw)
-            except ValidationError as exc:
-                run.errors[index] = _validation_errors(exc)
-                continue
-            pending.append(_prepare(principal, index, data, raw, derive_id=True))
-        await run.write(pending)
-    await run.finish()
-
-
+@transactional
 async def ingest_batch(session: AsyncSession, principal: Principal, items: list[dict]) -> BatchResult:
     """Upserts a batch by (source, external_id) in one transaction, keeping the good items.
 
@@ -614,20 +258,19 @@ async def ingest_batch(session: AsyncSession, principal: Principal, items: list[
             f"A batch holds at most {limit} items; split this one.",
             errors=[field_error("items", f"at most {limit} items", type_="too_long")],
         )
-    run = _Ingest(session, principal)
-    with collector_paused():
+    run = ingest.Ingest(session, principal, triage=_days_to(session, "triaged"))
+    with ingest.collector_paused():
         try:
-            await _validate_and_write(run, principal, items)
+            await ingest.validate_and_write(run, principal, items)
         except BaseException:
-            await run.abandon()
+            await run.abandon()  # before the use case rolls back: no INSERT left running
             raise
-    await session.commit()
     return BatchResult(
         created=run.count("created"),
         updated=run.count("updated"),
         unchanged=run.count("unchanged"),
         errors=[
-            _item_error(
+            ingest.item_error(
                 index, items[index].get("external_id") if isinstance(items[index], dict) else None, found
             )
             for index, found in sorted(run.errors.items())
@@ -635,14 +278,16 @@ async def ingest_batch(session: AsyncSession, principal: Principal, items: list[
     )
 
 
+@transactional
 async def file_feedback(
     session: AsyncSession, principal: Principal, data: FeedbackCreate
-) -> tuple[FeedbackRead, Outcome]:
+) -> tuple[FeedbackRead, ingest.Outcome]:
     """Files one item (or updates the one with the same source and external_id) and says which."""
     reads, outcomes = await _file_together(session, principal, [data])
     return reads[0], outcomes[0]
 
 
+@transactional
 async def file_feedback_items(
     session: AsyncSession, principal: Principal, items: list[FeedbackCreate], *, keys: list[str] | None = None
 ) -> list[FeedbackRead]:
@@ -658,11 +303,11 @@ async def file_feedback_items(
 
 async def _file_together(
     session: AsyncSession, principal: Principal, items: list[FeedbackCreate], *, keys: list[str] | None = None
-) -> tuple[list[FeedbackRead], list[Outcome]]:
+) -> tuple[list[FeedbackRead], list[ingest.Outcome]]:
     _require_ingest(principal)
     # No raw body here (GraphQL and REST hand over the parsed item): hash the fields as sent.
     pending = [
-        _prepare(
+        ingest.prepare(
             principal,
             index,
             data,
@@ -672,24 +317,22 @@ async def _file_together(
         )
         for index, data in enumerate(items)
     ]
-    run = _Ingest(session, principal)
+    run = ingest.Ingest(session, principal, triage=_days_to(session, "triaged"))
     try:
         await run.write(pending)
         await run.finish()
     except BaseException:
         await run.abandon()
         raise
-    if run.errors:
-        await session.rollback()
+    if run.errors:  # the use case ends here and rolls back what the other items wrote
         index, found = min(run.errors.items())
         if len(items) > 1:
             found = [{**e, "field": f"{index}.{e.get('field', '')}".rstrip(".")} for e in found]
         raise Invalid("The feedback item cannot be filed; see `errors`.", errors=found)
-    await session.commit()
     reads = []
     for one in pending:
         item = await repository.get_by_key(session, one.data.source, one.external_id)
-        if item is None:  # pragma: no cover - written in the transaction just committed
+        if item is None:  # pragma: no cover - written just above, in this transaction
             raise NotFound("No such feedback item.")
         read = await _read_one(session, principal, item)
         if not policies.can_read(principal):
@@ -700,6 +343,7 @@ async def _file_together(
     return reads, [run.outcomes[one.index] for one in pending]
 
 
+@transactional
 async def create_feedback(session: AsyncSession, principal: Principal, data: FeedbackCreate) -> FeedbackRead:
     """Files one feedback item (an upsert when its source and external_id exist)."""
     return (await file_feedback(session, principal, data))[0]
@@ -734,6 +378,7 @@ async def _survivor_theme(session: AsyncSession, principal: Principal, theme_id:
     return theme.merged_into_id or theme.id  # a merged theme's items belong to its survivor
 
 
+@transactional
 async def update_feedback(
     session: AsyncSession,
     principal: Principal,
@@ -767,7 +412,6 @@ async def update_feedback(
         for name, value in changed.items():
             setattr(item, name, value)
         _touch(item, utcnow())
-        await session.commit()
     return await _read_one(session, principal, item)
 
 
@@ -789,6 +433,7 @@ async def _check_announcement(
     return []
 
 
+@transactional
 async def transition_feedback(
     session: AsyncSession,
     principal: Principal,
@@ -852,5 +497,4 @@ async def transition_feedback(
     item.stage_due_at = due_after(session, data.to, now)
     _touch(item, now)
     await repository.add(session, step)
-    await session.commit()
     return await _read_one(session, principal, item)

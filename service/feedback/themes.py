@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from service.auth.principal import Principal
-from service.db import is_postgres, utcnow
+from service.db import is_postgres, transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.feedback import policies
 from service.feedback.models import FeedbackItem, Theme
@@ -167,6 +167,7 @@ async def themes_by_ids(
     return {read.id: read for read in await _to_read(session, principal, rows)}
 
 
+@transactional
 async def create_theme(session: AsyncSession, principal: Principal, data: ThemeCreate) -> ThemeRead:
     """Creates a theme (editors, managers, admins)."""
     if not policies.can_triage(principal):
@@ -181,10 +182,11 @@ async def create_theme(session: AsyncSession, principal: Principal, data: ThemeC
         product_id = product.id
     theme = Theme(name=data.name, description=data.description, product_id=product_id)
     session.add(theme)
-    await session.commit()
+    await session.flush()
     return (await _to_read(session, principal, [theme]))[0]
 
 
+@transactional
 async def merge_theme(
     session: AsyncSession, principal: Principal, theme_id: uuid.UUID, data: ThemeMerge
 ) -> ThemeRead:
@@ -234,5 +236,5 @@ async def merge_theme(
     for theme in (source, target):  # the survivor's counts changed: so does its version
         theme.revision += 1
         theme.updated_at = now
-    await session.commit()
+    await session.flush()  # the counts below read what the merge wrote
     return (await _to_read(session, principal, [target]))[0]

@@ -18,12 +18,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
 from service.concurrency import check_if_match, etag
-from service.db import utcnow
+from service.db import conflict_on_duplicate, transactional, utcnow
 from service.errors import Conflict, Invalid, NotFound, field_error
 from service.groups import repository
 from service.groups.models import DirectoryGroup, DirectoryGroupMember
@@ -164,14 +163,12 @@ async def _set_members(
     return bool(added or removed or (old is not None and old != mapping))
 
 
-async def _commit(session: AsyncSession, display_name: str) -> None:
-    try:
-        await session.commit()
-    except sa.exc.IntegrityError as exc:
-        await session.rollback()
-        raise Conflict(f"A Group named '{display_name}' already exists.") from exc
+async def _flush_group(session: AsyncSession, display_name: str) -> None:
+    with conflict_on_duplicate(f"A Group named '{display_name}' already exists."):
+        await session.flush()
 
 
+@transactional
 async def create_group(
     session: AsyncSession, principal: Principal, data: GroupWrite, *, role_groups: dict[str, str]
 ) -> GroupRead:
@@ -186,9 +183,8 @@ async def create_group(
         role=mapping.role,
     )
     session.add(group)
-    await session.flush()
+    await _flush_group(session, data.display_name)
     await _set_members(session, principal, group, data.member_ids)
-    await _commit(session, data.display_name)
     return (await _to_read(session, principal, [group]))[0]
 
 
@@ -217,6 +213,7 @@ async def list_groups(
     return total, await _to_read(session, principal, groups)
 
 
+@transactional
 async def update_group(
     session: AsyncSession,
     principal: Principal,
@@ -243,15 +240,16 @@ async def update_group(
         )
         changed = True
     group.external_id = data.external_id
+    await _flush_group(session, data.display_name)
     changed = await _set_members(session, principal, group, data.member_ids, old=old) or changed
     if changed:
         group.revision += 1
         group.updated_at = utcnow()
         session.add(group)
-    await _commit(session, data.display_name)
     return (await _to_read(session, principal, [group]))[0]
 
 
+@transactional
 async def delete_group(
     session: AsyncSession, principal: Principal, group_id: uuid.UUID, *, if_match: str | None
 ) -> None:
@@ -262,9 +260,9 @@ async def delete_group(
     check_if_match(if_match, etag(group.revision), required=False)
     await _set_members(session, principal, group, [])
     await repository.delete_group(session, group)
-    await session.commit()
 
 
+@transactional
 async def delete_user(
     session: AsyncSession, principal: Principal, person_id: uuid.UUID, *, if_match: str | None
 ) -> None:
@@ -273,4 +271,3 @@ async def delete_user(
     people_service.check_can_provision(principal)
     await people_service.deprovision_person(session, principal, person_id, if_match=if_match)
     await repository.forget_person(session, person_id)
-    await session.commit()

@@ -1,7 +1,7 @@
 """Idempotency-Key records: claim a key, replay its first response, or refuse a misuse.
 
-The store keeps its own small transactions, separate from the use case's: a claimed key
-is visible to a concurrent duplicate (409) before the work commits.
+The store keeps its own small use cases, in sessions of their own, separate from the request's
+use case: a claimed key is visible to a concurrent duplicate (409) before the work commits.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import delete, select, update
 
-from service.db import utcnow
+from service.db import use_case, utcnow
 from service.errors import Conflict, Invalid, field_error
 from service.idempotency.models import IdempotencyRecord
 
@@ -59,7 +59,6 @@ async def _take_over(session: AsyncSession, record: IdempotencyRecord, lease: ti
         )
         .values(created_at=now)
     )
-    await session.commit()
     return taken.rowcount == 1
 
 
@@ -77,34 +76,36 @@ async def claim(
 
     A claim still in progress after `lease` is taken over by the next identical request."""
     async with sessionmaker() as session:
-        if secrets.randbelow(PURGE_ONE_IN) == 0:
-            # Now and then, forget expired keys (indexed on expires_at): no sweeper process needed.
-            await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow()))
-        record = await _find(session, owner, key)
-        if record is not None and record.expires_at <= utcnow():
-            await session.delete(record)
-            await session.flush()
-            record = None
-        if record is not None:
-            _judge_request(record, endpoint, request_hash)
-            if await _take_over(session, record, lease):
-                return None
-            return _judge(record, endpoint, request_hash)
-        now = utcnow()
-        session.add(
-            IdempotencyRecord(
-                owner=owner,
-                key=key,
-                endpoint=endpoint,
-                request_hash=request_hash,
-                created_at=now,
-                expires_at=now + ttl,
-            )
-        )
         try:
-            await session.commit()
-        except IntegrityError:
-            await session.rollback()
+            async with use_case(session):
+                if secrets.randbelow(PURGE_ONE_IN) == 0:
+                    # Now and then, forget expired keys (indexed on expires_at): no sweeper needed.
+                    await session.execute(
+                        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow())
+                    )
+                record = await _find(session, owner, key)
+                if record is not None and record.expires_at <= utcnow():
+                    await session.delete(record)
+                    await session.flush()
+                    record = None
+                if record is not None:
+                    _judge_request(record, endpoint, request_hash)
+                    if await _take_over(session, record, lease):
+                        return None
+                    return _judge(record, endpoint, request_hash)
+                now = utcnow()
+                session.add(
+                    IdempotencyRecord(
+                        owner=owner,
+                        key=key,
+                        endpoint=endpoint,
+                        request_hash=request_hash,
+                        created_at=now,
+                        expires_at=now + ttl,
+                    )
+                )
+                await session.flush()
+        except IntegrityError:  # claimed by a concurrent duplicate: its claim decides
             record = await _find(session, owner, key)
             if record is None:  # pragma: no cover - claimed and released in between
                 raise Conflict("A request with this Idempotency-Key is in progress; retry.") from None
@@ -122,19 +123,18 @@ async def complete(
     headers: dict[str, str],
 ) -> None:
     """Stores the response a replay will return."""
-    async with sessionmaker() as session:
+    async with sessionmaker() as session, use_case(session):
         record = await _find(session, owner, key)
         if record is not None:
             record.completed = True
             record.status_code = status_code
             record.response_body = body
             record.response_headers = headers
-            await session.commit()
 
 
 async def release(sessionmaker: async_sessionmaker[AsyncSession], *, owner: str, key: str) -> None:
     """Forgets a claim whose request failed, so a retry can run it."""
-    async with sessionmaker() as session:
+    async with sessionmaker() as session, use_case(session):
         await session.execute(
             delete(IdempotencyRecord).where(
                 IdempotencyRecord.owner == owner,
@@ -142,4 +142,3 @@ async def release(sessionmaker: async_sessionmaker[AsyncSession], *, owner: str,
                 IdempotencyRecord.completed.is_(False),  # type: ignore[union-attr]
             )
         )
-        await session.commit()

@@ -13,7 +13,7 @@ from service.auth.principal import Principal
 from service.briefs import service as briefs_service
 from service.briefs.schemas import BriefRead
 from service.concurrency import check_if_match, etag
-from service.db import utcnow
+from service.db import transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.evidence import service as evidence_service
 from service.messages import lint, policies, repository
@@ -283,6 +283,7 @@ async def _refresh_pitches(session: AsyncSession, product_ids: set[uuid.UUID | N
 # --- writes ----------------------------------------------------------------------------------
 
 
+@transactional
 async def create_message(session: AsyncSession, principal: Principal, data: MessageCreate) -> MessageRead:
     """Creates a draft message."""
     if not policies.can_write(principal):
@@ -312,7 +313,7 @@ async def create_message(session: AsyncSession, principal: Principal, data: Mess
     )
     await repository.add(session, message)
     await repository.add_citations(session, message.id, data.evidence_ids)
-    await session.commit()
+    await repository.flush(session)  # the answer reads the citations back
     return await _read_one(session, principal, message)
 
 
@@ -329,6 +330,7 @@ async def _writable_message(session: AsyncSession, principal: Principal, message
     raise Forbidden("Only editors and admins change messages.")
 
 
+@transactional
 async def update_message(
     session: AsyncSession,
     principal: Principal,
@@ -399,10 +401,11 @@ async def update_message(
     _touch(message, principal)
     if message.status == "published":
         await _refresh_pitches(session, {products_before, message.product_id})
-    await session.commit()
+    await repository.flush(session)  # the answer reads the citations back
     return await _read_one(session, principal, message)
 
 
+@transactional
 async def publish_message(
     session: AsyncSession, principal: Principal, message_id: uuid.UUID, *, if_match: str | None = None
 ) -> MessageRead:
@@ -417,7 +420,6 @@ async def publish_message(
     message.published_at = utcnow()
     _touch(message, principal)
     await _refresh_pitches(session, {message.product_id})
-    await session.commit()
     return await _read_one(session, principal, message)
 
 

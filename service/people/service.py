@@ -15,13 +15,12 @@ from service.auth import cache as auth_cache
 from service.auth.cache import MISS, AuthCache, StoredPerson
 from service.auth.principal import HUMAN_ROLES, Principal
 from service.auth.tokens import VerifiedToken
-from service.campaigns import enrollment as enrollment_service
 from service.concurrency import check_if_match, etag
 from service.config import Settings
-from service.db import commit_new, utcnow
+from service.db import add_new, conflict_on_duplicate, transactional, use_case, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated, field_error
 from service.pagination import Page, PageParams
-from service.people import policies, repository
+from service.people import hooks, policies, repository
 from service.people.models import Department, Person
 from service.people.schemas import (
     DepartmentCreate,
@@ -47,6 +46,7 @@ async def list_departments(
     return Page(items=[DepartmentRead.model_validate(d) for d in page.rows], next_cursor=page.next_cursor)
 
 
+@transactional
 async def create_department(
     session: AsyncSession, principal: Principal, data: DepartmentCreate
 ) -> DepartmentRead:
@@ -56,7 +56,7 @@ async def create_department(
     if await repository.get_department_by_key(session, data.key):
         raise Conflict(f"A department with key '{data.key}' already exists.")
     department = Department(**data.model_dump())
-    await commit_new(session, department, f"A department with key '{data.key}' already exists.")
+    await add_new(session, department, f"A department with key '{data.key}' already exists.")
     return DepartmentRead.model_validate(department)
 
 
@@ -90,20 +90,14 @@ async def departments_by_ids(
 # --- people ----------------------------------------------------------------------------
 
 
-async def _commit_person(session: AsyncSession, person: Person, conflict_message: str) -> None:
-    """Write a person and their campaign enrollments in one transaction: a new hire or a move
-    is enrolled (and a leaver lets go) exactly when the change lands, or not at all."""
+async def _save_person(session: AsyncSession, person: Person, conflict_message: str) -> None:
+    """Write a person in the use case's transaction and tell the domains that follow people
+    (hooks): a new hire or a move is enrolled (and a leaver lets go) exactly when the change
+    lands, or not at all. An e-mail or identity taken meanwhile is a 409."""
     session.add(person)
-    try:
+    with conflict_on_duplicate(conflict_message):
         await session.flush()
-        await enrollment_service.follow_person(session, person.id)
-        # Role, department, active flag or e-mail may have changed: every replica's cached
-        # principal for this person is dropped when (and only if) this commits.
-        await auth_cache.person_changed(session, person.id)
-        await session.commit()
-    except sa.exc.IntegrityError as exc:
-        await session.rollback()
-        raise Conflict(conflict_message) from exc
+    await _follow(session, person)
 
 
 # What a caller who may not see a person's private fields gets for them (see PersonRead).
@@ -221,6 +215,7 @@ async def _check_manager(
         raise Invalid("Unknown manager.", errors=[field_error("manager_id", "no such person")])
 
 
+@transactional
 async def create_person(session: AsyncSession, principal: Principal, data: PersonCreate) -> PersonRead:
     """Creates a person (HR push or an admin)."""
     if not policies.can_manage_people(principal):
@@ -233,10 +228,11 @@ async def create_person(session: AsyncSession, principal: Principal, data: Perso
     person = Person(
         **data.model_dump(exclude={"department_key", "email"}), email=email, department_id=department_id
     )
-    await _commit_person(session, person, f"A person with e-mail {email} already exists.")
+    await _save_person(session, person, f"A person with e-mail {email} already exists.")
     return (await _to_read(session, principal, [person]))[0]
 
 
+@transactional
 async def update_person(
     session: AsyncSession,
     principal: Principal,
@@ -255,7 +251,7 @@ async def update_person(
         raise NotFound("No such person.")
     check_if_match(if_match, etag(person.revision), required=False)
     await _apply_update(session, person, data)
-    await _commit_person(session, person, "The change conflicts with another person's record.")
+    await _save_person(session, person, "The change conflicts with another person's record.")
     return (await _to_read(session, principal, [person]))[0]
 
 
@@ -274,6 +270,7 @@ async def _apply_update(session: AsyncSession, person: Person, data: PersonUpdat
     person.updated_at = utcnow()
 
 
+@transactional
 async def ensure_person(
     session: AsyncSession, principal: Principal, *, email: str, role: str, department_key: str | None
 ) -> PersonRead:
@@ -374,7 +371,8 @@ async def _principal_from_idp(
                 email=email, display_name=name[:200], role=role or "employee", oidc_subject=subject
             )
             try:
-                await _commit_person(session, person, "provisioned concurrently")
+                async with use_case(session):
+                    await _save_person(session, person, "provisioned concurrently")
             except Conflict:
                 # Provisioned meanwhile (then bound to this or another subject, checked below),
                 # or this subject is already bound to a person under another e-mail.
@@ -393,7 +391,8 @@ async def _principal_from_idp(
                 person.revision += 1
                 person.updated_at = utcnow()
             try:
-                await _commit_person(session, person, "identity bound concurrently")
+                async with use_case(session):
+                    await _save_person(session, person, "identity bound concurrently")
             except Conflict as exc:  # this subject is bound to another person meanwhile
                 raise Unauthenticated("this identity is bound to another person") from exc
         stored = StoredPerson.of(person)
@@ -479,6 +478,7 @@ async def list_provisioned_people(
     return total, [_provisioned(r, p) for p, r in zip(people, reads, strict=True)]
 
 
+@transactional
 async def provision_person(
     session: AsyncSession, principal: Principal, data: PersonCreate, *, user_name: str, relink: bool
 ) -> ProvisionedPersonRead:
@@ -497,7 +497,7 @@ async def provision_person(
             department_id=await _resolve_department(session, data.department_key),
         )
         await _check_manager(session, data.manager_id, None)
-        await _commit_person(session, person, f"A User with userName '{user_name}' or e-mail {email} exists.")
+        await _save_person(session, person, f"A User with userName '{user_name}' or e-mail {email} exists.")
         return _provisioned((await _to_read(session, principal, [person]))[0], person)
     person = next(iter(holders.values()))
     if len(holders) > 1 or person.scim_deleted_at is None or not relink:
@@ -513,10 +513,11 @@ async def provision_person(
     person.scim_deleted_at = None
     person.revision += 1
     person.updated_at = utcnow()
-    await _commit_person(session, person, f"A User with userName '{user_name}' or e-mail {email} exists.")
+    await _save_person(session, person, f"A User with userName '{user_name}' or e-mail {email} exists.")
     return _provisioned((await _to_read(session, principal, [person]))[0], person)
 
 
+@transactional
 async def update_provisioned_person(
     session: AsyncSession,
     principal: Principal,
@@ -538,15 +539,15 @@ async def update_provisioned_person(
     if new_name is not None:
         person.scim_user_name = new_name
     await _apply_update(session, person, data)
-    await _commit_person(session, person, "The change conflicts with another User's userName or e-mail.")
+    await _save_person(session, person, "The change conflicts with another User's userName or e-mail.")
     return _provisioned((await _to_read(session, principal, [person]))[0], person)
 
 
+@transactional
 async def deprovision_person(
     session: AsyncSession, principal: Principal, person_id: uuid.UUID, *, if_match: str | None
 ) -> None:
-    """Deletes a person's SCIM identity: inactive, gone for SCIM, history kept. Joins the
-    caller's transaction (flushes, never commits)."""
+    """Deletes a person's SCIM identity: inactive, gone for SCIM, history kept."""
     check_can_provision(principal)
     person = await _scim_person(session, person_id)
     check_if_match(if_match, etag(person.revision), required=False)
@@ -554,9 +555,12 @@ async def deprovision_person(
     person.scim_deleted_at = utcnow()
     person.revision += 1
     person.updated_at = person.scim_deleted_at
+    session.add(person)
+    await session.flush()
     await _follow(session, person)
 
 
+@transactional
 async def assign_from_groups(
     session: AsyncSession,
     principal: Principal,
@@ -565,8 +569,8 @@ async def assign_from_groups(
     department_id: uuid.UUID | object | None = UNCHANGED,
     role: str | object = UNCHANGED,
 ) -> None:
-    """Moves a person as their directory groups say (department, role) and re-decides their
-    campaigns; joins the caller's transaction (flushes, never commits)."""
+    """Moves a person as their directory groups say (department, role); the domains following
+    people (their campaigns) re-decide them in the same transaction."""
     check_can_provision(principal)
     person = await _scim_person(session, person_id)
     changed = False
@@ -579,19 +583,23 @@ async def assign_from_groups(
     if changed:
         person.revision += 1
         person.updated_at = utcnow()
+        session.add(person)
+        await session.flush()
         await _follow(session, person)
 
 
 async def _follow(session: AsyncSession, person: Person) -> None:
-    session.add(person)
-    await session.flush()
-    await enrollment_service.follow_person(session, person.id)
+    """After a person's row is flushed: the domains that follow people react in this transaction,
+    and every replica's cached principal for them (role, department, active flag, e-mail) is
+    dropped when, and only if, it commits."""
+    await hooks.person_changed(session, person.id)
     await auth_cache.person_changed(session, person.id)
 
 
+@transactional
 async def ensure_department(session: AsyncSession, principal: Principal, key_or_name: str) -> DepartmentRead:
     """The department a directory group names (by key, else by name ignoring case), created
-    when there is none; joins the caller's transaction."""
+    when there is none."""
     check_can_provision(principal)
     text = key_or_name.strip()
     department = await repository.get_department_by_key(session, text)

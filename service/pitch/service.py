@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
+from service.db import transactional
 from service.errors import Forbidden, Invalid, NotFound, field_error
 from service.pitch import policies, repository
 from service.pitch.models import PitchDocument, PitchUsage
@@ -18,6 +19,7 @@ from service.pitch.read import pick_locale
 from service.pitch.schemas import UsageCount, UsageCreate, UsageRecorded, UsageSummary
 
 
+@transactional
 async def record_usage(
     session: AsyncSession, principal: Principal, product_key: str, data: UsageCreate
 ) -> UsageRecorded:
@@ -48,7 +50,6 @@ async def record_usage(
         client_id=principal.client_id,
     )
     await repository.add_usage(session, usage)
-    await session.commit()
     return UsageRecorded(
         id=usage.id,
         product_key=product_key,

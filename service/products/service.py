@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
-from service.db import commit_new
+from service.db import add_new, transactional
 from service.errors import Conflict, Forbidden, NotFound
 from service.pagination import Page, PageParams
 from service.products import policies, repository
@@ -45,6 +45,7 @@ async def products_by_ids(
     return {key: ProductRead.model_validate(p) for key, p in (await repository.by_ids(session, ids)).items()}
 
 
+@transactional
 async def create_product(session: AsyncSession, principal: Principal, data: ProductCreate) -> ProductRead:
     """Creates a product."""
     if not policies.can_manage(principal):
@@ -53,5 +54,5 @@ async def create_product(session: AsyncSession, principal: Principal, data: Prod
     if await repository.get_by_key(session, data.key):
         raise Conflict(message)
     product = Product(**data.model_dump())
-    await commit_new(session, product, message)
+    await add_new(session, product, message)
     return ProductRead.model_validate(product)

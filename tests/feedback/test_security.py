@@ -162,7 +162,7 @@ async def test_an_integration_upsert_never_inherits_a_person_as_filer(app, clien
     # Even a re-send identical to what is stored (same content hash) takes the row over.
     same_sent = ticket(external_id="ZD-2", body=CUSTOMER_TICKET)
     same_hash = hashlib.sha256(
-        __import__("service.feedback.service", fromlist=["_canonical"])._canonical(same_sent)
+        __import__("service.feedback.ingest", fromlist=["_canonical"])._canonical(same_sent)
     ).hexdigest()
     unchanged = await _legacy_person_claim(app, employee.id, "ZD-2", same_hash)
     assert {str(changed), str(unchanged)} <= await listed_ids(client, headers)  # the old exposure
