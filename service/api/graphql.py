@@ -83,58 +83,41 @@ class ErrorCodes(SchemaExtension):
 
     @staticmethod
     def _process(error: GraphQLError, *, hide_suggestions: bool = False) -> GraphQLError:
+        def again(message: str, extensions: dict[str, Any], **where: Any) -> GraphQLError:
+            return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=extensions, **where)
+
         if hide_suggestions and "Did you mean" in error.message:
-            error = GraphQLError(
+            error = again(
                 without_suggestions(error.message),
-                nodes=error.nodes,
+                error.extensions or {},
                 source=error.source,
                 positions=error.positions,
-                path=error.path,
                 original_error=error.original_error,
-                extensions=error.extensions,
             )
         original = error.original_error
         if isinstance(original, CueCardError):
             extensions = {"code": original.code, "status": original.status}
             if original.extras.get("errors"):
                 extensions["errors"] = original.extras["errors"]
-            return GraphQLError(
-                original.detail or original.title,
-                nodes=error.nodes,
-                path=error.path,
-                extensions=extensions,
-            )
+            return again(original.detail or original.title, extensions)
         if original is None or isinstance(original, GraphQLError):
-            extensions = dict(error.extensions or {})
             parse_failed = isinstance(error, GraphQLSyntaxError)
-            extensions.setdefault(
-                "code", "GRAPHQL_PARSE_FAILED" if parse_failed else "GRAPHQL_VALIDATION_FAILED"
-            )
+            code = "GRAPHQL_PARSE_FAILED" if parse_failed else "GRAPHQL_VALIDATION_FAILED"
             # source/positions: a syntax error has no nodes, only a place in the document.
-            return GraphQLError(
+            return again(
                 error.message,
-                nodes=error.nodes,
+                {"code": code} | dict(error.extensions or {}),
                 source=error.source,
                 positions=error.positions,
-                path=error.path,
-                extensions=extensions,
             )
         unavailable = database_problem(original)
         if unavailable is not None:  # as REST's 503: the caller should retry
             log.warning("database_unavailable", error=type(original).__name__)
-            return GraphQLError(
-                unavailable.detail or unavailable.title,
-                nodes=error.nodes,
-                path=error.path,
-                extensions={"code": ServiceUnavailable.code, "status": 503},
+            return again(
+                unavailable.detail or unavailable.title, {"code": ServiceUnavailable.code, "status": 503}
             )
         log.error("graphql_unexpected_error", path=error.path, exc_info=original)
-        return GraphQLError(
-            "Unexpected error.",
-            nodes=error.nodes,
-            path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR"},
-        )
+        return again("Unexpected error.", {"code": "INTERNAL_SERVER_ERROR"})
 
 
 class Schema(strawberry.Schema):
