@@ -792,3 +792,23 @@ async def test_sibling_top_level_fields_run_together(
         assert len(data["departments"]["edges"]) == 1
         assert len(data["products"]["edges"]) == 3
         assert len(data["again"]["edges"]) == 2
+
+
+def test_the_graphql_toolkit_imports_no_domain() -> None:
+    # Domains import the toolkit; were it to import a domain, GraphQL would close a cycle again.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, service.graphql_kit; print(' '.join(m for m in sys.modules if m.startswith('service.')))"
+    )
+    loaded = subprocess.run(  # noqa: S603  # our own interpreter and code
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert sorted({m.split(".")[1] for m in loaded}) == [
+        "auth",
+        "concurrency",
+        "errors",
+        "graphql_kit",
+        "pagination",
+    ]
