@@ -25,6 +25,7 @@ from strawberry.types import Info
 from service.api.graphql import Connection, Context, page_args, to_uuid, validate_input
 from service.briefs.graphql import BriefType
 from service.campaigns import readiness as readiness_service
+from service.campaigns import schemas
 from service.campaigns import service as campaigns_service
 from service.campaigns.schemas import (
     AcknowledgementRead,
@@ -32,6 +33,7 @@ from service.campaigns.schemas import (
     CampaignCreate,
     CampaignRead,
     CampaignReadiness,
+    CampaignStepItem,
     CampaignUpdate,
     CheckCreate,
     CheckRead,
@@ -44,7 +46,6 @@ from service.campaigns.schemas import (
     OrganisationReadiness,
     ProductReadiness,
     StepRead,
-    Touchpoint,
 )
 from service.feed import service as feed_service
 from service.feed.schemas import Announcement, FeedbackLoopItem, LoopStep
@@ -55,59 +56,18 @@ from service.people.graphql import PersonType, Role
 from service.products.graphql import ProductType
 
 
-@strawberry.enum(
-    description="launch and reinforcement steps happen at fixed times; onboarding steps count days "
-    "from each new hire's start date."
-)
-class CampaignKind(Enum):
-    LAUNCH = "launch"
-    ONBOARDING = "onboarding"
-    REINFORCEMENT = "reinforcement"
+def _enum(values: type[Enum], name: str) -> Any:
+    # The domain's value set is the GraphQL enum; its docstring, on one line, the description.
+    return strawberry.enum(values, name=name, description=" ".join((values.__doc__ or "").split()))
 
 
-@strawberry.enum(description="planned → active → completed | cancelled.")
-class CampaignStatus(Enum):
-    PLANNED = "planned"
-    ACTIVE = "active"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-@strawberry.enum(description="Where a campaign step reaches people.")
-class CampaignChannel(Enum):
-    BRIEFING = "briefing"
-    INTRANET = "intranet"
-    NEWSLETTER = "newsletter"
-    EMAIL = "email"
-    CHAT = "chat"
-    TRAINING = "training"
-
-
-@strawberry.enum(
-    description="CUSTOMER_INTERVIEW: the new hire interviews a customer (why did you choose us, what "
-    "was inconvenient, why do people not buy); the answers become feedback."
-)
-class CampaignExercise(Enum):
-    CUSTOMER_INTERVIEW = "customer_interview"
-
-
-@strawberry.enum(description="submitted (waiting for a grade) → passed | needs_work.")
-class CheckStatus(Enum):
-    SUBMITTED = "submitted"
-    PASSED = "passed"
-    NEEDS_WORK = "needs_work"
-
-
-@strawberry.enum(description="A grade: passed, or needs_work (with a comment saying what).")
-class GradeResult(Enum):
-    PASSED = "passed"
-    NEEDS_WORK = "needs_work"
-
-
-@strawberry.enum(description="DUE: its time has come (and you have not passed yet); UPCOMING: still ahead.")
-class StepState(Enum):
-    DUE = "due"
-    UPCOMING = "upcoming"
+CampaignKind = _enum(schemas.CampaignKind, "CampaignKind")
+CampaignStatus = _enum(schemas.CampaignStatus, "CampaignStatus")
+CampaignChannel = _enum(schemas.CampaignChannel, "CampaignChannel")
+CampaignExercise = _enum(schemas.CampaignExercise, "CampaignExercise")
+CheckStatus = _enum(schemas.CheckStatus, "CheckStatus")
+GradeResult = _enum(schemas.GradeResult, "GradeResult")
+StepState = _enum(schemas.StepState, "StepState")
 
 
 def _id(value: uuid.UUID | None) -> strawberry.ID | None:
@@ -150,7 +110,7 @@ class AudienceType:
 
 @strawberry.type(
     name="CampaignPlanStep",
-    description="One planned touchpoint: `at` (launch, reinforcement) or `dayOffset` days after each "
+    description="One planned campaign step: `at` (launch, reinforcement) or `dayOffset` days after each "
     "new hire's start date (onboarding).",
 )
 class PlanStepType:
@@ -595,7 +555,7 @@ class CampaignStepType:
         return await _brief(info, self.brief_uuid)
 
     @classmethod
-    def from_model(cls, t: Touchpoint) -> CampaignStepType:
+    def from_model(cls, t: CampaignStepItem) -> CampaignStepType:
         return cls(
             at=t.at,
             state=StepState(t.state),
@@ -695,8 +655,8 @@ FeedEntry = Annotated[
 ]
 
 
-def _feed_entry(entry: Touchpoint | FeedbackLoopItem) -> CampaignStepType | FeedbackLoopType:
-    if isinstance(entry, Touchpoint):
+def _feed_entry(entry: CampaignStepItem | FeedbackLoopItem) -> CampaignStepType | FeedbackLoopType:
+    if isinstance(entry, CampaignStepItem):
         return CampaignStepType.from_model(entry)
     return FeedbackLoopType.from_model(entry)
 
@@ -711,7 +671,7 @@ class CampaignAudienceInput:
 
 
 @strawberry.input(
-    description="One touchpoint: `at` for launch and reinforcement, `dayOffset` (days from the hire "
+    description="One campaign step: `at` for launch and reinforcement, `dayOffset` (days from the hire "
     "date, 0 = the first day) for onboarding — exactly one of them."
 )
 class CampaignStepInput:

@@ -1,5 +1,5 @@
 """Campaigns: plan, run and close rollouts of a brief; acknowledgements, checks and grades;
-each person's touchpoints; the onboarding interview exercise."""
+each person's due and upcoming steps; the onboarding interview exercise."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from service.campaigns.schemas import (
     AudienceRead,
     CampaignCreate,
     CampaignRead,
+    CampaignStepItem,
     CampaignUpdate,
     CheckCreate,
     CheckRead,
@@ -31,7 +32,6 @@ from service.campaigns.schemas import (
     InterviewRead,
     Step,
     StepRead,
-    Touchpoint,
     steps_fit_kind,
 )
 from service.concurrency import check_if_match, etag
@@ -624,7 +624,7 @@ async def record_interview(
 # --- the feed ----------------------------------------------------------------------------------------
 
 
-async def my_touchpoints(session: AsyncSession, principal: Principal) -> list[Touchpoint]:
+async def my_campaign_steps(session: AsyncSession, principal: Principal) -> list[CampaignStepItem]:
     """The caller's due and upcoming campaign steps, soonest first: what is still asked of them.
     Once they passed the check on the current version, that campaign asks nothing more."""
     if principal.person_id is None:
@@ -642,7 +642,7 @@ async def my_touchpoints(session: AsyncSession, principal: Principal) -> list[To
         session, principal.person_id, {lineage: v.basis_version for lineage, v in current.items()}
     )
     now = utcnow()
-    touchpoints = []
+    steps = []
     for campaign in campaigns:
         version = current.get(campaign.lineage_id)
         if version is None:  # the brief was withdrawn: nothing to acknowledge meanwhile
@@ -653,8 +653,8 @@ async def my_touchpoints(session: AsyncSession, principal: Principal) -> list[To
             due = step_due_at(step, anchor)
             if due is None or status == "passed":
                 continue
-            touchpoints.append(
-                Touchpoint(
+            steps.append(
+                CampaignStepItem(
                     at=due,
                     state="due" if due <= now else "upcoming",
                     campaign_id=campaign.id,
@@ -672,5 +672,5 @@ async def my_touchpoints(session: AsyncSession, principal: Principal) -> list[To
                     check_status=status,
                 )
             )
-    touchpoints.sort(key=lambda t: (t.at, t.campaign_name, t.step_index))
-    return touchpoints
+    steps.sort(key=lambda s: (s.at, s.campaign_name, s.step_index))
+    return steps

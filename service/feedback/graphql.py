@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from enum import Enum
 
 import strawberry
 from strawberry.types import Info
 
 from service.api.graphql import Connection, Context, page_args, to_uuid, validate_input
 from service.feedback import digest as digest_service
+from service.feedback import schemas
 from service.feedback import service as feedback_service
 from service.feedback import themes as themes_service
 from service.feedback.schemas import (
@@ -33,30 +33,11 @@ from service.feedback.schemas import (
 from service.fields import InputModel, Slug
 from service.people.graphql import PersonType
 
-
-@strawberry.enum(description="Where a piece of customer voice came from.")
-class FeedbackSource(Enum):
-    SUPPORT = "support"
-    SALES = "sales"
-    NPS = "nps"
-    SURVEY = "survey"
-    INTERVIEW = "interview"
-    OTHER = "other"
-
-
-@strawberry.enum(description="The loop: new → triaged → decided → implemented → announced.")
-class LoopStage(Enum):
-    NEW = "new"
-    TRIAGED = "triaged"
-    DECIDED = "decided"
-    IMPLEMENTED = "implemented"
-    ANNOUNCED = "announced"
-
-
-@strawberry.enum(description="What was decided: build it, or deliberately stop (not build) it.")
-class Decision(Enum):
-    BUILD = "build"
-    STOP = "stop"
+FeedbackSource = strawberry.enum(
+    schemas.FeedbackSource, name="FeedbackSource", description=schemas.FeedbackSource.__doc__
+)
+LoopStage = strawberry.enum(schemas.LoopStage, name="LoopStage", description=schemas.LoopStage.__doc__)
+Decision = strawberry.enum(schemas.Decision, name="Decision", description=schemas.Decision.__doc__)
 
 
 def _id(value: uuid.UUID | None) -> strawberry.ID | None:

@@ -17,9 +17,9 @@ from service.feedback.schemas import (
     FeedbackBatch,
     FeedbackCreate,
     FeedbackRead,
+    FeedbackSource,
     FeedbackUpdate,
-    Source,
-    Stage,
+    LoopStage,
     Transition,
 )
 from service.fields import Slug, Timestamp
@@ -38,8 +38,8 @@ async def list_feedback(
     session: SessionDep,
     principal: PrincipalDep,
     page: PageDep,
-    status: Stage | None = None,
-    source: Source | None = None,
+    status: LoopStage | None = None,
+    source: FeedbackSource | None = None,
     product_key: Slug | None = None,
     theme_id: uuid.UUID | None = None,
     since: Annotated[
