@@ -1,30 +1,24 @@
-"""The GraphQL door: schema assembly, per-request context, limits and error codes.
+"""The GraphQL door: the schema assembled from the domains' types, limits, error codes, route.
 
-Resolvers call the same service functions as REST. Sibling resolvers run concurrently, so
-none of them shares an AsyncSession: each top-level resolver and each DataLoader batch
-opens its own (`info.context.session()`).
+The toolkit the domains write their types with (context, connections, loaders, converters) is
+`service.graphql_kit`; it imports no domain, and no domain imports this module.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from enum import Enum
-from functools import cached_property, partial
+from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import strawberry
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from graphql import GraphQLError, GraphQLSyntaxError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from pydantic import BaseModel, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket
 from strawberry.extensions import AddValidationRules, SchemaExtension
-from strawberry.fastapi import BaseContext, GraphQLRouter
+from strawberry.fastapi import GraphQLRouter
 from strawberry.tools import merge_types
 
 from service.api.graphql_limits import (
@@ -40,114 +34,29 @@ from service.api.problems import database_problem
 from service.auth.dependencies import resolve_principal
 from service.auth.principal import Principal
 from service.config import Settings
-from service.errors import CueCardError, Invalid, MethodNotAllowed, ServiceUnavailable, Unauthenticated
+from service.errors import CueCardError, MethodNotAllowed, ServiceUnavailable
+from service.graphql_kit import (  # noqa: F401  until campaigns and feedback import the kit
+    Connection,
+    Context,
+    page_args,
+    to_uuid,
+    validate_input,
+)
 from service.logging import get_logger
-from service.pagination import Cursor, Page, PageParams
 
 log = get_logger("cuecard.graphql")
-T = TypeVar("T")
-M = TypeVar("M", bound=BaseModel)
 
 # --- context -------------------------------------------------------------------------------
 
 
-class Context(BaseContext):
-    def __init__(self, request: Request, principal: Principal | None) -> None:
-        super().__init__()
-        self._request = request
-        self._principal = principal
-        self.settings: Settings = request.app.state.settings
-        self.sessionmaker = request.app.state.sessionmaker
-        self.pitch_cache = request.app.state.pitch_cache
-
-    @property
-    def principal(self) -> Principal:
-        """The authenticated caller; anonymous operations fail with UNAUTHENTICATED."""
-        if self._principal is None:
-            raise Unauthenticated()
-        return self._principal
-
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
-            yield session
-
-    @cached_property
-    def loaders(self) -> Any:
-        from service.api.loaders import Loaders
-
-        return Loaders(self)
-
-
-async def get_context(request: Request, principal: Principal | None = Depends(resolve_principal)) -> Context:
-    return Context(request, principal)
-
-
-# --- Relay connections --------------------------------------------------------------------
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    # Forward pagination only (first/after): there is never a previous page to go back to.
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
-
-
-@strawberry.type
-class Edge(Generic[T]):
-    cursor: str
-    node: T
-
-
-@strawberry.type
-class Connection(Generic[T]):
-    edges: list[Edge[T]]
-    page_info: PageInfo
-
-    @classmethod
-    def from_page(cls, page: Page[Any], convert: Callable[[Any], T]) -> Connection[T]:
-        edges = [
-            Edge(cursor=Cursor(item.created_at, item.id).encode(), node=convert(item)) for item in page.items
-        ]
-        # Relay: endCursor is the last edge's cursor on every page (the last one included, so a
-        # client can later ask for what was added after it); null only when there are no edges.
-        return cls(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.next_cursor is not None,
-                has_previous_page=False,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-        )
-
-
-def page_args(first: int, after: str | None) -> PageParams:
-    return PageParams(limit=first, cursor=after)
-
-
-def validate_input(model: type[M], data: Any) -> M:
-    """Build an input schema from a GraphQL input; pydantic errors become BAD_USER_INPUT."""
-    raw = strawberry.asdict(data) if not isinstance(data, dict) else data
-    # Omitted fields (UNSET) stay absent, so an update only touches what was sent.
-    raw = {k: (v.value if isinstance(v, Enum) else v) for k, v in raw.items() if v is not strawberry.UNSET}
+async def get_context(
+    request: Request, principal: Principal | None = Depends(resolve_principal)
+) -> AsyncIterator[Context]:
+    context = Context(request, principal)
     try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "detail": e["msg"], "type": e["type"]}
-            for e in exc.errors()
-        ]
-        raise Invalid("The input does not match the schema; see `errors`.", errors=errors) from exc
-
-
-def to_uuid(value: strawberry.ID | str, field: str = "id") -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise Invalid(f"{field} is not a UUID.", errors=[{"field": field, "detail": "not a UUID"}]) from exc
+        yield context
+    finally:
+        await context.close()
 
 
 # --- errors ---------------------------------------------------------------------------------

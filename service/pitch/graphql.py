@@ -6,19 +6,35 @@ import datetime as dt
 from typing import Annotated
 
 import strawberry
-from strawberry.types import Info
 
-from service.api.graphql import Context, validate_input
 from service.briefs.graphql import DifferentiatorType, GutCheckType, PainType
 from service.briefs.schemas import Differentiator, GutCheck, Pain
 from service.evidence.graphql import EvidenceKind, FreshnessType
+from service.graphql_kit import Info, parse, view
 from service.messages.graphql import MessageKind, MetricType
 from service.messages.schemas import MetricRead
 from service.pitch import service as pitch_service
 from service.pitch.schemas import PitchEvidence, PitchMessage, PitchRead, PitchRequest
 
 
-@strawberry.type(name="PitchEvidence")
+class _PitchMessage(PitchMessage):
+    metric: MetricRead | None = None
+
+
+class _Pitch(PitchRead):
+    """The stored document with the brief's parts shaped as the brief's own types, and its ETag."""
+
+    pains: list[Pain]
+    differentiators: list[Differentiator]
+    gut_check: GutCheck
+    value_translations: list[_PitchMessage]
+    key_messages: list[_PitchMessage]
+    talking_points: list[_PitchMessage]
+    faq: list[_PitchMessage]
+    etag: str = ""
+
+
+@view(PitchEvidence, name="PitchEvidence")
 class PitchEvidenceType:
     id: strawberry.ID
     kind: EvidenceKind
@@ -26,18 +42,8 @@ class PitchEvidenceType:
     source: str
     verify_by: dt.date | None
 
-    @classmethod
-    def from_model(cls, e: PitchEvidence) -> PitchEvidenceType:
-        return cls(
-            id=strawberry.ID(str(e.id)),
-            kind=EvidenceKind(e.kind),
-            claim=e.claim,
-            source=e.source,
-            verify_by=e.verify_by,
-        )
 
-
-@strawberry.type(name="PitchMessage")
+@view(PitchMessage, name="PitchMessage")
 class PitchMessageType:
     id: strawberry.ID
     kind: MessageKind
@@ -50,23 +56,9 @@ class PitchMessageType:
     metric: MetricType | None
     evidence: list[PitchEvidenceType]
 
-    @classmethod
-    def from_model(cls, m: PitchMessage) -> PitchMessageType:
-        return cls(
-            id=strawberry.ID(str(m.id)),
-            kind=MessageKind(m.kind),
-            title=m.title,
-            body=m.body,
-            audiences=list(m.audiences),
-            channel=m.channel,
-            feature_term=m.feature_term,
-            value_statement=m.value_statement,
-            metric=MetricType.from_model(MetricRead.model_validate(m.metric)) if m.metric else None,
-            evidence=[PitchEvidenceType.from_model(e) for e in m.evidence],
-        )
 
-
-@strawberry.type(
+@view(
+    _Pitch,
     name="CurrentPitch",
     description="The published brief's story for one product and locale, ready to show next to a deal.",
 )
@@ -100,36 +92,6 @@ class CurrentPitchType:
     freshness: FreshnessType
     etag: str = strawberry.field(description="Changes whenever what this pitch shows changes.")
 
-    @classmethod
-    def from_model(cls, p: PitchRead, etag: str) -> CurrentPitchType:
-        return cls(
-            product_key=p.product_key,
-            product_name=p.product_name,
-            locale=p.locale,
-            brief_id=strawberry.ID(str(p.brief_id)),
-            version=p.version,
-            published_at=p.published_at,
-            title=p.title,
-            pitch=p.pitch,
-            value_proposition=p.value_proposition,
-            target_customer=p.target_customer,
-            customer_next_action=p.customer_next_action,
-            # Stored as the brief wrote them (validated then); shaped here like the brief's own.
-            pains=[PainType.from_model(Pain.model_validate(x)) for x in p.pains],
-            differentiators=[
-                DifferentiatorType.from_model(Differentiator.model_validate(x)) for x in p.differentiators
-            ],
-            gut_check=GutCheckType.from_model(GutCheck.model_validate(p.gut_check)),
-            evidence=[PitchEvidenceType.from_model(e) for e in p.evidence],
-            value_translations=[PitchMessageType.from_model(m) for m in p.value_translations],
-            key_messages=[PitchMessageType.from_model(m) for m in p.key_messages],
-            talking_points=[PitchMessageType.from_model(m) for m in p.talking_points],
-            faq=[PitchMessageType.from_model(m) for m in p.faq],
-            audience=p.audience,
-            freshness=FreshnessType.from_model(p.freshness),
-            etag=etag,
-        )
-
 
 @strawberry.type
 class PitchQuery:
@@ -139,15 +101,15 @@ class PitchQuery:
     )
     async def current_pitch(
         self,
-        info: Info[Context, None],
+        info: Info,
         product_key: str,
         locale: str | None = None,
         audience: Annotated[str | None, strawberry.argument(description="A department key.")] = None,
         segment: str | None = None,
         competitor: str | None = None,
     ) -> CurrentPitchType:
-        principal = info.context.principal  # authenticate before validating, as REST does
-        args = validate_input(
+        args = parse(
+            info,
             PitchRequest,
             {
                 "product_key": product_key,
@@ -159,7 +121,7 @@ class PitchQuery:
         )
         rendered = await pitch_service.current_pitch(
             info.context.sessionmaker,
-            principal,
+            info.context.principal,
             cache=info.context.pitch_cache,
             product_key=args.product_key,
             locale=args.locale,
@@ -168,4 +130,6 @@ class PitchQuery:
             competitor=args.competitor,
             media="json",
         )
-        return CurrentPitchType.from_model(PitchRead.model_validate_json(rendered.body), rendered.etag)
+        pitch = _Pitch.model_validate_json(rendered.body)
+        pitch.etag = rendered.etag
+        return pitch

@@ -5,15 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import strawberry
-from strawberry.types import Info
 
-from service.api.graphql import Connection, Context, page_args, validate_input
-from service.concurrency import etag
+from service.graphql_kit import Connection, Info, etag_field, paged, parse, run, view
 from service.products import service as products_service
 from service.products.schemas import ProductCreate, ProductRead
 
 
-@strawberry.type(name="Product")
+@view(ProductRead, name="Product")
 class ProductType:
     id: strawberry.ID
     key: str
@@ -21,19 +19,11 @@ class ProductType:
     description: str | None
     is_company: bool
     created_at: dt.datetime
-    etag: str = strawberry.field(description="The ETag: pass it as `ifMatch` to refuse stale writes.")
+    etag: str = etag_field()
 
-    @classmethod
-    def from_model(cls, p: ProductRead) -> ProductType:
-        return cls(
-            id=strawberry.ID(str(p.id)),
-            key=p.key,
-            name=p.name,
-            description=p.description,
-            is_company=p.is_company,
-            created_at=p.created_at,
-            etag=etag(p.revision),
-        )
+    @staticmethod
+    def from_model(product: ProductRead) -> ProductRead:  # until campaigns return read models
+        return product
 
 
 @strawberry.input
@@ -48,27 +38,17 @@ class ProductInput:
 class ProductQuery:
     @strawberry.field
     async def products(
-        self, info: Info[Context, None], first: int = 50, after: str | None = None
+        self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[ProductType]:
-        async with info.context.session() as session:
-            page = await products_service.list_products(
-                session, info.context.principal, page_args(first, after)
-            )
-        return Connection.from_page(page, ProductType.from_model)
+        return await paged(info, products_service.list_products, first, after)
 
     @strawberry.field
-    async def product(self, info: Info[Context, None], key: str) -> ProductType:
-        async with info.context.session() as session:
-            return ProductType.from_model(
-                await products_service.get_product(session, info.context.principal, key)
-            )
+    async def product(self, info: Info, key: str) -> ProductType:
+        return await run(info, products_service.get_product, key)
 
 
 @strawberry.type
 class ProductMutation:
     @strawberry.mutation
-    async def create_product(self, info: Info[Context, None], input: ProductInput) -> ProductType:
-        principal = info.context.principal  # authenticate before validating, as REST does
-        data = validate_input(ProductCreate, input)
-        async with info.context.session() as session:
-            return ProductType.from_model(await products_service.create_product(session, principal, data))
+    async def create_product(self, info: Info, input: ProductInput) -> ProductType:
+        return await run(info, products_service.create_product, parse(info, ProductCreate, input))
