@@ -5,29 +5,41 @@ The schema assembly (root Query and Mutation, limits, error codes, the route) is
 
 Output types are views of the domain's read models: a resolver returns the service's `XRead`
 (or a `Page[XRead]` wrapped by `Connection.of`) as it is, and each field reads the attribute
-of the same name. Nothing is copied per object.
+of the same name. Nothing is copied per object. A view's fields are derived from the model
+(UUID → ID, a nested model → its view, a StrEnum → itself, constraints dropped); the class
+declares only what differs: a description, another type, a derived field.
 
-    @view(PersonRead, name="Person")
+    @view(PersonRead, name="Person", exclude={"department_id", "revision"})
     class PersonType:
-        id: strawberry.ID                  # a UUID attribute serialises as its string
-        display_name: str
-        role: Role                         # the domain's StrEnum, made a GraphQL enum below
         etag: str = etag_field()           # from `revision`
 
         @strawberry.field                  # derived fields: `root` is the read model
         def department(root: strawberry.Parent[PersonRead], info: Info) -> DepartmentType | None:
             return load(info, people_service.departments_by_ids, root.department_id)
 
-- `view(*models, name=, description=)`: `strawberry.type` whose nodes may be instances of
-  `models` (pydantic read models or any object with those attributes) or of the class itself;
-  it resolves unions and interfaces for them. A field whose data has another name or shape
-  gets a resolver (`root: strawberry.Parent[XRead]`, sync unless it must await). A type with no
-  read model behind it (a result pair, say) stays a plain `strawberry.type` built by hand.
+    PainType = view_type(Pain, "Pain")     # nothing of its own
+
+- `view(*models, name=, description=None, exclude=(), fields=None)`: `strawberry.type` whose
+  nodes may be instances of `models` (read models, or any object with those attributes) or of
+  the class itself; it resolves unions and interfaces for them. Fields: `fields` (names,
+  space-separated, in schema order) or else the first model's, in its order, less `exclude`;
+  typed from the model unless the class declares them (in place); then the class's other
+  fields and resolvers. A model's nested models need their views declared first (any module).
+  A type with no read model behind it stays a plain `strawberry.type` built by hand.
+  `view_type(model, name, **options)`: a view with no class body.
+- `input_of(Model, name=, description=None, exclude=(), fields=None, patch=False)`: a
+  `strawberry.input` with the fields of the domain's input schema, chosen and typed the same
+  way (nested input models → their inputs declared first), required and defaulted as the
+  schema says (a StrEnum default as its member); `patch`: every field optional and `UNSET`
+  when omitted, so `parse` leaves it out. `input_type(Model, name, **options)`: no class body.
 - `etag_field(of=None, description=ETAG_DESCRIPTION)`: the `etag` field, `etag(root.revision)`
-  unless `of(root)` says otherwise.
+  unless `of(root)` says otherwise. A model with an `etag` attribute: `strawberry.field(
+  description=ETAG_DESCRIPTION)`.
 - Enums: one `StrEnum` per value set in the domain, used by its schemas, its model's CHECK
-  constraint and `strawberry.enum(TheStrEnum, name=...)`; a read model's plain string or member
-  serialises as the GraphQL name, and arguments arrive as members (`plain` makes them values).
+  constraint (`service.value_sets.one_of`) and `strawberry.enum(TheStrEnum, name=...)`; a read
+  model's plain string or member serialises as the GraphQL name, and arguments arrive as
+  members (`plain` makes them values). The class name names the OpenAPI component: keep it
+  unique across domains (`CampaignChannel`, not a second `Channel`).
 - `Info`: `strawberry.Info[Context, None]`, the resolvers' `info` annotation.
 - `run(info, fetch, *args, **kwargs)`: `await fetch(session, principal, *args, **kwargs)` in the
   request's session; what it returns is the node. Arguments are evaluated before `run`
@@ -65,16 +77,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
+import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from enum import Enum
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 import strawberry
 from fastapi import Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, EmailStr, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
@@ -157,8 +172,19 @@ Info = StrawberryInfo[Context, None]
 # --- output types -----------------------------------------------------------------------------
 
 
-def view(*models: type, name: str, description: str | None = None) -> Callable[[type[T]], type[T]]:
-    """A Strawberry output type whose nodes are the given read models themselves."""
+_VIEWS: dict[type, type] = {}  # read model → its view, for the fields of views derived later
+
+
+def view(
+    *models: type,
+    name: str,
+    description: str | None = None,
+    exclude: Iterable[str] = (),
+    fields: str | None = None,
+) -> Callable[[type[T]], type[T]]:
+    """A Strawberry output type whose nodes are the given read models themselves. Its fields:
+    `fields` (names, space-separated) or else the first model's in their order less `exclude`,
+    typed from the model unless the class declares them; then the class's other fields."""
 
     def make(cls: type[T]) -> type[T]:
         accepted = (cls, *models)
@@ -167,9 +193,50 @@ def view(*models: type, name: str, description: str | None = None) -> Callable[[
             return isinstance(obj, accepted)
 
         cls.is_type_of = staticmethod(is_type_of)  # type: ignore[attr-defined]  # strawberry reads it
+        if models and issubclass(models[0], BaseModel):
+            own = dict(inspect.get_annotations(cls))
+            model_fields = models[0].model_fields
+            names = fields.split() if fields else [f for f in model_fields if f not in exclude]
+            derived = {
+                f: own.pop(f) if f in own else _graphql_type(model_fields[f].annotation, f"{name}.{f}")
+                for f in names
+            }
+            cls.__annotations__ = derived | own
+        for model in models:
+            _VIEWS.setdefault(model, cls)
         return strawberry.type(cls, name=name, description=description)
 
     return make
+
+
+def view_type(model: type, name: str, **options: Any) -> Any:
+    """A `view` with nothing of its own: the read model's fields, as GraphQL sees them."""
+    return view(model, name=name, **options)(type(name, (), {}))
+
+
+def _graphql_type(annotation: Any, where: str, types: dict[type, type] = _VIEWS) -> Any:
+    """A model field's type as GraphQL sees it: UUIDs are IDs, models their views (inputs)."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if annotation is uuid.UUID:
+        return strawberry.ID
+    if origin is Annotated:  # constraints (a length, a pattern) say nothing to GraphQL
+        return _graphql_type(args[0], where, types)
+    if origin in (Union, UnionType):
+        members = [_graphql_type(a, where, types) for a in args]
+        # GraphQL's Float takes ints too
+        members = list(dict.fromkeys(float if m is int and float in members else m for m in members))
+        return members[0] if len(members) == 1 else Union[tuple(members)]  # noqa: UP007  # from a tuple
+    if origin is list:
+        return list[_graphql_type(args[0], where, types)]  # type: ignore[misc]
+    if annotation is EmailStr:
+        return str
+    if annotation in (str, int, float, bool, dt.date, dt.datetime, type(None)) or (
+        isinstance(annotation, type) and issubclass(annotation, Enum)
+    ):
+        return annotation
+    if annotation in types:
+        return types[annotation]
+    raise TypeError(f"{where}: declare this field on the class ({annotation!r} has no GraphQL type)")
 
 
 ETAG_DESCRIPTION = "The ETag: pass it as `ifMatch` to refuse stale writes."
@@ -305,6 +372,55 @@ def _fields(selections: Iterable[Any]) -> Iterable[SelectedField]:
 
 
 # --- inputs -----------------------------------------------------------------------------------
+
+
+_INPUTS: dict[type, type] = {}  # input schema → its GraphQL input, for nested inputs
+
+
+def input_of(
+    model: type[BaseModel],
+    *,
+    name: str,
+    description: str | None = None,
+    exclude: Iterable[str] = (),
+    fields: str | None = None,
+    patch: bool = False,
+) -> Callable[[type[T]], type[T]]:
+    """A Strawberry input with the fields of the domain's input schema (chosen as `view` does),
+    its required fields required and its defaults; `patch`: every field optional and UNSET when
+    omitted. Fields the class declares are taken as declared."""
+
+    def make(cls: type[T]) -> type[T]:
+        own = dict(inspect.get_annotations(cls))
+        names = fields.split() if fields else [f for f in model.model_fields if f not in exclude]
+        annotations: dict[str, Any] = {}
+        for f in names:
+            if f in own:
+                annotations[f] = own.pop(f)
+                continue
+            info = model.model_fields[f]
+            kind = _graphql_type(info.annotation, f"{name}.{f}", _INPUTS)
+            annotations[f] = kind | None if patch else kind
+            if patch:
+                setattr(cls, f, strawberry.UNSET)
+            elif info.default_factory is not None:
+                setattr(cls, f, strawberry.field(default_factory=info.default_factory))  # type: ignore[arg-type]
+            elif not info.is_required():
+                default = info.default
+                enum = next(
+                    (a for a in (kind, *get_args(kind)) if isinstance(a, type) and issubclass(a, Enum)), None
+                )
+                setattr(cls, f, enum(default) if enum is not None and default is not None else default)
+        cls.__annotations__ = annotations | own
+        _INPUTS[model] = cls
+        return strawberry.input(cls, name=name, description=description)
+
+    return make
+
+
+def input_type(model: type[BaseModel], name: str, **options: Any) -> Any:
+    """An `input_of` with nothing of its own."""
+    return input_of(model, name=name, **options)(type(name, (), {}))
 
 
 def plain(value: Any) -> Any:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Literal
 
-HUMAN_ROLES = ("admin", "editor", "manager", "employee")
-Role = Literal["admin", "editor", "manager", "employee"]
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    EDITOR = "editor"
+    MANAGER = "manager"
+    EMPLOYEE = "employee"
+
+
+HUMAN_ROLES = tuple(role.value for role in Role)
 
 # Scopes a service account may hold. `people:write` implies `people:read`.
 SCOPES = (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -12,18 +11,35 @@ from service.briefs import service as briefs_service
 from service.briefs.schemas import (
     BriefCreate,
     BriefRead,
+    BriefStatus,
     BriefUpdate,
+    Change,
     Differentiator,
     GutCheck,
     LintWarning,
     Pain,
+    PainKind,
     RequestChanges,
     Revise,
     Speakability,
 )
-from service.evidence.graphql import EvidenceKind, EvidenceType, FreshnessType
+from service.evidence.graphql import EvidenceKind
 from service.fields import InputModel, Locale, Slug
-from service.graphql_kit import Connection, Info, etag_field, load, paged, parse, plain, run, to_uuid, view
+from service.graphql_kit import (
+    Connection,
+    Info,
+    etag_field,
+    input_of,
+    input_type,
+    load,
+    paged,
+    parse,
+    plain,
+    run,
+    to_uuid,
+    view,
+    view_type,
+)
 from service.messages import service as messages_service
 from service.products import service as products_service
 from service.products.graphql import ProductType
@@ -31,110 +47,49 @@ from service.products.graphql import ProductType
 if TYPE_CHECKING:
     from service.messages.graphql import MessageType
 
-
-@strawberry.enum
-class BriefStatus(Enum):
-    DRAFT = "draft"
-    IN_REVIEW = "in_review"
-    PUBLISHED = "published"
-    SUPERSEDED = "superseded"
-    ARCHIVED = "archived"
-
-
-@strawberry.enum(
-    description="How much a new version changes: a substantive one asks people to re-acknowledge."
+BriefStatus = strawberry.enum(BriefStatus, name="BriefStatus")
+BriefChange = strawberry.enum(
+    Change,
+    name="BriefChange",
+    description="How much a new version changes: a substantive one asks people to re-acknowledge.",
 )
-class BriefChange(Enum):
-    SUBSTANTIVE = "substantive"
-    MINOR = "minor"
-
-
-@strawberry.enum(description="The customer's pain: 不満 dissatisfaction, 不便 inconvenience or 不安 anxiety.")
-class PainKind(Enum):
-    DISSATISFACTION = "dissatisfaction"
-    INCONVENIENCE = "inconvenience"
-    ANXIETY = "anxiety"
+PainKind = strawberry.enum(
+    PainKind,
+    name="PainKind",
+    description="The customer's pain: 不満 dissatisfaction, 不便 inconvenience or 不安 anxiety.",
+)
 
 
 # --- output types ------------------------------------------------------------------------------
 
 
-@view(Pain, name="Pain")
-class PainType:
-    kind: PainKind
-    text: str
-
-
-@view(
-    Differentiator,
-    name="Differentiator",
-    description="How it differs from an alternative, and what it gives up.",
+PainType = view_type(Pain, "Pain")
+DifferentiatorType = view_type(
+    Differentiator, "Differentiator", description="How it differs from an alternative, and what it gives up."
 )
-class DifferentiatorType:
-    alternative: str
-    difference: str
-    trade_off: str | None
-
-
-@view(
-    GutCheck, name="GutCheck", description="The 腹落ち questions: understood in the gut, not just the head."
+GutCheckType = view_type(
+    GutCheck, "GutCheck", description="The 腹落ち questions: understood in the gut, not just the head."
 )
-class GutCheckType:
-    who_changes: str | None
-    next_action: str | None
-    what_we_give_up: str | None
-
-
-@view(Speakability, name="Speakability", description="Can the pitch be said out loud in 30 seconds?")
-class SpeakabilityType:
-    estimated_seconds: float
-    limit_seconds: int
-    ok: bool
-    basis: str
-
-
-@view(
+SpeakabilityType = view_type(
+    Speakability, "Speakability", description="Can the pitch be said out loud in 30 seconds?"
+)
+LintWarningType = view_type(
     LintWarning,
-    name="LintWarning",
+    "LintWarning",
     description="A feature word with no measurable outcome nearby (advisory), in one field.",
+    fields="field start end word message",
 )
-class LintWarningType:
-    field: str
-    start: int
-    end: int
-    word: str
-    message: str
 
 
-@view(BriefRead, name="Brief", description="One version of a brief: the baton from planning to sales.")
+@view(
+    BriefRead,
+    name="Brief",
+    description="One version of a brief: the baton from planning to sales.",
+    exclude={"product_id", "revision"},
+)
 class BriefType:
-    id: strawberry.ID
     lineage_id: strawberry.ID = strawberry.field(description="The id shared by every version of this brief.")
-    version: int
-    change: BriefChange | None
-    product_key: str
-    locale: str
-    status: BriefStatus
-    title: str
-    background: str
-    target_customer: str
-    pains: list[PainType]
-    value_proposition: str
-    differentiators: list[DifferentiatorType]
-    evidence: list[EvidenceType]
     pitch: str = strawberry.field(description="The 30-second pitch.")
-    customer_next_action: str
-    gut_check: GutCheckType
-    freshness: FreshnessType
-    speakability: SpeakabilityType
-    warnings: list[LintWarningType]
-    author_id: strawberry.ID | None
-    last_editor_id: strawberry.ID | None
-    review_comment: str | None
-    submitted_at: dt.datetime | None
-    published_at: dt.datetime | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
     etag: str = etag_field()
 
     @strawberry.field(description="The product this brief is about.")
@@ -161,24 +116,9 @@ class BriefType:
 # --- inputs ------------------------------------------------------------------------------------
 
 
-@strawberry.input
-class PainInput:
-    kind: PainKind
-    text: str
-
-
-@strawberry.input
-class DifferentiatorInput:
-    alternative: str
-    difference: str
-    trade_off: str | None = None
-
-
-@strawberry.input
-class GutCheckInput:
-    who_changes: str | None = None
-    next_action: str | None = None
-    what_we_give_up: str | None = None
+PainInput = input_type(Pain, "PainInput")
+DifferentiatorInput = input_type(Differentiator, "DifferentiatorInput")
+GutCheckInput = input_type(GutCheck, "GutCheckInput")
 
 
 @strawberry.input(
@@ -194,34 +134,25 @@ class CitationInput:
     verify_by: dt.date | None = None
 
 
-@strawberry.input
+@input_of(
+    BriefCreate,
+    name="BriefInput",
+    fields="product_key title locale background target_customer pains value_proposition differentiators "
+    "evidence pitch customer_next_action gut_check",
+)
 class BriefInput:
-    product_key: str
-    title: str
-    locale: str = "en"
-    background: str = ""
-    target_customer: str = ""
-    pains: list[PainInput] = strawberry.field(default_factory=list)
-    value_proposition: str = ""
-    differentiators: list[DifferentiatorInput] = strawberry.field(default_factory=list)
     evidence: list[CitationInput] = strawberry.field(default_factory=list)
-    pitch: str = ""
-    customer_next_action: str = ""
     gut_check: GutCheckInput | None = None
 
 
-@strawberry.input(description="Fields to change on a draft; a list given replaces the list (evidence too).")
+@input_of(
+    BriefUpdate,
+    name="BriefPatch",
+    description="Fields to change on a draft; a list given replaces the list (evidence too).",
+    patch=True,
+)
 class BriefPatch:
-    title: str | None = strawberry.UNSET
-    background: str | None = strawberry.UNSET
-    target_customer: str | None = strawberry.UNSET
-    pains: list[PainInput] | None = strawberry.UNSET
-    value_proposition: str | None = strawberry.UNSET
-    differentiators: list[DifferentiatorInput] | None = strawberry.UNSET
     evidence: list[CitationInput] | None = strawberry.UNSET
-    pitch: str | None = strawberry.UNSET
-    customer_next_action: str | None = strawberry.UNSET
-    gut_check: GutCheckInput | None = strawberry.UNSET
 
 
 def _brief_data(input: BriefInput | BriefPatch) -> dict[str, Any]:

@@ -9,18 +9,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from service.briefs.schemas import BriefStatus, Change
 from service.db import TableBase, UTCDateTime
-
-BRIEF_STATUSES = ("draft", "in_review", "published", "superseded", "archived")
+from service.value_sets import one_of
 
 
 class Brief(TableBase, table=True):
     __tablename__ = "briefs"
     __table_args__ = (
-        sa.CheckConstraint(
-            "status IN ('draft', 'in_review', 'published', 'superseded', 'archived')", name="status"
-        ),
-        sa.CheckConstraint("change IS NULL OR change IN ('substantive', 'minor')", name="change"),
+        sa.CheckConstraint(one_of("status", BriefStatus), name="status"),
+        sa.CheckConstraint(one_of("change", Change, nullable=True), name="change"),
         sa.UniqueConstraint("lineage_id", "version", name="uq_briefs_lineage_id_version"),
         # At most one published version per product and locale: the database enforces what
         # "publishing supersedes the previous one" promises, even under a race.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -12,9 +13,26 @@ from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceRef, 
 from service.fields import InputModel, Locale, Slug
 from service.messages.schemas import LintWarning
 
-PainKind = Literal["dissatisfaction", "inconvenience", "anxiety"]  # 不満・不便・不安
-BriefStatus = Literal["draft", "in_review", "published", "superseded", "archived"]
-Change = Literal["substantive", "minor"]
+
+class PainKind(StrEnum):  # 不満・不便・不安
+    DISSATISFACTION = "dissatisfaction"
+    INCONVENIENCE = "inconvenience"
+    ANXIETY = "anxiety"
+
+
+class BriefStatus(StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"
+    ARCHIVED = "archived"
+
+
+class Change(StrEnum):
+    SUBSTANTIVE = "substantive"
+    MINOR = "minor"
+
+
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Para = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 Sentence = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
@@ -84,7 +102,7 @@ class RequestChanges(InputModel):
 
 
 class Revise(InputModel):
-    change: Change = "substantive"
+    change: Change = Change.SUBSTANTIVE
 
 
 class Speakability(BaseModel):

@@ -3,56 +3,42 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
 
 import strawberry
 
 from service.evidence import service as evidence_service
-from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceVerify, Freshness
-from service.graphql_kit import Connection, Info, etag_field, paged, parse, run, to_uuid, view
+from service.evidence.schemas import (
+    EvidenceCreate,
+    EvidenceKind,
+    EvidenceRead,
+    EvidenceVerify,
+    Freshness,
+    FreshnessStatus,
+)
+from service.graphql_kit import Connection, Info, etag_field, input_of, paged, parse, run, to_uuid, view
 
-
-@strawberry.enum
-class EvidenceKind(Enum):
-    METRIC = "metric"
-    CASE = "case"
-    QUOTE = "quote"
-    SMALL_WIN = "small_win"
-
-
-@strawberry.enum
-class FreshnessStatus(Enum):
-    FRESH = "fresh"
-    STALE = "stale"
+EvidenceKind = strawberry.enum(EvidenceKind, name="EvidenceKind")
+FreshnessStatus = strawberry.enum(FreshnessStatus, name="FreshnessStatus")
 
 
 @view(Freshness, name="Freshness", description="`STALE` while any cited evidence is past its verify-by date.")
 class FreshnessType:
-    status: FreshnessStatus
     expired: list[strawberry.ID] = strawberry.field(description="The ids of the expired evidence items.")
 
 
-@view(EvidenceRead, name="Evidence", description="A claim with an owner and a verify-by date.")
+@view(
+    EvidenceRead,
+    name="Evidence",
+    description="A claim with an owner and a verify-by date.",
+    exclude={"revision"},
+)
 class EvidenceType:
-    id: strawberry.ID
-    kind: EvidenceKind
-    claim: str
-    source: str
-    owner_id: strawberry.ID | None
-    verify_by: dt.date | None
-    verified_at: dt.datetime | None
     expired: bool = strawberry.field(description="Past its verify-by date and not re-verified.")
-    replaced_by_id: strawberry.ID | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
     etag: str = etag_field()
 
 
-@strawberry.input
+@input_of(EvidenceCreate, name="EvidenceInput")
 class EvidenceInput:
-    kind: EvidenceKind
-    claim: str
-    source: str
     owner_id: strawberry.ID | None = strawberry.field(
         default=None, description="Who answers for the claim; default: the caller."
     )

@@ -9,13 +9,13 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from service.db import TableBase, UTCDateTime
-
-EVIDENCE_KINDS = ("metric", "case", "quote", "small_win")
+from service.evidence.schemas import EvidenceKind
+from service.value_sets import one_of
 
 
 class Evidence(TableBase, table=True):
     __tablename__ = "evidence"
-    __table_args__ = (sa.CheckConstraint("kind IN ('metric', 'case', 'quote', 'small_win')", name="kind"),)
+    __table_args__ = (sa.CheckConstraint(one_of("kind", EvidenceKind), name="kind"),)
 
     kind: str = Field(max_length=16)
     claim: str = Field(sa_type=sa.Text)

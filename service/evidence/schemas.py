@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, StringConstraints
 
 from service.fields import InputModel, ReadModel
 
-EvidenceKind = Literal["metric", "case", "quote", "small_win"]
+
+class EvidenceKind(StrEnum):
+    METRIC = "metric"
+    CASE = "case"
+    QUOTE = "quote"
+    SMALL_WIN = "small_win"
+
+
+class FreshnessStatus(StrEnum):
+    FRESH = "fresh"
+    STALE = "stale"
+
+
 Claim = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
@@ -52,5 +65,5 @@ class EvidenceRead(ReadModel):
 class Freshness(BaseModel):
     """`stale` while any cited evidence is past its verify-by date, naming those items."""
 
-    status: Literal["fresh", "stale"]
+    status: FreshnessStatus
     expired: list[uuid.UUID]

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from enum import Enum
-
 import strawberry
 
 from service.briefs import service as briefs_service
-from service.briefs.graphql import BriefType, LintWarningType
+from service.briefs.graphql import BriefType
 from service.evidence import service as evidence_service
-from service.evidence.graphql import EvidenceType, FreshnessType
+from service.evidence.graphql import EvidenceType
 from service.fields import InputModel, Locale, Slug
 from service.graphql_kit import (
     ETAG_DESCRIPTION,
     Connection,
     Info,
+    input_of,
+    input_type,
     load,
     load_all,
     paged,
@@ -24,43 +23,27 @@ from service.graphql_kit import (
     run,
     to_uuid,
     view,
+    view_type,
 )
 from service.messages import service as messages_service
 from service.messages.schemas import (
     Audience,
+    Channel,
     LintFinding,
     LintRequest,
     LintResponse,
     MessageCreate,
+    MessageKind,
     MessageRead,
+    MessageStatus,
     MessageUpdate,
+    Metric,
     MetricRead,
 )
 
-
-@strawberry.enum
-class MessageKind(Enum):
-    VALUE_TRANSLATION = "value_translation"
-    KEY_MESSAGE = "key_message"
-    TALKING_POINT = "talking_point"
-    FAQ = "faq"
-
-
-@strawberry.enum
-class Channel(Enum):
-    BRIEFING = "briefing"
-    INTRANET = "intranet"
-    NEWSLETTER = "newsletter"
-    EMAIL = "email"
-    CHAT = "chat"
-    CRM_CARD = "crm_card"
-    RECRUITING = "recruiting"
-
-
-@strawberry.enum
-class MessageStatus(Enum):
-    DRAFT = "draft"
-    PUBLISHED = "published"
+MessageKind = strawberry.enum(MessageKind, name="MessageKind")
+Channel = strawberry.enum(Channel, name="Channel")
+MessageStatus = strawberry.enum(MessageStatus, name="MessageStatus")
 
 
 # --- output types ------------------------------------------------------------------------------
@@ -68,53 +51,23 @@ class MessageStatus(Enum):
 
 @view(MetricRead, name="Metric", description="The measurable outcome behind a value statement.")
 class MetricType:
-    value: float
-    unit: str
     basis: str = strawberry.field(description="Where the figure comes from (a pilot, a survey, a case).")
 
 
-@view(
+LintFindingType = view_type(
     LintFinding,
-    name="LintFinding",
+    "LintFinding",
     description="A feature word without a measurable outcome; offsets count Unicode code points.",
 )
-class LintFindingType:
-    start: int
-    end: int
-    word: str
-    message: str
-
-
-@view(LintResponse, name="LintResult")
-class LintResultType:
-    findings: list[LintFindingType]
+LintResultType = view_type(LintResponse, "LintResult")
 
 
 @view(
     MessageRead, name="Message", description="A value translation, key message, talking point or FAQ answer."
 )
 class MessageType:
-    id: strawberry.ID
-    brief_id: strawberry.ID | None
     product_key: str | None = strawberry.field(description="Null for a company-wide message.")
-    kind: MessageKind
     audiences: list[str] = strawberry.field(description='Department keys, or "all".')
-    channel: Channel
-    locale: str
-    title: str
-    body: str
-    feature_term: str | None
-    value_statement: str | None
-    metric: MetricType | None
-    evidence_ids: list[strawberry.ID]
-    freshness: FreshnessType
-    status: MessageStatus
-    published_at: dt.datetime | None
-    author_id: strawberry.ID | None
-    last_editor_id: strawberry.ID | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    warnings: list[LintWarningType]
     etag: str = strawberry.field(description=ETAG_DESCRIPTION)
 
     @strawberry.field(description="The brief version this message speaks for, when the caller may see it.")
@@ -129,48 +82,27 @@ class MessageType:
 # --- inputs ------------------------------------------------------------------------------------
 
 
-@strawberry.input
-class MetricInput:
-    value: float
-    unit: str
-    basis: str
+MetricInput = input_type(Metric, "MetricInput")
 
 
-@strawberry.input(
+@input_of(
+    MessageCreate,
+    name="MessageInput",
+    fields="kind title brief_id product_key audiences channel locale body evidence_ids feature_term "
+    "value_statement metric",
     description="A message. With `briefId` it speaks for the brief's product; without a brief or "
-    "`productKey` it is company-wide. Value translations need `featureTerm`, `valueStatement` and `metric`."
+    "`productKey` it is company-wide. Value translations need `featureTerm`, `valueStatement` and `metric`.",
 )
 class MessageInput:
-    kind: MessageKind
-    title: str
-    brief_id: strawberry.ID | None = None
-    product_key: str | None = None
-    audiences: list[str] = strawberry.field(default_factory=lambda: ["all"])
-    channel: Channel = Channel.INTRANET
     locale: str | None = strawberry.field(default=None, description="Default: the brief's locale, else `en`.")
-    body: str = ""
-    evidence_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
-    feature_term: str | None = None
-    value_statement: str | None = None
-    metric: MetricInput | None = None
 
 
-@strawberry.input(
-    description="Fields to change; omitted fields stay as they are, null clears the optional ones."
+MessagePatch = input_type(
+    MessageUpdate,
+    "MessagePatch",
+    description="Fields to change; omitted fields stay as they are, null clears the optional ones.",
+    patch=True,
 )
-class MessagePatch:
-    brief_id: strawberry.ID | None = strawberry.UNSET
-    product_key: str | None = strawberry.UNSET
-    kind: MessageKind | None = strawberry.UNSET
-    audiences: list[str] | None = strawberry.UNSET
-    channel: Channel | None = strawberry.UNSET
-    locale: str | None = strawberry.UNSET
-    title: str | None = strawberry.UNSET
-    body: str | None = strawberry.UNSET
-    evidence_ids: list[strawberry.ID] | None = strawberry.UNSET
-    feature_term: str | None = strawberry.UNSET
-    value_statement: str | None = strawberry.UNSET
-    metric: MetricInput | None = strawberry.UNSET
 
 
 class _MessageFilters(InputModel):

@@ -10,18 +10,15 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from service.db import TableBase, UTCDateTime
-
-MESSAGE_KINDS = ("value_translation", "key_message", "talking_point", "faq")
-CHANNELS = ("briefing", "intranet", "newsletter", "email", "chat", "crm_card", "recruiting")
+from service.messages.schemas import MessageKind, MessageStatus
+from service.value_sets import one_of
 
 
 class Message(TableBase, table=True):
     __tablename__ = "messages"
     __table_args__ = (
-        sa.CheckConstraint(
-            "kind IN ('value_translation', 'key_message', 'talking_point', 'faq')", name="kind"
-        ),
-        sa.CheckConstraint("status IN ('draft', 'published')", name="status"),
+        sa.CheckConstraint(one_of("kind", MessageKind), name="kind"),
+        sa.CheckConstraint(one_of("status", MessageStatus), name="status"),
     )
 
     # As given by the caller (a brief version), and the brief across versions it belongs to.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, PrivateAttr, StringConstraints, field_validator
 
@@ -12,9 +13,28 @@ from service.errors import field_error
 from service.evidence.schemas import Freshness
 from service.fields import InputModel, Locale, ReadModel, Slug
 
-MessageKind = Literal["value_translation", "key_message", "talking_point", "faq"]
-Channel = Literal["briefing", "intranet", "newsletter", "email", "chat", "crm_card", "recruiting"]
-MessageStatus = Literal["draft", "published"]
+
+class MessageKind(StrEnum):
+    VALUE_TRANSLATION = "value_translation"
+    KEY_MESSAGE = "key_message"
+    TALKING_POINT = "talking_point"
+    FAQ = "faq"
+
+
+class Channel(StrEnum):
+    BRIEFING = "briefing"
+    INTRANET = "intranet"
+    NEWSLETTER = "newsletter"
+    EMAIL = "email"
+    CHAT = "chat"
+    CRM_CARD = "crm_card"
+    RECRUITING = "recruiting"
+
+
+class MessageStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
 
 EVERYONE = "all"
 # A department key, or "all" for every department.
@@ -61,7 +81,7 @@ class MessageCreate(InputModel):
     product_key: Slug | None = None
     kind: MessageKind
     audiences: Audiences = Field(default_factory=lambda: [EVERYONE])
-    channel: Channel = "intranet"
+    channel: Channel = Channel.INTRANET
     locale: Locale | None = Field(
         default=None, description="BCP 47 tag; default: the brief's locale, else `en`."
     )

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from enum import Enum
-
 import strawberry
 
+from service.auth.principal import Role
 from service.graphql_kit import (
     Connection,
     Info,
     etag_field,
+    input_type,
     load,
     paged,
     parse,
@@ -23,36 +22,17 @@ from service.graphql_kit import (
 from service.people import service as people_service
 from service.people.schemas import DepartmentCreate, DepartmentRead, PersonCreate, PersonRead, PersonUpdate
 
-
-@strawberry.enum
-class Role(Enum):
-    ADMIN = "admin"
-    EDITOR = "editor"
-    MANAGER = "manager"
-    EMPLOYEE = "employee"
+Role = strawberry.enum(Role, name="Role")
+_PERSON_KEYS = {"department_id", "department_key", "manager_id", "external_id", "updated_at", "revision"}
 
 
-@view(DepartmentRead, name="Department")
+@view(DepartmentRead, name="Department", exclude={"updated_at", "revision"})
 class DepartmentType:
-    id: strawberry.ID
-    key: str
-    name: str
-    description: str | None
-    created_at: dt.datetime
     etag: str = etag_field()
 
 
-@view(PersonRead, name="Person")
+@view(PersonRead, name="Person", exclude=_PERSON_KEYS)
 class PersonType:
-    id: strawberry.ID
-    email: str
-    display_name: str
-    role: Role
-    locale: str
-    active: bool
-    employee_number: str | None
-    hire_date: dt.date | None
-    created_at: dt.datetime
     etag: str = etag_field()
 
     @strawberry.field
@@ -68,36 +48,9 @@ class PersonType:
         return person
 
 
-@strawberry.input
-class DepartmentInput:
-    key: str
-    name: str
-    description: str | None = None
-
-
-@strawberry.input
-class PersonInput:
-    email: str
-    display_name: str
-    role: Role = Role.EMPLOYEE
-    department_key: str | None = None
-    manager_id: strawberry.ID | None = None
-    employee_number: str | None = None
-    hire_date: dt.date | None = None
-    locale: str = "en"
-    active: bool = True
-
-
-@strawberry.input
-class PersonPatch:
-    display_name: str | None = strawberry.UNSET
-    role: Role | None = strawberry.UNSET
-    department_key: str | None = strawberry.UNSET
-    manager_id: strawberry.ID | None = strawberry.UNSET
-    employee_number: str | None = strawberry.UNSET
-    hire_date: dt.date | None = strawberry.UNSET
-    locale: str | None = strawberry.UNSET
-    active: bool | None = strawberry.UNSET
+DepartmentInput = input_type(DepartmentCreate, "DepartmentInput")
+PersonInput = input_type(PersonCreate, "PersonInput", exclude={"external_id"})
+PersonPatch = input_type(PersonUpdate, "PersonPatch", exclude={"email", "external_id"}, patch=True)
 
 
 @strawberry.type

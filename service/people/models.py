@@ -8,7 +8,9 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Field
 
+from service.auth.principal import Role
 from service.db import TableBase, UTCDateTime
+from service.value_sets import one_of
 
 
 class Department(TableBase, table=True):
@@ -21,7 +23,7 @@ class Department(TableBase, table=True):
 
 class Person(TableBase, table=True):
     __tablename__ = "people"
-    __table_args__ = (sa.CheckConstraint("role IN ('admin', 'editor', 'manager', 'employee')", name="role"),)
+    __table_args__ = (sa.CheckConstraint(one_of("role", Role), name="role"),)
 
     # Stored lower-cased: e-mail is the join key with identity providers and HR systems.
     email: str = Field(max_length=320, unique=True)

@@ -34,7 +34,7 @@ class DepartmentRead(ReadModel):
 class PersonCreate(InputModel):
     email: EmailStr
     display_name: Name
-    role: Role = "employee"
+    role: Role = Role.EMPLOYEE
     department_key: Slug | None = None
     manager_id: uuid.UUID | None = None
     employee_number: str | None = None

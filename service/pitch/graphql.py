@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import strawberry
 
-from service.briefs.graphql import DifferentiatorType, GutCheckType, PainType
+from service.briefs.graphql import DifferentiatorType
 from service.briefs.schemas import Differentiator, GutCheck, Pain
-from service.evidence.graphql import EvidenceKind, FreshnessType
+from service.evidence.graphql import EvidenceKind
 from service.graphql_kit import Info, parse, view
-from service.messages.graphql import MessageKind, MetricType
+from service.messages.graphql import MessageKind
 from service.messages.schemas import MetricRead
 from service.pitch import service as pitch_service
 from service.pitch.schemas import PitchEvidence, PitchMessage, PitchRead, PitchRequest
@@ -36,25 +35,12 @@ class _Pitch(PitchRead):
 
 @view(PitchEvidence, name="PitchEvidence")
 class PitchEvidenceType:
-    id: strawberry.ID
     kind: EvidenceKind
-    claim: str
-    source: str
-    verify_by: dt.date | None
 
 
-@view(PitchMessage, name="PitchMessage")
+@view(_PitchMessage, name="PitchMessage")
 class PitchMessageType:
-    id: strawberry.ID
     kind: MessageKind
-    title: str
-    body: str
-    audiences: list[str]
-    channel: str
-    feature_term: str | None
-    value_statement: str | None
-    metric: MetricType | None
-    evidence: list[PitchEvidenceType]
 
 
 @view(
@@ -63,33 +49,16 @@ class PitchMessageType:
     description="The published brief's story for one product and locale, ready to show next to a deal.",
 )
 class CurrentPitchType:
-    product_key: str
-    product_name: str
-    locale: str
-    brief_id: strawberry.ID
-    version: int
-    published_at: dt.datetime
-    title: str
-    pitch: str
-    value_proposition: str
-    target_customer: str
-    customer_next_action: str
-    pains: list[PainType]
     differentiators: list[DifferentiatorType] = strawberry.field(
         description="Those against the given `competitor` first."
     )
-    gut_check: GutCheckType
     evidence: list[PitchEvidenceType] = strawberry.field(
         description="Items about the given `segment` or `competitor` first."
     )
-    value_translations: list[PitchMessageType]
     key_messages: list[PitchMessageType] = strawberry.field(description="For the given `audience` (and all).")
     talking_points: list[PitchMessageType] = strawberry.field(
         description="For the given `audience` (and all)."
     )
-    faq: list[PitchMessageType]
-    audience: str | None
-    freshness: FreshnessType
     etag: str = strawberry.field(description="Changes whenever what this pitch shows changes.")
 
 

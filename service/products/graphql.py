@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import strawberry
 
-from service.graphql_kit import Connection, Info, etag_field, paged, parse, run, view
+from service.graphql_kit import Connection, Info, etag_field, input_type, paged, parse, run, view
 from service.products import service as products_service
 from service.products.schemas import ProductCreate, ProductRead
 
 
-@view(ProductRead, name="Product")
+@view(ProductRead, name="Product", exclude={"updated_at", "revision"})
 class ProductType:
-    id: strawberry.ID
-    key: str
-    name: str
-    description: str | None
-    is_company: bool
-    created_at: dt.datetime
     etag: str = etag_field()
 
     @staticmethod
@@ -26,12 +18,7 @@ class ProductType:
         return product
 
 
-@strawberry.input
-class ProductInput:
-    key: str
-    name: str
-    description: str | None = None
-    is_company: bool = False
+ProductInput = input_type(ProductCreate, "ProductInput")
 
 
 @strawberry.type
