@@ -7,7 +7,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,13 +65,6 @@ class TableBase(SQLModel):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     # Bumped on every change; the ETag is derived from it.
     revision: int = Field(default=1, nullable=False)
-
-
-def one_of(column: str, values: type[StrEnum], *, nullable: bool = False) -> sa.CheckConstraint:
-    """A CHECK constraint, named after the column, keeping it to a value set (StrEnum)."""
-    listed = ", ".join(f"'{v.value}'" for v in values)
-    condition = f"{column} IN ({listed})"
-    return sa.CheckConstraint(f"{column} IS NULL OR {condition}" if nullable else condition, name=column)
 
 
 def normalise_url(raw: str) -> sa.URL:

@@ -47,6 +47,7 @@ from service.graphql_kit import (
     run,
     to_uuid,
     view,
+    view_type,
 )
 from service.people import service as people_service
 from service.people.graphql import PersonType, Role
@@ -87,7 +88,6 @@ def person(root: Any, info: Info) -> PersonType | None:
     description="Department keys and roles; an empty list matches everyone.",
 )
 class AudienceType:
-    departments: list[str]
     roles: list[Role]
 
 
@@ -98,36 +98,20 @@ class AudienceType:
     "new hire's start date (onboarding).",
 )
 class PlanStepType:
-    index: int
-    channel: CampaignChannel
-    title: str
-    message_id: strawberry.ID | None
-    at: dt.datetime | None
-    day_offset: int | None
-    exercise: CampaignExercise | None
+    pass
 
 
-@view(CampaignRead, name="Campaign", description="A rollout of a brief: who it speaks to, and its steps.")
+@view(
+    CampaignRead,
+    name="Campaign",
+    description="A rollout of a brief: who it speaks to, and its steps.",
+    exclude={"product_id", "revision"},
+)
 class CampaignType:
-    id: strawberry.ID
     brief_id: strawberry.ID = strawberry.field(description="The brief version it was created for.")
-    lineage_id: strawberry.ID
-    product_key: str
     current_brief_id: strawberry.ID | None = strawberry.field(
         description="The brief's published version, if any: the one people acknowledge and explain."
     )
-    current_version: int | None
-    name: str
-    kind: CampaignKind
-    status: CampaignStatus
-    audience: AudienceType
-    steps: list[PlanStepType]
-    created_by_id: strawberry.ID | None
-    activated_at: dt.datetime | None
-    completed_at: dt.datetime | None
-    cancelled_at: dt.datetime | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
     etag: str = etag_field()
 
     @strawberry.field(
@@ -151,15 +135,9 @@ class CampaignType:
     description="A person in a campaign's audience; `leftAt` is set once they no longer are.",
 )
 class EnrollmentType:
-    id: strawberry.ID
-    campaign_id: strawberry.ID
-    person_id: strawberry.ID
     anchor_date: dt.date | None = strawberry.field(
         description="Onboarding: the hire date the steps count from."
     )
-    enrolled_at: dt.datetime
-    left_at: dt.datetime | None
-    created_at: dt.datetime
     person: PersonType | None = strawberry.field(resolver=person)
     campaign: CampaignType | None = strawberry.field(resolver=campaign)
 
@@ -173,13 +151,8 @@ class EnrollmentType:
     description="“I have read it”: one per person and brief version.",
 )
 class AcknowledgementType:
-    id: strawberry.ID
-    person_id: strawberry.ID
     campaign_id: strawberry.ID = strawberry.field(description="The campaign it was given through.")
     brief_id: strawberry.ID = strawberry.field(description="The brief version acknowledged.")
-    version: int
-    acknowledged_at: dt.datetime
-    created_at: dt.datetime
     person: PersonType | None = strawberry.field(resolver=person)
     campaign: CampaignType | None = strawberry.field(resolver=campaign)
 
@@ -193,11 +166,9 @@ class AcknowledgeResultType:
     created: bool
 
 
-@view(GutCheckAnswers, name="CheckAnswers", description="The gut-check, answered in the person's own words.")
-class CheckAnswersType:
-    who_changes: str
-    next_action: str
-    what_we_give_up: str
+CheckAnswersType = view_type(
+    GutCheckAnswers, name="CheckAnswers", description="The gut-check, answered in the person's own words."
+)
 
 
 @view(
@@ -205,22 +176,10 @@ class CheckAnswersType:
     name="Check",
     description="A comprehension check: the gut-check answered and the pitch in one's own words, graded "
     "by an editor or the person's manager.",
+    exclude={"revision"},
 )
 class CheckType:
-    id: strawberry.ID
-    person_id: strawberry.ID
-    campaign_id: strawberry.ID
     brief_id: strawberry.ID = strawberry.field(description="The brief version the check was answered for.")
-    version: int
-    answers: CheckAnswersType
-    pitch_in_own_words: str
-    status: CheckStatus
-    submitted_at: dt.datetime
-    graded_by_id: strawberry.ID | None
-    graded_at: dt.datetime | None
-    comment: str | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
     etag: str = etag_field(description=None)
     person: PersonType | None = strawberry.field(resolver=person, description="Whose check it is.")
     campaign: CampaignType | None = strawberry.field(resolver=campaign)
@@ -236,9 +195,6 @@ class CheckType:
     description="A recorded customer interview: one feedback item per answer.",
 )
 class InterviewResultType:
-    campaign_id: strawberry.ID
-    feedback_ids: list[strawberry.ID]
-
     @strawberry.field(description="The feedback items the answers became, in the same order.")
     def feedback_items(root: strawberry.Parent[InterviewRead], info: Info) -> list[FeedbackItemType]:
         return load_all(info, feedback_service.feedback_by_ids, root.feedback_ids)

@@ -14,14 +14,15 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from service.campaigns.schemas import CampaignKind, CampaignStatus, CheckStatus
-from service.db import TableBase, UTCDateTime, one_of, utcnow
+from service.db import TableBase, UTCDateTime, utcnow
+from service.value_sets import one_of
 
 
 class Campaign(TableBase, table=True):
     __tablename__ = "campaigns"
     __table_args__ = (
-        one_of("kind", CampaignKind),
-        one_of("status", CampaignStatus),
+        sa.CheckConstraint(one_of("kind", CampaignKind), name="kind"),
+        sa.CheckConstraint(one_of("status", CampaignStatus), name="status"),
     )
 
     # The brief version the campaign was created for; it always speaks for the lineage's
@@ -90,7 +91,7 @@ class Check(TableBase, table=True):
 
     __tablename__ = "checks"
     __table_args__ = (
-        one_of("status", CheckStatus),
+        sa.CheckConstraint(one_of("status", CheckStatus), name="status"),
         sa.Index("ix_checks_lineage_person", "lineage_id", "person_id", "version"),
         # Readiness counts passed checks only.
         sa.Index(

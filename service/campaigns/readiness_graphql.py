@@ -16,14 +16,13 @@ from service.campaigns.schemas import (
 from service.graphql_kit import Info, run, to_uuid, view
 
 
-@view(DepartmentReadiness, name="DepartmentReadiness")
+@view(
+    DepartmentReadiness,
+    name="DepartmentReadiness",
+    fields="department department_name audience acknowledged passed overdue",
+)
 class DepartmentReadinessType:
     department: str | None = strawberry.field(description="Department key; null for people without one.")
-    department_name: str | None
-    audience: int
-    acknowledged: int
-    passed: int
-    overdue: int
 
 
 @view(
@@ -31,41 +30,27 @@ class DepartmentReadinessType:
     name="CampaignReadiness",
     description="Of the active people in the audience: who acknowledged the current brief version (or a "
     "minor fix of it), who passed its check, and who is overdue (last step past, not passed).",
+    fields="campaign_id brief_id version basis_version audience acknowledged passed overdue departments campaign",
 )
 class CampaignReadinessType:
-    campaign_id: strawberry.ID
     brief_id: strawberry.ID | None = strawberry.field(description="The current (published) brief version.")
-    version: int | None
     basis_version: int | None = strawberry.field(
         description="The last substantive version: acknowledgements and checks from it on count."
     )
-    audience: int
-    acknowledged: int
-    passed: int
-    overdue: int
-    departments: list[DepartmentReadinessType]
     campaign: CampaignType | None = strawberry.field(resolver=campaign)
 
 
 @view(DepartmentShare, name="DepartmentShare")
 class DepartmentShareType:
-    department: str | None
-    department_name: str | None
-    audience: int
-    passed: int
     share: float | None = strawberry.field(description="passed / audience; null for an empty audience.")
 
 
 @view(ProductReadiness, name="ProductReadiness")
 class ProductReadinessType:
-    product_key: str
-    product_name: str
     audience: int = strawberry.field(
         description="People in any active or completed campaign for the product's brief."
     )
     passed: int = strawberry.field(description="…who passed a check on the current version.")
-    share: float | None
-    departments: list[DepartmentShareType]
 
 
 @view(
@@ -74,11 +59,7 @@ class ProductReadinessType:
     description="Can our people state what makes us worth buying, in the customer's words?",
 )
 class OrganisationReadinessType:
-    question: str
     audience: int = strawberry.field(description="Person-product pairs across every product below.")
-    passed: int
-    share: float | None
-    products: list[ProductReadinessType]
 
 
 @strawberry.type

@@ -16,21 +16,17 @@ from pydantic import Field
 from service.briefs import service as briefs_service
 from service.briefs.graphql import BriefType
 from service.campaigns.graphql import (
-    CampaignChannel,
-    CampaignExercise,
-    CampaignKind,
     CampaignType,
     CheckStatus,
-    StepState,
     campaign,
 )
 from service.campaigns.schemas import CampaignStepItem
 from service.feed import service as feed_service
 from service.feed.schemas import Announcement, FeedbackLoopItem, LoopStep
 from service.feedback import service as feedback_service
-from service.feedback.graphql import Decision, FeedbackItemType, FeedbackSource, LoopStage
+from service.feedback.graphql import FeedbackItemType
 from service.fields import InputModel
-from service.graphql_kit import Info, load, parse, run, view
+from service.graphql_kit import Info, load, parse, run, view, view_type
 from service.pagination import MAX_LIMIT
 
 
@@ -39,24 +35,13 @@ from service.pagination import MAX_LIMIT
     name="CampaignStep",
     description="A campaign step for you, due or upcoming, with where you stand on the campaign's "
     "current brief version.",
+    exclude={"kind"},
 )
 class CampaignStepType:
     at: dt.datetime = strawberry.field(description="When the step is (or was) due.")
-    state: StepState
-    campaign_id: strawberry.ID
-    campaign_name: str
-    campaign_kind: CampaignKind
-    product_key: str
     brief_id: strawberry.ID = strawberry.field(
         description="The current brief version to acknowledge and explain."
     )
-    version: int
-    step_index: int
-    channel: CampaignChannel
-    title: str
-    message_id: strawberry.ID | None
-    exercise: CampaignExercise | None
-    acknowledged: bool
     check_status: CheckStatus | None = strawberry.field(
         description="Your best check on this version, if any."
     )
@@ -67,17 +52,11 @@ class CampaignStepType:
         return load(info, briefs_service.briefs_by_ids, root.brief_id)
 
 
-@view(LoopStep, name="FeedbackLoopStep", description="One step the item took.")
-class LoopStepType:
-    to: LoopStage
-    at: dt.datetime
-    note: str | None
-    decision: Decision | None
+LoopStepType = view_type(LoopStep, name="FeedbackLoopStep", description="One step the item took.")
 
 
 @view(Announcement, name="FeedbackAnnouncement", description="The message that told sales what was done.")
 class AnnouncementType:
-    message_id: strawberry.ID
     title: str | None = strawberry.field(description="Null when the message is no longer visible to you.")
 
 
@@ -85,21 +64,10 @@ class AnnouncementType:
     FeedbackLoopItem,
     name="FeedbackLoop",
     description="Feedback you filed (or that was filed for you), and how far its loop got.",
+    exclude={"kind"},
 )
 class FeedbackLoopType:
     at: dt.datetime = strawberry.field(description="The latest news: when it was filed or last moved.")
-    feedback_id: strawberry.ID
-    excerpt: str
-    source: FeedbackSource
-    product_key: str | None
-    received_at: dt.datetime
-    status: LoopStage
-    decision: Decision | None
-    rationale: str | None
-    stage_due_at: dt.datetime | None
-    overdue: bool
-    transitions: list[LoopStepType]
-    announcement: AnnouncementType | None
 
     @strawberry.field(description="The feedback item itself.")
     def item(root: strawberry.Parent[FeedbackLoopItem], info: Info) -> FeedbackItemType | None:

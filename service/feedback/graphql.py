@@ -29,7 +29,19 @@ from service.feedback.schemas import (
     TransitionRead,
 )
 from service.fields import InputModel, Slug
-from service.graphql_kit import Connection, Info, etag_field, load, load_all, paged, parse, run, to_uuid, view
+from service.graphql_kit import (
+    Connection,
+    Info,
+    etag_field,
+    load,
+    load_all,
+    paged,
+    parse,
+    run,
+    to_uuid,
+    view,
+    view_type,
+)
 from service.people import service as people_service
 from service.people.graphql import PersonType
 
@@ -41,21 +53,12 @@ Decision = strawberry.enum(schemas.Decision, description=schemas.Decision.__doc_
 # --- output types ------------------------------------------------------------------------------
 
 
-@view(Customer, name="Customer")
-class CustomerType:
-    account: str | None
-    segment: str | None
+CustomerType = view_type(Customer, name="Customer")
 
 
-@view(TransitionRead, name="FeedbackTransition", description="One step of an item through the loop.")
-class TransitionType:
-    id: strawberry.ID
-    from_status: LoopStage
-    to_status: LoopStage
-    decision: Decision | None
-    note: str | None
-    actor_id: strawberry.ID | None
-    at: dt.datetime
+TransitionType = view_type(
+    TransitionRead, name="FeedbackTransition", description="One step of an item through the loop."
+)
 
 
 @view(
@@ -63,16 +66,11 @@ class TransitionType:
     name="Theme",
     description="Feedback items saying the same thing. A merged theme names its survivor and counts "
     "nothing: its items count under the survivor.",
+    exclude={"revision"},
 )
 class ThemeType:
-    id: strawberry.ID
-    name: str
-    description: str
-    product_key: str | None
-    merged_into_id: strawberry.ID | None
     items: int = strawberry.field(description="Feedback items in this theme (merged themes' included).")
     accounts: int = strawberry.field(description="Distinct customer accounts that raised it.")
-    created_at: dt.datetime
     etag: str = etag_field(
         of=themes_service.theme_etag, description="The ETag (changes with the theme and with its counts)."
     )
@@ -82,31 +80,14 @@ class ThemeType:
         return load(info, themes_service.themes_by_ids, root.merged_into_id)
 
 
-@view(FeedbackRead, name="FeedbackItem", description="One piece of customer voice and how far its loop got.")
+@view(
+    FeedbackRead,
+    name="FeedbackItem",
+    description="One piece of customer voice and how far its loop got.",
+    exclude={"revision"},
+)
 class FeedbackItemType:
-    id: strawberry.ID
-    source: FeedbackSource
-    external_id: str
-    product_key: str | None
-    customer: CustomerType
-    body: str
-    nps_score: int | None
-    tags: list[str]
-    received_at: dt.datetime
-    status: LoopStage
-    decision: Decision | None
-    rationale: str | None
-    theme_id: strawberry.ID | None
-    filed_by_id: strawberry.ID | None
     stage_due_at: dt.datetime | None = strawberry.field(description="When the next stage is due.")
-    overdue: bool
-    triaged_at: dt.datetime | None
-    decided_at: dt.datetime | None
-    implemented_at: dt.datetime | None
-    announced_at: dt.datetime | None
-    announcement_message_id: strawberry.ID | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
     etag: str = etag_field()
 
     @strawberry.field(description="The item's theme (for those who see the whole hub).")
@@ -122,25 +103,17 @@ class FeedbackItemType:
         return load(info, people_service.people_by_ids, root.filed_by_id)
 
 
-@view(Count, name="DigestCount", description="A count of items; `key` null on a theme count means unthemed.")
-class CountType:
-    key: str | None
-    label: str | None
-    count: int
+CountType = view_type(
+    Count, name="DigestCount", description="A count of items; `key` null on a theme count means unthemed."
+)
 
 
-@view(
+NpsSummaryType = view_type(
     NpsSummary,
     name="NpsSummary",
     description="NPS answers in the window: promoters 9–10, passives 7–8, detractors 0–6; "
     "score = % promoters − % detractors, one decimal, null without responses.",
 )
-class NpsSummaryType:
-    responses: int
-    promoters: int
-    passives: int
-    detractors: int
-    score: float | None
 
 
 @strawberry.type(name="DecisionCounts", description="Decisions made in the window.")
@@ -157,14 +130,9 @@ def _decided(root: strawberry.Parent[Digest]) -> DecisionCountsType:
     Digest, name="Digest", description="The weekly 15-minute review of what customers said and what was done."
 )
 class DigestType:
-    since: dt.datetime
-    until: dt.datetime
-    total: int
-    by_source: list[CountType]
     by_theme: list[CountType] = strawberry.field(
         description="Most items first; items of merged themes count under the survivor."
     )
-    nps: NpsSummaryType
     decided: DecisionCountsType = strawberry.field(resolver=_decided)
     loop_gaps: list[strawberry.ID] = strawberry.field(
         description="Implemented but not yet announced, oldest first (up to 100), whatever the window."

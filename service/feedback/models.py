@@ -8,8 +8,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from service.db import TableBase, UTCDateTime, one_of, utcnow
+from service.db import TableBase, UTCDateTime, utcnow
 from service.feedback.schemas import Decision, FeedbackSource, LoopStage
+from service.value_sets import one_of
 
 
 class Theme(TableBase, table=True):
@@ -27,9 +28,9 @@ class FeedbackItem(TableBase, table=True):
     __tablename__ = "feedback_items"
     __table_args__ = (
         sa.UniqueConstraint("source", "external_id", name="uq_feedback_items_source_external_id"),
-        one_of("source", FeedbackSource),
-        one_of("status", LoopStage),
-        one_of("decision", Decision, nullable=True),
+        sa.CheckConstraint(one_of("source", FeedbackSource), name="source"),
+        sa.CheckConstraint(one_of("status", LoopStage), name="status"),
+        sa.CheckConstraint(one_of("decision", Decision, nullable=True), name="decision"),
         sa.CheckConstraint("nps_score IS NULL OR (nps_score BETWEEN 0 AND 10)", name="nps_score"),
         sa.CheckConstraint("source <> 'nps' OR nps_score IS NOT NULL", name="nps_needs_score"),
         # The overdue list reads by stage and due time.
