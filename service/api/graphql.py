@@ -144,8 +144,10 @@ class Schema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     from service.briefs.graphql import BriefMutation, BriefQuery
-    from service.campaigns.graphql import CampaignMutation, CampaignQuery
+    from service.campaigns.graphql import CampaignMutation, CampaignQuery, CheckQuery
+    from service.campaigns.readiness_graphql import ReadinessQuery
     from service.evidence.graphql import EvidenceMutation, EvidenceQuery
+    from service.feed.graphql import FeedQuery
     from service.feedback.graphql import FeedbackMutation, FeedbackQuery
     from service.messages.graphql import MessageMutation, MessageQuery
     from service.people.graphql import PeopleMutation, PeopleQuery
@@ -163,6 +165,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             PitchQuery,
             FeedbackQuery,
             CampaignQuery,
+            ReadinessQuery,
+            CheckQuery,
+            FeedQuery,
         ),
     )
     mutation = merge_types(

@@ -13,18 +13,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field
 
+from service.campaigns.schemas import CampaignKind, CampaignStatus, CheckStatus
 from service.db import TableBase, UTCDateTime, utcnow
-
-CAMPAIGN_KINDS = ("launch", "onboarding", "reinforcement")
-CAMPAIGN_STATUSES = ("planned", "active", "completed", "cancelled")
-CHECK_STATUSES = ("submitted", "passed", "needs_work")
+from service.value_sets import one_of
 
 
 class Campaign(TableBase, table=True):
     __tablename__ = "campaigns"
     __table_args__ = (
-        sa.CheckConstraint("kind IN ('launch', 'onboarding', 'reinforcement')", name="kind"),
-        sa.CheckConstraint("status IN ('planned', 'active', 'completed', 'cancelled')", name="status"),
+        sa.CheckConstraint(one_of("kind", CampaignKind), name="kind"),
+        sa.CheckConstraint(one_of("status", CampaignStatus), name="status"),
     )
 
     # The brief version the campaign was created for; it always speaks for the lineage's
@@ -93,7 +91,7 @@ class Check(TableBase, table=True):
 
     __tablename__ = "checks"
     __table_args__ = (
-        sa.CheckConstraint("status IN ('submitted', 'passed', 'needs_work')", name="status"),
+        sa.CheckConstraint(one_of("status", CheckStatus), name="status"),
         sa.Index("ix_checks_lineage_person", "lineage_id", "person_id", "version"),
         # Readiness counts passed checks only.
         sa.Index(

@@ -13,13 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollment
+from service.campaigns.schemas import CampaignStatus, CheckStatus
 from service.db import is_postgres, utcnow
 from service.pagination import PageParams, RowPage, fetch_page, fetch_row_page
 from service.people.models import Department, Person
+from service.products.models import Product
 from service.reads import rows_of
 
 ENROLLMENTS = Enrollment.__table__  # type: ignore[attr-defined]
 ACKNOWLEDGEMENTS = Acknowledgement.__table__  # type: ignore[attr-defined]
+# Marks an acknowledgement among check statuses in status_by_person's one query.
+ACKNOWLEDGED = "acknowledged"
 
 
 def insert_ignoring_duplicates(session: AsyncSession, table: sa.Table) -> sa.Insert:
@@ -51,6 +55,20 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.U
         return {}
     rows = (await session.execute(rows_of(Campaign).where(col(Campaign.id).in_(wanted)))).all()
     return {c.id: c for c in rows}
+
+
+async def by_ids_enrolled(
+    session: AsyncSession, ids: Iterable[uuid.UUID], person_id: uuid.UUID
+) -> dict[uuid.UUID, Campaign]:
+    """The campaigns among `ids` that the person is or was in, in one query."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    stmt = select(Campaign).where(
+        col(Campaign.id).in_(wanted),
+        sa.exists().where(Enrollment.campaign_id == Campaign.id, Enrollment.person_id == person_id),
+    )
+    return {c.id: c for c in (await session.execute(stmt)).scalars()}
 
 
 async def list_campaigns(
@@ -195,6 +213,22 @@ async def person_enrollments(
     if campaign_ids is not None:
         stmt = stmt.where(col(Enrollment.campaign_id).in_(set(campaign_ids)))
     return {e.campaign_id: e for e in (await session.execute(stmt)).scalars()}
+
+
+async def active_memberships(session: AsyncSession, person_id: uuid.UUID) -> list[sa.Row[Any]]:
+    """The active campaigns a person is currently in, each with its product's key and the
+    person's anchor date, in one query (the feed's campaign steps)."""
+    stmt = (
+        sa.select(Campaign, Product.key.label("product_key"), Enrollment.anchor_date)
+        .join(Enrollment, Enrollment.campaign_id == Campaign.id)
+        .join(Product, Product.id == Campaign.product_id)
+        .where(
+            Enrollment.person_id == person_id,
+            col(Enrollment.left_at).is_(None),
+            Campaign.status == CampaignStatus.ACTIVE,
+        )
+    )
+    return list((await session.execute(stmt)).all())
 
 
 async def get_enrollment(
@@ -367,32 +401,27 @@ async def status_by_person(
     session: AsyncSession, person_id: uuid.UUID, bases: dict[uuid.UUID, int]
 ) -> tuple[set[uuid.UUID], dict[uuid.UUID, str]]:
     """For one person and {lineage: basis version}: the lineages acknowledged, and each lineage's
-    best check status (passed over submitted over needs_work). Two queries, for the feed."""
+    best check status (passed over submitted over needs_work). One query, for the feed."""
     if not bases:
         return set(), {}
     lineages = list(bases)
-    acked = {
-        lineage
-        for lineage, version in (
-            await session.execute(
-                sa.select(Acknowledgement.lineage_id, Acknowledgement.version).where(
-                    Acknowledgement.person_id == person_id, col(Acknowledgement.lineage_id).in_(lineages)
-                )
-            )
-        ).all()
-        if version >= bases[lineage]
-    }
-    rank = {"passed": 0, "submitted": 1, "needs_work": 2}
+    answers = sa.union_all(
+        sa.select(Acknowledgement.lineage_id, Acknowledgement.version, sa.literal(ACKNOWLEDGED)).where(
+            Acknowledgement.person_id == person_id, col(Acknowledgement.lineage_id).in_(lineages)
+        ),
+        sa.select(Check.lineage_id, Check.version, Check.status).where(
+            Check.person_id == person_id, col(Check.lineage_id).in_(lineages)
+        ),
+    )
+    rank = {CheckStatus.PASSED: 0, CheckStatus.SUBMITTED: 1, CheckStatus.NEEDS_WORK: 2}
+    acked: set[uuid.UUID] = set()
     status: dict[uuid.UUID, str] = {}
-    for lineage, version, state in (
-        await session.execute(
-            sa.select(Check.lineage_id, Check.version, Check.status).where(
-                Check.person_id == person_id, col(Check.lineage_id).in_(lineages)
-            )
-        )
-    ).all():
-        best = status.get(lineage)
-        if version >= bases[lineage] and (best is None or rank[state] < rank[best]):
+    for lineage, version, state in (await session.execute(answers)).all():
+        if version < bases[lineage]:
+            continue
+        if state == ACKNOWLEDGED:
+            acked.add(lineage)
+        elif (best := status.get(lineage)) is None or rank[state] < rank[best]:
             status[lineage] = state
     return acked, status
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
@@ -13,11 +14,67 @@ from service.errors import field_error
 from service.feedback.schemas import Customer
 from service.fields import InputModel, Name, ReadModel, Slug
 
-CampaignKind = Literal["launch", "onboarding", "reinforcement"]
-CampaignStatus = Literal["planned", "active", "completed", "cancelled"]
-Channel = Literal["briefing", "intranet", "newsletter", "email", "chat", "training"]
-Exercise = Literal["customer_interview"]
-CheckStatus = Literal["submitted", "passed", "needs_work"]
+
+# Each value set once: these feed the pydantic schemas (REST, OpenAPI), the tables' CHECK
+# constraints (models.py) and the GraphQL enums (graphql.py).
+class CampaignKind(StrEnum):
+    """launch and reinforcement steps happen at fixed times; onboarding steps count days from each
+    new hire's start date."""
+
+    LAUNCH = "launch"
+    ONBOARDING = "onboarding"
+    REINFORCEMENT = "reinforcement"
+
+
+class CampaignStatus(StrEnum):
+    """planned → active → completed | cancelled."""
+
+    PLANNED = "planned"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class CampaignChannel(StrEnum):
+    """Where a campaign step reaches people."""
+
+    BRIEFING = "briefing"
+    INTRANET = "intranet"
+    NEWSLETTER = "newsletter"
+    EMAIL = "email"
+    CHAT = "chat"
+    TRAINING = "training"
+
+
+class CampaignExercise(StrEnum):
+    """CUSTOMER_INTERVIEW: the new hire interviews a customer (why did you choose us, what was
+    inconvenient, why do people not buy); the answers become feedback."""
+
+    CUSTOMER_INTERVIEW = "customer_interview"
+
+
+class CheckStatus(StrEnum):
+    """submitted (waiting for a grade) → passed | needs_work."""
+
+    SUBMITTED = "submitted"
+    PASSED = "passed"
+    NEEDS_WORK = "needs_work"
+
+
+class GradeResult(StrEnum):
+    """A grade: passed, or needs_work (with a comment saying what)."""
+
+    PASSED = "passed"
+    NEEDS_WORK = "needs_work"
+
+
+class StepState(StrEnum):
+    """DUE: its time has come (and you have not passed yet); UPCOMING: still ahead."""
+
+    DUE = "due"
+    UPCOMING = "upcoming"
+
+
 Answer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 LongAnswer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -27,15 +84,15 @@ MAX_DAY_OFFSET = 365
 
 
 class Step(InputModel):
-    """One touchpoint: a launch or reinforcement step happens `at` a fixed time; an onboarding
+    """One campaign step: a launch or reinforcement step happens `at` a fixed time; an onboarding
     step `day_offset` days after each new hire's start date (0 = the first day)."""
 
-    channel: Channel
+    channel: CampaignChannel
     title: Name
     message_id: uuid.UUID | None = Field(default=None, description="A message to send or show.")
     at: AwareDatetime | None = None
     day_offset: Annotated[int, Field(ge=0, le=MAX_DAY_OFFSET)] | None = None
-    exercise: Exercise | None = Field(
+    exercise: CampaignExercise | None = Field(
         default=None,
         description="`customer_interview`: the new hire interviews a customer (why did you choose us, "
         "what was inconvenient, why do people not buy); the answers become feedback.",
@@ -88,12 +145,12 @@ class CampaignUpdate(InputModel):
 
 class StepRead(BaseModel):
     index: int
-    channel: Channel
+    channel: CampaignChannel
     title: str
     message_id: uuid.UUID | None
     at: datetime | None
     day_offset: int | None
-    exercise: Exercise | None
+    exercise: CampaignExercise | None
 
 
 class AudienceRead(BaseModel):
@@ -179,7 +236,7 @@ class CheckRead(ReadModel):
 class Grade(InputModel):
     """`needs_work` needs a comment: it is what the person reads next."""
 
-    result: Literal["passed", "needs_work"]
+    result: GradeResult
     comment: Comment | None = None
 
     @model_validator(mode="after")
@@ -218,13 +275,13 @@ class InterviewRead(BaseModel):
 # --- the feed ------------------------------------------------------------------------------------
 
 
-class Touchpoint(BaseModel):
+class CampaignStepItem(BaseModel):
     """A campaign step for you: `due` (its time has come and you have not passed the check yet)
     or `upcoming`; with where you stand on the campaign's current brief version."""
 
     kind: Literal["campaign_step"] = "campaign_step"
     at: datetime = Field(description="When the step is (or was) due.")
-    state: Literal["due", "upcoming"]
+    state: StepState
     campaign_id: uuid.UUID
     campaign_name: str
     campaign_kind: CampaignKind
@@ -232,10 +289,10 @@ class Touchpoint(BaseModel):
     brief_id: uuid.UUID = Field(description="The current brief version to acknowledge and explain.")
     version: int
     step_index: int
-    channel: Channel
+    channel: CampaignChannel
     title: str
     message_id: uuid.UUID | None
-    exercise: Exercise | None
+    exercise: CampaignExercise | None
     acknowledged: bool
     check_status: CheckStatus | None = Field(description="Your best check on this version, if any.")
 

@@ -1,12 +1,12 @@
 """Campaigns: plan, run and close rollouts of a brief; acknowledgements, checks and grades;
-each person's touchpoints; the onboarding interview exercise."""
+each person's due and upcoming steps; the onboarding interview exercise."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from service.campaigns.schemas import (
     AudienceRead,
     CampaignCreate,
     CampaignRead,
+    CampaignStepItem,
     CampaignUpdate,
     CheckCreate,
     CheckRead,
@@ -33,7 +34,6 @@ from service.campaigns.schemas import (
     InterviewRead,
     Step,
     StepRead,
-    Touchpoint,
     steps_fit_kind,
 )
 from service.concurrency import check_if_match, etag
@@ -79,11 +79,9 @@ def step_due_at(step: dict, anchor: datetime | None) -> datetime | None:
     return anchor + timedelta(days=step.get("day_offset") or 0)
 
 
-def anchor_of(enrollment_row: Enrollment) -> datetime | None:
+def anchor_of(anchor_date: date | None) -> datetime | None:
     """Onboarding steps fall due at the start (00:00 UTC) of the day they count to."""
-    if enrollment_row.anchor_date is None:
-        return None
-    return datetime.combine(enrollment_row.anchor_date, time(0), tzinfo=UTC)
+    return datetime.combine(anchor_date, time(0), tzinfo=UTC) if anchor_date else None
 
 
 async def _to_read(
@@ -193,10 +191,10 @@ async def campaigns_by_ids(
     """Gets many campaigns at once, leaving out what the caller may not see (for DataLoaders)."""
     if not (policies.sees_all_campaigns(principal) or principal.is_person):
         return {}
-    found = await repository.by_ids(session, ids)
-    if not policies.sees_all_campaigns(principal):
-        mine = await repository.person_enrollments(session, principal.person_id, found.keys())
-        found = {k: v for k, v in found.items() if k in mine}
+    if policies.sees_all_campaigns(principal):
+        found = await repository.by_ids(session, ids)
+    else:
+        found = await repository.by_ids_enrolled(session, ids, principal.person_id)
     return {c.id: c for c in await _to_read(session, principal, list(found.values()))}
 
 
@@ -632,43 +630,39 @@ async def record_interview(
 # --- the feed ----------------------------------------------------------------------------------------
 
 
-async def my_touchpoints(session: AsyncSession, principal: Principal) -> list[Touchpoint]:
+async def my_campaign_steps(session: AsyncSession, principal: Principal) -> list[CampaignStepItem]:
     """The caller's due and upcoming campaign steps, soonest first: what is still asked of them.
     Once they passed the check on the current version, that campaign asks nothing more."""
     if principal.person_id is None:
         return []
-    memberships = await repository.person_enrollments(session, principal.person_id)
-    current_members = {k: e for k, e in memberships.items() if e.left_at is None}
-    campaigns = [
-        c for c in (await repository.by_ids(session, current_members)).values() if c.status == "active"
-    ]
-    if not campaigns:
+    memberships = await repository.active_memberships(session, principal.person_id)
+    if not memberships:
         return []
-    current = await briefs_service.current_versions(session, principal, {c.lineage_id for c in campaigns})
-    products = await products_service.products_by_ids(session, principal, {c.product_id for c in campaigns})
+    lineages = {m.Campaign.lineage_id for m in memberships}
+    current = await briefs_service.current_versions(session, principal, lineages)
     acked, checks = await repository.status_by_person(
         session, principal.person_id, {lineage: v.basis_version for lineage, v in current.items()}
     )
     now = utcnow()
-    touchpoints = []
-    for campaign in campaigns:
+    steps = []
+    for campaign, product_key, anchor_date in memberships:
         version = current.get(campaign.lineage_id)
         if version is None:  # the brief was withdrawn: nothing to acknowledge meanwhile
             continue
         status = checks.get(campaign.lineage_id)
-        anchor = anchor_of(current_members[campaign.id])
+        anchor = anchor_of(anchor_date)
         for index, step in enumerate(campaign.steps):
             due = step_due_at(step, anchor)
             if due is None or status == "passed":
                 continue
-            touchpoints.append(
-                Touchpoint(
+            steps.append(
+                CampaignStepItem(
                     at=due,
                     state="due" if due <= now else "upcoming",
                     campaign_id=campaign.id,
                     campaign_name=campaign.name,
                     campaign_kind=campaign.kind,
-                    product_key=products[campaign.product_id].key,
+                    product_key=product_key,
                     brief_id=version.brief_id,
                     version=version.version,
                     step_index=index,
@@ -680,5 +674,5 @@ async def my_touchpoints(session: AsyncSession, principal: Principal) -> list[To
                     check_status=status,
                 )
             )
-    touchpoints.sort(key=lambda t: (t.at, t.campaign_name, t.step_index))
-    return touchpoints
+    steps.sort(key=lambda s: (s.at, s.campaign_name, s.step_index))
+    return steps

@@ -1,1 +1,1 @@
-"""The caller's own feed: loop news for the feedback they filed (campaign touchpoints join later)."""
+"""The caller's own feed: their due and upcoming campaign steps, and loop news for the feedback they filed."""

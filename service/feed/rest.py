@@ -21,7 +21,7 @@ async def my_feed(
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most recent entries to return.")] = 50,
 ):
-    """Your feed (people only). First your campaign touchpoints (`kind: campaign_step`): every
+    """Your feed (people only). First your campaign steps (`kind: campaign_step`): every
     step of your active campaigns that is due (and not behind you yet) or upcoming, soonest
     first, with whether you acknowledged the current brief version and how your check stands.
     Then every feedback item you filed — or an integration filed for you — (`kind:

@@ -9,14 +9,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from service.campaigns.schemas import Touchpoint
-from service.feedback.schemas import Decision, Source, Stage
+from service.campaigns.schemas import CampaignStepItem
+from service.feedback.schemas import Decision, FeedbackSource, LoopStage
 
 
 class LoopStep(BaseModel):
     """One step the item took: where it went, when, and what was said."""
 
-    to: Stage
+    to: LoopStage
     at: datetime
     note: str | None
     decision: Decision | None
@@ -36,10 +36,10 @@ class FeedbackLoopItem(BaseModel):
     at: datetime = Field(description="The latest news: when it was filed or last moved.")
     feedback_id: uuid.UUID
     excerpt: str
-    source: Source
+    source: FeedbackSource
     product_key: str | None
     received_at: datetime
-    status: Stage
+    status: LoopStage
     decision: Decision | None
     rationale: str | None
     stage_due_at: datetime | None
@@ -48,11 +48,11 @@ class FeedbackLoopItem(BaseModel):
     announcement: Announcement | None
 
 
-FeedItem = Annotated[Touchpoint | FeedbackLoopItem, Field(discriminator="kind")]
+FeedItem = Annotated[CampaignStepItem | FeedbackLoopItem, Field(discriminator="kind")]
 
 
 class Feed(BaseModel):
-    """The caller's feed: campaign touchpoints first (due ones, then upcoming, soonest first),
+    """The caller's feed: campaign steps first (due ones, then upcoming, soonest first),
     then news about the feedback they filed (most recent first)."""
 
     items: list[FeedItem]

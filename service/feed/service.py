@@ -1,4 +1,4 @@
-"""The caller's feed: their due and upcoming campaign touchpoints, and what happened to what they said."""
+"""The caller's feed: their due and upcoming campaign steps, and what happened to what they said."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ async def _message_titles(
 
 
 async def my_feed(session: AsyncSession, principal: Principal, *, limit: int = DEFAULT_LIMIT) -> Feed:
-    """Gets the calling person's feed: due and upcoming touchpoints, then loop news (newest first)."""
+    """Gets the calling person's feed: due and upcoming campaign steps, then loop news (newest first)."""
     if not principal.is_person:
         raise Forbidden("The feed belongs to a person; service accounts have none.")
     news = await feedback_service.loop_news(session, principal, limit=limit)
@@ -61,4 +61,4 @@ async def my_feed(session: AsyncSession, principal: Principal, *, limit: int = D
             )
         )
     items.sort(key=lambda i: i.at, reverse=True)
-    return Feed(items=[*await campaigns_service.my_touchpoints(session, principal), *items])
+    return Feed(items=[*await campaigns_service.my_campaign_steps(session, principal), *items])

@@ -24,8 +24,8 @@ from service.auth.principal import Principal
 from service.db import is_postgres, utcnow
 from service.errors import Forbidden, Invalid, field_error
 from service.feedback import policies
-from service.feedback.models import DECISIONS, FEEDBACK_SOURCES, LOOP_STAGES, FeedbackItem, Theme
-from service.feedback.schemas import Count, Digest, NpsSummary
+from service.feedback.models import FeedbackItem, Theme
+from service.feedback.schemas import Count, Decision, Digest, FeedbackSource, LoopStage, NpsSummary
 
 DEFAULT_WINDOW = timedelta(days=7)
 # Lists in the digest are capped: a review reads the oldest first, and 100 is already a backlog.
@@ -34,7 +34,7 @@ LIST_CAP = 100
 AGENDA_ITEMS = 10
 AGENDA_THEMES = 5
 BODY_CHARS = 140
-OPEN_STAGES = tuple(stage for stage in LOOP_STAGES if stage != "announced")
+OPEN_STAGES = tuple(stage for stage in LoopStage if stage != LoopStage.ANNOUNCED)
 
 Items = FeedbackItem.__table__  # type: ignore[attr-defined]
 Themes = Theme.__table__  # type: ignore[attr-defined]
@@ -161,11 +161,11 @@ async def _heard(session: AsyncSession, since: datetime, until: datetime) -> lis
 
 async def _decided(session: AsyncSession, since: datetime, until: datetime) -> dict[str, int]:
     """Decisions made in the window, by decision (one filtered count each, no grouping)."""
-    stmt = sa.select(*(sa.func.count().filter(Items.c.decision == decision) for decision in DECISIONS)).where(
+    stmt = sa.select(*(sa.func.count().filter(Items.c.decision == decision) for decision in Decision)).where(
         _in_window(Items.c.decided_at, since, until)
     )
     counts = (await session.execute(stmt)).one()
-    return {decision: _int(n) for decision, n in zip(DECISIONS, counts, strict=True)}
+    return {decision: _int(n) for decision, n in zip(Decision, counts, strict=True)}
 
 
 async def _loop_gaps(session: AsyncSession) -> list[uuid.UUID]:
@@ -310,7 +310,7 @@ async def _compute(session: AsyncSession, since: datetime, until: datetime, now:
         since=since,
         until=until,
         total=_int(total.n),
-        by_source=[Count(key=source, count=sources.get(source, 0)) for source in FEEDBACK_SOURCES],
+        by_source=[Count(key=source, count=sources.get(source, 0)) for source in FeedbackSource],
         by_theme=themes,
         nps=nps_summary(_int(total.promoters), _int(total.passives), _int(total.detractors)),
         decided=await _decided(session, since, until),

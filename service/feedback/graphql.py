@@ -1,24 +1,22 @@
 """GraphQL types, queries and mutations for feedback items, themes and the weekly digest.
 
-The same service functions as REST decide permissions and validation; nested fields (an item's
+The types are views of the service's read models (service.graphql_kit); nested fields (an item's
 theme, its transitions, who filed it; a digest's loop-gap items) batch through DataLoaders.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from enum import Enum
 
 import strawberry
-from strawberry.types import Info
 
-from service.api.graphql import Connection, Context, page_args, to_uuid, validate_input
 from service.feedback import digest as digest_service
+from service.feedback import schemas
 from service.feedback import service as feedback_service
 from service.feedback import themes as themes_service
 from service.feedback.schemas import (
     Count,
+    Customer,
     Digest,
     FeedbackCreate,
     FeedbackRead,
@@ -31,226 +29,91 @@ from service.feedback.schemas import (
     TransitionRead,
 )
 from service.fields import InputModel, Slug
+from service.graphql_kit import (
+    Connection,
+    Info,
+    etag_field,
+    load,
+    load_all,
+    paged,
+    parse,
+    run,
+    to_uuid,
+    view,
+    view_type,
+)
+from service.people import service as people_service
 from service.people.graphql import PersonType
 
-
-@strawberry.enum(description="Where a piece of customer voice came from.")
-class FeedbackSource(Enum):
-    SUPPORT = "support"
-    SALES = "sales"
-    NPS = "nps"
-    SURVEY = "survey"
-    INTERVIEW = "interview"
-    OTHER = "other"
-
-
-@strawberry.enum(description="The loop: new → triaged → decided → implemented → announced.")
-class LoopStage(Enum):
-    NEW = "new"
-    TRIAGED = "triaged"
-    DECIDED = "decided"
-    IMPLEMENTED = "implemented"
-    ANNOUNCED = "announced"
-
-
-@strawberry.enum(description="What was decided: build it, or deliberately stop (not build) it.")
-class Decision(Enum):
-    BUILD = "build"
-    STOP = "stop"
-
-
-def _id(value: uuid.UUID | None) -> strawberry.ID | None:
-    return strawberry.ID(str(value)) if value is not None else None
+FeedbackSource = strawberry.enum(schemas.FeedbackSource, description=schemas.FeedbackSource.__doc__)
+LoopStage = strawberry.enum(schemas.LoopStage, description=schemas.LoopStage.__doc__)
+Decision = strawberry.enum(schemas.Decision, description=schemas.Decision.__doc__)
 
 
 # --- output types ------------------------------------------------------------------------------
 
 
-@strawberry.type(name="Customer")
-class CustomerType:
-    account: str | None
-    segment: str | None
+CustomerType = view_type(Customer, name="Customer")
 
 
-@strawberry.type(name="FeedbackTransition", description="One step of an item through the loop.")
-class TransitionType:
-    id: strawberry.ID
-    from_status: LoopStage
-    to_status: LoopStage
-    decision: Decision | None
-    note: str | None
-    actor_id: strawberry.ID | None
-    at: dt.datetime
-
-    @classmethod
-    def from_model(cls, t: TransitionRead) -> TransitionType:
-        return cls(
-            id=strawberry.ID(str(t.id)),
-            from_status=LoopStage(t.from_status),
-            to_status=LoopStage(t.to_status),
-            decision=Decision(t.decision) if t.decision else None,
-            note=t.note,
-            actor_id=_id(t.actor_id),
-            at=t.at,
-        )
+TransitionType = view_type(
+    TransitionRead, name="FeedbackTransition", description="One step of an item through the loop."
+)
 
 
-@strawberry.type(
+@view(
+    ThemeRead,
     name="Theme",
     description="Feedback items saying the same thing. A merged theme names its survivor and counts "
     "nothing: its items count under the survivor.",
+    exclude={"revision"},
 )
 class ThemeType:
-    id: strawberry.ID
-    name: str
-    description: str
-    product_key: str | None
-    merged_into_id: strawberry.ID | None
     items: int = strawberry.field(description="Feedback items in this theme (merged themes' included).")
     accounts: int = strawberry.field(description="Distinct customer accounts that raised it.")
-    created_at: dt.datetime
-    etag: str = strawberry.field(description="The ETag (changes with the theme and with its counts).")
-    merged_into_uuid: strawberry.Private[uuid.UUID | None]
+    etag: str = etag_field(
+        of=themes_service.theme_etag, description="The ETag (changes with the theme and with its counts)."
+    )
 
     @strawberry.field(description="The theme this one was merged into.")
-    async def merged_into(self, info: Info[Context, None]) -> ThemeType | None:
-        if self.merged_into_uuid is None:
-            return None
-        found = await info.context.loaders.theme.load(self.merged_into_uuid)
-        return ThemeType.from_model(found) if found else None
-
-    @classmethod
-    def from_model(cls, t: ThemeRead) -> ThemeType:
-        return cls(
-            id=strawberry.ID(str(t.id)),
-            name=t.name,
-            description=t.description,
-            product_key=t.product_key,
-            merged_into_id=_id(t.merged_into_id),
-            items=t.items,
-            accounts=t.accounts,
-            created_at=t.created_at,
-            etag=themes_service.theme_etag(t),
-            merged_into_uuid=t.merged_into_id,
-        )
+    def merged_into(root: strawberry.Parent[ThemeRead], info: Info) -> ThemeType | None:
+        return load(info, themes_service.themes_by_ids, root.merged_into_id)
 
 
-@strawberry.type(name="FeedbackItem", description="One piece of customer voice and how far its loop got.")
+@view(
+    FeedbackRead,
+    name="FeedbackItem",
+    description="One piece of customer voice and how far its loop got.",
+    exclude={"revision"},
+)
 class FeedbackItemType:
-    id: strawberry.ID
-    source: FeedbackSource
-    external_id: str
-    product_key: str | None
-    customer: CustomerType
-    body: str
-    nps_score: int | None
-    tags: list[str]
-    received_at: dt.datetime
-    status: LoopStage
-    decision: Decision | None
-    rationale: str | None
-    theme_id: strawberry.ID | None
-    filed_by_id: strawberry.ID | None
     stage_due_at: dt.datetime | None = strawberry.field(description="When the next stage is due.")
-    overdue: bool
-    triaged_at: dt.datetime | None
-    decided_at: dt.datetime | None
-    implemented_at: dt.datetime | None
-    announced_at: dt.datetime | None
-    announcement_message_id: strawberry.ID | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    etag: str = strawberry.field(description="The ETag: pass it as `ifMatch` to refuse stale writes.")
-    item_id: strawberry.Private[uuid.UUID]
-    theme_uuid: strawberry.Private[uuid.UUID | None]
-    filed_by_uuid: strawberry.Private[uuid.UUID | None]
+    etag: str = etag_field()
 
     @strawberry.field(description="The item's theme (for those who see the whole hub).")
-    async def theme(self, info: Info[Context, None]) -> ThemeType | None:
-        if self.theme_uuid is None:
-            return None
-        found = await info.context.loaders.theme.load(self.theme_uuid)
-        return ThemeType.from_model(found) if found else None
+    def theme(root: strawberry.Parent[FeedbackRead], info: Info) -> ThemeType | None:
+        return load(info, themes_service.themes_by_ids, root.theme_id)
 
     @strawberry.field(description="The item's steps through the loop, oldest first.")
-    async def transitions(self, info: Info[Context, None]) -> list[TransitionType]:
-        steps = await info.context.loaders.feedback_transitions.load(self.item_id)
-        return [TransitionType.from_model(step) for step in steps]
+    def transitions(root: strawberry.Parent[FeedbackRead], info: Info) -> list[TransitionType]:
+        return load(info, feedback_service.transitions_by_feedback_ids, root.id, missing=list)
 
     @strawberry.field(description="The employee who heard it, when the caller may see them.")
-    async def filed_by(self, info: Info[Context, None]) -> PersonType | None:
-        if self.filed_by_uuid is None:
-            return None
-        found = await info.context.loaders.person.load(self.filed_by_uuid)
-        return PersonType.from_model(found) if found else None
-
-    @classmethod
-    def from_model(cls, f: FeedbackRead) -> FeedbackItemType:
-        return cls(
-            id=strawberry.ID(str(f.id)),
-            source=FeedbackSource(f.source),
-            external_id=f.external_id,
-            product_key=f.product_key,
-            customer=CustomerType(account=f.customer.account, segment=f.customer.segment),
-            body=f.body,
-            nps_score=f.nps_score,
-            tags=list(f.tags),
-            received_at=f.received_at,
-            status=LoopStage(f.status),
-            decision=Decision(f.decision) if f.decision else None,
-            rationale=f.rationale,
-            theme_id=_id(f.theme_id),
-            filed_by_id=_id(f.filed_by_id),
-            stage_due_at=f.stage_due_at,
-            overdue=f.overdue,
-            triaged_at=f.triaged_at,
-            decided_at=f.decided_at,
-            implemented_at=f.implemented_at,
-            announced_at=f.announced_at,
-            announcement_message_id=_id(f.announcement_message_id),
-            created_at=f.created_at,
-            updated_at=f.updated_at,
-            etag=feedback_service.feedback_etag(f),
-            item_id=f.id,
-            theme_uuid=f.theme_id,
-            filed_by_uuid=f.filed_by_id,
-        )
+    def filed_by(root: strawberry.Parent[FeedbackRead], info: Info) -> PersonType | None:
+        return load(info, people_service.people_by_ids, root.filed_by_id)
 
 
-@strawberry.type(
-    name="DigestCount", description="A count of items; `key` null on a theme count means unthemed."
+CountType = view_type(
+    Count, name="DigestCount", description="A count of items; `key` null on a theme count means unthemed."
 )
-class CountType:
-    key: str | None
-    label: str | None
-    count: int
-
-    @classmethod
-    def from_model(cls, c: Count) -> CountType:
-        return cls(key=c.key, label=c.label, count=c.count)
 
 
-@strawberry.type(
+NpsSummaryType = view_type(
+    NpsSummary,
     name="NpsSummary",
     description="NPS answers in the window: promoters 9–10, passives 7–8, detractors 0–6; "
     "score = % promoters − % detractors, one decimal, null without responses.",
 )
-class NpsSummaryType:
-    responses: int
-    promoters: int
-    passives: int
-    detractors: int
-    score: float | None
-
-    @classmethod
-    def from_model(cls, n: NpsSummary) -> NpsSummaryType:
-        return cls(
-            responses=n.responses,
-            promoters=n.promoters,
-            passives=n.passives,
-            detractors=n.detractors,
-            score=n.score,
-        )
 
 
 @strawberry.type(name="DecisionCounts", description="Decisions made in the window.")
@@ -259,19 +122,18 @@ class DecisionCountsType:
     stop: int
 
 
-@strawberry.type(
-    name="Digest", description="The weekly 15-minute review of what customers said and what was done."
+def _decided(root: strawberry.Parent[Digest]) -> DecisionCountsType:
+    return DecisionCountsType(build=root.decided.get("build", 0), stop=root.decided.get("stop", 0))
+
+
+@view(
+    Digest, name="Digest", description="The weekly 15-minute review of what customers said and what was done."
 )
 class DigestType:
-    since: dt.datetime
-    until: dt.datetime
-    total: int
-    by_source: list[CountType]
     by_theme: list[CountType] = strawberry.field(
         description="Most items first; items of merged themes count under the survivor."
     )
-    nps: NpsSummaryType
-    decided: DecisionCountsType
+    decided: DecisionCountsType = strawberry.field(resolver=_decided)
     loop_gaps: list[strawberry.ID] = strawberry.field(
         description="Implemented but not yet announced, oldest first (up to 100), whatever the window."
     )
@@ -281,35 +143,14 @@ class DigestType:
     median_loop_days: float | None = strawberry.field(
         description="Median days from received to announced, for items announced in the window."
     )
-    loop_gap_uuids: strawberry.Private[list[uuid.UUID]]
-    overdue_uuids: strawberry.Private[list[uuid.UUID]]
 
     @strawberry.field(description="The loop-gap items themselves, in the same order.")
-    async def loop_gap_items(self, info: Info[Context, None]) -> list[FeedbackItemType]:
-        found = await info.context.loaders.feedback_item.load_many(self.loop_gap_uuids)
-        return [FeedbackItemType.from_model(f) for f in found if f is not None]
+    def loop_gap_items(root: strawberry.Parent[Digest], info: Info) -> list[FeedbackItemType]:
+        return load_all(info, feedback_service.feedback_by_ids, root.loop_gaps)
 
     @strawberry.field(description="The overdue items themselves, in the same order.")
-    async def overdue_items(self, info: Info[Context, None]) -> list[FeedbackItemType]:
-        found = await info.context.loaders.feedback_item.load_many(self.overdue_uuids)
-        return [FeedbackItemType.from_model(f) for f in found if f is not None]
-
-    @classmethod
-    def from_model(cls, d: Digest) -> DigestType:
-        return cls(
-            since=d.since,
-            until=d.until,
-            total=d.total,
-            by_source=[CountType.from_model(c) for c in d.by_source],
-            by_theme=[CountType.from_model(c) for c in d.by_theme],
-            nps=NpsSummaryType.from_model(d.nps),
-            decided=DecisionCountsType(build=d.decided.get("build", 0), stop=d.decided.get("stop", 0)),
-            loop_gaps=[strawberry.ID(str(i)) for i in d.loop_gaps],
-            overdue=[strawberry.ID(str(i)) for i in d.overdue],
-            median_loop_days=d.median_loop_days,
-            loop_gap_uuids=list(d.loop_gaps),
-            overdue_uuids=list(d.overdue),
-        )
+    def overdue_items(root: strawberry.Parent[Digest], info: Info) -> list[FeedbackItemType]:
+        return load_all(info, feedback_service.feedback_by_ids, root.overdue)
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -367,13 +208,6 @@ class _FeedbackFilters(InputModel):
     product_key: Slug | None = None
 
 
-def _without_unset(value: object) -> object:
-    """A nested input as plain data, omitted (UNSET) fields left out."""
-    if isinstance(value, dict):
-        return {k: _without_unset(v) for k, v in value.items() if v is not strawberry.UNSET}
-    return value
-
-
 # --- queries and mutations ---------------------------------------------------------------------
 
 
@@ -385,7 +219,7 @@ class FeedbackQuery:
     )
     async def feedback(
         self,
-        info: Info[Context, None],
+        info: Info,
         first: int = 50,
         after: str | None = None,
         status: LoopStage | None = None,
@@ -394,27 +228,22 @@ class FeedbackQuery:
         theme_id: strawberry.ID | None = None,
         since: dt.datetime | None = None,
     ) -> Connection[FeedbackItemType]:
-        principal = info.context.principal
-        filters = validate_input(_FeedbackFilters, {"product_key": product_key})
-        async with info.context.session() as session:
-            page = await feedback_service.list_feedback(
-                session,
-                principal,
-                page_args(first, after),
-                status=status.value if status else None,
-                source=source.value if source else None,
-                product_key=filters.product_key,
-                theme_id=to_uuid(theme_id, "themeId") if theme_id is not None else None,
-                since=since,
-            )
-        return Connection.from_page(page, FeedbackItemType.from_model)
+        filters = parse(info, _FeedbackFilters, {"product_key": product_key})
+        return await paged(
+            info,
+            feedback_service.list_feedback,
+            first,
+            after,
+            status=status,
+            source=source,
+            product_key=filters.product_key,
+            theme_id=to_uuid(theme_id, "themeId") if theme_id is not None else None,
+            since=since,
+        )
 
     @strawberry.field(description="One feedback item (employees: only their own).")
-    async def feedback_item(self, info: Info[Context, None], id: strawberry.ID) -> FeedbackItemType:
-        principal = info.context.principal
-        async with info.context.session() as session:
-            item = await feedback_service.get_feedback(session, principal, to_uuid(id))
-        return FeedbackItemType.from_model(item)
+    async def feedback_item(self, info: Info, id: strawberry.ID) -> FeedbackItemType:
+        return await run(info, feedback_service.get_feedback, to_uuid(id))
 
     @strawberry.field(
         description="Themes, oldest first, with their items and distinct customer accounts "
@@ -422,102 +251,69 @@ class FeedbackQuery:
     )
     async def themes(
         self,
-        info: Info[Context, None],
+        info: Info,
         first: int = 50,
         after: str | None = None,
         product_key: str | None = None,
         include_merged: bool = False,
     ) -> Connection[ThemeType]:
-        principal = info.context.principal
-        filters = validate_input(_FeedbackFilters, {"product_key": product_key})
-        async with info.context.session() as session:
-            page = await themes_service.list_themes(
-                session,
-                principal,
-                page_args(first, after),
-                product_key=filters.product_key,
-                include_merged=include_merged,
-            )
-        return Connection.from_page(page, ThemeType.from_model)
+        filters = parse(info, _FeedbackFilters, {"product_key": product_key})
+        return await paged(
+            info,
+            themes_service.list_themes,
+            first,
+            after,
+            product_key=filters.product_key,
+            include_merged=include_merged,
+        )
 
     @strawberry.field(description="One theme with its counts.")
-    async def theme(self, info: Info[Context, None], id: strawberry.ID) -> ThemeType:
-        principal = info.context.principal
-        async with info.context.session() as session:
-            return ThemeType.from_model(await themes_service.get_theme(session, principal, to_uuid(id)))
+    async def theme(self, info: Info, id: strawberry.ID) -> ThemeType:
+        return await run(info, themes_service.get_theme, to_uuid(id))
 
     @strawberry.field(
         description="The weekly review of items received in [since, until) (default: the last 7 days); "
         "editors, managers, admins, `feedback:read`."
     )
     async def digest(
-        self, info: Info[Context, None], since: dt.datetime | None = None, until: dt.datetime | None = None
+        self, info: Info, since: dt.datetime | None = None, until: dt.datetime | None = None
     ) -> DigestType:
-        principal = info.context.principal
-        async with info.context.session() as session:
-            found = await digest_service.weekly_digest(session, principal, since=since, until=until)
-        return DigestType.from_model(found)
+        return await run(info, digest_service.weekly_digest, since=since, until=until)
 
 
 @strawberry.type
 class FeedbackMutation:
     @strawberry.mutation(description="File one piece of customer voice (any person; `feedback:write`).")
-    async def create_feedback(self, info: Info[Context, None], input: FeedbackInput) -> FeedbackItemType:
-        principal = info.context.principal  # authenticate before validating, as REST does
-        data = validate_input(FeedbackCreate, _without_unset(strawberry.asdict(input)))
-        async with info.context.session() as session:
-            item = await feedback_service.create_feedback(session, principal, data)
-        return FeedbackItemType.from_model(item)
+    async def create_feedback(self, info: Info, input: FeedbackInput) -> FeedbackItemType:
+        return await run(info, feedback_service.create_feedback, parse(info, FeedbackCreate, input))
 
     @strawberry.mutation(
         description="Set an item's theme, tags or product (editors, managers, admins); `ifMatch` optional."
     )
     async def update_feedback(
-        self, info: Info[Context, None], id: strawberry.ID, input: FeedbackPatch, if_match: str | None = None
+        self, info: Info, id: strawberry.ID, input: FeedbackPatch, if_match: str | None = None
     ) -> FeedbackItemType:
-        principal = info.context.principal
-        data = validate_input(FeedbackUpdate, input)
-        async with info.context.session() as session:
-            item = await feedback_service.update_feedback(
-                session, principal, to_uuid(id), data, if_match=if_match
-            )
-        return FeedbackItemType.from_model(item)
+        data = parse(info, FeedbackUpdate, input)
+        return await run(info, feedback_service.update_feedback, to_uuid(id), data, if_match=if_match)
 
     @strawberry.mutation(
         description="Move an item one stage on (editors, managers, admins); any other move is a "
         "CONFLICT. `ifMatch` optional."
     )
     async def transition_feedback(
-        self,
-        info: Info[Context, None],
-        id: strawberry.ID,
-        input: TransitionInput,
-        if_match: str | None = None,
+        self, info: Info, id: strawberry.ID, input: TransitionInput, if_match: str | None = None
     ) -> FeedbackItemType:
-        principal = info.context.principal
-        data = validate_input(Transition, input)
-        async with info.context.session() as session:
-            item = await feedback_service.transition_feedback(
-                session, principal, to_uuid(id), data, if_match=if_match
-            )
-        return FeedbackItemType.from_model(item)
+        data = parse(info, Transition, input)
+        return await run(info, feedback_service.transition_feedback, to_uuid(id), data, if_match=if_match)
 
     @strawberry.mutation(description="Create a theme (editors, managers, admins).")
-    async def create_theme(self, info: Info[Context, None], input: ThemeInput) -> ThemeType:
-        principal = info.context.principal
-        data = validate_input(ThemeCreate, input)
-        async with info.context.session() as session:
-            return ThemeType.from_model(await themes_service.create_theme(session, principal, data))
+    async def create_theme(self, info: Info, input: ThemeInput) -> ThemeType:
+        return await run(info, themes_service.create_theme, parse(info, ThemeCreate, input))
 
     @strawberry.mutation(
         description="Merge a theme into another and get the survivor back: every item moves, nothing is "
         "lost. Into itself → BAD_USER_INPUT; from or into a merged theme → CONFLICT."
     )
-    async def merge_theme(
-        self, info: Info[Context, None], id: strawberry.ID, into: strawberry.ID
-    ) -> ThemeType:
-        principal = info.context.principal
-        data = validate_input(ThemeMerge, {"into": to_uuid(into, "into")})
-        async with info.context.session() as session:
-            survivor = await themes_service.merge_theme(session, principal, to_uuid(id), data)
-        return ThemeType.from_model(survivor)
+    async def merge_theme(self, info: Info, id: strawberry.ID, into: strawberry.ID) -> ThemeType:
+        data = parse(info, ThemeMerge, {"into": to_uuid(into, "into")})
+        return await run(info, themes_service.merge_theme, to_uuid(id), data)

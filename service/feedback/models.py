@@ -9,10 +9,8 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from service.db import TableBase, UTCDateTime, utcnow
-
-FEEDBACK_SOURCES = ("support", "sales", "nps", "survey", "interview", "other")
-LOOP_STAGES = ("new", "triaged", "decided", "implemented", "announced")
-DECISIONS = ("build", "stop")
+from service.feedback.schemas import Decision, FeedbackSource, LoopStage
+from service.value_sets import one_of
 
 
 class Theme(TableBase, table=True):
@@ -30,13 +28,9 @@ class FeedbackItem(TableBase, table=True):
     __tablename__ = "feedback_items"
     __table_args__ = (
         sa.UniqueConstraint("source", "external_id", name="uq_feedback_items_source_external_id"),
-        sa.CheckConstraint(
-            "source IN ('support', 'sales', 'nps', 'survey', 'interview', 'other')", name="source"
-        ),
-        sa.CheckConstraint(
-            "status IN ('new', 'triaged', 'decided', 'implemented', 'announced')", name="status"
-        ),
-        sa.CheckConstraint("decision IS NULL OR decision IN ('build', 'stop')", name="decision"),
+        sa.CheckConstraint(one_of("source", FeedbackSource), name="source"),
+        sa.CheckConstraint(one_of("status", LoopStage), name="status"),
+        sa.CheckConstraint(one_of("decision", Decision, nullable=True), name="decision"),
         sa.CheckConstraint("nps_score IS NULL OR (nps_score BETWEEN 0 AND 10)", name="nps_score"),
         sa.CheckConstraint("source <> 'nps' OR nps_score IS NOT NULL", name="nps_needs_score"),
         # The overdue list reads by stage and due time.

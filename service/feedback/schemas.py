@@ -4,15 +4,44 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any
 
 from pydantic import BaseModel, EmailStr, Field, StringConstraints, ValidationInfo, field_validator
 
 from service.fields import InputModel, Name, ReadModel, Slug
 
-Source = Literal["support", "sales", "nps", "survey", "interview", "other"]
-Stage = Literal["new", "triaged", "decided", "implemented", "announced"]
-Decision = Literal["build", "stop"]
+
+# Each value set once: these feed the pydantic schemas (REST, OpenAPI), the table's CHECK
+# constraints (models.py) and the GraphQL enums (graphql.py).
+class FeedbackSource(StrEnum):
+    """Where a piece of customer voice came from."""
+
+    SUPPORT = "support"
+    SALES = "sales"
+    NPS = "nps"
+    SURVEY = "survey"
+    INTERVIEW = "interview"
+    OTHER = "other"
+
+
+class LoopStage(StrEnum):
+    """The loop: new → triaged → decided → implemented → announced."""
+
+    NEW = "new"
+    TRIAGED = "triaged"
+    DECIDED = "decided"
+    IMPLEMENTED = "implemented"
+    ANNOUNCED = "announced"
+
+
+class Decision(StrEnum):
+    """What was decided: build it, or deliberately stop (not build) it."""
+
+    BUILD = "build"
+    STOP = "stop"
+
+
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -30,7 +59,7 @@ class FeedbackCreate(InputModel):
     employee who heard it (they follow the item in their feed).
     """
 
-    source: Source
+    source: FeedbackSource
     external_id: ExternalId | None = None
     product_key: Slug | None = None
     customer: Customer | None = None
@@ -87,7 +116,7 @@ class Transition(InputModel):
     is an outcome too. Announcing links the `message_id` that tells sales what was done.
     """
 
-    to: Stage
+    to: LoopStage
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
     decision: Decision | None = None
     rationale: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
@@ -96,8 +125,8 @@ class Transition(InputModel):
 
 class TransitionRead(ReadModel):
     id: uuid.UUID
-    from_status: Stage
-    to_status: Stage
+    from_status: LoopStage
+    to_status: LoopStage
     decision: Decision | None
     note: str | None
     actor_id: uuid.UUID | None
@@ -106,7 +135,7 @@ class TransitionRead(ReadModel):
 
 class FeedbackRead(BaseModel):
     id: uuid.UUID
-    source: Source
+    source: FeedbackSource
     external_id: str
     product_key: str | None
     customer: Customer
@@ -114,7 +143,7 @@ class FeedbackRead(BaseModel):
     nps_score: int | None
     tags: list[str]
     received_at: datetime
-    status: Stage
+    status: LoopStage
     decision: Decision | None
     rationale: str | None
     theme_id: uuid.UUID | None

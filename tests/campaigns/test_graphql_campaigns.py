@@ -469,3 +469,65 @@ async def test_an_employee_never_reads_another_employees_answers(
     # Nested: a check's person is the directory's business, the check itself the reviewer's.
     _, body = await gql(client, '{ check(id: "00000000-0000-4000-8000-000000000001") { id } }', employee)
     assert error_codes(body) == ["NOT_FOUND"]
+
+
+# The intranet home (bench/reads/run.py HOME_QUERY): the caller's feed, campaigns with the brief
+# to acknowledge and open checks with their campaign, in one request.
+HOME = (
+    "{ me { id department { key } }"
+    " myFeed(limit: 20) { __typename ... on CampaignStep { title state acknowledged checkStatus } }"
+    " campaigns(first: 20, status: ACTIVE) { edges { node { id name brief { id title } } } }"
+    " checks(first: 5, status: SUBMITTED) { edges { node { id campaign { id name } } } } }"
+)
+
+
+async def test_the_intranet_home_costs_the_same_statements_for_two_campaigns_as_for_six(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    author = await make_person(app, role="editor")
+    both, one = await make_department(app), await make_department(app)
+    briefs = [
+        await make_brief(app, author, (await make_product(app)).key, status="published") for _ in range(6)
+    ]
+    # `few` is in two campaigns, `many` in six; each has a check waiting in every one of them.
+    few = await make_person(app, department_key=both.key, display_name="社員 少")
+    many = await make_person(app, department_key=one.key, display_name="社員 多")
+    campaigns = [
+        await make_campaign(
+            app,
+            brief=briefs[i],
+            name=f"キャンペーン {i}",
+            departments=[one.key, both.key] if i < 2 else [one.key],
+        )
+        for i in range(6)
+    ]
+    async with app.state.sessionmaker() as session:
+        for person, count in ((few, 2), (many, 6)):
+            for campaign in campaigns[:count]:
+                await campaigns_service.submit_check(
+                    session, principal_of(person), campaign.id, CheckCreate.model_validate(GUT_CHECK)
+                )
+    await notices_settled(app)
+
+    counts = {}
+    for person, count in ((few, 2), (many, 6)):
+        headers = bearer(token_for(app, person))
+        await gql(client, HOME, headers)  # the caller cached
+        tries = []
+        for _ in range(3):  # the fewest of three: a change notice in flight may drop the cached caller
+            async with counting_statements(app) as statements:
+                status, body = await gql(client, HOME, headers)
+            assert status == 200 and "errors" not in body, body
+            tries.append(len(statements))
+        home = body["data"]
+        assert len(home["campaigns"]["edges"]) == count
+        assert all(e["node"]["brief"]["title"] for e in home["campaigns"]["edges"])
+        names = {e["node"]["name"] for e in home["campaigns"]["edges"]}
+        assert {e["node"]["campaign"]["name"] for e in home["checks"]["edges"]} <= names
+        assert {e["title"] for e in home["myFeed"]} == {"全社説明会"}
+        counts[count] = min(tries)
+    print(f"SQL statements of the intranet home: {counts}")
+    assert counts[2] == counts[6], counts
+    # 15 today: a check's campaign comes with the page of campaigns (no statement of its own); the
+    # feed's steps cost 3 (memberships, current versions, acknowledgements and checks in one).
+    assert counts[6] <= 15, counts
