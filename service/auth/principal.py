@@ -4,10 +4,34 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, TypeGuard
 
 HUMAN_ROLES = ("admin", "editor", "manager", "employee")
 Role = Literal["admin", "editor", "manager", "employee"]
+
+
+def is_role(value: object) -> TypeGuard[Role]:
+    return value in HUMAN_ROLES
+
+
+def as_role(value: str) -> Role:
+    """A stored role as a `Role`: the table's check constraint holds it to HUMAN_ROLES."""
+    if not is_role(value):
+        raise ValueError(f"not a role: {value!r}")
+    return value
+
+
+class PersonRecord(Protocol):
+    """What a person's principal is made of: the people row, or what the auth cache keeps of it."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def department_id(self) -> uuid.UUID | None: ...
+    @property
+    def email(self) -> str: ...
 
 # Scopes a service account may hold. `people:write` implies `people:read`.
 SCOPES = (
@@ -70,7 +94,7 @@ class Principal:
         return self.kind == "service" and scope in self.scopes
 
     @classmethod
-    def for_service(cls, claims: dict) -> Principal | None:
+    def for_service(cls, claims: dict[str, object]) -> Principal | None:
         """A service account's principal from its own-issuer token claims; None for people."""
         client_id = claims.get("client_id")
         if not isinstance(client_id, str):
@@ -84,15 +108,15 @@ class Principal:
         )
 
     @classmethod
-    def for_person(cls, person: object) -> Principal:
-        """The principal a token for this person resolves to (demo data, tests)."""
+    def for_person(cls, person: PersonRecord) -> Principal:
+        """The principal a token for this person resolves to."""
         return cls(
             kind="person",
-            subject=f"person:{person.id}",  # type: ignore[attr-defined]
-            role=person.role,  # type: ignore[attr-defined]
-            person_id=person.id,  # type: ignore[attr-defined]
-            department_id=person.department_id,  # type: ignore[attr-defined]
-            email=person.email,  # type: ignore[attr-defined]
+            subject=f"person:{person.id}",
+            role=as_role(person.role),
+            person_id=person.id,
+            department_id=person.department_id,
+            email=person.email,
         )
 
     @classmethod
