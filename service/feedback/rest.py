@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
@@ -45,7 +45,7 @@ async def list_feedback(
     since: Annotated[
         Timestamp | None, Query(description="Only items received at or after this time (RFC 3339).")
     ] = None,
-):
+) -> Response:
     """List feedback items, oldest first. Editors, managers, admins and `feedback:read`
     integrations see every item; an employee sees the items they filed."""
     result = await feedback_service.list_feedback(
@@ -73,7 +73,7 @@ async def create_feedback(
     session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
-):
+) -> Response:
     """File one piece of customer voice (any person; integrations with `feedback:write`).
 
     201 when new; 200 when an item with the same `source` and `external_id` existed (it is
@@ -83,7 +83,7 @@ async def create_feedback(
     Accepts `Idempotency-Key`.
     """
 
-    async def produce():
+    async def produce() -> Response:
         item, outcome = await feedback_service.file_feedback(session, principal, body)
         return resource_response(
             request,
@@ -103,7 +103,7 @@ async def ingest_feedback_batch(
     session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
-):
+) -> Response:
     """Upsert up to 10,000 items by `source` + `external_id`, in one transaction.
 
     Each item is validated on its own: good items are kept, bad ones are reported by `index`
@@ -114,7 +114,7 @@ async def ingest_feedback_batch(
     (same key and body → the first response again).
     """
 
-    async def produce():
+    async def produce() -> Response:
         return json(await feedback_service.ingest_batch(session, principal, body.items))
 
     with feedback_service.collector_paused():  # the key's fingerprint re-parses the whole body
@@ -124,7 +124,7 @@ async def ingest_feedback_batch(
 @router.get("/feedback/{feedback_id}", response_model=FeedbackRead, responses=NOT_MODIFIED)
 async def get_feedback(
     request: Request, feedback_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Get a feedback item (employees: only their own). Honours `If-None-Match`."""
     item = await feedback_service.get_feedback(session, principal, feedback_id)
     return resource_response(request, item, feedback_service.feedback_etag(item))
@@ -138,7 +138,7 @@ async def update_feedback(
     session: SessionDep,
     principal: PrincipalDep,
     if_match: IfMatch = None,
-):
+) -> Response:
     """Set an item's theme, tags or product (editors, managers, admins); `If-Match` honoured.
     A theme that was merged files the item under its survivor."""
     item = await feedback_service.update_feedback(session, principal, feedback_id, body, if_match=if_match)
@@ -153,7 +153,7 @@ async def transition_feedback(
     session: SessionDep,
     principal: PrincipalDep,
     if_match: IfMatch = None,
-):
+) -> Response:
     """Move an item one stage on: new → triaged → decided → implemented → announced
     (editors, managers, admins).
 

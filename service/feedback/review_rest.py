@@ -48,7 +48,7 @@ async def get_feedback_digest(
     until: Annotated[
         Timestamp | None, Query(description="End of the window, exclusive (default: now).")
     ] = None,
-):
+) -> Response:
     """The weekly review (editors, managers, admins, scope feedback:read).
 
     Over items received in [since, until): the total, counts by source and by theme (items of
@@ -78,7 +78,7 @@ async def list_themes(
     include_merged: Annotated[
         bool, Query(description="Also list themes merged into others (their items count under the survivor).")
     ] = False,
-):
+) -> Response:
     """List themes, oldest first, each with its items and distinct customer accounts (editors,
     managers, admins, scope feedback:read)."""
     result = await themes_service.list_themes(
@@ -94,7 +94,7 @@ async def create_theme(
     session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
-):
+) -> Response:
     """Create a theme (editors, managers, admins). Accepts `Idempotency-Key`."""
 
     async def produce() -> Response:
@@ -111,7 +111,9 @@ async def create_theme(
 
 
 @router.get("/themes/{theme_id}", tags=["themes"], response_model=ThemeRead, responses=NOT_MODIFIED)
-async def get_theme(request: Request, theme_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
+async def get_theme(
+    request: Request, theme_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Response:
     """Get a theme with its counts; a merged theme names its survivor and counts nothing.
     Honours `If-None-Match`."""
     theme = await themes_service.get_theme(session, principal, theme_id)
@@ -121,7 +123,7 @@ async def get_theme(request: Request, theme_id: uuid.UUID, session: SessionDep, 
 @router.post("/themes/{theme_id}/merge", tags=["themes"], response_model=ThemeRead)
 async def merge_theme(
     request: Request, theme_id: uuid.UUID, body: ThemeMerge, session: SessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Merge this theme into another (editors, managers, admins) and get the survivor back.
 
     Every item moves to the survivor in one transaction, together with the items of themes

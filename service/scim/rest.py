@@ -195,7 +195,7 @@ def _resource_types(request: Request) -> list[Any]:
 
 
 @router.get("/ServiceProviderConfig")
-async def service_provider_config(request: Request, principal: ProvisionerDep):
+async def service_provider_config(request: Request, principal: ProvisionerDep) -> Response:
     """What this SCIM service supports."""
     meta = Meta(resource_type="ServiceProviderConfig", location=f"{_base(request)}/ServiceProviderConfig")
     config = CONFIG.model_copy(update={"meta": meta})
@@ -203,13 +203,13 @@ async def service_provider_config(request: Request, principal: ProvisionerDep):
 
 
 @router.get("/ResourceTypes")
-async def list_resource_types(request: Request, principal: ProvisionerDep):
+async def list_resource_types(request: Request, principal: ProvisionerDep) -> Response:
     """The resource types served: User and Group."""
     return scim_response(_list(ResourceType, _resource_types(request)))
 
 
 @router.get("/ResourceTypes/{resource_type_id}")
-async def get_resource_type(request: Request, resource_type_id: str, principal: ProvisionerDep):
+async def get_resource_type(request: Request, resource_type_id: str, principal: ProvisionerDep) -> Response:
     """One resource type."""
     for found in _resource_types(request):
         if found.id == resource_type_id:
@@ -218,13 +218,15 @@ async def get_resource_type(request: Request, resource_type_id: str, principal: 
 
 
 @router.get("/Schemas")
-async def list_schemas(request: Request, session: SessionDep, principal: ProvisionerDep):
+async def list_schemas(request: Request, session: SessionDep, principal: ProvisionerDep) -> Response:
     """The schemas of User and its extensions, as far as CueCard keeps them."""
     return scim_response(_list(Schema, await _schemas(request, session, principal)))
 
 
 @router.get("/Schemas/{schema_id}")
-async def get_schema(request: Request, schema_id: str, session: SessionDep, principal: ProvisionerDep):
+async def get_schema(
+    request: Request, schema_id: str, session: SessionDep, principal: ProvisionerDep
+) -> Response:
     """One schema, by its URN."""
     for schema in await _schemas(request, session, principal):
         if schema.id == schema_id:
@@ -277,7 +279,7 @@ async def list_users(
     count: Annotated[int, Query()] = MAX_RESULTS,
     attributes: Annotated[str | None, Query(max_length=2000)] = None,
     excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)] = None,
-):
+) -> Response:
     """Users, oldest first; `filter` finds one by userName, externalId or e-mail (deleted ones
     are gone)."""
     params = _response_parameters(attributes, excluded_attributes)
@@ -294,7 +296,7 @@ async def list_users(
 
 
 @router.post("/Users/.search")
-async def search_users(request: Request, session: SessionDep, principal: ProvisionerDep):
+async def search_users(request: Request, session: SessionDep, principal: ProvisionerDep) -> Response:
     """The same query as GET /Users, sent as a SearchRequest body (RFC 7644 §3.4.3)."""
     payload = await _json_body(request)
     with scim_errors():
@@ -315,7 +317,7 @@ async def search_users(request: Request, session: SessionDep, principal: Provisi
 
 
 @router.post("/Users", status_code=201)
-async def create_user(request: Request, session: SessionDep, principal: ProvisionerDep):
+async def create_user(request: Request, session: SessionDep, principal: ProvisionerDep) -> Response:
     """Create a User: the person is onboarded (enrolled in matching active campaigns) at once."""
     users_url = _users_url(request)
     payload = mapping.normalise_resource(await _json_body(request), users_url)
@@ -344,7 +346,7 @@ async def get_user(
     principal: ProvisionerDep,
     attributes: Annotated[str | None, Query(max_length=2000)] = None,
     excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)] = None,
-):
+) -> Response:
     """One User; `If-None-Match` gets 304 while it is unchanged."""
     params = _response_parameters(attributes, excluded_attributes)
     person = await people_service.get_provisioned_person(session, principal, _person_id(user_id))
@@ -354,7 +356,7 @@ async def get_user(
 @router.put("/Users/{user_id}")
 async def replace_user(
     request: Request, user_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
-):
+) -> Response:
     """Replace a User; a schema the body leaves out (an extension) keeps what it holds."""
     person_id = _person_id(user_id)
     payload = mapping.normalise_resource(await _json_body(request), _users_url(request))
@@ -374,7 +376,7 @@ async def replace_user(
 @router.patch("/Users/{user_id}")
 async def patch_user(
     request: Request, user_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
-):
+) -> Response:
     """Apply RFC 7644 PatchOp operations (the Okta and Entra forms included)."""
     users_url = _users_url(request)
     current = await people_service.get_provisioned_person(session, principal, _person_id(user_id))
@@ -403,7 +405,7 @@ async def patch_user(
 @router.delete("/Users/{user_id}", status_code=204)
 async def delete_user(
     request: Request, user_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
-):
+) -> Response:
     """Delete a User (RFC 7644 §3.6: it answers 404 from now on); the person stays in CueCard,
     inactive, with their history."""
     await groups_service.delete_user(session, principal, _person_id(user_id), if_match=if_match)
@@ -510,7 +512,7 @@ async def list_groups(
     count: Annotated[int, Query()] = MAX_RESULTS,
     attributes: Annotated[str | None, Query(max_length=2000)] = None,
     excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)] = None,
-):
+) -> Response:
     """Groups, oldest first; `filter` finds one by displayName or externalId."""
     return await _groups_page(
         request,
@@ -525,7 +527,7 @@ async def list_groups(
 
 
 @router.post("/Groups/.search")
-async def search_groups(request: Request, session: SessionDep, principal: ProvisionerDep):
+async def search_groups(request: Request, session: SessionDep, principal: ProvisionerDep) -> Response:
     """The same query as GET /Groups, sent as a SearchRequest body."""
     payload = await _json_body(request)
     with scim_errors():
@@ -546,7 +548,7 @@ async def search_groups(request: Request, session: SessionDep, principal: Provis
 
 
 @router.post("/Groups", status_code=201)
-async def create_group(request: Request, session: SessionDep, principal: ProvisionerDep):
+async def create_group(request: Request, session: SessionDep, principal: ProvisionerDep) -> Response:
     """Create a Group: a department (created when missing) or a role; members move into it."""
     payload = await _json_body(request)
     with scim_errors():
@@ -569,7 +571,7 @@ async def get_group(
     principal: ProvisionerDep,
     attributes: Annotated[str | None, Query(max_length=2000)] = None,
     excluded_attributes: Annotated[str | None, Query(alias="excludedAttributes", max_length=2000)] = None,
-):
+) -> Response:
     """One Group with its members; `If-None-Match` gets 304 while it is unchanged."""
     params = _group_parameters(attributes, excluded_attributes)
     group = await groups_service.get_group(session, principal, _group_id(group_id))
@@ -579,7 +581,7 @@ async def get_group(
 @router.put("/Groups/{group_id}")
 async def replace_group(
     request: Request, group_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
-):
+) -> Response:
     """Replace a Group: its name and its whole member list."""
     payload = await _json_body(request)
     with scim_errors():
@@ -600,7 +602,7 @@ async def replace_group(
 @router.patch("/Groups/{group_id}")
 async def patch_group(
     request: Request, group_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
-):
+) -> Response:
     """Apply PatchOp operations: members add/remove (Okta group push, Entra), rename."""
     current = await groups_service.get_group(session, principal, _group_id(group_id))
     raw = await _json_body(request)
@@ -627,7 +629,7 @@ async def patch_group(
 @router.delete("/Groups/{group_id}", status_code=204)
 async def delete_group(
     request: Request, group_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
-):
+) -> Response:
     """Delete a Group: its members leave it (department and role re-decided); the department stays."""
     await groups_service.delete_group(session, principal, _group_id(group_id), if_match=if_match)
     return Response(status_code=204)
@@ -644,7 +646,7 @@ def _parsed_or_none(parse: Any, text: str | None) -> Any:
 
 
 @router.post("/.search")
-async def search_everything(request: Request, session: SessionDep, principal: ProvisionerDep):
+async def search_everything(request: Request, session: SessionDep, principal: ProvisionerDep) -> Response:
     """Users, then Groups; a filter applies to the types that have its attribute."""
     payload = await _json_body(request)
     with scim_errors():
