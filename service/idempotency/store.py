@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import delete, select, update
+from sqlmodel import col, delete, select, update
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
 
 from service.db import utcnow
 from service.errors import Conflict, Invalid, field_error
@@ -53,14 +57,14 @@ async def _take_over(session: AsyncSession, record: IdempotencyRecord, lease: ti
     taken = await session.execute(
         update(IdempotencyRecord)
         .where(
-            IdempotencyRecord.id == record.id,
-            IdempotencyRecord.completed.is_(False),  # type: ignore[union-attr]
-            IdempotencyRecord.created_at == record.created_at,
+            col(IdempotencyRecord.id) == record.id,
+            col(IdempotencyRecord.completed).is_(False),
+            col(IdempotencyRecord.created_at) == record.created_at,
         )
         .values(created_at=now)
     )
     await session.commit()
-    return taken.rowcount == 1
+    return cast("CursorResult[Any]", taken).rowcount == 1  # an UPDATE's result is a cursor result
 
 
 async def claim(
@@ -79,7 +83,9 @@ async def claim(
     async with sessionmaker() as session:
         if secrets.randbelow(PURGE_ONE_IN) == 0:
             # Now and then, forget expired keys (indexed on expires_at): no sweeper process needed.
-            await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow()))
+            await session.execute(
+                delete(IdempotencyRecord).where(col(IdempotencyRecord.expires_at) <= utcnow())
+            )
         record = await _find(session, owner, key)
         if record is not None and record.expires_at <= utcnow():
             await session.delete(record)
@@ -137,9 +143,9 @@ async def release(sessionmaker: async_sessionmaker[AsyncSession], *, owner: str,
     async with sessionmaker() as session:
         await session.execute(
             delete(IdempotencyRecord).where(
-                IdempotencyRecord.owner == owner,
-                IdempotencyRecord.key == key,
-                IdempotencyRecord.completed.is_(False),  # type: ignore[union-attr]
+                col(IdempotencyRecord.owner) == owner,
+                col(IdempotencyRecord.key) == key,
+                col(IdempotencyRecord.completed).is_(False),
             )
         )
         await session.commit()
