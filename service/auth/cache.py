@@ -19,6 +19,7 @@ for edits made outside the services (SQL by hand).
 
 from __future__ import annotations
 
+import enum
 import os
 import secrets
 import time
@@ -43,12 +44,11 @@ _PENDING = "auth_changed"
 _CACHE = "auth_cache"
 
 
-class _Miss:
-    def __repr__(self) -> str:
-        return "MISS"
+class _Miss(enum.Enum):
+    MISS = "MISS"
 
 
-MISS: Final = _Miss()  # not cached (as opposed to None: cached as "no such person/client")
+MISS: Final = _Miss.MISS  # not cached (as opposed to None: cached as "no such person/client")
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ async def _to_read(
         result.append(
             FeedbackRead(
                 id=item.id,
-                source=item.source,  # type: ignore[arg-type]
+                source=item.source,
                 external_id=item.external_id,
                 product_key=product.key if product else None,
                 customer=_customer(item),
@@ -102,8 +102,8 @@ async def _to_read(
                 nps_score=item.nps_score,
                 tags=list(item.tags or []),
                 received_at=item.received_at,
-                status=item.status,  # type: ignore[arg-type]
-                decision=item.decision,  # type: ignore[arg-type]
+                status=item.status,
+                decision=item.decision,
                 rationale=item.rationale,
                 theme_id=item.theme_id,
                 filed_by_id=item.filed_by_id,
@@ -601,7 +601,9 @@ async def _validate_and_write(run: _Ingest, principal: Principal, items: list[An
     await run.finish()
 
 
-async def ingest_batch(session: AsyncSession, principal: Principal, items: list[dict]) -> BatchResult:
+async def ingest_batch(
+    session: AsyncSession, principal: Principal, items: list[dict[str, Any]]
+) -> BatchResult:
     """Upserts a batch by (source, external_id) in one transaction, keeping the good items.
 
     Each item is validated on its own; a bad one is reported by index and writes nothing.
@@ -772,7 +774,7 @@ async def update_feedback(
 
 async def _check_announcement(
     session: AsyncSession, principal: Principal, message_id: uuid.UUID | None
-) -> list[dict]:
+) -> list[dict[str, str]]:
     if message_id is None:
         return [
             field_error(
@@ -806,7 +808,7 @@ async def transition_feedback(
         raise Conflict(
             f"An item in '{item.status}' can only move to '{allowed}', not '{data.to}'.", allowed=[allowed]
         )
-    problems: list[dict] = []
+    problems: list[dict[str, str]] = []
     if data.to == "decided":
         problems += [
             field_error(name, "required to decide (build or stop, and why)", type_="missing")
