@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,14 +17,19 @@ from service.db import is_postgres, utcnow
 from service.pagination import PageParams, RowPage, fetch_page
 from service.people.models import Department, Person
 
-ENROLLMENTS = Enrollment.__table__  # type: ignore[attr-defined]
-ACKNOWLEDGEMENTS = Acknowledgement.__table__  # type: ignore[attr-defined]
+# SQLModel does not declare __table__ on its classes.
+ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]
+ACKNOWLEDGEMENTS: sa.Table = Acknowledgement.__table__  # type: ignore[attr-defined]
+
+# (person id, hire date) of the people a campaign's audience selects.
+Audience: TypeAlias = "sa.Select[uuid.UUID, date | None]"
 
 
 def insert_ignoring_duplicates(session: AsyncSession, table: sa.Table) -> sa.Insert:
     """INSERT … ON CONFLICT DO NOTHING: concurrent double clicks and racing syncs write one row."""
-    dialect = postgresql if is_postgres(session) else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+    if is_postgres(session):
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 # --- campaigns ---------------------------------------------------------------------------------
@@ -64,7 +69,7 @@ async def list_campaigns(
     if enrolled_person_id is not None:
         stmt = stmt.where(
             sa.exists().where(
-                Enrollment.campaign_id == Campaign.id, Enrollment.person_id == enrolled_person_id
+                col(Enrollment.campaign_id) == Campaign.id, col(Enrollment.person_id) == enrolled_person_id
             )
         )
     return await fetch_page(session, stmt, Campaign, params)
@@ -99,10 +104,10 @@ def audience_select(
     department_ids: list[uuid.UUID] | None,
     roles: list[str] | None,
     hired_since: date | None = None,
-) -> sa.Select[Any]:
+) -> Audience:
     """Active people matching an audience (None: any department / role); `hired_since` keeps
     onboarding to people whose onboarding is still running."""
-    stmt = sa.select(Person.id, Person.hire_date).where(Person.active == sa.true())
+    stmt = sa.select(col(Person.id), col(Person.hire_date)).where(col(Person.active) == sa.true())
     if department_ids is not None:
         stmt = stmt.where(col(Person.department_id).in_(department_ids))
     if roles is not None:
@@ -113,10 +118,10 @@ def audience_select(
 
 
 async def enroll_matching(
-    session: AsyncSession, campaign_id: uuid.UUID, audience: sa.Select[Any], *, anchored: bool
+    session: AsyncSession, campaign_id: uuid.UUID, audience: Audience, *, anchored: bool
 ) -> int:
     """Enrolls everyone `audience` selects who is not enrolled yet; returns how many."""
-    already = sa.select(Enrollment.person_id).where(Enrollment.campaign_id == campaign_id)
+    already = sa.select(col(Enrollment.person_id)).where(col(Enrollment.campaign_id) == campaign_id)
     rows = (await session.execute(audience.where(col(Person.id).not_in(already)))).all()
     if not rows:
         return 0
@@ -152,7 +157,7 @@ async def insert_enrollments(session: AsyncSession, rows: list[dict[str, Any]]) 
         await session.execute(insert_ignoring_duplicates(session, ENROLLMENTS), rows[start : start + 5000])
 
 
-async def leave_unmatched(session: AsyncSession, campaign_id: uuid.UUID, audience: sa.Select[Any]) -> None:
+async def leave_unmatched(session: AsyncSession, campaign_id: uuid.UUID, audience: Audience) -> None:
     """Lets go of current members `audience` no longer selects (their rows and history stay)."""
     now = utcnow()
     await session.execute(
@@ -160,28 +165,29 @@ async def leave_unmatched(session: AsyncSession, campaign_id: uuid.UUID, audienc
         .where(
             ENROLLMENTS.c.campaign_id == campaign_id,
             ENROLLMENTS.c.left_at.is_(None),
-            ENROLLMENTS.c.person_id.not_in(audience.with_only_columns(Person.id)),
+            ENROLLMENTS.c.person_id.not_in(audience.with_only_columns(col(Person.id))),
         )
         .values(left_at=now, updated_at=now, revision=ENROLLMENTS.c.revision + 1)
     )
 
 
-async def rejoin_matched(session: AsyncSession, campaign_id: uuid.UUID, audience: sa.Select[Any]) -> None:
+async def rejoin_matched(session: AsyncSession, campaign_id: uuid.UUID, audience: Audience) -> None:
     """Takes back former members `audience` selects again."""
     await session.execute(
         sa.update(ENROLLMENTS)
         .where(
             ENROLLMENTS.c.campaign_id == campaign_id,
             ENROLLMENTS.c.left_at.is_not(None),
-            ENROLLMENTS.c.person_id.in_(audience.with_only_columns(Person.id)),
+            ENROLLMENTS.c.person_id.in_(audience.with_only_columns(col(Person.id))),
         )
         .values(left_at=None, updated_at=utcnow(), revision=ENROLLMENTS.c.revision + 1)
     )
 
 
 async def person_enrollments(
-    session: AsyncSession, person_id: uuid.UUID, campaign_ids: Iterable[uuid.UUID] | None = None
+    session: AsyncSession, person_id: uuid.UUID | None, campaign_ids: Iterable[uuid.UUID] | None = None
 ) -> dict[uuid.UUID, Enrollment]:
+    """The person's enrollments (none without a person)."""
     stmt = select(Enrollment).where(Enrollment.person_id == person_id)
     if campaign_ids is not None:
         stmt = stmt.where(col(Enrollment.campaign_id).in_(set(campaign_ids)))
@@ -226,14 +232,16 @@ async def reporting_lines(
     if not wanted:
         return {}
     rows = await session.execute(
-        sa.select(Person.id, Person.manager_id, Person.department_id).where(col(Person.id).in_(wanted))
+        sa.select(col(Person.id), col(Person.manager_id), col(Person.department_id)).where(
+            col(Person.id).in_(wanted)
+        )
     )
     return {person_id: (manager_id, department_id) for person_id, manager_id, department_id in rows.all()}
 
 
 def _managed_people(reviewer_id: uuid.UUID | None, department_id: uuid.UUID | None) -> sa.Select[Any]:
     """The people a manager reviews: their direct reports and their department (and themself)."""
-    return sa.select(Person.id).where(
+    return sa.select(col(Person.id)).where(
         sa.or_(
             col(Person.id) == reviewer_id if reviewer_id else sa.false(),
             col(Person.manager_id) == reviewer_id if reviewer_id else sa.false(),
@@ -366,8 +374,8 @@ async def status_by_person(
         lineage
         for lineage, version in (
             await session.execute(
-                sa.select(Acknowledgement.lineage_id, Acknowledgement.version).where(
-                    Acknowledgement.person_id == person_id, col(Acknowledgement.lineage_id).in_(lineages)
+                sa.select(col(Acknowledgement.lineage_id), col(Acknowledgement.version)).where(
+                    col(Acknowledgement.person_id) == person_id, col(Acknowledgement.lineage_id).in_(lineages)
                 )
             )
         ).all()
@@ -377,8 +385,8 @@ async def status_by_person(
     status: dict[uuid.UUID, str] = {}
     for lineage, version, state in (
         await session.execute(
-            sa.select(Check.lineage_id, Check.version, Check.status).where(
-                Check.person_id == person_id, col(Check.lineage_id).in_(lineages)
+            sa.select(col(Check.lineage_id), col(Check.version), col(Check.status)).where(
+                col(Check.person_id) == person_id, col(Check.lineage_id).in_(lineages)
             )
         )
     ).all():

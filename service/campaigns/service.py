@@ -7,6 +7,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, time, timedelta
+from typing import Any, TypedDict
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,7 +68,7 @@ def _touch(row: Campaign | Check) -> None:
 # --- shaping ------------------------------------------------------------------------------------
 
 
-def step_due_at(step: dict, anchor: datetime | None) -> datetime | None:
+def step_due_at(step: dict[str, Any], anchor: datetime | None) -> datetime | None:
     """When a step is due: its fixed time, or `day_offset` days after the anchor (the hire day)."""
     if step.get("at") is not None:
         return datetime.fromisoformat(step["at"])
@@ -212,7 +213,7 @@ async def _check_plan(
         raise Invalid("The campaign's plan has problems; see `errors`.", errors=errors)
 
 
-def _stored_steps(steps: list[Step]) -> list[dict]:
+def _stored_steps(steps: list[Step]) -> list[dict[str, Any]]:
     """Steps as stored: fixed times in UTC, whatever offset they were sent with."""
     return [
         step.model_copy(update={"at": step.at.astimezone(UTC) if step.at else None}).model_dump(mode="json")
@@ -274,7 +275,7 @@ async def update_campaign(
     audience_changed = False
     if data.audience is not None:
         departments = list(dict.fromkeys(data.audience.departments))
-        roles = list(dict.fromkeys(data.audience.roles))
+        roles: list[str] = list(dict.fromkeys(data.audience.roles))
         audience_changed = (departments, roles) != (campaign.audience_departments, campaign.audience_roles)
         campaign.audience_departments, campaign.audience_roles = departments, roles
     _touch(campaign)
@@ -446,7 +447,12 @@ async def _answer_visibility(
     }
 
 
-def _answers_scope(principal: Principal) -> dict:
+class _AnswersScope(TypedDict, total=False):
+    reviewer_id: uuid.UUID
+    department_id: uuid.UUID | None
+
+
+def _answers_scope(principal: Principal) -> _AnswersScope:
     """Repository filters limiting a listing to what this caller may read: everything (editors,
     admins), or their own, their direct reports' and — for managers — their department's."""
     if policies.sees_everyones_answers(principal):
