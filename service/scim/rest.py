@@ -32,6 +32,7 @@ from service.api.rest import public_url
 from service.auth.dependencies import PrincipalDep
 from service.auth.principal import Principal
 from service.concurrency import check_if_match, etag, if_none_match_hits
+from service.config import Settings
 from service.db import SessionDep
 from service.errors import NotFound, json_syntax_error
 from service.groups import service as groups_service
@@ -420,7 +421,8 @@ def _groups_url(request: Request) -> str:
 
 
 def _role_groups(request: Request) -> dict[str, str]:
-    return request.app.state.settings.scim_role_group_map
+    settings: Settings = request.app.state.settings
+    return settings.scim_role_group_map
 
 
 def _group_id(group_id: str) -> uuid.UUID:
