@@ -17,9 +17,8 @@ from service.db import is_postgres, utcnow
 from service.pagination import PageParams, RowPage, fetch_page
 from service.people.models import Department, Person
 
-# SQLModel does not declare __table__ on its classes.
-ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]
-ACKNOWLEDGEMENTS: sa.Table = Acknowledgement.__table__  # type: ignore[attr-defined]
+ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+ACKNOWLEDGEMENTS: sa.Table = Acknowledgement.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 # (person id, hire date) of the people a campaign's audience selects.
 Audience: TypeAlias = "sa.Select[uuid.UUID, date | None]"

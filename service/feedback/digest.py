@@ -37,9 +37,8 @@ AGENDA_THEMES = 5
 BODY_CHARS = 140
 OPEN_STAGES = tuple(stage for stage in LOOP_STAGES if stage != "announced")
 
-# SQLModel does not declare __table__ on its classes.
-Items: sa.Table = FeedbackItem.__table__  # type: ignore[attr-defined]
-Themes: sa.Table = Theme.__table__  # type: ignore[attr-defined]
+Items: sa.Table = FeedbackItem.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+Themes: sa.Table = Theme.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
 # --- the window ---------------------------------------------------------------------------------
