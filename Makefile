@@ -63,6 +63,7 @@ run: $(VENV)/.installed-run
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check service tests migrations bench
 	$(BIN)/ruff format --check service tests migrations bench
+	$(BIN)/mypy service
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 

@@ -134,7 +134,9 @@ class ServiceUnavailable(CueCardError):
         super().__init__(detail, headers={"Retry-After": str(retry_after)}, **kwargs)
 
 
-def field_error(field: str, detail: str, *, location: str = "body", type_: str = "value_error") -> dict:
+def field_error(
+    field: str, detail: str, *, location: str = "body", type_: str = "value_error"
+) -> dict[str, str]:
     """One entry of a validation problem's `errors` list."""
     pointer = "#/" + field.replace(".", "/") if location == "body" and field else None
     entry = {"location": location, "field": field, "detail": detail, "type": type_}
@@ -143,7 +145,7 @@ def field_error(field: str, detail: str, *, location: str = "body", type_: str =
     return entry
 
 
-def json_syntax_error(document: str | bytes | None, position: int, message: str) -> dict:
+def json_syntax_error(document: str | bytes | None, position: int, message: str) -> dict[str, str | int]:
     """The `errors` entry for a body that is not JSON: what is wrong and where, as people and
     editors count (line and column from 1, in characters), not a character offset dressed
     up as a JSON pointer — there is no field to point at in a document that does not parse."""

@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     handler = problems.install(app)
     # Every operation documents its RFC 9457 problem responses, status by status, how to
     # authenticate (bearer, or the client-credentials flow) and the conditional headers it takes.
-    app.openapi = problems.document_problem_responses(
+    app.openapi = problems.document_problem_responses(  # type: ignore[method-assign]  # FastAPI: replace app.openapi to customise the schema
         openapi.document_security(
             openapi.document_conditional_reads(
                 problems.document_validation_errors(

@@ -123,18 +123,21 @@ class DocumentParser(SchemaExtension):
 
     def __init__(self, documents: TextCache, *, max_chars: int, max_tokens: int) -> None:
         self.documents = documents
-        self.options = {
-            "max_source_length": max_chars,
-            "max_lexical_tokens": max_tokens,
-            "max_comments": max_tokens,
-        }
+        self.max_chars = max_chars
+        self.max_tokens = max_tokens
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         query = context.query or ""
         document = self.documents.get(query)
         if document is None:
-            document = parse(query, **self.options)  # a GraphQLSyntaxError is the caller's answer
+            # A GraphQLSyntaxError is the caller's answer.
+            document = parse(
+                query,
+                max_source_length=self.max_chars,
+                max_lexical_tokens=self.max_tokens,
+                max_comments=self.max_tokens,
+            )
             self.documents.put(query, query, document)
         context.graphql_document = document
         yield
@@ -390,7 +393,7 @@ class QueryCost(SchemaExtension):
 def estimate_cost(
     schema: GraphQLSchema,
     document: DocumentNode,
-    variables: Mapping[str, Any] | None,
+    variables: dict[str, Any] | None,
     operation_name: str | None = None,
     *,
     page_cap: int = MAX_LIMIT,

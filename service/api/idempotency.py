@@ -83,7 +83,7 @@ async def idempotent(
         owner=principal.subject,
         key=key,
         status_code=response.status_code,
-        body=response.body,
+        body=bytes(response.body),  # already bytes: the same object, not a copy
         headers=kept,
     )
     return response

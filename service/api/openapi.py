@@ -39,7 +39,7 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     },
 }
 # Either scheme will do: the same bearer token, however it was obtained.
-SECURITY = [{"bearerAuth": []}, {"oauth2": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"oauth2": []}]
 
 IF_NONE_MATCH = {
     "name": "If-None-Match",

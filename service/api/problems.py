@@ -20,7 +20,7 @@ from fastapi_problem.error import Problem
 from fastapi_problem.handler import ExceptionHandler, http_exception_handler_
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import BadRequest, InternalError, Invalid, ServiceUnavailable, json_syntax_error
 from service.logging import get_logger
@@ -281,7 +281,7 @@ class ErrorBoundary:
             return
         started = False
 
-        async def tracking_send(message: dict) -> None:
+        async def tracking_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True

@@ -19,6 +19,7 @@ for edits made outside the services (SQL by hand).
 
 from __future__ import annotations
 
+import enum
 import os
 import secrets
 import time
@@ -34,20 +35,20 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from service.auth.principal import Principal
+from service.auth.principal import Principal, Role, as_role
 from service.db import is_postgres
+from service.people.models import Person
 
 CHANNEL = "cuecard_auth"
 _PENDING = "auth_changed"
 _CACHE = "auth_cache"
 
 
-class _Miss:
-    def __repr__(self) -> str:
-        return "MISS"
+class _Miss(enum.Enum):
+    MISS = "MISS"
 
 
-MISS: Final = _Miss()  # not cached (as opposed to None: cached as "no such person/client")
+MISS: Final = _Miss.MISS  # not cached (as opposed to None: cached as "no such person/client")
 
 
 @dataclass(frozen=True)
@@ -56,17 +57,17 @@ class StoredPerson:
 
     id: uuid.UUID
     email: str
-    role: str
+    role: Role
     department_id: uuid.UUID | None
     active: bool
     oidc_subject: str | None
 
     @classmethod
-    def of(cls, person: Any) -> StoredPerson:
+    def of(cls, person: Person) -> StoredPerson:
         return cls(
             id=person.id,
             email=person.email,
-            role=person.role,
+            role=as_role(person.role),
             department_id=person.department_id,
             active=person.active,
             oidc_subject=person.oidc_subject,
@@ -77,7 +78,7 @@ class StoredPerson:
         return Principal(
             kind="person",
             subject=f"person:{self.id}",
-            role=self.role,  # type: ignore[arg-type]  # the table's check constraint holds it to HUMAN_ROLES
+            role=self.role,
             person_id=self.id,
             department_id=self.department_id,
             email=self.email,
@@ -339,7 +340,7 @@ def _invalidate_after_commit(session: Session) -> None:
     if cache is not None:
         for payload in changed:
             cache.on_notify(payload)
-    path = signal_file(session.get_bind().url)
+    path = signal_file(session.get_bind().engine.url)
     if path is not None:
         written = _signal_change(path)
         if cache is not None and written is not None and cache._signal_file == path:

@@ -205,7 +205,7 @@ class TokenService:
             if kid is not None and kid != self.own.kid:
                 raise InvalidToken("unknown key id")
             key: Any = self.own.verifying_key
-            audience = self.settings.jwt_audience
+            audience: str | None = self.settings.jwt_audience
         elif self.jwks is not None and issuer == self.settings.oidc_issuer:
             kind = "oidc"
             if alg not in OIDC_ALGORITHMS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -128,11 +129,22 @@ async def set_citations(
     await session.flush()
 
 
-async def published_versions(session: AsyncSession, lineage_ids: Iterable[uuid.UUID] | None) -> list[sa.Row]:
+# (lineage_id, id, version, change, status, product_id)
+PublishedVersion: TypeAlias = "sa.Row[uuid.UUID, uuid.UUID, int, str | None, str, uuid.UUID]"
+
+
+async def published_versions(
+    session: AsyncSession, lineage_ids: Iterable[uuid.UUID] | None
+) -> list[PublishedVersion]:
     """(lineage_id, id, version, change, status, product_id) of every version ever published
     (all lineages when None): enough to tell the current version and its last substantive one."""
     stmt = sa.select(
-        Brief.lineage_id, Brief.id, Brief.version, Brief.change, Brief.status, Brief.product_id
+        col(Brief.lineage_id),
+        col(Brief.id),
+        col(Brief.version),
+        col(Brief.change),
+        col(Brief.status),
+        col(Brief.product_id),
     ).where(col(Brief.published_at).is_not(None))
     if lineage_ids is not None:
         ids = set(lineage_ids)

@@ -173,7 +173,7 @@ async def current_versions(
 ) -> dict[uuid.UUID, CurrentVersion]:
     """The current (published) version of many briefs, or of every brief when `lineage_ids` is
     None; lineages with nothing published are left out. One query."""
-    by_lineage: dict[uuid.UUID, list] = {}
+    by_lineage: dict[uuid.UUID, list[repository.PublishedVersion]] = {}
     for row in await repository.published_versions(session, lineage_ids):
         by_lineage.setdefault(row.lineage_id, []).append(row)
     result = {}
@@ -258,7 +258,7 @@ async def update_brief(
     return await _read_one(session, principal, brief)
 
 
-def completeness_errors(brief: Brief, evidence_count: int) -> list[dict]:
+def completeness_errors(brief: Brief, evidence_count: int) -> list[dict[str, str]]:
     """Every missing part of a brief at once (what submit refuses)."""
     errors = []
     if not brief.pains:

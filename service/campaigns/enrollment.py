@@ -13,7 +13,7 @@ Audience rules, in one place:
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +32,7 @@ def onboarding_window_start(campaign: Campaign, today: date) -> date:
     return today - timedelta(days=last_day_offset(campaign))
 
 
-async def _audience(session: AsyncSession, campaign: Campaign, *, within_window: bool):
+async def _audience(session: AsyncSession, campaign: Campaign, *, within_window: bool) -> repository.Audience:
     department_ids = (
         await repository.department_ids(session, campaign.audience_departments)
         if campaign.audience_departments
@@ -111,7 +111,7 @@ async def follow_person(session: AsyncSession, person_id: uuid.UUID) -> None:
     await session.flush()
 
 
-def _apply(enrollment: Enrollment, *, belongs: bool, anchor: date | None, now) -> bool:
+def _apply(enrollment: Enrollment, *, belongs: bool, anchor: date | None, now: datetime) -> bool:
     """Leave, come back, or move the onboarding anchor; True when something changed."""
     changed = False
     if not belongs and enrollment.left_at is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Final, Literal, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,8 +43,11 @@ HEADLINE = "Can our people state what makes us worth buying, in the customer's w
 
 
 # Whose numbers a caller sees: everyone's, or one department's (None: a manager without one).
-EVERYONE = "everyone"
+EVERYONE: Final = "everyone"
 Scope = uuid.UUID | None | Literal["everyone"]
+# Statements and rows of counts, their columns chosen at run time.
+Statement: TypeAlias = "sa.Select[*tuple[Any, ...]]"
+CountRow: TypeAlias = "sa.Row[*tuple[Any, ...]]"
 
 
 def _allowed(principal: Principal) -> Scope:
@@ -54,10 +57,10 @@ def _allowed(principal: Principal) -> Scope:
     return department if principal.has_role("manager") else EVERYONE
 
 
-def _in_scope(stmt: sa.Select, department: Scope) -> sa.Select:
+def _in_scope(stmt: Statement, department: Scope) -> Statement:
     if department == EVERYONE:
         return stmt
-    return stmt.where(Person.department_id == department) if department else stmt.where(sa.false())
+    return stmt.where(col(Person.department_id) == department) if department else stmt.where(sa.false())
 
 
 def _share(passed: int, audience: int) -> float | None:
@@ -95,17 +98,17 @@ def _due_condition(campaign: Campaign, now: datetime) -> bool | sa.ColumnElement
 
 def campaign_statement(
     campaign: Campaign, current: CurrentVersion | None, department: Scope, now: datetime
-) -> sa.Select:
+) -> Statement:
     """The audience counted by (department, acknowledged?, passed?[, due?]): one grouped query
     of at most a few rows per department, summed up in Python."""
-    flags: list[sa.ColumnElement] = [col(Person.department_id).label("department_id")]
+    flags: list[sa.ColumnElement[Any]] = [col(Person.department_id).label("department_id")]
     if current is not None:
         lineage, basis = current.lineage_id, current.basis_version
-        acknowledged = sa.select(Acknowledgement.person_id).where(
-            Acknowledgement.lineage_id == lineage, Acknowledgement.version >= basis
+        acknowledged = sa.select(col(Acknowledgement.person_id)).where(
+            col(Acknowledgement.lineage_id) == lineage, col(Acknowledgement.version) >= basis
         )
-        passed = sa.select(Check.person_id).where(
-            Check.lineage_id == lineage, Check.version >= basis, Check.status == "passed"
+        passed = sa.select(col(Check.person_id)).where(
+            col(Check.lineage_id) == lineage, col(Check.version) >= basis, col(Check.status) == "passed"
         )
         flags.append(col(Enrollment.person_id).in_(acknowledged).label("is_acknowledged"))
         flags.append(col(Enrollment.person_id).in_(passed).label("is_passed"))
@@ -117,20 +120,20 @@ def campaign_statement(
         .select_from(Enrollment)
         .join(Person, col(Person.id) == Enrollment.person_id)
         .where(
-            Enrollment.campaign_id == campaign.id,
+            col(Enrollment.campaign_id) == campaign.id,
             col(Enrollment.left_at).is_(None),
-            Person.active == sa.true(),
+            col(Person.active) == sa.true(),
         )
     )
     return _grouped(_in_scope(audience, department).subquery("audience"))
 
 
-def _grouped(rows: sa.Subquery) -> sa.Select:
+def _grouped(rows: sa.Subquery) -> Statement:
     """Count the rows by every column: the tests in the subquery run once per row."""
     return sa.select(*rows.c, sa.func.count().label("people")).group_by(*rows.c)
 
 
-def _tally(campaign: Campaign, rows: list[sa.Row], now: datetime) -> dict[uuid.UUID | None, list[int]]:
+def _tally(campaign: Campaign, rows: list[CountRow], now: datetime) -> dict[uuid.UUID | None, list[int]]:
     """{department: [audience, acknowledged, passed, overdue]} from the grouped rows."""
     due = _due_condition(campaign, now)
     tally: dict[uuid.UUID | None, list[int]] = {}
@@ -188,12 +191,12 @@ async def campaign_readiness(
     )
 
 
-def organisation_statement(current: dict[uuid.UUID, CurrentVersion], department: Scope) -> sa.Select:
+def organisation_statement(current: dict[uuid.UUID, CurrentVersion], department: Scope) -> Statement:
     """(product, department, passed?, people) over the audiences of active and completed
     campaigns, each person counted once per product however many of its campaigns they are in."""
     lineages = list(current)
     pairs = (
-        sa.select(Campaign.product_id, Enrollment.person_id)
+        sa.select(col(Campaign.product_id), col(Enrollment.person_id))
         .select_from(Enrollment)
         .join(Campaign, col(Campaign.id) == Enrollment.campaign_id)
         .where(
@@ -204,28 +207,31 @@ def organisation_statement(current: dict[uuid.UUID, CurrentVersion], department:
         .distinct()
     )
     if department != EVERYONE:  # a manager: only their department's people take part at all
-        pairs = pairs.where(col(Enrollment.person_id).in_(_in_scope(sa.select(Person.id), department)))
-    pairs = pairs.subquery("pairs")
+        pairs = pairs.where(col(Enrollment.person_id).in_(_in_scope(sa.select(col(Person.id)), department)))
+    paired = pairs.subquery("pairs")
     product_of = sa.case(
         *[
-            (Check.lineage_id == v.lineage_id, sa.literal(v.product_id, Campaign.product_id.type))
+            (
+                col(Check.lineage_id) == v.lineage_id,
+                sa.literal(v.product_id, sa.inspect(Campaign).c.product_id.type),
+            )
             for v in current.values()
         ]
     )
-    basis_of = sa.case(*[(Check.lineage_id == v.lineage_id, v.basis_version) for v in current.values()])
-    passed = sa.select(product_of, Check.person_id).where(
-        Check.status == "passed", col(Check.lineage_id).in_(lineages), Check.version >= basis_of
+    basis_of = sa.case(*[(col(Check.lineage_id) == v.lineage_id, v.basis_version) for v in current.values()])
+    passed = sa.select(product_of, col(Check.person_id)).where(
+        col(Check.status) == "passed", col(Check.lineage_id).in_(lineages), col(Check.version) >= basis_of
     )
     flags = [
-        pairs.c.product_id.label("product_id"),
+        paired.c.product_id.label("product_id"),
         col(Person.department_id).label("department_id"),
-        sa.tuple_(pairs.c.product_id, pairs.c.person_id).in_(passed).label("is_passed"),
+        sa.tuple_(paired.c.product_id, paired.c.person_id).in_(passed).label("is_passed"),
     ]
     people = (
         sa.select(*flags)
-        .select_from(pairs)
-        .join(Person, col(Person.id) == pairs.c.person_id)
-        .where(Person.active == sa.true())
+        .select_from(paired)
+        .join(Person, col(Person.id) == paired.c.person_id)
+        .where(col(Person.active) == sa.true())
     )
     return _grouped(people.subquery("audience"))
 

@@ -34,13 +34,15 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @router.get("", response_model=Page[ClientRead])
-async def list_clients(request: Request, session: SessionDep, principal: PrincipalDep, page: PageDep):
+async def list_clients(
+    request: Request, session: SessionDep, principal: PrincipalDep, page: PageDep
+) -> Response:
     """List service accounts (admin)."""
     return page_response(request, await clients_service.list_clients(session, principal, page))
 
 
 @router.post("", status_code=201, response_model=ClientCreated)
-async def create_client(body: ClientCreate, session: SessionDep, principal: PrincipalDep):
+async def create_client(body: ClientCreate, session: SessionDep, principal: PrincipalDep) -> Response:
     """Create a service account (admin). The `client_secret`, and the `api_token` when
     `"api_token": true` is sent, are shown in this response only."""
     created = await clients_service.create_client(session, principal, body)
@@ -56,7 +58,9 @@ async def create_client(body: ClientCreate, session: SessionDep, principal: Prin
 
 
 @router.get("/{client_id}", response_model=ClientRead, responses=NOT_MODIFIED)
-async def get_client(request: Request, client_id: ClientId, session: SessionDep, principal: PrincipalDep):
+async def get_client(
+    request: Request, client_id: ClientId, session: SessionDep, principal: PrincipalDep
+) -> Response:
     """Get a service account (admin)."""
     client = await clients_service.get_client(session, principal, client_id)
     return resource_response(request, client, etag(client.revision))
@@ -70,7 +74,7 @@ async def update_client(
     session: SessionDep,
     principal: PrincipalDep,
     if_match: Annotated[str | None, Header()] = None,
-):
+) -> Response:
     """Change a service account's `name`, `scopes` or `active` (admin); honours `If-Match`.
     Deactivating or narrowing scopes applies to its issued tokens at once, on every replica."""
     client = await clients_service.update_client(session, principal, client_id, body, if_match=if_match)
@@ -78,7 +82,7 @@ async def update_client(
 
 
 @router.post("/{client_id}/rotate-secret", response_model=ClientSecretRotated)
-async def rotate_client_secret(client_id: ClientId, session: SessionDep, principal: PrincipalDep):
+async def rotate_client_secret(client_id: ClientId, session: SessionDep, principal: PrincipalDep) -> Response:
     """Replace the client secret (admin); the new one is shown once and the old one stops
     obtaining tokens at once. Access tokens already issued run out within their lifetime."""
     rotated = await clients_service.rotate_client_secret(session, principal, client_id)
@@ -88,7 +92,7 @@ async def rotate_client_secret(client_id: ClientId, session: SessionDep, princip
 @router.get("/{client_id}/api-tokens", response_model=Page[ApiTokenRead])
 async def list_api_tokens(
     request: Request, client_id: ClientId, session: SessionDep, principal: PrincipalDep, page: PageDep
-):
+) -> Response:
     """List a service account's API tokens (admin); the tokens themselves are never shown again."""
     return page_response(request, await clients_service.list_api_tokens(session, principal, client_id, page))
 
@@ -96,7 +100,7 @@ async def list_api_tokens(
 @router.post("/{client_id}/api-tokens", status_code=201, response_model=ApiTokenCreated)
 async def create_api_token(
     client_id: ClientId, body: ApiTokenCreate, session: SessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Issue a long-lived API token (admin), shown in this response only. To rotate, name the
     token it replaces in `rotate_from`: that one keeps working for `overlap_seconds` (default
     a day) and then expires."""
@@ -107,7 +111,7 @@ async def create_api_token(
 @router.delete("/{client_id}/api-tokens/{token_id}", status_code=204)
 async def revoke_api_token(
     client_id: ClientId, token_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Revoke an API token (admin): it stops working at once, on every replica."""
     await clients_service.revoke_api_token(session, principal, client_id, token_id)
     return Response(status_code=204)

@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Request, Response
 
 from service.api import problems
 from service.api.rest import json
@@ -38,7 +38,7 @@ async def issue_token(
     client_id: Annotated[str | None, Form(max_length=64)] = None,
     client_secret: Annotated[str | None, Form(max_length=256)] = None,
     scope: Annotated[str | None, Form(max_length=1000)] = None,
-):
+) -> Response:
     """Exchange client credentials (form fields or HTTP Basic) for a bearer token."""
     basic = _basic_credentials(request)
     if basic is not None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+# Request bodies as a client would send them: the schemas validate them on the way in.
 DEPARTMENTS = [
     {"key": "sales", "name": "営業部 (Sales)", "description": "法人営業。価格ではなく価値で語る。"},
     {"key": "product", "name": "商品企画部 (Product Planning)", "description": "Writes the launch briefs."},
@@ -60,7 +63,7 @@ HIRED_DAYS_AGO = {
 }
 
 # The launch baton for クラデスク, in Japanese: published, approved by sales.
-KURADESK_BRIEF = {
+KURADESK_BRIEF: dict[str, Any] = {
     "product_key": "kuradesk",
     "locale": "ja",
     "title": "クラデスク 請求書AI ローンチ・ブリーフ",
@@ -102,7 +105,7 @@ KURADESK_EVIDENCE = [
     ("quote", "「請求書を探して打ち込む時間がほぼゼロになった」", "導入企業アンケート 2026年5月", -20),
 ]
 
-KURADESK_MESSAGES = [
+KURADESK_MESSAGES: list[dict[str, Any]] = [
     {
         "kind": "value_translation",
         "title": "高速OCR → 入力時間の削減",
@@ -145,7 +148,7 @@ KURADESK_MESSAGES = [
 ]
 
 # The company's own purpose, in English, under review (step one of internal marketing).
-COMPANY_BRIEF = {
+COMPANY_BRIEF: dict[str, Any] = {
     "product_key": "hoshino",
     "locale": "en",
     "title": "What we sell, as value",

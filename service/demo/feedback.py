@@ -316,7 +316,9 @@ async def _announcement(
     return (await messages_service.publish_message(session, publisher, draft.id)).id
 
 
-async def load_feedback(session: AsyncSession, people: dict[str, PersonRead], products: dict) -> None:
+async def load_feedback(
+    session: AsyncSession, people: dict[str, PersonRead], products: dict[str, Any]
+) -> None:
     """Loads a week of feedback and walks part of it through the loop."""
     now = utcnow()
     product_key = _product_key(products, "kuradesk")

@@ -55,13 +55,13 @@ async def load(session: AsyncSession, principal: Principal, *, if_empty: bool, r
         existing = await people_service.list_people(session, principal, PageParams(limit=1))
         if existing.items:
             return False
-    for department in data.DEPARTMENTS:
-        await people_service.create_department(session, principal, DepartmentCreate(**department))
+    for fields in data.DEPARTMENTS:
+        await people_service.create_department(session, principal, DepartmentCreate(**fields))
     products = {}
     for product in data.PRODUCTS:
         created = await products_service.create_product(session, principal, ProductCreate(**product))
         products[created.key] = created
-    managers: dict[str, object] = {}
+    managers: dict[str | None, uuid.UUID] = {}
     people = {}
     today = utcnow().date()
     for email, name, role, department in data.PEOPLE:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,8 +37,8 @@ AGENDA_THEMES = 5
 BODY_CHARS = 140
 OPEN_STAGES = tuple(stage for stage in LoopStage if stage != LoopStage.ANNOUNCED)
 
-Items = FeedbackItem.__table__  # type: ignore[attr-defined]
-Themes = Theme.__table__  # type: ignore[attr-defined]
+Items: sa.Table = FeedbackItem.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+Themes: sa.Table = Theme.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
 # --- the window ---------------------------------------------------------------------------------
@@ -86,8 +87,9 @@ def nps_summary(promoters: int, passives: int, detractors: int) -> NpsSummary:
     )
 
 
-def _int(value: object) -> int:
-    return int(value) if value is not None else 0  # type: ignore[call-overload]
+def _int(value: int | Decimal | None) -> int:
+    """A count or a sum (None over no rows, a Decimal from PostgreSQL's SUM)."""
+    return int(value) if value is not None else 0
 
 
 # --- queries (read only) ------------------------------------------------------------------------
@@ -99,7 +101,7 @@ def _in_window(
     return sa.and_(column >= since, column < until)
 
 
-async def _heard(session: AsyncSession, since: datetime, until: datetime) -> list[sa.Row]:
+async def _heard(session: AsyncSession, since: datetime, until: datetime) -> list[sa.Row[Any]]:
     """One pass over the window's items, grouped by source and theme as stored (a few thousand
     groups at most, read from the covering window index), then rolled up in SQL: the total with
     NPS, per source, and per surviving theme (merged themes resolved on the groups, not the rows)."""

@@ -24,7 +24,7 @@ from service.feedback.models import FeedbackItem, FeedbackTransition
 from service.pagination import PageParams, RowPage, fetch_row_page
 from service.reads import rows_of
 
-ITEMS: sa.Table = FeedbackItem.__table__  # type: ignore[attr-defined]
+ITEMS: sa.Table = FeedbackItem.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 KEY_CHUNK = 1000  # keys per IN (...) lookup: well under every driver's parameter limit
 ARRAY_CHUNK = 10_000  # keys per array lookup (PostgreSQL): one parameter, no limit to respect
 # Rows per executemany call (SQLite). SQLAlchemy processes each row's parameters on the event
@@ -220,11 +220,11 @@ async def existing_by_keys(
     by_source: dict[str, list[str]] = {}
     for source, external_id in keys:
         by_source.setdefault(source, []).append(external_id)
-    for source, external_ids in by_source.items():
-        for start in range(0, len(external_ids), KEY_CHUNK):
+    for source, source_ids in by_source.items():
+        for start in range(0, len(source_ids), KEY_CHUNK):
             stmt = sa.select(
                 c.external_id, c.id, c.content_hash, c.filed_by_id, c.received_at, c.filed_by_client
-            ).where(c.source == source, c.external_id.in_(external_ids[start : start + KEY_CHUNK]))
+            ).where(c.source == source, c.external_id.in_(source_ids[start : start + KEY_CHUNK]))
             for external_id, *stored in await session.execute(stmt):
                 found[(source, external_id)] = Existing(*stored)
     return found

@@ -60,10 +60,10 @@ async def counts_for(session: AsyncSession, theme_ids: Sequence[uuid.UUID]) -> d
         select(
             survivor,
             sa.func.count().label("items"),
-            sa.func.count(sa.distinct(FeedbackItem.customer_account)).label("accounts"),
+            sa.func.count(sa.distinct(col(FeedbackItem.customer_account))).label("accounts"),
         )
         .select_from(FeedbackItem)
-        .join(member, member.id == FeedbackItem.theme_id)
+        .join(member, col(member.id) == FeedbackItem.theme_id)
         .where(sa.or_(col(member.id).in_(ids), col(member.merged_into_id).in_(ids)))
         .group_by(survivor)
     )
@@ -221,14 +221,14 @@ async def merge_theme(
     # One UPDATE per table: the items (a new row version each, so their ETags change) ...
     await session.execute(
         sa.update(FeedbackItem)
-        .where(sa.or_(FeedbackItem.theme_id == source.id, col(FeedbackItem.theme_id).in_(absorbed)))
+        .where(sa.or_(col(FeedbackItem.theme_id) == source.id, col(FeedbackItem.theme_id).in_(absorbed)))
         .values(theme_id=target.id, revision=FeedbackItem.revision + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     # ... and the themes merged into this one earlier: they now point at the survivor.
     await session.execute(
         sa.update(Theme)
-        .where(Theme.merged_into_id == source.id)
+        .where(col(Theme.merged_into_id) == source.id)
         .values(merged_into_id=target.id, revision=Theme.revision + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )

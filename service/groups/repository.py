@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from service.groups.models import DirectoryGroup, DirectoryGroupMember
 
@@ -21,7 +22,7 @@ async def group_named(session: AsyncSession, display_name: str) -> DirectoryGrou
     return (await session.execute(stmt.limit(1))).scalar_one_or_none()
 
 
-def _matching(display_name: str | None, external_id: str | None):
+def _matching(display_name: str | None, external_id: str | None) -> SelectOfScalar[DirectoryGroup]:
     stmt = select(DirectoryGroup)
     if display_name is not None:
         stmt = stmt.where(sa.func.lower(DirectoryGroup.display_name) == display_name.lower())

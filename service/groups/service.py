@@ -113,7 +113,10 @@ async def _joined(
         )
     if mapping.role is not None:
         roles = [g.role for g, _ in await repository.memberships_of(session, person_id) if g.role]
-        await people_service.assign_from_groups(session, principal, person_id, role=_highest(roles))
+        # `roles` holds the group just joined: the fallback is never taken.
+        await people_service.assign_from_groups(
+            session, principal, person_id, role=_highest(roles) or "employee"
+        )
 
 
 async def _left(session: AsyncSession, principal: Principal, person_id: uuid.UUID, mapping: _Mapping) -> None:

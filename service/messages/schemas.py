@@ -125,7 +125,7 @@ class MessageUpdate(InputModel):
 NOT_NULL_ON_UPDATE = ("kind", "audiences", "channel", "locale", "title", "body", "evidence_ids")
 
 
-def missing_value_translation_fields(kind: str, values: dict[str, Any]) -> list[dict]:
+def missing_value_translation_fields(kind: str, values: dict[str, Any]) -> list[dict[str, str]]:
     """One validation error per value-translation field that is missing (empty for other kinds)."""
     if kind != "value_translation":
         return []

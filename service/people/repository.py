@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from service.pagination import PageParams, RowPage, fetch_row_page
 from service.people.models import Department, Person
@@ -135,17 +136,19 @@ async def add(session: AsyncSession, *rows: object) -> None:
 # Provisioning clients (SCIM, RFC 7644 §3.4.2.4) page by position and want the total count.
 
 
-def _user_name_is(user_name: str):
+def _user_name_is(user_name: str) -> sa.ColumnElement[bool]:
     """A SCIM userName matches ignoring case (RFC 7643: caseExact false); people provisioned
     without one answer their e-mail as userName."""
     wanted = user_name.lower()
     return sa.or_(
         sa.func.lower(Person.scim_user_name) == wanted,
-        sa.and_(col(Person.scim_user_name).is_(None), Person.email == wanted),
+        sa.and_(col(Person.scim_user_name).is_(None), col(Person.email) == wanted),
     )
 
 
-def _people_matching(user_name: str | None, email: str | None, external_id: str | None):
+def _people_matching(
+    user_name: str | None, email: str | None, external_id: str | None
+) -> SelectOfScalar[Person]:
     # A person whose SCIM identity was deleted is gone for SCIM (RFC 7644 §3.6).
     stmt = select(Person).where(col(Person.scim_deleted_at).is_(None))
     if user_name is not None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 import re
 import secrets
 import uuid
 from collections.abc import Iterable
+from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter
@@ -13,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth import cache as auth_cache
 from service.auth.cache import MISS, AuthCache, StoredPerson
-from service.auth.principal import HUMAN_ROLES, Principal
+from service.auth.principal import HUMAN_ROLES, Principal, Role, is_role
 from service.auth.tokens import VerifiedToken
 from service.concurrency import check_if_match, etag
 from service.config import Settings
@@ -32,7 +34,13 @@ from service.people.schemas import (
 )
 
 ROLE_PRIORITY = {"admin": 0, "editor": 1, "manager": 2, "employee": 3}
-UNCHANGED = object()  # a keyword argument left as it is
+
+
+class _Unchanged(enum.Enum):
+    UNCHANGED = enum.auto()
+
+
+UNCHANGED: Final = _Unchanged.UNCHANGED  # a keyword argument left as it is
 
 
 # --- departments -----------------------------------------------------------------------
@@ -272,7 +280,7 @@ async def _apply_update(session: AsyncSession, person: Person, data: PersonUpdat
 
 @transactional
 async def ensure_person(
-    session: AsyncSession, principal: Principal, *, email: str, role: str, department_key: str | None
+    session: AsyncSession, principal: Principal, *, email: str, role: Role, department_key: str | None
 ) -> PersonRead:
     """Creates the person if missing, else sets role (and department when given); keeps the rest."""
     if not principal.is_operator:
@@ -290,7 +298,7 @@ async def ensure_person(
 # --- principals --------------------------------------------------------------------------
 
 
-def _mapped_role(claims: dict, settings: Settings) -> str:
+def _mapped_role(claims: dict[str, Any], settings: Settings) -> Role:
     raw = claims.get(settings.oidc_role_claim)
     values = (
         [raw]
@@ -299,7 +307,7 @@ def _mapped_role(claims: dict, settings: Settings) -> str:
         if isinstance(raw, list)
         else []
     )
-    roles = [settings.oidc_roles[v] for v in values if settings.oidc_roles.get(v) in HUMAN_ROLES]
+    roles = [role for v in values if is_role(role := settings.oidc_roles.get(v))]
     return min(roles, key=ROLE_PRIORITY.__getitem__) if roles else "employee"
 
 
@@ -339,14 +347,18 @@ def _acting(stored: StoredPerson | object | None) -> Principal:
     return stored.principal()
 
 
-def _email_verified(claims: dict) -> bool:
+def _email_verified(claims: dict[str, Any]) -> bool:
     # Absent: the provider does not say (many only issue verified addresses). Present: it must
     # be true (some providers send the string "true").
     return claims.get("email_verified", True) in (True, "true")
 
 
 async def _principal_from_idp(
-    sessions: async_sessionmaker[AsyncSession], *, claims: dict, settings: Settings, cache: AuthCache
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    claims: dict[str, Any],
+    settings: Settings,
+    cache: AuthCache,
 ) -> Principal:
     """An identity provider's token: the person with that verified e-mail, bound to the
     provider's `sub` on first sign-in (provisioned if new); the provider's mapped role, when
@@ -366,7 +378,7 @@ async def _principal_from_idp(
     async with sessions() as session:
         person = await repository.get_person_by_email(session, email)
         if person is None:  # first sign-in through the identity provider: provision, bound
-            name = claims.get("name") if isinstance(claims.get("name"), str) else email.split("@")[0]
+            name = claims["name"] if isinstance(claims.get("name"), str) else email.split("@")[0]
             person = Person(
                 email=email, display_name=name[:200], role=role or "employee", oidc_subject=subject
             )
@@ -432,8 +444,8 @@ async def _check_identity_free(
             if other.id != person_id:
                 raise Conflict(f"Another User has userName '{user_name}'.")
     if email is not None:
-        other = await repository.get_person_by_email(session, email)
-        if other is not None and other.id != person_id:
+        holder = await repository.get_person_by_email(session, email)
+        if holder is not None and holder.id != person_id:
             raise Conflict(f"Another User has e-mail {email.lower()}.")
 
 
@@ -566,8 +578,8 @@ async def assign_from_groups(
     principal: Principal,
     person_id: uuid.UUID,
     *,
-    department_id: uuid.UUID | object | None = UNCHANGED,
-    role: str | object = UNCHANGED,
+    department_id: uuid.UUID | Literal[_Unchanged.UNCHANGED] | None = UNCHANGED,
+    role: str | Literal[_Unchanged.UNCHANGED] = UNCHANGED,
 ) -> None:
     """Moves a person as their directory groups say (department, role); the domains following
     people (their campaigns) re-decide them in the same transaction."""
@@ -575,10 +587,10 @@ async def assign_from_groups(
     person = await _scim_person(session, person_id)
     changed = False
     if department_id is not UNCHANGED and department_id != person.department_id:
-        person.department_id = department_id  # type: ignore[assignment]
+        person.department_id = department_id
         changed = True
     if role is not UNCHANGED and role != person.role:
-        person.role = role  # type: ignore[assignment]
+        person.role = role
         changed = True
     if changed:
         person.revision += 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, page_response, resource_response
@@ -18,7 +18,9 @@ router = APIRouter(prefix="/api/v1", tags=["products"])
 
 
 @router.get("/products", response_model=Page[ProductRead])
-async def list_products(request: Request, session: SessionDep, principal: PrincipalDep, page: PageDep):
+async def list_products(
+    request: Request, session: SessionDep, principal: PrincipalDep, page: PageDep
+) -> Response:
     """List products."""
     return page_response(request, await products_service.list_products(session, principal, page))
 
@@ -30,10 +32,10 @@ async def create_product(
     session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
-):
+) -> Response:
     """Create a product (admin). `key` is a URL-safe slug, unique."""
 
-    async def produce():
+    async def produce() -> Response:
         product = await products_service.create_product(session, principal, body)
         return resource_response(
             request,
@@ -47,7 +49,9 @@ async def create_product(
 
 
 @router.get("/products/{product_key}", response_model=ProductRead, responses=NOT_MODIFIED)
-async def get_product(request: Request, product_key: Slug, session: SessionDep, principal: PrincipalDep):
+async def get_product(
+    request: Request, product_key: Slug, session: SessionDep, principal: PrincipalDep
+) -> Response:
     """Get a product by key."""
     product = await products_service.get_product(session, principal, product_key)
     return resource_response(request, product, etag(product.revision))

@@ -41,7 +41,10 @@ class ScimProblem(CueCardError):
 
     def __init__(self, detail: str, *, status: int = 400, scim_type: str | None = None) -> None:
         self.status = status
-        super().__init__(detail, **({"scimType": scim_type} if scim_type else {}))
+        if scim_type:
+            super().__init__(detail, scimType=scim_type)
+        else:
+            super().__init__(detail)
 
 
 def is_scim_path(path: str) -> bool:

@@ -149,14 +149,14 @@ def normalise_patch(payload: Any, users_url: str) -> Any:
     return payload
 
 
-def _picked_email(user: Any, current: str | None = None) -> str | None:
+def _picked_email(user: ScimUser, current: str | None = None) -> str | None:
     """The e-mail among `emails`: the primary one, else the first work one, else the first;
     when several qualify (Entra adds a work address beside the one it replaces), a new one."""
     emails = [e for e in user.emails or [] if e.value]
     primary = [e.value for e in emails if e.primary]
     work = [e.value for e in emails if str(e.type or "").lower() == "work"]
     candidates = primary or work or [e.value for e in emails]
-    new = [value for value in candidates if value.lower() != (current or "").lower()]
+    new = [value for value in candidates if value and value.lower() != (current or "").lower()]
     return (new or candidates or [None])[0]
 
 
@@ -176,7 +176,7 @@ _NO_EMAIL = (
 )
 
 
-def _sources(user: Any, current_email: str | None = None) -> dict[str, Any]:
+def _sources(user: ScimUser, current_email: str | None = None) -> dict[str, Any]:
     """Each SCIM attribute CueCard reads, as a comparable value."""
     enterprise = user[EnterpriseUser]
     cuecard = user[CueCardUser]
@@ -200,7 +200,7 @@ def _sources(user: Any, current_email: str | None = None) -> dict[str, Any]:
     }
 
 
-def person_fields(user: Any, *, mode: Mode, before: Any = None) -> dict[str, Any]:
+def person_fields(user: ScimUser, *, mode: Mode, before: ScimUser | None = None) -> dict[str, Any]:
     """The person fields a request sets, as PersonCreate/PersonUpdate names them.
 
     `create` and `replace` read the whole resource (a `replace` leaves alone what a schema it
