@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Protocol, TypeGuard
 
 
 class Role(StrEnum):
@@ -16,6 +16,28 @@ class Role(StrEnum):
 
 
 HUMAN_ROLES = tuple(role.value for role in Role)
+
+
+def is_role(value: object) -> TypeGuard[str]:
+    return value in HUMAN_ROLES
+
+
+def as_role(value: str) -> Role:
+    """A stored role as a `Role`: the table's check constraint holds it to HUMAN_ROLES."""
+    return Role(value)
+
+
+class PersonRecord(Protocol):
+    """What a person's principal is made of: the people row, or what the auth cache keeps of it."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def department_id(self) -> uuid.UUID | None: ...
+    @property
+    def email(self) -> str: ...
 
 # Scopes a service account may hold. `people:write` implies `people:read`.
 SCOPES = (
@@ -92,15 +114,15 @@ class Principal:
         )
 
     @classmethod
-    def for_person(cls, person: object) -> Principal:
-        """The principal a token for this person resolves to (demo data, tests)."""
+    def for_person(cls, person: PersonRecord) -> Principal:
+        """The principal a token for this person resolves to."""
         return cls(
             kind="person",
-            subject=f"person:{person.id}",  # type: ignore[attr-defined]
-            role=person.role,  # type: ignore[attr-defined]
-            person_id=person.id,  # type: ignore[attr-defined]
-            department_id=person.department_id,  # type: ignore[attr-defined]
-            email=person.email,  # type: ignore[attr-defined]
+            subject=f"person:{person.id}",
+            role=as_role(person.role),
+            person_id=person.id,
+            department_id=person.department_id,
+            email=person.email,
         )
 
     @classmethod
