@@ -10,15 +10,30 @@ import sys
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypedDict, TypeVar
 
 import typer
 
 from service.config import Settings, get_settings
 
+if TYPE_CHECKING:  # imported where used: `cuecard --help` stays quick
+    from collections.abc import Awaitable, Callable
+
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+    from service.people.schemas import PersonRead
+
+T = TypeVar("T")
+
+
+class _Plain(TypedDict):
+    no_args_is_help: bool
+    rich_markup_mode: None
+
+
 # Plain click output (rich_markup_mode=None): a usage error is an "Error: ..." line, not a
 # box drawn around it, and help text keeps the line breaks written here (the scope list).
-_PLAIN = {"no_args_is_help": True, "rich_markup_mode": None}
+_PLAIN: _Plain = {"no_args_is_help": True, "rich_markup_mode": None}
 app = typer.Typer(
     help="CueCard: API-first internal marketing.",
     add_completion=False,
@@ -156,7 +171,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     typer.echo(f"database at {revision}", err=True)
 
 
-async def _require_migrated(engine) -> None:  # type: ignore[no-untyped-def]
+async def _require_migrated(engine: AsyncEngine) -> None:
     """Reachable and at this build's schema (or a newer one), else one line saying what to do."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -172,7 +187,7 @@ async def _require_migrated(engine) -> None:  # type: ignore[no-untyped-def]
         _fail(f"the database schema is older than this release ({current}): run `cuecard db upgrade`")
 
 
-async def _run_with_session(work):  # type: ignore[no-untyped-def]
+async def _run_with_session(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
     from service.db import create_engine, create_sessionmaker
     from service.wiring import connect_domains
 
@@ -191,7 +206,7 @@ def _one_line(errors: list[tuple[str, str]]) -> str:
     return "; ".join(f"{field}: {detail}" if field else detail for field, detail in errors)
 
 
-def _with_session(work):  # type: ignore[no-untyped-def]
+def _with_session(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
     """Run `work(session, settings)`; a refused operation prints its reason on one line."""
     from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
@@ -233,7 +248,7 @@ def demo_load(
         # No override: wiping a production database is a job for its own tools, on purpose.
         _fail("demo load --reset deletes every row and is refused when CUECARD_ENV=production", 2)
 
-    async def work(session, _settings):  # type: ignore[no-untyped-def]
+    async def work(session: AsyncSession, _settings: Settings) -> bool:
         return await loader.load(session, Principal.operator("demo"), if_empty=if_empty, reset=reset)
 
     loaded = _with_session(work)
@@ -250,15 +265,15 @@ def token(
 ) -> None:
     """Mint a token from the service's own key (creates the person if missing, else sets their
     role). Tokens act with the stored role: changing it later changes what this token may do."""
-    from service.auth.principal import HUMAN_ROLES, Principal
+    from service.auth.principal import HUMAN_ROLES, Principal, is_role
     from service.auth.tokens import TokenService
     from service.people import repository as people_repository
     from service.people import service as people_service
 
-    if role not in HUMAN_ROLES:
+    if not is_role(role):
         _fail(f"--role must be one of {', '.join(HUMAN_ROLES)} (not {role!r})", 2)
 
-    async def work(session, settings):  # type: ignore[no-untyped-def]
+    async def work(session: AsyncSession, settings: Settings) -> str:
         # The stored role and department before, read first: ensure_person updates this row.
         before = await people_repository.get_person_by_email(session, email)
         was = None
@@ -278,7 +293,7 @@ def token(
     typer.echo(_with_session(work))
 
 
-def _token_note(person, was: tuple[str, str | None] | None) -> str:  # type: ignore[no-untyped-def]
+def _token_note(person: PersonRead, was: tuple[str, str | None] | None) -> str:
     """What `token` did to the stored person, so changing someone's role is never silent."""
     stored = f"stored role {person.role}" + (
         f", department {person.department_key}" if person.department_key else ""

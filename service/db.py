@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ClassVar, ParamSpec, TypeVar, cast
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
@@ -35,7 +35,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UTCDateTime(sa.types.TypeDecorator):
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Timezone-aware UTC on the way in and out, on PostgreSQL and on SQLite alike.
 
     SQLite has no time zones: values are stored as naive UTC and re-tagged when read, so
@@ -67,6 +67,8 @@ class TableBase(SQLModel):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     # Bumped on every change; the ETag is derived from it.
     revision: int = Field(default=1, nullable=False)
+    # The table SQLModel builds for each table=True subclass (set by its metaclass).
+    __table__: ClassVar[sa.Table]
 
 
 def normalise_url(raw: str) -> sa.URL:
@@ -116,7 +118,7 @@ def _sqlite_for_update_takes_write_lock(
     # aiosqlite's adapter wraps the driver connection; the sqlite3 one knows the transaction state.
     driver = getattr(getattr(dbapi_connection, "_connection", None), "_conn", dbapi_connection)
     if driver is not None and not driver.in_transaction:
-        lock = dbapi_connection.cursor()
+        lock = dbapi_connection.cursor()  # type: ignore[union-attr]  # not None: driver is derived from it
         try:
             lock.execute("BEGIN IMMEDIATE")
         finally:
@@ -186,7 +188,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 def is_postgres(session_or_engine: AsyncSession | AsyncEngine) -> bool:
     bind = session_or_engine.bind if isinstance(session_or_engine, AsyncSession) else session_or_engine
-    return bind.dialect.name == "postgresql"
+    return bind.dialect.name == "postgresql"  # type: ignore[union-attr]  # our sessions are always bound
 
 
 # --- the unit of work -------------------------------------------------------------------------
@@ -234,7 +236,7 @@ def transactional(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[
 
     @functools.wraps(function)
     async def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        session = args[0] if args else kwargs["session"]
+        session = cast("AsyncSession", args[0] if args else kwargs["session"])
         async with use_case(session):
             return await function(*args, **kwargs)
 

@@ -16,6 +16,8 @@ class Role(StrEnum):
 
 
 HUMAN_ROLES = tuple(role.value for role in Role)
+# A role as policies spell it ("admin"): the StrEnum's members compare equal to these.
+RoleName = Literal["admin", "editor", "manager", "employee"]
 
 
 def is_role(value: object) -> TypeGuard[str]:
@@ -93,14 +95,14 @@ class Principal:
     def is_operator(self) -> bool:
         return self.kind == "operator"
 
-    def has_role(self, *roles: Role) -> bool:
+    def has_role(self, *roles: Role | RoleName) -> bool:
         return self.kind == "person" and self.role in roles
 
     def has_scope(self, scope: str) -> bool:
         return self.kind == "service" and scope in self.scopes
 
     @classmethod
-    def for_service(cls, claims: dict) -> Principal | None:
+    def for_service(cls, claims: dict[str, object]) -> Principal | None:
         """A service account's principal from its own-issuer token claims; None for people."""
         client_id = claims.get("client_id")
         if not isinstance(client_id, str):
@@ -128,4 +130,4 @@ class Principal:
     @classmethod
     def operator(cls, name: str = "cli") -> Principal:
         """The operator at a shell (`cuecard ...`): explicit, never a default."""
-        return cls(kind="operator", subject=f"operator:{name}", role="admin")
+        return cls(kind="operator", subject=f"operator:{name}", role=Role.ADMIN)

@@ -11,11 +11,11 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict, deque
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, select
 
 from service.auth import cache as auth_cache
 from service.auth.cache import MISS, AuthCache, StoredApiToken, StoredClient
@@ -102,14 +102,17 @@ def _token_read(token: ApiToken, client_id: str) -> ApiTokenRead:
     )
 
 
-def _new_token_row(client: ServiceClient, scopes: list[str], **fields: object) -> tuple[ApiToken, str]:
+def _new_token_row(
+    client: ServiceClient, scopes: list[str], *, name: str | None = None, expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
     token = _new_api_token()
     row = ApiToken(
         service_client_id=client.id,
         token_hash=_hash_secret(token),
         token_prefix=token[:_TOKEN_PREFIX_CHARS],
         scopes=scopes,
-        **fields,
+        name=name,
+        expires_at=expires_at,
     )
     return row, token
 
@@ -397,8 +400,8 @@ async def api_token_principal(
         generation = cache.generation
         stmt = (
             select(ApiToken, ServiceClient.client_id)
-            .join(ServiceClient, ServiceClient.id == ApiToken.service_client_id)
-            .where(ApiToken.token_hash == token_hash)
+            .join(ServiceClient, col(ServiceClient.id) == ApiToken.service_client_id)
+            .where(col(ApiToken.token_hash) == token_hash)
         )
         async with sessions() as session:
             found = (await session.execute(stmt)).one_or_none()
@@ -427,10 +430,12 @@ async def _record_token_use(sessions: async_sessionmaker[AsyncSession], token: S
     now = utcnow()
     try:
         async with sessions() as session, use_case(session):
-            await session.execute(sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+            await session.execute(
+                sa.update(ApiToken).where(col(ApiToken.id) == token.id).values(last_used_at=now)
+            )
             await session.execute(
                 sa.update(ServiceClient)
-                .where(ServiceClient.client_id == token.client_id)
+                .where(col(ServiceClient.client_id) == token.client_id)
                 .values(last_used_at=now)
             )
     except sa.exc.SQLAlchemyError as exc:  # bookkeeping must not refuse an authenticated request

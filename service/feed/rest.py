@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from service.api.rest import ReadSessionDep, json
 from service.auth.dependencies import PrincipalDep
@@ -20,7 +20,7 @@ async def my_feed(
     session: ReadSessionDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most recent entries to return.")] = 50,
-):
+) -> Response:
     """Your feed (people only). First your campaign steps (`kind: campaign_step`): every
     step of your active campaigns that is due (and not behind you yet) or upcoming, soonest
     first, with whether you acknowledged the current brief version and how your check stands.

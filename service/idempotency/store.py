@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import delete, select, update
+from sqlmodel import col, delete, select, update
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
 
 from service.db import use_case, utcnow
 from service.errors import Conflict, Invalid, field_error
@@ -53,13 +57,13 @@ async def _take_over(session: AsyncSession, record: IdempotencyRecord, lease: ti
     taken = await session.execute(
         update(IdempotencyRecord)
         .where(
-            IdempotencyRecord.id == record.id,
-            IdempotencyRecord.completed.is_(False),  # type: ignore[union-attr]
-            IdempotencyRecord.created_at == record.created_at,
+            col(IdempotencyRecord.id) == record.id,
+            col(IdempotencyRecord.completed).is_(False),
+            col(IdempotencyRecord.created_at) == record.created_at,
         )
         .values(created_at=now)
     )
-    return taken.rowcount == 1
+    return cast("CursorResult[Any]", taken).rowcount == 1  # an UPDATE's result is a cursor result
 
 
 async def claim(
@@ -81,7 +85,7 @@ async def claim(
                 if secrets.randbelow(PURGE_ONE_IN) == 0:
                     # Now and then, forget expired keys (indexed on expires_at): no sweeper needed.
                     await session.execute(
-                        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow())
+                        delete(IdempotencyRecord).where(col(IdempotencyRecord.expires_at) <= utcnow())
                     )
                 record = await _find(session, owner, key)
                 if record is not None and record.expires_at <= utcnow():
@@ -137,8 +141,8 @@ async def release(sessionmaker: async_sessionmaker[AsyncSession], *, owner: str,
     async with sessionmaker() as session, use_case(session):
         await session.execute(
             delete(IdempotencyRecord).where(
-                IdempotencyRecord.owner == owner,
-                IdempotencyRecord.key == key,
-                IdempotencyRecord.completed.is_(False),  # type: ignore[union-attr]
+                col(IdempotencyRecord.owner) == owner,
+                col(IdempotencyRecord.key) == key,
+                col(IdempotencyRecord.completed).is_(False),
             )
         )

@@ -33,8 +33,8 @@ _READ_COLUMNS = (
     "revision",
 )
 _PERSON_READS = sa.select(
-    *(Person.__table__.c[name] for name in _READ_COLUMNS),  # type: ignore[attr-defined]
-    Department.__table__.c.key.label("department_key"),  # type: ignore[attr-defined]
+    *(Person.__table__.c[name] for name in _READ_COLUMNS),
+    Department.__table__.c.key.label("department_key"),
 ).outerjoin(Department, col(Person.department_id) == col(Department.id))
 
 

@@ -330,7 +330,7 @@ def _resource_types(request: Request) -> list[Any]:
 
 
 @router.get("/ServiceProviderConfig")
-async def service_provider_config(request: Request, principal: ProvisionerDep):
+async def service_provider_config(request: Request, principal: ProvisionerDep) -> Response:
     """What this SCIM service supports."""
     meta = Meta(resource_type="ServiceProviderConfig", location=f"{_base(request)}/ServiceProviderConfig")
     config = CONFIG.model_copy(update={"meta": meta})
@@ -338,13 +338,13 @@ async def service_provider_config(request: Request, principal: ProvisionerDep):
 
 
 @router.get("/ResourceTypes")
-async def list_resource_types(request: Request, principal: ProvisionerDep):
+async def list_resource_types(request: Request, principal: ProvisionerDep) -> Response:
     """The resource types served: User and Group."""
     return scim_response(_list(ResourceType, _resource_types(request)))
 
 
 @router.get("/ResourceTypes/{resource_type_id}")
-async def get_resource_type(request: Request, resource_type_id: str, principal: ProvisionerDep):
+async def get_resource_type(request: Request, resource_type_id: str, principal: ProvisionerDep) -> Response:
     """One resource type."""
     for found in _resource_types(request):
         if found.id == resource_type_id:
@@ -353,13 +353,15 @@ async def get_resource_type(request: Request, resource_type_id: str, principal: 
 
 
 @router.get("/Schemas")
-async def list_schemas(request: Request, session: SessionDep, principal: ProvisionerDep):
+async def list_schemas(request: Request, session: SessionDep, principal: ProvisionerDep) -> Response:
     """The schemas of User and its extensions, as far as CueCard keeps them."""
     return scim_response(_list(Schema, await _schemas(request, session, principal)))
 
 
 @router.get("/Schemas/{schema_id}")
-async def get_schema(request: Request, schema_id: str, session: SessionDep, principal: ProvisionerDep):
+async def get_schema(
+    request: Request, schema_id: str, session: SessionDep, principal: ProvisionerDep
+) -> Response:
     """One schema, by its URN."""
     for schema in await _schemas(request, session, principal):
         if schema.id == schema_id:
@@ -387,7 +389,7 @@ async def list_users(
     count: Count = MAX_RESULTS,
     attributes: Attributes = None,
     excluded_attributes: ExcludedAttributes = None,
-):
+) -> Response:
     """Users, oldest first; `filter` finds one by userName, externalId or e-mail (deleted ones
     are gone)."""
     return await USERS.page(
@@ -403,13 +405,13 @@ async def list_users(
 
 
 @router.post("/Users/.search")
-async def search_users(request: Request, session: SessionDep, principal: ProvisionerDep):
+async def search_users(request: Request, session: SessionDep, principal: ProvisionerDep) -> Response:
     """The same query as GET /Users, sent as a SearchRequest body (RFC 7644 §3.4.3)."""
     return await USERS.search(request, session, principal)
 
 
 @router.post("/Users", status_code=201)
-async def create_user(request: Request, session: SessionDep, principal: ProvisionerDep):
+async def create_user(request: Request, session: SessionDep, principal: ProvisionerDep) -> Response:
     """Create a User: the person is onboarded (enrolled in matching active campaigns) at once."""
     payload = mapping.normalise_resource(await _json_body(request), USERS.url(request))
     user = USERS.validated(payload, Context.RESOURCE_CREATION_REQUEST)
@@ -434,7 +436,7 @@ async def get_user(
     principal: ProvisionerDep,
     attributes: Attributes = None,
     excluded_attributes: ExcludedAttributes = None,
-):
+) -> Response:
     """One User; `If-None-Match` gets 304 while it is unchanged."""
     params = USERS.parameters(attributes, excluded_attributes)
     person = await people_service.get_provisioned_person(session, principal, USERS.id(user_id))
@@ -444,7 +446,7 @@ async def get_user(
 @router.put("/Users/{user_id}")
 async def replace_user(
     request: Request, user_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
-):
+) -> Response:
     """Replace a User; a schema the body leaves out (an extension) keeps what it holds."""
     person_id = USERS.id(user_id)
     payload = mapping.normalise_resource(await _json_body(request), USERS.url(request))
@@ -461,7 +463,7 @@ async def replace_user(
 @router.patch("/Users/{user_id}")
 async def patch_user(
     request: Request, user_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
-):
+) -> Response:
     """Apply RFC 7644 PatchOp operations (the Okta and Entra forms included)."""
     current = await people_service.get_provisioned_person(session, principal, USERS.id(user_id))
     raw = await _json_body(request)
@@ -483,7 +485,7 @@ async def patch_user(
 @router.delete("/Users/{user_id}", status_code=204)
 async def delete_user(
     request: Request, user_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
-):
+) -> Response:
     """Delete a User (RFC 7644 §3.6: it answers 404 from now on); the person stays in CueCard,
     inactive, with their history."""
     await groups_service.delete_user(session, principal, USERS.id(user_id), if_match=if_match)
@@ -503,7 +505,7 @@ async def list_groups(
     count: Count = MAX_RESULTS,
     attributes: Attributes = None,
     excluded_attributes: ExcludedAttributes = None,
-):
+) -> Response:
     """Groups, oldest first; `filter` finds one by displayName or externalId."""
     return await GROUPS.page(
         request,
@@ -518,13 +520,13 @@ async def list_groups(
 
 
 @router.post("/Groups/.search")
-async def search_groups(request: Request, session: SessionDep, principal: ProvisionerDep):
+async def search_groups(request: Request, session: SessionDep, principal: ProvisionerDep) -> Response:
     """The same query as GET /Groups, sent as a SearchRequest body."""
     return await GROUPS.search(request, session, principal)
 
 
 @router.post("/Groups", status_code=201)
-async def create_group(request: Request, session: SessionDep, principal: ProvisionerDep):
+async def create_group(request: Request, session: SessionDep, principal: ProvisionerDep) -> Response:
     """Create a Group: a department (created when missing) or a role; members move into it."""
     group = GROUPS.validated(await _json_body(request), Context.RESOURCE_CREATION_REQUEST)
     created = await groups_service.create_group(
@@ -543,7 +545,7 @@ async def get_group(
     principal: ProvisionerDep,
     attributes: Attributes = None,
     excluded_attributes: ExcludedAttributes = None,
-):
+) -> Response:
     """One Group with its members; `If-None-Match` gets 304 while it is unchanged."""
     params = GROUPS.parameters(attributes, excluded_attributes)
     group = await groups_service.get_group(session, principal, GROUPS.id(group_id))
@@ -553,7 +555,7 @@ async def get_group(
 @router.put("/Groups/{group_id}")
 async def replace_group(
     request: Request, group_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
-):
+) -> Response:
     """Replace a Group: its name and its whole member list."""
     group = GROUPS.validated(await _json_body(request), Context.RESOURCE_REPLACEMENT_REQUEST)
     updated = await groups_service.update_group(
@@ -570,7 +572,7 @@ async def replace_group(
 @router.patch("/Groups/{group_id}")
 async def patch_group(
     request: Request, group_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
-):
+) -> Response:
     """Apply PatchOp operations: members add/remove (Okta group push, Entra), rename."""
     current = await groups_service.get_group(session, principal, GROUPS.id(group_id))
     raw = await _json_body(request)
@@ -591,7 +593,7 @@ async def patch_group(
 @router.delete("/Groups/{group_id}", status_code=204)
 async def delete_group(
     request: Request, group_id: str, session: SessionDep, principal: ProvisionerDep, if_match: IfMatch = None
-):
+) -> Response:
     """Delete a Group: its members leave it (department and role re-decided); the department stays."""
     await groups_service.delete_group(session, principal, GROUPS.id(group_id), if_match=if_match)
     return Response(status_code=204)
@@ -608,7 +610,7 @@ def _parsed_or_none(parse: Any, text: str | None) -> Any:
 
 
 @router.post("/.search")
-async def search_everything(request: Request, session: SessionDep, principal: ProvisionerDep):
+async def search_everything(request: Request, session: SessionDep, principal: ProvisionerDep) -> Response:
     """Users, then Groups; a filter applies to the types that have its attribute."""
     payload = await _json_body(request)
     with scim_errors():
