@@ -16,25 +16,26 @@ from typing import Any
 import orjson
 import structlog
 from asgi_correlation_id import correlation_id
+from structlog.typing import EventDict
 
 from service.config import Settings
 
 
-def _request_id(_logger: object, _name: str, event: dict) -> dict:
+def _request_id(_logger: object, _name: str, event: EventDict) -> EventDict:
     request_id = correlation_id.get()
     if request_id and "request_id" not in event:
         event["request_id"] = request_id
     return event
 
 
-def _stdlib_logger_name(_logger: object, _name: str, event: dict) -> dict:
+def _stdlib_logger_name(_logger: object, _name: str, event: EventDict) -> EventDict:
     record = event.get("_record")
     if record is not None:
         event["logger_name"] = record.name  # the same key our own loggers use
     return event
 
 
-def _dumps(event: dict, **kwargs: Any) -> bytes:
+def _dumps(event: EventDict, **kwargs: Any) -> bytes:
     """One JSON line as bytes (orjson: a few times cheaper than json.dumps per access-log
     line); what orjson refuses (integers beyond 64 bits) goes through json."""
     try:
@@ -58,10 +59,10 @@ def access_logger() -> Any:
     return _access
 
 
-_second: list = [0, ""]  # the last whole second seen, formatted
+_second: list[int | str] = [0, ""]  # the last whole second seen, formatted
 
 
-def _timestamp(_logger: object, _name: str, event: dict) -> dict:
+def _timestamp(_logger: object, _name: str, event: EventDict) -> EventDict:
     """TimeStamper(fmt="iso", utc=True)'s format, the date formatted once a second."""
     now = time.time()
     second = int(now)

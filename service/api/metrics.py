@@ -28,7 +28,7 @@ class RequestMetrics:
     def __init__(self) -> None:
         self.counts: dict[tuple[str, str, int], int] = {}
         # per (method, route): one count per bucket (the last is +Inf), then the sum
-        self.latency: dict[tuple[str, str], list] = {}
+        self.latency: dict[tuple[str, str], list[float]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
@@ -63,7 +63,7 @@ class _MultiprocessMetrics:
         self.latency = Histogram(LATENCY, "HTTP request latency", ["method", "route"], buckets=BUCKETS)
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one instance per process, label sets are few
-    def _children(self, method: str, route: str, status: int) -> tuple:
+    def _children(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
         return self.requests.labels(method, route, str(status)), self.latency.labels(method, route)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:

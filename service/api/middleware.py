@@ -12,6 +12,7 @@ import secrets
 import time
 from array import array
 from itertools import accumulate
+from typing import Any
 from urllib.parse import parse_qsl
 
 from asgi_correlation_id import correlation_id
@@ -20,7 +21,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.metrics import request_metrics
 from service.api.problems import problem_response
-from service.errors import BadRequest, Invalid, PayloadTooLarge, UnsupportedMediaType, field_error
+from service.errors import (
+    BadRequest,
+    CueCardError,
+    Invalid,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    field_error,
+)
 from service.fields import NUL, nul_position
 from service.logging import access_logger
 
@@ -63,11 +71,11 @@ def json_depth(body: bytes) -> int:
     return max(accumulate(array("b", brackets)), default=0)
 
 
-def _nul_in_url(scope: Scope) -> list[dict] | None:
+def _nul_in_url(scope: Scope) -> list[dict[str, Any]] | None:
     """Validation errors for a NUL character in the query string or the path, or None.
 
     PostgreSQL text cannot hold U+0000: one in a parameter failed the query with a 500."""
-    errors: list[dict] = []
+    errors: list[dict[str, Any]] = []
     query: bytes = scope.get("query_string", b"")
     if b"%00" in query or b"\x00" in query:
         for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
@@ -90,7 +98,7 @@ def _nul_in_url(scope: Scope) -> list[dict] | None:
 _GRAPHQL_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u(?:0000|\{0+\})")
 
 
-def _graphql_nul(body: bytes) -> list[dict] | None:
+def _graphql_nul(body: bytes) -> list[dict[str, Any]] | None:
     """Validation errors for a NUL in a GraphQL request's variables or string literals.
 
     GraphQL string arguments reach the services without an input model on some fields
@@ -99,7 +107,7 @@ def _graphql_nul(body: bytes) -> list[dict] | None:
         payload = json.loads(body)
     except (ValueError, RecursionError):
         return None  # not JSON: GraphQL answers that itself
-    errors: list[dict] = []
+    errors: list[dict[str, Any]] = []
     for index, operation in enumerate(payload if isinstance(payload, list) else [payload]):
         if not isinstance(operation, dict):
             continue
@@ -133,7 +141,7 @@ class RequestGuard:
             return
         nul = _nul_in_url(scope)
         if nul is not None:
-            problem = Invalid("The URL contains a NUL character; see `errors`.", errors=nul)
+            problem: CueCardError = Invalid("The URL contains a NUL character; see `errors`.", errors=nul)
             await self._refuse(problem, scope, receive, send)
             return
         if scope["method"] not in BODY_METHODS:

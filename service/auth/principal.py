@@ -20,7 +20,7 @@ HUMAN_ROLES = tuple(role.value for role in Role)
 RoleName = Literal["admin", "editor", "manager", "employee"]
 
 
-def is_role(value: object) -> TypeGuard[str]:
+def is_role(value: object) -> TypeGuard[RoleName]:
     return value in HUMAN_ROLES
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,7 +55,7 @@ async def department_keys(session: AsyncSession) -> list[str]:
     return list((await session.execute(select(Department.key).order_by(Department.key))).scalars())
 
 
-async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
     """Departments as named rows (reads; see service/reads.py)."""
     wanted = set(ids)
     if not wanted:
@@ -63,7 +64,7 @@ async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) ->
     return {d.id: d for d in rows}
 
 
-async def list_departments(session: AsyncSession, params: PageParams) -> RowPage[sa.Row]:
+async def list_departments(session: AsyncSession, params: PageParams) -> RowPage[sa.Row[Any]]:
     """A page of departments as named rows (reads; see service/reads.py)."""
     return await fetch_row_page(session, rows_of(Department), Department, params)
 
@@ -99,7 +100,7 @@ async def people_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict
     return {p.id: p for p in rows}
 
 
-async def person_reads_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row]:
+async def person_reads_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row[Any]]:
     """People as read rows (`_READ_COLUMNS` and `department_key`), in no particular order."""
     wanted = set(ids)
     if not wanted:
@@ -115,7 +116,7 @@ async def list_people(
     department_id: uuid.UUID | None = None,
     email: str | None = None,
     active: bool | None = None,
-) -> RowPage[sa.Row]:
+) -> RowPage[sa.Row[Any]]:
     """A page of people as read rows (`_READ_COLUMNS` and `department_key`)."""
     stmt = _PERSON_READS
     if department_id is not None:

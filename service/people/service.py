@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth import cache as auth_cache
 from service.auth.cache import MISS, AuthCache, StoredPerson
-from service.auth.principal import HUMAN_ROLES, Principal, Role, is_role
+from service.auth.principal import HUMAN_ROLES, Principal, Role, RoleName, is_role
 from service.auth.tokens import VerifiedToken
 from service.concurrency import check_if_match, etag
 from service.config import Settings
@@ -127,7 +127,7 @@ async def _to_read(session: AsyncSession, principal: Principal, people: list[Per
     return result
 
 
-def _reads(principal: Principal, rows: Iterable[sa.Row]) -> list[PersonRead]:
+def _reads(principal: Principal, rows: Iterable[sa.Row[Any]]) -> list[PersonRead]:
     """People from the repository's read rows (columns and department key, one joined query):
     validated by pydantic-core in one call, no ORM objects in between."""
     items = []
@@ -280,7 +280,12 @@ async def _apply_update(session: AsyncSession, person: Person, data: PersonUpdat
 
 @transactional
 async def ensure_person(
-    session: AsyncSession, principal: Principal, *, email: str, role: Role, department_key: str | None
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    email: str,
+    role: Role | RoleName,
+    department_key: str | None,
 ) -> PersonRead:
     """Creates the person if missing, else sets role (and department when given); keeps the rest."""
     if not principal.is_operator:
@@ -298,7 +303,7 @@ async def ensure_person(
 # --- principals --------------------------------------------------------------------------
 
 
-def _mapped_role(claims: dict[str, Any], settings: Settings) -> Role:
+def _mapped_role(claims: dict[str, Any], settings: Settings) -> Role | RoleName:
     raw = claims.get(settings.oidc_role_claim)
     values = (
         [raw]

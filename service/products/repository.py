@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +23,7 @@ async def list_products(session: AsyncSession, params: PageParams) -> RowPage[Pr
     return await fetch_page(session, select(Product), Product, params)
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
     """Products as named rows (every brief, message, campaign and feedback read names its
     product; see service/reads.py)."""
     wanted = set(ids)
