@@ -34,6 +34,7 @@ from service.api.rest import public_url
 from service.auth.dependencies import PrincipalDep
 from service.auth.principal import Principal
 from service.concurrency import check_if_match, etag, if_none_match_hits
+from service.config import Settings
 from service.db import SessionDep
 from service.errors import NotFound, json_syntax_error
 from service.groups import service as groups_service
@@ -159,7 +160,7 @@ class _Resource:
         """`before` with the PatchOp in `payload` applied (a copy)."""
         after = before.model_copy(deep=True)
         with scim_errors():
-            patch = PatchOp[self.model].model_validate(
+            patch = PatchOp[self.model].model_validate(  # type: ignore[name-defined]  # the resource's model, chosen at run time
                 payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=POLICY
             )
             patch.patch(after, POLICY)
@@ -169,7 +170,7 @@ class _Resource:
         if not attributes and not excluded:
             return None
         with scim_errors():
-            return ResponseParameters[self.model].model_validate(
+            return ResponseParameters[self.model].model_validate(  # type: ignore[name-defined]  # the resource's model, chosen at run time
                 {"attributes": attributes, "excludedAttributes": excluded}
             )
 
@@ -213,7 +214,7 @@ class _Resource:
             session, principal, lookup, start - 1, min(max(count, 0), MAX_RESULTS)
         )
         resources = [self.to_scim(request, item) for item in items]
-        page = ListResponse[self.model](
+        page = ListResponse[self.model](  # type: ignore[name-defined]  # the resource's model, chosen at run time
             total_results=total, start_index=start, items_per_page=len(resources), resources=resources
         )
         return scim_response(page.model_dump(mode="json", scim_ctx=context, response_parameters=params))
@@ -222,7 +223,7 @@ class _Resource:
         """The list query sent as a SearchRequest body (RFC 7644 §3.4.3)."""
         payload = await _json_body(request)
         with scim_errors():
-            search = SearchRequest[self.model].model_validate(
+            search = SearchRequest[self.model].model_validate(  # type: ignore[name-defined]  # the resource's model, chosen at run time
                 payload, scim_ctx=Context.SEARCH_REQUEST, scim_policy=POLICY
             )
         return await self.page(
@@ -292,7 +293,8 @@ GROUPS = _Resource(
 
 
 def _role_groups(request: Request) -> dict[str, str]:
-    return request.app.state.settings.scim_role_group_map
+    settings: Settings = request.app.state.settings
+    return settings.scim_role_group_map
 
 
 # --- discovery (RFC 7644 §4) -------------------------------------------------------------
