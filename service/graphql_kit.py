@@ -404,7 +404,7 @@ def input_of(
             if patch:
                 setattr(cls, f, strawberry.UNSET)
             elif info.default_factory is not None:
-                setattr(cls, f, strawberry.field(default_factory=info.default_factory))  # type: ignore[arg-type]
+                setattr(cls, f, strawberry.field(default_factory=info.default_factory))
             elif not info.is_required():
                 default = info.default
                 enum = next(

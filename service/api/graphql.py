@@ -15,7 +15,7 @@ import strawberry
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from graphql import GraphQLError, GraphQLSyntaxError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from starlette.websockets import WebSocket
 from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.fastapi import GraphQLRouter
@@ -78,7 +78,8 @@ class ErrorCodes(SchemaExtension):
         if result is None or not getattr(result, "errors", None):
             return
         result.errors = [
-            self._process(error, hide_suggestions=self.hide_suggestions) for error in result.errors
+            self._process(error, hide_suggestions=self.hide_suggestions)
+            for error in result.errors  # type: ignore[union-attr]  # not None: checked just above
         ]
 
     @staticmethod
@@ -137,7 +138,7 @@ class Schema(strawberry.Schema):
                 error
                 if (error.extensions or {}).get("code") and not self.hide_suggestions
                 else ErrorCodes._process(error, hide_suggestions=self.hide_suggestions)
-                for error in result.errors
+                for error in result.errors  # type: ignore[union-attr]  # not None: checked just above
             ]
         return result
 
@@ -186,7 +187,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # Rule classes and the validation cache are made once per schema: the cache's key holds
     # the rules, so a rule class made per request would never hit.
     shape = validation_rules(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases)
-    rules = list(shape)
+    rules: list[type[ASTValidationRule]] = list(shape)
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
     validated = ValidationResults(hide_suggestions=hide_suggestions, precheck=shape)
@@ -223,19 +224,19 @@ class OfflineGraphQLRouter(GraphQLRouter):
     """
 
     def __init__(self, *args: Any, graphiql: bool, **kwargs: Any) -> None:
-        super().__init__(*args, graphql_ide="graphiql", **kwargs)
+        super().__init__(*args, graphql_ide="graphiql", **kwargs)  # type: ignore[misc]  # kwargs never hold graphql_ide
         self.graphiql = graphiql
         # Strawberry's own WebSocket route resolves the context (our principal dependency wants
         # an HTTP request) before it looks at protocols: a 500. Replace it with a clean refusal.
         self.routes[:] = [route for route in self.routes if not _is_websocket_route(route)]
         self.add_api_websocket_route("", _refuse_websocket)
 
-    async def render_graphql_ide(self, request: Request) -> HTMLResponse:  # type: ignore[override]
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         if not self.graphiql:
             raise _post_only()
         return HTMLResponse(GRAPHIQL_HTML.replace("{{root}}", request.scope.get("root_path", "")))
 
-    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:  # type: ignore[override]
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         if (
             request.scope["type"] == "http"
             and request.method == "GET"

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
@@ -26,45 +26,45 @@ class Loaders:
         self.context = context
 
     @cached_property
-    def department(self) -> DataLoader:
+    def department(self) -> DataLoader[Any, Any]:
         return self.context.loader(people_service.departments_by_ids)
 
     @cached_property
-    def person(self) -> DataLoader:
+    def person(self) -> DataLoader[Any, Any]:
         return self.context.loader(people_service.people_by_ids)
 
     @cached_property
-    def product(self) -> DataLoader:
+    def product(self) -> DataLoader[Any, Any]:
         return self.context.loader(products_service.products_by_ids)
 
     @cached_property
-    def brief(self) -> DataLoader:
+    def brief(self) -> DataLoader[Any, Any]:
         return self.context.loader(briefs_service.briefs_by_ids)
 
     @cached_property
-    def brief_versions(self) -> DataLoader:
+    def brief_versions(self) -> DataLoader[Any, Any]:
         return self.context.loader(briefs_service.versions_by_lineage, missing=list)
 
     @cached_property
-    def brief_messages(self) -> DataLoader:
+    def brief_messages(self) -> DataLoader[Any, Any]:
         return self.context.loader(messages_service.messages_by_lineage, missing=list)
 
     @cached_property
-    def evidence(self) -> DataLoader:
+    def evidence(self) -> DataLoader[Any, Any]:
         return self.context.loader(evidence_service.evidence_by_ids)
 
     @cached_property
-    def theme(self) -> DataLoader:
+    def theme(self) -> DataLoader[Any, Any]:
         return self.context.loader(themes_service.themes_by_ids)
 
     @cached_property
-    def feedback_item(self) -> DataLoader:
+    def feedback_item(self) -> DataLoader[Any, Any]:
         return self.context.loader(feedback_service.feedback_by_ids)
 
     @cached_property
-    def feedback_transitions(self) -> DataLoader:
+    def feedback_transitions(self) -> DataLoader[Any, Any]:
         return self.context.loader(feedback_service.transitions_by_feedback_ids, missing=list)
 
     @cached_property
-    def campaign(self) -> DataLoader:
+    def campaign(self) -> DataLoader[Any, Any]:
         return self.context.loader(campaigns_service.campaigns_by_ids)

@@ -12,6 +12,7 @@ import os
 from bisect import bisect_left
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import Any
 
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -27,8 +28,8 @@ class RequestMetrics:
 
     def __init__(self) -> None:
         self.counts: dict[tuple[str, str, int], int] = {}
-        # per (method, route): one count per bucket (the last is +Inf), then the sum
-        self.latency: dict[tuple[str, str], list[float]] = {}
+        # per (method, route): one count per bucket (the last is +Inf), then the sum (a float)
+        self.latency: dict[tuple[str, str], list[Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)

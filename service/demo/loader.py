@@ -18,6 +18,7 @@ from service.demo import data
 from service.demo.campaigns import load_campaigns
 from service.demo.feedback import load_feedback
 from service.evidence import service as evidence_service
+from service.evidence.freshness import today
 from service.evidence.schemas import EvidenceCreate
 from service.messages import service as messages_service
 from service.messages.schemas import MessageCreate
@@ -100,9 +101,7 @@ async def _launch_story(session: AsyncSession, people: dict[str, PersonRead]) ->
         item = await evidence_service.create_evidence(
             session,
             editor,
-            EvidenceCreate(
-                kind=kind, claim=claim, source=source, verify_by=evidence_service.today() + timedelta(days)
-            ),
+            EvidenceCreate(kind=kind, claim=claim, source=source, verify_by=today() + timedelta(days)),
         )
         evidence.append({"id": item.id})
     brief = await briefs_service.create_brief(

@@ -100,7 +100,9 @@ async def people_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict
     return {p.id: p for p in rows}
 
 
-async def person_reads_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row[Any]]:
+async def person_reads_by_ids(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> list[sa.Row[*tuple[Any, ...]]]:
     """People as read rows (`_READ_COLUMNS` and `department_key`), in no particular order."""
     wanted = set(ids)
     if not wanted:

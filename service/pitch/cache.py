@@ -25,7 +25,8 @@ class ProductPitches:
     """Every published locale of one product, as stored."""
 
     documents: dict[str, dict[str, Any]]  # locale -> {"revision", "document"}
-    rendered: OrderedDict[tuple, tuple[bytes, str]] = field(default_factory=OrderedDict)
+    # variant -> service.pitch.read.RenderedPitch (which imports this module)
+    rendered: OrderedDict[tuple[Any, ...], Any] = field(default_factory=OrderedDict)
 
 
 class PitchCache:

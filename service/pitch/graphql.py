@@ -8,28 +8,27 @@ import strawberry
 
 from service.briefs.graphql import DifferentiatorType
 from service.briefs.schemas import Differentiator, GutCheck, Pain
-from service.evidence.graphql import EvidenceKind
+from service.evidence.schemas import EvidenceKind  # strawberry.enum registered it in place
 from service.graphql_kit import Info, parse, view
-from service.messages.graphql import MessageKind
-from service.messages.schemas import MetricRead
+from service.messages.schemas import MessageKind, MetricRead
 from service.pitch import service as pitch_service
 from service.pitch.schemas import PitchEvidence, PitchMessage, PitchRead, PitchRequest
 
 
 class _PitchMessage(PitchMessage):
-    metric: MetricRead | None = None
+    metric: MetricRead | None = None  # type: ignore[assignment]  # the stored JSON re-read as the brief's typed parts
 
 
 class _Pitch(PitchRead):
     """The stored document with the brief's parts shaped as the brief's own types, and its ETag."""
 
-    pains: list[Pain]
-    differentiators: list[Differentiator]
-    gut_check: GutCheck
-    value_translations: list[_PitchMessage]
-    key_messages: list[_PitchMessage]
-    talking_points: list[_PitchMessage]
-    faq: list[_PitchMessage]
+    pains: list[Pain]  # type: ignore[assignment]  # the stored JSON re-read as the brief's typed parts
+    differentiators: list[Differentiator]  # type: ignore[assignment]  # the stored JSON re-read as the brief's typed parts
+    gut_check: GutCheck  # type: ignore[assignment]  # the stored JSON re-read as the brief's typed parts
+    value_translations: list[_PitchMessage]  # type: ignore[assignment]  # the stored JSON re-read as the brief's typed parts
+    key_messages: list[_PitchMessage]  # type: ignore[assignment]  # the stored JSON re-read as the brief's typed parts
+    talking_points: list[_PitchMessage]  # type: ignore[assignment]  # the stored JSON re-read as the brief's typed parts
+    faq: list[_PitchMessage]  # type: ignore[assignment]  # the stored JSON re-read as the brief's typed parts
     etag: str = ""
 
 
@@ -101,4 +100,4 @@ class PitchQuery:
         )
         pitch = _Pitch.model_validate_json(rendered.body)
         pitch.etag = rendered.etag
-        return pitch
+        return pitch  # type: ignore[return-value]  # the view type reads this model's fields

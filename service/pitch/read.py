@@ -99,7 +99,7 @@ async def current_pitch(
         raise NotFound(f"Nothing is published for '{product_key}'" + (f" in {locale}." if locale else "."))
     on = today()
     variant = (stored["document"]["locale"], stored["revision"], audience, segment, competitor, media, on)
-    rendered = entry.rendered.get(variant)
+    rendered: RenderedPitch | None = entry.rendered.get(variant)
     if rendered is None:
         body, etag = render(
             stored["document"], audience=audience, segment=segment, competitor=competitor, media=media, on=on

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,9 +116,9 @@ async def add_usage(session: AsyncSession, usage: PitchUsage) -> None:
     session.add(usage)
 
 
-async def usage_summary(session: AsyncSession, product_key: str) -> list[sa.Row]:
+async def usage_summary(session: AsyncSession, product_key: str) -> list[sa.Row[Any]]:
     stmt = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel's select overloads stop at four columns
             PitchUsage.version,
             PitchUsage.locale,
             PitchUsage.audience,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -22,6 +23,7 @@ from service.pitch.read import RenderedPitch
 from service.pitch.schemas import PitchRead, PitchRequest, UsageCreate, UsageRecorded, UsageSummary
 
 router = APIRouter(prefix="/api/v1/pitch", tags=["pitch"])
+RawHeaders = list[tuple[bytes, bytes]]  # ASGI response headers
 # Clients may keep a copy but must revalidate: a 304 costs little, and a publish shows at once.
 CACHE_CONTROL = "private, max-age=0, must-revalidate"
 # The HTML card is a static fragment with inline styles: no script may ever run in it, it
@@ -30,7 +32,7 @@ CACHE_CONTROL = "private, max-age=0, must-revalidate"
 CARD_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; sandbox"
 
 
-def _parameters() -> list[dict]:
+def _parameters() -> list[dict[str, Any]]:
     schema = PitchRequest.model_json_schema()
     return [
         {
@@ -55,7 +57,7 @@ _validated: dict[tuple[str, bytes], PitchRequest] = {}
 _MAX_VALIDATED = 4096
 _MAX_KEPT_QUERY = 512  # bytes: longer (repeated parameters) is validated each time, not kept
 # Response headers by ETag and media type (200, 304): built once per rendered variant.
-_headers: dict[tuple[str, str], tuple[list, list]] = {}
+_headers: dict[tuple[str, str], tuple[RawHeaders, RawHeaders]] = {}
 
 
 def _wants_html(accept: str) -> bool:
@@ -84,7 +86,7 @@ def _parameters_of(product_key: str, query_string: bytes) -> PitchRequest:
     return query
 
 
-def _response_headers(pitch: RenderedPitch) -> tuple[list, list]:
+def _response_headers(pitch: RenderedPitch) -> tuple[RawHeaders, RawHeaders]:
     key = (pitch.etag, pitch.media_type)
     headers = _headers.get(key)
     if headers is None:
@@ -99,7 +101,7 @@ def _response_headers(pitch: RenderedPitch) -> tuple[list, list]:
     return headers
 
 
-async def _answer(scope: Scope) -> tuple[int, list, bytes]:
+async def _answer(scope: Scope) -> tuple[int, RawHeaders, bytes]:
     """Status, raw headers and body of a pitch read (a 304 when If-None-Match names it)."""
     product_key: str = scope["path_params"]["product_key"]
     query_string: bytes = scope["query_string"]
@@ -189,12 +191,12 @@ def fast_routes() -> list[Route]:
 @router.post("/{product_key}/usage", status_code=201, response_model=UsageRecorded)
 async def record_pitch_usage(
     product_key: Slug, body: UsageCreate, session: SessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Report that the pitch was shown, used or copied in a CRM (scope pitch:read)."""
     return json(await pitch_service.record_usage(session, principal, product_key, body), status_code=201)
 
 
 @router.get("/{product_key}/usage", response_model=UsageSummary)
-async def get_pitch_usage(product_key: Slug, session: SessionDep, principal: PrincipalDep):
+async def get_pitch_usage(product_key: Slug, session: SessionDep, principal: PrincipalDep) -> Response:
     """Usage of the pitch per version, locale, audience and event (editors and admins)."""
     return json(await pitch_service.usage_summary(session, principal, product_key))
