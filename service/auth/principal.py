@@ -39,6 +39,7 @@ class PersonRecord(Protocol):
     @property
     def email(self) -> str: ...
 
+
 # Scopes a service account may hold. `people:write` implies `people:read`.
 SCOPES = (
     "pitch:read",
