@@ -67,10 +67,6 @@ Sibling resolvers run concurrently, so its uses are serialised by a lock; `run` 
 `Context.session()`) starts from no open transaction, so a mutation's use case begins and
 commits its own; loaders join the read transaction they find. `Context.sessionmaker` is there
 for services that manage their own sessions (the pitch).
-
-Until campaigns and feedback use the kit: `Context.loaders` (named loaders over the same
-per-request ones), the re-exports in `service.api.graphql` and the `from_model` of `PersonType`,
-`ProductType` and `BriefType` (which return the read model) stay; then they go.
 """
 
 from __future__ import annotations
@@ -83,7 +79,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from enum import Enum
-from functools import cached_property
 from types import UnionType
 from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
@@ -141,13 +136,6 @@ class Context(BaseContext):
             except BaseException:
                 await session.rollback()
                 raise
-
-    @cached_property
-    def loaders(self) -> Any:
-        """The named loaders campaigns and feedback use until they move to `load`."""
-        from service.api.loaders import Loaders
-
-        return Loaders(self)
 
     async def close(self) -> None:
         if self._session is not None:

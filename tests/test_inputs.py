@@ -122,9 +122,9 @@ async def test_nul_in_a_graphql_mutation_variable_is_a_422_naming_it(app, client
 
 async def test_nul_in_a_graphql_input_model_is_a_user_input_error_too(app, callers):
     # Behind the HTTP guard, GraphQL inputs still go through the same input models.
-    from service.api.graphql import validate_input
     from service.briefs.schemas import BriefCreate
     from service.errors import Invalid
+    from service.graphql_kit import validate_input
 
     product = await make_product(app)
     with pytest.raises(Invalid) as refused:

@@ -35,13 +35,7 @@ from service.auth.dependencies import resolve_principal
 from service.auth.principal import Principal
 from service.config import Settings
 from service.errors import CueCardError, MethodNotAllowed, ServiceUnavailable
-from service.graphql_kit import (  # noqa: F401  until campaigns and feedback import the kit
-    Connection,
-    Context,
-    page_args,
-    to_uuid,
-    validate_input,
-)
+from service.graphql_kit import Context
 from service.logging import get_logger
 
 log = get_logger("cuecard.graphql")

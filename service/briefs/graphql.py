@@ -108,10 +108,6 @@ class BriefType:
     def versions(root: strawberry.Parent[BriefRead], info: Info) -> list[BriefType]:
         return load(info, briefs_service.versions_by_lineage, root.lineage_id, missing=list)
 
-    @staticmethod
-    def from_model(brief: BriefRead) -> BriefRead:  # until campaigns return read models
-        return brief
-
 
 # --- inputs ------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from service.campaigns import schemas
 from service.campaigns import service as campaigns_service
 from service.campaigns.schemas import (
     AcknowledgementRead,
+    Audience,
     AudienceRead,
     CampaignCreate,
     CampaignRead,
@@ -28,8 +29,10 @@ from service.campaigns.schemas import (
     EnrollmentRead,
     Grade,
     GutCheckAnswers,
+    InterviewAnswers,
     InterviewCreate,
     InterviewRead,
+    Step,
     StepRead,
 )
 from service.feedback import service as feedback_service
@@ -38,6 +41,8 @@ from service.graphql_kit import (
     Connection,
     Info,
     etag_field,
+    input_of,
+    input_type,
     load,
     load_all,
     page_args,
@@ -202,81 +207,59 @@ class InterviewResultType:
 
 # --- inputs ----------------------------------------------------------------------------------------
 
+CampaignAudienceInput = input_type(
+    Audience,
+    "CampaignAudienceInput",
+    description="Department keys and roles; an empty list matches everyone.",
+)
 
-@strawberry.input(description="Department keys and roles; an empty list matches everyone.")
-class CampaignAudienceInput:
-    departments: list[str] = strawberry.field(default_factory=list)
-    roles: list[Role] = strawberry.field(default_factory=list)
 
-
-@strawberry.input(
+@input_of(
+    Step,
+    name="CampaignStepInput",
     description="One campaign step: `at` for launch and reinforcement, `dayOffset` (days from the hire "
-    "date, 0 = the first day) for onboarding — exactly one of them."
+    "date, 0 = the first day) for onboarding — exactly one of them.",
 )
 class CampaignStepInput:
-    channel: CampaignChannel
-    title: str
-    message_id: strawberry.ID | None = None
     at: dt.datetime | None = None
-    day_offset: int | None = None
-    exercise: CampaignExercise | None = None
 
 
-@strawberry.input
+@input_of(CampaignCreate, name="CampaignInput")
 class CampaignInput:
     brief_id: strawberry.ID = strawberry.field(
         description="Any version of the brief; the campaign follows its current one."
     )
-    name: str
-    kind: CampaignKind
-    audience: CampaignAudienceInput | None = None
-    steps: list[CampaignStepInput] = strawberry.field(default_factory=list)
+    audience: CampaignAudienceInput | None = None  # null on create: everyone (see _campaign_data)
 
 
-@strawberry.input(
+CampaignPatch = input_type(
+    CampaignUpdate,
+    "CampaignPatch",
+    patch=True,
     description="Fields to change (the kind and brief stay); omitted fields stay. A new audience on an "
-    "active campaign enrolls whoever now matches and lets go of whoever no longer does."
+    "active campaign enrolls whoever now matches and lets go of whoever no longer does.",
 )
-class CampaignPatch:
-    name: str | None = strawberry.UNSET
-    audience: CampaignAudienceInput | None = strawberry.UNSET
-    steps: list[CampaignStepInput] | None = strawberry.UNSET
+CheckAnswersInput = input_type(GutCheckAnswers, "CheckAnswersInput")
+CheckInput = input_type(
+    CheckCreate, "CheckInput", description="The three gut-check answers and the pitch, in your own words."
+)
+GradeInput = input_type(
+    Grade, "GradeInput", description="`NEEDS_WORK` needs a comment: it is what the person reads next."
+)
+InterviewAnswersInput = input_type(
+    InterviewAnswers, "InterviewAnswersInput", description="Answer at least one of the three questions."
+)
 
 
-@strawberry.input
-class CheckAnswersInput:
-    who_changes: str
-    next_action: str
-    what_we_give_up: str
-
-
-@strawberry.input(description="The three gut-check answers and the pitch, in your own words.")
-class CheckInput:
-    answers: CheckAnswersInput
-    pitch_in_own_words: str
-
-
-@strawberry.input(description="`NEEDS_WORK` needs a comment: it is what the person reads next.")
-class GradeInput:
-    result: GradeResult
-    comment: str | None = None
-
-
-@strawberry.input(description="Answer at least one of the three questions.")
-class InterviewAnswersInput:
-    why_chose_us: str | None = None
-    what_was_inconvenient: str | None = None
-    why_not_buy: str | None = None
-
-
-@strawberry.input(
+@input_of(
+    InterviewCreate,
+    name="InterviewInput",
+    fields="answers customer interviewed_on",
     description="A customer interview from the onboarding exercise; each answer becomes a feedback item "
-    "(source INTERVIEW) that you follow in your feed."
+    "(source INTERVIEW) that you follow in your feed.",
 )
 class InterviewInput:
-    answers: InterviewAnswersInput
     customer: CustomerInput | None = None
-    interviewed_on: dt.date | None = None
 
 
 # --- queries and mutations -------------------------------------------------------------------------

@@ -43,10 +43,6 @@ class PersonType:
     def manager(root: strawberry.Parent[PersonRead], info: Info) -> PersonType | None:
         return load(info, people_service.people_by_ids, root.manager_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
-    @staticmethod
-    def from_model(person: PersonRead) -> PersonRead:  # until campaigns and feedback return read models
-        return person
-
 
 DepartmentInput = input_type(DepartmentCreate, "DepartmentInput")
 PersonInput = input_type(PersonCreate, "PersonInput", exclude={"external_id"})

@@ -13,10 +13,6 @@ from service.products.schemas import ProductCreate, ProductRead
 class ProductType:
     etag: str = etag_field()
 
-    @staticmethod
-    def from_model(product: ProductRead) -> ProductRead:  # until campaigns return read models
-        return product
-
 
 ProductInput = input_type(ProductCreate, "ProductInput")
 
