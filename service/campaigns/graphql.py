@@ -365,10 +365,10 @@ class CheckQuery:
 
 
 def _campaign_data(input: CampaignInput | CampaignPatch) -> dict[str, Any]:
-    data = plain(input)
+    data: dict[str, Any] = plain(input)
     if isinstance(input, CampaignInput) and data.get("audience") is None:
         data.pop("audience", None)  # on create, null is the same as absent: everyone
-    return data  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+    return data
 
 
 @strawberry.type
