@@ -13,6 +13,7 @@ from typing import Any
 
 import strawberry
 
+from service.auth.principal import Role
 from service.briefs import service as briefs_service
 from service.briefs.graphql import BriefType
 from service.campaigns import schemas
@@ -55,7 +56,7 @@ from service.graphql_kit import (
     view_type,
 )
 from service.people import service as people_service
-from service.people.graphql import PersonType, Role
+from service.people.graphql import PersonType
 from service.products import service as products_service
 from service.products.graphql import ProductType
 
@@ -77,11 +78,11 @@ StepState = graphql_enum(schemas.StepState)
 
 def campaign(root: Any, info: Info) -> CampaignType | None:
     """The campaign named by the parent's `campaign_id` (a nested `campaign` field)."""
-    return load(info, campaigns_service.campaigns_by_ids, root.campaign_id)
+    return load(info, campaigns_service.campaigns_by_ids, root.campaign_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
 
 def person(root: Any, info: Info) -> PersonType | None:
-    return load(info, people_service.people_by_ids, root.person_id)
+    return load(info, people_service.people_by_ids, root.person_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
 
 # --- campaigns -----------------------------------------------------------------------------------
@@ -123,15 +124,15 @@ class CampaignType:
         description="The brief's current (published) version, when there is one the caller may see."
     )
     def brief(root: strawberry.Parent[CampaignRead], info: Info) -> BriefType | None:
-        return load(info, briefs_service.briefs_by_ids, root.current_brief_id)
+        return load(info, briefs_service.briefs_by_ids, root.current_brief_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.field(description="The product the campaign's brief is about.")
     def product(root: strawberry.Parent[CampaignRead], info: Info) -> ProductType | None:
-        return load(info, products_service.products_by_ids, root.product_id)
+        return load(info, products_service.products_by_ids, root.product_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.field(description="Who planned it, when the caller may see the directory.")
     def created_by(root: strawberry.Parent[CampaignRead], info: Info) -> PersonType | None:
-        return load(info, people_service.people_by_ids, root.created_by_id)
+        return load(info, people_service.people_by_ids, root.created_by_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
 
 @view(
@@ -185,13 +186,13 @@ CheckAnswersType = view_type(
 )
 class CheckType:
     brief_id: strawberry.ID = strawberry.field(description="The brief version the check was answered for.")
-    etag: str = etag_field(description=None)
+    etag: str = etag_field(description=None)  # type: ignore[arg-type]  # None: no description; graphql_kit types it str
     person: PersonType | None = strawberry.field(resolver=person, description="Whose check it is.")
     campaign: CampaignType | None = strawberry.field(resolver=campaign)
 
     @strawberry.field(description="Who graded it.")
     def graded_by(root: strawberry.Parent[CheckRead], info: Info) -> PersonType | None:
-        return load(info, people_service.people_by_ids, root.graded_by_id)
+        return load(info, people_service.people_by_ids, root.graded_by_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
 
 @view(
@@ -202,7 +203,7 @@ class CheckType:
 class InterviewResultType:
     @strawberry.field(description="The feedback items the answers became, in the same order.")
     def feedback_items(root: strawberry.Parent[InterviewRead], info: Info) -> list[FeedbackItemType]:
-        return load_all(info, feedback_service.feedback_by_ids, root.feedback_ids)
+        return load_all(info, feedback_service.feedback_by_ids, root.feedback_ids)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
 
 # --- inputs ----------------------------------------------------------------------------------------
@@ -277,8 +278,8 @@ class CampaignQuery:
         info: Info,
         first: int = 50,
         after: str | None = None,
-        status: CampaignStatus | None = None,
-        kind: CampaignKind | None = None,
+        status: schemas.CampaignStatus | None = None,
+        kind: schemas.CampaignKind | None = None,
         brief_id: strawberry.ID | None = None,
     ) -> Connection[CampaignType]:
         brief = to_uuid(brief_id, "briefId") if brief_id is not None else None
@@ -288,11 +289,11 @@ class CampaignQuery:
         # Same caller, same visibility: another field's `campaign` (a check's) reads these, no query.
         loader = info.context.loader(campaigns_service.campaigns_by_ids)
         loader.prime_many({edge.node.id: edge.node for edge in page.edges})
-        return page
+        return page  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.field(description="One campaign (employees: only one they are or were in).")
     async def campaign(self, info: Info, id: strawberry.ID) -> CampaignType:
-        return await run(info, campaigns_service.get_campaign, to_uuid(id))
+        return await run(info, campaigns_service.get_campaign, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.field(
         description="A campaign's audience, people who left included unless `current` (editors and "
@@ -328,26 +329,26 @@ class CheckQuery:
         first: int = 50,
         after: str | None = None,
         campaign_id: strawberry.ID | None = None,
-        status: CheckStatus | None = None,
+        status: schemas.CheckStatus | None = None,
     ) -> Connection[CheckType]:
         of_campaign = to_uuid(campaign_id, "campaignId") if campaign_id is not None else None
-        return await paged(
+        return await paged(  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
             info, campaigns_service.list_checks, first, after, campaign_id=of_campaign, status=status
         )
 
     @strawberry.field(description="One check: yours, or of someone you review (otherwise NOT_FOUND).")
     async def check(self, info: Info, id: strawberry.ID) -> CheckType:
-        return await run(info, campaigns_service.get_check, to_uuid(id))
+        return await run(info, campaigns_service.get_check, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.field(
         description="One acknowledgement: yours, or of someone you review (otherwise NOT_FOUND)."
     )
     async def acknowledgement(self, info: Info, id: strawberry.ID) -> AcknowledgementType:
-        return await run(info, campaigns_service.get_acknowledgement, to_uuid(id))
+        return await run(info, campaigns_service.get_acknowledgement, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
 
 def _campaign_data(input: CampaignInput | CampaignPatch) -> dict[str, Any]:
-    data = plain(input)
+    data: dict[str, Any] = plain(input)
     if isinstance(input, CampaignInput) and data.get("audience") is None:
         data.pop("audience", None)  # on create, null is the same as absent: everyone
     return data
@@ -361,7 +362,7 @@ class CampaignMutation:
     )
     async def create_campaign(self, info: Info, input: CampaignInput) -> CampaignType:
         data = parse(info, CampaignCreate, _campaign_data(input))
-        return await run(info, campaigns_service.create_campaign, data)
+        return await run(info, campaigns_service.create_campaign, data)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.mutation(
         description="Change a planned or active campaign. `ifMatch` (the ETag) is required: missing → "
@@ -371,22 +372,22 @@ class CampaignMutation:
         self, info: Info, id: strawberry.ID, input: CampaignPatch, if_match: str | None = None
     ) -> CampaignType:
         data = parse(info, CampaignUpdate, _campaign_data(input))
-        return await run(info, campaigns_service.update_campaign, to_uuid(id), data, if_match=if_match)
+        return await run(info, campaigns_service.update_campaign, to_uuid(id), data, if_match=if_match)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.mutation(
         description="Start a planned campaign: every active person in its audience is enrolled "
         "(CONFLICT without steps or without a published brief version)."
     )
     async def activate_campaign(self, info: Info, id: strawberry.ID) -> CampaignType:
-        return await run(info, campaigns_service.activate_campaign, to_uuid(id))
+        return await run(info, campaigns_service.activate_campaign, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.mutation(description="Close an active campaign (its readiness stays readable).")
     async def complete_campaign(self, info: Info, id: strawberry.ID) -> CampaignType:
-        return await run(info, campaigns_service.complete_campaign, to_uuid(id))
+        return await run(info, campaigns_service.complete_campaign, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.mutation(description="Cancel a planned or active campaign.")
     async def cancel_campaign(self, info: Info, id: strawberry.ID) -> CampaignType:
-        return await run(info, campaigns_service.cancel_campaign, to_uuid(id))
+        return await run(info, campaigns_service.cancel_campaign, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.mutation(
         description="Acknowledge the campaign's current brief version yourself. Idempotent: `created` is "
@@ -402,14 +403,14 @@ class CampaignMutation:
     )
     async def submit_check(self, info: Info, campaign_id: strawberry.ID, input: CheckInput) -> CheckType:
         data = parse(info, CheckCreate, input)
-        return await run(info, campaigns_service.submit_check, to_uuid(campaign_id, "campaignId"), data)
+        return await run(info, campaigns_service.submit_check, to_uuid(campaign_id, "campaignId"), data)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.mutation(
         description="Grade a submitted check: an editor, an admin or the person's manager; nobody grades "
         "their own (FORBIDDEN); an already graded check → CONFLICT."
     )
     async def grade_check(self, info: Info, id: strawberry.ID, input: GradeInput) -> CheckType:
-        return await run(info, campaigns_service.grade_check, to_uuid(id), parse(info, Grade, input))
+        return await run(info, campaigns_service.grade_check, to_uuid(id), parse(info, Grade, input))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.mutation(
         description="The onboarding customer-interview exercise: each answer becomes a feedback item of "
@@ -419,4 +420,4 @@ class CampaignMutation:
         self, info: Info, campaign_id: strawberry.ID, input: InterviewInput
     ) -> InterviewResultType:
         data = parse(info, InterviewCreate, input)
-        return await run(info, campaigns_service.record_interview, to_uuid(campaign_id, "campaignId"), data)
+        return await run(info, campaigns_service.record_interview, to_uuid(campaign_id, "campaignId"), data)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import uuid
 
-from service.auth.principal import Principal
+from service.auth.principal import Principal, Role
 
 
 def can_manage(principal: Principal) -> bool:
     """Editors and admins write and run campaigns."""
-    return principal.has_role("editor", "admin") or principal.is_operator
+    return principal.has_role(Role.EDITOR, Role.ADMIN) or principal.is_operator
 
 
 def sees_all_campaigns(principal: Principal) -> bool:
     """Editors, admins, managers and `campaigns:read` integrations see every campaign; employees
     see the campaigns they are (or were) in."""
     return (
-        principal.has_role("editor", "admin", "manager")
+        principal.has_role(Role.EDITOR, Role.ADMIN, Role.MANAGER)
         or principal.is_operator
         or principal.has_scope("campaigns:read")
     )
@@ -26,18 +26,18 @@ def readiness_scope(principal: Principal) -> tuple[bool, uuid.UUID | None]:
     """(allowed, department): editors, admins and `campaigns:read` see everyone; managers their
     own department only; employees and other integrations see no readiness."""
     if (
-        principal.has_role("editor", "admin")
+        principal.has_role(Role.EDITOR, Role.ADMIN)
         or principal.is_operator
         or principal.has_scope("campaigns:read")
     ):
         return True, None
-    if principal.has_role("manager"):
+    if principal.has_role(Role.MANAGER):
         return True, principal.department_id
     return False, None
 
 
 def sees_everyones_answers(principal: Principal) -> bool:
-    return principal.has_role("editor", "admin") or principal.is_operator
+    return principal.has_role(Role.EDITOR, Role.ADMIN) or principal.is_operator
 
 
 def can_read_answers(
@@ -54,7 +54,7 @@ def can_read_answers(
     if principal.person_id is not None and principal.person_id == manager_id:
         return True
     return (
-        principal.has_role("manager")
+        principal.has_role(Role.MANAGER)
         and department_id is not None
         and principal.department_id == department_id
     )
@@ -76,7 +76,7 @@ def can_grade(
     if principal.person_id is not None and principal.person_id == manager_id:
         return True
     return (
-        principal.has_role("manager")
+        principal.has_role(Role.MANAGER)
         and department_id is not None
         and principal.department_id == department_id
     )

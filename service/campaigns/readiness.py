@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from service.auth.principal import Principal
+from service.auth.principal import Principal, Role
 from service.briefs import service as briefs_service
 from service.briefs.service import CurrentVersion
 from service.campaigns import policies
@@ -54,7 +54,7 @@ def _allowed(principal: Principal) -> Scope:
     allowed, department = policies.readiness_scope(principal)
     if not allowed:
         raise Forbidden("Readiness is for editors, admins and managers (their own department).")
-    return department if principal.has_role("manager") else EVERYONE
+    return department if principal.has_role(Role.MANAGER) else EVERYONE
 
 
 def _in_scope(stmt: Statement, department: Scope) -> Statement:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,16 +20,20 @@ from service.people.models import Department, Person
 from service.products.models import Product
 from service.reads import rows_of
 
-ENROLLMENTS = Enrollment.__table__  # type: ignore[attr-defined]
-ACKNOWLEDGEMENTS = Acknowledgement.__table__  # type: ignore[attr-defined]
+ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+ACKNOWLEDGEMENTS: sa.Table = Acknowledgement.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 # Marks an acknowledgement among check statuses in status_by_person's one query.
 ACKNOWLEDGED = "acknowledged"
+
+# (person id, hire date) of the people a campaign's audience selects.
+Audience: TypeAlias = "sa.Select[uuid.UUID, date | None]"
 
 
 def insert_ignoring_duplicates(session: AsyncSession, table: sa.Table) -> sa.Insert:
     """INSERT … ON CONFLICT DO NOTHING: concurrent double clicks and racing syncs write one row."""
-    dialect = postgresql if is_postgres(session) else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+    if is_postgres(session):
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 # --- campaigns ---------------------------------------------------------------------------------
@@ -42,13 +46,14 @@ async def get(session: AsyncSession, campaign_id: uuid.UUID, *, for_update: bool
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def read_row(session: AsyncSession, campaign_id: uuid.UUID) -> sa.Row | None:
+async def read_row(session: AsyncSession, campaign_id: uuid.UUID) -> sa.Row[Any] | None:
     """One campaign as a named row (reads; see service/reads.py)."""
     stmt = rows_of(Campaign).where(col(Campaign.id) == campaign_id)
-    return (await session.execute(stmt)).one_or_none()
+    row: sa.Row[Any] | None = (await session.execute(stmt)).one_or_none()
+    return row
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
     """Campaigns as named rows (reads; see service/reads.py)."""
     wanted = set(ids)
     if not wanted:
@@ -58,15 +63,15 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.U
 
 
 async def by_ids_enrolled(
-    session: AsyncSession, ids: Iterable[uuid.UUID], person_id: uuid.UUID
+    session: AsyncSession, ids: Iterable[uuid.UUID], person_id: uuid.UUID | None
 ) -> dict[uuid.UUID, Campaign]:
-    """The campaigns among `ids` that the person is or was in, in one query."""
+    """The campaigns among `ids` that the person is or was in (none without a person), in one query."""
     wanted = set(ids)
     if not wanted:
         return {}
     stmt = select(Campaign).where(
         col(Campaign.id).in_(wanted),
-        sa.exists().where(Enrollment.campaign_id == Campaign.id, Enrollment.person_id == person_id),
+        sa.exists().where(col(Enrollment.campaign_id) == Campaign.id, col(Enrollment.person_id) == person_id),
     )
     return {c.id: c for c in (await session.execute(stmt)).scalars()}
 
@@ -79,7 +84,7 @@ async def list_campaigns(
     kind: str | None = None,
     lineage_id: uuid.UUID | None = None,
     enrolled_person_id: uuid.UUID | None = None,
-) -> RowPage[sa.Row]:
+) -> RowPage[sa.Row[Any]]:
     """A page of campaigns as named rows (reads; see service/reads.py)."""
     stmt = rows_of(Campaign)
     if status is not None:
@@ -126,10 +131,10 @@ def audience_select(
     department_ids: list[uuid.UUID] | None,
     roles: list[str] | None,
     hired_since: date | None = None,
-) -> sa.Select[Any]:
+) -> Audience:
     """Active people matching an audience (None: any department / role); `hired_since` keeps
     onboarding to people whose onboarding is still running."""
-    stmt = sa.select(Person.id, Person.hire_date).where(Person.active == sa.true())
+    stmt = sa.select(col(Person.id), col(Person.hire_date)).where(col(Person.active) == sa.true())
     if department_ids is not None:
         stmt = stmt.where(col(Person.department_id).in_(department_ids))
     if roles is not None:
@@ -140,10 +145,10 @@ def audience_select(
 
 
 async def enroll_matching(
-    session: AsyncSession, campaign_id: uuid.UUID, audience: sa.Select[Any], *, anchored: bool
+    session: AsyncSession, campaign_id: uuid.UUID, audience: Audience, *, anchored: bool
 ) -> int:
     """Enrolls everyone `audience` selects who is not enrolled yet; returns how many."""
-    already = sa.select(Enrollment.person_id).where(Enrollment.campaign_id == campaign_id)
+    already = sa.select(col(Enrollment.person_id)).where(col(Enrollment.campaign_id) == campaign_id)
     rows = (await session.execute(audience.where(col(Person.id).not_in(already)))).all()
     if not rows:
         return 0
@@ -179,7 +184,7 @@ async def insert_enrollments(session: AsyncSession, rows: list[dict[str, Any]]) 
         await session.execute(insert_ignoring_duplicates(session, ENROLLMENTS), rows[start : start + 5000])
 
 
-async def leave_unmatched(session: AsyncSession, campaign_id: uuid.UUID, audience: sa.Select[Any]) -> None:
+async def leave_unmatched(session: AsyncSession, campaign_id: uuid.UUID, audience: Audience) -> None:
     """Lets go of current members `audience` no longer selects (their rows and history stay)."""
     now = utcnow()
     await session.execute(
@@ -187,20 +192,20 @@ async def leave_unmatched(session: AsyncSession, campaign_id: uuid.UUID, audienc
         .where(
             ENROLLMENTS.c.campaign_id == campaign_id,
             ENROLLMENTS.c.left_at.is_(None),
-            ENROLLMENTS.c.person_id.not_in(audience.with_only_columns(Person.id)),
+            ENROLLMENTS.c.person_id.not_in(audience.with_only_columns(col(Person.id))),
         )
         .values(left_at=now, updated_at=now, revision=ENROLLMENTS.c.revision + 1)
     )
 
 
-async def rejoin_matched(session: AsyncSession, campaign_id: uuid.UUID, audience: sa.Select[Any]) -> None:
+async def rejoin_matched(session: AsyncSession, campaign_id: uuid.UUID, audience: Audience) -> None:
     """Takes back former members `audience` selects again."""
     await session.execute(
         sa.update(ENROLLMENTS)
         .where(
             ENROLLMENTS.c.campaign_id == campaign_id,
             ENROLLMENTS.c.left_at.is_not(None),
-            ENROLLMENTS.c.person_id.in_(audience.with_only_columns(Person.id)),
+            ENROLLMENTS.c.person_id.in_(audience.with_only_columns(col(Person.id))),
         )
         .values(left_at=None, updated_at=utcnow(), revision=ENROLLMENTS.c.revision + 1)
     )
@@ -215,17 +220,19 @@ async def person_enrollments(
     return {e.campaign_id: e for e in (await session.execute(stmt)).scalars()}
 
 
-async def active_memberships(session: AsyncSession, person_id: uuid.UUID) -> list[sa.Row[Any]]:
+async def active_memberships(
+    session: AsyncSession, person_id: uuid.UUID
+) -> list[sa.Row[Campaign, str, date | None]]:
     """The active campaigns a person is currently in, each with its product's key and the
     person's anchor date, in one query (the feed's campaign steps)."""
-    stmt = (
-        sa.select(Campaign, Product.key.label("product_key"), Enrollment.anchor_date)
-        .join(Enrollment, Enrollment.campaign_id == Campaign.id)
-        .join(Product, Product.id == Campaign.product_id)
+    stmt: sa.Select[Campaign, str, date | None] = (
+        sa.select(Campaign, col(Product.key).label("product_key"), col(Enrollment.anchor_date))
+        .join(Enrollment, col(Enrollment.campaign_id) == Campaign.id)
+        .join(Product, col(Product.id) == Campaign.product_id)
         .where(
-            Enrollment.person_id == person_id,
+            col(Enrollment.person_id) == person_id,
             col(Enrollment.left_at).is_(None),
-            Campaign.status == CampaignStatus.ACTIVE,
+            col(Campaign.status) == CampaignStatus.ACTIVE,
         )
     )
     return list((await session.execute(stmt)).all())
@@ -269,14 +276,16 @@ async def reporting_lines(
     if not wanted:
         return {}
     rows = await session.execute(
-        sa.select(Person.id, Person.manager_id, Person.department_id).where(col(Person.id).in_(wanted))
+        sa.select(col(Person.id), col(Person.manager_id), col(Person.department_id)).where(
+            col(Person.id).in_(wanted)
+        )
     )
     return {person_id: (manager_id, department_id) for person_id, manager_id, department_id in rows.all()}
 
 
 def _managed_people(reviewer_id: uuid.UUID | None, department_id: uuid.UUID | None) -> sa.Select[Any]:
     """The people a manager reviews: their direct reports and their department (and themself)."""
-    return sa.select(Person.id).where(
+    return sa.select(col(Person.id)).where(
         sa.or_(
             col(Person.id) == reviewer_id if reviewer_id else sa.false(),
             col(Person.manager_id) == reviewer_id if reviewer_id else sa.false(),
@@ -406,14 +415,14 @@ async def status_by_person(
         return set(), {}
     lineages = list(bases)
     answers = sa.union_all(
-        sa.select(Acknowledgement.lineage_id, Acknowledgement.version, sa.literal(ACKNOWLEDGED)).where(
-            Acknowledgement.person_id == person_id, col(Acknowledgement.lineage_id).in_(lineages)
-        ),
-        sa.select(Check.lineage_id, Check.version, Check.status).where(
-            Check.person_id == person_id, col(Check.lineage_id).in_(lineages)
+        sa.select(
+            col(Acknowledgement.lineage_id), col(Acknowledgement.version), sa.literal(ACKNOWLEDGED)
+        ).where(col(Acknowledgement.person_id) == person_id, col(Acknowledgement.lineage_id).in_(lineages)),
+        sa.select(col(Check.lineage_id), col(Check.version), col(Check.status)).where(
+            col(Check.person_id) == person_id, col(Check.lineage_id).in_(lineages)
         ),
     )
-    rank = {CheckStatus.PASSED: 0, CheckStatus.SUBMITTED: 1, CheckStatus.NEEDS_WORK: 2}
+    rank: dict[str, int] = {CheckStatus.PASSED: 0, CheckStatus.SUBMITTED: 1, CheckStatus.NEEDS_WORK: 2}
     acked: set[uuid.UUID] = set()
     status: dict[uuid.UUID, str] = {}
     for lineage, version, state in (await session.execute(answers)).all():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, json, page_response, resource_response
@@ -36,7 +36,7 @@ from service.pagination import Page
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 
 
-def _campaign(request: Request, campaign: CampaignRead, status_code: int = 200):
+def _campaign(request: Request, campaign: CampaignRead, status_code: int = 200) -> Response:
     location = f"/api/v1/campaigns/{campaign.id}" if status_code == 201 else None
     return resource_response(
         request,
@@ -47,7 +47,7 @@ def _campaign(request: Request, campaign: CampaignRead, status_code: int = 200):
     )
 
 
-def _check(request: Request, check: CheckRead, status_code: int = 200):
+def _check(request: Request, check: CheckRead, status_code: int = 200) -> Response:
     location = f"/api/v1/checks/{check.id}" if status_code == 201 else None
     return resource_response(
         request, check, campaigns_service.check_etag(check), status_code=status_code, location=location
@@ -63,7 +63,7 @@ async def list_campaigns(
     status: Annotated[CampaignStatus | None, Query()] = None,
     kind: Annotated[CampaignKind | None, Query()] = None,
     brief_id: Annotated[uuid.UUID | None, Query(description="Any version of the brief.")] = None,
-):
+) -> Response:
     """List campaigns (employees: the ones they are or were in)."""
     result = await campaigns_service.list_campaigns(
         session, principal, page, status=status, kind=kind, brief_id=brief_id
@@ -78,11 +78,11 @@ async def create_campaign(
     session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
-):
+) -> Response:
     """Plan a campaign for a brief: audience (department keys, roles; empty = everyone) and steps
     (`at` for launch and reinforcement, `day_offset` from the hire date for onboarding)."""
 
-    async def produce():
+    async def produce() -> Response:
         return _campaign(request, await campaigns_service.create_campaign(session, principal, body), 201)
 
     return await idempotent(request, principal, produce, key=idempotency_key)
@@ -91,7 +91,7 @@ async def create_campaign(
 @router.get("/campaigns/{campaign_id}", response_model=CampaignRead, responses=NOT_MODIFIED)
 async def get_campaign(
     request: Request, campaign_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Get a campaign."""
     return _campaign(request, await campaigns_service.get_campaign(session, principal, campaign_id))
 
@@ -104,7 +104,7 @@ async def update_campaign(
     session: SessionDep,
     principal: PrincipalDep,
     if_match: Annotated[str | None, Header(description="The ETag you last read (required).")] = None,
-):
+) -> Response:
     """Change a planned or active campaign (If-Match required: 428 without, 412 when stale).
     A new audience on an active campaign enrolls whoever now matches and lets go of the rest."""
     updated = await campaigns_service.update_campaign(
@@ -116,7 +116,7 @@ async def update_campaign(
 @router.post("/campaigns/{campaign_id}/activate", response_model=CampaignRead)
 async def activate_campaign(
     request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Start a planned campaign: every active person in its audience is enrolled (409 without
     steps or without a published brief version)."""
     return _campaign(request, await campaigns_service.activate_campaign(session, principal, campaign_id))
@@ -125,7 +125,7 @@ async def activate_campaign(
 @router.post("/campaigns/{campaign_id}/complete", response_model=CampaignRead)
 async def complete_campaign(
     request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Close an active campaign (its readiness stays readable)."""
     return _campaign(request, await campaigns_service.complete_campaign(session, principal, campaign_id))
 
@@ -133,7 +133,7 @@ async def complete_campaign(
 @router.post("/campaigns/{campaign_id}/cancel", response_model=CampaignRead)
 async def cancel_campaign(
     request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Cancel a planned or active campaign."""
     return _campaign(request, await campaigns_service.cancel_campaign(session, principal, campaign_id))
 
@@ -146,7 +146,7 @@ async def list_enrollments(
     principal: PrincipalDep,
     page: PageDep,
     current: Annotated[bool, Query(description="Only people still in the audience.")] = False,
-):
+) -> Response:
     """The campaign's audience, people who left included (`left_at`) unless `current=true`;
     managers see their own department."""
     result = await campaigns_service.list_enrollments(
@@ -156,14 +156,16 @@ async def list_enrollments(
 
 
 @router.get("/campaigns/{campaign_id}/readiness", response_model=CampaignReadiness)
-async def campaign_readiness(campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
+async def campaign_readiness(
+    campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Response:
     """Audience, acknowledged, passed and overdue for the brief's current version, in total and
     per department (managers: their own department)."""
     return json(await readiness_service.campaign_readiness(session, principal, campaign_id))
 
 
 @router.get("/readiness", response_model=OrganisationReadiness)
-async def organisation_readiness(session: SessionDep, principal: PrincipalDep):
+async def organisation_readiness(session: SessionDep, principal: PrincipalDep) -> Response:
     """Can our people state what makes us worth buying, in the customer's words? Per product with
     a published pitch: the share of its campaign audiences that passed a check on the current
     version, in total and per department (editors and admins; managers: their own department)."""
@@ -176,7 +178,9 @@ async def organisation_readiness(session: SessionDep, principal: PrincipalDep):
     response_model=AcknowledgementRead,
     responses={200: {"model": AcknowledgementRead, "description": "Already acknowledged: the same one."}},
 )
-async def acknowledge(request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
+async def acknowledge(
+    request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Response:
     """Acknowledge the campaign's current brief version yourself. Idempotent: 201 the first
     time, then 200 with the same acknowledgement (also under concurrent double clicks)."""
     ack, created = await campaigns_service.acknowledge(session, principal, campaign_id)
@@ -192,7 +196,7 @@ async def acknowledge(request: Request, campaign_id: uuid.UUID, session: Session
 @router.get("/campaigns/{campaign_id}/acknowledgements", response_model=Page[AcknowledgementRead])
 async def list_acknowledgements(
     request: Request, campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, page: PageDep
-):
+) -> Response:
     """Acknowledgements given through this campaign that you may read (employees: their own)."""
     return page_response(
         request, await campaigns_service.list_acknowledgements(session, principal, campaign_id, page)
@@ -204,7 +208,7 @@ async def list_acknowledgements(
 )
 async def get_acknowledgement(
     request: Request, acknowledgement_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
-):
+) -> Response:
     """One acknowledgement (yours, or of someone you review; otherwise 404)."""
     ack = await campaigns_service.get_acknowledgement(session, principal, acknowledgement_id)
     return resource_response(request, ack, etag(1))
@@ -218,11 +222,11 @@ async def submit_check(
     session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
-):
+) -> Response:
     """Answer the comprehension check yourself: the three gut-check answers and the pitch in
     your own words (409 while one waits for a grade or after you passed this version)."""
 
-    async def produce():
+    async def produce() -> Response:
         return _check(
             request, await campaigns_service.submit_check(session, principal, campaign_id, body), 201
         )
@@ -238,7 +242,7 @@ async def list_checks(
     page: PageDep,
     campaign_id: Annotated[uuid.UUID | None, Query()] = None,
     status: Annotated[CheckStatus | None, Query(description="`submitted` is the grading queue.")] = None,
-):
+) -> Response:
     """Checks you may read: everyone's (editors, admins), your people's (managers), your own."""
     result = await campaigns_service.list_checks(
         session, principal, page, campaign_id=campaign_id, status=status
@@ -247,7 +251,9 @@ async def list_checks(
 
 
 @router.get("/checks/{check_id}", response_model=CheckRead, responses=NOT_MODIFIED)
-async def get_check(request: Request, check_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
+async def get_check(
+    request: Request, check_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Response:
     """One check (yours, or of someone you review; otherwise 404)."""
     return _check(request, await campaigns_service.get_check(session, principal, check_id))
 
@@ -255,7 +261,7 @@ async def get_check(request: Request, check_id: uuid.UUID, session: SessionDep, 
 @router.post("/checks/{check_id}/grade", response_model=CheckRead)
 async def grade_check(
     request: Request, check_id: uuid.UUID, body: Grade, session: SessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Grade a submitted check `passed` or `needs_work` (with a comment): an editor, an admin or
     the person's manager; nobody grades their own."""
     return _check(request, await campaigns_service.grade_check(session, principal, check_id, body))
@@ -269,12 +275,12 @@ async def record_interview(
     session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
-):
+) -> Response:
     """The onboarding customer-interview exercise: each answer (why did you choose us, what was
     inconvenient, why do people not buy) becomes a feedback item of source `interview` that you
     follow in your feed. Accepts an Idempotency-Key."""
 
-    async def produce():
+    async def produce() -> Response:
         recorded = await campaigns_service.record_interview(session, principal, campaign_id, body)
         return json(recorded, status_code=201)
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth.principal import Principal
+from service.auth.principal import Principal, Role
 from service.briefs import service as briefs_service
 from service.briefs.service import CurrentVersion
 from service.campaigns import enrollment, policies, repository
@@ -70,7 +70,7 @@ def _touch(row: Campaign | Check) -> None:
 # --- shaping ------------------------------------------------------------------------------------
 
 
-def step_due_at(step: dict, anchor: datetime | None) -> datetime | None:
+def step_due_at(step: dict[str, Any], anchor: datetime | None) -> datetime | None:
     """When a step is due: its fixed time, or `day_offset` days after the anchor (the hire day)."""
     if step.get("at") is not None:
         return datetime.fromisoformat(step["at"])
@@ -85,7 +85,7 @@ def anchor_of(anchor_date: date | None) -> datetime | None:
 
 
 async def _to_read(
-    session: AsyncSession, principal: Principal, campaigns: Sequence[Campaign | sa.Row]
+    session: AsyncSession, principal: Principal, campaigns: Sequence[Campaign | sa.Row[Any]]
 ) -> list[CampaignRead]:
     """Two queries however many campaigns (table rows or named rows): their products and their
     briefs' current versions."""
@@ -128,7 +128,7 @@ async def visible_campaign(
     return await _seen(session, principal, await repository.get(session, campaign_id, for_update=lock))
 
 
-CampaignRow = TypeVar("CampaignRow", Campaign, sa.Row)
+CampaignRow = TypeVar("CampaignRow", Campaign, sa.Row[Any])
 
 
 async def _seen(session: AsyncSession, principal: Principal, campaign: CampaignRow | None) -> CampaignRow:
@@ -191,6 +191,7 @@ async def campaigns_by_ids(
     """Gets many campaigns at once, leaving out what the caller may not see (for DataLoaders)."""
     if not (policies.sees_all_campaigns(principal) or principal.is_person):
         return {}
+    found: Mapping[uuid.UUID, Campaign | sa.Row[Any]]
     if policies.sees_all_campaigns(principal):
         found = await repository.by_ids(session, ids)
     else:
@@ -226,7 +227,7 @@ async def _check_plan(
         raise Invalid("The campaign's plan has problems; see `errors`.", errors=errors)
 
 
-def _stored_steps(steps: list[Step]) -> list[dict]:
+def _stored_steps(steps: list[Step]) -> list[dict[str, Any]]:
     """Steps as stored: fixed times in UTC, whatever offset they were sent with."""
     return [
         step.model_copy(update={"at": step.at.astimezone(UTC) if step.at else None}).model_dump(mode="json")
@@ -289,7 +290,7 @@ async def update_campaign(
     audience_changed = False
     if data.audience is not None:
         departments = list(dict.fromkeys(data.audience.departments))
-        roles = list(dict.fromkeys(data.audience.roles))
+        roles: list[str] = list(dict.fromkeys(data.audience.roles))
         audience_changed = (departments, roles) != (campaign.audience_departments, campaign.audience_roles)
         campaign.audience_departments, campaign.audience_roles = departments, roles
     _touch(campaign)
@@ -385,7 +386,7 @@ async def list_enrollments(
     their own department's people."""
     campaign = await visible_campaign(session, principal, campaign_id)
     _, department = _audience_department(principal)
-    if principal.has_role("manager") and department is None:
+    if principal.has_role(Role.MANAGER) and department is None:
         return Page(items=[], next_cursor=None)
     page = await repository.list_enrollments(
         session, params, campaign_id=campaign.id, department_id=department, current_only=current_only
@@ -458,14 +459,19 @@ async def _answer_visibility(
     }
 
 
-def _answers_scope(principal: Principal) -> dict:
+class _AnswersScope(TypedDict, total=False):
+    reviewer_id: uuid.UUID
+    department_id: uuid.UUID | None
+
+
+def _answers_scope(principal: Principal) -> _AnswersScope:
     """Repository filters limiting a listing to what this caller may read: everything (editors,
     admins), or their own, their direct reports' and — for managers — their department's."""
     if policies.sees_everyones_answers(principal):
         return {}
     if principal.person_id is None:
         raise Forbidden("Acknowledgements and checks are read by people.")
-    department = principal.department_id if principal.has_role("manager") else None
+    department = principal.department_id if principal.has_role(Role.MANAGER) else None
     return {"reviewer_id": principal.person_id, "department_id": department}
 
 

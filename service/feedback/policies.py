@@ -13,9 +13,11 @@ PERSON_KEY_PREFIX, a prefix integrations may not send. So no person can pre-clai
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Row
 
-from service.auth.principal import Principal
+from service.auth.principal import Principal, Role
 from service.feedback.models import FeedbackItem
 from service.people import policies as people_policies
 
@@ -51,7 +53,7 @@ def may_name_filer(principal: Principal) -> bool:
     return (
         principal.is_operator
         or principal.has_scope("feedback:write")
-        or principal.has_role("editor", "admin")
+        or principal.has_role(Role.EDITOR, Role.ADMIN)
     )
 
 
@@ -70,13 +72,13 @@ def can_read(principal: Principal) -> bool:
 def sees_hub(principal: Principal) -> bool:
     """Editors, managers and admins see every item; so do `feedback:read` integrations."""
     return (
-        principal.has_role("editor", "manager", "admin")
+        principal.has_role(Role.EDITOR, Role.MANAGER, Role.ADMIN)
         or principal.is_operator
         or principal.has_scope("feedback:read")
     )
 
 
-def can_see(principal: Principal, item: FeedbackItem | Row) -> bool:
+def can_see(principal: Principal, item: FeedbackItem | Row[Any]) -> bool:
     """`item`: a table row or a named read row."""
     if sees_hub(principal):
         return True
@@ -85,7 +87,7 @@ def can_see(principal: Principal, item: FeedbackItem | Row) -> bool:
 
 def can_triage(principal: Principal) -> bool:
     """Triage, theme, decide, implement, announce: editors, managers, admins."""
-    return principal.has_role("editor", "manager", "admin") or principal.is_operator
+    return principal.has_role(Role.EDITOR, Role.MANAGER, Role.ADMIN) or principal.is_operator
 
 
 def filer_client(principal: Principal) -> str | None:

@@ -93,16 +93,17 @@ async def get_by_key(session: AsyncSession, source: str, external_id: str) -> Fe
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def read_row(session: AsyncSession, feedback_id: uuid.UUID) -> sa.Row | None:
+async def read_row(session: AsyncSession, feedback_id: uuid.UUID) -> sa.Row[Any] | None:
     """One item as a named row (reads; see service/reads.py)."""
     stmt = rows_of(FeedbackItem).where(col(FeedbackItem.id) == feedback_id)
-    return (await session.execute(stmt)).one_or_none()
+    row: sa.Row[Any] | None = (await session.execute(stmt)).one_or_none()
+    return row
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
     """Items as named rows (reads; see service/reads.py)."""
     wanted = list(set(ids))
-    found: dict[uuid.UUID, sa.Row] = {}
+    found: dict[uuid.UUID, sa.Row[Any]] = {}
     for start in range(0, len(wanted), KEY_CHUNK):
         stmt = rows_of(FeedbackItem).where(col(FeedbackItem.id).in_(wanted[start : start + KEY_CHUNK]))
         found.update((item.id, item) for item in (await session.execute(stmt)).all())
@@ -119,7 +120,7 @@ async def list_items(
     product_id: uuid.UUID | None = None,
     theme_id: uuid.UUID | None = None,
     since: datetime | None = None,
-) -> RowPage[sa.Row]:
+) -> RowPage[sa.Row[Any]]:
     """A page of items as named rows (reads; see service/reads.py)."""
     stmt = rows_of(FeedbackItem)
     if filed_by_id is not None:
@@ -147,7 +148,7 @@ def _last_activity() -> sa.ColumnElement[datetime]:
     )
 
 
-async def filed_by(session: AsyncSession, person_id: uuid.UUID, *, limit: int) -> list[sa.Row]:
+async def filed_by(session: AsyncSession, person_id: uuid.UUID, *, limit: int) -> list[sa.Row[Any]]:
     """What one person filed, the most recent loop news first (named rows, see service/reads.py)."""
     stmt = (
         rows_of(FeedbackItem)
@@ -160,10 +161,10 @@ async def filed_by(session: AsyncSession, person_id: uuid.UUID, *, limit: int) -
 
 async def transitions_for(
     session: AsyncSession, feedback_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, list[sa.Row]]:
+) -> dict[uuid.UUID, list[sa.Row[Any]]]:
     """Each item's steps through the loop, oldest first (one query per ~1,000 items; named rows)."""
     wanted = list(set(feedback_ids))
-    result: dict[uuid.UUID, list[sa.Row]] = {}
+    result: dict[uuid.UUID, list[sa.Row[Any]]] = {}
     for start in range(0, len(wanted), KEY_CHUNK):
         stmt = (
             rows_of(FeedbackTransition)

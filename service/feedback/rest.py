@@ -59,7 +59,7 @@ async def list_feedback(
     since: Annotated[
         Timestamp | None, Query(description="Only items received at or after this time (RFC 3339).")
     ] = None,
-):
+) -> Response:
     """List feedback items, oldest first. Editors, managers, admins and `feedback:read`
     integrations see every item; an employee sees the items they filed."""
     result = await feedback_service.list_feedback(
@@ -87,7 +87,7 @@ async def create_feedback(
     session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
-):
+) -> Response:
     """File one piece of customer voice (any person; integrations with `feedback:write`).
 
     201 when new; 200 when an item with the same `source` and `external_id` existed (it is
@@ -97,7 +97,7 @@ async def create_feedback(
     Accepts `Idempotency-Key`.
     """
 
-    async def produce():
+    async def produce() -> Response:
         item, outcome = await feedback_service.file_feedback(session, principal, body)
         return resource_response(
             request,
@@ -117,7 +117,7 @@ async def ingest_feedback_batch(
     session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
-):
+) -> Response:
     """Upsert up to 10,000 items by `source` + `external_id`, in one transaction.
 
     Each item is validated on its own: good items are kept, bad ones are reported by `index`
@@ -128,7 +128,7 @@ async def ingest_feedback_batch(
     (same key and body → the first response again).
     """
 
-    async def produce():
+    async def produce() -> Response:
         return json(await feedback_service.ingest_batch(session, principal, body.items))
 
     with ingest.collector_paused():  # the key's fingerprint re-parses the whole body
@@ -156,7 +156,7 @@ async def get_feedback_digest(
     until: Annotated[
         Timestamp | None, Query(description="End of the window, exclusive (default: now).")
     ] = None,
-):
+) -> Response:
     """The weekly review (editors, managers, admins, scope feedback:read).
 
     Over items received in [since, until): the total, counts by source and by theme (items of
@@ -179,7 +179,7 @@ async def get_feedback_digest(
 @router.get("/feedback/{feedback_id:uuid}", response_model=FeedbackRead, responses=NOT_MODIFIED)
 async def get_feedback(
     request: Request, feedback_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Get a feedback item (employees: only their own). Honours `If-None-Match`."""
     item = await feedback_service.get_feedback(session, principal, feedback_id)
     return resource_response(request, item, feedback_service.feedback_etag(item))
@@ -193,7 +193,7 @@ async def update_feedback(
     session: SessionDep,
     principal: PrincipalDep,
     if_match: IfMatch = None,
-):
+) -> Response:
     """Set an item's theme, tags or product (editors, managers, admins); `If-Match` honoured.
     A theme that was merged files the item under its survivor."""
     item = await feedback_service.update_feedback(session, principal, feedback_id, body, if_match=if_match)
@@ -208,7 +208,7 @@ async def transition_feedback(
     session: SessionDep,
     principal: PrincipalDep,
     if_match: IfMatch = None,
-):
+) -> Response:
     """Move an item one stage on: new → triaged → decided → implemented → announced
     (editors, managers, admins).
 
@@ -236,7 +236,7 @@ async def list_themes(
     include_merged: Annotated[
         bool, Query(description="Also list themes merged into others (their items count under the survivor).")
     ] = False,
-):
+) -> Response:
     """List themes, oldest first, each with its items and distinct customer accounts (editors,
     managers, admins, scope feedback:read)."""
     result = await themes_service.list_themes(
@@ -252,7 +252,7 @@ async def create_theme(
     session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
-):
+) -> Response:
     """Create a theme (editors, managers, admins). Accepts `Idempotency-Key`."""
 
     async def produce() -> Response:
@@ -269,7 +269,9 @@ async def create_theme(
 
 
 @themes_router.get("/themes/{theme_id}", response_model=ThemeRead, responses=NOT_MODIFIED)
-async def get_theme(request: Request, theme_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
+async def get_theme(
+    request: Request, theme_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Response:
     """Get a theme with its counts; a merged theme names its survivor and counts nothing.
     Honours `If-None-Match`."""
     theme = await themes_service.get_theme(session, principal, theme_id)
@@ -279,7 +281,7 @@ async def get_theme(request: Request, theme_id: uuid.UUID, session: SessionDep, 
 @themes_router.post("/themes/{theme_id}/merge", response_model=ThemeRead)
 async def merge_theme(
     request: Request, theme_id: uuid.UUID, body: ThemeMerge, session: SessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Merge this theme into another (editors, managers, admins) and get the survivor back.
 
     Every item moves to the survivor in one transaction, together with the items of themes

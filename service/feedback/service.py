@@ -67,12 +67,12 @@ def due_after(session: AsyncSession, stage: str, at: datetime) -> datetime | Non
 # --- reads ---------------------------------------------------------------------------------------
 
 
-def _customer(item: FeedbackItem | sa.Row) -> Customer:
+def _customer(item: FeedbackItem | sa.Row[Any]) -> Customer:
     return Customer.model_construct(account=item.customer_account, segment=item.customer_segment)
 
 
 async def _to_read(
-    session: AsyncSession, principal: Principal, items: Sequence[FeedbackItem | sa.Row]
+    session: AsyncSession, principal: Principal, items: Sequence[FeedbackItem | sa.Row[Any]]
 ) -> list[FeedbackRead]:
     """Shape a page of items (table rows or named rows) with one product query, whatever its size."""
     products = await products_service.products_by_ids(
@@ -85,7 +85,7 @@ async def _to_read(
         result.append(
             FeedbackRead(
                 id=item.id,
-                source=item.source,  # type: ignore[arg-type]
+                source=item.source,
                 external_id=item.external_id,
                 product_key=product.key if product else None,
                 customer=_customer(item),
@@ -93,8 +93,8 @@ async def _to_read(
                 nps_score=item.nps_score,
                 tags=list(item.tags or []),
                 received_at=item.received_at,
-                status=item.status,  # type: ignore[arg-type]
-                decision=item.decision,  # type: ignore[arg-type]
+                status=item.status,
+                decision=item.decision,
                 rationale=item.rationale,
                 theme_id=item.theme_id,
                 filed_by_id=item.filed_by_id,
@@ -184,7 +184,7 @@ async def feedback_by_ids(
     return {read.id: read for read in await _to_read(session, principal, visible)}
 
 
-def _transition_read(step: FeedbackTransition | sa.Row) -> TransitionRead:
+def _transition_read(step: FeedbackTransition | sa.Row[Any]) -> TransitionRead:
     return TransitionRead.model_validate(step)
 
 
@@ -246,7 +246,9 @@ def _require_ingest(principal: Principal) -> None:
 
 
 @transactional
-async def ingest_batch(session: AsyncSession, principal: Principal, items: list[dict]) -> BatchResult:
+async def ingest_batch(
+    session: AsyncSession, principal: Principal, items: list[dict[str, Any]]
+) -> BatchResult:
     """Upserts a batch by (source, external_id) in one transaction, keeping the good items.
 
     Each item is validated on its own; a bad one is reported by index and writes nothing.
@@ -417,7 +419,7 @@ async def update_feedback(
 
 async def _check_announcement(
     session: AsyncSession, principal: Principal, message_id: uuid.UUID | None
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     if message_id is None:
         return [
             field_error(
@@ -452,7 +454,7 @@ async def transition_feedback(
         raise Conflict(
             f"An item in '{item.status}' can only move to '{allowed}', not '{data.to}'.", allowed=[allowed]
         )
-    problems: list[dict] = []
+    problems: list[dict[str, Any]] = []
     if data.to == "decided":
         problems += [
             field_error(name, "required to decide (build or stop, and why)", type_="missing")
