@@ -25,7 +25,7 @@ def visible_statuses(principal: Principal) -> tuple[str, ...] | None:
     return ()
 
 
-def can_see(principal: Principal, brief: Brief | Row[Any]) -> bool:
+def can_see(principal: Principal, brief: Brief | Row[*tuple[Any, ...]]) -> bool:
     """`brief`: a table row or a named read row."""
     statuses = visible_statuses(principal)
     return statuses is None or brief.status in statuses
