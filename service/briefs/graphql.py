@@ -16,7 +16,6 @@ from service.briefs.schemas import (
     Change,
     Differentiator,
     GutCheck,
-    LintWarning,
     Pain,
     PainKind,
     RequestChanges,
@@ -41,19 +40,20 @@ from service.graphql_kit import (
     view_type,
 )
 from service.messages import service as messages_service
+from service.messages.schemas import LintWarning
 from service.products import service as products_service
 from service.products.graphql import ProductType
 
 if TYPE_CHECKING:
     from service.messages.graphql import MessageType
 
-BriefStatus = strawberry.enum(BriefStatus, name="BriefStatus")
+BriefStatus = strawberry.enum(BriefStatus, name="BriefStatus")  # type: ignore[misc]  # registers the StrEnum in place and returns it
 BriefChange = strawberry.enum(
     Change,
     name="BriefChange",
     description="How much a new version changes: a substantive one asks people to re-acknowledge.",
 )
-PainKind = strawberry.enum(
+PainKind = strawberry.enum(  # type: ignore[misc]  # registers the StrEnum in place and returns it
     PainKind,
     name="PainKind",
     description="The customer's pain: 不満 dissatisfaction, 不便 inconvenience or 不安 anxiety.",
@@ -94,7 +94,7 @@ class BriefType:
 
     @strawberry.field(description="The product this brief is about.")
     def product(root: strawberry.Parent[BriefRead], info: Info) -> ProductType | None:
-        return load(info, products_service.products_by_ids, root.product_id)
+        return load(info, products_service.products_by_ids, root.product_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.field(
         description="The messages speaking for any version of this brief that the caller may see."
@@ -102,11 +102,11 @@ class BriefType:
     def messages(
         root: strawberry.Parent[BriefRead], info: Info
     ) -> list[Annotated[MessageType, strawberry.lazy("service.messages.graphql")]]:
-        return load(info, messages_service.messages_by_lineage, root.lineage_id, missing=list)
+        return load(info, messages_service.messages_by_lineage, root.lineage_id, missing=list)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.field(description="Every version of this brief that the caller may see, oldest first.")
     def versions(root: strawberry.Parent[BriefRead], info: Info) -> list[BriefType]:
-        return load(info, briefs_service.versions_by_lineage, root.lineage_id, missing=list)
+        return load(info, briefs_service.versions_by_lineage, root.lineage_id, missing=list)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ class CitationInput:
 )
 class BriefInput:
     evidence: list[CitationInput] = strawberry.field(default_factory=list)
-    gut_check: GutCheckInput | None = None
+    gut_check: GutCheckInput | None = None  # type: ignore[valid-type]  # input_type builds the class at runtime
 
 
 @input_of(
@@ -152,7 +152,7 @@ class BriefPatch:
 
 
 def _brief_data(input: BriefInput | BriefPatch) -> dict[str, Any]:
-    data = plain(input)
+    data: dict[str, Any] = plain(input)
     if data.get("evidence"):
         # {id} cites an item, the other fields record one: a null means "not this kind of citation".
         data["evidence"] = [{k: v for k, v in c.items() if v is not None} for c in data["evidence"]]
@@ -184,7 +184,7 @@ class BriefQuery:
         locale: str | None = None,
     ) -> Connection[BriefType]:
         filters = parse(info, _BriefFilters, {"product_key": product_key, "locale": locale})
-        return await paged(
+        return await paged(  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
             info,
             briefs_service.list_briefs,
             first,
@@ -196,7 +196,7 @@ class BriefQuery:
 
     @strawberry.field(description="One brief version; drafts are invisible to employees and integrations.")
     async def brief(self, info: Info, id: strawberry.ID) -> BriefType:
-        return await run(info, briefs_service.get_brief, to_uuid(id))
+        return await run(info, briefs_service.get_brief, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
 
 @strawberry.type
@@ -205,7 +205,7 @@ class BriefMutation:
         description="Create a draft brief (version 1); inline evidence becomes evidence items."
     )
     async def create_brief(self, info: Info, input: BriefInput) -> BriefType:
-        return await run(info, briefs_service.create_brief, parse(info, BriefCreate, _brief_data(input)))
+        return await run(info, briefs_service.create_brief, parse(info, BriefCreate, _brief_data(input)))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.mutation(
         description="Change a draft. `ifMatch` (the ETag) is required: missing → PRECONDITION_REQUIRED, "
@@ -215,32 +215,35 @@ class BriefMutation:
         self, info: Info, id: strawberry.ID, input: BriefPatch, if_match: str | None = None
     ) -> BriefType:
         data = parse(info, BriefUpdate, _brief_data(input))
-        return await run(info, briefs_service.update_brief, to_uuid(id), data, if_match=if_match)
+        return await run(info, briefs_service.update_brief, to_uuid(id), data, if_match=if_match)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.mutation(
         description="Send a draft to review; an incomplete brief is BAD_USER_INPUT listing every missing part."
     )
     async def submit_brief(self, info: Info, id: strawberry.ID) -> BriefType:
-        return await run(info, briefs_service.submit_brief, to_uuid(id))
+        return await run(info, briefs_service.submit_brief, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.mutation(
         description="Publish a brief in review (not by its last editor), superseding the previous one."
     )
     async def approve_brief(self, info: Info, id: strawberry.ID) -> BriefType:
-        return await run(info, briefs_service.approve_brief, to_uuid(id))
+        return await run(info, briefs_service.approve_brief, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.mutation(description="Send a brief in review back to draft, with a comment.")
     async def request_brief_changes(self, info: Info, id: strawberry.ID, comment: str) -> BriefType:
         data = parse(info, RequestChanges, {"comment": comment})
-        return await run(info, briefs_service.request_changes, to_uuid(id), data)
+        return await run(info, briefs_service.request_changes, to_uuid(id), data)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.mutation(description="Archive a version (archiving the published one withdraws the pitch).")
     async def archive_brief(self, info: Info, id: strawberry.ID) -> BriefType:
-        return await run(info, briefs_service.archive_brief, to_uuid(id))
+        return await run(info, briefs_service.archive_brief, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
 
     @strawberry.mutation(description="Open the next draft version of a published brief.")
     async def revise_brief(
-        self, info: Info, id: strawberry.ID, change: BriefChange = BriefChange.SUBSTANTIVE
+        self,
+        info: Info,
+        id: strawberry.ID,
+        change: BriefChange = BriefChange.SUBSTANTIVE,  # type: ignore[valid-type]  # strawberry.enum registers Change in place and returns it
     ) -> BriefType:
         data = parse(info, Revise, {"change": change})
-        return await run(info, briefs_service.revise_brief, to_uuid(id), data)
+        return await run(info, briefs_service.revise_brief, to_uuid(id), data)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views

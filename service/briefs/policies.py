@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Row
 
 from service.auth.principal import Principal
@@ -23,7 +25,7 @@ def visible_statuses(principal: Principal) -> tuple[str, ...] | None:
     return ()
 
 
-def can_see(principal: Principal, brief: Brief | Row) -> bool:
+def can_see(principal: Principal, brief: Brief | Row[*tuple[Any, ...]]) -> bool:
     """`brief`: a table row or a named read row."""
     statuses = visible_statuses(principal)
     return statuses is None or brief.status in statuses

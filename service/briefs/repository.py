@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,10 +25,11 @@ async def get(session: AsyncSession, brief_id: uuid.UUID, *, for_update: bool = 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def read_row(session: AsyncSession, brief_id: uuid.UUID) -> sa.Row | None:
+async def read_row(session: AsyncSession, brief_id: uuid.UUID) -> sa.Row[Any] | None:
     """One version as a named row (reads; see service/reads.py)."""
     stmt = rows_of(Brief).where(col(Brief.id) == brief_id)
-    return (await session.execute(stmt)).one_or_none()
+    row: sa.Row[Any] | None = (await session.execute(stmt)).one_or_none()
+    return row
 
 
 async def list_briefs(
@@ -39,7 +40,7 @@ async def list_briefs(
     product_id: uuid.UUID | None = None,
     status: str | None = None,
     locale: str | None = None,
-) -> RowPage[sa.Row]:
+) -> RowPage[sa.Row[Any]]:
     """A page of versions as named rows (reads; see service/reads.py)."""
     stmt = rows_of(Brief)
     if statuses is not None:
@@ -65,7 +66,7 @@ async def versions(session: AsyncSession, lineage_ids: Iterable[uuid.UUID]) -> l
     return list((await session.execute(stmt)).scalars())
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
     """Versions as named rows (reads; see service/reads.py)."""
     wanted = set(ids)
     if not wanted:

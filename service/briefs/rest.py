@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 
 from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, json, page_response, resource_response
@@ -19,7 +19,7 @@ from service.pagination import Page
 router = APIRouter(prefix="/api/v1/briefs", tags=["briefs"])
 
 
-def _one(request: Request, brief: BriefRead, status_code: int = 200):
+def _one(request: Request, brief: BriefRead, status_code: int = 200) -> Response:
     location = f"/api/v1/briefs/{brief.id}" if status_code == 201 else None
     return resource_response(
         request, brief, briefs_service.brief_etag(brief), status_code=status_code, location=location
@@ -35,7 +35,7 @@ async def list_briefs(
     product_key: Annotated[Slug | None, Query()] = None,
     status: Annotated[BriefStatus | None, Query()] = None,
     locale: Annotated[Locale | None, Query()] = None,
-):
+) -> Response:
     """List brief versions (employees and integrations see published ones)."""
     result = await briefs_service.list_briefs(
         session, principal, page, product_key=product_key, status=status, locale=locale
@@ -50,17 +50,19 @@ async def create_brief(
     session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
-):
+) -> Response:
     """Create a draft brief (version 1). Inline evidence becomes evidence items."""
 
-    async def produce():
+    async def produce() -> Response:
         return _one(request, await briefs_service.create_brief(session, principal, body), 201)
 
     return await idempotent(request, principal, produce, key=idempotency_key)
 
 
 @router.get("/{brief_id}", response_model=BriefRead, responses=NOT_MODIFIED)
-async def get_brief(request: Request, brief_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep):
+async def get_brief(
+    request: Request, brief_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
+) -> Response:
     """Get one brief version, with its freshness, speaking time and lint warnings."""
     return _one(request, await briefs_service.get_brief(session, principal, brief_id))
 
@@ -73,7 +75,7 @@ async def update_brief(
     session: SessionDep,
     principal: PrincipalDep,
     if_match: Annotated[str | None, Header(description="The ETag you last read (required).")] = None,
-):
+) -> Response:
     """Change a draft. Requires If-Match (428 without, 412 when stale); published versions are immutable."""
     return _one(
         request, await briefs_service.update_brief(session, principal, brief_id, body, if_match=if_match)
@@ -81,7 +83,9 @@ async def update_brief(
 
 
 @router.post("/{brief_id}/submit", response_model=BriefRead)
-async def submit_brief(request: Request, brief_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
+async def submit_brief(
+    request: Request, brief_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Response:
     """Send a draft to review; 422 lists every missing part and the pitch's estimated speaking time."""
     return _one(request, await briefs_service.submit_brief(session, principal, brief_id))
 
@@ -95,7 +99,7 @@ async def approve_brief(
     if_match: Annotated[
         str | None, Header(description="Optional: publish only the version you reviewed (stale → 412).")
     ] = None,
-):
+) -> Response:
     """Publish a brief in review (neither by its author nor by its last editor); supersedes the
     previous published version."""
     return _one(request, await briefs_service.approve_brief(session, principal, brief_id, if_match=if_match))
@@ -104,13 +108,15 @@ async def approve_brief(
 @router.post("/{brief_id}/request-changes", response_model=BriefRead)
 async def request_brief_changes(
     request: Request, brief_id: uuid.UUID, body: RequestChanges, session: SessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Send a brief in review back to draft, with a comment."""
     return _one(request, await briefs_service.request_changes(session, principal, brief_id, body))
 
 
 @router.post("/{brief_id}/archive", response_model=BriefRead)
-async def archive_brief(request: Request, brief_id: uuid.UUID, session: SessionDep, principal: PrincipalDep):
+async def archive_brief(
+    request: Request, brief_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Response:
     """Archive a version (archiving the published one withdraws the current pitch)."""
     return _one(request, await briefs_service.archive_brief(session, principal, brief_id))
 
@@ -122,7 +128,7 @@ async def revise_brief(
     session: SessionDep,
     principal: PrincipalDep,
     body: Annotated[Revise | None, Body()] = None,
-):
+) -> Response:
     """Open the next draft version of a published brief (`change`: substantive by default, or minor)."""
     revised = await briefs_service.revise_brief(session, principal, brief_id, body or Revise())
     return _one(request, revised, 201)
@@ -131,7 +137,7 @@ async def revise_brief(
 @router.get("/{brief_id}/versions", response_model=Page[BriefRead])
 async def list_brief_versions(
     request: Request, brief_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Every version of this brief the caller may see, oldest first."""
     versions = await briefs_service.list_versions(session, principal, brief_id)
     return json(Page(items=versions, next_cursor=None))

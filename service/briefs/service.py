@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,7 +46,7 @@ CONTENT_FIELDS = (
 )
 
 
-def brief_etag(brief: Brief | BriefRead | sa.Row) -> str:
+def brief_etag(brief: Brief | BriefRead | sa.Row[Any]) -> str:
     return etag(brief.revision)
 
 
@@ -62,7 +63,7 @@ class CurrentVersion:
 
 
 async def _to_read(
-    session: AsyncSession, principal: Principal, briefs: Sequence[Brief | sa.Row]
+    session: AsyncSession, principal: Principal, briefs: Sequence[Brief | sa.Row[Any]]
 ) -> list[BriefRead]:
     """Shape briefs (table rows or named rows) for output: three queries however many briefs
     (products, citations, evidence)."""

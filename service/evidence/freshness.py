@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from service.db import utcnow
 from service.evidence.models import Evidence
@@ -24,7 +25,7 @@ def is_expired(verify_by: date | None, on: date | None = None) -> bool:
     return verify_by is not None and verify_by < (on or today())
 
 
-def freshness(items: Iterable[EvidenceRead | Evidence | dict], on: date | None = None) -> Freshness:
+def freshness(items: Iterable[EvidenceRead | Evidence | dict[str, Any]], on: date | None = None) -> Freshness:
     """Stale while any cited item is past its verify-by date."""
     expired = []
     for item in items:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,17 +59,18 @@ async def get(
 
 async def read_row(
     session: AsyncSession, evidence_id: uuid.UUID, *, visible: sa.ColumnElement[bool] | None = None
-) -> sa.Row | None:
+) -> sa.Row[Any] | None:
     """One item as a named row (reads; see service/reads.py)."""
     stmt = rows_of(Evidence).where(col(Evidence.id) == evidence_id)
     if visible is not None:
         stmt = stmt.where(visible)
-    return (await session.execute(stmt)).one_or_none()
+    row: sa.Row[Any] | None = (await session.execute(stmt)).one_or_none()
+    return row
 
 
 async def by_ids(
     session: AsyncSession, ids: Iterable[uuid.UUID], *, visible: sa.ColumnElement[bool] | None = None
-) -> dict[uuid.UUID, sa.Row]:
+) -> dict[uuid.UUID, sa.Row[Any]]:
     """Items as named rows (reads; see service/reads.py)."""
     wanted = set(ids)
     if not wanted:
@@ -85,7 +87,7 @@ async def list_evidence(
     *,
     expired_before: object = None,
     visible: sa.ColumnElement[bool] | None = None,
-) -> RowPage[sa.Row]:
+) -> RowPage[sa.Row[Any]]:
     """A page of items as named rows (reads; see service/reads.py)."""
     stmt = rows_of(Evidence)
     if expired_before is not None:

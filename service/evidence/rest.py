@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, page_response, resource_response
@@ -26,7 +26,7 @@ async def list_evidence(
     principal: PrincipalDep,
     page: PageDep,
     expired: Annotated[bool | None, Query(description="Only items past their verify-by date.")] = None,
-):
+) -> Response:
     """List evidence items."""
     return page_response(
         request, await evidence_service.list_evidence(session, principal, page, expired=expired)
@@ -40,10 +40,10 @@ async def create_evidence(
     session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
-):
+) -> Response:
     """Record a claim: a metric, a customer case, a quote or a small win."""
 
-    async def produce():
+    async def produce() -> Response:
         evidence = await evidence_service.create_evidence(session, principal, body)
         return resource_response(
             request,
@@ -59,7 +59,7 @@ async def create_evidence(
 @router.get("/{evidence_id}", response_model=EvidenceRead, responses=NOT_MODIFIED)
 async def get_evidence(
     request: Request, evidence_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Get one evidence item."""
     evidence = await evidence_service.get_evidence(session, principal, evidence_id)
     return resource_response(request, evidence, etag(evidence.revision))
@@ -72,7 +72,7 @@ async def verify_evidence(
     session: SessionDep,
     principal: PrincipalDep,
     body: Annotated[EvidenceVerify | None, Body()] = None,
-):
+) -> Response:
     """Re-verify a claim (owner, editors, admins) and set its next verify-by date (default +90 days)."""
     evidence = await evidence_service.verify_evidence(
         session, principal, evidence_id, body or EvidenceVerify()
@@ -87,7 +87,7 @@ async def replace_evidence(
     body: EvidenceCreate,
     session: SessionDep,
     principal: PrincipalDep,
-):
+) -> Response:
     """Replace a claim with a new item; everything citing the old one cites the new one."""
     evidence = await evidence_service.replace_evidence(session, principal, evidence_id, body)
     return resource_response(

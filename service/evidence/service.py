@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from service.auth.principal import Principal
 from service.briefs.models import BriefEvidence
@@ -26,7 +28,7 @@ from service.reads import as_dict
 DEFAULT_VERIFY_DAYS = 90
 
 
-def to_read(evidence: Evidence | sa.Row) -> EvidenceRead:
+def to_read(evidence: Evidence | sa.Row[Any]) -> EvidenceRead:
     return EvidenceRead.model_validate({**as_dict(evidence), "expired": is_expired(evidence.verify_by)})
 
 
@@ -204,17 +206,15 @@ async def replace_evidence(
     old.updated_at = utcnow()
     old.revision += 1
     citing = {}
-    for table, owner in (
-        (BriefEvidence, BriefEvidence.brief_id),
-        (MessageEvidence, MessageEvidence.message_id),
+    for table, owner, cited in (
+        (BriefEvidence, col(BriefEvidence.brief_id), col(BriefEvidence.evidence_id)),
+        (MessageEvidence, col(MessageEvidence.message_id), col(MessageEvidence.evidence_id)),
     ):
-        citing[table] = list(
-            (await session.execute(sa.select(owner).where(table.evidence_id == old.id))).scalars()  # type: ignore[arg-type]
-        )
+        citing[table] = list((await session.execute(sa.select(owner).where(cited == old.id))).scalars())
         # Where something already cites both, drop the old citation instead of duplicating.
-        both = sa.select(owner).where(table.evidence_id == new.id)  # type: ignore[arg-type]
-        await session.execute(sa.delete(table).where(table.evidence_id == old.id, owner.in_(both)))  # type: ignore[arg-type]
-        await session.execute(sa.update(table).where(table.evidence_id == old.id).values(evidence_id=new.id))  # type: ignore[arg-type]
+        both = sa.select(owner).where(cited == new.id)
+        await session.execute(sa.delete(table).where(cited == old.id, owner.in_(both)))
+        await session.execute(sa.update(table).where(cited == old.id).values(evidence_id=new.id))
     await brief_citations.record_citation_edit(session, principal, citing[BriefEvidence])
     await message_citations.record_citation_edit(session, principal, citing[MessageEvidence])
     await pitch_projection.refresh_for_evidence(session, evidence_ids=[new.id])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Row
 
 from service.auth.principal import Principal
@@ -23,7 +25,7 @@ def sees_drafts(principal: Principal) -> bool:
     return principal.has_role("editor", "admin", "manager") or principal.is_operator
 
 
-def can_see(principal: Principal, message: Message | Row) -> bool:
+def can_see(principal: Principal, message: Message | Row[*tuple[Any, ...]]) -> bool:
     """`message`: a table row or a named read row."""
     return can_read(principal) and (message.status == "published" or sees_drafts(principal))
 

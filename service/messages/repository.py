@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,10 +20,11 @@ async def get(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
     return await session.get(Message, message_id)
 
 
-async def read_row(session: AsyncSession, message_id: uuid.UUID) -> sa.Row | None:
+async def read_row(session: AsyncSession, message_id: uuid.UUID) -> sa.Row[Any] | None:
     """One message as a named row (reads; see service/reads.py)."""
     stmt = rows_of(Message).where(col(Message.id) == message_id)
-    return (await session.execute(stmt)).one_or_none()
+    row: sa.Row[Any] | None = (await session.execute(stmt)).one_or_none()
+    return row
 
 
 async def get_for_update(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
@@ -54,7 +56,7 @@ async def list_messages(
     audience: str | None = None,
     locale: str | None = None,
     brief_id: uuid.UUID | None = None,
-) -> RowPage[sa.Row]:
+) -> RowPage[sa.Row[Any]]:
     """A page of messages as named rows (reads; see service/reads.py)."""
     stmt = rows_of(Message)
     if statuses is not None:
@@ -74,7 +76,7 @@ async def list_messages(
 
 async def by_brief_lineage(
     session: AsyncSession, lineage_ids: Sequence[uuid.UUID], *, published_only: bool
-) -> list[sa.Row]:
+) -> list[sa.Row[Any]]:
     """Messages speaking for any of these briefs (any version), oldest first: one query, named rows."""
     if not lineage_ids:
         return []
@@ -147,7 +149,7 @@ async def flush(session: AsyncSession) -> None:
     await session.flush()
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row]:
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row[Any]]:
     """Messages as named rows (reads; see service/reads.py)."""
     wanted = set(ids)
     if not wanted:
@@ -155,7 +157,7 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row
     return list((await session.execute(rows_of(Message).where(col(Message.id).in_(wanted)))).all())
 
 
-async def titles(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row]:
+async def titles(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row[uuid.UUID, str, str]]:
     """(id, title, status) of these messages: what a feed names an announcement by."""
     wanted = set(ids)
     if not wanted:

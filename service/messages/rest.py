@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, json, page_response, resource_response
@@ -49,7 +49,7 @@ async def list_messages(
     ] = None,
     locale: Locale | None = None,
     brief_id: uuid.UUID | None = None,
-):
+) -> Response:
     """List messages, oldest first, by kind, status, product, audience, locale or brief."""
     result = await messages_service.list_messages(
         session,
@@ -72,14 +72,14 @@ async def create_message(
     session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
-):
+) -> Response:
     """Create a draft message (editor, admin). Accepts `Idempotency-Key`.
 
     Value translations need `feature_term`, `value_statement` and `metric`; `warnings` lists
     feature words that still lack a measurable outcome.
     """
 
-    async def produce():
+    async def produce() -> Response:
         message = await messages_service.create_message(session, principal, body)
         return resource_response(
             request, message, message.etag, status_code=201, location=f"/api/v1/messages/{message.id}"
@@ -89,7 +89,7 @@ async def create_message(
 
 
 @router.post("/messages/lint", response_model=LintResponse)
-async def lint_message(body: LintRequest, principal: PrincipalDep):
+async def lint_message(body: LintRequest, principal: PrincipalDep) -> Response:
     """Find feature words without a measurable outcome in a text (word lists per locale)."""
     return json(messages_service.lint_text(principal, body))
 
@@ -97,7 +97,7 @@ async def lint_message(body: LintRequest, principal: PrincipalDep):
 @router.get("/messages/{message_id}", response_model=MessageRead, responses=NOT_MODIFIED)
 async def get_message(
     request: Request, message_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
-):
+) -> Response:
     """Get a message (drafts: editors, managers and admins). Honours `If-None-Match`."""
     message = await messages_service.get_message(session, principal, message_id)
     return resource_response(request, message, message.etag)
@@ -111,7 +111,7 @@ async def update_message(
     session: SessionDep,
     principal: PrincipalDep,
     if_match: IfMatch = None,
-):
+) -> Response:
     """Change a message (editor, admin); `If-Match` required. A published message stays published
     and the pitches showing it are re-assembled."""
     message = await messages_service.update_message(session, principal, message_id, body, if_match=if_match)
@@ -125,7 +125,7 @@ async def publish_message(
     session: SessionDep,
     principal: PrincipalDep,
     if_match: Annotated[str | None, Header(description="Optional: publish only this version.")] = None,
-):
+) -> Response:
     """Publish a draft message (editor, admin); 409 when it is already published."""
     message = await messages_service.publish_message(session, principal, message_id, if_match=if_match)
     return resource_response(request, message, message.etag)

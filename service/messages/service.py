@@ -41,11 +41,12 @@ LINTED_FIELDS = ("title", "body", "value_statement")
 DEFAULT_LOCALE = "en"
 
 
-def _row_version(message: Message | sa.Row) -> int:
-    return getattr(message, ROW_VERSION)
+def _row_version(message: Message | sa.Row[Any]) -> int:
+    version: int = getattr(message, ROW_VERSION)
+    return version
 
 
-def _etag(message: Message | sa.Row) -> str:
+def _etag(message: Message | sa.Row[Any]) -> str:
     return etag(_row_version(message))
 
 
@@ -60,7 +61,7 @@ def _touch(message: Message, principal: Principal) -> None:
 
 
 async def _to_read(
-    session: AsyncSession, principal: Principal, messages: Sequence[Message | sa.Row]
+    session: AsyncSession, principal: Principal, messages: Sequence[Message | sa.Row[Any]]
 ) -> list[MessageRead]:
     """Shape a page of messages (table rows or named rows) with a constant number of queries,
     whatever its size."""
@@ -140,7 +141,7 @@ async def messages_by_lineage(
     )
     rows = [m for m in rows if policies.can_see(principal, m)]
     for row, read in zip(rows, await _to_read(session, principal, rows), strict=True):
-        result[row.brief_lineage_id].append(read)  # type: ignore[index]
+        result[row.brief_lineage_id].append(read)
     return result
 
 
@@ -276,7 +277,7 @@ async def _refresh_pitches(session: AsyncSession, product_ids: set[uuid.UUID | N
     if None in product_ids:  # a company-wide message: every pitch shows it
         await pitch_service.refresh_all(session)
         return
-    for product_id in product_ids:
+    for product_id in filter(None, product_ids):
         await pitch_service.refresh_product(session, product_id=product_id)
 
 
