@@ -215,7 +215,7 @@ def _graphql_type(annotation: Any, where: str, types: dict[type, type] = _VIEWS)
         members = list(dict.fromkeys(float if m is int and float in members else m for m in members))
         return members[0] if len(members) == 1 else Union[tuple(members)]  # noqa: UP007  # from a tuple
     if origin is list:
-        return list[_graphql_type(args[0], where, types)]  # type: ignore[misc]
+        return list[_graphql_type(args[0], where, types)]  # type: ignore[misc]  # a type built at run time
     if annotation is EmailStr:
         return str
     if annotation in (str, int, float, bool, dt.date, dt.datetime, type(None)) or (

@@ -203,9 +203,9 @@ class RequestGuard:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _refuse(problem: Exception, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(problem: CueCardError, scope: Scope, receive: Receive, send: Send) -> None:
         # The path decides the format: SCIM clients get a SCIM Error, everyone else a problem.
-        await problem_response(problem, scope["path"])(scope, receive, send)  # type: ignore[arg-type]
+        await problem_response(problem, scope["path"])(scope, receive, send)
 
 
 # Pages that run code (Swagger UI, its OAuth2 redirect, GraphiQL) load scripts from this

@@ -94,7 +94,7 @@ class BriefType:
 
     @strawberry.field(description="The product this brief is about.")
     def product(root: strawberry.Parent[BriefRead], info: Info) -> ProductType | None:
-        return load(info, products_service.products_by_ids, root.product_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, products_service.products_by_ids, root.product_id)
 
     @strawberry.field(
         description="The messages speaking for any version of this brief that the caller may see."
@@ -102,11 +102,11 @@ class BriefType:
     def messages(
         root: strawberry.Parent[BriefRead], info: Info
     ) -> list[Annotated[MessageType, strawberry.lazy("service.messages.graphql")]]:
-        return load(info, messages_service.messages_by_lineage, root.lineage_id, missing=list)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, messages_service.messages_by_lineage, root.lineage_id, missing=list)
 
     @strawberry.field(description="Every version of this brief that the caller may see, oldest first.")
     def versions(root: strawberry.Parent[BriefRead], info: Info) -> list[BriefType]:
-        return load(info, briefs_service.versions_by_lineage, root.lineage_id, missing=list)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, briefs_service.versions_by_lineage, root.lineage_id, missing=list)
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ class CitationInput:
 )
 class BriefInput:
     evidence: list[CitationInput] = strawberry.field(default_factory=list)
-    gut_check: GutCheckInput | None = None  # type: ignore[valid-type]  # input_type builds the class at runtime
+    gut_check: GutCheckInput | None = None
 
 
 @input_of(
@@ -184,7 +184,7 @@ class BriefQuery:
         locale: str | None = None,
     ) -> Connection[BriefType]:
         filters = parse(info, _BriefFilters, {"product_key": product_key, "locale": locale})
-        return await paged(  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await paged(
             info,
             briefs_service.list_briefs,
             first,
@@ -196,7 +196,7 @@ class BriefQuery:
 
     @strawberry.field(description="One brief version; drafts are invisible to employees and integrations.")
     async def brief(self, info: Info, id: strawberry.ID) -> BriefType:
-        return await run(info, briefs_service.get_brief, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, briefs_service.get_brief, to_uuid(id))
 
 
 @strawberry.type
@@ -205,7 +205,7 @@ class BriefMutation:
         description="Create a draft brief (version 1); inline evidence becomes evidence items."
     )
     async def create_brief(self, info: Info, input: BriefInput) -> BriefType:
-        return await run(info, briefs_service.create_brief, parse(info, BriefCreate, _brief_data(input)))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, briefs_service.create_brief, parse(info, BriefCreate, _brief_data(input)))
 
     @strawberry.mutation(
         description="Change a draft. `ifMatch` (the ETag) is required: missing → PRECONDITION_REQUIRED, "
@@ -215,35 +215,35 @@ class BriefMutation:
         self, info: Info, id: strawberry.ID, input: BriefPatch, if_match: str | None = None
     ) -> BriefType:
         data = parse(info, BriefUpdate, _brief_data(input))
-        return await run(info, briefs_service.update_brief, to_uuid(id), data, if_match=if_match)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, briefs_service.update_brief, to_uuid(id), data, if_match=if_match)
 
     @strawberry.mutation(
         description="Send a draft to review; an incomplete brief is BAD_USER_INPUT listing every missing part."
     )
     async def submit_brief(self, info: Info, id: strawberry.ID) -> BriefType:
-        return await run(info, briefs_service.submit_brief, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, briefs_service.submit_brief, to_uuid(id))
 
     @strawberry.mutation(
         description="Publish a brief in review (not by its last editor), superseding the previous one."
     )
     async def approve_brief(self, info: Info, id: strawberry.ID) -> BriefType:
-        return await run(info, briefs_service.approve_brief, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, briefs_service.approve_brief, to_uuid(id))
 
     @strawberry.mutation(description="Send a brief in review back to draft, with a comment.")
     async def request_brief_changes(self, info: Info, id: strawberry.ID, comment: str) -> BriefType:
         data = parse(info, RequestChanges, {"comment": comment})
-        return await run(info, briefs_service.request_changes, to_uuid(id), data)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, briefs_service.request_changes, to_uuid(id), data)
 
     @strawberry.mutation(description="Archive a version (archiving the published one withdraws the pitch).")
     async def archive_brief(self, info: Info, id: strawberry.ID) -> BriefType:
-        return await run(info, briefs_service.archive_brief, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, briefs_service.archive_brief, to_uuid(id))
 
     @strawberry.mutation(description="Open the next draft version of a published brief.")
     async def revise_brief(
         self,
         info: Info,
         id: strawberry.ID,
-        change: BriefChange = BriefChange.SUBSTANTIVE,  # type: ignore[valid-type]  # strawberry.enum registers Change in place and returns it
+        change: BriefChange = BriefChange.SUBSTANTIVE,
     ) -> BriefType:
         data = parse(info, Revise, {"change": change})
-        return await run(info, briefs_service.revise_brief, to_uuid(id), data)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, briefs_service.revise_brief, to_uuid(id), data)

@@ -78,11 +78,11 @@ StepState = graphql_enum(schemas.StepState)
 
 def campaign(root: Any, info: Info) -> CampaignType | None:
     """The campaign named by the parent's `campaign_id` (a nested `campaign` field)."""
-    return load(info, campaigns_service.campaigns_by_ids, root.campaign_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+    return load(info, campaigns_service.campaigns_by_ids, root.campaign_id)
 
 
 def person(root: Any, info: Info) -> PersonType | None:
-    return load(info, people_service.people_by_ids, root.person_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+    return load(info, people_service.people_by_ids, root.person_id)
 
 
 # --- campaigns -----------------------------------------------------------------------------------
@@ -124,15 +124,15 @@ class CampaignType:
         description="The brief's current (published) version, when there is one the caller may see."
     )
     def brief(root: strawberry.Parent[CampaignRead], info: Info) -> BriefType | None:
-        return load(info, briefs_service.briefs_by_ids, root.current_brief_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, briefs_service.briefs_by_ids, root.current_brief_id)
 
     @strawberry.field(description="The product the campaign's brief is about.")
     def product(root: strawberry.Parent[CampaignRead], info: Info) -> ProductType | None:
-        return load(info, products_service.products_by_ids, root.product_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, products_service.products_by_ids, root.product_id)
 
     @strawberry.field(description="Who planned it, when the caller may see the directory.")
     def created_by(root: strawberry.Parent[CampaignRead], info: Info) -> PersonType | None:
-        return load(info, people_service.people_by_ids, root.created_by_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, people_service.people_by_ids, root.created_by_id)
 
 
 @view(
@@ -192,7 +192,7 @@ class CheckType:
 
     @strawberry.field(description="Who graded it.")
     def graded_by(root: strawberry.Parent[CheckRead], info: Info) -> PersonType | None:
-        return load(info, people_service.people_by_ids, root.graded_by_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, people_service.people_by_ids, root.graded_by_id)
 
 
 @view(
@@ -203,7 +203,7 @@ class CheckType:
 class InterviewResultType:
     @strawberry.field(description="The feedback items the answers became, in the same order.")
     def feedback_items(root: strawberry.Parent[InterviewRead], info: Info) -> list[FeedbackItemType]:
-        return load_all(info, feedback_service.feedback_by_ids, root.feedback_ids)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load_all(info, feedback_service.feedback_by_ids, root.feedback_ids)
 
 
 # --- inputs ----------------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ class CampaignInput:
     brief_id: strawberry.ID = strawberry.field(
         description="Any version of the brief; the campaign follows its current one."
     )
-    audience: CampaignAudienceInput | None = None  # null on create: everyone (see _campaign_data)
+    audience: CampaignAudienceInput | None = None
 
 
 CampaignPatch = input_type(
@@ -289,11 +289,11 @@ class CampaignQuery:
         # Same caller, same visibility: another field's `campaign` (a check's) reads these, no query.
         loader = info.context.loader(campaigns_service.campaigns_by_ids)
         loader.prime_many({edge.node.id: edge.node for edge in page.edges})
-        return page  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return page
 
     @strawberry.field(description="One campaign (employees: only one they are or were in).")
     async def campaign(self, info: Info, id: strawberry.ID) -> CampaignType:
-        return await run(info, campaigns_service.get_campaign, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, campaigns_service.get_campaign, to_uuid(id))
 
     @strawberry.field(
         description="A campaign's audience, people who left included unless `current` (editors and "
@@ -332,19 +332,19 @@ class CheckQuery:
         status: schemas.CheckStatus | None = None,
     ) -> Connection[CheckType]:
         of_campaign = to_uuid(campaign_id, "campaignId") if campaign_id is not None else None
-        return await paged(  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await paged(
             info, campaigns_service.list_checks, first, after, campaign_id=of_campaign, status=status
         )
 
     @strawberry.field(description="One check: yours, or of someone you review (otherwise NOT_FOUND).")
     async def check(self, info: Info, id: strawberry.ID) -> CheckType:
-        return await run(info, campaigns_service.get_check, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, campaigns_service.get_check, to_uuid(id))
 
     @strawberry.field(
         description="One acknowledgement: yours, or of someone you review (otherwise NOT_FOUND)."
     )
     async def acknowledgement(self, info: Info, id: strawberry.ID) -> AcknowledgementType:
-        return await run(info, campaigns_service.get_acknowledgement, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, campaigns_service.get_acknowledgement, to_uuid(id))
 
 
 def _campaign_data(input: CampaignInput | CampaignPatch) -> dict[str, Any]:
@@ -362,32 +362,36 @@ class CampaignMutation:
     )
     async def create_campaign(self, info: Info, input: CampaignInput) -> CampaignType:
         data = parse(info, CampaignCreate, _campaign_data(input))
-        return await run(info, campaigns_service.create_campaign, data)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, campaigns_service.create_campaign, data)
 
     @strawberry.mutation(
         description="Change a planned or active campaign. `ifMatch` (the ETag) is required: missing → "
         "PRECONDITION_REQUIRED, stale → PRECONDITION_FAILED; a closed campaign → CONFLICT."
     )
     async def update_campaign(
-        self, info: Info, id: strawberry.ID, input: CampaignPatch, if_match: str | None = None
+        self,
+        info: Info,
+        id: strawberry.ID,
+        input: CampaignPatch,
+        if_match: str | None = None,
     ) -> CampaignType:
         data = parse(info, CampaignUpdate, _campaign_data(input))
-        return await run(info, campaigns_service.update_campaign, to_uuid(id), data, if_match=if_match)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, campaigns_service.update_campaign, to_uuid(id), data, if_match=if_match)
 
     @strawberry.mutation(
         description="Start a planned campaign: every active person in its audience is enrolled "
         "(CONFLICT without steps or without a published brief version)."
     )
     async def activate_campaign(self, info: Info, id: strawberry.ID) -> CampaignType:
-        return await run(info, campaigns_service.activate_campaign, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, campaigns_service.activate_campaign, to_uuid(id))
 
     @strawberry.mutation(description="Close an active campaign (its readiness stays readable).")
     async def complete_campaign(self, info: Info, id: strawberry.ID) -> CampaignType:
-        return await run(info, campaigns_service.complete_campaign, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, campaigns_service.complete_campaign, to_uuid(id))
 
     @strawberry.mutation(description="Cancel a planned or active campaign.")
     async def cancel_campaign(self, info: Info, id: strawberry.ID) -> CampaignType:
-        return await run(info, campaigns_service.cancel_campaign, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, campaigns_service.cancel_campaign, to_uuid(id))
 
     @strawberry.mutation(
         description="Acknowledge the campaign's current brief version yourself. Idempotent: `created` is "
@@ -403,14 +407,14 @@ class CampaignMutation:
     )
     async def submit_check(self, info: Info, campaign_id: strawberry.ID, input: CheckInput) -> CheckType:
         data = parse(info, CheckCreate, input)
-        return await run(info, campaigns_service.submit_check, to_uuid(campaign_id, "campaignId"), data)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, campaigns_service.submit_check, to_uuid(campaign_id, "campaignId"), data)
 
     @strawberry.mutation(
         description="Grade a submitted check: an editor, an admin or the person's manager; nobody grades "
         "their own (FORBIDDEN); an already graded check → CONFLICT."
     )
     async def grade_check(self, info: Info, id: strawberry.ID, input: GradeInput) -> CheckType:
-        return await run(info, campaigns_service.grade_check, to_uuid(id), parse(info, Grade, input))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, campaigns_service.grade_check, to_uuid(id), parse(info, Grade, input))
 
     @strawberry.mutation(
         description="The onboarding customer-interview exercise: each answer becomes a feedback item of "
@@ -420,4 +424,4 @@ class CampaignMutation:
         self, info: Info, campaign_id: strawberry.ID, input: InterviewInput
     ) -> InterviewResultType:
         data = parse(info, InterviewCreate, input)
-        return await run(info, campaigns_service.record_interview, to_uuid(campaign_id, "campaignId"), data)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, campaigns_service.record_interview, to_uuid(campaign_id, "campaignId"), data)

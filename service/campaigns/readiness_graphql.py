@@ -64,17 +64,17 @@ class OrganisationReadinessType:
 
 @strawberry.type
 class ReadinessQuery:
-    @strawberry.field(  # type: ignore[untyped-decorator]  # strawberry.field's overloads leave an async resolver untyped
+    @strawberry.field(
         description="Audience, acknowledged, passed and overdue for the brief's current version, in "
         "total and per department (editors, admins, `campaigns:read`; managers: their department)."
     )
     async def campaign_readiness(self, info: Info, campaign_id: strawberry.ID) -> CampaignReadinessType:
-        return await run(info, readiness_service.campaign_readiness, to_uuid(campaign_id, "campaignId"))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, readiness_service.campaign_readiness, to_uuid(campaign_id, "campaignId"))
 
-    @strawberry.field(  # type: ignore[untyped-decorator]  # strawberry.field's overloads leave an async resolver untyped
+    @strawberry.field(
         description="Can our people state what makes us worth buying, in the customer's words? Per "
         "product with a published pitch, the share of its campaign audiences that passed a check on the "
         "current version (editors, admins, `campaigns:read`; managers: their department)."
     )
     async def readiness(self, info: Info) -> OrganisationReadinessType:
-        return await run(info, readiness_service.organisation_readiness)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, readiness_service.organisation_readiness)

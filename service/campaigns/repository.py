@@ -20,8 +20,8 @@ from service.people.models import Department, Person
 from service.products.models import Product
 from service.reads import rows_of
 
-ENROLLMENTS: sa.Table = Enrollment.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
-ACKNOWLEDGEMENTS: sa.Table = Acknowledgement.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+ENROLLMENTS: sa.Table = Enrollment.__table__
+ACKNOWLEDGEMENTS: sa.Table = Acknowledgement.__table__
 # Marks an acknowledgement among check statuses in status_by_person's one query.
 ACKNOWLEDGED = "acknowledged"
 

@@ -55,18 +55,18 @@ class EvidenceQuery:
     async def evidence(
         self, info: Info, first: int = 50, after: str | None = None, expired: bool | None = None
     ) -> Connection[EvidenceType]:
-        return await paged(info, evidence_service.list_evidence, first, after, expired=expired)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await paged(info, evidence_service.list_evidence, first, after, expired=expired)
 
     @strawberry.field(description="One evidence item.")
     async def evidence_item(self, info: Info, id: strawberry.ID) -> EvidenceType:
-        return await run(info, evidence_service.get_evidence, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, evidence_service.get_evidence, to_uuid(id))
 
 
 @strawberry.type
 class EvidenceMutation:
     @strawberry.mutation(description="Record a claim: a metric, a customer case, a quote or a small win.")
     async def create_evidence(self, info: Info, input: EvidenceInput) -> EvidenceType:
-        return await run(info, evidence_service.create_evidence, parse(info, EvidenceCreate, input))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, evidence_service.create_evidence, parse(info, EvidenceCreate, input))
 
     @strawberry.mutation(
         description="Re-verify a claim (owner, editors, admins); `verifyBy` defaults to 90 days from today."
@@ -75,11 +75,11 @@ class EvidenceMutation:
         self, info: Info, id: strawberry.ID, verify_by: dt.date | None = None
     ) -> EvidenceType:
         data = parse(info, EvidenceVerify, {"verify_by": verify_by})
-        return await run(info, evidence_service.verify_evidence, to_uuid(id), data)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, evidence_service.verify_evidence, to_uuid(id), data)
 
     @strawberry.mutation(
         description="Replace a claim with a new item; everything citing the old one cites the new one."
     )
     async def replace_evidence(self, info: Info, id: strawberry.ID, input: EvidenceInput) -> EvidenceType:
         data = parse(info, EvidenceCreate, input)
-        return await run(info, evidence_service.replace_evidence, to_uuid(id), data)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, evidence_service.replace_evidence, to_uuid(id), data)

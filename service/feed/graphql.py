@@ -49,7 +49,7 @@ class CampaignStepType:
 
     @strawberry.field(description="The brief version to acknowledge and explain.")
     def brief(root: strawberry.Parent[CampaignStepItem], info: Info) -> BriefType | None:
-        return load(info, briefs_service.briefs_by_ids, root.brief_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, briefs_service.briefs_by_ids, root.brief_id)
 
 
 LoopStepType = view_type(LoopStep, name="FeedbackLoopStep", description="One step the item took.")
@@ -71,7 +71,7 @@ class FeedbackLoopType:
 
     @strawberry.field(description="The feedback item itself.")
     def item(root: strawberry.Parent[FeedbackLoopItem], info: Info) -> FeedbackItemType | None:
-        return load(info, feedback_service.feedback_by_ids, root.feedback_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, feedback_service.feedback_by_ids, root.feedback_id)
 
 
 FeedEntry = Annotated[
@@ -95,4 +95,4 @@ class FeedQuery:
     )
     async def my_feed(self, info: Info, limit: int = feed_service.DEFAULT_LIMIT) -> list[FeedEntry]:
         args = parse(info, _FeedArgs, {"limit": limit})
-        return (await run(info, feed_service.my_feed, limit=args.limit)).items  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return (await run(info, feed_service.my_feed, limit=args.limit)).items

@@ -37,8 +37,8 @@ AGENDA_THEMES = 5
 BODY_CHARS = 140
 OPEN_STAGES = tuple(stage for stage in LoopStage if stage != LoopStage.ANNOUNCED)
 
-Items: sa.Table = FeedbackItem.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
-Themes: sa.Table = Theme.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+Items: sa.Table = FeedbackItem.__table__
+Themes: sa.Table = Theme.__table__
 
 
 # --- the window ---------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ class ThemeType:
 
     @strawberry.field(description="The theme this one was merged into.")
     def merged_into(root: strawberry.Parent[ThemeRead], info: Info) -> ThemeType | None:
-        return load(info, themes_service.themes_by_ids, root.merged_into_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, themes_service.themes_by_ids, root.merged_into_id)
 
 
 @view(
@@ -92,15 +92,15 @@ class FeedbackItemType:
 
     @strawberry.field(description="The item's theme (for those who see the whole hub).")
     def theme(root: strawberry.Parent[FeedbackRead], info: Info) -> ThemeType | None:
-        return load(info, themes_service.themes_by_ids, root.theme_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, themes_service.themes_by_ids, root.theme_id)
 
     @strawberry.field(description="The item's steps through the loop, oldest first.")
-    def transitions(root: strawberry.Parent[FeedbackRead], info: Info) -> list[TransitionType]:  # type: ignore[valid-type]  # view_type builds the class at runtime
-        return load(info, feedback_service.transitions_by_feedback_ids, root.id, missing=list)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+    def transitions(root: strawberry.Parent[FeedbackRead], info: Info) -> list[TransitionType]:
+        return load(info, feedback_service.transitions_by_feedback_ids, root.id, missing=list)
 
     @strawberry.field(description="The employee who heard it, when the caller may see them.")
     def filed_by(root: strawberry.Parent[FeedbackRead], info: Info) -> PersonType | None:
-        return load(info, people_service.people_by_ids, root.filed_by_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, people_service.people_by_ids, root.filed_by_id)
 
 
 CountType = view_type(
@@ -130,7 +130,7 @@ def _decided(root: strawberry.Parent[Digest]) -> DecisionCountsType:
     Digest, name="Digest", description="The weekly 15-minute review of what customers said and what was done."
 )
 class DigestType:
-    by_theme: list[CountType] = strawberry.field(  # type: ignore[valid-type]  # view_type builds the class at runtime
+    by_theme: list[CountType] = strawberry.field(
         description="Most items first; items of merged themes count under the survivor."
     )
     decided: DecisionCountsType = strawberry.field(resolver=_decided)
@@ -146,11 +146,11 @@ class DigestType:
 
     @strawberry.field(description="The loop-gap items themselves, in the same order.")
     def loop_gap_items(root: strawberry.Parent[Digest], info: Info) -> list[FeedbackItemType]:
-        return load_all(info, feedback_service.feedback_by_ids, root.loop_gaps)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load_all(info, feedback_service.feedback_by_ids, root.loop_gaps)
 
     @strawberry.field(description="The overdue items themselves, in the same order.")
     def overdue_items(root: strawberry.Parent[Digest], info: Info) -> list[FeedbackItemType]:
-        return load_all(info, feedback_service.feedback_by_ids, root.overdue)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load_all(info, feedback_service.feedback_by_ids, root.overdue)
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -229,7 +229,7 @@ class FeedbackQuery:
         since: dt.datetime | None = None,
     ) -> Connection[FeedbackItemType]:
         filters = parse(info, _FeedbackFilters, {"product_key": product_key})
-        return await paged(  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await paged(
             info,
             feedback_service.list_feedback,
             first,
@@ -243,7 +243,7 @@ class FeedbackQuery:
 
     @strawberry.field(description="One feedback item (employees: only their own).")
     async def feedback_item(self, info: Info, id: strawberry.ID) -> FeedbackItemType:
-        return await run(info, feedback_service.get_feedback, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, feedback_service.get_feedback, to_uuid(id))
 
     @strawberry.field(
         description="Themes, oldest first, with their items and distinct customer accounts "
@@ -258,7 +258,7 @@ class FeedbackQuery:
         include_merged: bool = False,
     ) -> Connection[ThemeType]:
         filters = parse(info, _FeedbackFilters, {"product_key": product_key})
-        return await paged(  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await paged(
             info,
             themes_service.list_themes,
             first,
@@ -269,7 +269,7 @@ class FeedbackQuery:
 
     @strawberry.field(description="One theme with its counts.")
     async def theme(self, info: Info, id: strawberry.ID) -> ThemeType:
-        return await run(info, themes_service.get_theme, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, themes_service.get_theme, to_uuid(id))
 
     @strawberry.field(
         description="The weekly review of items received in [since, until) (default: the last 7 days); "
@@ -278,14 +278,14 @@ class FeedbackQuery:
     async def digest(
         self, info: Info, since: dt.datetime | None = None, until: dt.datetime | None = None
     ) -> DigestType:
-        return await run(info, digest_service.weekly_digest, since=since, until=until)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, digest_service.weekly_digest, since=since, until=until)
 
 
 @strawberry.type
 class FeedbackMutation:
     @strawberry.mutation(description="File one piece of customer voice (any person; `feedback:write`).")
     async def create_feedback(self, info: Info, input: FeedbackInput) -> FeedbackItemType:
-        return await run(info, feedback_service.create_feedback, parse(info, FeedbackCreate, input))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, feedback_service.create_feedback, parse(info, FeedbackCreate, input))
 
     @strawberry.mutation(
         description="Set an item's theme, tags or product (editors, managers, admins); `ifMatch` optional."
@@ -294,7 +294,7 @@ class FeedbackMutation:
         self, info: Info, id: strawberry.ID, input: FeedbackPatch, if_match: str | None = None
     ) -> FeedbackItemType:
         data = parse(info, FeedbackUpdate, input)
-        return await run(info, feedback_service.update_feedback, to_uuid(id), data, if_match=if_match)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, feedback_service.update_feedback, to_uuid(id), data, if_match=if_match)
 
     @strawberry.mutation(
         description="Move an item one stage on (editors, managers, admins); any other move is a "
@@ -304,11 +304,11 @@ class FeedbackMutation:
         self, info: Info, id: strawberry.ID, input: TransitionInput, if_match: str | None = None
     ) -> FeedbackItemType:
         data = parse(info, Transition, input)
-        return await run(info, feedback_service.transition_feedback, to_uuid(id), data, if_match=if_match)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, feedback_service.transition_feedback, to_uuid(id), data, if_match=if_match)
 
     @strawberry.mutation(description="Create a theme (editors, managers, admins).")
     async def create_theme(self, info: Info, input: ThemeInput) -> ThemeType:
-        return await run(info, themes_service.create_theme, parse(info, ThemeCreate, input))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, themes_service.create_theme, parse(info, ThemeCreate, input))
 
     @strawberry.mutation(
         description="Merge a theme into another and get the survivor back: every item moves, nothing is "
@@ -316,4 +316,4 @@ class FeedbackMutation:
     )
     async def merge_theme(self, info: Info, id: strawberry.ID, into: strawberry.ID) -> ThemeType:
         data = parse(info, ThemeMerge, {"into": to_uuid(into, "into")})
-        return await run(info, themes_service.merge_theme, to_uuid(id), data)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, themes_service.merge_theme, to_uuid(id), data)

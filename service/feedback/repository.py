@@ -24,7 +24,7 @@ from service.feedback.models import FeedbackItem, FeedbackTransition
 from service.pagination import PageParams, RowPage, fetch_row_page
 from service.reads import rows_of
 
-ITEMS: sa.Table = FeedbackItem.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+ITEMS: sa.Table = FeedbackItem.__table__
 KEY_CHUNK = 1000  # keys per IN (...) lookup: well under every driver's parameter limit
 ARRAY_CHUNK = 10_000  # keys per array lookup (PostgreSQL): one parameter, no limit to respect
 # Rows per executemany call (SQLite). SQLAlchemy processes each row's parameters on the event

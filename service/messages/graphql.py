@@ -72,11 +72,11 @@ class MessageType:
 
     @strawberry.field(description="The brief version this message speaks for, when the caller may see it.")
     def brief(root: strawberry.Parent[MessageRead], info: Info) -> BriefType | None:
-        return load(info, briefs_service.briefs_by_ids, root.brief_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, briefs_service.briefs_by_ids, root.brief_id)
 
     @strawberry.field(description="The evidence items this message cites, in order.")
     def evidence(root: strawberry.Parent[MessageRead], info: Info) -> list[EvidenceType]:
-        return load_all(info, evidence_service.evidence_by_ids, root.evidence_ids)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load_all(info, evidence_service.evidence_by_ids, root.evidence_ids)
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ class MessageQuery:
         filters = parse(
             info, _MessageFilters, {"product_key": product_key, "audience": audience, "locale": locale}
         )
-        return await paged(  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await paged(
             info,
             messages_service.list_messages,
             first,
@@ -150,12 +150,12 @@ class MessageQuery:
 
     @strawberry.field(description="One message (drafts: editors, managers and admins).")
     async def message(self, info: Info, id: strawberry.ID) -> MessageType:
-        return await run(info, messages_service.get_message, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, messages_service.get_message, to_uuid(id))
 
     @strawberry.field(
         description="Find feature words without a measurable outcome in a text (stores nothing)."
     )
-    def lint_message(self, info: Info, text: str, locale: str = "en") -> LintResultType:  # type: ignore[valid-type]  # view_type builds the class at runtime
+    def lint_message(self, info: Info, text: str, locale: str = "en") -> LintResultType:
         data = parse(info, LintRequest, {"locale": locale, "text": text})
         return messages_service.lint_text(info.context.principal, data)
 
@@ -164,7 +164,7 @@ class MessageQuery:
 class MessageMutation:
     @strawberry.mutation(description="Create a draft message (editors, admins).")
     async def create_message(self, info: Info, input: MessageInput) -> MessageType:
-        return await run(info, messages_service.create_message, parse(info, MessageCreate, input))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, messages_service.create_message, parse(info, MessageCreate, input))
 
     @strawberry.mutation(
         description="Change a message; `ifMatch` (the ETag) is required: missing → PRECONDITION_REQUIRED, "
@@ -174,11 +174,11 @@ class MessageMutation:
         self,
         info: Info,
         id: strawberry.ID,
-        input: MessagePatch,  # type: ignore[valid-type]  # input_type builds the class at runtime
+        input: MessagePatch,
         if_match: str | None = None,
     ) -> MessageType:
         data = parse(info, MessageUpdate, input)
-        return await run(info, messages_service.update_message, to_uuid(id), data, if_match=if_match)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, messages_service.update_message, to_uuid(id), data, if_match=if_match)
 
     @strawberry.mutation(
         description="Publish a draft message; CONFLICT when it is already published. "
@@ -187,4 +187,4 @@ class MessageMutation:
     async def publish_message(
         self, info: Info, id: strawberry.ID, if_match: str | None = None
     ) -> MessageType:
-        return await run(info, messages_service.publish_message, to_uuid(id), if_match=if_match)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, messages_service.publish_message, to_uuid(id), if_match=if_match)

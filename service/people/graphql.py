@@ -37,11 +37,11 @@ class PersonType:
 
     @strawberry.field
     def department(root: strawberry.Parent[PersonRead], info: Info) -> DepartmentType | None:
-        return load(info, people_service.departments_by_ids, root.department_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, people_service.departments_by_ids, root.department_id)
 
     @strawberry.field
     def manager(root: strawberry.Parent[PersonRead], info: Info) -> PersonType | None:
-        return load(info, people_service.people_by_ids, root.manager_id)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return load(info, people_service.people_by_ids, root.manager_id)
 
 
 DepartmentInput = input_type(DepartmentCreate, "DepartmentInput")
@@ -53,11 +53,11 @@ PersonPatch = input_type(PersonUpdate, "PersonPatch", exclude={"email", "externa
 class PeopleQuery:
     @strawberry.field(description="The caller's own person record.")
     async def me(self, info: Info) -> PersonType:
-        return await run(info, people_service.get_me)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, people_service.get_me)
 
     @strawberry.field
     async def person(self, info: Info, id: strawberry.ID) -> PersonType:
-        return await run(info, people_service.get_person, to_uuid(id))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, people_service.get_person, to_uuid(id))
 
     @strawberry.field
     async def people(
@@ -78,32 +78,32 @@ class PeopleQuery:
             await prime(info, people_service.departments_by_ids, (p.department_id for p in people))
         if wants(info, "edges.node.manager"):
             await prime(info, people_service.people_by_ids, (p.manager_id for p in people))
-        return page  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return page
 
     @strawberry.field
     async def departments(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[DepartmentType]:
-        return await paged(info, people_service.list_departments, first, after)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await paged(info, people_service.list_departments, first, after)
 
 
 @strawberry.type
 class PeopleMutation:
     @strawberry.mutation
-    async def create_department(self, info: Info, input: DepartmentInput) -> DepartmentType:  # type: ignore[valid-type]  # input_type builds the class at runtime
-        return await run(info, people_service.create_department, parse(info, DepartmentCreate, input))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+    async def create_department(self, info: Info, input: DepartmentInput) -> DepartmentType:
+        return await run(info, people_service.create_department, parse(info, DepartmentCreate, input))
 
     @strawberry.mutation
-    async def create_person(self, info: Info, input: PersonInput) -> PersonType:  # type: ignore[valid-type]  # input_type builds the class at runtime
-        return await run(info, people_service.create_person, parse(info, PersonCreate, input))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+    async def create_person(self, info: Info, input: PersonInput) -> PersonType:
+        return await run(info, people_service.create_person, parse(info, PersonCreate, input))
 
     @strawberry.mutation(description="Change a person; pass `ifMatch` (the ETag) to refuse stale writes.")
     async def update_person(
         self,
         info: Info,
         id: strawberry.ID,
-        input: PersonPatch,  # type: ignore[valid-type]  # input_type builds the class at runtime
+        input: PersonPatch,
         if_match: str | None = None,
     ) -> PersonType:
         data = parse(info, PersonUpdate, input)
-        return await run(info, people_service.update_person, to_uuid(id), data, if_match=if_match)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, people_service.update_person, to_uuid(id), data, if_match=if_match)

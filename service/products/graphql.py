@@ -23,15 +23,15 @@ class ProductQuery:
     async def products(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[ProductType]:
-        return await paged(info, products_service.list_products, first, after)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await paged(info, products_service.list_products, first, after)
 
     @strawberry.field
     async def product(self, info: Info, key: str) -> ProductType:
-        return await run(info, products_service.get_product, key)  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+        return await run(info, products_service.get_product, key)
 
 
 @strawberry.type
 class ProductMutation:
     @strawberry.mutation
-    async def create_product(self, info: Info, input: ProductInput) -> ProductType:  # type: ignore[valid-type]  # input_type builds the class at runtime
-        return await run(info, products_service.create_product, parse(info, ProductCreate, input))  # type: ignore[no-any-return]  # graphql_kit hands back the read model this type views
+    async def create_product(self, info: Info, input: ProductInput) -> ProductType:
+        return await run(info, products_service.create_product, parse(info, ProductCreate, input))
