@@ -123,6 +123,7 @@ def serve(
         proxy_headers=True,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         log_config=None,
+        access_log=False,  # the Edge middleware logs each request (uvicorn's line would repeat it)
         server_header=False,
     )
 

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = 2.0
     db_statement_timeout_ms: int = 10_000
     db_connect_timeout_seconds: float = 5.0
+    # A pooled connection idle this long is pinged before use (service/db.py ping_when_idle).
+    db_ping_after_idle_seconds: float = 5.0
 
     # Own token issuer.
     jwt_secret: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -142,10 +143,9 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
 
         event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_for_update_takes_write_lock)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         db_url,
         json_serializer=_json_dumps,
-        pool_pre_ping=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
@@ -157,6 +157,32 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
             },
         },
     )
+    ping_when_idle(engine, settings.db_ping_after_idle_seconds)
+    return engine
+
+
+def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Ping a pooled connection on checkout only when it sat idle for `idle_seconds`.
+
+    `pool_pre_ping` pings on every checkout, and asyncpg's ping is three round trips (BEGIN,
+    `;`, ROLLBACK): more than a page read's own query. A connection returned moments ago was
+    alive moments ago; one idle long enough to have met a restart, a failover or an idle
+    timeout is checked first, and a dead one is replaced before the request sees it."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # new, or returned moments ago
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            # The pool discards this connection and checks out a fresh one.
+            raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 def create_sessionmaker(

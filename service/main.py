@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from fastapi_problem.handler import customise_openapi
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service import __doc__ as package_doc
 from service.api import graphql, openapi, ops, problems
@@ -51,6 +52,20 @@ Errors are RFC 9457 problem details (`application/problem+json`); lists are curs
 Authenticate with `Authorization: Bearer <JWT>`; integrations obtain one from
 `POST /api/v1/auth/token` (client credentials).
 """
+
+
+class FastPath:
+    """Outermost of the app's layers, in front of Starlette's and FastAPI's own: a request a
+    fast path claims (the CRM's pitch read, service/pitch/rest.py `fast_path`) is answered
+    without them; every other one goes through the full stack."""
+
+    def __init__(self, app: ASGIApp, route: Callable[[Scope], ASGIApp | None]) -> None:
+        self.app = app
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.route(scope)
+        await (self.app if fast is None else fast)(scope, receive, send)
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -130,7 +145,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         )
     )
-    # The CRM's pitch read is the hottest path: its router is matched first.
     app.include_router(pitch_rest.router)
     app.include_router(ops.router)
     app.include_router(landing_router)  # GET /: links to the docs, not a 404
@@ -148,7 +162,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scim_rest.router)
     app.include_router(graphql.build_router(settings), prefix="/graphql", include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.router.routes[0:0] = pitch_rest.fast_routes()  # the CRM's hot read, matched first
+    # The CRM's hot read goes around the stack Starlette builds on the first request.
+    build_stack, fast_routes = app.build_middleware_stack, pitch_rest.fast_path(handler)
+    app.build_middleware_stack = lambda: FastPath(build_stack(), fast_routes)  # type: ignore[method-assign]  # wrap, as a subclass would
 
     # Added innermost first: ErrorBoundary sits inside, Edge outermost, so every response
     # (413s and 500s included) carries X-Request-ID and nosniff, and is counted and logged.

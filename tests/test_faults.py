@@ -344,6 +344,38 @@ async def test_pool_exhaustion_answers_503_within_the_pool_timeout(
         assert (await http.get("/api/v1/products", headers=auth)).status_code == 200
 
 
+# --- connections that died while idle in the pool ------------------------------------------------
+
+
+@pytest.mark.parametrize("idle_ping", [True, False], ids=["pinged-after-idle", "used-moments-later"])
+async def test_a_pooled_connection_that_died_idle_is_replaced_before_a_request_sees_it(
+    fault_db: str, proxy: FaultProxy, tmp_path: Path, idle_ping: bool
+) -> None:
+    """Checkout pings only a connection idle longer than `db_ping_after_idle_seconds` (every
+    checkout would cost three round trips): one that died while idle is replaced unseen; one
+    that dies within the window costs one 503 (retryable), and the pool recovers."""
+    async with proxied_app(
+        fault_db,
+        proxy,
+        tmp_path,
+        db_pool_size=1,
+        db_max_overflow=0,
+        db_ping_after_idle_seconds=0.2 if idle_ping else 60.0,
+    ) as (app, http):
+        editor = await make_person(app, role="editor")
+        auth = bearer(token_for(app, editor))
+        assert (await http.get("/api/v1/products", headers=auth)).status_code == 200
+
+        proxy.cut()  # the pooled connection dies (a restart, a failover, an idle timeout)
+        await asyncio.sleep(0.3)
+        response = await http.get("/api/v1/products", headers=auth)
+        if idle_ping:
+            assert response.status_code == 200, response.text
+        else:
+            assert_unavailable(response)
+        assert (await eventually_ok(lambda: http.get("/api/v1/products", headers=auth))).status_code == 200
+
+
 # --- statement timeout ---------------------------------------------------------------------------
 
 

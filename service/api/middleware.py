@@ -71,7 +71,7 @@ def json_depth(body: bytes) -> int:
     return max(accumulate(array("b", brackets)), default=0)
 
 
-def _nul_in_url(scope: Scope) -> list[dict[str, Any]] | None:
+def nul_in_url(scope: Scope) -> list[dict[str, Any]] | None:
     """Validation errors for a NUL character in the query string or the path, or None.
 
     PostgreSQL text cannot hold U+0000: one in a parameter failed the query with a 500."""
@@ -139,7 +139,7 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        nul = _nul_in_url(scope)
+        nul = nul_in_url(scope)
         if nul is not None:
             problem: CueCardError = Invalid("The URL contains a NUL character; see `errors`.", errors=nul)
             await self._refuse(problem, scope, receive, send)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi_problem.handler import ExceptionHandler
 from pydantic import ValidationError
 from starlette.responses import Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.api.middleware import Edge, nul_in_url
 from service.api.query import check_query_parameters
 from service.api.rest import json
 from service.auth.dependencies import PrincipalDep, required_principal, resolve_principal
 from service.concurrency import if_none_match_hits
 from service.db import SessionDep
+from service.errors import Invalid
 from service.fields import Slug
 from service.pitch import service as pitch_service
 from service.pitch.read import RenderedPitch
@@ -137,23 +140,31 @@ async def _answer(scope: Scope) -> tuple[int, RawHeaders, bytes]:
 
 
 class _ServeCurrentPitch:
-    """The plain route's ASGI app (an object, so Starlette's Route calls it as one): no
-    Request or Response objects, headers built once per variant."""
+    """The pitch read as a bare ASGI app: no Request or Response objects, headers built once
+    per variant; the URL's NUL check and the problem responses of the layers it skips."""
+
+    def __init__(self, handler: ExceptionHandler) -> None:
+        self.handler = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        status, headers, body = await _answer(scope)
+        scope["route"] = _DOCUMENTED  # metrics and logs by route template, as FastAPI's routes
+        try:
+            nul = nul_in_url(scope)
+            if nul is not None:
+                raise Invalid("The URL contains a NUL character; see `errors`.", errors=nul)
+            status, headers, body = await _answer(scope)
+        except Exception as exc:
+            await self.handler(Request(scope), exc)(scope, receive, send)
+            return
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 
 async def get_current_pitch(request: Request) -> Response:
-    """The current pitch for a product (JSON, or an embeddable HTML card with `Accept: text/html`).
-
-    The hottest read path. It is served as a plain Starlette route matched before any other
-    (see `fast_routes`): FastAPI's routing and dependency solving measured at over half of
-    its CPU time. So the caller and the parameters are resolved here, by the same functions
-    and schema the rest of the API uses.
-    """
+    """The current pitch for a product (JSON, or an embeddable HTML card with `Accept: text/html`)."""
+    # The hottest read path: a GET is answered before FastAPI's own layers (`fast_path`; its
+    # middleware, routing and dependency solving measured at most of its CPU time), by the
+    # same functions and schema the rest of the API uses. This route documents it.
     status, headers, body = await _answer(request.scope)
     response = Response(body, status_code=status)
     response.raw_headers = list(headers)
@@ -175,17 +186,32 @@ router.add_api_route(
 )
 
 
-class _LabelledRoute(Route):
-    """A plain route that names itself in the scope, as FastAPI's do (metrics by template)."""
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope["route"] = self
-        await super().handle(scope, receive, send)
+_DOCUMENTED = router.routes[-1]
+_PREFIX = "/api/v1/pitch/"
 
 
-def fast_routes() -> list[Route]:
-    """... and served, first, by this plain route (the same endpoint, without FastAPI's layers)."""
-    return [_LabelledRoute(PITCH_PATH, _ServeCurrentPitch(), methods=["GET"], name="get_current_pitch")]
+def fast_path(handler: ExceptionHandler) -> Callable[[Scope], ASGIApp | None]:
+    """... and served by this: for a GET (or HEAD) of the pitch, the app to answer it with,
+    outside FastAPI's stack (the app calls it first, see service/main.py); None for any other
+    request. Only our Edge wraps it: request id, nosniff, metrics and the access log."""
+    app = Edge(_ServeCurrentPitch(handler))
+
+    def route(scope: Scope) -> ASGIApp | None:
+        if scope["type"] != "http":
+            return None
+        path: str = scope["path"]
+        if (
+            path.startswith(_PREFIX)
+            and (scope["method"] == "GET" or scope["method"] == "HEAD")
+            and not scope.get("root_path")  # behind a path prefix: FastAPI's routing strips it
+        ):
+            product_key = path[len(_PREFIX) :]
+            if product_key and "/" not in product_key:
+                scope["path_params"] = {"product_key": product_key}
+                return app
+        return None
+
+    return route
 
 
 @router.post("/{product_key}/usage", status_code=201, response_model=UsageRecorded)

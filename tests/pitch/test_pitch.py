@@ -337,6 +337,26 @@ async def test_the_fast_route_validates_like_the_rest_and_is_measured_by_templat
     assert 'route="/api/v1/pitch/{product_key}",status="200"' in metrics
 
 
+async def test_the_fast_path_claims_only_the_pitch_read_and_keeps_the_stacks_guarantees(
+    client, crm, published
+):
+    product, _ = published
+    url = f"/api/v1/pitch/{product.key}?locale=ja"
+    full = await client.get(url, headers=crm)
+    head = await client.head(url, headers=crm)
+    assert (head.status_code, head.content, head.headers["etag"]) == (200, b"", full.headers["etag"])
+    # A NUL in the URL is refused as by the stack's guard, as a problem with a request id.
+    nul = await client.get(f"/api/v1/pitch/{product.key}%00x", headers=crm)
+    assert nul.status_code == 422, nul.text
+    assert nul.headers["content-type"] == "application/problem+json"
+    assert nul.json()["errors"][0]["type"] == "string_nul"
+    assert len(nul.headers["x-request-id"]) == 32
+    # Deeper paths and other methods are FastAPI's (the usage report, a 405 for a POST).
+    assert (await client.get(f"/api/v1/pitch/{product.key}/usage", headers=crm)).status_code == 403
+    assert (await client.post(f"/api/v1/pitch/{product.key}", headers=crm)).status_code == 405
+    assert (await client.get("/api/v1/pitch/", headers=crm)).status_code == 404
+
+
 async def test_200_and_304_carry_the_same_validators_and_the_service_headers(client, crm, published):
     product, _ = published
     url = f"/api/v1/pitch/{product.key}?locale=ja"
