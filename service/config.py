@@ -68,8 +68,8 @@ class Settings(BaseSettings):
     graphql_introspection: bool | None = None  # default: on, except in production
     graphiql: bool | None = None  # CUECARD_GRAPHIQL; default: on, except in production
 
-    # Extra value-word lint lists (<lang>.txt files) merged into the shipped ones; read from the
-    # environment once per process by service/messages/lint.py (operator_dirs), like the lists.
+    # Extra value-word lint lists (<lang>.txt files) merged into the shipped ones. create_app
+    # (and the CLI) build this app's lint.WordLists from it and hand them to the services.
     lint_words_dir: Path | None = None
 
     # Loop targets: days allowed to reach each stage from the previous one (`stage=days,...`).

@@ -33,6 +33,7 @@ from service.feedback import rest as feedback_rest
 from service.landing import router as landing_router
 from service.listener import ChangeListener, asyncpg_dsn
 from service.logging import configure_logging
+from service.messages import lint
 from service.messages import rest as messages_rest
 from service.migrate import head_revision, known_revisions
 from service.people import rest as people_rest
@@ -120,11 +121,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ttl_seconds=settings.auth_cache_seconds,
         signal_file=auth_cache.signal_file(engine.url),
     )
+    # This app's lint word lists, from its own settings: the services that lint get them
+    # from the session (writes' warnings) or from the lint endpoint, never from the environment.
+    app.state.word_lists = lint.WordLists.from_settings(settings)
     app.state.sessionmaker = create_sessionmaker(
         engine,
         info={
             **pitch_cache.session_info(app.state.pitch_cache),
             **auth_cache.session_info(app.state.auth_cache),
+            **lint.session_info(app.state.word_lists),
             "settings": settings,
         },
     )

@@ -72,6 +72,7 @@ async def _to_read(
     evidence = await evidence_service.evidence_by_ids(
         session, principal, list({e for ids in cited.values() for e in ids})
     )
+    word_lists = lint.session_word_lists(session)
     result = []
     for brief in briefs:
         items = [evidence[e] for e in cited.get(brief.id, []) if e in evidence]
@@ -81,7 +82,7 @@ async def _to_read(
             evidence=items,
             freshness=evidence_service.freshness(items),
             speakability=Speakability(**speakability(brief.pitch, brief.locale)),
-            warnings=lint.field_warnings(brief, LINTED_FIELDS, brief.locale),
+            warnings=word_lists.field_warnings(brief, LINTED_FIELDS, brief.locale),
         )
         result.append(BriefRead.model_validate(data))
     return result

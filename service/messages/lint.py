@@ -9,14 +9,19 @@ Word lists
     starting with ``#`` are ignored, and so is a trailing `` # comment``. The shipped lists
     live next to this module in ``lint_words/`` (``en.txt``, ``ja.txt``).
 
-    Operators extend them with an extra directory, the setting ``CUECARD_LINT_WORDS_DIR``
-    (:func:`operator_dirs`, read once per process), or any directories passed as
-    ``extra_dirs``. Each directory may hold ``<lang>.txt`` files; their
+    Operators extend them with extra directories: an app's are its setting
+    ``lint_words_dir`` (``CUECARD_LINT_WORDS_DIR``), held by the :class:`WordLists` that
+    ``create_app`` (or the CLI) builds from its own ``Settings`` and hands to the services,
+    in each session's ``info`` (:func:`session_info`, :func:`session_word_lists`) or as an
+    argument. Nothing here reads the environment: two apps in one process may differ. The
+    functions below take the directories as ``extra_dirs`` (none: the shipped lists only).
+    Each directory may hold ``<lang>.txt`` files; their
     entries are merged into the shipped list for that language, in order. A line ``!entry``
     removes an entry merged so far (e.g. a word that is also a product name). A directory or
     file that does not exist is skipped. A language with a file in an extra directory but not
     shipped (``fr.txt``) becomes available too. Lists are read once per
-    ``(language, directories)`` and cached for the life of the process.
+    ``(language, directories)`` and cached for the life of the process (a pure cache: the
+    directories are its key).
 
 Locale
     The primary language subtag picks the list: ``ja-JP`` → ``ja``. A language with no list
@@ -48,6 +53,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.config import Settings
 from service.messages.schemas import LintWarning
@@ -104,23 +112,12 @@ def _languages(dirs: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-@lru_cache(maxsize=1)
-def operator_dirs() -> tuple[Path, ...]:
-    """The operator's word-list directory (``CUECARD_LINT_WORDS_DIR``), read once per process.
-
-    Deployment configuration like the shipped lists, so it is read where it is used rather
-    than switched on by the app at start-up."""
-    directory = Settings().lint_words_dir
-    return (directory,) if directory is not None else ()
+def supported_languages(extra_dirs: Sequence[Path] = ()) -> list[str]:
+    """The languages with a word list, shipped or from ``extra_dirs``, sorted."""
+    return list(_languages(tuple(str(Path(d)) for d in extra_dirs)))
 
 
-def supported_languages(extra_dirs: Sequence[Path] | None = None) -> list[str]:
-    """The languages with a word list, shipped or from the operator's directories, sorted."""
-    dirs = operator_dirs() if extra_dirs is None else extra_dirs
-    return list(_languages(tuple(str(Path(d)) for d in dirs)))
-
-
-def is_supported(locale: str, extra_dirs: Sequence[Path] | None = None) -> bool:
+def is_supported(locale: str, extra_dirs: Sequence[Path] = ()) -> bool:
     """Whether ``locale``'s primary language has a word list (rather than falling back)."""
     return primary_language(locale) in supported_languages(extra_dirs)
 
@@ -261,13 +258,12 @@ def has_measurable_outcome(text: str) -> bool:
 # --- lint ---------------------------------------------------------------------------------
 
 
-def lint(text: str, locale: str, extra_dirs: Sequence[Path] | None = None) -> list[Finding]:
+def lint(text: str, locale: str, extra_dirs: Sequence[Path] = ()) -> list[Finding]:
     """Feature words in ``text`` whose sentence has no measurable outcome, ordered by start."""
     if not text:
         return []
-    dirs = operator_dirs() if extra_dirs is None else extra_dirs
     candidates = [
-        (m.start(), m.end()) for pattern in word_patterns(locale, dirs) for m in pattern.finditer(text)
+        (m.start(), m.end()) for pattern in word_patterns(locale, extra_dirs) for m in pattern.finditer(text)
     ]
     # Longest match wins where matches overlap; ties go to the earlier one.
     chosen: list[tuple[int, int]] = []
@@ -293,10 +289,63 @@ def lint(text: str, locale: str, extra_dirs: Sequence[Path] | None = None) -> li
     return findings
 
 
-def field_warnings(obj: object, fields: Sequence[str], locale: str) -> list[LintWarning]:
-    """Value-word lint findings for each named text field of a message or brief."""
-    return [
-        LintWarning(field=name, start=f.start, end=f.end, word=f.word, message=f.message)
-        for name in fields
-        for f in lint(getattr(obj, name) or "", locale)
-    ]
+# --- an app's word lists ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WordLists:
+    """The word lists one app lints with: the shipped ones, extended by ``extra_dirs`` in order.
+
+    Built from that app's settings (:meth:`from_settings`) and handed down explicitly, so
+    what an app flags is decided by its own configuration, not by the process environment."""
+
+    extra_dirs: tuple[Path, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WordLists:
+        """The shipped lists plus ``settings.lint_words_dir``, when set."""
+        directory = settings.lint_words_dir
+        return cls((directory,) if directory is not None else ())
+
+    def supported_languages(self) -> list[str]:
+        """The languages with a word list, sorted."""
+        return supported_languages(self.extra_dirs)
+
+    def is_supported(self, locale: str) -> bool:
+        """Whether ``locale``'s primary language has a word list (rather than falling back)."""
+        return is_supported(locale, self.extra_dirs)
+
+    def lint(self, text: str, locale: str) -> list[Finding]:
+        """Feature words in ``text`` whose sentence has no measurable outcome, ordered by start."""
+        return lint(text, locale, self.extra_dirs)
+
+    def field_warnings(self, obj: object, fields: Sequence[str], locale: str) -> list[LintWarning]:
+        """Value-word lint findings for each named text field of a message or brief."""
+        return [
+            LintWarning(field=name, start=f.start, end=f.end, word=f.word, message=f.message)
+            for name in fields
+            for f in self.lint(getattr(obj, name) or "", locale)
+        ]
+
+
+SHIPPED = WordLists()
+
+_SESSION_KEY = "lint_word_lists"
+
+
+def session_info(word_lists: WordLists) -> dict[str, Any]:
+    """`info` for the sessionmaker, so the services that shape messages and briefs lint with
+    the lists of the app (or CLI) that made the session."""
+    return {_SESSION_KEY: word_lists}
+
+
+def session_word_lists(session: AsyncSession) -> WordLists:
+    """The word lists this session's sessionmaker was given (see :func:`session_info`)."""
+    word_lists = session.info.get(_SESSION_KEY)
+    if not isinstance(word_lists, WordLists):
+        # No silent fallback: shipped-only lists here would ignore the operator's, unseen.
+        raise RuntimeError(
+            "this session carries no lint word lists: build its sessionmaker with "
+            "info=lint.session_info(WordLists.from_settings(settings))"
+        )
+    return word_lists

@@ -89,9 +89,9 @@ async def create_message(
 
 
 @router.post("/messages/lint", response_model=LintResponse)
-async def lint_message(body: LintRequest, principal: PrincipalDep) -> Response:
+async def lint_message(request: Request, body: LintRequest, principal: PrincipalDep) -> Response:
     """Find feature words without a measurable outcome in a text (word lists per locale)."""
-    return json(messages_service.lint_text(principal, body))
+    return json(messages_service.lint_text(principal, body, word_lists=request.app.state.word_lists))
 
 
 @router.get("/messages/{message_id}", response_model=MessageRead, responses=NOT_MODIFIED)

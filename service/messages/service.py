@@ -71,6 +71,7 @@ async def _to_read(
     products = await products_service.products_by_ids(
         session, principal, {m.product_id for m in messages if m.product_id}
     )
+    word_lists = lint.session_word_lists(session)
     result = []
     for message in messages:
         evidence_ids = citations.get(message.id, [])
@@ -80,7 +81,7 @@ async def _to_read(
             "product_key": products[message.product_id].key if message.product_id else None,
             "evidence_ids": evidence_ids,
             "freshness": evidence_service.freshness(evidence[e] for e in evidence_ids if e in evidence),
-            "warnings": lint.field_warnings(message, LINTED_FIELDS, message.locale),
+            "warnings": word_lists.field_warnings(message, LINTED_FIELDS, message.locale),
         }
         result.append(MessageRead.model_validate(data).tagged(_etag(message)))
     return result
@@ -427,19 +428,23 @@ async def publish_message(
 # --- lint ------------------------------------------------------------------------------------
 
 
-def lint_text(principal: Principal, data: LintRequest) -> LintResponse:
+def lint_text(
+    principal: Principal, data: LintRequest, *, word_lists: lint.WordLists = lint.SHIPPED
+) -> LintResponse:
     """Finds feature words without a measurable outcome in a text (stores nothing)."""
+    # `word_lists`: the app's (REST passes app.state.word_lists). The default, the shipped
+    # lists only, is there for the GraphQL resolver until it passes the app's lists too.
     if not policies.can_lint(principal):
         raise Forbidden("This caller may not use the lint.")
-    if not lint.is_supported(data.locale):
+    if not word_lists.is_supported(data.locale):
         # "No findings" for a language without a word list would read as a clean text.
-        supported = lint.supported_languages()
+        supported = word_lists.supported_languages()
         raise Invalid(
             f"The lint has no word list for '{data.locale}'; supported locales: {', '.join(supported)}.",
             errors=[field_error("locale", f"Unsupported; supported: {', '.join(supported)}.", type_="enum")],
             supported=supported,
         )
-    findings = lint.lint(data.text, data.locale)
+    findings = word_lists.lint(data.text, data.locale)
     return LintResponse(
         findings=[LintFinding(start=f.start, end=f.end, word=f.word, message=f.message) for f in findings]
     )
