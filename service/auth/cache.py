@@ -25,7 +25,7 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -92,6 +92,9 @@ class StoredClient:
     client_id: str
     active: bool
     scopes: frozenset[str]
+    # The principal for each scope set its tokens ask for, made once per stored record (a
+    # reload after a change starts afresh): a CRM's every request asks for the same one.
+    principals: dict[frozenset[str], Principal] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

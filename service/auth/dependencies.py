@@ -42,7 +42,7 @@ async def resolve_principal(request: Request) -> Principal | None:
         raise Unauthenticated(str(exc)) from exc
     # Who the token names is checked against the stored record, through the process's cache:
     # a hit (the usual case, the CRM's pitch reads included) costs no database trip.
-    if verified.issuer == "own" and (service := Principal.for_service(verified.claims)) is not None:
+    if (service := verified.service) is not None:
         return await clients_service.service_principal(state.sessionmaker, service, cache=state.auth_cache)
     return await people_service.principal_from_token(
         state.sessionmaker, verified=verified, settings=state.settings, cache=state.auth_cache

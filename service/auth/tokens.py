@@ -13,6 +13,7 @@ import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import httpx
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from jose import jwk, jwt
 from jose.exceptions import ExpiredSignatureError
 
+from service.auth.principal import Principal
 from service.config import Settings
 
 # python-jose has no PS* (RSASSA-PSS) support, so only what it can verify is allowed.
@@ -38,6 +40,12 @@ class InvalidToken(Exception):
 class VerifiedToken:
     issuer: Literal["own", "oidc"]
     claims: dict[str, Any]
+
+    @cached_property
+    def service(self) -> Principal | None:
+        """The service account an own token names (None for people's and OIDC tokens), built
+        once per verified token: verified tokens are cached, and a CRM sends the same one."""
+        return Principal.for_service(self.claims) if self.issuer == "own" else None
 
 
 def _is_number(value: Any) -> bool:

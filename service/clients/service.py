@@ -383,7 +383,11 @@ async def service_principal(
         cache.put_client(client_id, stored, generation)
     if not isinstance(stored, StoredClient) or not stored.active:
         raise Unauthenticated("unknown or deactivated client")
-    return dataclasses.replace(principal, scopes=principal.scopes & expand_scopes(stored.scopes))
+    granted = stored.principals.get(principal.scopes)
+    if granted is None:
+        granted = dataclasses.replace(principal, scopes=principal.scopes & expand_scopes(stored.scopes))
+        stored.principals[principal.scopes] = granted
+    return granted
 
 
 async def api_token_principal(
