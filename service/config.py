@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     database_url: str = ""
     log_level: str = "INFO"
     log_json: bool = True
+    # FastAPI's native OpenTelemetry (docs/deploy.md): off, no request pays its provider check.
+    opentelemetry: bool = False
 
     # Database behaviour under load: fail fast (503 + Retry-After) rather than queue forever.
     db_pool_size: int = 10

@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        telemetry={key: settings.opentelemetry for key in ("tracing", "metrics", "logs")},
         static_url="/static/docs",
         redoc_url=None,
         # A parameter an operation does not declare is a 422, not silently ignored.

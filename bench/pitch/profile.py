@@ -42,7 +42,7 @@ from service.clients import service as clients_service
 from service.clients.schemas import ClientCreate
 from service.config import Settings
 from service.demo import loader
-from service.main import create_app
+from service.main import FastPath, create_app
 from service.migrate import upgrade
 
 PRODUCT_KEY, LOCALE = "kuradesk", "ja"
@@ -81,6 +81,8 @@ def scope_for(app: Any, headers: list[tuple[bytes, bytes]], path: str = PATH, qu
         "server": ("127.0.0.1", 8000),
         "state": {},
         "app": app,
+        # What the fast path's routing sets, for its inner layers when called alone.
+        "path_params": {"product_key": PRODUCT_KEY},
     }
 
 
@@ -156,9 +158,13 @@ def asgi_call(app: ASGI, scope: dict, sink: Sink, expect: int) -> Callable[[], A
 
 
 def chain(app: Any) -> list[tuple[str, Any]]:
-    """The app, then every layer it wraps down to the router (`.app` links)."""
+    """The app, then every layer the pitch read goes through (`.app` links): the fast path's
+    (service/main.py FastPath) when it claims the read, else down to the router."""
     layers: list[tuple[str, Any]] = [("the whole app (FastAPI.__call__)", app)]
     node = app.middleware_stack
+    if isinstance(node, FastPath):
+        layers.append(("FastPath", node))
+        node = node.route(scope_for(app, []))
     while node is not None:
         layers.append((type(node).__name__, node))
         if node is app.router:
