@@ -130,5 +130,9 @@ async def fetch_row_page(
 ) -> RowPage[sa.Row[Any]]:
     """`fetch_page` for a Core select of named columns (including `created_at` and `id` of
     `entity`): one page of named rows, no ORM objects built (read paths; see docs/benchmarks.md)."""
-    rows = list((await session.execute(keyset(stmt, entity, params))).all())
+    # On the session's connection: a Core select needs none of the ORM's execution path (its
+    # compile state and result loading cost more than the rows). Same transaction; sessions
+    # do not autoflush, so nothing pending is skipped.
+    connection = await session.connection()
+    rows = list((await connection.execute(keyset(stmt, entity, params))).all())
     return _cut(rows, params)
