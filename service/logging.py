@@ -7,11 +7,13 @@ stdlib logging (uvicorn, SQLAlchemy) is rendered by the same processors into the
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 import structlog
@@ -42,6 +44,50 @@ def _dumps(event: EventDict, **kwargs: Any) -> bytes:
         return orjson.dumps(event, default=kwargs.get("default"), option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
         return json.dumps(event, ensure_ascii=False, **kwargs).encode()
+
+
+class _LinesPerTick:
+    """structlog's BytesLogger, but the lines logged in one event-loop tick go out in one
+    write: an access-log line per request was a write (and a flush) per request, a syscall
+    that a busy disk can stall. Written at the end of the tick they were logged in (so in
+    order, and before the loop waits for anything); logged with no running loop (start-up,
+    threads), at once. Lines are whole either way."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self._pending: list[bytes] = []
+        atexit.register(self.flush)
+
+    def msg(self, message: bytes) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._write([message])
+            return
+        if not self._pending:
+            loop.call_soon(self.flush)
+        self._pending.append(message)
+
+    log = debug = info = warn = warning = error = err = critical = exception = fatal = failure = msg
+
+    def flush(self) -> None:
+        lines, self._pending = self._pending, []
+        if lines:
+            self._write(lines)
+
+    def _write(self, lines: list[bytes]) -> None:
+        self._file.write(b"\n".join(lines) + b"\n")
+        self._file.flush()
+
+
+_writers: dict[int, _LinesPerTick] = {}  # one per output file, however often logging is configured
+
+
+def _lines_factory(file: BinaryIO) -> Any:
+    writer = _writers.get(id(file))
+    if writer is None:
+        writer = _writers[id(file)] = _LinesPerTick(file)
+    return lambda *_args: writer
 
 
 def get_logger(name: str) -> Any:
@@ -96,9 +142,7 @@ def configure_logging(settings: Settings) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=(
-            structlog.BytesLoggerFactory(file=binary)
-            if binary
-            else structlog.WriteLoggerFactory(file=sys.stderr)
+            _lines_factory(binary) if binary is not None else structlog.WriteLoggerFactory(file=sys.stderr)
         ),
         cache_logger_on_first_use=True,
     )

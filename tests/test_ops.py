@@ -270,6 +270,7 @@ async def test_the_access_log_writes_one_json_line_per_request_at_info_and_none_
         async with client_for(database_url, tmp_path, log_level="INFO") as http:
             capfd.readouterr()
             await http.get("/healthz", headers={"X-Request-ID": "trace-info-1"})
+            await asyncio.sleep(0)  # lines are written at the end of the loop's tick
             lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
         access = [line for line in lines if line.get("logger_name") == "cuecard.access"]
         assert len(access) == 1
@@ -288,6 +289,7 @@ async def test_the_access_log_writes_one_json_line_per_request_at_info_and_none_
         async with client_for(database_url, tmp_path, log_level="WARNING") as http:
             capfd.readouterr()
             await http.get("/healthz")
+            await asyncio.sleep(0)
             assert "cuecard.access" not in capfd.readouterr().err
     finally:
         configure_logging(settings)  # the suite's own level again (logging is process-wide)
