@@ -297,6 +297,12 @@ async def run(args: argparse.Namespace, tokens: dict[str, str]) -> list[dict[str
                 return await http.post("/graphql", json={"query": PEOPLE_QUERY})
 
             home_headers = {"Authorization": f"Bearer {tokens['home']}"}
+
+            async def home(http: httpx.AsyncClient) -> httpx.Response:
+                return await http.post("/graphql", json={"query": HOME_QUERY}, headers=home_headers)
+
+            if args.home:
+                return [await profile_page(http, counters, "GraphQL intranet home", home, args.requests, args.top)]
             if args.routes:
                 print(f"\n## every read route, {args.requests} requests each, unprofiled")
                 return await route_sweep(http, counters, args.requests, home_headers)
@@ -328,11 +334,7 @@ async def run(args: argparse.Namespace, tokens: dict[str, str]) -> list[dict[str
             async def ping(http: httpx.AsyncClient) -> httpx.Response:
                 return await http.get("/healthz")
 
-            # The intranet home: timed and counted only (its profile is the next step's).
-
-            async def home(http: httpx.AsyncClient) -> httpx.Response:
-                return await http.post("/graphql", json={"query": HOME_QUERY}, headers=home_headers)
-
+            # The intranet home: timed and counted only (`--home` profiles it).
             await timed(http, home, 10)
             counters.reset()
             home_times = await timed(http, home, max(args.requests // 3, 20))
@@ -362,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--routes", action="store_true", help="time every REST read route instead")
     parser.add_argument("--route", help="profile this REST GET path (admin token) instead")
+    parser.add_argument("--home", action="store_true", help="profile the intranet home query instead")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON at the end")
     args = parser.parse_args(argv)
     database = f"cuecard_reads_{secrets.token_hex(4)}"

@@ -27,6 +27,7 @@ language subtag picks the rates (``ja-JP`` → ``ja``).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 SPEAKING_LIMIT_SECONDS = 30
@@ -88,6 +89,13 @@ def speakability(text: str, locale: str) -> dict[str, Any]:
     ``{"estimated_seconds": 28.4, "limit_seconds": 30, "ok": True,
     "basis": "300 characters per minute (ja); other words at 150 words per minute"}``
     """
+    return dict(_speakability(text, locale))
+
+
+@lru_cache(maxsize=4096)
+def _speakability(text: str, locale: str) -> tuple[tuple[str, Any], ...]:
+    """Remembered by its arguments: every read of a brief shows it (a pure function of text
+    that changes only when written)."""
     lang = primary_language(locale)
     estimated = estimate_seconds(text, locale)
     chars, words = _count(text)
@@ -101,9 +109,9 @@ def speakability(text: str, locale: str) -> dict[str, Any]:
         )
         if chars:
             basis += f"; CJK characters at {_character_rate(lang, text)} characters per minute"
-    return {
-        "estimated_seconds": estimated,
-        "limit_seconds": SPEAKING_LIMIT_SECONDS,
-        "ok": estimated <= SPEAKING_LIMIT_SECONDS,
-        "basis": basis,
-    }
+    return (
+        ("estimated_seconds", estimated),
+        ("limit_seconds", SPEAKING_LIMIT_SECONDS),
+        ("ok", estimated <= SPEAKING_LIMIT_SECONDS),
+        ("basis", basis),
+    )

@@ -317,7 +317,7 @@ class WordLists:
 
     def lint(self, text: str, locale: str) -> list[Finding]:
         """Feature words in ``text`` whose sentence has no measurable outcome, ordered by start."""
-        return lint(text, locale, self.extra_dirs)
+        return list(_lint_remembered(text, locale, tuple(self.extra_dirs)))
 
     def field_warnings(self, obj: object, fields: Sequence[str], locale: str) -> list[LintWarning]:
         """Value-word lint findings for each named text field of a message or brief."""
@@ -326,6 +326,14 @@ class WordLists:
             for name in fields
             for f in self.lint(getattr(obj, name) or "", locale)
         ]
+
+
+@lru_cache(maxsize=4096)
+def _lint_remembered(text: str, locale: str, extra_dirs: tuple[Path, ...]) -> tuple[Finding, ...]:
+    """`lint` remembered by its arguments: reads show the findings of texts that change only
+    when written (a brief page linted every brief on every read; the lists are fixed for the
+    life of the process)."""
+    return tuple(lint(text, locale, extra_dirs))
 
 
 SHIPPED = WordLists()
