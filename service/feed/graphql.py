@@ -7,7 +7,6 @@ changing the others. Ask with fragments (`... on CampaignStep { title }`) and `_
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import strawberry
@@ -15,11 +14,7 @@ from pydantic import Field
 
 from service.briefs import service as briefs_service
 from service.briefs.graphql import BriefType
-from service.campaigns.graphql import (
-    CampaignType,
-    CheckStatus,
-    campaign,
-)
+from service.campaigns.graphql import CampaignType, campaign
 from service.campaigns.schemas import CampaignStepItem
 from service.feed import service as feed_service
 from service.feed.schemas import Announcement, FeedbackLoopItem, LoopStep
@@ -38,13 +33,6 @@ from service.pagination import MAX_LIMIT
     exclude={"kind"},
 )
 class CampaignStepType:
-    at: dt.datetime = strawberry.field(description="When the step is (or was) due.")
-    brief_id: strawberry.ID = strawberry.field(
-        description="The current brief version to acknowledge and explain."
-    )
-    check_status: CheckStatus | None = strawberry.field(
-        description="Your best check on this version, if any."
-    )
     campaign: CampaignType | None = strawberry.field(resolver=campaign)
 
     @strawberry.field(description="The brief version to acknowledge and explain.")
@@ -53,11 +41,9 @@ class CampaignStepType:
 
 
 LoopStepType = view_type(LoopStep, name="FeedbackLoopStep", description="One step the item took.")
-
-
-@view(Announcement, name="FeedbackAnnouncement", description="The message that told sales what was done.")
-class AnnouncementType:
-    title: str | None = strawberry.field(description="Null when the message is no longer visible to you.")
+AnnouncementType = view_type(
+    Announcement, name="FeedbackAnnouncement", description="The message that told sales what was done."
+)
 
 
 @view(
@@ -67,8 +53,6 @@ class AnnouncementType:
     exclude={"kind"},
 )
 class FeedbackLoopType:
-    at: dt.datetime = strawberry.field(description="The latest news: when it was filed or last moved.")
-
     @strawberry.field(description="The feedback item itself.")
     def item(root: strawberry.Parent[FeedbackLoopItem], info: Info) -> FeedbackItemType | None:
         return load(info, feedback_service.feedback_by_ids, root.feedback_id)

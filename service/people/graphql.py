@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import strawberry
 
-from service.auth.principal import Role
 from service.graphql_kit import (
     Connection,
     Info,
     etag_field,
     input_type,
+    listing,
     load,
+    mutation,
     paged,
-    parse,
     prime,
-    run,
-    to_uuid,
+    query,
     view,
     wants,
 )
 from service.people import service as people_service
 from service.people.schemas import DepartmentCreate, DepartmentRead, PersonCreate, PersonRead, PersonUpdate
 
-Role = strawberry.enum(Role, name="Role")  # type: ignore[misc]  # registers the StrEnum in place and returns it
 _PERSON_KEYS = {"department_id", "department_key", "manager_id", "external_id", "updated_at", "revision"}
 
 
@@ -51,13 +49,8 @@ PersonPatch = input_type(PersonUpdate, "PersonPatch", exclude={"email", "externa
 
 @strawberry.type
 class PeopleQuery:
-    @strawberry.field(description="The caller's own person record.")
-    async def me(self, info: Info) -> PersonType:
-        return await run(info, people_service.get_me)
-
-    @strawberry.field
-    async def person(self, info: Info, id: strawberry.ID) -> PersonType:
-        return await run(info, people_service.get_person, to_uuid(id))
+    me = query(people_service.get_me, "The caller's own person record.")
+    person = query(people_service.get_person, id=strawberry.ID)
 
     @strawberry.field
     async def people(
@@ -80,30 +73,17 @@ class PeopleQuery:
             await prime(info, people_service.people_by_ids, (p.manager_id for p in people))
         return page
 
-    @strawberry.field
-    async def departments(
-        self, info: Info, first: int = 50, after: str | None = None
-    ) -> Connection[DepartmentType]:
-        return await paged(info, people_service.list_departments, first, after)
+    departments = listing(people_service.list_departments)
 
 
 @strawberry.type
 class PeopleMutation:
-    @strawberry.mutation
-    async def create_department(self, info: Info, input: DepartmentInput) -> DepartmentType:
-        return await run(info, people_service.create_department, parse(info, DepartmentCreate, input))
-
-    @strawberry.mutation
-    async def create_person(self, info: Info, input: PersonInput) -> PersonType:
-        return await run(info, people_service.create_person, parse(info, PersonCreate, input))
-
-    @strawberry.mutation(description="Change a person; pass `ifMatch` (the ETag) to refuse stale writes.")
-    async def update_person(
-        self,
-        info: Info,
-        id: strawberry.ID,
-        input: PersonPatch,
-        if_match: str | None = None,
-    ) -> PersonType:
-        data = parse(info, PersonUpdate, input)
-        return await run(info, people_service.update_person, to_uuid(id), data, if_match=if_match)
+    create_department = mutation(people_service.create_department, input=DepartmentInput)
+    create_person = mutation(people_service.create_person, input=PersonInput)
+    update_person = mutation(
+        people_service.update_person,
+        "Change a person; pass `ifMatch` (the ETag) to refuse stale writes.",
+        id=strawberry.ID,
+        input=PersonPatch,
+        if_match=str | None,
+    )
