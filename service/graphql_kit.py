@@ -218,15 +218,9 @@ class Connection(Generic[T]):
     page_info: PageInfo
 
     @classmethod
-    def of(cls, page: Page[Any], convert: Callable[[Any], Any] | None = None) -> Connection[T]:
-        """A service page as a connection; nodes are the items (or `convert(item)`)."""
-        edges = [
-            Edge(
-                cursor=Cursor(item.created_at, item.id).encode(),
-                node=convert(item) if convert is not None else item,
-            )
-            for item in page.items
-        ]
+    def of(cls, page: Page[Any]) -> Connection[T]:
+        """A service page as a connection; the nodes are its items."""
+        edges = [Edge(cursor=Cursor(item.created_at, item.id).encode(), node=item) for item in page.items]
         # Relay: endCursor is the last edge's cursor on every page (the last one included, so a
         # client can later ask for what was added after it); null only when there are no edges.
         return cls(
@@ -238,8 +232,6 @@ class Connection(Generic[T]):
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )
-
-    from_page = of
 
 
 def page_args(first: int, after: str | None) -> PageParams:
@@ -261,7 +253,7 @@ async def paged(info: Info, fetch: Fetch, first: int, after: str | None, **filte
     return Connection.of(await run(info, fetch, page_args(first, after), **filters))
 
 
-def query(fetch: Fetch, description: str | None = None, *, returns: Any = None, **arguments: Any) -> Any:
+def query(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
     """A field resolved by one service call: `run(info, fetch, *required, **optional)`.
 
     `arguments` are its GraphQL arguments in order, each a type or `(type, default)`; one with a
@@ -269,14 +261,14 @@ def query(fetch: Fetch, description: str | None = None, *, returns: Any = None, 
     The caller is authenticated first; an `ID` arrives as a UUID (BAD_USER_INPUT naming the
     argument), an `input_of` input as its domain schema. `schema=`: the arguments named by its
     fields are validated into it (`parse`) and passed after the required ones. The field's
-    type is `returns`, else the view of what `fetch` returns.
+    type is the view of what `fetch` returns (a `Page` of read models: their `Connection`).
     """
-    return strawberry.field(resolver=_resolver(fetch, arguments, returns), description=description)
+    return strawberry.field(resolver=_resolver(fetch, arguments), description=description)
 
 
 def mutation(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
     """A mutation resolved by one service call; see `query`."""
-    return strawberry.mutation(resolver=_resolver(fetch, arguments, None), description=description)
+    return strawberry.mutation(resolver=_resolver(fetch, arguments), description=description)
 
 
 def listing(
@@ -286,12 +278,12 @@ def listing(
     **filters)`: `first` and `after`, then `filters` as in `query` (a `schema=` validates them).
     `prime`: a batch function whose loader learns the page's nodes (the same caller's other
     fields then read them without a query)."""
-    resolver = _resolver(fetch, filters, None, page=True, prime=prime)
+    resolver = _resolver(fetch, filters, page=True, prime=prime)
     return strawberry.field(resolver=resolver, description=description)
 
 
 def _resolver(
-    fetch: Fetch, arguments: dict[str, Any], returns: Any, page: bool = False, prime: Fetch | None = None
+    fetch: Fetch, arguments: dict[str, Any], page: bool = False, prime: Fetch | None = None
 ) -> Fetch:
     schema: type[BaseModel] | None = arguments.pop("schema", None)
     specs: dict[str, tuple[Any, Any]] = {"first": (int, 50), "after": (str | None, None)} if page else {}
@@ -325,7 +317,7 @@ def _resolver(
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
         for name, (kind, default) in specs.items()
     ]
-    kind = returns or _graphql_type(get_type_hints(fetch)["return"], fetch.__qualname__)
+    kind = _graphql_type(get_type_hints(fetch)["return"], fetch.__qualname__)
     resolve.__signature__ = inspect.Signature(signature, return_annotation=kind)  # type: ignore[attr-defined]  # strawberry reads it
     resolve.__name__ = fetch.__name__
     return resolve
@@ -461,7 +453,9 @@ def input_type(model: type[BaseModel], name: str, **options: Any) -> Any:
 
 
 def plain(value: Any) -> Any:
-    """A GraphQL input as plain data: enums as their values, omitted (UNSET) fields left out."""
+    """A GraphQL input as plain data: enums as their values, omitted fields left out. A field
+    whose default is null is left out when null (null and omitted are one to GraphQL then), so
+    the input schema's own default applies: on create, a null `audience` is everyone."""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, list):
@@ -469,10 +463,11 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items() if v is not strawberry.UNSET}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        given = {f.name: (getattr(value, f.name), f.default) for f in dataclasses.fields(value)}
         return {
-            f.name: plain(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if getattr(value, f.name) is not strawberry.UNSET
+            name: plain(v)
+            for name, (v, default) in given.items()
+            if v is not strawberry.UNSET and not (v is None and default is None)
         }
     return value
 

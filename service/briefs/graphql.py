@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import ID
@@ -22,11 +22,7 @@ from service.graphql_kit import (
     listing,
     load,
     mutation,
-    parse,
-    plain,
     query,
-    run,
-    to_uuid,
     view,
     view_type,
 )
@@ -97,7 +93,7 @@ GutCheckInput = input_type(schemas.GutCheck, "GutCheckInput")
     description="Cite evidence: either `id` (an existing item) or `kind`, `claim` and `source` "
     "(with optional `ownerId` and `verifyBy`) to record a new item."
 )
-class CitationInput:
+class CitationInput:  # {id} cites an item, the other fields record one: null is "not this kind"
     id: ID | None = None
     kind: EvidenceKind | None = None
     claim: str | None = None
@@ -127,16 +123,6 @@ class BriefPatch:
     evidence: list[CitationInput] | None = strawberry.UNSET
 
 
-def _brief_data(input: BriefInput | BriefPatch) -> dict[str, Any]:
-    data: dict[str, Any] = plain(input)
-    if data.get("evidence"):
-        # {id} cites an item, the other fields record one: a null means "not this kind of citation".
-        data["evidence"] = [{k: v for k, v in c.items() if v is not None} for c in data["evidence"]]
-    if isinstance(input, BriefInput) and data.get("gut_check") is None:
-        data.pop("gut_check", None)  # on create, null is the same as absent: no answers yet
-    return data
-
-
 class _BriefFilters(InputModel):
     product_key: Slug | None = None
     locale: Locale | None = None
@@ -161,23 +147,19 @@ class BriefQuery:
 
 @strawberry.type
 class BriefMutation:
-    @strawberry.mutation(
-        description="Create a draft brief (version 1); inline evidence becomes evidence items."
+    create_brief = mutation(
+        briefs_service.create_brief,
+        "Create a draft brief (version 1); inline evidence becomes evidence items.",
+        input=BriefInput,
     )
-    async def create_brief(self, info: Info, input: BriefInput) -> BriefType:
-        data = parse(info, schemas.BriefCreate, _brief_data(input))
-        return await run(info, briefs_service.create_brief, data)
-
-    @strawberry.mutation(
-        description="Change a draft. `ifMatch` (the ETag) is required: missing → PRECONDITION_REQUIRED, "
-        "stale → PRECONDITION_FAILED; published versions are immutable (CONFLICT)."
+    update_brief = mutation(
+        briefs_service.update_brief,
+        "Change a draft. `ifMatch` (the ETag) is required: missing → PRECONDITION_REQUIRED, stale → "
+        "PRECONDITION_FAILED; published versions are immutable (CONFLICT).",
+        id=ID,
+        input=BriefPatch,
+        if_match=str | None,
     )
-    async def update_brief(
-        self, info: Info, id: ID, input: BriefPatch, if_match: str | None = None
-    ) -> BriefType:
-        data = parse(info, schemas.BriefUpdate, _brief_data(input))
-        return await run(info, briefs_service.update_brief, to_uuid(id), data, if_match=if_match)
-
     submit_brief = mutation(
         briefs_service.submit_brief,
         "Send a draft to review; an incomplete brief is BAD_USER_INPUT listing every missing part.",

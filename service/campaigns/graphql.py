@@ -31,8 +31,6 @@ from service.graphql_kit import (
     load_all,
     mutation,
     page_args,
-    parse,
-    plain,
     query,
     run,
     to_uuid,
@@ -283,33 +281,22 @@ class CheckQuery:
     )
 
 
-def _campaign_data(input: CampaignInput | CampaignPatch) -> dict[str, Any]:
-    data: dict[str, Any] = plain(input)
-    if isinstance(input, CampaignInput) and data.get("audience") is None:
-        data.pop("audience", None)  # on create, null is the same as absent: everyone
-    return data
-
-
 @strawberry.type
 class CampaignMutation:
-    @strawberry.mutation(
-        description="Plan a campaign for a brief (status PLANNED; editors and admins). Every problem with "
-        "the audience and steps comes back at once (BAD_USER_INPUT)."
+    create_campaign = mutation(
+        campaigns_service.create_campaign,
+        "Plan a campaign for a brief (status PLANNED; editors and admins). Every problem with the audience "
+        "and steps comes back at once (BAD_USER_INPUT).",
+        input=CampaignInput,
     )
-    async def create_campaign(self, info: Info, input: CampaignInput) -> CampaignType:
-        data = parse(info, schemas.CampaignCreate, _campaign_data(input))
-        return await run(info, campaigns_service.create_campaign, data)
-
-    @strawberry.mutation(
-        description="Change a planned or active campaign. `ifMatch` (the ETag) is required: missing → "
-        "PRECONDITION_REQUIRED, stale → PRECONDITION_FAILED; a closed campaign → CONFLICT."
+    update_campaign = mutation(
+        campaigns_service.update_campaign,
+        "Change a planned or active campaign. `ifMatch` (the ETag) is required: missing → "
+        "PRECONDITION_REQUIRED, stale → PRECONDITION_FAILED; a closed campaign → CONFLICT.",
+        id=ID,
+        input=CampaignPatch,
+        if_match=str | None,
     )
-    async def update_campaign(
-        self, info: Info, id: ID, input: CampaignPatch, if_match: str | None = None
-    ) -> CampaignType:
-        data = parse(info, schemas.CampaignUpdate, _campaign_data(input))
-        return await run(info, campaigns_service.update_campaign, to_uuid(id), data, if_match=if_match)
-
     activate_campaign = mutation(
         campaigns_service.activate_campaign,
         "Start a planned campaign: every active person in its audience is enrolled (CONFLICT without "
