@@ -111,7 +111,8 @@ def view(
 ) -> Callable[[type[T]], type[T]]:
     """A Strawberry output type whose nodes are the given read models themselves. Its fields:
     `fields` (names, space-separated) or else the first model's in their order less `exclude`,
-    typed from the model unless the class declares them; then the class's other fields."""
+    typed and described from the model unless the class declares them; then the class's other
+    fields. Its description: `description`, else the class's docstring."""
 
     def make(cls: type[T]) -> type[T]:
         accepted = (cls, *models)
@@ -135,9 +136,14 @@ def view(
             cls.__annotations__ = derived | own
         for model in models:
             _VIEWS.setdefault(model, cls)
-        return strawberry.type(cls, name=name, description=description)
+        return strawberry.type(cls, name=name, description=description or _doc(cls))
 
     return make
+
+
+def _doc(cls: type) -> str | None:
+    """The class's docstring as a description: on one line, as GraphQL shows it."""
+    return " ".join((cls.__doc__ or "").split()) or None
 
 
 def view_type(model: type, name: str, **options: Any) -> Any:
@@ -341,6 +347,24 @@ def _argument(name: str, kind: Any, value: Any) -> Any:
     return validate_input(model, value) if model is not None else value
 
 
+def loaded(
+    fetch: Fetch,
+    key: str,
+    description: str | None = None,
+    *,
+    many: bool = False,
+    missing: Callable[[], Any] = lambda: None,
+) -> Any:
+    """A nested field: `load(info, fetch, root.<key>, missing)` (`many`: `load_all` over a list of
+    keys). Its type is the class's annotation of it."""
+
+    def resolve(root: strawberry.Parent[Any], info: Info) -> Any:
+        keys = getattr(root, key)
+        return load_all(info, fetch, keys) if many else load(info, fetch, keys, missing)
+
+    return strawberry.field(resolver=resolve, description=description)
+
+
 def load(info: Info, fetch: Fetch, key: Any, missing: Callable[[], Any] = lambda: None) -> Any:
     """The value under `key` (None for a None key): itself when loaded, else an awaitable."""
     if key is None:
@@ -442,7 +466,7 @@ def input_of(
                 setattr(cls, f, strawberry.field(description=info.description, **default))
         cls.__annotations__ = annotations | own
         _INPUTS[model], _MODELS[cls] = cls, model
-        return strawberry.input(cls, name=name, description=description)
+        return strawberry.input(cls, name=name, description=description or _doc(cls))
 
     return make
 

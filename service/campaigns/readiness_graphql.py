@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import strawberry
 
+from service import graphql_kit as gql
 from service.campaigns import readiness as readiness_service
 from service.campaigns import schemas
 from service.campaigns.graphql import CampaignType, campaign
-from service.graphql_kit import query, view, view_type
 
 # The counts are declared, so undescribed here (REST describes them): the GraphQL contract stays.
 
 
-@view(
+@gql.view(
     schemas.DepartmentReadiness,
     name="DepartmentReadiness",
     fields="department department_name audience acknowledged passed overdue",
@@ -24,24 +24,25 @@ class DepartmentReadinessType:
     overdue: int
 
 
-@view(
+@gql.view(
     schemas.CampaignReadiness,
     name="CampaignReadiness",
-    description="Of the active people in the audience: who acknowledged the current brief version (or a "
-    "minor fix of it), who passed its check, and who is overdue (last step past, not passed).",
     fields="campaign_id brief_id version basis_version audience acknowledged passed overdue departments campaign",
 )
 class CampaignReadinessType:
+    """Of the active people in the audience: who acknowledged the current brief version (or a minor
+    fix of it), who passed its check, and who is overdue (last step past, not passed)."""
+
     audience: int
     acknowledged: int
     passed: int
     overdue: int
-    campaign: CampaignType | None = strawberry.field(resolver=campaign)
+    campaign: CampaignType | None = campaign()
 
 
-DepartmentShareType = view_type(schemas.DepartmentShare, "DepartmentShare")
-ProductReadinessType = view_type(schemas.ProductReadiness, "ProductReadiness")
-OrganisationReadinessType = view_type(
+DepartmentShareType = gql.view_type(schemas.DepartmentShare, "DepartmentShare")
+ProductReadinessType = gql.view_type(schemas.ProductReadiness, "ProductReadiness")
+OrganisationReadinessType = gql.view_type(
     schemas.OrganisationReadiness,
     "OrganisationReadiness",
     description="Can our people state what makes us worth buying, in the customer's words?",
@@ -50,13 +51,13 @@ OrganisationReadinessType = view_type(
 
 @strawberry.type
 class ReadinessQuery:
-    campaign_readiness = query(
+    campaign_readiness = gql.query(
         readiness_service.campaign_readiness,
         "Audience, acknowledged, passed and overdue for the brief's current version, in total and per "
         "department (editors, admins, `campaigns:read`; managers: their department).",
         campaign_id=strawberry.ID,
     )
-    readiness = query(
+    readiness = gql.query(
         readiness_service.organisation_readiness,
         "Can our people state what makes us worth buying, in the customer's words? Per product with a "
         "published pitch, the share of its campaign audiences that passed a check on the current version "

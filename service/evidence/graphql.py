@@ -6,53 +6,53 @@ import datetime as dt
 
 import strawberry
 
+from service import graphql_kit as gql
 from service.evidence import service as evidence_service
 from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceVerify, Freshness
-from service.graphql_kit import etag_field, input_type, listing, mutation, query, view, view_type
 
-FreshnessType = view_type(
+FreshnessType = gql.view_type(
     Freshness, "Freshness", description="`STALE` while any cited evidence is past its verify-by date."
 )
 
 
-@view(
+@gql.view(
     EvidenceRead,
     name="Evidence",
     description="A claim with an owner and a verify-by date.",
     exclude={"revision"},
 )
 class EvidenceType:
-    etag: str = etag_field()
+    etag: str = gql.etag_field()
 
 
-EvidenceInput = input_type(EvidenceCreate, "EvidenceInput")
+EvidenceInput = gql.input_type(EvidenceCreate, "EvidenceInput")
 
 
 @strawberry.type
 class EvidenceQuery:
-    evidence = listing(
+    evidence = gql.listing(
         evidence_service.list_evidence,
         "Evidence items, oldest first; `expired: true` lists the ones to re-verify.",
         expired=bool | None,
     )
-    evidence_item = query(evidence_service.get_evidence, "One evidence item.", id=strawberry.ID)
+    evidence_item = gql.query(evidence_service.get_evidence, "One evidence item.", id=strawberry.ID)
 
 
 @strawberry.type
 class EvidenceMutation:
-    create_evidence = mutation(
+    create_evidence = gql.mutation(
         evidence_service.create_evidence,
         "Record a claim: a metric, a customer case, a quote or a small win.",
         input=EvidenceInput,
     )
-    verify_evidence = mutation(
+    verify_evidence = gql.mutation(
         evidence_service.verify_evidence,
         "Re-verify a claim (owner, editors, admins); `verifyBy` defaults to 90 days from today.",
         id=strawberry.ID,
         verify_by=dt.date | None,
         schema=EvidenceVerify,
     )
-    replace_evidence = mutation(
+    replace_evidence = gql.mutation(
         evidence_service.replace_evidence,
         "Replace a claim with a new item; everything citing the old one cites the new one.",
         id=strawberry.ID,

@@ -5,63 +5,50 @@ from __future__ import annotations
 import strawberry
 from strawberry import ID
 
+from service import graphql_kit as gql
 from service.briefs import service as briefs_service
 from service.briefs.graphql import BriefType, LintWarningType
 from service.evidence import service as evidence_service
 from service.evidence.graphql import EvidenceType
 from service.fields import InputModel, Locale, Slug
-from service.graphql_kit import (
-    ETAG_DESCRIPTION,
-    Info,
-    input_of,
-    input_type,
-    listing,
-    load,
-    load_all,
-    mutation,
-    parse,
-    query,
-    view,
-    view_type,
-)
 from service.messages import schemas
 from service.messages import service as messages_service
 
-MetricType = view_type(
+MetricType = gql.view_type(
     schemas.MetricRead, "Metric", description="The measurable outcome behind a value statement."
 )
-LintFindingType = view_type(
+LintFindingType = gql.view_type(
     schemas.LintFinding,
     "LintFinding",
     description="A feature word without a measurable outcome; offsets count Unicode code points.",
 )
-LintResultType = view_type(schemas.LintResponse, "LintResult")
+LintResultType = gql.view_type(schemas.LintResponse, "LintResult")
 
 
-@view(
+@gql.view(
     schemas.MessageRead,
     name="Message",
     description="A value translation, key message, talking point or FAQ answer.",
 )
 class MessageType:
     warnings: list[LintWarningType]  # declared: undescribed here, as before (REST describes it)
-    etag: str = strawberry.field(description=ETAG_DESCRIPTION)
+    etag: str = strawberry.field(description=gql.ETAG_DESCRIPTION)
 
     @strawberry.field(description="The brief version this message speaks for, when the caller may see it.")
-    def brief(root: strawberry.Parent[schemas.MessageRead], info: Info) -> BriefType | None:
-        return load(info, briefs_service.briefs_by_ids, root.brief_id)
+    def brief(root: strawberry.Parent[schemas.MessageRead], info: gql.Info) -> BriefType | None:
+        return gql.load(info, briefs_service.briefs_by_ids, root.brief_id)
 
     @strawberry.field(description="The evidence items this message cites, in order.")
-    def evidence(root: strawberry.Parent[schemas.MessageRead], info: Info) -> list[EvidenceType]:
-        return load_all(info, evidence_service.evidence_by_ids, root.evidence_ids)
+    def evidence(root: strawberry.Parent[schemas.MessageRead], info: gql.Info) -> list[EvidenceType]:
+        return gql.load_all(info, evidence_service.evidence_by_ids, root.evidence_ids)
 
 
-@input_of(schemas.Metric, name="MetricInput")
+@gql.input_of(schemas.Metric, name="MetricInput")
 class MetricInput:
     basis: str  # declared: undescribed here, as before (REST describes it)
 
 
-@input_of(
+@gql.input_of(
     schemas.MessageCreate,
     name="MessageInput",
     fields="kind title brief_id product_key audiences channel locale body evidence_ids feature_term "
@@ -73,7 +60,7 @@ class MessageInput:
     locale: str | None = strawberry.field(default=None, description="Default: the brief's locale, else `en`.")
 
 
-MessagePatch = input_type(
+MessagePatch = gql.input_type(
     schemas.MessageUpdate,
     "MessagePatch",
     description="Fields to change; omitted fields stay as they are, null clears the optional ones.",
@@ -89,7 +76,7 @@ class _MessageFilters(InputModel):
 
 @strawberry.type
 class MessageQuery:
-    messages = listing(
+    messages = gql.listing(
         messages_service.list_messages,
         'Messages, oldest first; a department `audience` also matches messages for "all". Employees and '
         "integrations see published messages only.",
@@ -101,24 +88,24 @@ class MessageQuery:
         brief_id=ID | None,
         schema=_MessageFilters,
     )
-    message = query(
+    message = gql.query(
         messages_service.get_message, "One message (drafts: editors, managers and admins).", id=ID
     )
 
     @strawberry.field(
         description="Find feature words without a measurable outcome in a text (stores nothing)."
     )
-    def lint_message(self, info: Info, text: str, locale: str = "en") -> LintResultType:
-        data = parse(info, schemas.LintRequest, {"locale": locale, "text": text})
+    def lint_message(self, info: gql.Info, text: str, locale: str = "en") -> LintResultType:
+        data = gql.parse(info, schemas.LintRequest, {"locale": locale, "text": text})
         return messages_service.lint_text(info.context.principal, data)
 
 
 @strawberry.type
 class MessageMutation:
-    create_message = mutation(
+    create_message = gql.mutation(
         messages_service.create_message, "Create a draft message (editors, admins).", input=MessageInput
     )
-    update_message = mutation(
+    update_message = gql.mutation(
         messages_service.update_message,
         "Change a message; `ifMatch` (the ETag) is required: missing → PRECONDITION_REQUIRED, stale → "
         "PRECONDITION_FAILED. A published message stays published.",
@@ -126,7 +113,7 @@ class MessageMutation:
         input=MessagePatch,
         if_match=str | None,
     )
-    publish_message = mutation(
+    publish_message = gql.mutation(
         messages_service.publish_message,
         "Publish a draft message; CONFLICT when it is already published. `ifMatch` (optional) publishes "
         "only that version.",

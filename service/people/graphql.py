@@ -4,83 +4,70 @@ from __future__ import annotations
 
 import strawberry
 
-from service.graphql_kit import (
-    Connection,
-    Info,
-    etag_field,
-    input_type,
-    listing,
-    load,
-    mutation,
-    paged,
-    prime,
-    query,
-    view,
-    wants,
-)
+from service import graphql_kit as gql
 from service.people import service as people_service
 from service.people.schemas import DepartmentCreate, DepartmentRead, PersonCreate, PersonRead, PersonUpdate
 
 _PERSON_KEYS = {"department_id", "department_key", "manager_id", "external_id", "updated_at", "revision"}
 
 
-@view(DepartmentRead, name="Department", exclude={"updated_at", "revision"})
+@gql.view(DepartmentRead, name="Department", exclude={"updated_at", "revision"})
 class DepartmentType:
-    etag: str = etag_field()
+    etag: str = gql.etag_field()
 
 
-@view(PersonRead, name="Person", exclude=_PERSON_KEYS)
+@gql.view(PersonRead, name="Person", exclude=_PERSON_KEYS)
 class PersonType:
-    etag: str = etag_field()
+    etag: str = gql.etag_field()
 
     @strawberry.field
-    def department(root: strawberry.Parent[PersonRead], info: Info) -> DepartmentType | None:
-        return load(info, people_service.departments_by_ids, root.department_id)
+    def department(root: strawberry.Parent[PersonRead], info: gql.Info) -> DepartmentType | None:
+        return gql.load(info, people_service.departments_by_ids, root.department_id)
 
     @strawberry.field
-    def manager(root: strawberry.Parent[PersonRead], info: Info) -> PersonType | None:
-        return load(info, people_service.people_by_ids, root.manager_id)
+    def manager(root: strawberry.Parent[PersonRead], info: gql.Info) -> PersonType | None:
+        return gql.load(info, people_service.people_by_ids, root.manager_id)
 
 
-DepartmentInput = input_type(DepartmentCreate, "DepartmentInput")
-PersonInput = input_type(PersonCreate, "PersonInput", exclude={"external_id"})
-PersonPatch = input_type(PersonUpdate, "PersonPatch", exclude={"email", "external_id"}, patch=True)
+DepartmentInput = gql.input_type(DepartmentCreate, "DepartmentInput")
+PersonInput = gql.input_type(PersonCreate, "PersonInput", exclude={"external_id"})
+PersonPatch = gql.input_type(PersonUpdate, "PersonPatch", exclude={"email", "external_id"}, patch=True)
 
 
 @strawberry.type
 class PeopleQuery:
-    me = query(people_service.get_me, "The caller's own person record.")
-    person = query(people_service.get_person, id=strawberry.ID)
+    me = gql.query(people_service.get_me, "The caller's own person record.")
+    person = gql.query(people_service.get_person, id=strawberry.ID)
 
     @strawberry.field
     async def people(
         self,
-        info: Info,
+        info: gql.Info,
         first: int = 50,
         after: str | None = None,
         department_key: str | None = None,
         active: bool | None = None,
-    ) -> Connection[PersonType]:
-        page = await paged(
+    ) -> gql.Connection[PersonType]:
+        page = await gql.paged(
             info, people_service.list_people, first, after, department_key=department_key, active=active
         )
         # One batch each for the page's departments and managers, so that their fields answer
         # without a task per person.
         people = [edge.node for edge in page.edges]
-        if wants(info, "edges.node.department"):
-            await prime(info, people_service.departments_by_ids, (p.department_id for p in people))
-        if wants(info, "edges.node.manager"):
-            await prime(info, people_service.people_by_ids, (p.manager_id for p in people))
+        if gql.wants(info, "edges.node.department"):
+            await gql.prime(info, people_service.departments_by_ids, (p.department_id for p in people))
+        if gql.wants(info, "edges.node.manager"):
+            await gql.prime(info, people_service.people_by_ids, (p.manager_id for p in people))
         return page
 
-    departments = listing(people_service.list_departments)
+    departments = gql.listing(people_service.list_departments)
 
 
 @strawberry.type
 class PeopleMutation:
-    create_department = mutation(people_service.create_department, input=DepartmentInput)
-    create_person = mutation(people_service.create_person, input=PersonInput)
-    update_person = mutation(
+    create_department = gql.mutation(people_service.create_department, input=DepartmentInput)
+    create_person = gql.mutation(people_service.create_person, input=PersonInput)
+    update_person = gql.mutation(
         people_service.update_person,
         "Change a person; pass `ifMatch` (the ETag) to refuse stale writes.",
         id=strawberry.ID,

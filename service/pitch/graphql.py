@@ -6,10 +6,10 @@ from typing import Annotated
 
 import strawberry
 
+from service import graphql_kit as gql
 from service.briefs.graphql import DifferentiatorType
 from service.briefs.schemas import Differentiator, GutCheck, Pain
 from service.evidence.schemas import EvidenceKind  # strawberry.enum registered it in place
-from service.graphql_kit import Info, parse, view
 from service.messages.schemas import MessageKind, MetricRead
 from service.pitch import service as pitch_service
 from service.pitch.schemas import PitchEvidence, PitchMessage, PitchRead, PitchRequest
@@ -32,17 +32,17 @@ class _Pitch(PitchRead):
     etag: str = ""
 
 
-@view(PitchEvidence, name="PitchEvidence")
+@gql.view(PitchEvidence, name="PitchEvidence")
 class PitchEvidenceType:
     kind: EvidenceKind
 
 
-@view(_PitchMessage, name="PitchMessage")
+@gql.view(_PitchMessage, name="PitchMessage")
 class PitchMessageType:
     kind: MessageKind
 
 
-@view(
+@gql.view(
     _Pitch,
     name="CurrentPitch",
     description="The published brief's story for one product and locale, ready to show next to a deal.",
@@ -69,14 +69,14 @@ class PitchQuery:
     )
     async def current_pitch(
         self,
-        info: Info,
+        info: gql.Info,
         product_key: str,
         locale: str | None = None,
         audience: Annotated[str | None, strawberry.argument(description="A department key.")] = None,
         segment: str | None = None,
         competitor: str | None = None,
     ) -> CurrentPitchType:
-        args = parse(
+        args = gql.parse(
             info,
             PitchRequest,
             {

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import strawberry
 
-from service.graphql_kit import etag_field, input_type, listing, mutation, query, view
+from service import graphql_kit as gql
 from service.products import service as products_service
 from service.products.schemas import ProductCreate, ProductRead
 
 
-@view(ProductRead, name="Product", exclude={"updated_at", "revision"})
+@gql.view(ProductRead, name="Product", exclude={"updated_at", "revision"})
 class ProductType:
-    etag: str = etag_field()
+    etag: str = gql.etag_field()
 
 
-ProductInput = input_type(ProductCreate, "ProductInput")
+ProductInput = gql.input_type(ProductCreate, "ProductInput")
 
 
 @strawberry.type
 class ProductQuery:
-    products = listing(products_service.list_products)
-    product = query(products_service.get_product, key=str)
+    products = gql.listing(products_service.list_products)
+    product = gql.query(products_service.get_product, key=str)
 
 
 @strawberry.type
 class ProductMutation:
-    create_product = mutation(products_service.create_product, input=ProductInput)
+    create_product = gql.mutation(products_service.create_product, input=ProductInput)
