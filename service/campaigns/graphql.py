@@ -140,13 +140,11 @@ CampaignAudienceInput = gql.input_type(
 )
 
 
-@gql.input_of(
-    schemas.Step,
-    name="CampaignStepInput",
-    description="One campaign step: `at` for launch and reinforcement, `dayOffset` (days from the hire "
-    "date, 0 = the first day) for onboarding — exactly one of them.",
-)
+@gql.input_of(schemas.Step, name="CampaignStepInput")
 class CampaignStepInput:
+    """One campaign step: `at` for launch and reinforcement, `dayOffset` (days from the hire date,
+    0 = the first day) for onboarding — exactly one of them."""
+
     # Declared, so undescribed here (REST describes them): the GraphQL contract stays as it is.
     message_id: ID | None = None
     at: dt.datetime | None = None
@@ -181,14 +179,11 @@ InterviewAnswersInput = gql.input_type(
 )
 
 
-@gql.input_of(
-    schemas.InterviewCreate,
-    name="InterviewInput",
-    fields="answers customer interviewed_on",
-    description="A customer interview from the onboarding exercise; each answer becomes a feedback item "
-    "(source INTERVIEW) that you follow in your feed.",
-)
+@gql.input_of(schemas.InterviewCreate, name="InterviewInput", fields="answers customer interviewed_on")
 class InterviewInput:
+    """A customer interview from the onboarding exercise; each answer becomes a feedback item
+    (source INTERVIEW) that you follow in your feed."""
+
     customer: CustomerInput | None = None
 
 

@@ -15,13 +15,10 @@ FreshnessType = gql.view_type(
 )
 
 
-@gql.view(
-    EvidenceRead,
-    name="Evidence",
-    description="A claim with an owner and a verify-by date.",
-    exclude={"revision"},
-)
+@gql.view(EvidenceRead, name="Evidence", exclude={"revision"})
 class EvidenceType:
+    """A claim with an owner and a verify-by date."""
+
     etag: str = gql.etag_field()
 
 

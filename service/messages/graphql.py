@@ -25,22 +25,23 @@ LintFindingType = gql.view_type(
 LintResultType = gql.view_type(schemas.LintResponse, "LintResult")
 
 
-@gql.view(
-    schemas.MessageRead,
-    name="Message",
-    description="A value translation, key message, talking point or FAQ answer.",
-)
+@gql.view(schemas.MessageRead, name="Message")
 class MessageType:
+    """A value translation, key message, talking point or FAQ answer."""
+
     warnings: list[LintWarningType]  # declared: undescribed here, as before (REST describes it)
     etag: str = strawberry.field(description=gql.ETAG_DESCRIPTION)
-
-    @strawberry.field(description="The brief version this message speaks for, when the caller may see it.")
-    def brief(root: strawberry.Parent[schemas.MessageRead], info: gql.Info) -> BriefType | None:
-        return gql.load(info, briefs_service.briefs_by_ids, root.brief_id)
-
-    @strawberry.field(description="The evidence items this message cites, in order.")
-    def evidence(root: strawberry.Parent[schemas.MessageRead], info: gql.Info) -> list[EvidenceType]:
-        return gql.load_all(info, evidence_service.evidence_by_ids, root.evidence_ids)
+    brief: BriefType | None = gql.loaded(
+        briefs_service.briefs_by_ids,
+        "brief_id",
+        "The brief version this message speaks for, when the caller may see it.",
+    )
+    evidence: list[EvidenceType] = gql.loaded(
+        evidence_service.evidence_by_ids,
+        "evidence_ids",
+        "The evidence items this message cites, in order.",
+        many=True,
+    )
 
 
 @gql.input_of(schemas.Metric, name="MetricInput")
@@ -53,10 +54,11 @@ class MetricInput:
     name="MessageInput",
     fields="kind title brief_id product_key audiences channel locale body evidence_ids feature_term "
     "value_statement metric",
-    description="A message. With `briefId` it speaks for the brief's product; without a brief or "
-    "`productKey` it is company-wide. Value translations need `featureTerm`, `valueStatement` and `metric`.",
 )
 class MessageInput:
+    """A message. With `briefId` it speaks for the brief's product; without a brief or `productKey`
+    it is company-wide. Value translations need `featureTerm`, `valueStatement` and `metric`."""
+
     locale: str | None = strawberry.field(default=None, description="Default: the brief's locale, else `en`.")
 
 

@@ -19,14 +19,8 @@ class DepartmentType:
 @gql.view(PersonRead, name="Person", exclude=_PERSON_KEYS)
 class PersonType:
     etag: str = gql.etag_field()
-
-    @strawberry.field
-    def department(root: strawberry.Parent[PersonRead], info: gql.Info) -> DepartmentType | None:
-        return gql.load(info, people_service.departments_by_ids, root.department_id)
-
-    @strawberry.field
-    def manager(root: strawberry.Parent[PersonRead], info: gql.Info) -> PersonType | None:
-        return gql.load(info, people_service.people_by_ids, root.manager_id)
+    department: DepartmentType | None = gql.loaded(people_service.departments_by_ids, "department_id")
+    manager: PersonType | None = gql.loaded(people_service.people_by_ids, "manager_id")
 
 
 DepartmentInput = gql.input_type(DepartmentCreate, "DepartmentInput")

@@ -42,12 +42,10 @@ class PitchMessageType:
     kind: MessageKind
 
 
-@gql.view(
-    _Pitch,
-    name="CurrentPitch",
-    description="The published brief's story for one product and locale, ready to show next to a deal.",
-)
+@gql.view(_Pitch, name="CurrentPitch")
 class CurrentPitchType:
+    """The published brief's story for one product and locale, ready to show next to a deal."""
+
     differentiators: list[DifferentiatorType] = strawberry.field(
         description="Those against the given `competitor` first."
     )
@@ -76,27 +74,17 @@ class PitchQuery:
         segment: str | None = None,
         competitor: str | None = None,
     ) -> CurrentPitchType:
-        args = gql.parse(
-            info,
-            PitchRequest,
-            {
-                "product_key": product_key,
-                "locale": locale,
-                "audience": audience,
-                "segment": segment,
-                "competitor": competitor,
-            },
+        asked = dict(
+            product_key=product_key, locale=locale, audience=audience, segment=segment, competitor=competitor
         )
+        args = gql.parse(info, PitchRequest, asked)
+        context = info.context
         rendered = await pitch_service.current_pitch(
-            info.context.sessionmaker,
-            info.context.principal,
-            cache=info.context.pitch_cache,
-            product_key=args.product_key,
-            locale=args.locale,
-            audience=args.audience,
-            segment=args.segment,
-            competitor=args.competitor,
+            context.sessionmaker,
+            context.principal,
+            cache=context.pitch_cache,
             media="json",
+            **args.model_dump(exclude={"account"}),  # GraphQL asks without an account
         )
         pitch = _Pitch.model_validate_json(rendered.body)
         pitch.etag = rendered.etag
