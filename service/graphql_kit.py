@@ -2,7 +2,7 @@
 
 Output types are views of the domain's read models (`view`, `view_type`), inputs of its input
 schemas (`input_of`, `input_type`), resolvers one service call (`query`, `mutation`, `listing`,
-or by hand with `run`, `paged`, `parse`), nested fields per-request DataLoaders (`load`).
+or by hand with `run` and `parse`), nested fields per-request DataLoaders (`loaded`).
 The guide, with examples: docs/graphql.md. The schema's assembly is `service.api.graphql`.
 """
 
@@ -240,10 +240,6 @@ class Connection(Generic[T]):
         )
 
 
-def page_args(first: int, after: str | None) -> PageParams:
-    return PageParams(limit=first, cursor=after)
-
-
 # --- resolvers --------------------------------------------------------------------------------
 
 
@@ -252,11 +248,6 @@ async def run(info: Info, fetch: Fetch, *args: Any, **kwargs: Any) -> Any:
     principal = info.context.principal
     async with info.context.session() as session:
         return await fetch(session, principal, *args, **kwargs)
-
-
-async def paged(info: Info, fetch: Fetch, first: int, after: str | None, **filters: Any) -> Any:
-    """A list service call `fetch(session, principal, page, **filters)` as a Connection."""
-    return Connection.of(await run(info, fetch, page_args(first, after), **filters))
 
 
 def query(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
@@ -278,28 +269,45 @@ def mutation(fetch: Fetch, description: str | None = None, **arguments: Any) -> 
 
 
 def listing(
-    fetch: Fetch, description: str | None = None, *, prime: Fetch | None = None, **filters: Any
+    fetch: Fetch,
+    description: str | None = None,
+    *,
+    prime: Fetch | None = None,
+    ahead: str = "",
+    **filters: Any,
 ) -> Any:
     """A `Connection` field over a list service call, `fetch(session, principal, PageParams,
     **filters)`: `first` and `after`, then `filters` as in `query` (a `schema=` validates them).
     `prime`: a batch function whose loader learns the page's nodes (the same caller's other
-    fields then read them without a query)."""
-    resolver = _resolver(fetch, filters, page=True, prime=prime)
+    fields then read them without a query). `ahead`: the nodes' `loaded` fields (names) loaded
+    for the whole page at once when selected, so that they answer without a task per node."""
+    resolver = _resolver(fetch, filters, page=True, prime=prime, ahead=ahead.split())
     return strawberry.field(resolver=resolver, description=description)
 
 
 def _resolver(
-    fetch: Fetch, arguments: dict[str, Any], page: bool = False, prime: Fetch | None = None
+    fetch: Fetch,
+    arguments: dict[str, Any],
+    page: bool = False,
+    prime: Fetch | None = None,
+    ahead: Iterable[str] = (),
 ) -> Fetch:
     schema: type[BaseModel] | None = arguments.pop("schema", None)
-    specs: dict[str, tuple[Any, Any]] = {"first": (int, 50), "after": (str | None, None)} if page else {}
+    specs: dict[str, tuple[Any, Any]] = {}
+    passed_as = {}  # GraphQL argument → the service's keyword, where they differ
     for name, spec in arguments.items():
-        kind, default = spec if isinstance(spec, tuple) else (spec, None if _nullable(spec) else _REQUIRED)
+        kind, default, *renamed = (
+            spec if isinstance(spec, tuple) else (spec, None if _nullable(spec) else _REQUIRED)
+        )
         for enum in (kind, *get_args(kind)):  # described as the fields' enum is
             if isinstance(enum, type) and issubclass(enum, Enum):
                 graphql_enum(enum)
-        specs[name] = (kind, default)
+        specs[name], passed_as[name] = (kind, default), renamed[0] if renamed else name
     required = [name for name in arguments if specs[name][1] is _REQUIRED]
+    if page:  # after the required arguments, as the service takes them
+        paging = {"first": (int, 50), "after": (str | None, None)}
+        specs = {n: specs[n] for n in required} | paging | {n: specs[n] for n in specs if n not in required}
+    returns = get_type_hints(fetch)["return"]
 
     async def resolve(info: Info, **values: Any) -> Any:
         info.context.principal  # noqa: B018  # UNAUTHENTICATED before any argument is looked at
@@ -307,23 +315,28 @@ def _resolver(
         data = {name: given.pop(name) for name in list(given) if schema and name in schema.model_fields}
         first = [given.pop(name) for name in required if name in given]
         if page:
-            first.append(page_args(values["first"], values["after"]))
+            first.append(PageParams(limit=values["first"], cursor=values["after"]))
         if schema is not None and page:
             given |= dict(validate_input(schema, data))
         elif schema is not None:
             first.append(validate_input(schema, data))
-        result = await run(info, fetch, *first, **given)
+        result = await run(info, fetch, *first, **{passed_as[name]: value for name, value in given.items()})
         if not page:
             return result
         if prime is not None:
             info.context.loader(prime).prime_many({item.id: item for item in result.items})
+        node = _VIEWS[returns.__pydantic_generic_metadata__["args"][0]].__strawberry_definition__  # type: ignore[attr-defined]  # a view
+        for name in ahead:
+            if wants(info, f"edges.node.{name}"):
+                batch, key, missing = node.get_field(name).loads
+                await _prime(info, batch, (getattr(item, key) for item in result.items), missing)
         return Connection.of(result)
 
     signature = [inspect.Parameter("info", inspect.Parameter.KEYWORD_ONLY, annotation=Info)] + [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
         for name, (kind, default) in specs.items()
     ]
-    kind = _graphql_type(get_type_hints(fetch)["return"], fetch.__qualname__)
+    kind = _graphql_type(returns, fetch.__qualname__)
     resolve.__signature__ = inspect.Signature(signature, return_annotation=kind)  # type: ignore[attr-defined]  # strawberry reads it
     resolve.__name__ = fetch.__name__
     return resolve
@@ -362,7 +375,9 @@ def loaded(
         keys = getattr(root, key)
         return load_all(info, fetch, keys) if many else load(info, fetch, keys, missing)
 
-    return strawberry.field(resolver=resolve, description=description)
+    field = strawberry.field(resolver=resolve, description=description)
+    field.loads = (fetch, key, missing)  # for `listing(ahead=...)`
+    return field
 
 
 def load(info: Info, fetch: Fetch, key: Any, missing: Callable[[], Any] = lambda: None) -> Any:
@@ -389,7 +404,7 @@ def load_all(info: Info, fetch: Fetch, keys: Iterable[Any]) -> Any:
     return wait()
 
 
-async def prime(
+async def _prime(
     info: Info, fetch: Fetch, keys: Iterable[Any], missing: Callable[[], Any] = lambda: None
 ) -> None:
     """Load `keys` now, in one batch, so that `load` answers them without waiting."""

@@ -206,23 +206,13 @@ class CampaignQuery:
         campaigns_service.get_campaign, "One campaign (employees: only one they are or were in).", id=ID
     )
 
-    @strawberry.field(
-        description="A campaign's audience, people who left included unless `current` (editors and "
-        "admins; managers: their own department)."
+    campaign_enrollments = gql.listing(
+        campaigns_service.list_enrollments,
+        "A campaign's audience, people who left included unless `current` (editors and admins; managers: "
+        "their own department).",
+        campaign_id=ID,
+        current=(bool, False, "current_only"),
     )
-    async def campaign_enrollments(
-        self,
-        info: gql.Info,
-        campaign_id: ID,
-        first: int = 50,
-        after: str | None = None,
-        current: bool = False,
-    ) -> gql.Connection[EnrollmentType]:
-        campaign = gql.to_uuid(campaign_id, "campaignId")
-        page = gql.page_args(first, after)
-        return gql.Connection.of(
-            await gql.run(info, campaigns_service.list_enrollments, campaign, page, current_only=current)
-        )
 
 
 @strawberry.type

@@ -33,27 +33,9 @@ class PeopleQuery:
     me = gql.query(people_service.get_me, "The caller's own person record.")
     person = gql.query(people_service.get_person, id=strawberry.ID)
 
-    @strawberry.field
-    async def people(
-        self,
-        info: gql.Info,
-        first: int = 50,
-        after: str | None = None,
-        department_key: str | None = None,
-        active: bool | None = None,
-    ) -> gql.Connection[PersonType]:
-        page = await gql.paged(
-            info, people_service.list_people, first, after, department_key=department_key, active=active
-        )
-        # One batch each for the page's departments and managers, so that their fields answer
-        # without a task per person.
-        people = [edge.node for edge in page.edges]
-        if gql.wants(info, "edges.node.department"):
-            await gql.prime(info, people_service.departments_by_ids, (p.department_id for p in people))
-        if gql.wants(info, "edges.node.manager"):
-            await gql.prime(info, people_service.people_by_ids, (p.manager_id for p in people))
-        return page
-
+    people = gql.listing(
+        people_service.list_people, department_key=str | None, active=bool | None, ahead="department manager"
+    )
     departments = gql.listing(people_service.list_departments)
 
 
