@@ -108,11 +108,12 @@ def view(
     description: str | None = None,
     exclude: Iterable[str] = (),
     fields: str | None = None,
+    undescribed: str = "",
 ) -> Callable[[type[T]], type[T]]:
     """A Strawberry output type whose nodes are the given read models themselves. Its fields:
     `fields` (names, space-separated) or else the first model's in their order less `exclude`,
-    typed and described from the model unless the class declares them; then the class's other
-    fields. Its description: `description`, else the class's docstring."""
+    typed and described from the model (but the `undescribed` names) unless the class declares
+    them; then the class's other fields. Its description: `description`, else the docstring."""
 
     def make(cls: type[T]) -> type[T]:
         accepted = (cls, *models)
@@ -131,7 +132,7 @@ def view(
                     derived[f] = own.pop(f)
                     continue
                 derived[f] = _graphql_type(model_fields[f].annotation, f"{name}.{f}")
-                if model_fields[f].description:  # REST's description, unless the class declares f
+                if model_fields[f].description and f not in undescribed.split():
                     setattr(cls, f, strawberry.field(description=model_fields[f].description))
             cls.__annotations__ = derived | own
         for model in models:
@@ -183,15 +184,14 @@ def graphql_enum(values: type[E], name: str | None = None) -> type[E]:
     """The domain's value set as a GraphQL enum: its class name (or `name`), its docstring (on one
     line) the description. Registered in place, once: arguments and fields then share it."""
     if not hasattr(values, "__strawberry_definition__") or name is not None:
-        doc = " ".join((values.__doc__ or "").split()) or None
-        strawberry.enum(values, name=name or values.__name__, description=doc)
+        strawberry.enum(values, name=name or values.__name__, description=_doc(values))
     return values
 
 
 ETAG_DESCRIPTION = "The ETag: pass it as `ifMatch` to refuse stale writes."
 
 
-def etag_field(of: Callable[[Any], str] | None = None, description: str = ETAG_DESCRIPTION) -> Any:
+def etag_field(of: Callable[[Any], str] | None = None, description: str | None = ETAG_DESCRIPTION) -> Any:
     """The `etag: String!` field: `etag(root.revision)`, or `of(root)`."""
 
     def resolve(root: strawberry.Parent[Any]) -> str:
@@ -449,6 +449,7 @@ def input_of(
     fields: str | None = None,
     patch: bool = False,
     sparse: bool = False,
+    undescribed: str = "",
 ) -> Callable[[type[T]], type[T]]:
     """A Strawberry input with the fields of the domain's input schema (chosen as `view` does),
     its required fields required and its defaults; `patch`: every field optional and UNSET when
@@ -477,8 +478,9 @@ def input_of(
                     (a for a in (kind, *get_args(kind)) if isinstance(a, type) and issubclass(a, Enum)), None
                 )
                 default["default"] = enum(info.default) if enum and info.default is not None else info.default
-            if default or info.description:
-                setattr(cls, f, strawberry.field(description=info.description, **default))
+            described = info.description if f not in undescribed.split() else None
+            if default or described:
+                setattr(cls, f, strawberry.field(description=described, **default))
         cls.__annotations__ = annotations | own
         _INPUTS[model], _MODELS[cls] = cls, model
         return strawberry.input(cls, name=name, description=description or _doc(cls))

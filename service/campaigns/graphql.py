@@ -113,7 +113,7 @@ class CheckType:
     """A comprehension check: the gut-check answered and the pitch in one's own words, graded by an
     editor or the person's manager."""
 
-    etag: str = gql.etag_field(description=None)  # type: ignore[arg-type]  # None: no description; graphql_kit types it str
+    etag: str = gql.etag_field(description=None)
     person: PersonType | None = person("Whose check it is.")
     campaign: CampaignType | None = campaign()
     graded_by: PersonType | None = gql.loaded(people_service.people_by_ids, "graded_by_id", "Who graded it.")
@@ -140,15 +140,12 @@ CampaignAudienceInput = gql.input_type(
 )
 
 
-@gql.input_of(schemas.Step, name="CampaignStepInput")
+@gql.input_of(schemas.Step, name="CampaignStepInput", undescribed="message_id exercise")
 class CampaignStepInput:
     """One campaign step: `at` for launch and reinforcement, `dayOffset` (days from the hire date,
     0 = the first day) for onboarding — exactly one of them."""
 
-    # Declared, so undescribed here (REST describes them): the GraphQL contract stays as it is.
-    message_id: ID | None = None
     at: dt.datetime | None = None
-    exercise: schemas.CampaignExercise | None = None
 
 
 @gql.input_of(schemas.CampaignCreate, name="CampaignInput")

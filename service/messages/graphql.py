@@ -7,7 +7,7 @@ from strawberry import ID
 
 from service import graphql_kit as gql
 from service.briefs import service as briefs_service
-from service.briefs.graphql import BriefType, LintWarningType
+from service.briefs.graphql import BriefType
 from service.evidence import service as evidence_service
 from service.evidence.graphql import EvidenceType
 from service.fields import InputModel, Locale, Slug
@@ -25,11 +25,10 @@ LintFindingType = gql.view_type(
 LintResultType = gql.view_type(schemas.LintResponse, "LintResult")
 
 
-@gql.view(schemas.MessageRead, name="Message")
+@gql.view(schemas.MessageRead, name="Message", undescribed="warnings")
 class MessageType:
     """A value translation, key message, talking point or FAQ answer."""
 
-    warnings: list[LintWarningType]  # declared: undescribed here, as before (REST describes it)
     etag: str = strawberry.field(description=gql.ETAG_DESCRIPTION)
     brief: BriefType | None = gql.loaded(
         briefs_service.briefs_by_ids,
@@ -44,9 +43,7 @@ class MessageType:
     )
 
 
-@gql.input_of(schemas.Metric, name="MetricInput")
-class MetricInput:
-    basis: str  # declared: undescribed here, as before (REST describes it)
+MetricInput = gql.input_type(schemas.Metric, "MetricInput", undescribed="basis")
 
 
 @gql.input_of(
