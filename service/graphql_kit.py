@@ -276,8 +276,9 @@ def listing(
     ahead: str = "",
     **filters: Any,
 ) -> Any:
-    """A `Connection` field over a list service call, `fetch(session, principal, PageParams,
-    **filters)`: `first` and `after`, then `filters` as in `query` (a `schema=` validates them).
+    """A `Connection` field over a list service call, `fetch(session, principal, *required,
+    PageParams, **optional)`: the required filters, `first` and `after`, then the optional ones,
+    as in `query` (a `schema=` validates them, passed on by keyword).
     `prime`: a batch function whose loader learns the page's nodes (the same caller's other
     fields then read them without a query). `ahead`: the nodes' `loaded` fields (names) loaded
     for the whole page at once when selected, so that they answer without a task per node."""
@@ -308,6 +309,7 @@ def _resolver(
         paging = {"first": (int, 50), "after": (str | None, None)}
         specs = {n: specs[n] for n in required} | paging | {n: specs[n] for n in specs if n not in required}
     returns = get_type_hints(fetch)["return"]
+    node: Any = _VIEWS[returns.__pydantic_generic_metadata__["args"][0]] if ahead else None
 
     async def resolve(info: Info, **values: Any) -> Any:
         info.context.principal  # noqa: B018  # UNAUTHENTICATED before any argument is looked at
@@ -325,10 +327,9 @@ def _resolver(
             return result
         if prime is not None:
             info.context.loader(prime).prime_many({item.id: item for item in result.items})
-        node = _VIEWS[returns.__pydantic_generic_metadata__["args"][0]].__strawberry_definition__  # type: ignore[attr-defined]  # a view
         for name in ahead:
             if wants(info, f"edges.node.{name}"):
-                batch, key, missing = node.get_field(name).loads
+                batch, key, missing = node.__strawberry_definition__.get_field(name).loads
                 await _prime(info, batch, (getattr(item, key) for item in result.items), missing)
         return Connection.of(result)
 
