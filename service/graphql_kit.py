@@ -1,72 +1,9 @@
-"""The GraphQL toolkit the domains build their types and resolvers with. It imports no domain.
+"""The GraphQL toolkit the domains build their types and resolvers with; it imports no domain.
 
-The schema assembly (root Query and Mutation, limits, error codes, the route) is
-`service.api.graphql`; a domain imports only this module, never the assembly.
-
-Output types are views of the domain's read models: a resolver returns the service's `XRead`
-(or a `Page[XRead]` wrapped by `Connection.of`) as it is, and each field reads the attribute
-of the same name. Nothing is copied per object. A view's fields are derived from the model
-(UUID → ID, a nested model → its view, a StrEnum → itself, constraints dropped); the class
-declares only what differs: a description, another type, a derived field.
-
-    @view(PersonRead, name="Person", exclude={"department_id", "revision"})
-    class PersonType:
-        etag: str = etag_field()           # from `revision`
-
-        @strawberry.field                  # derived fields: `root` is the read model
-        def department(root: strawberry.Parent[PersonRead], info: Info) -> DepartmentType | None:
-            return load(info, people_service.departments_by_ids, root.department_id)
-
-    PainType = view_type(Pain, "Pain")     # nothing of its own
-
-- `view(*models, name=, description=None, exclude=(), fields=None)`: `strawberry.type` whose
-  nodes may be instances of `models` (read models, or any object with those attributes) or of
-  the class itself; it resolves unions and interfaces for them. Fields: `fields` (names,
-  space-separated, in schema order) or else the first model's, in its order, less `exclude`;
-  typed from the model unless the class declares them (in place); then the class's other
-  fields and resolvers. A model's nested models need their views declared first (any module).
-  A type with no read model behind it stays a plain `strawberry.type` built by hand.
-  `view_type(model, name, **options)`: a view with no class body.
-- `input_of(Model, name=, description=None, exclude=(), fields=None, patch=False)`: a
-  `strawberry.input` with the fields of the domain's input schema, chosen and typed the same
-  way (nested input models → their inputs declared first), required and defaulted as the
-  schema says (a StrEnum default as its member); `patch`: every field optional and `UNSET`
-  when omitted, so `parse` leaves it out. `input_type(Model, name, **options)`: no class body.
-- `etag_field(of=None, description=ETAG_DESCRIPTION)`: the `etag` field, `etag(root.revision)`
-  unless `of(root)` says otherwise. A model with an `etag` attribute: `strawberry.field(
-  description=ETAG_DESCRIPTION)`.
-- Enums: one `StrEnum` per value set in the domain, used by its schemas, its model's CHECK
-  constraint (`service.value_sets.one_of`) and `strawberry.enum(TheStrEnum, name=...)`; a read
-  model's plain string or member serialises as the GraphQL name, and arguments arrive as
-  members (`plain` makes them values). The class name names the OpenAPI component: keep it
-  unique across domains (`CampaignChannel`, not a second `Channel`).
-- `Info`: `strawberry.Info[Context, None]`, the resolvers' `info` annotation.
-- `run(info, fetch, *args, **kwargs)`: `await fetch(session, principal, *args, **kwargs)` in the
-  request's session; what it returns is the node. Arguments are evaluated before `run`
-  authenticates, so inputs go through `parse` (which authenticates first).
-- `paged(info, fetch, first, after, **filters)`: `fetch(session, principal, PageParams, **filters)`
-  (a `Page[XRead]`) as a `Connection`. `Connection.of(page, convert=None)` wraps a page you
-  already have; `page_args(first, after)` is the `PageParams`.
-- `parse(info, Model, data)`: authenticate, then a GraphQL input (nested inputs, lists, enums;
-  omitted `UNSET` fields left out) or a dict of arguments validated into the domain's input
-  schema; pydantic errors become BAD_USER_INPUT. `validate_input(Model, data)` without the
-  authentication; `plain(data)` only the conversion (to adjust the dict before `parse`).
-- `to_uuid(value, field="id")`: an `ID` argument as a UUID, BAD_USER_INPUT if it is not one.
-- `load(info, fetch, key, missing=lambda: None)`: a per-request DataLoader over a service batch
-  function `fetch(session, principal, ids) -> {id: XRead}`, one loader per function and request,
-  so domains share it (pass the same `missing` for a function everywhere). Returns the value
-  itself once loaded (no await, no task), else an awaitable: resolvers using it can be plain
-  `def`. `missing()` answers for ids not found (None, or `list` for loaders keyed by a parent
-  id); a None key is None. `load_all(info, fetch, keys)`: the found ones, in order, missing
-  ones left out. `prime(info, fetch, keys, missing=...)`: load a page's keys up front (one
-  batch), so that the nested resolvers answer synchronously; `wants(info,
-  "edges.node.department")` (GraphQL names) says if a field is selected below the current one.
-
-Sessions: a request has one AsyncSession, opened on first use and closed with the request.
-Sibling resolvers run concurrently, so its uses are serialised by a lock; `run` (and
-`Context.session()`) starts from no open transaction, so a mutation's use case begins and
-commits its own; loaders join the read transaction they find. `Context.sessionmaker` is there
-for services that manage their own sessions (the pitch).
+Output types are views of the domain's read models (`view`, `view_type`), inputs of its input
+schemas (`input_of`, `input_type`), resolvers one service call (`query`, `mutation`, `listing`,
+or by hand with `run` and `parse`), nested fields per-request DataLoaders (`loaded`).
+The guide, with examples: docs/graphql.md. The schema's assembly is `service.api.graphql`.
 """
 
 from __future__ import annotations
@@ -80,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from enum import Enum
 from types import UnionType
-from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import strawberry
 from fastapi import Request
@@ -90,6 +27,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 from strawberry.types.nodes import SelectedField
+from strawberry.utils.str_converters import to_camel_case
 
 from service.auth.principal import Principal
 from service.concurrency import etag
@@ -98,6 +36,7 @@ from service.pagination import Cursor, Page, PageParams
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=Enum)
 Fetch = Callable[..., Awaitable[Any]]
 
 # --- context ----------------------------------------------------------------------------------
@@ -169,10 +108,12 @@ def view(
     description: str | None = None,
     exclude: Iterable[str] = (),
     fields: str | None = None,
+    undescribed: str = "",
 ) -> Callable[[type[T]], type[T]]:
     """A Strawberry output type whose nodes are the given read models themselves. Its fields:
     `fields` (names, space-separated) or else the first model's in their order less `exclude`,
-    typed from the model unless the class declares them; then the class's other fields."""
+    typed and described from the model (but the `undescribed` names) unless the class declares
+    them; then the class's other fields. Its description: `description`, else the docstring."""
 
     def make(cls: type[T]) -> type[T]:
         accepted = (cls, *models)
@@ -185,16 +126,25 @@ def view(
             own = dict(inspect.get_annotations(cls))
             model_fields = models[0].model_fields
             names = fields.split() if fields else [f for f in model_fields if f not in exclude]
-            derived = {
-                f: own.pop(f) if f in own else _graphql_type(model_fields[f].annotation, f"{name}.{f}")
-                for f in names
-            }
+            derived = {}
+            for f in names:
+                if f in own:
+                    derived[f] = own.pop(f)
+                    continue
+                derived[f] = _graphql_type(model_fields[f].annotation, f"{name}.{f}")
+                if model_fields[f].description and f not in undescribed.split():
+                    setattr(cls, f, strawberry.field(description=model_fields[f].description))
             cls.__annotations__ = derived | own
         for model in models:
             _VIEWS.setdefault(model, cls)
-        return strawberry.type(cls, name=name, description=description)
+        return strawberry.type(cls, name=name, description=description or _doc(cls))
 
     return make
+
+
+def _doc(cls: type) -> str | None:
+    """The class's docstring as a description: on one line, as GraphQL shows it."""
+    return " ".join((cls.__doc__ or "").split()) or None
 
 
 def view_type(model: type, name: str, **options: Any) -> Any:
@@ -218,19 +168,30 @@ def _graphql_type(annotation: Any, where: str, types: dict[type, type] = _VIEWS)
         return list[_graphql_type(args[0], where, types)]  # type: ignore[misc]  # a type built at run time
     if annotation is EmailStr:
         return str
-    if annotation in (str, int, float, bool, dt.date, dt.datetime, type(None)) or (
-        isinstance(annotation, type) and issubclass(annotation, Enum)
-    ):
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return graphql_enum(annotation)
+    if annotation in (str, int, float, bool, dt.date, dt.datetime, type(None)):
         return annotation
     if annotation in types:
         return types[annotation]
+    generic = getattr(annotation, "__pydantic_generic_metadata__", None)
+    if generic and generic["origin"] is Page:  # what a list service returns
+        return Connection[_graphql_type(generic["args"][0], where, types)]  # type: ignore[misc]  # built at run time
     raise TypeError(f"{where}: declare this field on the class ({annotation!r} has no GraphQL type)")
+
+
+def graphql_enum(values: type[E], name: str | None = None) -> type[E]:
+    """The domain's value set as a GraphQL enum: its class name (or `name`), its docstring (on one
+    line) the description. Registered in place, once: arguments and fields then share it."""
+    if not hasattr(values, "__strawberry_definition__") or name is not None:
+        strawberry.enum(values, name=name or values.__name__, description=_doc(values))
+    return values
 
 
 ETAG_DESCRIPTION = "The ETag: pass it as `ifMatch` to refuse stale writes."
 
 
-def etag_field(of: Callable[[Any], str] | None = None, description: str = ETAG_DESCRIPTION) -> Any:
+def etag_field(of: Callable[[Any], str] | None = None, description: str | None = ETAG_DESCRIPTION) -> Any:
     """The `etag: String!` field: `etag(root.revision)`, or `of(root)`."""
 
     def resolve(root: strawberry.Parent[Any]) -> str:
@@ -263,15 +224,9 @@ class Connection(Generic[T]):
     page_info: PageInfo
 
     @classmethod
-    def of(cls, page: Page[Any], convert: Callable[[Any], Any] | None = None) -> Connection[T]:
-        """A service page as a connection; nodes are the items (or `convert(item)`)."""
-        edges = [
-            Edge(
-                cursor=Cursor(item.created_at, item.id).encode(),
-                node=convert(item) if convert is not None else item,
-            )
-            for item in page.items
-        ]
+    def of(cls, page: Page[Any]) -> Connection[T]:
+        """A service page as a connection; the nodes are its items."""
+        edges = [Edge(cursor=Cursor(item.created_at, item.id).encode(), node=item) for item in page.items]
         # Relay: endCursor is the last edge's cursor on every page (the last one included, so a
         # client can later ask for what was added after it); null only when there are no edges.
         return cls(
@@ -284,12 +239,6 @@ class Connection(Generic[T]):
             ),
         )
 
-    from_page = of
-
-
-def page_args(first: int, after: str | None) -> PageParams:
-    return PageParams(limit=first, cursor=after)
-
 
 # --- resolvers --------------------------------------------------------------------------------
 
@@ -301,9 +250,135 @@ async def run(info: Info, fetch: Fetch, *args: Any, **kwargs: Any) -> Any:
         return await fetch(session, principal, *args, **kwargs)
 
 
-async def paged(info: Info, fetch: Fetch, first: int, after: str | None, **filters: Any) -> Any:
-    """A list service call `fetch(session, principal, page, **filters)` as a Connection."""
-    return Connection.of(await run(info, fetch, page_args(first, after), **filters))
+def query(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
+    """A field resolved by one service call: `run(info, fetch, *required, **optional)`.
+
+    `arguments` are its GraphQL arguments in order, each a type or `(type, default)`; one with a
+    default, or nullable (default null), is optional and passed by keyword, the others in order.
+    The caller is authenticated first; an `ID` arrives as a UUID (BAD_USER_INPUT naming the
+    argument), an `input_of` input as its domain schema. `schema=`: the arguments named by its
+    fields are validated into it (`parse`) and passed after the required ones. The field's
+    type is the view of what `fetch` returns (a `Page` of read models: their `Connection`).
+    """
+    return strawberry.field(resolver=_resolver(fetch, arguments), description=description)
+
+
+def mutation(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
+    """A mutation resolved by one service call; see `query`."""
+    return strawberry.mutation(resolver=_resolver(fetch, arguments), description=description)
+
+
+def listing(
+    fetch: Fetch,
+    description: str | None = None,
+    *,
+    prime: Fetch | None = None,
+    ahead: str = "",
+    **filters: Any,
+) -> Any:
+    """A `Connection` field over a list service call, `fetch(session, principal, *required,
+    PageParams, **optional)`: the required filters, `first` and `after`, then the optional ones,
+    as in `query` (a `schema=` validates them, passed on by keyword).
+    `prime`: a batch function whose loader learns the page's nodes (the same caller's other
+    fields then read them without a query). `ahead`: the nodes' `loaded` fields (names) loaded
+    for the whole page at once when selected, so that they answer without a task per node."""
+    resolver = _resolver(fetch, filters, page=True, prime=prime, ahead=ahead.split())
+    return strawberry.field(resolver=resolver, description=description)
+
+
+def _resolver(
+    fetch: Fetch,
+    arguments: dict[str, Any],
+    page: bool = False,
+    prime: Fetch | None = None,
+    ahead: Iterable[str] = (),
+) -> Fetch:
+    schema: type[BaseModel] | None = arguments.pop("schema", None)
+    specs: dict[str, tuple[Any, Any]] = {}
+    passed_as = {}  # GraphQL argument → the service's keyword, where they differ
+    for name, spec in arguments.items():
+        kind, default, *renamed = (
+            spec if isinstance(spec, tuple) else (spec, None if _nullable(spec) else _REQUIRED)
+        )
+        for enum in (kind, *get_args(kind)):  # described as the fields' enum is
+            if isinstance(enum, type) and issubclass(enum, Enum):
+                graphql_enum(enum)
+        specs[name], passed_as[name] = (kind, default), renamed[0] if renamed else name
+    required = [name for name in arguments if specs[name][1] is _REQUIRED]
+    if page:  # after the required arguments, as the service takes them
+        paging = {"first": (int, 50), "after": (str | None, None)}
+        specs = {n: specs[n] for n in required} | paging | {n: specs[n] for n in specs if n not in required}
+    returns = get_type_hints(fetch)["return"]
+    node: Any = _VIEWS[returns.__pydantic_generic_metadata__["args"][0]] if ahead else None
+
+    async def resolve(info: Info, **values: Any) -> Any:
+        info.context.principal  # noqa: B018  # UNAUTHENTICATED before any argument is looked at
+        given = {name: _argument(name, specs[name][0], values[name]) for name in arguments}
+        data = {name: given.pop(name) for name in list(given) if schema and name in schema.model_fields}
+        first = [given.pop(name) for name in required if name in given]
+        if page:
+            first.append(PageParams(limit=values["first"], cursor=values["after"]))
+        if schema is not None and page:
+            given |= dict(validate_input(schema, data))
+        elif schema is not None:
+            first.append(validate_input(schema, data))
+        result = await run(info, fetch, *first, **{passed_as[name]: value for name, value in given.items()})
+        if not page:
+            return result
+        if prime is not None:
+            info.context.loader(prime).prime_many({item.id: item for item in result.items})
+        for name in ahead:
+            if wants(info, f"edges.node.{name}"):
+                batch, key, missing = node.__strawberry_definition__.get_field(name).loads
+                await _prime(info, batch, (getattr(item, key) for item in result.items), missing)
+        return Connection.of(result)
+
+    signature = [inspect.Parameter("info", inspect.Parameter.KEYWORD_ONLY, annotation=Info)] + [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
+        for name, (kind, default) in specs.items()
+    ]
+    kind = _graphql_type(returns, fetch.__qualname__)
+    resolve.__signature__ = inspect.Signature(signature, return_annotation=kind)  # type: ignore[attr-defined]  # strawberry reads it
+    resolve.__name__ = fetch.__name__
+    return resolve
+
+
+_REQUIRED = inspect.Parameter.empty
+
+
+def _nullable(kind: Any) -> bool:
+    return type(None) in get_args(kind)
+
+
+def _argument(name: str, kind: Any, value: Any) -> Any:
+    """An argument as the service takes it: an ID as a UUID, an input as its domain schema."""
+    kinds = get_args(kind) or (kind,)
+    if value is None:
+        return None
+    if strawberry.ID in kinds:
+        return to_uuid(value, to_camel_case(name))
+    model = next((_MODELS[k] for k in kinds if k in _MODELS), None)
+    return validate_input(model, value) if model is not None else value
+
+
+def loaded(
+    fetch: Fetch,
+    key: str,
+    description: str | None = None,
+    *,
+    many: bool = False,
+    missing: Callable[[], Any] = lambda: None,
+) -> Any:
+    """A nested field: `load(info, fetch, root.<key>, missing)` (`many`: `load_all` over a list of
+    keys). Its type is the class's annotation of it."""
+
+    def resolve(root: strawberry.Parent[Any], info: Info) -> Any:
+        keys = getattr(root, key)
+        return load_all(info, fetch, keys) if many else load(info, fetch, keys, missing)
+
+    field = strawberry.field(resolver=resolve, description=description)
+    field.loads = (fetch, key, missing)  # for `listing(ahead=...)`
+    return field
 
 
 def load(info: Info, fetch: Fetch, key: Any, missing: Callable[[], Any] = lambda: None) -> Any:
@@ -330,7 +405,7 @@ def load_all(info: Info, fetch: Fetch, keys: Iterable[Any]) -> Any:
     return wait()
 
 
-async def prime(
+async def _prime(
     info: Info, fetch: Fetch, keys: Iterable[Any], missing: Callable[[], Any] = lambda: None
 ) -> None:
     """Load `keys` now, in one batch, so that `load` answers them without waiting."""
@@ -363,6 +438,7 @@ def _fields(selections: Iterable[Any]) -> Iterable[SelectedField]:
 
 
 _INPUTS: dict[type, type] = {}  # input schema → its GraphQL input, for nested inputs
+_MODELS: dict[type, type[BaseModel]] = {}  # GraphQL input → its input schema, for resolvers
 
 
 def input_of(
@@ -373,10 +449,13 @@ def input_of(
     exclude: Iterable[str] = (),
     fields: str | None = None,
     patch: bool = False,
+    sparse: bool = False,
+    undescribed: str = "",
 ) -> Callable[[type[T]], type[T]]:
     """A Strawberry input with the fields of the domain's input schema (chosen as `view` does),
     its required fields required and its defaults; `patch`: every field optional and UNSET when
-    omitted. Fields the class declares are taken as declared."""
+    omitted; `sparse`: the optional ones (`parse` then leaves out what was not sent). Fields the
+    class declares are taken as declared; the others keep the schema's description."""
 
     def make(cls: type[T]) -> type[T]:
         own = dict(inspect.get_annotations(cls))
@@ -388,20 +467,24 @@ def input_of(
                 continue
             info = model.model_fields[f]
             kind = _graphql_type(info.annotation, f"{name}.{f}", _INPUTS)
-            annotations[f] = kind | None if patch else kind
-            if patch:
-                setattr(cls, f, strawberry.UNSET)
+            optional = patch or (sparse and not info.is_required())
+            annotations[f] = kind | None if optional else kind
+            default: dict[str, Any] = {}
+            if optional:
+                default["default"] = strawberry.UNSET
             elif info.default_factory is not None:
-                setattr(cls, f, strawberry.field(default_factory=info.default_factory))
+                default["default_factory"] = info.default_factory
             elif not info.is_required():
-                default = info.default
                 enum = next(
                     (a for a in (kind, *get_args(kind)) if isinstance(a, type) and issubclass(a, Enum)), None
                 )
-                setattr(cls, f, enum(default) if enum is not None and default is not None else default)
+                default["default"] = enum(info.default) if enum and info.default is not None else info.default
+            described = info.description if f not in undescribed.split() else None
+            if default or described:
+                setattr(cls, f, strawberry.field(description=described, **default))
         cls.__annotations__ = annotations | own
-        _INPUTS[model] = cls
-        return strawberry.input(cls, name=name, description=description)
+        _INPUTS[model], _MODELS[cls] = cls, model
+        return strawberry.input(cls, name=name, description=description or _doc(cls))
 
     return make
 
@@ -412,7 +495,9 @@ def input_type(model: type[BaseModel], name: str, **options: Any) -> Any:
 
 
 def plain(value: Any) -> Any:
-    """A GraphQL input as plain data: enums as their values, omitted (UNSET) fields left out."""
+    """A GraphQL input as plain data: enums as their values, omitted fields left out. A field
+    whose default is null is left out when null (null and omitted are one to GraphQL then), so
+    the input schema's own default applies: on create, a null `audience` is everyone."""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, list):
@@ -420,10 +505,11 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items() if v is not strawberry.UNSET}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        given = {f.name: (getattr(value, f.name), f.default) for f in dataclasses.fields(value)}
         return {
-            f.name: plain(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if getattr(value, f.name) is not strawberry.UNSET
+            name: plain(v)
+            for name, (v, default) in given.items()
+            if v is not strawberry.UNSET and not (v is None and default is None)
         }
     return value
 

@@ -14,7 +14,9 @@ from service.fields import InputModel, Locale, Slug
 from service.messages.schemas import LintWarning
 
 
-class PainKind(StrEnum):  # 不満・不便・不安
+class PainKind(StrEnum):
+    """The customer's pain: 不満 dissatisfaction, 不便 inconvenience or 不安 anxiety."""
+
     DISSATISFACTION = "dissatisfaction"
     INCONVENIENCE = "inconvenience"
     ANXIETY = "anxiety"
@@ -29,6 +31,8 @@ class BriefStatus(StrEnum):
 
 
 class Change(StrEnum):
+    """How much a new version changes: a substantive one asks people to re-acknowledge."""
+
     SUBSTANTIVE = "substantive"
     MINOR = "minor"
 
@@ -116,7 +120,7 @@ class Speakability(BaseModel):
 
 class BriefRead(BaseModel):
     id: uuid.UUID
-    lineage_id: uuid.UUID
+    lineage_id: uuid.UUID = Field(description="The id shared by every version of this brief.")
     version: int
     change: Change | None
     product_id: uuid.UUID
@@ -130,7 +134,7 @@ class BriefRead(BaseModel):
     value_proposition: str
     differentiators: list[Differentiator]
     evidence: list[EvidenceRead]
-    pitch: str
+    pitch: str = Field(description="The 30-second pitch.")
     customer_next_action: str
     gut_check: GutCheck
     freshness: Freshness

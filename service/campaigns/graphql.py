@@ -8,159 +8,90 @@ product, whose check it is, who graded it) batch through the request's DataLoade
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Any
 
 import strawberry
+from strawberry import ID
 
+from service import graphql_kit as gql
 from service.auth.principal import Role
 from service.briefs import service as briefs_service
 from service.briefs.graphql import BriefType
 from service.campaigns import schemas
 from service.campaigns import service as campaigns_service
-from service.campaigns.schemas import (
-    AcknowledgementRead,
-    Audience,
-    AudienceRead,
-    CampaignCreate,
-    CampaignRead,
-    CampaignUpdate,
-    CheckCreate,
-    CheckRead,
-    EnrollmentRead,
-    Grade,
-    GutCheckAnswers,
-    InterviewAnswers,
-    InterviewCreate,
-    InterviewRead,
-    Step,
-    StepRead,
-)
 from service.feedback import service as feedback_service
 from service.feedback.graphql import CustomerInput, FeedbackItemType
-from service.graphql_kit import (
-    Connection,
-    Info,
-    etag_field,
-    input_of,
-    input_type,
-    load,
-    load_all,
-    page_args,
-    paged,
-    parse,
-    plain,
-    run,
-    to_uuid,
-    view,
-    view_type,
-)
 from service.people import service as people_service
 from service.people.graphql import PersonType
 from service.products import service as products_service
 from service.products.graphql import ProductType
 
 
-def graphql_enum(values: type[StrEnum]) -> Any:
-    """The domain's value set as the GraphQL enum of the same name, its docstring (on one line)
-    the description."""
-    return strawberry.enum(values, name=values.__name__, description=" ".join((values.__doc__ or "").split()))
+def campaign() -> Any:
+    """A nested `campaign` field: the campaign named by the parent's `campaign_id`."""
+    return gql.loaded(campaigns_service.campaigns_by_ids, "campaign_id")
 
 
-CampaignKind = graphql_enum(schemas.CampaignKind)
-CampaignStatus = graphql_enum(schemas.CampaignStatus)
-CampaignChannel = graphql_enum(schemas.CampaignChannel)
-CampaignExercise = graphql_enum(schemas.CampaignExercise)
-CheckStatus = graphql_enum(schemas.CheckStatus)
-GradeResult = graphql_enum(schemas.GradeResult)
-StepState = graphql_enum(schemas.StepState)
-
-
-def campaign(root: Any, info: Info) -> CampaignType | None:
-    """The campaign named by the parent's `campaign_id` (a nested `campaign` field)."""
-    return load(info, campaigns_service.campaigns_by_ids, root.campaign_id)
-
-
-def person(root: Any, info: Info) -> PersonType | None:
-    return load(info, people_service.people_by_ids, root.person_id)
+def person(description: str | None = None) -> Any:
+    return gql.loaded(people_service.people_by_ids, "person_id", description)
 
 
 # --- campaigns -----------------------------------------------------------------------------------
 
 
-@view(
-    AudienceRead,
-    name="CampaignAudience",
-    description="Department keys and roles; an empty list matches everyone.",
-)
+@gql.view(schemas.AudienceRead, name="CampaignAudience")
 class AudienceType:
+    """Department keys and roles; an empty list matches everyone."""
+
     roles: list[Role]
 
 
-@view(
-    StepRead,
-    name="CampaignPlanStep",
-    description="One planned campaign step: `at` (launch, reinforcement) or `dayOffset` days after each "
-    "new hire's start date (onboarding).",
-)
+@gql.view(schemas.StepRead, name="CampaignPlanStep")
 class PlanStepType:
-    pass
+    """One planned campaign step: `at` (launch, reinforcement) or `dayOffset` days after each new
+    hire's start date (onboarding)."""
 
 
-@view(
-    CampaignRead,
-    name="Campaign",
-    description="A rollout of a brief: who it speaks to, and its steps.",
-    exclude={"product_id", "revision"},
-)
+@gql.view(schemas.CampaignRead, name="Campaign", exclude={"product_id", "revision"})
 class CampaignType:
-    brief_id: strawberry.ID = strawberry.field(description="The brief version it was created for.")
-    current_brief_id: strawberry.ID | None = strawberry.field(
+    """A rollout of a brief: who it speaks to, and its steps."""
+
+    current_brief_id: ID | None = strawberry.field(
         description="The brief's published version, if any: the one people acknowledge and explain."
     )
-    etag: str = etag_field()
-
-    @strawberry.field(
-        description="The brief's current (published) version, when there is one the caller may see."
+    etag: str = gql.etag_field()
+    brief: BriefType | None = gql.loaded(
+        briefs_service.briefs_by_ids,
+        "current_brief_id",
+        "The brief's current (published) version, when there is one the caller may see.",
     )
-    def brief(root: strawberry.Parent[CampaignRead], info: Info) -> BriefType | None:
-        return load(info, briefs_service.briefs_by_ids, root.current_brief_id)
-
-    @strawberry.field(description="The product the campaign's brief is about.")
-    def product(root: strawberry.Parent[CampaignRead], info: Info) -> ProductType | None:
-        return load(info, products_service.products_by_ids, root.product_id)
-
-    @strawberry.field(description="Who planned it, when the caller may see the directory.")
-    def created_by(root: strawberry.Parent[CampaignRead], info: Info) -> PersonType | None:
-        return load(info, people_service.people_by_ids, root.created_by_id)
+    product: ProductType | None = gql.loaded(
+        products_service.products_by_ids, "product_id", "The product the campaign's brief is about."
+    )
+    created_by: PersonType | None = gql.loaded(
+        people_service.people_by_ids,
+        "created_by_id",
+        "Who planned it, when the caller may see the directory.",
+    )
 
 
-@view(
-    EnrollmentRead,
-    name="Enrollment",
-    description="A person in a campaign's audience; `leftAt` is set once they no longer are.",
-)
+@gql.view(schemas.EnrollmentRead, name="Enrollment")
 class EnrollmentType:
-    anchor_date: dt.date | None = strawberry.field(
-        description="Onboarding: the hire date the steps count from."
-    )
-    person: PersonType | None = strawberry.field(resolver=person)
-    campaign: CampaignType | None = strawberry.field(resolver=campaign)
+    """A person in a campaign's audience; `leftAt` is set once they no longer are."""
+
+    person: PersonType | None = person()
+    campaign: CampaignType | None = campaign()
 
 
 # --- acknowledgements and checks -------------------------------------------------------------------
 
 
-@view(
-    AcknowledgementRead,
-    name="Acknowledgement",
-    description="“I have read it”: one per person and brief version.",
-)
+@gql.view(schemas.AcknowledgementRead, name="Acknowledgement")
 class AcknowledgementType:
-    campaign_id: strawberry.ID = strawberry.field(description="The campaign it was given through.")
-    brief_id: strawberry.ID = strawberry.field(description="The brief version acknowledged.")
-    person: PersonType | None = strawberry.field(resolver=person)
-    campaign: CampaignType | None = strawberry.field(resolver=campaign)
+    """“I have read it”: one per person and brief version."""
+
+    person: PersonType | None = person()
+    campaign: CampaignType | None = campaign()
 
 
 @strawberry.type(
@@ -172,94 +103,84 @@ class AcknowledgeResultType:
     created: bool
 
 
-CheckAnswersType = view_type(
-    GutCheckAnswers, name="CheckAnswers", description="The gut-check, answered in the person's own words."
-)
+@gql.view(schemas.GutCheckAnswers, name="CheckAnswers")
+class CheckAnswersType:
+    """The gut-check, answered in the person's own words."""
 
 
-@view(
-    CheckRead,
-    name="Check",
-    description="A comprehension check: the gut-check answered and the pitch in one's own words, graded "
-    "by an editor or the person's manager.",
-    exclude={"revision"},
-)
+@gql.view(schemas.CheckRead, name="Check", exclude={"revision"})
 class CheckType:
-    brief_id: strawberry.ID = strawberry.field(description="The brief version the check was answered for.")
-    etag: str = etag_field(description=None)  # type: ignore[arg-type]  # None: no description; graphql_kit types it str
-    person: PersonType | None = strawberry.field(resolver=person, description="Whose check it is.")
-    campaign: CampaignType | None = strawberry.field(resolver=campaign)
+    """A comprehension check: the gut-check answered and the pitch in one's own words, graded by an
+    editor or the person's manager."""
 
-    @strawberry.field(description="Who graded it.")
-    def graded_by(root: strawberry.Parent[CheckRead], info: Info) -> PersonType | None:
-        return load(info, people_service.people_by_ids, root.graded_by_id)
+    etag: str = gql.etag_field(description=None)
+    person: PersonType | None = person("Whose check it is.")
+    campaign: CampaignType | None = campaign()
+    graded_by: PersonType | None = gql.loaded(people_service.people_by_ids, "graded_by_id", "Who graded it.")
 
 
-@view(
-    InterviewRead,
-    name="InterviewResult",
-    description="A recorded customer interview: one feedback item per answer.",
-)
+@gql.view(schemas.InterviewRead, name="InterviewResult")
 class InterviewResultType:
-    @strawberry.field(description="The feedback items the answers became, in the same order.")
-    def feedback_items(root: strawberry.Parent[InterviewRead], info: Info) -> list[FeedbackItemType]:
-        return load_all(info, feedback_service.feedback_by_ids, root.feedback_ids)
+    """A recorded customer interview: one feedback item per answer."""
+
+    feedback_items: list[FeedbackItemType] = gql.loaded(
+        feedback_service.feedback_by_ids,
+        "feedback_ids",
+        "The feedback items the answers became, in the same order.",
+        many=True,
+    )
 
 
 # --- inputs ----------------------------------------------------------------------------------------
 
-CampaignAudienceInput = input_type(
-    Audience,
+CampaignAudienceInput = gql.input_type(
+    schemas.Audience,
     "CampaignAudienceInput",
     description="Department keys and roles; an empty list matches everyone.",
 )
 
 
-@input_of(
-    Step,
-    name="CampaignStepInput",
-    description="One campaign step: `at` for launch and reinforcement, `dayOffset` (days from the hire "
-    "date, 0 = the first day) for onboarding — exactly one of them.",
-)
+@gql.input_of(schemas.Step, name="CampaignStepInput", undescribed="message_id exercise")
 class CampaignStepInput:
+    """One campaign step: `at` for launch and reinforcement, `dayOffset` (days from the hire date,
+    0 = the first day) for onboarding — exactly one of them."""
+
     at: dt.datetime | None = None
 
 
-@input_of(CampaignCreate, name="CampaignInput")
+@gql.input_of(schemas.CampaignCreate, name="CampaignInput")
 class CampaignInput:
-    brief_id: strawberry.ID = strawberry.field(
-        description="Any version of the brief; the campaign follows its current one."
-    )
     audience: CampaignAudienceInput | None = None
 
 
-CampaignPatch = input_type(
-    CampaignUpdate,
+CampaignPatch = gql.input_type(
+    schemas.CampaignUpdate,
     "CampaignPatch",
     patch=True,
     description="Fields to change (the kind and brief stay); omitted fields stay. A new audience on an "
     "active campaign enrolls whoever now matches and lets go of whoever no longer does.",
 )
-CheckAnswersInput = input_type(GutCheckAnswers, "CheckAnswersInput")
-CheckInput = input_type(
-    CheckCreate, "CheckInput", description="The three gut-check answers and the pitch, in your own words."
+CheckAnswersInput = gql.input_type(schemas.GutCheckAnswers, "CheckAnswersInput")
+CheckInput = gql.input_type(
+    schemas.CheckCreate,
+    "CheckInput",
+    description="The three gut-check answers and the pitch, in your own words.",
 )
-GradeInput = input_type(
-    Grade, "GradeInput", description="`NEEDS_WORK` needs a comment: it is what the person reads next."
+GradeInput = gql.input_type(
+    schemas.Grade, "GradeInput", description="`NEEDS_WORK` needs a comment: it is what the person reads next."
 )
-InterviewAnswersInput = input_type(
-    InterviewAnswers, "InterviewAnswersInput", description="Answer at least one of the three questions."
+InterviewAnswersInput = gql.input_type(
+    schemas.InterviewAnswers,
+    "InterviewAnswersInput",
+    description="Answer at least one of the three questions.",
 )
 
 
-@input_of(
-    InterviewCreate,
-    name="InterviewInput",
-    fields="answers customer interviewed_on",
-    description="A customer interview from the onboarding exercise; each answer becomes a feedback item "
-    "(source INTERVIEW) that you follow in your feed.",
-)
+@gql.input_of(schemas.InterviewCreate, name="InterviewInput", fields="answers customer interviewed_on")
 class InterviewInput:
+    """A customer interview from the onboarding exercise; each answer becomes a feedback item
+    (source INTERVIEW) that you follow in your feed."""
+
     customer: CustomerInput | None = None
 
 
@@ -268,160 +189,107 @@ class InterviewInput:
 
 @strawberry.type
 class CampaignQuery:
-    @strawberry.field(
-        description="Campaigns, oldest first: every one for editors, managers, admins and "
-        "`campaigns:read` integrations; the ones they are or were in for employees. `briefId` is any "
-        "version of the brief."
+    # Primed: the same caller's other `campaign` fields (a check's) read these, no query.
+    campaigns = gql.listing(
+        campaigns_service.list_campaigns,
+        "Campaigns, oldest first: every one for editors, managers, admins and `campaigns:read` "
+        "integrations; the ones they are or were in for employees. `briefId` is any version of the brief.",
+        status=schemas.CampaignStatus | None,
+        kind=schemas.CampaignKind | None,
+        brief_id=ID | None,
+        prime=campaigns_service.campaigns_by_ids,
     )
-    async def campaigns(
-        self,
-        info: Info,
-        first: int = 50,
-        after: str | None = None,
-        status: schemas.CampaignStatus | None = None,
-        kind: schemas.CampaignKind | None = None,
-        brief_id: strawberry.ID | None = None,
-    ) -> Connection[CampaignType]:
-        brief = to_uuid(brief_id, "briefId") if brief_id is not None else None
-        page = await paged(
-            info, campaigns_service.list_campaigns, first, after, status=status, kind=kind, brief_id=brief
-        )
-        # Same caller, same visibility: another field's `campaign` (a check's) reads these, no query.
-        loader = info.context.loader(campaigns_service.campaigns_by_ids)
-        loader.prime_many({edge.node.id: edge.node for edge in page.edges})
-        return page
-
-    @strawberry.field(description="One campaign (employees: only one they are or were in).")
-    async def campaign(self, info: Info, id: strawberry.ID) -> CampaignType:
-        return await run(info, campaigns_service.get_campaign, to_uuid(id))
-
-    @strawberry.field(
-        description="A campaign's audience, people who left included unless `current` (editors and "
-        "admins; managers: their own department)."
+    campaign = gql.query(
+        campaigns_service.get_campaign, "One campaign (employees: only one they are or were in).", id=ID
     )
-    async def campaign_enrollments(
-        self,
-        info: Info,
-        campaign_id: strawberry.ID,
-        first: int = 50,
-        after: str | None = None,
-        current: bool = False,
-    ) -> Connection[EnrollmentType]:
-        page = await run(
-            info,
-            campaigns_service.list_enrollments,
-            to_uuid(campaign_id, "campaignId"),
-            page_args(first, after),
-            current_only=current,
-        )
-        return Connection.of(page)
+
+    campaign_enrollments = gql.listing(
+        campaigns_service.list_enrollments,
+        "A campaign's audience, people who left included unless `current` (editors and admins; managers: "
+        "their own department).",
+        campaign_id=ID,
+        current=(bool, False, "current_only"),
+    )
 
 
 @strawberry.type
 class CheckQuery:
-    @strawberry.field(
-        description="Checks the caller may read, oldest first: everyone's (editors, admins), their "
-        "people's (managers), their own (employees); `status: SUBMITTED` is the grading queue."
+    checks = gql.listing(
+        campaigns_service.list_checks,
+        "Checks the caller may read, oldest first: everyone's (editors, admins), their people's "
+        "(managers), their own (employees); `status: SUBMITTED` is the grading queue.",
+        campaign_id=ID | None,
+        status=schemas.CheckStatus | None,
     )
-    async def checks(
-        self,
-        info: Info,
-        first: int = 50,
-        after: str | None = None,
-        campaign_id: strawberry.ID | None = None,
-        status: schemas.CheckStatus | None = None,
-    ) -> Connection[CheckType]:
-        of_campaign = to_uuid(campaign_id, "campaignId") if campaign_id is not None else None
-        return await paged(
-            info, campaigns_service.list_checks, first, after, campaign_id=of_campaign, status=status
-        )
-
-    @strawberry.field(description="One check: yours, or of someone you review (otherwise NOT_FOUND).")
-    async def check(self, info: Info, id: strawberry.ID) -> CheckType:
-        return await run(info, campaigns_service.get_check, to_uuid(id))
-
-    @strawberry.field(
-        description="One acknowledgement: yours, or of someone you review (otherwise NOT_FOUND)."
+    check = gql.query(
+        campaigns_service.get_check,
+        "One check: yours, or of someone you review (otherwise NOT_FOUND).",
+        id=ID,
     )
-    async def acknowledgement(self, info: Info, id: strawberry.ID) -> AcknowledgementType:
-        return await run(info, campaigns_service.get_acknowledgement, to_uuid(id))
-
-
-def _campaign_data(input: CampaignInput | CampaignPatch) -> dict[str, Any]:
-    data: dict[str, Any] = plain(input)
-    if isinstance(input, CampaignInput) and data.get("audience") is None:
-        data.pop("audience", None)  # on create, null is the same as absent: everyone
-    return data
+    acknowledgement = gql.query(
+        campaigns_service.get_acknowledgement,
+        "One acknowledgement: yours, or of someone you review (otherwise NOT_FOUND).",
+        id=ID,
+    )
 
 
 @strawberry.type
 class CampaignMutation:
-    @strawberry.mutation(
-        description="Plan a campaign for a brief (status PLANNED; editors and admins). Every problem with "
-        "the audience and steps comes back at once (BAD_USER_INPUT)."
+    create_campaign = gql.mutation(
+        campaigns_service.create_campaign,
+        "Plan a campaign for a brief (status PLANNED; editors and admins). Every problem with the audience "
+        "and steps comes back at once (BAD_USER_INPUT).",
+        input=CampaignInput,
     )
-    async def create_campaign(self, info: Info, input: CampaignInput) -> CampaignType:
-        data = parse(info, CampaignCreate, _campaign_data(input))
-        return await run(info, campaigns_service.create_campaign, data)
-
-    @strawberry.mutation(
-        description="Change a planned or active campaign. `ifMatch` (the ETag) is required: missing → "
-        "PRECONDITION_REQUIRED, stale → PRECONDITION_FAILED; a closed campaign → CONFLICT."
+    update_campaign = gql.mutation(
+        campaigns_service.update_campaign,
+        "Change a planned or active campaign. `ifMatch` (the ETag) is required: missing → "
+        "PRECONDITION_REQUIRED, stale → PRECONDITION_FAILED; a closed campaign → CONFLICT.",
+        id=ID,
+        input=CampaignPatch,
+        if_match=str | None,
     )
-    async def update_campaign(
-        self,
-        info: Info,
-        id: strawberry.ID,
-        input: CampaignPatch,
-        if_match: str | None = None,
-    ) -> CampaignType:
-        data = parse(info, CampaignUpdate, _campaign_data(input))
-        return await run(info, campaigns_service.update_campaign, to_uuid(id), data, if_match=if_match)
-
-    @strawberry.mutation(
-        description="Start a planned campaign: every active person in its audience is enrolled "
-        "(CONFLICT without steps or without a published brief version)."
+    activate_campaign = gql.mutation(
+        campaigns_service.activate_campaign,
+        "Start a planned campaign: every active person in its audience is enrolled (CONFLICT without "
+        "steps or without a published brief version).",
+        id=ID,
     )
-    async def activate_campaign(self, info: Info, id: strawberry.ID) -> CampaignType:
-        return await run(info, campaigns_service.activate_campaign, to_uuid(id))
-
-    @strawberry.mutation(description="Close an active campaign (its readiness stays readable).")
-    async def complete_campaign(self, info: Info, id: strawberry.ID) -> CampaignType:
-        return await run(info, campaigns_service.complete_campaign, to_uuid(id))
-
-    @strawberry.mutation(description="Cancel a planned or active campaign.")
-    async def cancel_campaign(self, info: Info, id: strawberry.ID) -> CampaignType:
-        return await run(info, campaigns_service.cancel_campaign, to_uuid(id))
+    complete_campaign = gql.mutation(
+        campaigns_service.complete_campaign, "Close an active campaign (its readiness stays readable).", id=ID
+    )
+    cancel_campaign = gql.mutation(
+        campaigns_service.cancel_campaign, "Cancel a planned or active campaign.", id=ID
+    )
 
     @strawberry.mutation(
         description="Acknowledge the campaign's current brief version yourself. Idempotent: `created` is "
         "true the first time, then false with the same acknowledgement."
     )
-    async def acknowledge_campaign(self, info: Info, campaign_id: strawberry.ID) -> AcknowledgeResultType:
-        ack, created = await run(info, campaigns_service.acknowledge, to_uuid(campaign_id, "campaignId"))
+    async def acknowledge_campaign(self, info: gql.Info, campaign_id: ID) -> AcknowledgeResultType:
+        ack, created = await gql.run(
+            info, campaigns_service.acknowledge, gql.to_uuid(campaign_id, "campaignId")
+        )
         return AcknowledgeResultType(acknowledgement=ack, created=created)
 
-    @strawberry.mutation(
-        description="Answer the comprehension check yourself (CONFLICT while one waits for a grade or "
-        "after you passed this version)."
+    submit_check = gql.mutation(
+        campaigns_service.submit_check,
+        "Answer the comprehension check yourself (CONFLICT while one waits for a grade or after you "
+        "passed this version).",
+        campaign_id=ID,
+        input=CheckInput,
     )
-    async def submit_check(self, info: Info, campaign_id: strawberry.ID, input: CheckInput) -> CheckType:
-        data = parse(info, CheckCreate, input)
-        return await run(info, campaigns_service.submit_check, to_uuid(campaign_id, "campaignId"), data)
-
-    @strawberry.mutation(
-        description="Grade a submitted check: an editor, an admin or the person's manager; nobody grades "
-        "their own (FORBIDDEN); an already graded check → CONFLICT."
+    grade_check = gql.mutation(
+        campaigns_service.grade_check,
+        "Grade a submitted check: an editor, an admin or the person's manager; nobody grades their own "
+        "(FORBIDDEN); an already graded check → CONFLICT.",
+        id=ID,
+        input=GradeInput,
     )
-    async def grade_check(self, info: Info, id: strawberry.ID, input: GradeInput) -> CheckType:
-        return await run(info, campaigns_service.grade_check, to_uuid(id), parse(info, Grade, input))
-
-    @strawberry.mutation(
-        description="The onboarding customer-interview exercise: each answer becomes a feedback item of "
-        "source INTERVIEW that you follow in your feed."
+    record_interview = gql.mutation(
+        campaigns_service.record_interview,
+        "The onboarding customer-interview exercise: each answer becomes a feedback item of source "
+        "INTERVIEW that you follow in your feed.",
+        campaign_id=ID,
+        input=InterviewInput,
     )
-    async def record_interview(
-        self, info: Info, campaign_id: strawberry.ID, input: InterviewInput
-    ) -> InterviewResultType:
-        data = parse(info, InterviewCreate, input)
-        return await run(info, campaigns_service.record_interview, to_uuid(campaign_id, "campaignId"), data)

@@ -160,7 +160,7 @@ class AudienceRead(BaseModel):
 
 class CampaignRead(ReadModel):
     id: uuid.UUID
-    brief_id: uuid.UUID
+    brief_id: uuid.UUID = Field(description="The brief version it was created for.")
     lineage_id: uuid.UUID
     product_id: uuid.UUID
     product_key: str
@@ -195,7 +195,7 @@ class EnrollmentRead(ReadModel):
 class AcknowledgementRead(ReadModel):
     id: uuid.UUID
     person_id: uuid.UUID
-    campaign_id: uuid.UUID
+    campaign_id: uuid.UUID = Field(description="The campaign it was given through.")
     brief_id: uuid.UUID = Field(description="The brief version acknowledged.")
     version: int
     acknowledged_at: datetime

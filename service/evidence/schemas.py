@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from service.fields import InputModel, ReadModel
 
@@ -31,8 +31,12 @@ class EvidenceCreate(InputModel):
     kind: EvidenceKind
     claim: Claim
     source: Claim
-    owner_id: uuid.UUID | None = None  # default: whoever creates it
-    verify_by: date | None = None
+    owner_id: uuid.UUID | None = Field(
+        default=None, description="Who answers for the claim; default: the caller."
+    )
+    verify_by: date | None = Field(
+        default=None, description="The date by which the claim must be checked again."
+    )
 
 
 class EvidenceRef(InputModel):
@@ -55,7 +59,7 @@ class EvidenceRead(ReadModel):
     owner_id: uuid.UUID | None
     verify_by: date | None
     verified_at: datetime | None
-    expired: bool
+    expired: bool = Field(description="Past its verify-by date and not re-verified.")
     replaced_by_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
@@ -66,4 +70,4 @@ class Freshness(BaseModel):
     """`stale` while any cited evidence is past its verify-by date, naming those items."""
 
     status: FreshnessStatus
-    expired: list[uuid.UUID]
+    expired: list[uuid.UUID] = Field(description="The ids of the expired evidence items.")

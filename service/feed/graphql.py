@@ -7,71 +7,48 @@ changing the others. Ask with fragments (`... on CampaignStep { title }`) and `_
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import strawberry
 from pydantic import Field
 
+from service import graphql_kit as gql
 from service.briefs import service as briefs_service
 from service.briefs.graphql import BriefType
-from service.campaigns.graphql import (
-    CampaignType,
-    CheckStatus,
-    campaign,
-)
+from service.campaigns.graphql import CampaignType, campaign
 from service.campaigns.schemas import CampaignStepItem
 from service.feed import service as feed_service
 from service.feed.schemas import Announcement, FeedbackLoopItem, LoopStep
 from service.feedback import service as feedback_service
 from service.feedback.graphql import FeedbackItemType
 from service.fields import InputModel
-from service.graphql_kit import Info, load, parse, run, view, view_type
 from service.pagination import MAX_LIMIT
 
 
-@view(
-    CampaignStepItem,
-    name="CampaignStep",
-    description="A campaign step for you, due or upcoming, with where you stand on the campaign's "
-    "current brief version.",
-    exclude={"kind"},
-)
+@gql.view(CampaignStepItem, name="CampaignStep", exclude={"kind"})
 class CampaignStepType:
-    at: dt.datetime = strawberry.field(description="When the step is (or was) due.")
-    brief_id: strawberry.ID = strawberry.field(
-        description="The current brief version to acknowledge and explain."
+    """A campaign step for you, due or upcoming, with where you stand on the campaign's current
+    brief version."""
+
+    campaign: CampaignType | None = campaign()
+    brief: BriefType | None = gql.loaded(
+        briefs_service.briefs_by_ids, "brief_id", "The brief version to acknowledge and explain."
     )
-    check_status: CheckStatus | None = strawberry.field(
-        description="Your best check on this version, if any."
-    )
-    campaign: CampaignType | None = strawberry.field(resolver=campaign)
-
-    @strawberry.field(description="The brief version to acknowledge and explain.")
-    def brief(root: strawberry.Parent[CampaignStepItem], info: Info) -> BriefType | None:
-        return load(info, briefs_service.briefs_by_ids, root.brief_id)
 
 
-LoopStepType = view_type(LoopStep, name="FeedbackLoopStep", description="One step the item took.")
-
-
-@view(Announcement, name="FeedbackAnnouncement", description="The message that told sales what was done.")
-class AnnouncementType:
-    title: str | None = strawberry.field(description="Null when the message is no longer visible to you.")
-
-
-@view(
-    FeedbackLoopItem,
-    name="FeedbackLoop",
-    description="Feedback you filed (or that was filed for you), and how far its loop got.",
-    exclude={"kind"},
+LoopStepType = gql.view_type(LoopStep, name="FeedbackLoopStep", description="One step the item took.")
+AnnouncementType = gql.view_type(
+    Announcement, name="FeedbackAnnouncement", description="The message that told sales what was done."
 )
-class FeedbackLoopType:
-    at: dt.datetime = strawberry.field(description="The latest news: when it was filed or last moved.")
 
-    @strawberry.field(description="The feedback item itself.")
-    def item(root: strawberry.Parent[FeedbackLoopItem], info: Info) -> FeedbackItemType | None:
-        return load(info, feedback_service.feedback_by_ids, root.feedback_id)
+
+@gql.view(FeedbackLoopItem, name="FeedbackLoop", exclude={"kind"})
+class FeedbackLoopType:
+    """Feedback you filed (or that was filed for you), and how far its loop got."""
+
+    item: FeedbackItemType | None = gql.loaded(
+        feedback_service.feedback_by_ids, "feedback_id", "The feedback item itself."
+    )
 
 
 FeedEntry = Annotated[
@@ -93,6 +70,6 @@ class FeedQuery:
         description="Your feed (people only): your campaign steps (due, then upcoming, soonest first), "
         "then news about the feedback you filed, most recent first; `limit` applies to the news."
     )
-    async def my_feed(self, info: Info, limit: int = feed_service.DEFAULT_LIMIT) -> list[FeedEntry]:
-        args = parse(info, _FeedArgs, {"limit": limit})
-        return (await run(info, feed_service.my_feed, limit=args.limit)).items
+    async def my_feed(self, info: gql.Info, limit: int = feed_service.DEFAULT_LIMIT) -> list[FeedEntry]:
+        args = gql.parse(info, _FeedArgs, {"limit": limit})
+        return (await gql.run(info, feed_service.my_feed, limit=args.limit)).items

@@ -148,7 +148,7 @@ class FeedbackRead(BaseModel):
     rationale: str | None
     theme_id: uuid.UUID | None
     filed_by_id: uuid.UUID | None
-    stage_due_at: datetime | None
+    stage_due_at: datetime | None = Field(description="When the next stage is due.")
     overdue: bool
     triaged_at: datetime | None
     decided_at: datetime | None
@@ -178,8 +178,8 @@ class ThemeRead(BaseModel):
     description: str
     product_key: str | None
     merged_into_id: uuid.UUID | None
-    items: int
-    accounts: int  # distinct customer accounts that raised it
+    items: int = Field(description="Feedback items in this theme (merged themes' included).")
+    accounts: int = Field(description="Distinct customer accounts that raised it.")
     created_at: datetime
     revision: int
 
@@ -205,9 +205,17 @@ class Digest(BaseModel):
     until: datetime
     total: int
     by_source: list[Count]
-    by_theme: list[Count]
+    by_theme: list[Count] = Field(
+        description="Most items first; items of merged themes count under the survivor."
+    )
     nps: NpsSummary
     decided: dict[str, int]  # {"build": n, "stop": n} in the window
-    loop_gaps: list[uuid.UUID]  # implemented but not announced
-    overdue: list[uuid.UUID]  # a stage past its due time
-    median_loop_days: float | None  # received → announced, for items announced in the window
+    loop_gaps: list[uuid.UUID] = Field(
+        description="Implemented but not yet announced, oldest first (up to 100), whatever the window."
+    )
+    overdue: list[uuid.UUID] = Field(
+        description="A stage past its due time, longest overdue first (up to 100), whatever the window."
+    )
+    median_loop_days: float | None = Field(
+        description="Median days from received to announced, for items announced in the window."
+    )

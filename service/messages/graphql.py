@@ -3,102 +3,64 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry import ID
 
+from service import graphql_kit as gql
 from service.briefs import service as briefs_service
 from service.briefs.graphql import BriefType
 from service.evidence import service as evidence_service
 from service.evidence.graphql import EvidenceType
 from service.fields import InputModel, Locale, Slug
-from service.graphql_kit import (
-    ETAG_DESCRIPTION,
-    Connection,
-    Info,
-    input_of,
-    input_type,
-    load,
-    load_all,
-    paged,
-    parse,
-    plain,
-    run,
-    to_uuid,
-    view,
-    view_type,
-)
+from service.messages import schemas
 from service.messages import service as messages_service
-from service.messages.schemas import (
-    Audience,
-    Channel,
-    LintFinding,
-    LintRequest,
-    LintResponse,
-    MessageCreate,
-    MessageKind,
-    MessageRead,
-    MessageStatus,
-    MessageUpdate,
-    Metric,
-    MetricRead,
+
+MetricType = gql.view_type(
+    schemas.MetricRead, "Metric", description="The measurable outcome behind a value statement."
 )
-
-MessageKind = strawberry.enum(MessageKind, name="MessageKind")  # type: ignore[misc]  # registers the StrEnum in place and returns it
-Channel = strawberry.enum(Channel, name="Channel")  # type: ignore[misc]  # registers the StrEnum in place and returns it
-MessageStatus = strawberry.enum(MessageStatus, name="MessageStatus")  # type: ignore[misc]  # registers the StrEnum in place and returns it
-
-
-# --- output types ------------------------------------------------------------------------------
-
-
-@view(MetricRead, name="Metric", description="The measurable outcome behind a value statement.")
-class MetricType:
-    basis: str = strawberry.field(description="Where the figure comes from (a pilot, a survey, a case).")
-
-
-LintFindingType = view_type(
-    LintFinding,
+LintFindingType = gql.view_type(
+    schemas.LintFinding,
     "LintFinding",
     description="A feature word without a measurable outcome; offsets count Unicode code points.",
 )
-LintResultType = view_type(LintResponse, "LintResult")
+LintResultType = gql.view_type(schemas.LintResponse, "LintResult")
 
 
-@view(
-    MessageRead, name="Message", description="A value translation, key message, talking point or FAQ answer."
-)
+@gql.view(schemas.MessageRead, name="Message", undescribed="warnings")
 class MessageType:
-    product_key: str | None = strawberry.field(description="Null for a company-wide message.")
-    audiences: list[str] = strawberry.field(description='Department keys, or "all".')
-    etag: str = strawberry.field(description=ETAG_DESCRIPTION)
+    """A value translation, key message, talking point or FAQ answer."""
 
-    @strawberry.field(description="The brief version this message speaks for, when the caller may see it.")
-    def brief(root: strawberry.Parent[MessageRead], info: Info) -> BriefType | None:
-        return load(info, briefs_service.briefs_by_ids, root.brief_id)
-
-    @strawberry.field(description="The evidence items this message cites, in order.")
-    def evidence(root: strawberry.Parent[MessageRead], info: Info) -> list[EvidenceType]:
-        return load_all(info, evidence_service.evidence_by_ids, root.evidence_ids)
-
-
-# --- inputs ------------------------------------------------------------------------------------
-
-
-MetricInput = input_type(Metric, "MetricInput")
+    etag: str = strawberry.field(description=gql.ETAG_DESCRIPTION)
+    brief: BriefType | None = gql.loaded(
+        briefs_service.briefs_by_ids,
+        "brief_id",
+        "The brief version this message speaks for, when the caller may see it.",
+    )
+    evidence: list[EvidenceType] = gql.loaded(
+        evidence_service.evidence_by_ids,
+        "evidence_ids",
+        "The evidence items this message cites, in order.",
+        many=True,
+    )
 
 
-@input_of(
-    MessageCreate,
+MetricInput = gql.input_type(schemas.Metric, "MetricInput", undescribed="basis")
+
+
+@gql.input_of(
+    schemas.MessageCreate,
     name="MessageInput",
     fields="kind title brief_id product_key audiences channel locale body evidence_ids feature_term "
     "value_statement metric",
-    description="A message. With `briefId` it speaks for the brief's product; without a brief or "
-    "`productKey` it is company-wide. Value translations need `featureTerm`, `valueStatement` and `metric`.",
 )
 class MessageInput:
+    """A message. With `briefId` it speaks for the brief's product; without a brief or `productKey`
+    it is company-wide. Value translations need `featureTerm`, `valueStatement` and `metric`."""
+
     locale: str | None = strawberry.field(default=None, description="Default: the brief's locale, else `en`.")
 
 
-MessagePatch = input_type(
-    MessageUpdate,
+MessagePatch = gql.input_type(
+    schemas.MessageUpdate,
     "MessagePatch",
     description="Fields to change; omitted fields stay as they are, null clears the optional ones.",
     patch=True,
@@ -107,84 +69,53 @@ MessagePatch = input_type(
 
 class _MessageFilters(InputModel):
     product_key: Slug | None = None
-    audience: Audience | None = None
+    audience: schemas.Audience | None = None
     locale: Locale | None = None
-
-
-# --- queries and mutations ---------------------------------------------------------------------
 
 
 @strawberry.type
 class MessageQuery:
-    @strawberry.field(
-        description='Messages, oldest first; a department `audience` also matches messages for "all". '
-        "Employees and integrations see published messages only."
+    messages = gql.listing(
+        messages_service.list_messages,
+        'Messages, oldest first; a department `audience` also matches messages for "all". Employees and '
+        "integrations see published messages only.",
+        kind=schemas.MessageKind | None,
+        status=schemas.MessageStatus | None,
+        product_key=str | None,
+        audience=str | None,
+        locale=str | None,
+        brief_id=ID | None,
+        schema=_MessageFilters,
     )
-    async def messages(
-        self,
-        info: Info,
-        first: int = 50,
-        after: str | None = None,
-        kind: MessageKind | None = None,
-        status: MessageStatus | None = None,
-        product_key: str | None = None,
-        audience: str | None = None,
-        locale: str | None = None,
-        brief_id: strawberry.ID | None = None,
-    ) -> Connection[MessageType]:
-        filters = parse(
-            info, _MessageFilters, {"product_key": product_key, "audience": audience, "locale": locale}
-        )
-        return await paged(
-            info,
-            messages_service.list_messages,
-            first,
-            after,
-            kind=plain(kind),
-            status=plain(status),
-            product_key=filters.product_key,
-            audience=filters.audience,
-            locale=filters.locale,
-            brief_id=to_uuid(brief_id, "briefId") if brief_id is not None else None,
-        )
-
-    @strawberry.field(description="One message (drafts: editors, managers and admins).")
-    async def message(self, info: Info, id: strawberry.ID) -> MessageType:
-        return await run(info, messages_service.get_message, to_uuid(id))
+    message = gql.query(
+        messages_service.get_message, "One message (drafts: editors, managers and admins).", id=ID
+    )
 
     @strawberry.field(
         description="Find feature words without a measurable outcome in a text (stores nothing)."
     )
-    def lint_message(self, info: Info, text: str, locale: str = "en") -> LintResultType:
-        data = parse(info, LintRequest, {"locale": locale, "text": text})
+    def lint_message(self, info: gql.Info, text: str, locale: str = "en") -> LintResultType:
+        data = gql.parse(info, schemas.LintRequest, {"locale": locale, "text": text})
         return messages_service.lint_text(info.context.principal, data)
 
 
 @strawberry.type
 class MessageMutation:
-    @strawberry.mutation(description="Create a draft message (editors, admins).")
-    async def create_message(self, info: Info, input: MessageInput) -> MessageType:
-        return await run(info, messages_service.create_message, parse(info, MessageCreate, input))
-
-    @strawberry.mutation(
-        description="Change a message; `ifMatch` (the ETag) is required: missing → PRECONDITION_REQUIRED, "
-        "stale → PRECONDITION_FAILED. A published message stays published."
+    create_message = gql.mutation(
+        messages_service.create_message, "Create a draft message (editors, admins).", input=MessageInput
     )
-    async def update_message(
-        self,
-        info: Info,
-        id: strawberry.ID,
-        input: MessagePatch,
-        if_match: str | None = None,
-    ) -> MessageType:
-        data = parse(info, MessageUpdate, input)
-        return await run(info, messages_service.update_message, to_uuid(id), data, if_match=if_match)
-
-    @strawberry.mutation(
-        description="Publish a draft message; CONFLICT when it is already published. "
-        "`ifMatch` (optional) publishes only that version."
+    update_message = gql.mutation(
+        messages_service.update_message,
+        "Change a message; `ifMatch` (the ETag) is required: missing → PRECONDITION_REQUIRED, stale → "
+        "PRECONDITION_FAILED. A published message stays published.",
+        id=ID,
+        input=MessagePatch,
+        if_match=str | None,
     )
-    async def publish_message(
-        self, info: Info, id: strawberry.ID, if_match: str | None = None
-    ) -> MessageType:
-        return await run(info, messages_service.publish_message, to_uuid(id), if_match=if_match)
+    publish_message = gql.mutation(
+        messages_service.publish_message,
+        "Publish a draft message; CONFLICT when it is already published. `ifMatch` (optional) publishes "
+        "only that version.",
+        id=ID,
+        if_match=str | None,
+    )

@@ -139,7 +139,7 @@ def missing_value_translation_fields(kind: str, values: dict[str, Any]) -> list[
 class MetricRead(BaseModel):
     value: int | float
     unit: str
-    basis: str
+    basis: str = Field(description="Where the figure comes from (a pilot, a survey, a case).")
 
 
 class LintFinding(BaseModel):
@@ -165,7 +165,7 @@ class MessageRead(ReadModel):
     brief_id: uuid.UUID | None
     product_key: str | None = Field(description="Null for a company-wide message.")
     kind: MessageKind
-    audiences: list[str]
+    audiences: list[str] = Field(description='Department keys, or "all".')
     channel: Channel
     locale: str
     title: str

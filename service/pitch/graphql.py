@@ -6,10 +6,10 @@ from typing import Annotated
 
 import strawberry
 
+from service import graphql_kit as gql
 from service.briefs.graphql import DifferentiatorType
 from service.briefs.schemas import Differentiator, GutCheck, Pain
 from service.evidence.schemas import EvidenceKind  # strawberry.enum registered it in place
-from service.graphql_kit import Info, parse, view
 from service.messages.schemas import MessageKind, MetricRead
 from service.pitch import service as pitch_service
 from service.pitch.schemas import PitchEvidence, PitchMessage, PitchRead, PitchRequest
@@ -32,22 +32,20 @@ class _Pitch(PitchRead):
     etag: str = ""
 
 
-@view(PitchEvidence, name="PitchEvidence")
+@gql.view(PitchEvidence, name="PitchEvidence")
 class PitchEvidenceType:
     kind: EvidenceKind
 
 
-@view(_PitchMessage, name="PitchMessage")
+@gql.view(_PitchMessage, name="PitchMessage")
 class PitchMessageType:
     kind: MessageKind
 
 
-@view(
-    _Pitch,
-    name="CurrentPitch",
-    description="The published brief's story for one product and locale, ready to show next to a deal.",
-)
+@gql.view(_Pitch, name="CurrentPitch")
 class CurrentPitchType:
+    """The published brief's story for one product and locale, ready to show next to a deal."""
+
     differentiators: list[DifferentiatorType] = strawberry.field(
         description="Those against the given `competitor` first."
     )
@@ -69,34 +67,24 @@ class PitchQuery:
     )
     async def current_pitch(
         self,
-        info: Info,
+        info: gql.Info,
         product_key: str,
         locale: str | None = None,
         audience: Annotated[str | None, strawberry.argument(description="A department key.")] = None,
         segment: str | None = None,
         competitor: str | None = None,
     ) -> CurrentPitchType:
-        args = parse(
-            info,
-            PitchRequest,
-            {
-                "product_key": product_key,
-                "locale": locale,
-                "audience": audience,
-                "segment": segment,
-                "competitor": competitor,
-            },
+        asked = dict(
+            product_key=product_key, locale=locale, audience=audience, segment=segment, competitor=competitor
         )
+        args = gql.parse(info, PitchRequest, asked)
+        context = info.context
         rendered = await pitch_service.current_pitch(
-            info.context.sessionmaker,
-            info.context.principal,
-            cache=info.context.pitch_cache,
-            product_key=args.product_key,
-            locale=args.locale,
-            audience=args.audience,
-            segment=args.segment,
-            competitor=args.competitor,
+            context.sessionmaker,
+            context.principal,
+            cache=context.pitch_cache,
             media="json",
+            **args.model_dump(exclude={"account"}),  # GraphQL asks without an account
         )
         pitch = _Pitch.model_validate_json(rendered.body)
         pitch.etag = rendered.etag
