@@ -49,6 +49,7 @@ class Context(BaseContext):
         self.settings = request.app.state.settings
         self.sessionmaker = request.app.state.sessionmaker
         self.pitch_cache = request.app.state.pitch_cache
+        self.word_lists = request.app.state.word_lists  # the app's lint word lists
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
         self._loaders: dict[Any, DataLoader[Any, Any]] = {}

@@ -96,7 +96,7 @@ class MessageQuery:
     )
     def lint_message(self, info: gql.Info, text: str, locale: str = "en") -> LintResultType:
         data = gql.parse(info, schemas.LintRequest, {"locale": locale, "text": text})
-        return messages_service.lint_text(info.context.principal, data)
+        return messages_service.lint_text(info.context.principal, data, word_lists=info.context.word_lists)
 
 
 @strawberry.type

@@ -428,12 +428,9 @@ async def publish_message(
 # --- lint ------------------------------------------------------------------------------------
 
 
-def lint_text(
-    principal: Principal, data: LintRequest, *, word_lists: lint.WordLists = lint.SHIPPED
-) -> LintResponse:
-    """Finds feature words without a measurable outcome in a text (stores nothing)."""
-    # `word_lists`: the app's (REST passes app.state.word_lists). The default, the shipped
-    # lists only, is there for the GraphQL resolver until it passes the app's lists too.
+def lint_text(principal: Principal, data: LintRequest, *, word_lists: lint.WordLists) -> LintResponse:
+    """Finds feature words without a measurable outcome in a text (stores nothing), with the
+    app's word lists (`app.state.word_lists`, which REST and GraphQL pass)."""
     if not policies.can_lint(principal):
         raise Forbidden("This caller may not use the lint.")
     if not word_lists.is_supported(data.locale):

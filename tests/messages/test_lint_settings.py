@@ -123,11 +123,6 @@ async def test_an_operator_language_is_accepted_only_by_the_app_that_has_it(app,
             assert "fr" not in response.json()["supported"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service/messages/graphql.py's lintMessage does not pass the app's word lists yet "
-    "(lint_text falls back to the shipped lists there)",
-)
 async def test_graphql_lint_uses_the_apps_own_word_lists(configured):
     person = await make_person(configured)
     transport = httpx.ASGITransport(app=configured)
