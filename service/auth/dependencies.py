@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.datastructures import State
 
 from service.auth.principal import Principal
 from service.auth.tokens import InvalidToken, TokenService
@@ -15,10 +16,15 @@ from service.people import service as people_service
 
 def bearer_token(request: Request) -> str | None:
     """The bearer token of the request, None when there is no Authorization header."""
-    header = request.headers.get("authorization")
+    return _bearer(
+        request.headers.get("authorization"), request.app.state.settings.max_authorization_header_bytes
+    )
+
+
+def _bearer(header: str | None, max_bytes: int) -> str | None:
     if header is None:
         return None
-    if len(header.encode("latin-1", "replace")) > request.app.state.settings.max_authorization_header_bytes:
+    if len(header.encode("latin-1", "replace")) > max_bytes:
         raise Unauthenticated("Authorization header too large")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -28,10 +34,15 @@ def bearer_token(request: Request) -> str | None:
 
 async def resolve_principal(request: Request) -> Principal | None:
     """Verify the bearer token, if any, and turn it into a principal; bad tokens raise 401."""
-    token = bearer_token(request)
+    return await principal_of(request.app.state, request.headers.get("authorization"))
+
+
+async def principal_of(state: State, authorization: str | None) -> Principal | None:
+    """`resolve_principal` from the app's state and the Authorization header (its first one),
+    for a raw ASGI route that has no Request (the pitch read)."""
+    token = _bearer(authorization, state.settings.max_authorization_header_bytes)
     if token is None:
         return None
-    state = request.app.state
     if clients_service.is_api_token(token):
         # Opaque and long-lived (`cca_…`): looked up by hash, never tried as a JWT.
         return await clients_service.api_token_principal(state.sessionmaker, token, cache=state.auth_cache)

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service.api.middleware import Edge, nul_in_url
 from service.api.query import check_query_parameters
 from service.api.rest import json
-from service.auth.dependencies import PrincipalDep, required_principal, resolve_principal
+from service.auth.dependencies import PrincipalDep, principal_of, required_principal
 from service.concurrency import if_none_match_hits
 from service.db import SessionDep
 from service.errors import Invalid
@@ -113,19 +113,22 @@ async def _answer(scope: Scope) -> tuple[int, RawHeaders, bytes]:
         # This route bypasses FastAPI (and so the app-wide dependency): the same rule, at the
         # same point, before the caller is resolved, as for every other operation.
         check_query_parameters(query_string, QUERY_PARAMETERS)
-    principal = await required_principal(await resolve_principal(Request(scope)))
-    if query is None:
-        query = _parameters_of(product_key, query_string)
-    accept = if_none_match = None
-    for name, value in scope["headers"]:
-        if name == b"accept" and accept is None:  # the first of each, as Headers.get gives it
+    accept = if_none_match = authorization = None
+    for name, value in scope["headers"]:  # the first of each, as Headers.get gives it
+        if name == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")
+        elif name == b"accept" and accept is None:
             accept = value.decode("latin-1")
         elif name == b"if-none-match" and if_none_match is None:
             if_none_match = value.decode("latin-1")
+    state = scope["app"].state
+    principal = await required_principal(await principal_of(state, authorization))
+    if query is None:
+        query = _parameters_of(product_key, query_string)
     pitch = await pitch_service.current_pitch(
-        scope["app"].state.sessionmaker,
+        state.sessionmaker,
         principal,
-        cache=scope["app"].state.pitch_cache,
+        cache=state.pitch_cache,
         product_key=query.product_key,
         locale=query.locale,
         audience=query.audience,
