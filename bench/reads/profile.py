@@ -302,7 +302,9 @@ async def run(args: argparse.Namespace, tokens: dict[str, str]) -> list[dict[str
                 return await http.post("/graphql", json={"query": HOME_QUERY}, headers=home_headers)
 
             if args.home:
-                return [await profile_page(http, counters, "GraphQL intranet home", home, args.requests, args.top)]
+                return [
+                    await profile_page(http, counters, "GraphQL intranet home", home, args.requests, args.top)
+                ]
             if args.routes:
                 print(f"\n## every read route, {args.requests} requests each, unprofiled")
                 return await route_sweep(http, counters, args.requests, home_headers)
