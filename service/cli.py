@@ -190,14 +190,13 @@ async def _require_migrated(engine: AsyncEngine) -> None:
 
 async def _run_with_session(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
     from service.db import create_engine, create_sessionmaker
-    from service.messages import lint
-    from service.wiring import connect_domains
+    from service.wiring import connect_domains, session_info
 
     connect_domains()
     settings = get_settings()
     engine = create_engine(settings)
     # What create_app's sessions carry that the CLI's work needs: the demo's writes lint.
-    info = {**lint.session_info(lint.WordLists.from_settings(settings)), "settings": settings}
+    info = session_info(settings)
     try:
         await _require_migrated(engine)
         async with create_sessionmaker(engine, info=info)() as session:

@@ -41,7 +41,7 @@ from service.pitch import cache as pitch_cache
 from service.pitch import rest as pitch_rest
 from service.products import rest as products_rest
 from service.scim import rest as scim_rest
-from service.wiring import connect_domains
+from service.wiring import connect_domains, session_info
 
 STATIC_DIR = Path(__file__).parent / "static"
 DESCRIPTION = """
@@ -130,8 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         info={
             **pitch_cache.session_info(app.state.pitch_cache),
             **auth_cache.session_info(app.state.auth_cache),
-            **lint.session_info(app.state.word_lists),
-            "settings": settings,
+            **session_info(settings, app.state.word_lists),
         },
     )
     app.state.tokens = TokenService(settings)

@@ -51,9 +51,8 @@ from service.auth.principal import Principal
 from service.config import Settings
 from service.db import create_engine, create_sessionmaker
 from service.demo import loader
-from service.messages import lint
 from service.migrate import upgrade
-from service.wiring import connect_domains
+from service.wiring import connect_domains, session_info
 from tests.conftest import BACKEND, POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,7 +253,7 @@ async def _load_demo(database_url: str, var_dir: Path) -> None:
     connect_domains()  # as the CLI does before it serves anything
     engine = create_engine(settings)
     try:
-        info = {"settings": settings, **lint.session_info(lint.WordLists.from_settings(settings))}
+        info = session_info(settings)
         async with create_sessionmaker(engine, info=info)() as session:
             assert await loader.load(session, Principal.operator("demo"), if_empty=True)
     finally:

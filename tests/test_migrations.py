@@ -57,9 +57,8 @@ from service.clients.schemas import ClientCreate
 from service.config import Settings
 from service.db import create_engine, create_sessionmaker
 from service.demo import loader
-from service.messages import lint
 from service.migrate import alembic_config, migrations_dir
-from service.wiring import connect_domains
+from service.wiring import connect_domains, session_info
 from tests.conftest import BACKEND, POSTGRES_URL, TEST_SECRET, _asyncpg_dsn
 
 VERSION_TABLE = "alembic_version"
@@ -130,7 +129,7 @@ async def load_demo(url: str, tmp_path: Path, *, with_client: bool) -> None:
     connect_domains()  # as the CLI does before it serves anything
     engine = create_engine(settings)
     try:
-        info = {**lint.session_info(lint.WordLists.from_settings(settings)), "settings": settings}
+        info = session_info(settings)
         async with create_sessionmaker(engine, info=info)() as session:
             assert await loader.load(session, Principal.operator("demo"), if_empty=False)
             if with_client:  # the demo has no integration: give service_clients (and api_tokens) rows

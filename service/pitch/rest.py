@@ -189,7 +189,7 @@ router.add_api_route(
 )
 
 
-_DOCUMENTED = router.routes[-1]
+_DOCUMENTED = next(r for r in router.routes if getattr(r, "name", None) == "get_current_pitch")
 _PREFIX = "/api/v1/pitch/"
 
 
