@@ -21,7 +21,7 @@ from graphql import GraphQLError
 from jose import jwt as jose_jwt
 from sqlalchemy import func, select
 
-from service.api.graphql import ErrorCodes
+from service.api.graphql import Schema
 from service.auth.cache import StoredClient
 from service.config import Settings
 from service.main import create_app
@@ -711,7 +711,7 @@ async def test_database_failures_are_unavailable_and_leak_nothing(
 def test_error_codes_mask_an_unexpected_exception() -> None:
     """Unit level: no real resolver raises an arbitrary exception with a secret in its text, so
     the masking step is fed one directly (the HTTP path is covered above)."""
-    processed = ErrorCodes._process(GraphQLError("secret", original_error=RuntimeError("secret")))
+    processed = Schema._process(GraphQLError("secret", original_error=RuntimeError("secret")))
     assert processed.message == "Unexpected error."
     assert processed.extensions == {"code": "INTERNAL_SERVER_ERROR"}
     assert "secret" not in str(processed.formatted)

@@ -14,10 +14,12 @@ from typing import Any
 import strawberry
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIWebSocketRoute
 from graphql import GraphQLError, GraphQLSyntaxError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.extensions import AddValidationRules
 from strawberry.fastapi import GraphQLRouter
 from strawberry.tools import merge_types
 
@@ -56,25 +58,29 @@ async def get_context(
 # --- errors ---------------------------------------------------------------------------------
 
 
-class ErrorCodes(SchemaExtension):
+class Schema(strawberry.Schema):
     """Every error carries `extensions.code`; unexpected ones are masked (and logged).
 
     With `hide_suggestions` (production) no message says "Did you mean …?": validation runs
     without them already, and this catches the ones execution adds (e.g. enum variables).
+    Done on the result, not in an extension's hook: an error raised while the hooks are entered
+    (a syntax error, the token limit) leaves the operation before any hook sees the result.
     """
 
-    def __init__(self, *, hide_suggestions: bool = False) -> None:
-        self.hide_suggestions = hide_suggestions
+    hide_suggestions = False
 
-    def on_operation(self) -> Any:
-        yield
-        result = self.execution_context.result
-        if result is None or not getattr(result, "errors", None):
-            return
-        result.errors = [
-            self._process(error, hide_suggestions=self.hide_suggestions)
-            for error in result.errors  # type: ignore[union-attr]  # not None: checked just above
-        ]
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # Unexpected errors are logged below; expected domain errors are not log noise.
+        return None
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        result = await super().execute(*args, **kwargs)
+        if getattr(result, "errors", None):
+            result.errors = [
+                self._process(error, hide_suggestions=self.hide_suggestions)
+                for error in result.errors  # type: ignore[union-attr]  # not None: checked just above
+            ]
+        return result
 
     @staticmethod
     def _process(error: GraphQLError, *, hide_suggestions: bool = False) -> GraphQLError:
@@ -113,28 +119,6 @@ class ErrorCodes(SchemaExtension):
             )
         log.error("graphql_unexpected_error", path=error.path, exc_info=original)
         return again("Unexpected error.", {"code": "INTERNAL_SERVER_ERROR"})
-
-
-class Schema(strawberry.Schema):
-    hide_suggestions = False
-
-    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        # ErrorCodes logs what is unexpected; expected domain errors are not log noise.
-        return None
-
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        result = await super().execute(*args, **kwargs)
-        # An error raised while the operation's hooks are entered (a syntax error or the token
-        # limit, from DocumentParser's on_parse) leaves the operation before ErrorCodes sees the
-        # result; strawberry then reports it as it is. Give those a code (and mask the rest) too.
-        if getattr(result, "errors", None):
-            result.errors = [
-                error
-                if (error.extensions or {}).get("code") and not self.hide_suggestions
-                else ErrorCodes._process(error, hide_suggestions=self.hide_suggestions)
-                for error in result.errors  # type: ignore[union-attr]  # not None: checked just above
-            ]
-        return result
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -196,7 +180,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         partial(AddValidationRules, rules),
         partial(CachedValidation, validated),
         partial(QueryCost, max_cost=settings.graphql_max_cost),
-        partial(ErrorCodes, hide_suggestions=hide_suggestions),
     ]
     schema = Schema(query=query, mutation=mutation, extensions=extensions)
     schema.hide_suggestions = hide_suggestions
@@ -222,7 +205,7 @@ class OfflineGraphQLRouter(GraphQLRouter):
         self.graphiql = graphiql
         # Strawberry's own WebSocket route resolves the context (our principal dependency wants
         # an HTTP request) before it looks at protocols: a 500. Replace it with a clean refusal.
-        self.routes[:] = [route for route in self.routes if not _is_websocket_route(route)]
+        self.routes[:] = [r for r in self.routes if not isinstance(r, (APIWebSocketRoute, WebSocketRoute))]
         self.add_api_websocket_route("", _refuse_websocket)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
@@ -242,13 +225,6 @@ class OfflineGraphQLRouter(GraphQLRouter):
 
 def _post_only() -> MethodNotAllowed:
     return MethodNotAllowed("GraphQL operations are sent with POST.", headers={"Allow": "POST"})
-
-
-def _is_websocket_route(route: Any) -> bool:
-    from fastapi.routing import APIWebSocketRoute
-    from starlette.routing import WebSocketRoute
-
-    return isinstance(route, (APIWebSocketRoute, WebSocketRoute))
 
 
 async def _refuse_websocket(websocket: WebSocket) -> None:
