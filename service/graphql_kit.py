@@ -1,9 +1,7 @@
 """The GraphQL toolkit the domains build their types and resolvers with; it imports no domain.
 
-Output types are views of the domain's read models (`view`, `view_type`), inputs of its input
-schemas (`input_of`, `input_type`), resolvers one service call (`query`, `mutation`, `listing`,
-or by hand with `run` and `parse`), nested fields per-request DataLoaders (`loaded`).
-The guide, with examples: docs/graphql.md. The schema's assembly is `service.api.graphql`.
+Views of read models, inputs of input schemas, resolvers of one service call, DataLoaders for
+nested fields. The guide, with examples: docs/graphql.md; the assembly: `service.api.graphql`.
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 import strawberry
 from fastapi import Request
 from pydantic import BaseModel, EmailStr, ValidationError
+from pydantic.fields import FieldInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
@@ -111,10 +110,8 @@ def view(
     fields: str | None = None,
     undescribed: str = "",
 ) -> Callable[[type[T]], type[T]]:
-    """A Strawberry output type whose nodes are the given read models themselves. Its fields:
-    `fields` (names, space-separated) or else the first model's in their order less `exclude`,
-    typed and described from the model (but the `undescribed` names) unless the class declares
-    them; then the class's other fields. Its description: `description`, else the docstring."""
+    """A Strawberry output type whose nodes are the given read models themselves (docs/graphql.md).
+    A model's `revision` is shown as its `etag` (`etag_field`), first of the class's own fields."""
 
     def make(cls: type[T]) -> type[T]:
         accepted = (cls, *models)
@@ -124,18 +121,16 @@ def view(
 
         cls.is_type_of = staticmethod(is_type_of)  # type: ignore[attr-defined]  # strawberry reads it
         if models and issubclass(models[0], BaseModel):
-            own = dict(inspect.get_annotations(cls))
-            model_fields = models[0].model_fields
-            names = fields.split() if fields else [f for f in model_fields if f not in exclude]
-            derived = {}
-            for f in names:
-                if f in own:
-                    derived[f] = own.pop(f)
-                    continue
-                derived[f] = _graphql_type(model_fields[f].annotation, f"{name}.{f}")
-                if model_fields[f].description and f not in undescribed.split():
-                    setattr(cls, f, strawberry.field(description=model_fields[f].description))
-            cls.__annotations__ = derived | own
+            if "revision" in models[0].model_fields and not fields and not hasattr(cls, "etag"):
+                cls.etag = etag_field()  # type: ignore[attr-defined]  # a strawberry field
+                cls.__annotations__ = {"etag": str} | inspect.get_annotations(cls)
+
+            def field(f: str, info: FieldInfo, kind: Any) -> Any:
+                if info.description and f not in undescribed.split():
+                    setattr(cls, f, strawberry.field(description=info.description))
+                return kind
+
+            _derive(cls, models[0], name, fields, {*exclude, "revision"}, _VIEWS, field)
         for model in models:
             _VIEWS.setdefault(model, cls)
         return strawberry.type(cls, name=name, description=description or _doc(cls))
@@ -146,6 +141,28 @@ def view(
 def _doc(cls: type) -> str | None:
     """The class's docstring as a description: on one line, as GraphQL shows it."""
     return " ".join((cls.__doc__ or "").split()) or None
+
+
+def _derive(
+    cls: type,
+    model: type[BaseModel],
+    name: str,
+    fields: str | None,
+    exclude: Iterable[str],
+    types: dict[type, type],
+    field: Callable[[str, FieldInfo, Any], Any],
+) -> None:
+    """The class's fields: `fields` (space-separated) or else the model's less `exclude`, each as
+    the class declares it or else `field(name, info, its GraphQL type)`; then the class's others."""
+    own = dict(inspect.get_annotations(cls))
+    annotations = {}
+    for f in fields.split() if fields else [f for f in model.model_fields if f not in exclude]:
+        if f in own:
+            annotations[f] = own.pop(f)
+        else:
+            info = model.model_fields[f]
+            annotations[f] = field(f, info, _graphql_type(info.annotation, f"{name}.{f}", types))
+    cls.__annotations__ = annotations | own
 
 
 def view_type(model: type, name: str, **options: Any) -> Any:
@@ -251,17 +268,22 @@ async def run(info: Info, fetch: Fetch, *args: Any, **kwargs: Any) -> Any:
         return await fetch(session, principal, *args, **kwargs)
 
 
-def query(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
-    """A field resolved by one service call: `run(info, fetch, *required, **optional)`.
-
-    `arguments` are its GraphQL arguments in order, each a type or `(type, default)`; one with a
-    default, or nullable (default null), is optional and passed by keyword, the others in order.
-    The caller is authenticated first; an `ID` arrives as a UUID (BAD_USER_INPUT naming the
-    argument), an `input_of` input as its domain schema. `schema=`: the arguments named by its
-    fields are validated into it (`parse`) and passed after the required ones. The field's
-    type is the view of what `fetch` returns (a `Page` of read models: their `Connection`).
-    """
-    return strawberry.field(resolver=_resolver(fetch, arguments), description=description)
+def query(
+    fetch: Fetch,
+    description: str | None = None,
+    *,
+    prime: Fetch | None = None,
+    ahead: str = "",
+    **arguments: Any,
+) -> Any:
+    """A field resolved by one service call, `fetch(session, principal, *required, **optional)`,
+    typed as the view of what `fetch` returns; one returning a `Page` is a `Connection` with
+    `first` and `after` (after the required arguments, as the service takes its `PageParams`).
+    `arguments` in order, each a type or `(type, default[, service_name])`; `schema=`, `prime`
+    and `ahead`: docs/graphql.md."""
+    return strawberry.field(
+        resolver=_resolver(fetch, arguments, prime, ahead.split()), description=description
+    )
 
 
 def mutation(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
@@ -269,31 +291,11 @@ def mutation(fetch: Fetch, description: str | None = None, **arguments: Any) -> 
     return strawberry.mutation(resolver=_resolver(fetch, arguments), description=description)
 
 
-def listing(
-    fetch: Fetch,
-    description: str | None = None,
-    *,
-    prime: Fetch | None = None,
-    ahead: str = "",
-    **filters: Any,
-) -> Any:
-    """A `Connection` field over a list service call, `fetch(session, principal, *required,
-    PageParams, **optional)`: the required filters, `first` and `after`, then the optional ones,
-    as in `query` (a `schema=` validates them, passed on by keyword).
-    `prime`: a batch function whose loader learns the page's nodes (the same caller's other
-    fields then read them without a query). `ahead`: the nodes' `loaded` fields (names) loaded
-    for the whole page at once when selected, so that they answer without a task per node."""
-    resolver = _resolver(fetch, filters, page=True, prime=prime, ahead=ahead.split())
-    return strawberry.field(resolver=resolver, description=description)
-
-
 def _resolver(
-    fetch: Fetch,
-    arguments: dict[str, Any],
-    page: bool = False,
-    prime: Fetch | None = None,
-    ahead: Iterable[str] = (),
+    fetch: Fetch, arguments: dict[str, Any], prime: Fetch | None = None, ahead: Iterable[str] = ()
 ) -> Fetch:
+    returns = get_type_hints(fetch)["return"]
+    page = getattr(returns, "__pydantic_generic_metadata__", {}).get("origin") is Page
     schema: type[BaseModel] | None = arguments.pop("schema", None)
     specs: dict[str, tuple[Any, Any]] = {}
     passed_as = {}  # GraphQL argument → the service's keyword, where they differ
@@ -309,7 +311,6 @@ def _resolver(
     if page:  # after the required arguments, as the service takes them
         paging = {"first": (int, 50), "after": (str | None, None)}
         specs = {n: specs[n] for n in required} | paging | {n: specs[n] for n in specs if n not in required}
-    returns = get_type_hints(fetch)["return"]
     node: Any = _VIEWS[returns.__pydantic_generic_metadata__["args"][0]] if ahead else None
 
     async def resolve(info: Info, **values: Any) -> Any:
@@ -378,7 +379,7 @@ def loaded(
         return load_all(info, fetch, keys) if many else load(info, fetch, keys, missing)
 
     field = strawberry.field(resolver=resolve, description=description)
-    field.loads = (fetch, key, missing)  # for `listing(ahead=...)`
+    field.loads = (fetch, key, missing)  # for `query(ahead=...)`
     return field
 
 
@@ -453,23 +454,12 @@ def input_of(
     sparse: bool = False,
     undescribed: str = "",
 ) -> Callable[[type[T]], type[T]]:
-    """A Strawberry input with the fields of the domain's input schema (chosen as `view` does),
-    its required fields required and its defaults; `patch`: every field optional and UNSET when
-    omitted; `sparse`: the optional ones (`parse` then leaves out what was not sent). Fields the
-    class declares are taken as declared; the others keep the schema's description."""
+    """A Strawberry input with the fields of the domain's input schema, chosen, typed and described
+    as `view` does, required and defaulted as the schema says (docs/graphql.md)."""
 
     def make(cls: type[T]) -> type[T]:
-        own = dict(inspect.get_annotations(cls))
-        names = fields.split() if fields else [f for f in model.model_fields if f not in exclude]
-        annotations: dict[str, Any] = {}
-        for f in names:
-            if f in own:
-                annotations[f] = own.pop(f)
-                continue
-            info = model.model_fields[f]
-            kind = _graphql_type(info.annotation, f"{name}.{f}", _INPUTS)
+        def field(f: str, info: FieldInfo, kind: Any) -> Any:
             optional = patch or (sparse and not info.is_required())
-            annotations[f] = kind | None if optional else kind
             default: dict[str, Any] = {}
             if optional:
                 default["default"] = strawberry.UNSET
@@ -483,7 +473,9 @@ def input_of(
             described = info.description if f not in undescribed.split() else None
             if default or described:
                 setattr(cls, f, strawberry.field(description=described, **default))
-        cls.__annotations__ = annotations | own
+            return kind | None if optional else kind
+
+        _derive(cls, model, name, fields, exclude, _INPUTS, field)
         _INPUTS[model], _MODELS[cls] = cls, model
         return strawberry.input(cls, name=name, description=description or _doc(cls))
 

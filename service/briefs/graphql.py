@@ -47,11 +47,10 @@ class LintWarningType:
     """A feature word with no measurable outcome nearby (advisory), in one field."""
 
 
-@gql.view(schemas.BriefRead, name="Brief", exclude={"product_id", "revision"})
+@gql.view(schemas.BriefRead, name="Brief", exclude={"product_id"})
 class BriefType:
     """One version of a brief: the baton from planning to sales."""
 
-    etag: str = gql.etag_field()
     product: ProductType | None = gql.loaded(
         products_service.products_by_ids, "product_id", "The product this brief is about."
     )
@@ -112,7 +111,7 @@ class _BriefFilters(InputModel):
 
 @strawberry.type
 class BriefQuery:
-    briefs = gql.listing(
+    briefs = gql.query(
         briefs_service.list_briefs,
         "Brief versions, oldest first (employees and integrations see published ones).",
         product_key=str | None,

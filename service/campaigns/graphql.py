@@ -52,14 +52,13 @@ class PlanStepType:
     hire's start date (onboarding)."""
 
 
-@gql.view(schemas.CampaignRead, name="Campaign", exclude={"product_id", "revision"})
+@gql.view(schemas.CampaignRead, name="Campaign", exclude={"product_id"})
 class CampaignType:
     """A rollout of a brief: who it speaks to, and its steps."""
 
     current_brief_id: ID | None = strawberry.field(
         description="The brief's published version, if any: the one people acknowledge and explain."
     )
-    etag: str = gql.etag_field()
     brief: BriefType | None = gql.loaded(
         briefs_service.briefs_by_ids,
         "current_brief_id",
@@ -108,7 +107,7 @@ class CheckAnswersType:
     """The gut-check, answered in the person's own words."""
 
 
-@gql.view(schemas.CheckRead, name="Check", exclude={"revision"})
+@gql.view(schemas.CheckRead, name="Check")
 class CheckType:
     """A comprehension check: the gut-check answered and the pitch in one's own words, graded by an
     editor or the person's manager."""
@@ -190,7 +189,7 @@ class InterviewInput:
 @strawberry.type
 class CampaignQuery:
     # Primed: the same caller's other `campaign` fields (a check's) read these, no query.
-    campaigns = gql.listing(
+    campaigns = gql.query(
         campaigns_service.list_campaigns,
         "Campaigns, oldest first: every one for editors, managers, admins and `campaigns:read` "
         "integrations; the ones they are or were in for employees. `briefId` is any version of the brief.",
@@ -203,7 +202,7 @@ class CampaignQuery:
         campaigns_service.get_campaign, "One campaign (employees: only one they are or were in).", id=ID
     )
 
-    campaign_enrollments = gql.listing(
+    campaign_enrollments = gql.query(
         campaigns_service.list_enrollments,
         "A campaign's audience, people who left included unless `current` (editors and admins; managers: "
         "their own department).",
@@ -214,7 +213,7 @@ class CampaignQuery:
 
 @strawberry.type
 class CheckQuery:
-    checks = gql.listing(
+    checks = gql.query(
         campaigns_service.list_checks,
         "Checks the caller may read, oldest first: everyone's (editors, admins), their people's "
         "(managers), their own (employees); `status: SUBMITTED` is the grading queue.",

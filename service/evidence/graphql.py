@@ -15,11 +15,9 @@ FreshnessType = gql.view_type(
 )
 
 
-@gql.view(EvidenceRead, name="Evidence", exclude={"revision"})
+@gql.view(EvidenceRead, name="Evidence")
 class EvidenceType:
     """A claim with an owner and a verify-by date."""
-
-    etag: str = gql.etag_field()
 
 
 EvidenceInput = gql.input_type(EvidenceCreate, "EvidenceInput")
@@ -27,7 +25,7 @@ EvidenceInput = gql.input_type(EvidenceCreate, "EvidenceInput")
 
 @strawberry.type
 class EvidenceQuery:
-    evidence = gql.listing(
+    evidence = gql.query(
         evidence_service.list_evidence,
         "Evidence items, oldest first; `expired: true` lists the ones to re-verify.",
         expired=bool | None,

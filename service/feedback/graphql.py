@@ -26,7 +26,7 @@ TransitionType = gql.view_type(
 )
 
 
-@gql.view(schemas.ThemeRead, name="Theme", exclude={"revision"})
+@gql.view(schemas.ThemeRead, name="Theme")
 class ThemeType:
     """Feedback items saying the same thing. A merged theme names its survivor and counts nothing:
     its items count under the survivor."""
@@ -39,11 +39,10 @@ class ThemeType:
     )
 
 
-@gql.view(schemas.FeedbackRead, name="FeedbackItem", exclude={"revision"})
+@gql.view(schemas.FeedbackRead, name="FeedbackItem")
 class FeedbackItemType:
     """One piece of customer voice and how far its loop got."""
 
-    etag: str = gql.etag_field()
     theme: ThemeType | None = gql.loaded(
         themes_service.themes_by_ids, "theme_id", "The item's theme (for those who see the whole hub)."
     )
@@ -133,7 +132,7 @@ class _FeedbackFilters(InputModel):
 
 @strawberry.type
 class FeedbackQuery:
-    feedback = gql.listing(
+    feedback = gql.query(
         feedback_service.list_feedback,
         "Feedback items, oldest first: the whole hub for editors, managers, admins and `feedback:read` "
         "integrations; an employee's own items for them.",
@@ -147,7 +146,7 @@ class FeedbackQuery:
     feedback_item = gql.query(
         feedback_service.get_feedback, "One feedback item (employees: only their own).", id=ID
     )
-    themes = gql.listing(
+    themes = gql.query(
         themes_service.list_themes,
         "Themes, oldest first, with their items and distinct customer accounts (editors, managers, "
         "admins, `feedback:read`).",

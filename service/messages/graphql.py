@@ -75,7 +75,7 @@ class _MessageFilters(InputModel):
 
 @strawberry.type
 class MessageQuery:
-    messages = gql.listing(
+    messages = gql.query(
         messages_service.list_messages,
         'Messages, oldest first; a department `audience` also matches messages for "all". Employees and '
         "integrations see published messages only.",

@@ -8,17 +8,12 @@ from service import graphql_kit as gql
 from service.people import service as people_service
 from service.people.schemas import DepartmentCreate, DepartmentRead, PersonCreate, PersonRead, PersonUpdate
 
-_PERSON_KEYS = {"department_id", "department_key", "manager_id", "external_id", "updated_at", "revision"}
-
-
-@gql.view(DepartmentRead, name="Department", exclude={"updated_at", "revision"})
-class DepartmentType:
-    etag: str = gql.etag_field()
+_PERSON_KEYS = {"department_id", "department_key", "manager_id", "external_id", "updated_at"}
+DepartmentType = gql.view_type(DepartmentRead, "Department", exclude={"updated_at"})
 
 
 @gql.view(PersonRead, name="Person", exclude=_PERSON_KEYS)
 class PersonType:
-    etag: str = gql.etag_field()
     department: DepartmentType | None = gql.loaded(people_service.departments_by_ids, "department_id")
     manager: PersonType | None = gql.loaded(people_service.people_by_ids, "manager_id")
 
@@ -33,10 +28,10 @@ class PeopleQuery:
     me = gql.query(people_service.get_me, "The caller's own person record.")
     person = gql.query(people_service.get_person, id=strawberry.ID)
 
-    people = gql.listing(
+    people = gql.query(
         people_service.list_people, department_key=str | None, active=bool | None, ahead="department manager"
     )
-    departments = gql.listing(people_service.list_departments)
+    departments = gql.query(people_service.list_departments)
 
 
 @strawberry.type

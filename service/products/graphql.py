@@ -8,18 +8,13 @@ from service import graphql_kit as gql
 from service.products import service as products_service
 from service.products.schemas import ProductCreate, ProductRead
 
-
-@gql.view(ProductRead, name="Product", exclude={"updated_at", "revision"})
-class ProductType:
-    etag: str = gql.etag_field()
-
-
+ProductType = gql.view_type(ProductRead, "Product", exclude={"updated_at"})
 ProductInput = gql.input_type(ProductCreate, "ProductInput")
 
 
 @strawberry.type
 class ProductQuery:
-    products = gql.listing(products_service.list_products)
+    products = gql.query(products_service.list_products)
     product = gql.query(products_service.get_product, key=str)
 
 
