@@ -38,14 +38,11 @@ M = TypeVar("M", bound=BaseModel)
 E = TypeVar("E", bound=Enum)
 Fetch = Callable[..., Awaitable[Any]]
 
-# --- context ----------------------------------------------------------------------------------
-
 
 class Context(BaseContext):
     def __init__(self, request: Request, principal: Principal | None) -> None:
         super().__init__()
         self._principal = principal
-        self.settings = request.app.state.settings
         self.sessionmaker = request.app.state.sessionmaker
         self.pitch_cache = request.app.state.pitch_cache
         self.word_lists = request.app.state.word_lists  # the app's lint word lists
@@ -95,8 +92,6 @@ class Context(BaseContext):
 
 
 Info = StrawberryInfo[Context, None]
-
-# --- output types -----------------------------------------------------------------------------
 
 
 _VIEWS: dict[type, type] = {}  # read model → its view, for the fields of views derived later
@@ -218,9 +213,6 @@ def etag_field(of: Callable[[Any], str] | None = None, description: str | None =
     return strawberry.field(resolver=resolve, description=description)
 
 
-# --- Relay connections ------------------------------------------------------------------------
-
-
 @strawberry.type
 class PageInfo:
     has_next_page: bool
@@ -256,9 +248,6 @@ class Connection(Generic[T]):
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )
-
-
-# --- resolvers --------------------------------------------------------------------------------
 
 
 async def run(info: Info, fetch: Fetch, *args: Any, **kwargs: Any) -> Any:
@@ -300,9 +289,8 @@ def _resolver(
     specs: dict[str, tuple[Any, Any]] = {}
     passed_as = {}  # GraphQL argument → the service's keyword, where they differ
     for name, spec in arguments.items():
-        kind, default, *renamed = (
-            spec if isinstance(spec, tuple) else (spec, None if _nullable(spec) else _REQUIRED)
-        )
+        nullable = type(None) in get_args(spec)
+        kind, default, *renamed = spec if isinstance(spec, tuple) else (spec, None if nullable else _REQUIRED)
         for enum in (kind, *get_args(kind)):  # described as the fields' enum is
             if isinstance(enum, type) and issubclass(enum, Enum):
                 graphql_enum(enum)
@@ -332,7 +320,8 @@ def _resolver(
         for name in ahead:
             if wants(info, f"edges.node.{name}"):
                 batch, key, missing = node.__strawberry_definition__.get_field(name).loads
-                await _prime(info, batch, (getattr(item, key) for item in result.items), missing)
+                keys = dict.fromkeys(getattr(item, key) for item in result.items)  # in one batch, now
+                await info.context.loader(batch, missing).load_many([k for k in keys if k is not None])
         return Connection.of(result)
 
     signature = [inspect.Parameter("info", inspect.Parameter.KEYWORD_ONLY, annotation=Info)] + [
@@ -346,10 +335,6 @@ def _resolver(
 
 
 _REQUIRED = inspect.Parameter.empty
-
-
-def _nullable(kind: Any) -> bool:
-    return type(None) in get_args(kind)
 
 
 def _argument(name: str, kind: Any, value: Any) -> Any:
@@ -407,15 +392,6 @@ def load_all(info: Info, fetch: Fetch, keys: Iterable[Any]) -> Any:
     return wait()
 
 
-async def _prime(
-    info: Info, fetch: Fetch, keys: Iterable[Any], missing: Callable[[], Any] = lambda: None
-) -> None:
-    """Load `keys` now, in one batch, so that `load` answers them without waiting."""
-    wanted = list(dict.fromkeys(k for k in keys if k is not None))
-    if wanted:
-        await info.context.loader(fetch, missing).load_many(wanted)
-
-
 def wants(info: Info, path: str) -> bool:
     """Whether the dotted GraphQL field path is selected below the current field (fragments
     included), e.g. `wants(info, "edges.node.department")`."""
@@ -434,9 +410,6 @@ def _fields(selections: Iterable[Any]) -> Iterable[SelectedField]:
             yield selection
         else:  # a fragment spread or inline fragment: its fields count as selected here
             yield from _fields(selection.selections)
-
-
-# --- inputs -----------------------------------------------------------------------------------
 
 
 _INPUTS: dict[type, type] = {}  # input schema → its GraphQL input, for nested inputs

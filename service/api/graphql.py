@@ -42,8 +42,6 @@ from service.logging import get_logger
 
 log = get_logger("cuecard.graphql")
 
-# --- context -------------------------------------------------------------------------------
-
 
 async def get_context(
     request: Request, principal: Principal | None = Depends(resolve_principal)
@@ -53,9 +51,6 @@ async def get_context(
         yield context
     finally:
         await context.close()
-
-
-# --- errors ---------------------------------------------------------------------------------
 
 
 class Schema(strawberry.Schema):
@@ -84,17 +79,16 @@ class Schema(strawberry.Schema):
 
     @staticmethod
     def _process(error: GraphQLError, *, hide_suggestions: bool = False) -> GraphQLError:
-        def again(message: str, extensions: dict[str, Any], **where: Any) -> GraphQLError:
-            return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=extensions, **where)
+        def again(
+            message: str, extensions: dict[str, Any], original: Exception | None = None
+        ) -> GraphQLError:
+            # source/positions: a syntax error has no nodes, only a place in the document.
+            return GraphQLError(
+                message, error.nodes, error.source, error.positions, error.path, original, extensions
+            )
 
         if hide_suggestions and "Did you mean" in error.message:
-            error = again(
-                without_suggestions(error.message),
-                error.extensions or {},
-                source=error.source,
-                positions=error.positions,
-                original_error=error.original_error,
-            )
+            error = again(without_suggestions(error.message), error.extensions or {}, error.original_error)
         original = error.original_error
         if isinstance(original, CueCardError):
             extensions = {"code": original.code, "status": original.status}
@@ -104,13 +98,7 @@ class Schema(strawberry.Schema):
         if original is None or isinstance(original, GraphQLError):
             parse_failed = isinstance(error, GraphQLSyntaxError)
             code = "GRAPHQL_PARSE_FAILED" if parse_failed else "GRAPHQL_VALIDATION_FAILED"
-            # source/positions: a syntax error has no nodes, only a place in the document.
-            return again(
-                error.message,
-                {"code": code} | dict(error.extensions or {}),
-                source=error.source,
-                positions=error.positions,
-            )
+            return again(error.message, {"code": code} | dict(error.extensions or {}))
         unavailable = database_problem(original)
         if unavailable is not None:  # as REST's 503: the caller should retry
             log.warning("database_unavailable", error=type(original).__name__)
@@ -185,8 +173,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     schema.hide_suggestions = hide_suggestions
     return schema
 
-
-# --- the HTTP route -------------------------------------------------------------------------
 
 GRAPHIQL_HTML = (Path(__file__).parent.parent / "static" / "graphiql" / "index.html").read_text()
 

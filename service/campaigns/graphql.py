@@ -36,9 +36,6 @@ def person(description: str | None = None) -> Any:
     return gql.loaded(people_service.people_by_ids, "person_id", description)
 
 
-# --- campaigns -----------------------------------------------------------------------------------
-
-
 @gql.view(schemas.AudienceRead, name="CampaignAudience")
 class AudienceType:
     """Department keys and roles; an empty list matches everyone."""
@@ -80,9 +77,6 @@ class EnrollmentType:
 
     person: PersonType | None = person()
     campaign: CampaignType | None = campaign()
-
-
-# --- acknowledgements and checks -------------------------------------------------------------------
 
 
 @gql.view(schemas.AcknowledgementRead, name="Acknowledgement")
@@ -129,8 +123,6 @@ class InterviewResultType:
         many=True,
     )
 
-
-# --- inputs ----------------------------------------------------------------------------------------
 
 CampaignAudienceInput = gql.input_type(
     schemas.Audience,
@@ -181,9 +173,6 @@ class InterviewInput:
     (source INTERVIEW) that you follow in your feed."""
 
     customer: CustomerInput | None = None
-
-
-# --- queries and mutations -------------------------------------------------------------------------
 
 
 @strawberry.type
