@@ -160,9 +160,9 @@ def _derive(
     cls.__annotations__ = annotations | own
 
 
-def view_type(model: type, name: str, **options: Any) -> Any:
+def view_type(model: type, name: str, description: str | None = None, **options: Any) -> Any:
     """A `view` with nothing of its own: the read model's fields, as GraphQL sees them."""
-    return view(model, name=name, **options)(type(name, (), {}))
+    return view(model, name=name, description=description, **options)(type(name, (), {}))
 
 
 def _graphql_type(annotation: Any, where: str, types: dict[type, type] = _VIEWS) -> Any:
@@ -455,9 +455,9 @@ def input_of(
     return make
 
 
-def input_type(model: type[BaseModel], name: str, **options: Any) -> Any:
+def input_type(model: type[BaseModel], name: str, description: str | None = None, **options: Any) -> Any:
     """An `input_of` with nothing of its own."""
-    return input_of(model, name=name, **options)(type(name, (), {}))
+    return input_of(model, name=name, description=description, **options)(type(name, (), {}))
 
 
 def plain(value: Any) -> Any:

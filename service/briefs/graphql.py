@@ -25,26 +25,21 @@ if TYPE_CHECKING:
 BriefChange = gql.graphql_enum(schemas.Change, "BriefChange")
 
 PainType = gql.view_type(schemas.Pain, "Pain")
-
-
-@gql.view(schemas.Differentiator, name="Differentiator")
-class DifferentiatorType:
-    """How it differs from an alternative, and what it gives up."""
-
-
-@gql.view(schemas.GutCheck, name="GutCheck")
-class GutCheckType:
-    """The 腹落ち questions: understood in the gut, not just the head."""
-
-
-@gql.view(schemas.Speakability, name="Speakability")
-class SpeakabilityType:
-    """Can the pitch be said out loud in 30 seconds?"""
-
-
-@gql.view(LintWarning, name="LintWarning", fields="field start end word message")
-class LintWarningType:
-    """A feature word with no measurable outcome nearby (advisory), in one field."""
+DifferentiatorType = gql.view_type(
+    schemas.Differentiator, "Differentiator", "How it differs from an alternative, and what it gives up."
+)
+GutCheckType = gql.view_type(
+    schemas.GutCheck, "GutCheck", "The 腹落ち questions: understood in the gut, not just the head."
+)
+SpeakabilityType = gql.view_type(
+    schemas.Speakability, "Speakability", "Can the pitch be said out loud in 30 seconds?"
+)
+LintWarningType = gql.view_type(
+    LintWarning,
+    "LintWarning",
+    "A feature word with no measurable outcome nearby (advisory), in one field.",
+    fields="field start end word message",
+)
 
 
 @gql.view(schemas.BriefRead, name="Brief", exclude={"product_id"})

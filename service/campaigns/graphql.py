@@ -1,8 +1,6 @@
 """GraphQL types, queries and mutations for campaigns, enrollments, acknowledgements and checks.
 
-Readiness is in readiness_graphql.py, the caller's feed in service/feed/graphql.py. The types are
-views of the service's read models (service.graphql_kit); nested fields (a campaign's brief and
-product, whose check it is, who graded it) batch through the request's DataLoaders.
+Readiness is in readiness_graphql.py, the caller's feed in service/feed/graphql.py.
 """
 
 from __future__ import annotations
@@ -125,9 +123,7 @@ class InterviewResultType:
 
 
 CampaignAudienceInput = gql.input_type(
-    schemas.Audience,
-    "CampaignAudienceInput",
-    description="Department keys and roles; an empty list matches everyone.",
+    schemas.Audience, "CampaignAudienceInput", "Department keys and roles; an empty list matches everyone."
 )
 
 
@@ -147,23 +143,19 @@ class CampaignInput:
 CampaignPatch = gql.input_type(
     schemas.CampaignUpdate,
     "CampaignPatch",
-    patch=True,
-    description="Fields to change (the kind and brief stay); omitted fields stay. A new audience on an "
+    "Fields to change (the kind and brief stay); omitted fields stay. A new audience on an "
     "active campaign enrolls whoever now matches and lets go of whoever no longer does.",
+    patch=True,
 )
 CheckAnswersInput = gql.input_type(schemas.GutCheckAnswers, "CheckAnswersInput")
 CheckInput = gql.input_type(
-    schemas.CheckCreate,
-    "CheckInput",
-    description="The three gut-check answers and the pitch, in your own words.",
+    schemas.CheckCreate, "CheckInput", "The three gut-check answers and the pitch, in your own words."
 )
 GradeInput = gql.input_type(
-    schemas.Grade, "GradeInput", description="`NEEDS_WORK` needs a comment: it is what the person reads next."
+    schemas.Grade, "GradeInput", "`NEEDS_WORK` needs a comment: it is what the person reads next."
 )
 InterviewAnswersInput = gql.input_type(
-    schemas.InterviewAnswers,
-    "InterviewAnswersInput",
-    description="Answer at least one of the three questions.",
+    schemas.InterviewAnswers, "InterviewAnswersInput", "Answer at least one of the three questions."
 )
 
 

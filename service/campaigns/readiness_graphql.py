@@ -38,7 +38,7 @@ ProductReadinessType = gql.view_type(schemas.ProductReadiness, "ProductReadiness
 OrganisationReadinessType = gql.view_type(
     schemas.OrganisationReadiness,
     "OrganisationReadiness",
-    description="Can our people state what makes us worth buying, in the customer's words?",
+    "Can our people state what makes us worth buying, in the customer's words?",
 )
 
 

@@ -11,7 +11,7 @@ from service.evidence import service as evidence_service
 from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceVerify, Freshness
 
 FreshnessType = gql.view_type(
-    Freshness, "Freshness", description="`STALE` while any cited evidence is past its verify-by date."
+    Freshness, "Freshness", "`STALE` while any cited evidence is past its verify-by date."
 )
 
 

@@ -36,9 +36,9 @@ class CampaignStepType:
     )
 
 
-LoopStepType = gql.view_type(LoopStep, name="FeedbackLoopStep", description="One step the item took.")
+LoopStepType = gql.view_type(LoopStep, "FeedbackLoopStep", "One step the item took.")
 AnnouncementType = gql.view_type(
-    Announcement, name="FeedbackAnnouncement", description="The message that told sales what was done."
+    Announcement, "FeedbackAnnouncement", "The message that told sales what was done."
 )
 
 

@@ -1,8 +1,4 @@
-"""GraphQL types, queries and mutations for feedback items, themes and the weekly digest.
-
-The types are views of the service's read models (service.graphql_kit); nested fields (an item's
-theme, its transitions, who filed it; a digest's loop-gap items) batch through DataLoaders.
-"""
+"""GraphQL types, queries and mutations for feedback items, themes and the weekly digest."""
 
 from __future__ import annotations
 
@@ -20,9 +16,9 @@ from service.fields import InputModel, Slug
 from service.people import service as people_service
 from service.people.graphql import PersonType
 
-CustomerType = gql.view_type(schemas.Customer, name="Customer")
+CustomerType = gql.view_type(schemas.Customer, "Customer")
 TransitionType = gql.view_type(
-    schemas.TransitionRead, name="FeedbackTransition", description="One step of an item through the loop."
+    schemas.TransitionRead, "FeedbackTransition", "One step of an item through the loop."
 )
 
 
@@ -60,14 +56,12 @@ class FeedbackItemType:
 
 
 CountType = gql.view_type(
-    schemas.Count,
-    name="DigestCount",
-    description="A count of items; `key` null on a theme count means unthemed.",
+    schemas.Count, "DigestCount", "A count of items; `key` null on a theme count means unthemed."
 )
 NpsSummaryType = gql.view_type(
     schemas.NpsSummary,
-    name="NpsSummary",
-    description="NPS answers in the window: promoters 9–10, passives 7–8, detractors 0–6; "
+    "NpsSummary",
+    "NPS answers in the window: promoters 9–10, passives 7–8, detractors 0–6; "
     "score = % promoters − % detractors, one decimal, null without responses.",
 )
 
@@ -106,21 +100,21 @@ CustomerInput = gql.input_type(schemas.Customer, "CustomerInput", patch=True)
 FeedbackInput = gql.input_type(
     schemas.FeedbackCreate,
     "FeedbackInput",
+    "One piece of customer voice; `npsScore` (0–10) is required for NPS. The same source "
+    "and `externalId` again updates the item instead of adding one.",
     fields="source body external_id product_key customer nps_score tags received_at filed_by_email",
     sparse=True,
-    description="One piece of customer voice; `npsScore` (0–10) is required for NPS. The same source "
-    "and `externalId` again updates the item instead of adding one.",
 )
 FeedbackPatch = gql.input_type(
     schemas.FeedbackUpdate,
     "FeedbackPatch",
+    "Triage details to change; omitted fields stay, null clears theme and product.",
     patch=True,
-    description="Triage details to change; omitted fields stay, null clears theme and product.",
 )
 TransitionInput = gql.input_type(
     schemas.Transition,
     "TransitionInput",
-    description="Move an item one stage on. Deciding needs `decision` and `rationale`; announcing "
+    "Move an item one stage on. Deciding needs `decision` and `rationale`; announcing "
     "needs the `messageId` of a published message that tells sales.",
 )
 ThemeInput = gql.input_type(schemas.ThemeCreate, "ThemeInput")

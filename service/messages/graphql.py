@@ -14,13 +14,11 @@ from service.fields import InputModel, Locale, Slug
 from service.messages import schemas
 from service.messages import service as messages_service
 
-MetricType = gql.view_type(
-    schemas.MetricRead, "Metric", description="The measurable outcome behind a value statement."
-)
+MetricType = gql.view_type(schemas.MetricRead, "Metric", "The measurable outcome behind a value statement.")
 LintFindingType = gql.view_type(
     schemas.LintFinding,
     "LintFinding",
-    description="A feature word without a measurable outcome; offsets count Unicode code points.",
+    "A feature word without a measurable outcome; offsets count Unicode code points.",
 )
 LintResultType = gql.view_type(schemas.LintResponse, "LintResult")
 
@@ -62,7 +60,7 @@ class MessageInput:
 MessagePatch = gql.input_type(
     schemas.MessageUpdate,
     "MessagePatch",
-    description="Fields to change; omitted fields stay as they are, null clears the optional ones.",
+    "Fields to change; omitted fields stay as they are, null clears the optional ones.",
     patch=True,
 )
 
