@@ -95,6 +95,7 @@ Info = StrawberryInfo[Context, None]
 
 
 _VIEWS: dict[type, type] = {}  # read model → its view, for the fields of views derived later
+_BY_ID: dict[type, Fetch] = {}  # view → its batch function by id, for `loaded` fields of its type
 
 
 def view(
@@ -104,9 +105,11 @@ def view(
     exclude: Iterable[str] = (),
     fields: str | None = None,
     undescribed: str = "",
+    by_id: Fetch | None = None,
 ) -> Callable[[type[T]], type[T]]:
     """A Strawberry output type whose nodes are the given read models themselves (docs/graphql.md).
-    A model's `revision` is shown as its `etag` (`etag_field`), first of the class's own fields."""
+    A model's `revision` is shown as its `etag` (`etag_field`), first of the class's own fields.
+    `by_id`: the batch function that `loaded` fields of this type load it with."""
 
     def make(cls: type[T]) -> type[T]:
         accepted = (cls, *models)
@@ -128,6 +131,8 @@ def view(
             _derive(cls, models[0], name, fields, {*exclude, "revision"}, _VIEWS, field)
         for model in models:
             _VIEWS.setdefault(model, cls)
+        if by_id is not None:
+            _BY_ID[cls] = by_id
         return strawberry.type(cls, name=name, description=description or _doc(cls))
 
     return make
@@ -319,7 +324,9 @@ def _resolver(
             info.context.loader(prime).prime_many({item.id: item for item in result.items})
         for name in ahead:
             if wants(info, f"edges.node.{name}"):
-                batch, key, missing = node.__strawberry_definition__.get_field(name).loads
+                field = node.__strawberry_definition__.get_field(name)
+                batch, key, missing = field.loads
+                batch = batch or _by_id(field.type)
                 keys = dict.fromkeys(getattr(item, key) for item in result.items)  # in one batch, now
                 await info.context.loader(batch, missing).load_many([k for k in keys if k is not None])
         return Connection.of(result)
@@ -349,23 +356,29 @@ def _argument(name: str, kind: Any, value: Any) -> Any:
 
 
 def loaded(
-    fetch: Fetch,
     key: str,
     description: str | None = None,
     *,
+    fetch: Fetch | None = None,
     many: bool = False,
     missing: Callable[[], Any] = lambda: None,
 ) -> Any:
     """A nested field: `load(info, fetch, root.<key>, missing)` (`many`: `load_all` over a list of
-    keys). Its type is the class's annotation of it."""
+    keys). Its type is the class's annotation of it; `fetch` by default its view's `by_id`."""
 
     def resolve(root: strawberry.Parent[Any], info: Info) -> Any:
-        keys = getattr(root, key)
-        return load_all(info, fetch, keys) if many else load(info, fetch, keys, missing)
+        batch, keys = fetch or _by_id(info.return_type), getattr(root, key)
+        return load_all(info, batch, keys) if many else load(info, batch, keys, missing)
 
     field = strawberry.field(resolver=resolve, description=description)
     field.loads = (fetch, key, missing)  # for `query(ahead=...)`
     return field
+
+
+def _by_id(kind: Any) -> Fetch:
+    while hasattr(kind, "of_type"):  # a list or nullable of the view
+        kind = kind.of_type
+    return _BY_ID[kind]
 
 
 def load(info: Info, fetch: Fetch, key: Any, missing: Callable[[], Any] = lambda: None) -> Any:

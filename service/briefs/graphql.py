@@ -16,7 +16,6 @@ from service.evidence.schemas import EvidenceKind
 from service.fields import InputModel, Locale, Slug
 from service.messages import service as messages_service
 from service.messages.schemas import LintWarning
-from service.products import service as products_service
 from service.products.graphql import ProductType
 
 if TYPE_CHECKING:
@@ -42,23 +41,21 @@ LintWarningType = gql.view_type(
 )
 
 
-@gql.view(schemas.BriefRead, name="Brief", exclude={"product_id"})
+@gql.view(schemas.BriefRead, name="Brief", exclude={"product_id"}, by_id=briefs_service.briefs_by_ids)
 class BriefType:
     """One version of a brief: the baton from planning to sales."""
 
-    product: ProductType | None = gql.loaded(
-        products_service.products_by_ids, "product_id", "The product this brief is about."
-    )
+    product: ProductType | None = gql.loaded("product_id", "The product this brief is about.")
     messages: list[Annotated[MessageType, strawberry.lazy("service.messages.graphql")]] = gql.loaded(
-        messages_service.messages_by_lineage,
         "lineage_id",
         "The messages speaking for any version of this brief that the caller may see.",
+        fetch=messages_service.messages_by_lineage,
         missing=list,
     )
     versions: list[BriefType] = gql.loaded(
-        briefs_service.versions_by_lineage,
         "lineage_id",
         "Every version of this brief that the caller may see, oldest first.",
+        fetch=briefs_service.versions_by_lineage,
         missing=list,
     )
 

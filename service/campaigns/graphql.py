@@ -6,32 +6,18 @@ Readiness is in readiness_graphql.py, the caller's feed in service/feed/graphql.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import strawberry
 from strawberry import ID
 
 from service import graphql_kit as gql
 from service.auth.principal import Role
-from service.briefs import service as briefs_service
 from service.briefs.graphql import BriefType
 from service.campaigns import schemas
 from service.campaigns import service as campaigns_service
-from service.feedback import service as feedback_service
 from service.feedback.graphql import CustomerInput, FeedbackItemType
-from service.people import service as people_service
 from service.people.graphql import PersonType
-from service.products import service as products_service
 from service.products.graphql import ProductType
-
-
-def campaign() -> Any:
-    """A nested `campaign` field: the campaign named by the parent's `campaign_id`."""
-    return gql.loaded(campaigns_service.campaigns_by_ids, "campaign_id")
-
-
-def person(description: str | None = None) -> Any:
-    return gql.loaded(people_service.people_by_ids, "person_id", description)
 
 
 @gql.view(schemas.AudienceRead, name="CampaignAudience")
@@ -47,7 +33,9 @@ class PlanStepType:
     hire's start date (onboarding)."""
 
 
-@gql.view(schemas.CampaignRead, name="Campaign", exclude={"product_id"})
+@gql.view(
+    schemas.CampaignRead, name="Campaign", exclude={"product_id"}, by_id=campaigns_service.campaigns_by_ids
+)
 class CampaignType:
     """A rollout of a brief: who it speaks to, and its steps."""
 
@@ -55,17 +43,11 @@ class CampaignType:
         description="The brief's published version, if any: the one people acknowledge and explain."
     )
     brief: BriefType | None = gql.loaded(
-        briefs_service.briefs_by_ids,
-        "current_brief_id",
-        "The brief's current (published) version, when there is one the caller may see.",
+        "current_brief_id", "The brief's current (published) version, when there is one the caller may see."
     )
-    product: ProductType | None = gql.loaded(
-        products_service.products_by_ids, "product_id", "The product the campaign's brief is about."
-    )
+    product: ProductType | None = gql.loaded("product_id", "The product the campaign's brief is about.")
     created_by: PersonType | None = gql.loaded(
-        people_service.people_by_ids,
-        "created_by_id",
-        "Who planned it, when the caller may see the directory.",
+        "created_by_id", "Who planned it, when the caller may see the directory."
     )
 
 
@@ -73,16 +55,16 @@ class CampaignType:
 class EnrollmentType:
     """A person in a campaign's audience; `leftAt` is set once they no longer are."""
 
-    person: PersonType | None = person()
-    campaign: CampaignType | None = campaign()
+    person: PersonType | None = gql.loaded("person_id")
+    campaign: CampaignType | None = gql.loaded("campaign_id")
 
 
 @gql.view(schemas.AcknowledgementRead, name="Acknowledgement")
 class AcknowledgementType:
     """“I have read it”: one per person and brief version."""
 
-    person: PersonType | None = person()
-    campaign: CampaignType | None = campaign()
+    person: PersonType | None = gql.loaded("person_id")
+    campaign: CampaignType | None = gql.loaded("campaign_id")
 
 
 @strawberry.type(
@@ -105,9 +87,9 @@ class CheckType:
     editor or the person's manager."""
 
     etag: str = gql.etag_field(description=None)
-    person: PersonType | None = person("Whose check it is.")
-    campaign: CampaignType | None = campaign()
-    graded_by: PersonType | None = gql.loaded(people_service.people_by_ids, "graded_by_id", "Who graded it.")
+    person: PersonType | None = gql.loaded("person_id", "Whose check it is.")
+    campaign: CampaignType | None = gql.loaded("campaign_id")
+    graded_by: PersonType | None = gql.loaded("graded_by_id", "Who graded it.")
 
 
 @gql.view(schemas.InterviewRead, name="InterviewResult")
@@ -115,10 +97,7 @@ class InterviewResultType:
     """A recorded customer interview: one feedback item per answer."""
 
     feedback_items: list[FeedbackItemType] = gql.loaded(
-        feedback_service.feedback_by_ids,
-        "feedback_ids",
-        "The feedback items the answers became, in the same order.",
-        many=True,
+        "feedback_ids", "The feedback items the answers became, in the same order.", many=True
     )
 
 

@@ -7,7 +7,7 @@ import strawberry
 from service import graphql_kit as gql
 from service.campaigns import readiness as readiness_service
 from service.campaigns import schemas
-from service.campaigns.graphql import CampaignType, campaign
+from service.campaigns.graphql import CampaignType
 
 # REST describes the counts; GraphQL's contract never did, and stays as it is.
 COUNTS = "audience acknowledged passed overdue"
@@ -30,7 +30,7 @@ class CampaignReadinessType:
     """Of the active people in the audience: who acknowledged the current brief version (or a minor
     fix of it), who passed its check, and who is overdue (last step past, not passed)."""
 
-    campaign: CampaignType | None = campaign()
+    campaign: CampaignType | None = gql.loaded("campaign_id")
 
 
 DepartmentShareType = gql.view_type(schemas.DepartmentShare, "DepartmentShare")

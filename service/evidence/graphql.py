@@ -15,7 +15,7 @@ FreshnessType = gql.view_type(
 )
 
 
-@gql.view(EvidenceRead, name="Evidence")
+@gql.view(EvidenceRead, name="Evidence", by_id=evidence_service.evidence_by_ids)
 class EvidenceType:
     """A claim with an owner and a verify-by date."""
 

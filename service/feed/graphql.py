@@ -13,13 +13,11 @@ import strawberry
 from pydantic import Field
 
 from service import graphql_kit as gql
-from service.briefs import service as briefs_service
 from service.briefs.graphql import BriefType
-from service.campaigns.graphql import CampaignType, campaign
+from service.campaigns.graphql import CampaignType
 from service.campaigns.schemas import CampaignStepItem
 from service.feed import service as feed_service
 from service.feed.schemas import Announcement, FeedbackLoopItem, LoopStep
-from service.feedback import service as feedback_service
 from service.feedback.graphql import FeedbackItemType
 from service.fields import InputModel
 from service.pagination import MAX_LIMIT
@@ -30,10 +28,8 @@ class CampaignStepType:
     """A campaign step for you, due or upcoming, with where you stand on the campaign's current
     brief version."""
 
-    campaign: CampaignType | None = campaign()
-    brief: BriefType | None = gql.loaded(
-        briefs_service.briefs_by_ids, "brief_id", "The brief version to acknowledge and explain."
-    )
+    campaign: CampaignType | None = gql.loaded("campaign_id")
+    brief: BriefType | None = gql.loaded("brief_id", "The brief version to acknowledge and explain.")
 
 
 LoopStepType = gql.view_type(LoopStep, "FeedbackLoopStep", "One step the item took.")
@@ -46,9 +42,7 @@ AnnouncementType = gql.view_type(
 class FeedbackLoopType:
     """Feedback you filed (or that was filed for you), and how far its loop got."""
 
-    item: FeedbackItemType | None = gql.loaded(
-        feedback_service.feedback_by_ids, "feedback_id", "The feedback item itself."
-    )
+    item: FeedbackItemType | None = gql.loaded("feedback_id", "The feedback item itself.")
 
 
 FeedEntry = Annotated[

@@ -13,7 +13,6 @@ from service.feedback import schemas
 from service.feedback import service as feedback_service
 from service.feedback import themes as themes_service
 from service.fields import InputModel, Slug
-from service.people import service as people_service
 from service.people.graphql import PersonType
 
 CustomerType = gql.view_type(schemas.Customer, "Customer")
@@ -22,7 +21,7 @@ TransitionType = gql.view_type(
 )
 
 
-@gql.view(schemas.ThemeRead, name="Theme")
+@gql.view(schemas.ThemeRead, name="Theme", by_id=themes_service.themes_by_ids)
 class ThemeType:
     """Feedback items saying the same thing. A merged theme names its survivor and counts nothing:
     its items count under the survivor."""
@@ -30,28 +29,22 @@ class ThemeType:
     etag: str = gql.etag_field(
         of=themes_service.theme_etag, description="The ETag (changes with the theme and with its counts)."
     )
-    merged_into: ThemeType | None = gql.loaded(
-        themes_service.themes_by_ids, "merged_into_id", "The theme this one was merged into."
-    )
+    merged_into: ThemeType | None = gql.loaded("merged_into_id", "The theme this one was merged into.")
 
 
-@gql.view(schemas.FeedbackRead, name="FeedbackItem")
+@gql.view(schemas.FeedbackRead, name="FeedbackItem", by_id=feedback_service.feedback_by_ids)
 class FeedbackItemType:
     """One piece of customer voice and how far its loop got."""
 
-    theme: ThemeType | None = gql.loaded(
-        themes_service.themes_by_ids, "theme_id", "The item's theme (for those who see the whole hub)."
-    )
+    theme: ThemeType | None = gql.loaded("theme_id", "The item's theme (for those who see the whole hub).")
     transitions: list[TransitionType] = gql.loaded(
-        feedback_service.transitions_by_feedback_ids,
         "id",
         "The item's steps through the loop, oldest first.",
+        fetch=feedback_service.transitions_by_feedback_ids,
         missing=list,
     )
     filed_by: PersonType | None = gql.loaded(
-        people_service.people_by_ids,
-        "filed_by_id",
-        "The employee who heard it, when the caller may see them.",
+        "filed_by_id", "The employee who heard it, when the caller may see them."
     )
 
 
@@ -82,16 +75,10 @@ class DigestType:
 
     decided: DecisionCountsType = strawberry.field(resolver=_decided)
     loop_gap_items: list[FeedbackItemType] = gql.loaded(
-        feedback_service.feedback_by_ids,
-        "loop_gaps",
-        "The loop-gap items themselves, in the same order.",
-        many=True,
+        "loop_gaps", "The loop-gap items themselves, in the same order.", many=True
     )
     overdue_items: list[FeedbackItemType] = gql.loaded(
-        feedback_service.feedback_by_ids,
-        "overdue",
-        "The overdue items themselves, in the same order.",
-        many=True,
+        "overdue", "The overdue items themselves, in the same order.", many=True
     )
 
 

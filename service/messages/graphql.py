@@ -6,9 +6,7 @@ import strawberry
 from strawberry import ID
 
 from service import graphql_kit as gql
-from service.briefs import service as briefs_service
 from service.briefs.graphql import BriefType
-from service.evidence import service as evidence_service
 from service.evidence.graphql import EvidenceType
 from service.fields import InputModel, Locale, Slug
 from service.messages import schemas
@@ -29,15 +27,10 @@ class MessageType:
 
     etag: str = strawberry.field(description=gql.ETAG_DESCRIPTION)
     brief: BriefType | None = gql.loaded(
-        briefs_service.briefs_by_ids,
-        "brief_id",
-        "The brief version this message speaks for, when the caller may see it.",
+        "brief_id", "The brief version this message speaks for, when the caller may see it."
     )
     evidence: list[EvidenceType] = gql.loaded(
-        evidence_service.evidence_by_ids,
-        "evidence_ids",
-        "The evidence items this message cites, in order.",
-        many=True,
+        "evidence_ids", "The evidence items this message cites, in order.", many=True
     )
 
 

@@ -9,13 +9,15 @@ from service.people import service as people_service
 from service.people.schemas import DepartmentCreate, DepartmentRead, PersonCreate, PersonRead, PersonUpdate
 
 _PERSON_KEYS = {"department_id", "department_key", "manager_id", "external_id", "updated_at"}
-DepartmentType = gql.view_type(DepartmentRead, "Department", exclude={"updated_at"})
+DepartmentType = gql.view_type(
+    DepartmentRead, "Department", exclude={"updated_at"}, by_id=people_service.departments_by_ids
+)
 
 
-@gql.view(PersonRead, name="Person", exclude=_PERSON_KEYS)
+@gql.view(PersonRead, name="Person", exclude=_PERSON_KEYS, by_id=people_service.people_by_ids)
 class PersonType:
-    department: DepartmentType | None = gql.loaded(people_service.departments_by_ids, "department_id")
-    manager: PersonType | None = gql.loaded(people_service.people_by_ids, "manager_id")
+    department: DepartmentType | None = gql.loaded("department_id")
+    manager: PersonType | None = gql.loaded("manager_id")
 
 
 DepartmentInput = gql.input_type(DepartmentCreate, "DepartmentInput")

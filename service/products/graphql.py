@@ -8,7 +8,9 @@ from service import graphql_kit as gql
 from service.products import service as products_service
 from service.products.schemas import ProductCreate, ProductRead
 
-ProductType = gql.view_type(ProductRead, "Product", exclude={"updated_at"})
+ProductType = gql.view_type(
+    ProductRead, "Product", exclude={"updated_at"}, by_id=products_service.products_by_ids
+)
 ProductInput = gql.input_type(ProductCreate, "ProductInput")
 
 
