@@ -23,15 +23,7 @@ from strawberry.extensions import AddValidationRules
 from strawberry.fastapi import GraphQLRouter
 from strawberry.tools import merge_types
 
-from service.api.graphql_limits import (
-    CachedValidation,
-    DocumentParser,
-    QueryCost,
-    TextCache,
-    ValidationResults,
-    validation_rules,
-    without_suggestions,
-)
+from service.api import graphql_limits as limits
 from service.api.problems import database_problem
 from service.auth.dependencies import resolve_principal
 from service.auth.principal import Principal
@@ -88,7 +80,9 @@ class Schema(strawberry.Schema):
             )
 
         if hide_suggestions and "Did you mean" in error.message:
-            error = again(without_suggestions(error.message), error.extensions or {}, error.original_error)
+            error = again(
+                limits.without_suggestions(error.message), error.extensions or {}, error.original_error
+            )
         original = error.original_error
         if isinstance(original, CueCardError):
             extensions = {"code": original.code, "status": original.status}
@@ -152,22 +146,24 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     hide_suggestions = settings.env == "production"
     # Rule classes and the validation cache are made once per schema: the cache's key holds
     # the rules, so a rule class made per request would never hit.
-    shape = validation_rules(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases)
+    shape = limits.validation_rules(
+        max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases
+    )
     rules: list[type[ASTValidationRule]] = list(shape)
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
-    validated = ValidationResults(hide_suggestions=hide_suggestions, precheck=shape)
+    validated = limits.ValidationResults(hide_suggestions=hide_suggestions, precheck=shape)
     # Factories, not instances: a fresh extension per request (the caches are shared, per schema).
     extensions: list[Any] = [
         partial(
-            DocumentParser,
-            TextCache(),
+            limits.DocumentParser,
+            limits.TextCache(),
             max_chars=settings.graphql_max_document_chars,
             max_tokens=settings.graphql_max_tokens,
         ),
         partial(AddValidationRules, rules),
-        partial(CachedValidation, validated),
-        partial(QueryCost, max_cost=settings.graphql_max_cost),
+        partial(limits.CachedValidation, validated),
+        partial(limits.QueryCost, max_cost=settings.graphql_max_cost),
     ]
     schema = Schema(query=query, mutation=mutation, extensions=extensions)
     schema.hide_suggestions = hide_suggestions

@@ -76,9 +76,9 @@ class AcknowledgeResultType:
     created: bool
 
 
-@gql.view(schemas.GutCheckAnswers, name="CheckAnswers")
-class CheckAnswersType:
-    """The gut-check, answered in the person's own words."""
+CheckAnswersType = gql.view_type(
+    schemas.GutCheckAnswers, "CheckAnswers", "The gut-check, answered in the person's own words."
+)
 
 
 @gql.view(schemas.CheckRead, name="Check")

@@ -13,13 +13,12 @@ from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceVerif
 FreshnessType = gql.view_type(
     Freshness, "Freshness", "`STALE` while any cited evidence is past its verify-by date."
 )
-
-
-@gql.view(EvidenceRead, name="Evidence", by_id=evidence_service.evidence_by_ids)
-class EvidenceType:
-    """A claim with an owner and a verify-by date."""
-
-
+EvidenceType = gql.view_type(
+    EvidenceRead,
+    "Evidence",
+    "A claim with an owner and a verify-by date.",
+    by_id=evidence_service.evidence_by_ids,
+)
 EvidenceInput = gql.input_type(EvidenceCreate, "EvidenceInput")
 
 
