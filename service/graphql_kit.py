@@ -19,7 +19,7 @@ from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 import strawberry
 from fastapi import Request
-from pydantic import BaseModel, EmailStr, ValidationError
+from pydantic import BaseModel, EmailStr, ValidationError, create_model
 from pydantic.fields import FieldInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -300,16 +300,21 @@ def _resolver(
             if isinstance(enum, type) and issubclass(enum, Enum):
                 graphql_enum(enum)
         specs[name], passed_as[name] = (kind, default), renamed[0] if renamed else name
+    if schema is not None and not schema.model_fields:  # a base: the constrained arguments go in one
+        constrained: dict[str, Any] = {n: s for n, s in specs.items() if _constrained(s[0])}
+        schema = create_model(f"{fetch.__name__}_arguments", __base__=schema, **constrained)
+        specs |= {n: (_graphql_type(kind, n), default) for n, (kind, default) in constrained.items()}
     required = [name for name in arguments if specs[name][1] is _REQUIRED]
     if page:  # after the required arguments, as the service takes them
         paging = {"first": (int, 50), "after": (str | None, None)}
         specs = {n: specs[n] for n in required} | paging | {n: specs[n] for n in specs if n not in required}
+    validated = schema.model_fields if schema is not None else {}
     node: Any = _VIEWS[returns.__pydantic_generic_metadata__["args"][0]] if ahead else None
 
     async def resolve(info: Info, **values: Any) -> Any:
         info.context.principal  # noqa: B018  # UNAUTHENTICATED before any argument is looked at
         given = {name: _argument(name, specs[name][0], values[name]) for name in arguments}
-        data = {name: given.pop(name) for name in list(given) if schema and name in schema.model_fields}
+        data = {name: given.pop(name) for name in list(given) if name in validated}
         first = [given.pop(name) for name in required if name in given]
         if page:
             first.append(PageParams(limit=values["first"], cursor=values["after"]))
@@ -342,6 +347,10 @@ def _resolver(
 
 
 _REQUIRED = inspect.Parameter.empty
+
+
+def _constrained(kind: Any) -> bool:  # `Slug | None`: a length, a pattern, that GraphQL does not say
+    return any(get_origin(k) is Annotated for k in (kind, *get_args(kind)))
 
 
 def _argument(name: str, kind: Any, value: Any) -> Any:

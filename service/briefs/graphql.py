@@ -96,20 +96,15 @@ class BriefPatch:
     evidence: list[CitationInput] | None = strawberry.UNSET
 
 
-class _BriefFilters(InputModel):
-    product_key: Slug | None = None
-    locale: Locale | None = None
-
-
 @strawberry.type
 class BriefQuery:
     briefs = gql.query(
         briefs_service.list_briefs,
         "Brief versions, oldest first (employees and integrations see published ones).",
-        product_key=str | None,
+        product_key=Slug | None,
         status=schemas.BriefStatus | None,
-        locale=str | None,
-        schema=_BriefFilters,
+        locale=Locale | None,
+        schema=InputModel,
     )
     brief = gql.query(
         briefs_service.get_brief,

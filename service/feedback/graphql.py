@@ -107,10 +107,6 @@ TransitionInput = gql.input_type(
 ThemeInput = gql.input_type(schemas.ThemeCreate, "ThemeInput")
 
 
-class _FeedbackFilters(InputModel):
-    product_key: Slug | None = None
-
-
 @strawberry.type
 class FeedbackQuery:
     feedback = gql.query(
@@ -119,10 +115,10 @@ class FeedbackQuery:
         "integrations; an employee's own items for them.",
         status=schemas.LoopStage | None,
         source=schemas.FeedbackSource | None,
-        product_key=str | None,
+        product_key=Slug | None,
         theme_id=ID | None,
         since=dt.datetime | None,
-        schema=_FeedbackFilters,
+        schema=InputModel,
     )
     feedback_item = gql.query(
         feedback_service.get_feedback, "One feedback item (employees: only their own).", id=ID
@@ -131,9 +127,9 @@ class FeedbackQuery:
         themes_service.list_themes,
         "Themes, oldest first, with their items and distinct customer accounts (editors, managers, "
         "admins, `feedback:read`).",
-        product_key=str | None,
+        product_key=Slug | None,
         include_merged=(bool, False),
-        schema=_FeedbackFilters,
+        schema=InputModel,
     )
     theme = gql.query(themes_service.get_theme, "One theme with its counts.", id=ID)
     digest = gql.query(

@@ -58,12 +58,6 @@ MessagePatch = gql.input_type(
 )
 
 
-class _MessageFilters(InputModel):
-    product_key: Slug | None = None
-    audience: schemas.Audience | None = None
-    locale: Locale | None = None
-
-
 @strawberry.type
 class MessageQuery:
     messages = gql.query(
@@ -72,11 +66,11 @@ class MessageQuery:
         "integrations see published messages only.",
         kind=schemas.MessageKind | None,
         status=schemas.MessageStatus | None,
-        product_key=str | None,
-        audience=str | None,
-        locale=str | None,
+        product_key=Slug | None,
+        audience=schemas.Audience | None,
+        locale=Locale | None,
         brief_id=ID | None,
-        schema=_MessageFilters,
+        schema=InputModel,
     )
     message = gql.query(
         messages_service.get_message, "One message (drafts: editors, managers and admins).", id=ID
