@@ -113,11 +113,7 @@ def view(
 
     def make(cls: type[T]) -> type[T]:
         accepted = (cls, *models)
-
-        def is_type_of(obj: Any, info: Any) -> bool:
-            return isinstance(obj, accepted)
-
-        cls.is_type_of = staticmethod(is_type_of)  # type: ignore[attr-defined]  # strawberry reads it
+        cls.is_type_of = staticmethod(lambda obj, info: isinstance(obj, accepted))  # type: ignore[attr-defined]  # strawberry reads it
         if models and issubclass(models[0], BaseModel):
             if "revision" in models[0].model_fields and not fields and not hasattr(cls, "etag"):
                 cls.etag = etag_field()  # type: ignore[attr-defined]  # a strawberry field
@@ -271,10 +267,8 @@ def query(
     **arguments: Any,
 ) -> Any:
     """A field resolved by one service call, `fetch(session, principal, *required, **optional)`,
-    typed as the view of what `fetch` returns; one returning a `Page` is a `Connection` with
-    `first` and `after` (after the required arguments, as the service takes its `PageParams`).
-    `arguments` in order, each a type or `(type, default[, service_name])`; `schema=`, `prime`
-    and `ahead`: docs/graphql.md."""
+    typed as the view of what `fetch` returns (a `Page`: a `Connection`, with `first` and `after`).
+    `arguments` in order, each a type or `(type, default[, service_name])`; see docs/graphql.md."""
     return strawberry.field(
         resolver=_resolver(fetch, arguments, prime, ahead.split()), description=description
     )

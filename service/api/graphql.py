@@ -1,8 +1,5 @@
 """The GraphQL door: the schema assembled from the domains' types, limits, error codes, route.
-
-The toolkit the domains write their types with (context, connections, loaders, converters) is
-`service.graphql_kit`; it imports no domain, and no domain imports this module.
-"""
+The domains write their types with `service.graphql_kit`; none of them imports this module."""
 
 from __future__ import annotations
 

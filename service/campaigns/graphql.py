@@ -1,7 +1,5 @@
 """GraphQL types, queries and mutations for campaigns, enrollments, acknowledgements and checks.
-
-Readiness is in readiness_graphql.py, the caller's feed in service/feed/graphql.py.
-"""
+Readiness is in readiness_graphql.py, the caller's feed in service/feed/graphql.py."""
 
 from __future__ import annotations
 
