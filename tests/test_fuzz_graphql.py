@@ -2,7 +2,7 @@
 
 For each root field and each of two callers (an admin and an employee, real tokens),
 Schemathesis generates documents with arguments drawn from the SDL; no answer may be an HTTP
-5xx, and no error may carry `extensions.code` INTERNAL_SERVER_ERROR (what ErrorCodes in
+5xx, and no error may carry `extensions.code` INTERNAL_SERVER_ERROR (what the Schema in
 service/api/graphql.py answers for an unexpected exception). Refusals (NOT_FOUND, FORBIDDEN,
 BAD_USER_INPUT, ...) are expected answers.
 
