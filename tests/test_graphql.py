@@ -812,3 +812,23 @@ def test_the_graphql_toolkit_imports_no_domain() -> None:
         "graphql_kit",
         "pagination",
     ]
+
+
+def test_every_loaded_field_finds_its_batch_function(app: FastAPI) -> None:
+    # A nested field names only its key; the batch function comes from its type's view
+    # (`by_id=`). A view declared without one would fail on the field's first request: here, at once.
+    from service import graphql_kit as gql
+    from service.api.graphql import build_schema
+
+    schema = build_schema(app.state.settings)
+    checked = []
+    for name, concrete in schema.schema_converter.type_map.items():
+        for field in getattr(concrete.definition, "fields", ()):
+            fetch, _key, _missing = getattr(field, "loads", (True, None, None))
+            if fetch is None:
+                try:
+                    gql._by_id(field.type)
+                except KeyError:
+                    pytest.fail(f"{name}.{field.name}: its type has no `by_id`")
+                checked.append(f"{name}.{field.name}")
+    assert "Campaign.brief" in checked and "Enrollment.person" in checked and len(checked) >= 20
