@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
 
@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     # `Group display name=role,...`, e.g. `CueCard Editors=editor,CueCard Admins=admin`.
     scim_role_groups: str = ""
 
+    # Webhook hosts exempt from the SSRF guard (service/webhooks/ssrf.py), which otherwise
+    # refuses URLs resolving to loopback, private, link-local or metadata addresses:
+    # `host` or `host:port`, comma-separated, matched exactly and case-insensitively.
+    webhook_allow_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
+
     idempotency_ttl_hours: int = 24
     # A key whose request died mid-way (database cut) is free again after this long.
     idempotency_claim_seconds: float = 60.0
@@ -102,6 +107,14 @@ class Settings(BaseSettings):
     def _secret_long_enough(cls, value: str | None) -> str | None:
         if value is not None and len(value.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"CUECARD_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        return value
+
+    @field_validator("webhook_allow_hosts", mode="before")
+    @classmethod
+    def _split_allow_hosts(cls, value: object) -> object:
+        items = value.split(",") if isinstance(value, str) else value
+        if isinstance(items, (list, tuple, set, frozenset)):
+            return frozenset(str(h).strip().lower() for h in items if str(h).strip())
         return value
 
     @field_validator("public_url")
