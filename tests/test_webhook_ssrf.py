@@ -240,6 +240,12 @@ async def test_the_allow_list_admits_exactly_the_hosts_it_names() -> None:
             await check_url(url, allow)
 
 
+async def test_an_allow_listed_host_is_not_resolved_at_creation() -> None:
+    # The operator vouches for it; the connect-time guard resolves it when delivering.
+    url = "https://hooks.invalid/in"
+    assert await check_url(url, {"HOOKS.invalid"}) == url
+
+
 def test_the_setting_parses_a_comma_list_into_lower_case_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUECARD_WEBHOOK_ALLOW_HOSTS", " LocalHost:8080, 127.0.0.1 ,,[::1]")
     assert Settings().webhook_allow_hosts == frozenset({"localhost:8080", "127.0.0.1", "[::1]"})
@@ -299,6 +305,31 @@ async def test_without_the_allow_list_the_transport_refuses_at_connect_time(
         assert (await deliver(client, url, content=b"{}", headers={})).failure == "refused"
     assert receiver.connections == 0
     assert receiver.requests == []
+
+
+async def test_ipv6_loopback_is_refused_and_admitted_by_its_bracketed_entry() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 204 X\r\ncontent-length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    try:
+        server = await asyncio.start_server(answer, "::1", 0)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    port = server.sockets[0].getsockname()[1]
+    url = f"http://[::1]:{port}/hook"
+    try:
+        async with guarded_client(frozenset()) as client:
+            refused = await deliver(client, url, content=b"{}", headers={})
+        assert refused.failure == "refused"
+        for allow in ({"::1"}, {"[::1]"}, {f"[::1]:{port}"}):
+            async with guarded_client(allow) as client:
+                assert (await deliver(client, url, content=b"{}", headers={})).status_code == 204
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 async def test_redirects_are_reported_not_followed(
