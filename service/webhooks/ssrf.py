@@ -250,6 +250,8 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
                 addresses = await resolve(name, port)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"resolving {name} timed out") from None
+        except UnsafeWebhookURL as exc:  # a lookup failing now may work later: retry, not refuse
+            raise httpcore.ConnectError(exc.reason) from None
         if not host_allowed(name, port, self._allow_hosts):
             refuse_unsafe(name, addresses)
         last_error: Exception | None = None
