@@ -18,6 +18,8 @@ def if_none_match_hits(header: str | None, current: str) -> bool:
     """If-None-Match uses weak comparison: W/"v3" matches "v3"."""
     if not header:
         return False
+    if header == current:  # what a client that kept our ETag sends back
+        return True
     tags = _tags(header)
     return "*" in tags or current.removeprefix("W/") in (t.removeprefix("W/") for t in tags)
 

@@ -263,6 +263,42 @@ async def test_latency_histogram_counts_each_request_once_in_cumulative_buckets(
     assert after["5.0"] <= after["+Inf"]
 
 
+async def test_access_lines_stay_valid_json_whatever_the_path_and_request_id(
+    database_url, settings, tmp_path, capfd
+):
+    # The fixed part of a line is encoded once per method, path, route and status; what varies
+    # (the request id a caller chose, quotes and backslashes included) is encoded every time.
+    try:
+        async with client_for(database_url, tmp_path, log_level="INFO") as http:
+            capfd.readouterr()
+            for request_id in ('say-"hi"\\', "plain-2"):
+                await http.get("/api/v1/pitch/製品", headers={"X-Request-ID": request_id})
+                await http.get("/api/v1/pitch/製品", headers={"X-Request-ID": request_id})
+            await asyncio.sleep(0)
+            lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+        access = [line for line in lines if line.get("logger_name") == "cuecard.access"]
+        assert [(a["path"], a["status"], a["request_id"]) for a in access] == [
+            ("/api/v1/pitch/製品", 401, 'say-"hi"\\'),
+            ("/api/v1/pitch/製品", 401, 'say-"hi"\\'),
+            ("/api/v1/pitch/製品", 401, "plain-2"),
+            ("/api/v1/pitch/製品", 401, "plain-2"),
+        ]
+        assert all(
+            a["timestamp"].endswith("Z") and a["route"] == "/api/v1/pitch/{product_key}" for a in access
+        )
+        async with client_for(database_url, tmp_path, log_level="INFO", log_json=False) as http:
+            capfd.readouterr()
+            await http.get("/healthz", headers={"X-Request-ID": "console-1"})
+            await asyncio.sleep(0)
+            console = [line for line in capfd.readouterr().err.splitlines() if "cuecard.access" in line]
+        assert len(console) == 1
+        assert all(
+            f in console[0] for f in ("method=GET", "path=/healthz", "status=200", "request_id=console-1")
+        )
+    finally:
+        configure_logging(settings)
+
+
 async def test_the_access_log_writes_one_json_line_per_request_at_info_and_none_above(
     database_url, settings, tmp_path, capfd
 ):

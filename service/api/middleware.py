@@ -344,12 +344,6 @@ class Edge:
             request_metrics.observe(method, template, status, elapsed)
             access_log = access_logger()
             if access_log is not None:
-                access_log.info(
-                    "request",
-                    method=method,
-                    path=scope["path"],
-                    route=template,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 2),
-                    request_id=request_id,
+                access_log.request(
+                    method, scope["path"], template, status, round(elapsed * 1000, 2), request_id
                 )
