@@ -172,13 +172,21 @@ class TokenService:
         )
         return token, ttl
 
-    async def verify(self, token: str) -> VerifiedToken:
+    def verified(self, token: str) -> VerifiedToken | None:
+        """The token as verified before, while it has not expired; None when it must be verified
+        (a plain call: the hot read path checks its caller without a coroutine)."""
         cached = self._verified.get(token)
         if cached is not None:
             if cached.claims["exp"] + self.settings.jwt_leeway_seconds > time.time():
                 self._verified.move_to_end(token)
                 return cached
             self._verified.pop(token, None)
+        return None
+
+    async def verify(self, token: str) -> VerifiedToken:
+        cached = self.verified(token)
+        if cached is not None:
+            return cached
         verified = await self._verify_uncached(token)
         self._verified[token] = verified
         if len(self._verified) > self.CACHE_SIZE:
