@@ -22,6 +22,21 @@ def rows_of(entity: Any) -> sa.Select[Any]:
     return sa.select(*entity.__table__.columns)
 
 
+# A result's column names, by its metadata object (shared by every row of a result, and by
+# every result of a cached statement): `Row._asdict()` rebuilds them per row, 4 µs of a
+# row's 4.5. The object is kept beside its names, so a reused id() is never mistaken for it.
+_names: dict[int, tuple[Any, tuple[str, ...]]] = {}
+_MAX_NAMES = 1024
+
+
 def as_dict(row: Any) -> dict[str, Any]:
     """A named row's or an ORM object's columns as a dict (to build a read model from)."""
-    return row._asdict() if isinstance(row, sa.Row) else row.model_dump()
+    if not isinstance(row, sa.Row):
+        return row.model_dump()  # type: ignore[no-any-return]  # a SQLModel object
+    parent = row._parent
+    known = _names.get(id(parent))
+    if known is None or known[0] is not parent:
+        if len(_names) >= _MAX_NAMES:
+            _names.clear()
+        known = _names[id(parent)] = (parent, row._fields)
+    return dict(zip(known[1], row, strict=True))

@@ -32,6 +32,7 @@ from service.people.schemas import (
     PersonUpdate,
     ProvisionedPersonRead,
 )
+from service.reads import as_dict
 
 ROLE_PRIORITY = {"admin": 0, "editor": 1, "manager": 2, "employee": 3}
 
@@ -132,7 +133,7 @@ def _reads(principal: Principal, rows: Iterable[sa.Row[Any]]) -> list[PersonRead
     validated by pydantic-core in one call, no ORM objects in between."""
     items = []
     for row in rows:
-        data = row._asdict()
+        data = as_dict(row)
         if not policies.sees_private_fields(principal, row):
             data.update(_HIDDEN_FIELDS)
         items.append(data)
