@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import orjson
 import strawberry
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
@@ -43,13 +44,10 @@ async def get_context(
 
 
 class Schema(strawberry.Schema):
-    """Every error carries `extensions.code`; unexpected ones are masked (and logged).
-
-    With `hide_suggestions` (production) no message says "Did you mean …?": validation runs
-    without them already, and this catches the ones execution adds (e.g. enum variables).
-    Done on the result, not in an extension's hook: an error raised while the hooks are entered
-    (a syntax error, the token limit) leaves the operation before any hook sees the result.
-    """
+    """Every error carries `extensions.code`; unexpected ones are masked (and logged). With
+    `hide_suggestions` (production) no message says "Did you mean …?" (validation runs without
+    them; this catches those execution adds, e.g. enum variables). Done on the result: an error
+    raised while the extensions' hooks are entered (a syntax error, the token limit) skips them."""
 
     hide_suggestions = False
 
@@ -171,13 +169,10 @@ GRAPHIQL_HTML = (Path(__file__).parent.parent / "static" / "graphiql" / "index.h
 
 
 class OfflineGraphQLRouter(GraphQLRouter):
-    """GraphiQL served from the service's own static files: no CDN, works offline.
-
-    Operations run by POST only. A GET is GraphiQL when it is on and a browser asks for a page;
-    any other GET is 405 (problem+json, `Allow: POST`). There are no subscriptions: a WebSocket
-    upgrade is refused before any dependency runs (closed with 1008 policy violation, which a
-    server answers with 403 to the handshake).
-    """
+    """GraphiQL from the service's own static files (no CDN, works offline). Operations run by
+    POST only: a GET is GraphiQL when it is on and a browser asks for a page, else 405
+    (problem+json, `Allow: POST`). No subscriptions: a WebSocket upgrade is refused before any
+    dependency runs (closed with 1008, which a server answers with 403 to the handshake)."""
 
     def __init__(self, *args: Any, graphiql: bool, **kwargs: Any) -> None:
         super().__init__(*args, graphql_ide="graphiql", **kwargs)  # type: ignore[misc]  # kwargs never hold graphql_ide
@@ -191,6 +186,10 @@ class OfflineGraphQLRouter(GraphQLRouter):
         if not self.graphiql:
             raise _post_only()
         return HTMLResponse(GRAPHIQL_HTML.replace("{{root}}", request.scope.get("root_path", "")))
+
+    def encode_json(self, data: object) -> bytes:
+        # orjson: a page of 50 nodes spent ~0.4 ms in the stdlib encoder; UTF-8 out, as REST.
+        return orjson.dumps(data)
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         if (
