@@ -290,6 +290,21 @@ async def test_archiving_the_published_version_emits_pitch_withdrawn(app, client
     assert changed.data["change"] == "withdrawn" and changed.data["etag"] is None
 
 
+async def test_graphql_mutations_emit_the_same_and_a_refused_one_nothing(app, client, callers):
+    """GraphQL answers a refusal with HTTP 200: the use case, not the request, decides what lands."""
+    author = await make_person(app, role="editor")
+    product = await make_product(app)
+    brief = await make_brief(app, author, product.key, status="in_review")
+    approve = {"query": f'mutation {{ approveBrief(id: "{brief.id}") {{ status }} }}'}
+    mark = await position(app)
+    refused = await client.post("/graphql", json=approve, headers=bearer(token_for(app, author)))
+    assert refused.status_code == 200 and refused.json()["errors"], refused.text  # four eyes
+    assert await events_after(app, mark) == []
+    done = await client.post("/graphql", json=approve, headers=callers.headers("manager"))
+    assert done.json()["data"]["approveBrief"] == {"status": "PUBLISHED"}, done.text
+    assert [e.type for e in await events_after(app, mark)] == ["brief.published", "pitch.changed"]
+
+
 # --- messages -------------------------------------------------------------------------------------
 
 

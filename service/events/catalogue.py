@@ -116,7 +116,8 @@ CATALOGUE: dict[EventType, EventSpec] = {
     EventType.PITCH_CHANGED: EventSpec(
         1,
         "What the current pitch of a product in one locale shows changed (published, re-assembled "
-        "after a message or evidence change, or withdrawn); one per product and locale, in order.",
+        "after a message or evidence change, or withdrawn); one per product and locale, in order. "
+        "`etag` is what a plain JSON read (no audience, segment or competitor) answered with then.",
         "pitch:read",
         {
             "product_key": "ledger-sync",

@@ -42,10 +42,12 @@ The catalogue is **additive**: new types and new fields in `data` may appear at 
 receivers ignore what they do not know. A change that would break a receiver (a field renamed,
 removed or retyped) ships as a new `version` of the type.
 
-Order: events are numbered in the order they were written. Events about one product (they
-carry its key, e.g. `pitch.changed`) are delivered in that order per product. On PostgreSQL a
-transaction that began earlier may commit later, so a reader resuming "after position N" must
-allow for a late arrival just below the newest position it saw.
+Order: the outbox numbers events in the order they were written (within one change, the
+cause first: `brief.published` before the `pitch.changed` it brings). Events about one product
+carry its key, so they can be delivered in order per product (`pitch.changed` never overtakes
+an earlier one for the same product). On PostgreSQL a transaction that began earlier may commit
+later, so a reader resuming "after position N" must allow for a late arrival just below the
+newest position it saw.
 
 ## Who may read what
 
