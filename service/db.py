@@ -252,6 +252,11 @@ async def use_case(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         del session.info[_IN_USE_CASE]
 
 
+def in_use_case(session: AsyncSession) -> bool:
+    """Whether a use case is running on this session (and has not begun to commit)."""
+    return session.info.get(_IN_USE_CASE) == _RUNNING
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 

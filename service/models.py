@@ -3,6 +3,7 @@
 from service.briefs.models import Brief, BriefEvidence
 from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollment
 from service.clients.models import ApiToken, ServiceClient
+from service.events.models import OutboxEvent
 from service.evidence.models import Evidence
 from service.feedback.models import FeedbackItem, FeedbackTransition, Theme
 from service.groups.models import DirectoryGroup, DirectoryGroupMember
@@ -29,6 +30,7 @@ __all__ = [
     "IdempotencyRecord",
     "Message",
     "MessageEvidence",
+    "OutboxEvent",
     "Person",
     "PitchDocument",
     "PitchUsage",

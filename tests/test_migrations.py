@@ -19,8 +19,9 @@ Three promises, each proven on a database of its own, over whatever revisions
    and up again, then loaded, matches one migrated and loaded once: the same schema (tables,
    columns, indexes, constraints) and the same rows. Demo ids are random UUIDs and its times
    are "now", so this comparison renders rows without generated values (UUID and timestamp
-   columns, UUIDs and timestamps inside JSON or text, and `*_hash` digests, which are computed
-   over such values) and compares each table as a sorted multiset.
+   columns, UUIDs and timestamps inside JSON or text, `*_hash` digests and the ETags events
+   carry, which are computed over such values, and the outbox's positions, whose order follows
+   the ids) and compares each table as a sorted multiset.
 3. **Models and migrations never drift.** Alembic's autogenerate comparison of
    `SQLModel.metadata` against a database migrated to head finds no difference.
 """
@@ -267,6 +268,10 @@ def summary(tables: dict[str, Table], columns: dict[str, tuple[str, ...]] | None
 
 
 UUID_TEXT = re.compile(r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b", re.IGNORECASE)
+# The outbox's position is a sequence: the order of the demo's events follows its random ids.
+GENERATED_COLUMNS = {("event_outbox", "position")}
+# An event's `"etag"` (pitch.changed) is a digest over a document holding ids: generated too.
+ETAG_TEXT = re.compile(r'"etag":"\\"[0-9a-f]+\\""')
 TIMESTAMP_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?")
 
 
@@ -279,9 +284,14 @@ def content(tables: dict[str, Table]) -> dict[str, tuple[int, str]]:
             kept = []
             for column in table.columns:
                 value = row[column]
-                if isinstance(value, uuid.UUID | dt.datetime) or column.endswith("_hash"):
+                if (
+                    isinstance(value, uuid.UUID | dt.datetime)
+                    or column.endswith("_hash")
+                    or (name, column) in GENERATED_COLUMNS
+                ):
                     continue
                 text = TIMESTAMP_TEXT.sub("<instant>", UUID_TEXT.sub("<id>", render(value)))
+                text = ETAG_TEXT.sub('"etag":"<digest>"', text)
                 if text == "<id>" or text == "<instant>":  # UUID or time stored as text (SQLite)
                     continue
                 kept.append(f"{column}={text}")

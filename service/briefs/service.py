@@ -25,6 +25,8 @@ from service.briefs.speech import speakability
 from service.concurrency import check_if_match, etag
 from service.db import conflict_on_duplicate, transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from service.events.catalogue import EventType
+from service.events.service import emit
 from service.evidence import service as evidence_service
 from service.messages import lint
 from service.pagination import Page, PageParams
@@ -304,7 +306,23 @@ async def submit_brief(session: AsyncSession, principal: Principal, brief_id: uu
     brief.submitted_at = utcnow()
     brief.review_comment = None
     _touch(brief, principal)
-    return await _read_one(session, principal, brief)
+    read = await _read_one(session, principal, brief)
+    emit(
+        session,
+        EventType.BRIEF_SUBMITTED,
+        {
+            "brief_id": brief.id,
+            "lineage_id": brief.lineage_id,
+            "product_key": read.product_key,
+            "locale": brief.locale,
+            "version": brief.version,
+            "title": brief.title,
+            "submitted_by": principal.person_id,
+            "submitted_at": brief.submitted_at,
+        },
+        product_key=read.product_key,
+    )
+    return read
 
 
 @transactional
@@ -337,8 +355,28 @@ async def approve_brief(
     # version exactly when the version lands.
     with conflict_on_duplicate("Another version was published at the same time; reload and retry."):
         await session.flush()
+    read = await _read_one(session, principal, brief)
+    # The cause before its effect: brief.published takes an earlier position than the
+    # pitch.changed the re-projection emits.
+    emit(
+        session,
+        EventType.BRIEF_PUBLISHED,
+        {
+            "brief_id": brief.id,
+            "lineage_id": brief.lineage_id,
+            "product_key": read.product_key,
+            "locale": brief.locale,
+            "version": brief.version,
+            "title": brief.title,
+            "published_at": now,
+            "published_by": principal.person_id,
+            "supersedes": previous.id if previous is not None else None,
+        },
+        product_key=read.product_key,
+    )
+    with conflict_on_duplicate("Another version was published at the same time; reload and retry."):
         await pitch_service.refresh_product(session, product_id=brief.product_id)
-    return await _read_one(session, principal, brief)
+    return read
 
 
 @transactional

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -302,11 +302,11 @@ async def insert_acknowledgement(
     brief_id: uuid.UUID,
     lineage_id: uuid.UUID,
     version: int,
-) -> uuid.UUID:
+) -> uuid.UUID | None:
     """Inserts an acknowledgement unless the person already has one for this version (ON CONFLICT
-    DO NOTHING: concurrent double clicks write one row); returns the id it would have."""
+    DO NOTHING: concurrent double clicks write one row); returns its id, None when one was there."""
     ack_id, now = uuid.uuid4(), utcnow()
-    await session.execute(
+    result = await session.execute(
         insert_ignoring_duplicates(session, ACKNOWLEDGEMENTS).values(
             id=ack_id,
             created_at=now,
@@ -320,7 +320,8 @@ async def insert_acknowledgement(
             acknowledged_at=now,
         )
     )
-    return ack_id
+    inserted = cast("sa.CursorResult[Any]", result).rowcount  # 0 when the conflict skipped it
+    return ack_id if inserted else None
 
 
 async def acknowledgement_since(

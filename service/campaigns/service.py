@@ -39,6 +39,8 @@ from service.campaigns.schemas import (
 from service.concurrency import check_if_match, etag
 from service.db import transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from service.events.catalogue import EventType
+from service.events.service import emit
 from service.feedback import service as feedback_service
 from service.feedback.schemas import FeedbackCreate
 from service.messages import service as messages_service
@@ -324,8 +326,23 @@ async def activate_campaign(
     campaign.activated_at = utcnow()
     _touch(campaign)
     await session.flush()
-    await enrollment.enroll_audience(session, campaign)
-    return await _read_one(session, principal, campaign)
+    enrolled = await enrollment.enroll_audience(session, campaign)
+    read = await _read_one(session, principal, campaign)
+    emit(
+        session,
+        EventType.CAMPAIGN_ACTIVATED,
+        {
+            "campaign_id": campaign.id,
+            "name": campaign.name,
+            "kind": campaign.kind,
+            "product_key": read.product_key,
+            "lineage_id": campaign.lineage_id,
+            "enrolled": enrolled,
+            "activated_at": campaign.activated_at,
+        },
+        product_key=read.product_key,
+    )
+    return read
 
 
 @transactional
@@ -414,8 +431,10 @@ async def _member(
 
 async def _acknowledge_version(
     session: AsyncSession, person_id: uuid.UUID, campaign_id: uuid.UUID, current: CurrentVersion
-) -> uuid.UUID:
-    return await repository.insert_acknowledgement(
+) -> uuid.UUID | None:
+    """Records the acknowledgement and emits acknowledgement.recorded; None when a concurrent
+    request recorded it first (nothing new, nothing emitted)."""
+    ack_id = await repository.insert_acknowledgement(
         session,
         person_id=person_id,
         campaign_id=campaign_id,
@@ -423,6 +442,20 @@ async def _acknowledge_version(
         lineage_id=current.lineage_id,
         version=current.version,
     )
+    if ack_id is not None:
+        emit(
+            session,
+            EventType.ACKNOWLEDGEMENT_RECORDED,
+            {
+                "acknowledgement_id": ack_id,
+                "person_id": person_id,
+                "campaign_id": campaign_id,
+                "brief_id": current.brief_id,
+                "lineage_id": current.lineage_id,
+                "version": current.version,
+            },
+        )
+    return ack_id
 
 
 @transactional
@@ -534,6 +567,18 @@ async def submit_check(
         is None
     ):
         await _acknowledge_version(session, person_id, campaign.id, current)
+    emit(
+        session,
+        EventType.CHECK_SUBMITTED,
+        {
+            "check_id": check.id,
+            "person_id": person_id,
+            "campaign_id": campaign.id,
+            "brief_id": check.brief_id,
+            "version": check.version,
+            "submitted_at": now,
+        },
+    )
     return CheckRead.model_validate(check)
 
 
@@ -587,6 +632,20 @@ async def grade_check(
     check.graded_by_id = principal.person_id
     check.graded_at = utcnow()
     _touch(check)
+    emit(
+        session,
+        EventType.CHECK_GRADED,
+        {
+            "check_id": check.id,
+            "person_id": check.person_id,
+            "campaign_id": check.campaign_id,
+            "brief_id": check.brief_id,
+            "version": check.version,
+            "grade": check.status,
+            "graded_by": principal.person_id,
+            "graded_at": check.graded_at,
+        },
+    )
     return CheckRead.model_validate(check)
 
 

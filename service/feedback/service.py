@@ -21,6 +21,8 @@ from service.auth.principal import Principal
 from service.concurrency import check_if_match, etag
 from service.db import session_settings, transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from service.events.catalogue import EventType
+from service.events.service import emit
 from service.feedback import ingest, policies, repository
 from service.feedback import themes as themes_service
 from service.feedback.models import FeedbackItem, FeedbackTransition
@@ -267,6 +269,7 @@ async def ingest_batch(
         except BaseException:
             await run.abandon()  # before the use case rolls back: no INSERT left running
             raise
+    _ingested(session, run, rejected=len(run.errors))
     return BatchResult(
         created=run.count("created"),
         updated=run.count("updated"),
@@ -331,6 +334,7 @@ async def _file_together(
         if len(items) > 1:
             found = [{**e, "field": f"{index}.{e.get('field', '')}".rstrip(".")} for e in found]
         raise Invalid("The feedback item cannot be filed; see `errors`.", errors=found)
+    _ingested(session, run, rejected=0)
     reads = []
     for one in pending:
         item = await repository.get_by_key(session, one.data.source, one.external_id)
@@ -343,6 +347,26 @@ async def _file_together(
             read = read.model_copy(update={"filed_by_id": None})
         reads.append(read)
     return reads, [run.outcomes[one.index] for one in pending]
+
+
+def _ingested(session: AsyncSession, run: ingest.Ingest, *, rejected: int) -> None:
+    """One feedback.ingested per filing that created or changed items (a batch of 10,000 is one
+    row, not 10,000), with its counts and the products it named."""
+    created, updated = run.count("created"), run.count("updated")
+    if not created and not updated:
+        return
+    emit(
+        session,
+        EventType.FEEDBACK_INGESTED,
+        {
+            "created": created,
+            "updated": updated,
+            "unchanged": run.count("unchanged"),
+            "rejected": rejected,
+            "product_keys": sorted(key for key, found in run.products.items() if found is not None),
+            "filed_by_client": run.client,
+        },
+    )
 
 
 @transactional
@@ -499,4 +523,21 @@ async def transition_feedback(
     item.stage_due_at = due_after(session, data.to, now)
     _touch(item, now)
     await repository.add(session, step)
-    return await _read_one(session, principal, item)
+    read = await _read_one(session, principal, item)
+    emit(
+        session,
+        EventType.FEEDBACK_TRANSITIONED,
+        {
+            "feedback_id": item.id,
+            "from": step.from_status,
+            "to": step.to_status,
+            "decision": item.decision if data.to == "decided" else None,
+            "product_key": read.product_key,
+            "theme_id": item.theme_id,
+            "message_id": item.announcement_message_id if data.to == "announced" else None,
+            "actor_id": principal.person_id,
+            "at": now,
+        },
+        product_key=read.product_key,
+    )
+    return read

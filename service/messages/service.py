@@ -15,6 +15,8 @@ from service.briefs.schemas import BriefRead
 from service.concurrency import check_if_match, etag
 from service.db import transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from service.events.catalogue import EventType
+from service.events.service import emit
 from service.evidence import service as evidence_service
 from service.messages import lint, policies, repository
 from service.messages.models import Message
@@ -421,8 +423,24 @@ async def publish_message(
     message.status = "published"
     message.published_at = utcnow()
     _touch(message, principal)
+    read = await _read_one(session, principal, message)
+    emit(
+        session,
+        EventType.MESSAGE_PUBLISHED,
+        {
+            "message_id": message.id,
+            "kind": message.kind,
+            "title": message.title,
+            "product_key": read.product_key,
+            "brief_id": message.brief_id,
+            "locale": message.locale,
+            "audiences": message.audiences,
+            "published_at": message.published_at,
+        },
+        product_key=read.product_key,
+    )
     await _refresh_pitches(session, {message.product_id})
-    return await _read_one(session, principal, message)
+    return read
 
 
 # --- lint ------------------------------------------------------------------------------------

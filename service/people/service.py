@@ -21,6 +21,8 @@ from service.concurrency import check_if_match, etag
 from service.config import Settings
 from service.db import add_new, conflict_on_duplicate, transactional, use_case, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated, field_error
+from service.events.catalogue import EventType
+from service.events.service import emit
 from service.pagination import Page, PageParams
 from service.people import hooks, policies, repository
 from service.people.models import Department, Person
@@ -103,10 +105,49 @@ async def _save_person(session: AsyncSession, person: Person, conflict_message: 
     """Write a person in the use case's transaction and tell the domains that follow people
     (hooks): a new hire or a move is enrolled (and a leaver lets go) exactly when the change
     lands, or not at all. An e-mail or identity taken meanwhile is a 409."""
+    was_active = _was_active(person)
     session.add(person)
     with conflict_on_duplicate(conflict_message):
         await session.flush()
     await _follow(session, person)
+    await _announce(session, person, was_active)
+
+
+def _was_active(person: Person) -> bool | None:
+    """Whether the person was active before the change being made to them (None: a new person)."""
+    state = sa.inspect(person)
+    if state.transient or state.pending:
+        return None
+    before = state.attrs.active.history.deleted
+    return bool(before[0]) if before else person.active
+
+
+async def _announce(session: AsyncSession, person: Person, was_active: bool | None) -> None:
+    """Emits person.onboarded when a person becomes active (created, re-activated, re-provisioned)
+    and person.left when an active person is deactivated; other changes emit nothing."""
+    if person.active == bool(was_active):
+        return
+    department = await session.get(Department, person.department_id) if person.department_id else None
+    common = {
+        "person_id": person.id,
+        "email": person.email,
+        "department_id": person.department_id,
+        "department_key": department.key if department is not None else None,
+    }
+    if person.active:
+        emit(
+            session,
+            EventType.PERSON_ONBOARDED,
+            common
+            | {
+                "display_name": person.display_name,
+                "role": person.role,
+                "manager_id": person.manager_id,
+                "hire_date": person.hire_date,
+            },
+        )
+    else:
+        emit(session, EventType.PERSON_LEFT, common)
 
 
 # What a caller who may not see a person's private fields gets for them (see PersonRead).
@@ -569,6 +610,7 @@ async def deprovision_person(
     check_can_provision(principal)
     person = await _scim_person(session, person_id)
     check_if_match(if_match, etag(person.revision), required=False)
+    was_active = person.active
     person.active = False
     person.scim_deleted_at = utcnow()
     person.revision += 1
@@ -576,6 +618,7 @@ async def deprovision_person(
     session.add(person)
     await session.flush()
     await _follow(session, person)
+    await _announce(session, person, was_active)
 
 
 @transactional

@@ -11,18 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.briefs.models import Brief
 from service.db import is_postgres, utcnow
+from service.events.catalogue import EventType
+from service.events.service import emit
+from service.evidence.freshness import today
 from service.evidence.models import Evidence
 from service.pitch import repository
 from service.pitch.cache import CHANNEL, mark_changed
 from service.pitch.models import PitchDocument
+from service.pitch.render import MESSAGE_SECTIONS, render
 from service.products.models import Product
-
-MESSAGE_SECTIONS = {
-    "value_translation": "value_translations",
-    "key_message": "key_messages",
-    "talking_point": "talking_points",
-    "faq": "faq",
-}
 
 
 def _evidence_doc(evidence: Evidence) -> dict[str, Any]:
@@ -86,30 +83,36 @@ async def refresh_product(session: AsyncSession, *, product_id: uuid.UUID) -> No
         return
     existing = await repository.documents_for_product(session, product_id)
     published = await repository.published_briefs(session, product_id)
+    changed: list[tuple[str, PitchDocument]] = []
     for brief in published:
         document = await _assemble(session, product, brief)
         current = existing.pop(brief.locale, None)
         if current is None:
-            session.add(
-                PitchDocument(
-                    product_id=product.id,
-                    product_key=product.key,
-                    locale=brief.locale,
-                    brief_id=brief.id,
-                    version=brief.version,
-                    published_at=brief.published_at or utcnow(),
-                    document=document,
-                )
+            current = PitchDocument(
+                product_id=product.id,
+                product_key=product.key,
+                locale=brief.locale,
+                brief_id=brief.id,
+                version=brief.version,
+                published_at=brief.published_at or utcnow(),
+                document=document,
             )
+            session.add(current)
+            changed.append(("published", current))
         elif current.document != document:
+            change = "published" if current.brief_id != brief.id else "updated"
             current.brief_id = brief.id
             current.version = brief.version
             current.published_at = brief.published_at or utcnow()
             current.document = document
             current.revision += 1
             current.updated_at = utcnow()
+            changed.append((change, current))
     for stale in existing.values():  # archived: nothing published in that locale any more
         await repository.delete_document(session, stale)
+        changed.append(("withdrawn", stale))
+    for change, stored in changed:
+        _pitch_changed(session, change, stored)
     await session.flush()
     mark_changed(session, product.key)
     if is_postgres(session):
@@ -117,6 +120,32 @@ async def refresh_product(session: AsyncSession, *, product_id: uuid.UUID) -> No
         await session.execute(
             sa.text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": product.key}
         )
+
+
+def _pitch_changed(session: AsyncSession, change: str, stored: PitchDocument) -> None:
+    """Emits pitch.changed for one product and locale, with the ETag a plain JSON read of the
+    stored pitch answers with today (no audience, segment or competitor): a CRM that holds it
+    knows, without a request, whether its copy is current."""
+    withdrawn = change == "withdrawn"
+    etag = None
+    if not withdrawn:
+        _body, etag = render(
+            stored.document, audience=None, segment=None, competitor=None, media="json", on=today()
+        )
+    emit(
+        session,
+        EventType.PITCH_CHANGED,
+        {
+            "product_key": stored.product_key,
+            "locale": stored.locale,
+            "change": change,
+            "brief_id": None if withdrawn else stored.brief_id,
+            "version": None if withdrawn else stored.version,
+            "revision": None if withdrawn else stored.revision,
+            "etag": etag,
+        },
+        product_key=stored.product_key,
+    )
 
 
 async def refresh_for_evidence(session: AsyncSession, *, evidence_ids: list[uuid.UUID]) -> None:

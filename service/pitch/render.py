@@ -10,10 +10,17 @@ from datetime import date
 from typing import Any, Literal
 
 from service.evidence.freshness import freshness
-from service.pitch.projection import MESSAGE_SECTIONS
 
 Media = Literal["json", "html"]
 MEDIA_TYPES = {"json": "application/json", "html": "text/html; charset=utf-8"}
+
+# Where each kind of published message shows in the stored pitch document.
+MESSAGE_SECTIONS = {
+    "value_translation": "value_translations",
+    "key_message": "key_messages",
+    "talking_point": "talking_points",
+    "faq": "faq",
+}
 
 
 def _mentions(text: str | None, needle: str | None) -> bool:

@@ -1,0 +1,91 @@
+"""Emitting events: into the outbox, in the transaction of the use case that causes them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db import in_use_case, utcnow
+from service.events.catalogue import CATALOGUE, EventType
+from service.events.models import OutboxEvent
+
+# PostgreSQL cannot store U+0000 in JSONB (nor in text): a NUL that reached a payload from
+# some stored text becomes the replacement character rather than failing the whole use case.
+_NUL, _REPLACEMENT = "\x00", "\ufffd"
+
+
+def iso_utc(value: dt.datetime) -> str:
+    """An aware datetime as ISO 8601 in UTC with a `Z` (naive ones are refused)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are refused in events; use UTC-aware values")
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _json_safe(value: Any, where: str) -> Any:
+    """`value` as plain JSON (dicts with string keys, lists, str, int, float, bool, None)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, enum.Enum):
+        return _json_safe(value.value, where)
+    if isinstance(value, str):
+        return value.replace(_NUL, _REPLACEMENT)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return iso_utc(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"event data key {key!r} at {where} is not a string")
+            out[key.replace(_NUL, _REPLACEMENT)] = _json_safe(item, f"{where}.{key}")
+        return out
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return [_json_safe(item, f"{where}[{index}]") for index, item in enumerate(items)]
+    raise TypeError(f"event data at {where} is a {type(value).__name__}, not JSON")
+
+
+def emit(
+    session: AsyncSession, type: EventType | str, data: Mapping[str, Any], *, product_key: str | None = None
+) -> OutboxEvent:
+    """Adds an event to the outbox in the running use case; it lands with the use case's commit.
+
+    Refused outside a use case: an event must never commit alone, nor be lost because nothing
+    commits it. Values are made JSON here (UUIDs, datetimes, dates, decimals as strings), since
+    the table skips validation."""
+    if not in_use_case(session):
+        raise RuntimeError("emit outside a use case: events are written in the transaction of their change")
+    event_type = EventType(type)  # ValueError for a type the catalogue does not know
+    if not isinstance(data, Mapping):
+        raise TypeError("event data is a JSON object")
+    row = OutboxEvent(
+        type=event_type.value,
+        version=CATALOGUE[event_type].version,
+        timestamp=utcnow(),
+        data=_json_safe(data, "data"),
+        product_key=product_key,
+    )
+    session.add(row)
+    return row
+
+
+def envelope(row: OutboxEvent) -> dict[str, Any]:
+    """The event as receivers get it: `{"id", "type", "version", "timestamp", "data"}`."""
+    return {
+        "id": str(row.id),
+        "type": row.type,
+        "version": row.version,
+        "timestamp": iso_utc(row.timestamp),
+        "data": row.data,
+    }
