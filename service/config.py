@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # refuses URLs resolving to loopback, private, link-local or metadata addresses:
     # `host` or `host:port`, comma-separated, matched exactly and case-insensitively.
     webhook_allow_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
+    # After `rotate-secret`, how long the old webhook secret keeps signing beside the new one.
+    webhook_secret_overlap_hours: int = Field(default=24, ge=0, le=720)
 
     idempotency_ttl_hours: int = 24
     # A key whose request died mid-way (database cut) is free again after this long.

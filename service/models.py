@@ -12,6 +12,7 @@ from service.messages.models import Message, MessageEvidence
 from service.people.models import Department, Person
 from service.pitch.models import PitchDocument, PitchUsage
 from service.products.models import Product
+from service.webhooks.models import Webhook
 
 __all__ = [
     "Acknowledgement",
@@ -37,4 +38,5 @@ __all__ = [
     "Product",
     "ServiceClient",
     "Theme",
+    "Webhook",
 ]

@@ -28,8 +28,9 @@ from tests.factories import (
 )
 from tests.matrix import ANY, Row, admin_only, authed
 from tests.scim import matrix_rows as scim_rows
+from tests.webhooks import matrix_rows as webhook_rows
 
-DOMAIN_ROWS = (campaign_rows, scim_rows, client_rows)
+DOMAIN_ROWS = (campaign_rows, scim_rows, client_rows, webhook_rows)
 
 PUBLIC = {ANY: 200}
 WRITE_DRAFT = {

@@ -51,6 +51,7 @@ SCOPES = (
     "feedback:write",
     "feedback:read",
     "campaigns:read",
+    "webhooks:manage",
 )
 # What each scope lets a service client do: the OAuth 2.0 scheme in the OpenAPI document
 # lists them (a scope without an entry here is listed by its name alone).
@@ -62,6 +63,9 @@ SCOPE_DESCRIPTIONS = {
     "feedback:write": "File customer feedback, one item or batches.",
     "feedback:read": "Read feedback items, themes and the weekly digest.",
     "campaigns:read": "Read campaigns, enrollments and readiness.",
+    "webhooks:manage": (
+        "Register and manage the client's own webhooks, subscribed to event types its other scopes may read."
+    ),
 }
 _IMPLIED = {"people:write": ("people:read",)}
 

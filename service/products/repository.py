@@ -31,3 +31,12 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.U
         return {}
     stmt = rows_of(Product).where(col(Product.id).in_(wanted))
     return {p.id: p for p in (await session.execute(stmt)).all()}
+
+
+async def existing_keys(session: AsyncSession, keys: Iterable[str]) -> set[str]:
+    """Which of these keys name a product."""
+    wanted = set(keys)
+    if not wanted:
+        return set()
+    stmt = sa.select(col(Product.key)).where(col(Product.key).in_(wanted))
+    return set((await session.execute(stmt)).scalars().all())

@@ -38,6 +38,13 @@ async def find_product(session: AsyncSession, principal: Principal, key: str) ->
     return ProductRead.model_validate(product) if product else None
 
 
+async def unknown_keys(session: AsyncSession, principal: Principal, keys: Iterable[str]) -> list[str]:
+    """Returns those of `keys` that name no product (for other domains checking references)."""
+    wanted = list(dict.fromkeys(keys))
+    found = await repository.existing_keys(session, wanted) if policies.can_read(principal) else set()
+    return [key for key in wanted if key not in found]
+
+
 async def products_by_ids(
     session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, ProductRead]:

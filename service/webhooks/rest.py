@@ -1,0 +1,96 @@
+"""REST adapter for the webhooks management API (admins, and clients with `webhooks:manage`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from starlette.responses import Response
+
+from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
+from service.auth.dependencies import PrincipalDep
+from service.concurrency import etag
+from service.db import SessionDep
+from service.pagination import Page
+from service.webhooks import service as webhooks_service
+from service.webhooks.schemas import (
+    WebhookCreate,
+    WebhookCreated,
+    WebhookRead,
+    WebhookSecretRotated,
+    WebhookUpdate,
+)
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+# Secrets shown once must not sit in a shared cache.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+@router.post("", status_code=201, response_model=WebhookCreated)
+async def create_webhook(body: WebhookCreate, session: SessionDep, principal: PrincipalDep) -> Response:
+    """Register a webhook (admin, or a client with `webhooks:manage`). A client subscribes only
+    to event types its scopes may read. The signing `secret` is shown in this response only.
+    A URL resolving to a loopback, private, link-local or metadata address is refused (422)
+    unless its host is in `CUECARD_WEBHOOK_ALLOW_HOSTS`."""
+    created = await webhooks_service.create_webhook(session, principal, body)
+    return json(
+        created,
+        status_code=201,
+        headers={
+            **NO_STORE,
+            "Location": f"/api/v1/webhooks/{created.id}",
+            "ETag": etag(created.revision),
+        },
+    )
+
+
+@router.get("", response_model=Page[WebhookRead])
+async def list_webhooks(
+    request: Request, session: SessionDep, principal: PrincipalDep, page: PageDep
+) -> Response:
+    """List webhooks, oldest first: every one for admins, a client's own for a client."""
+    return page_response(request, await webhooks_service.list_webhooks(session, principal, page))
+
+
+@router.get("/{webhook_id}", response_model=WebhookRead, responses=NOT_MODIFIED)
+async def get_webhook(
+    request: Request, webhook_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    """Get a webhook (never its secret)."""
+    webhook = await webhooks_service.get_webhook(session, principal, webhook_id)
+    return resource_response(request, webhook, etag(webhook.revision))
+
+
+@router.patch("/{webhook_id}", response_model=WebhookRead)
+async def update_webhook(
+    request: Request,
+    webhook_id: uuid.UUID,
+    body: WebhookUpdate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Change a webhook's `url`, `events`, `product_keys` (`null`: every product) or `active`;
+    honours `If-Match`. The same rules as at registration apply."""
+    webhook = await webhooks_service.update_webhook(session, principal, webhook_id, body, if_match=if_match)
+    return resource_response(request, webhook, etag(webhook.revision))
+
+
+@router.delete("/{webhook_id}", status_code=204)
+async def delete_webhook(webhook_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
+    """Delete a webhook: nothing more is sent to it."""
+    await webhooks_service.delete_webhook(session, principal, webhook_id)
+    return Response(status_code=204)
+
+
+@router.post("/{webhook_id}/rotate-secret", response_model=WebhookSecretRotated)
+async def rotate_webhook_secret(
+    webhook_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    """Give the webhook a new signing secret, shown in this response only. The previous secret
+    keeps signing beside it (two `v1,` signatures) until `previous_secret_expires_at`
+    (`CUECARD_WEBHOOK_SECRET_OVERLAP_HOURS`, 24 by default), so receivers switch at their pace."""
+    rotated = await webhooks_service.rotate_secret(session, principal, webhook_id)
+    return json(rotated, headers={**NO_STORE, "ETag": etag(rotated.revision)})

@@ -1,0 +1,73 @@
+"""Inputs and outputs of the webhooks management API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from service.fields import InputModel, ReadModel, Slug
+
+WebhookURL = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+EventTypeName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+MAX_EVENTS = 64
+MAX_PRODUCT_KEYS = 100
+
+
+class WebhookCreate(InputModel):
+    url: WebhookURL = Field(
+        description="Where events are POSTed: http(s), a public address (see docs/webhooks.md)."
+    )
+    events: list[EventTypeName] = Field(
+        min_length=1, max_length=MAX_EVENTS, description="Event types to receive (docs/events.md), each once."
+    )
+    product_keys: list[Slug] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_PRODUCT_KEYS,
+        description="Only events of these products (default: every event of the chosen types).",
+    )
+
+
+class WebhookUpdate(InputModel):
+    """Fields to change; absent fields stay as they are. `product_keys: null` drops the filter."""
+
+    url: WebhookURL | None = None
+    events: list[EventTypeName] | None = Field(default=None, min_length=1, max_length=MAX_EVENTS)
+    product_keys: list[Slug] | None = Field(default=None, min_length=1, max_length=MAX_PRODUCT_KEYS)
+    active: bool | None = None
+
+
+class WebhookRead(ReadModel):
+    """A webhook as listed: never its secret."""
+
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    product_keys: list[str] | None
+    active: bool
+    paused_reason: str | None = Field(description="Why deliveries are paused, when they are.")
+    created_by: str = Field(description="Who registered it: `person:<id>` or `client:<client_id>`.")
+    previous_secret_expires_at: datetime | None = Field(
+        description="After a rotation: until when the previous secret still signs beside the new one."
+    )
+    created_at: datetime
+    updated_at: datetime
+    revision: int  # of this row; the ETag is derived from it
+
+
+class WebhookCreated(WebhookRead):
+    """Shown once: the signing secret (`whsec_…`)."""
+
+    secret: str
+
+
+class WebhookSecretRotated(BaseModel):
+    """Shown once: the new secret. The previous one keeps signing until `previous_secret_expires_at`."""
+
+    id: uuid.UUID
+    secret: str
+    previous_secret_expires_at: datetime
+    revision: int
