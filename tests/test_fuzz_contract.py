@@ -68,6 +68,21 @@ def fuzz_schema(settings):
     schemathesis_asgi.shutdown_lifespans()
 
 
+@pytest.fixture(autouse=True)
+def _no_dns(monkeypatch):
+    """Generated webhook URLs name random hosts: the SSRF guard would ask the resolver about
+    each. Here it resolves address literals only and refuses names, so fuzzing stays offline."""
+    from service.webhooks import ssrf
+
+    async def literal_only(host: str, port: int) -> list[ssrf.IPAddress]:
+        literal = ssrf._literal_address(host)
+        if literal is None:
+            raise ssrf.UnsafeWebhookURL(f"{host} is not resolved while fuzzing")
+        return [literal]
+
+    monkeypatch.setattr(ssrf, "resolve", literal_only)
+
+
 @pytest.fixture
 async def seeded(app) -> Seeded:
     return await seed(app)
