@@ -349,3 +349,19 @@ async def test_the_list_is_cursor_paginated(client, admin):
     ).json()
     assert [w["id"] for w in second["items"]] == ids[2:] and second["next_cursor"] is None
     assert (await client.get(BASE, params={"limit": 201}, headers=admin)).status_code == 422
+
+
+async def test_an_admin_cannot_widen_a_clients_webhook_beyond_its_scopes(client, admin, crm):
+    created = (
+        await client.post(BASE, json={"url": PUBLIC_URL, "events": ["pitch.changed"]}, headers=crm)
+    ).json()
+    # The receiver is the client's: admin-only and other scopes' types would leak to it.
+    for events in (["brief.submitted"], ["pitch.changed", "person.left"]):
+        errors = field_errors(
+            await client.patch(f"{BASE}/{created['id']}", json={"events": events}, headers=admin)
+        )
+        assert "events" in errors
+    ok = await client.patch(
+        f"{BASE}/{created['id']}", json={"active": False, "events": ["pitch.changed"]}, headers=admin
+    )
+    assert ok.status_code == 200, ok.text

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from service.auth.principal import Principal
+from service.clients import service as clients_service
 from service.concurrency import check_if_match, etag
 from service.db import session_settings, transactional, utcnow
 from service.errors import Forbidden, Invalid, NotFound, field_error
@@ -53,8 +54,22 @@ async def _checked_url(session: AsyncSession, url: str, errors: list[dict[str, s
         return ""
 
 
-def _checked_events(principal: Principal, events: list[str], errors: list[dict[str, str]]) -> list[str]:
-    """The event types, once each, if every one is known and readable by the caller."""
+async def _subscriber_readable(
+    session: AsyncSession, principal: Principal, created_by: str
+) -> frozenset[str]:
+    """The event types a webhook of `created_by` may carry: a client's webhook only what that
+    client's scopes may read, even when an admin changes it (its receiver is the client's)."""
+    if created_by.startswith("client:") and created_by != principal.subject:
+        try:
+            client = await clients_service.get_client(session, principal, created_by.removeprefix("client:"))
+        except NotFound:
+            return frozenset()
+        return frozenset(t.value for t in readable_types(frozenset(client.scopes)))
+    return frozenset(t.value for t in readable_types(principal.scopes, admin=policies.is_admin(principal)))
+
+
+def _checked_events(readable: frozenset[str], events: list[str], errors: list[dict[str, str]]) -> list[str]:
+    """The event types, once each, if every one is known and readable by the subscriber."""
     duplicates = sorted({e for e in events if events.count(e) > 1})
     if duplicates:
         errors.append(field_error("events", f"listed more than once: {', '.join(duplicates)}"))
@@ -64,10 +79,11 @@ def _checked_events(principal: Principal, events: list[str], errors: list[dict[s
         errors.append(
             field_error("events", f"not event types one can subscribe to: {', '.join(sorted(set(unknown)))}")
         )
-    readable = {t.value for t in readable_types(principal.scopes, admin=policies.is_admin(principal))}
     beyond = sorted({e for e in events if e in known and e not in readable})
     if beyond:
-        errors.append(field_error("events", f"this client's scopes may not read: {', '.join(beyond)}"))
+        errors.append(
+            field_error("events", f"the subscribing client's scopes may not read: {', '.join(beyond)}")
+        )
     return list(dict.fromkeys(events))
 
 
@@ -95,7 +111,8 @@ async def create_webhook(session: AsyncSession, principal: Principal, data: Webh
     _check_can_manage(principal)
     errors: list[dict[str, str]] = []
     url = await _checked_url(session, data.url, errors)
-    events = _checked_events(principal, data.events, errors)
+    readable = await _subscriber_readable(session, principal, principal.subject)
+    events = _checked_events(readable, data.events, errors)
     product_keys = await _checked_product_keys(session, principal, data.product_keys, errors)
     if errors:
         raise Invalid("The webhook cannot be registered as asked; see `errors`.", errors=errors)
@@ -145,7 +162,8 @@ async def update_webhook(
     if changes.get("url") is not None:
         changes["url"] = await _checked_url(session, changes["url"], errors)
     if changes.get("events") is not None:
-        changes["events"] = _checked_events(principal, changes["events"], errors)
+        readable = await _subscriber_readable(session, principal, webhook.created_by)
+        changes["events"] = _checked_events(readable, changes["events"], errors)
     if "product_keys" in changes:
         changes["product_keys"] = await _checked_product_keys(
             session, principal, changes["product_keys"], errors
