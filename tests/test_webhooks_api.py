@@ -365,3 +365,17 @@ async def test_an_admin_cannot_widen_a_clients_webhook_beyond_its_scopes(client,
         f"{BASE}/{created['id']}", json={"active": False, "events": ["pitch.changed"]}, headers=admin
     )
     assert ok.status_code == 200, ok.text
+
+
+async def test_a_retried_registration_with_an_idempotency_key_replays_the_first_answer(client, admin, crm):
+    body = {"url": PUBLIC_URL, "events": ["pitch.changed"]}
+    headers = {**crm, "Idempotency-Key": "crm-hook-1"}
+    first = await client.post(BASE, json=body, headers=headers)
+    again = await client.post(BASE, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()  # the secret the lost answer carried, not a second webhook
+    assert again.headers["cache-control"] == "no-store"
+    other = await client.post(BASE, json={**body, "url": "https://8.8.4.4/hooks"}, headers=headers)
+    assert other.status_code == 422
+    assert await count(client, admin) == 1

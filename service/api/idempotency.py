@@ -18,7 +18,9 @@ from service.errors import BadRequest
 from service.idempotency import store
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-REPLAYED_HEADERS = ("content-type", "location", "etag")
+# Cache-Control and Pragma too: a replayed answer that shows a secret once (a webhook's) must
+# stay out of shared caches as the first one did.
+REPLAYED_HEADERS = ("content-type", "location", "etag", "cache-control", "pragma")
 
 # The only way a key reaches `idempotent`: an operation that honours it declares this
 # parameter, so the OpenAPI document lists the header exactly where it works.

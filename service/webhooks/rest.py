@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
+from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.concurrency import etag
@@ -29,21 +30,32 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @router.post("", status_code=201, response_model=WebhookCreated)
-async def create_webhook(body: WebhookCreate, session: SessionDep, principal: PrincipalDep) -> Response:
+async def create_webhook(
+    request: Request,
+    body: WebhookCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Register a webhook (admin, or a client with `webhooks:manage`). A client subscribes only
     to event types its scopes may read. The signing `secret` is shown in this response only.
     A URL resolving to a loopback, private, link-local or metadata address is refused (422)
-    unless its host is in `CUECARD_WEBHOOK_ALLOW_HOSTS`."""
-    created = await webhooks_service.create_webhook(session, principal, body)
-    return json(
-        created,
-        status_code=201,
-        headers={
-            **NO_STORE,
-            "Location": f"/api/v1/webhooks/{created.id}",
-            "ETag": etag(created.revision),
-        },
-    )
+    unless its host is in `CUECARD_WEBHOOK_ALLOW_HOSTS`. With `Idempotency-Key`, a retry
+    whose first answer was lost replays it, secret included, instead of registering twice."""
+
+    async def produce() -> Response:
+        created = await webhooks_service.create_webhook(session, principal, body)
+        return json(
+            created,
+            status_code=201,
+            headers={
+                **NO_STORE,
+                "Location": f"/api/v1/webhooks/{created.id}",
+                "ETag": etag(created.revision),
+            },
+        )
+
+    return await idempotent(request, principal, produce, key=idempotency_key)
 
 
 @router.get("", response_model=Page[WebhookRead])
