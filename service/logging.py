@@ -95,9 +95,8 @@ def get_logger(name: str) -> Any:
     return structlog.get_logger(**{"logger_name": name})
 
 
-_access: _AccessLines | _AccessEvents | None = (
-    None  # the access log, bound once per configuration; None below INFO
-)
+# The access log, bound once per configuration; None below INFO.
+_access: _AccessLines | _AccessEvents | None = None
 
 
 def access_logger() -> _AccessLines | _AccessEvents | None:
@@ -131,7 +130,7 @@ class _AccessLines:
         if prefix is None:
             fields = {"logger_name": "cuecard.access", "event": "request", "method": method, "path": path}
             # The encoded object, less its closing brace: `…,"status":200` then the rest.
-            prefix = orjson.dumps({**fields, "route": route, "status": status})[:-1]
+            prefix = _dumps({**fields, "route": route, "status": status})[:-1]
             if len(self._prefixes) >= self._MAX_PREFIXES:
                 self._prefixes.clear()
             self._prefixes[key] = prefix
