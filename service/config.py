@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     # After `rotate-secret`, how long the old webhook secret keeps signing beside the new one.
     webhook_secret_overlap_hours: int = Field(default=24, ge=0, le=720)
 
+    # The worker (service/worker.py): `cuecard serve` runs one in each API process unless this
+    # is false (then run `cuecard worker` on its own); it looks for work this often.
+    embedded_worker: bool = True
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
     idempotency_ttl_hours: int = 24
     # A key whose request died mid-way (database cut) is free again after this long.
     idempotency_claim_seconds: float = 60.0

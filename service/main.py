@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -43,6 +43,7 @@ from service.products import rest as products_rest
 from service.scim import rest as scim_rest
 from service.webhooks import rest as webhooks_rest
 from service.wiring import connect_domains, session_info
+from service.worker import Worker, running
 
 STATIC_DIR = Path(__file__).parent / "static"
 DESCRIPTION = """
@@ -91,11 +92,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             listener.subscribe(auth_cache.CHANNEL, app.state.auth_cache)
             listener.start()
         app.state.listener = listener
+        background = AsyncExitStack()
+        app.state.worker = None
+        if settings.embedded_worker:
+            # Leaving the stack drains it: the job running finishes (a delivery is recorded).
+            app.state.worker = await background.enter_async_context(
+                running(
+                    Worker(app.state.sessionmaker, settings), grace_seconds=settings.shutdown_grace_seconds
+                )
+            )
         # Everything built at start-up (routes, schemas, GraphQL types) lives as long as the
         # process: keep it out of the cyclic collector's full passes (shorter GC pauses, p99).
         gc.collect()
         gc.freeze()
         yield
+        await background.aclose()
         if listener is not None:
             await listener.stop()
         await app.state.engine.dispose()

@@ -1,0 +1,140 @@
+"""The worker: what CueCard does when nobody is asking — hands events on and notices time.
+
+One loop, a few jobs, each on its own interval: number committed events (the sequencer, which
+also fans them out to webhooks), send webhook deliveries that are due, detect what time made
+due (campaign steps, evidence nearing and passing `verify_by`, overdue feedback, checks
+waiting), and prune events older than the retention window. Every job is safe to run in
+several processes at once (row locks with SKIP LOCKED, advisory locks, unique occurrence
+keys), so `cuecard serve` embeds one in each API process by default and `cuecard worker` runs
+one on its own; `CUECARD_EMBEDDED_WORKER=false` leaves the work to the latter.
+
+A failing job is logged and retried on its next turn (the database may be restarting); it
+never stops the loop or the others. Stopping drains: the job running finishes (a delivery in
+flight is recorded), then the loop ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.config import Settings
+from service.events import sequencer
+from service.logging import get_logger
+
+log = get_logger("cuecard.worker")
+
+# What a job returns: how much it did (a job that did a full batch runs again at once).
+JobRun = Callable[[], Awaitable[int]]
+
+
+@dataclass
+class Job:
+    name: str
+    run: JobRun
+    every_seconds: float
+    # A run that did at least this much work is followed at once by another (a backlog).
+    batch: int = 0
+    due_at: float = 0.0
+    failures: int = field(default=0)
+
+
+class Worker:
+    """Runs the jobs until `stop()`; `published` hears each newly numbered `seq` (this
+    process's live streams wake on it without waiting for a NOTIFY round trip)."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        *,
+        published: Callable[[int], None] | None = None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.published = published
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self.jobs = self._jobs()
+
+    def _jobs(self) -> list[Job]:
+        poll = self.settings.worker_poll_seconds
+        return [Job("sequence", self._sequence, poll, batch=_SEQUENCE_BATCH)]
+
+    async def _sequence(self) -> int:
+        before = time.monotonic()
+        newest = await sequencer.sequence(self.sessionmaker, limit=_SEQUENCE_BATCH)
+        if newest and self.published is not None:
+            self.published(newest)
+        log.debug("sequenced", newest=newest, ms=round((time.monotonic() - before) * 1000, 1))
+        return _SEQUENCE_BATCH if newest else 0
+
+    def wake(self) -> None:
+        """Run the jobs now rather than at their next interval (a change was just committed)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Runs every job that is due once; returns the work done (for tests and the loop)."""
+        done = 0
+        now = time.monotonic()
+        for job in self.jobs:
+            if self._stopping.is_set():
+                break
+            if job.due_at > now:
+                continue
+            try:
+                work = await job.run()
+            except Exception:  # a job's failure is logged and retried, never fatal
+                job.failures += 1
+                # Back off a failing job (the database restarting) up to a minute.
+                job.due_at = time.monotonic() + min(60.0, job.every_seconds * 2**job.failures)
+                log.exception("worker job failed", job=job.name, failures=job.failures)
+                continue
+            job.failures = 0
+            more = job.batch and work >= job.batch
+            job.due_at = now if more else time.monotonic() + job.every_seconds
+            done += work
+        return done
+
+    async def run(self) -> None:
+        log.info("worker started", jobs=[job.name for job in self.jobs])
+        while not self._stopping.is_set():
+            await self.run_once()
+            wait = max(0.0, min(job.due_at for job in self.jobs) - time.monotonic())
+            self._wake.clear()
+            if wait:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            else:
+                await asyncio.sleep(0)  # a backlog: let the API's requests in between batches
+        log.info("worker stopped")
+
+
+_SEQUENCE_BATCH = 500
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker, *, grace_seconds: float) -> AsyncIterator[Worker]:
+    """Runs `worker` in the background for the block; on exit lets it finish its job (drain),
+    cancelling it only after `grace_seconds`."""
+    task = asyncio.create_task(worker.run(), name="cuecard-worker")
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=grace_seconds)
+        except TimeoutError:
+            log.warning("worker did not drain in time; cancelled", grace_seconds=grace_seconds)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,118 @@
+"""The worker: its jobs run on their own, a failing one never stops the others, stopping drains,
+and `cuecard worker` is a process an operator runs and stops with SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+
+import sqlalchemy as sa
+
+from service.db import use_case
+from service.events.catalogue import EventType
+from service.events.models import OutboxEvent
+from service.events.service import emit
+from service.worker import Job, Worker, running
+from tests.test_cli import CUECARD
+
+
+async def _emit(app) -> None:
+    async with app.state.sessionmaker() as session, use_case(session):
+        emit(session, EventType.PERSON_LEFT, {"person_id": uuid.uuid4()})
+
+
+async def _unsequenced(app) -> int:
+    async with app.state.sessionmaker() as session:
+        stmt = sa.select(sa.func.count()).where(OutboxEvent.__table__.c.seq.is_(None))
+        return int(await session.scalar(stmt) or 0)
+
+
+async def test_a_run_numbers_events_and_tells_this_process(app, settings) -> None:
+    heard: list[int] = []
+    worker = Worker(app.state.sessionmaker, settings, published=heard.append)
+    await _emit(app)
+    await _emit(app)
+    await worker.run_once()
+    assert await _unsequenced(app) == 0
+    assert len(heard) == 1 and heard[0] >= 2
+
+
+async def test_a_failing_job_is_retried_later_and_never_stops_the_others(app, settings) -> None:
+    worker = Worker(app.state.sessionmaker, settings)
+    calls = 0
+
+    async def broken() -> int:
+        nonlocal calls
+        calls += 1
+        raise ConnectionError("database restarting")
+
+    worker.jobs.insert(0, Job("broken", broken, every_seconds=0.01))
+    await _emit(app)
+    await worker.run_once()
+    assert calls == 1
+    assert await _unsequenced(app) == 0  # the job after it ran
+    assert worker.jobs[0].failures == 1
+    assert worker.jobs[0].due_at > 0  # backed off, not retried in a tight loop
+
+
+async def test_the_background_worker_picks_up_new_events_and_stopping_drains(app, settings) -> None:
+    fast = settings.model_copy(update={"worker_poll_seconds": 0.05})
+    worker = Worker(app.state.sessionmaker, fast)
+    finished: list[str] = []
+
+    async def slow() -> int:
+        await asyncio.sleep(0.3)
+        finished.append("slow")
+        return 0
+
+    worker.jobs.append(Job("slow", slow, every_seconds=0.05))
+    async with running(worker, grace_seconds=5):
+        await _emit(app)
+        for _ in range(100):
+            if await _unsequenced(app) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await _unsequenced(app) == 0
+        await asyncio.sleep(0.1)  # the slow job is (most likely) under way now
+    assert finished  # leaving waited for the job under way rather than cancelling it
+
+
+async def test_a_worker_that_cannot_drain_in_time_is_cancelled(app, settings) -> None:
+    worker = Worker(app.state.sessionmaker, settings)
+    cancelled = asyncio.Event()
+
+    async def stuck() -> int:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return 0
+
+    worker.jobs = [Job("stuck", stuck, every_seconds=1)]
+    async with running(worker, grace_seconds=0.2):
+        await asyncio.sleep(0.05)
+    assert cancelled.is_set()
+
+
+async def test_cuecard_worker_runs_until_sigterm_and_exits_cleanly(app, cli_env) -> None:
+    await _emit(app)
+    process = await asyncio.create_subprocess_exec(
+        CUECARD,
+        "worker",
+        env={**cli_env, "CUECARD_WORKER_POLL_SECONDS": "0.1"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        for _ in range(200):
+            if await _unsequenced(app) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await _unsequenced(app) == 0  # the separate process numbered the event
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, err.decode()
+    assert "worker running" in err.decode()
