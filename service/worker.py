@@ -21,10 +21,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
+from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import Settings
+from service.db import utcnow
 from service.events import sequencer
+from service.events.models import OutboxEvent
 from service.logging import get_logger
 
 log = get_logger("cuecard.worker")
@@ -138,3 +142,25 @@ async def running(worker: Worker, *, grace_seconds: float) -> AsyncIterator[Work
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def backlog_metrics(session: AsyncSession) -> list[Metric]:
+    """What an operator alerts on, read from the database (so it covers every worker process):
+    events not yet handed on, and how old the oldest of them is."""
+    outbox = OutboxEvent.__table__.c
+    count, oldest = (
+        await session.execute(
+            sa.select(sa.func.count(), sa.func.min(outbox.timestamp)).where(outbox.seq.is_(None))
+        )
+    ).one()
+    depth = GaugeMetricFamily(
+        "cuecard_outbox_depth", "Events committed but not yet handed on by a worker", labels=["stage"]
+    )
+    depth.add_metric(["sequencing"], int(count))
+    age = GaugeMetricFamily(
+        "cuecard_outbox_oldest_undelivered_seconds",
+        "Age of the oldest event or delivery still waiting (0 when none)",
+    )
+    waiting = [oldest] if oldest is not None else []
+    age.add_metric([], max((utcnow() - at).total_seconds() for at in waiting) if waiting else 0.0)
+    return [depth, age]

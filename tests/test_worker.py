@@ -116,3 +116,29 @@ async def test_cuecard_worker_runs_until_sigterm_and_exits_cleanly(app, cli_env)
         _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0, err.decode()
     assert "worker running" in err.decode()
+
+
+async def test_metrics_show_the_backlog_and_its_age(app, client, settings) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def gauges(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name.startswith("cuecard_outbox")
+        }
+
+    empty = gauges((await client.get("/metrics")).text)
+    assert empty[("cuecard_outbox_depth", (("stage", "sequencing"),))] == 0
+    assert empty[("cuecard_outbox_oldest_undelivered_seconds", ())] == 0
+    await _emit(app)
+    await _emit(app)
+    await asyncio.sleep(0.05)
+    waiting = gauges((await client.get("/metrics")).text)
+    assert waiting[("cuecard_outbox_depth", (("stage", "sequencing"),))] == 2
+    assert waiting[("cuecard_outbox_oldest_undelivered_seconds", ())] > 0
+    await Worker(app.state.sessionmaker, settings).run_once()
+    assert (
+        gauges((await client.get("/metrics")).text)[("cuecard_outbox_depth", (("stage", "sequencing"),))] == 0
+    )
