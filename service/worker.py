@@ -44,6 +44,8 @@ class Job:
     every_seconds: float
     # A run that did at least this much work is followed at once by another (a backlog).
     batch: int = 0
+    # Whether a commit of new events brings its next run forward (see `Worker.wake`).
+    on_commit: bool = False
     due_at: float = 0.0
     failures: int = field(default=0)
 
@@ -68,7 +70,7 @@ class Worker:
 
     def _jobs(self) -> list[Job]:
         poll = self.settings.worker_poll_seconds
-        return [Job("sequence", self._sequence, poll, batch=_SEQUENCE_BATCH)]
+        return [Job("sequence", self._sequence, poll, batch=_SEQUENCE_BATCH, on_commit=True)]
 
     async def _sequence(self) -> int:
         before = time.monotonic()
@@ -80,6 +82,9 @@ class Worker:
 
     def wake(self) -> None:
         """Run the jobs now rather than at their next interval (a change was just committed)."""
+        for job in self.jobs:
+            if job.on_commit and not job.failures:  # a failing job keeps its back-off
+                job.due_at = 0.0
         self._wake.set()
 
     def stop(self) -> None:
@@ -112,10 +117,10 @@ class Worker:
     async def run(self) -> None:
         log.info("worker started", jobs=[job.name for job in self.jobs])
         while not self._stopping.is_set():
+            self._wake.clear()  # before the run: a wake during it runs the jobs again
             await self.run_once()
             wait = max(0.0, min(job.due_at for job in self.jobs) - time.monotonic())
-            self._wake.clear()
-            if wait:
+            if wait and not self._wake.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=wait)
             else:

@@ -142,3 +142,23 @@ async def test_metrics_show_the_backlog_and_its_age(app, client, settings) -> No
     assert (
         gauges((await client.get("/metrics")).text)[("cuecard_outbox_depth", (("stage", "sequencing"),))] == 0
     )
+
+
+async def test_the_embedded_worker_hands_on_a_commit_at_once_not_at_its_next_poll(settings) -> None:
+    """`cuecard serve`'s worker: a use case committing events wakes it (its poll is an hour)."""
+    from asgi_lifespan import LifespanManager
+
+    from service.main import create_app
+
+    slow_poll = settings.model_copy(update={"embedded_worker": True, "worker_poll_seconds": 60})
+    application = create_app(slow_poll)
+    async with LifespanManager(application):
+        assert application.state.worker is not None
+        await asyncio.sleep(0.2)  # its first round ran; the next is a minute away
+        await _emit(application)
+        for _ in range(100):
+            if await _unsequenced(application) == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert await _unsequenced(application) == 0
+    await application.state.engine.dispose()
