@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # is false (then run `cuecard worker` on its own); it looks for work this often.
     embedded_worker: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Events are kept this long (live streams resume within it; webhooks retry within it),
+    # then the worker prunes them.
+    event_retention_hours: int = Field(default=72, ge=1, le=24 * 90)
 
     idempotency_ttl_hours: int = 24
     # A key whose request died mid-way (database cut) is free again after this long.

@@ -20,13 +20,14 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import Settings
-from service.db import utcnow
+from service.db import use_case, utcnow
 from service.events import sequencer
 from service.events.models import OutboxEvent
 from service.logging import get_logger
@@ -70,7 +71,10 @@ class Worker:
 
     def _jobs(self) -> list[Job]:
         poll = self.settings.worker_poll_seconds
-        return [Job("sequence", self._sequence, poll, batch=_SEQUENCE_BATCH, on_commit=True)]
+        return [
+            Job("sequence", self._sequence, poll, batch=_SEQUENCE_BATCH, on_commit=True),
+            Job("prune", self._prune, _PRUNE_EVERY_SECONDS, batch=_PRUNE_BATCH),
+        ]
 
     async def _sequence(self) -> int:
         before = time.monotonic()
@@ -79,6 +83,10 @@ class Worker:
             self.published(newest)
         log.debug("sequenced", newest=newest, ms=round((time.monotonic() - before) * 1000, 1))
         return _SEQUENCE_BATCH if newest else 0
+
+    async def _prune(self) -> int:
+        cutoff = utcnow() - timedelta(hours=self.settings.event_retention_hours)
+        return await prune_events(self.sessionmaker, cutoff, limit=_PRUNE_BATCH)
 
     def wake(self) -> None:
         """Run the jobs now rather than at their next interval (a change was just committed)."""
@@ -129,6 +137,25 @@ class Worker:
 
 
 _SEQUENCE_BATCH = 500
+_PRUNE_BATCH = 5_000
+_PRUNE_EVERY_SECONDS = 600.0
+
+
+async def prune_events(
+    sessionmaker: async_sessionmaker[AsyncSession], older_than: datetime, *, limit: int = _PRUNE_BATCH
+) -> int:
+    """Deletes up to `limit` events handed on before `older_than`; returns how many. Events
+    not yet numbered are kept whatever their age: nothing has seen them."""
+    outbox = OutboxEvent.__table__.c
+    async with sessionmaker() as session, use_case(session):
+        old = (
+            sa.select(outbox.position)
+            .where(outbox.timestamp < older_than, outbox.seq.is_not(None))
+            .order_by(outbox.position)
+            .limit(limit)
+        )
+        result = await session.execute(sa.delete(OutboxEvent).where(outbox.position.in_(old)))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a DELETE's CursorResult
 
 
 @contextlib.asynccontextmanager

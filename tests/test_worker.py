@@ -162,3 +162,25 @@ async def test_the_embedded_worker_hands_on_a_commit_at_once_not_at_its_next_pol
             await asyncio.sleep(0.02)
         assert await _unsequenced(application) == 0
     await application.state.engine.dispose()
+
+
+async def test_pruning_removes_only_events_handed_on_before_the_window(app, settings) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from service.worker import prune_events
+
+    for _ in range(3):
+        await _emit(app)
+    await Worker(app.state.sessionmaker, settings).run_once()  # numbered (handed on)
+    await _emit(app)  # not numbered yet
+    old = datetime.now(UTC) - timedelta(hours=settings.event_retention_hours + 1)
+    outbox = OutboxEvent.__table__.c
+    async with app.state.engine.begin() as conn:
+        first = sa.select(sa.func.min(outbox.position)).scalar_subquery()
+        await conn.execute(sa.update(OutboxEvent).where(outbox.position == first).values(timestamp=old))
+        await conn.execute(sa.update(OutboxEvent).where(outbox.seq.is_(None)).values(timestamp=old))
+    cutoff = datetime.now(UTC) - timedelta(hours=settings.event_retention_hours)
+    assert await prune_events(app.state.sessionmaker, cutoff) == 1  # the first: old and handed on
+    async with app.state.sessionmaker() as session:
+        left = (await session.execute(sa.select(outbox.seq).order_by(outbox.position))).scalars().all()
+    assert len(left) == 3 and left[-1] is None  # the recent ones and the one nobody has seen
