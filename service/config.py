@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     # After `rotate-secret`, how long the old webhook secret keeps signing beside the new one.
     webhook_secret_overlap_hours: int = Field(default=24, ge=0, le=720)
 
+    # The clock (service/events/clock.py, docs/events.md): evidence.expiring fires this many
+    # days before a claim's verify_by; check.waiting once a submitted check waited this long
+    # for a grade. Nothing that fell due longer ago than the lookback fires at all: a new
+    # deployment, or one back from a long outage, does not replay its history as events.
+    evidence_expiring_days: int = Field(default=14, ge=1, le=365)
+    check_waiting_hours: int = Field(default=48, ge=1, le=24 * 365)
+    clock_lookback_days: int = Field(default=7, ge=1, le=365)
+
     idempotency_ttl_hours: int = 24
     # A key whose request died mid-way (database cut) is free again after this long.
     idempotency_claim_seconds: float = 60.0
