@@ -281,6 +281,28 @@ async def test_a_rolled_back_transaction_leaves_no_occurrence_and_fires_later(ap
     assert occurrence.type == "campaign.step_due" and occurrence.step == 0
 
 
+async def test_a_failing_detector_rolls_back_alone_and_is_reported_after_the_others_ran(app, monkeypatch):
+    from service.events import clock
+
+    department = await make_department(app)
+    await make_person(app, department_key=department.key)
+    at = datetime.now(UTC) + timedelta(hours=1)
+    await launch(app, department.key, at)
+    mark = await position(app)
+
+    async def broken(session: AsyncSession, now: datetime, budget: int) -> list[clock.Due]:
+        await fire(session, await campaigns_clock.steps_due(session, now, budget))  # claims, then fails
+        raise LookupError("a detector that breaks after claiming")
+
+    monkeypatch.setattr(clock, "_DETECTORS", {"broken": broken, **clock._DETECTORS})
+    with pytest.raises(LookupError):
+        await detect_due(app.state.sessionmaker, now=at + timedelta(minutes=1))
+    # The broken one's claims rolled back; the real step detector after it still fired.
+    (event,) = await events_after(app, mark)
+    assert event.type == "campaign.step_due"
+    assert len(await occurrences(app)) == 1
+
+
 async def test_the_budget_bounds_each_call_and_the_rest_follows(app):
     department = await make_department(app)
     for _ in range(5):

@@ -33,6 +33,7 @@ def _step_event(campaign: sa.Row[Any], index: int, person_id: uuid.UUID, due_at:
         product_key=campaign.product_key,
         data={
             "campaign_id": campaign.id,
+            "campaign_name": campaign.name,
             "kind": campaign.kind,
             "product_key": campaign.product_key,
             "step_index": index,
@@ -62,6 +63,7 @@ async def _active_campaigns(session: AsyncSession) -> Sequence[sa.Row[Any]]:
     stmt = (
         sa.select(
             col(Campaign.id),
+            col(Campaign.name),
             col(Campaign.kind),
             col(Campaign.steps),
             col(Product.key).label("product_key"),
@@ -71,6 +73,40 @@ async def _active_campaigns(session: AsyncSession) -> Sequence[sa.Row[Any]]:
         .order_by(col(Campaign.activated_at), col(Campaign.id))
     )
     return (await session.execute(stmt)).all()
+
+
+def _due_for_step(
+    session: AsyncSession, campaign: sa.Row[Any], index: int, now: datetime, since: datetime
+) -> sa.Select[int, uuid.UUID, date | None] | None:
+    """The enrollments one step fell due for (step index, person, anchor), or None when the
+    step cannot be due for anyone now."""
+    step = campaign.steps[index]
+    stmt: sa.Select[int, uuid.UUID, date | None] = sa.select(
+        sa.literal_column(str(int(index)), sa.Integer).label("step"),
+        col(Enrollment.person_id).label("person_id"),
+        col(Enrollment.anchor_date).label("anchor_date"),
+    ).where(
+        col(Enrollment.campaign_id) == campaign.id,
+        col(Enrollment.left_at).is_(None),
+        not_fired(
+            EventType.CAMPAIGN_STEP_DUE,
+            col(Enrollment.campaign_id),
+            person=col(Enrollment.person_id),
+            step=index,
+        ),
+    )
+    fixed = step_due_at(step, None)
+    if fixed is not None:  # launch, reinforcement: one time for everyone enrolled by then
+        return stmt.where(col(Enrollment.enrolled_at) <= fixed) if since <= fixed <= now else None
+    offset = int(step.get("day_offset") or 0)  # onboarding: due on anchor + day_offset
+    last_anchor: date = now.date() - timedelta(days=offset)
+    first_anchor: date = first_day_from(since) - timedelta(days=offset)
+    return stmt.where(
+        col(Enrollment.anchor_date).is_not(None),
+        col(Enrollment.anchor_date) <= last_anchor,
+        col(Enrollment.anchor_date) >= first_anchor,
+        _enrolled_by_day(offset, session),
+    )
 
 
 async def steps_due(session: AsyncSession, now: datetime, budget: int) -> list[Due]:
@@ -84,44 +120,32 @@ async def steps_due(session: AsyncSession, now: datetime, budget: int) -> list[D
       hire enrolled on their first day still gets day 0, one enrolled later does not get the
       steps of the days before.
     Changing a step after it fired does not fire it again; a step that fell due longer ago
-    than the lookback does not fire. One query per step and campaign, over all its people."""
+    than the lookback does not fire. One query per campaign with a step that may be due (its
+    steps' selects in one UNION ALL), over all its people."""
     since = lookback_start(session, now)
     found: list[Due] = []
     for campaign in await _active_campaigns(session):
-        for index, step in enumerate(campaign.steps):
-            left = budget - len(found)
-            if left <= 0:
-                return found
-            base = sa.select(col(Enrollment.person_id), col(Enrollment.anchor_date)).where(
-                col(Enrollment.campaign_id) == campaign.id,
-                col(Enrollment.left_at).is_(None),
-                not_fired(
-                    EventType.CAMPAIGN_STEP_DUE,
-                    col(Enrollment.campaign_id),
-                    person=col(Enrollment.person_id),
-                    step=index,
-                ),
-            )
-            fixed = step_due_at(step, None)
-            if fixed is not None:  # launch, reinforcement
-                if not since <= fixed <= now:
-                    continue
-                stmt = base.where(col(Enrollment.enrolled_at) <= fixed)
-            else:  # onboarding: due on anchor + day_offset
-                offset = int(step.get("day_offset") or 0)
-                last_anchor: date = now.date() - timedelta(days=offset)
-                first_anchor: date = first_day_from(since) - timedelta(days=offset)
-                stmt = base.where(
-                    col(Enrollment.anchor_date).is_not(None),
-                    col(Enrollment.anchor_date) <= last_anchor,
-                    col(Enrollment.anchor_date) >= first_anchor,
-                    _enrolled_by_day(offset, session),
-                )
-            rows = (await session.execute(stmt.order_by(col(Enrollment.person_id)).limit(left))).all()
-            for person_id, anchor_date in rows:
-                due_at = fixed or step_due_at(step, anchor_of(anchor_date))
-                assert due_at is not None  # the query took anchored enrollments only
-                found.append(_step_event(campaign, index, person_id, due_at))
+        left = budget - len(found)
+        if left <= 0:
+            break
+        selects = [
+            stmt
+            for index in range(len(campaign.steps))
+            if (stmt := _due_for_step(session, campaign, index, now, since)) is not None
+        ]
+        if not selects:
+            continue
+        due = sa.union_all(*selects).subquery("due")
+        rows = await session.execute(
+            sa.select(due.c.step, due.c.person_id, due.c.anchor_date)
+            .order_by(due.c.step, due.c.person_id)
+            .limit(left)
+        )
+        for index, person_id, anchor_date in rows.all():
+            step = campaign.steps[index]
+            due_at = step_due_at(step, anchor_of(anchor_date))
+            assert due_at is not None  # fixed, or the query took anchored enrollments only
+            found.append(_step_event(campaign, index, person_id, due_at))
     return found
 
 

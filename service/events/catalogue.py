@@ -208,6 +208,7 @@ CATALOGUE: dict[EventType, EventSpec] = {
         "campaigns:read",
         {
             "campaign_id": _CAMPAIGN,
+            "campaign_name": "Ledger Sync launch",
             "kind": "launch",
             "product_key": "ledger-sync",
             "step_index": 0,

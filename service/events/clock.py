@@ -177,8 +177,8 @@ async def detect_due(
     drains over the following calls). Returns how many events it emitted.
 
     Each detector runs in a transaction of its own: its occurrences and their events commit
-    together, and a failing detector leaves the others' events in place (and its own to the
-    next call)."""
+    together. One that fails rolls back alone (its occurrences stay due for the next call) and
+    the others still run; its error is raised once they have."""
     if now is None:
         now = utcnow()
     elif now.tzinfo is None:
@@ -188,14 +188,23 @@ async def detect_due(
     if not _DETECTORS:
         raise RuntimeError("no clock detectors registered: call service.wiring.connect_domains() first")
     emitted = 0
+    failure: Exception | None = None
     for name, detector in list(_DETECTORS.items()):
         budget = limit - emitted
         if budget <= 0:
             break
-        async with sessionmaker() as session, use_case(session):
-            found = await detector(session, now, budget)
-            fired = await fire(session, found[:budget])
+        try:
+            async with sessionmaker() as session, use_case(session):
+                found = await detector(session, now, budget)
+                fired = await fire(session, found[:budget])
+        except Exception as exc:
+            # One broken detector (or a lost database) must not starve the ones after it.
+            log.warning("clock_detector_failed", detector=name, error=type(exc).__name__)
+            failure = failure or exc
+            continue
         if fired:
             log.info("clock_fired", detector=name, events=fired)
         emitted += fired
+    if failure is not None:
+        raise failure
     return emitted
