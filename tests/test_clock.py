@@ -155,6 +155,32 @@ async def test_a_person_enrolled_after_a_launch_step_gets_nothing_for_it(app, cl
     assert str(campaign.id) == second[0].data["campaign_id"]
 
 
+async def test_a_step_that_fired_does_not_fire_again_when_edited_but_a_new_step_does(app, client, callers):
+    department = await make_department(app)
+    await make_person(app, department_key=department.key)
+    at = datetime.now(UTC) + timedelta(hours=1)
+    campaign = await launch(app, department.key, at)
+    assert await detect_due(app.state.sessionmaker, now=at) == 1
+
+    editor = callers.headers("editor")
+    read = await client.get(f"/api/v1/campaigns/{campaign.id}", headers=editor)
+    moved, added = at + timedelta(hours=1), at + timedelta(hours=2)
+    steps = [
+        {"channel": "chat", "title": "ステップ 0 (moved)", "at": moved.isoformat()},
+        {"channel": "email", "title": "ステップ 1", "at": added.isoformat()},
+    ]
+    patched = await client.patch(
+        f"/api/v1/campaigns/{campaign.id}",
+        json={"steps": steps},
+        headers={**editor, "If-Match": read.headers["etag"]},
+    )
+    assert patched.status_code == 200, patched.text
+    mark = await position(app)
+    assert await detect_due(app.state.sessionmaker, now=added) == 1
+    (event,) = await events_after(app, mark)
+    assert event.data["step_index"] == 1 and event.data["channel"] == "email"
+
+
 async def test_only_active_campaigns_fire_and_nothing_older_than_the_lookback(app, settings):
     department = await make_department(app)
     await make_person(app, department_key=department.key)
