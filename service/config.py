@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     feedback_loop_days: str = "triaged=2,decided=14,implemented=30,announced=7"
     max_batch_items: int = 10_000
 
+    # The clock (service/events/clock.py, docs/events.md): evidence.expiring fires this many
+    # days before a claim's verify_by; check.waiting once a submitted check waited this long
+    # for a grade. Nothing that fell due longer ago than the lookback fires at all: a new
+    # deployment, or one back from a long outage, does not replay its history as events.
+    evidence_expiring_days: int = Field(default=14, ge=1, le=365)
+    check_waiting_hours: int = Field(default=48, ge=1, le=24 * 365)
+    clock_lookback_days: int = Field(default=7, ge=1, le=365)
+
     # Where callers reach this service (`https://cuecard.example.com`): the base of absolute
     # URLs in responses (Link rel="next", SCIM meta.location). Unset: those URLs are relative.
     # Never taken from the request's Host header, which the caller controls.

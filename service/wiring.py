@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.campaigns import clock as campaigns_clock
 from service.campaigns import enrollment
 from service.config import Settings
+from service.events import clock
+from service.evidence import clock as evidence_clock
+from service.feedback import clock as feedback_clock
 from service.messages import lint
 from service.people import hooks as people_hooks
 
@@ -18,6 +22,12 @@ def connect_domains() -> None:
     """Registers each domain's handlers for the others' changes (idempotent)."""
     # A new hire, a move or a leaver re-decides their campaigns in the same transaction.
     people_hooks.on_person_changed(enrollment.follow_person)
+    # What falls due as time passes: the worker's clock asks each domain (service/events/clock.py).
+    clock.register_detector("campaign.step_due", campaigns_clock.steps_due)
+    clock.register_detector("evidence.expiring", evidence_clock.evidence_expiring)
+    clock.register_detector("evidence.expired", evidence_clock.evidence_expired)
+    clock.register_detector("feedback.overdue", feedback_clock.feedback_overdue)
+    clock.register_detector("check.waiting", campaigns_clock.checks_waiting)
 
 
 def session_info(settings: Settings, word_lists: lint.WordLists | None = None) -> dict[str, Any]:
