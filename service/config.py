@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     # is false (then run `cuecard worker` on its own); it looks for work this often.
     embedded_worker: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # How often it looks for what time made due (steps, evidence, overdue feedback, checks).
+    clock_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     # Events are kept this long (live streams resume within it; webhooks retry within it),
     # then the worker prunes them.
     event_retention_hours: int = Field(default=72, ge=1, le=24 * 90)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import Settings
 from service.db import use_case, utcnow
-from service.events import sequencer
+from service.events import clock, sequencer
 from service.events.models import OutboxEvent
 from service.logging import get_logger
 
@@ -73,6 +73,8 @@ class Worker:
         poll = self.settings.worker_poll_seconds
         return [
             Job("sequence", self._sequence, poll, batch=_SEQUENCE_BATCH, on_commit=True),
+            # Exactly once per occurrence however often it runs (service/events/clock.py).
+            Job("clock", self._clock, self.settings.clock_interval_seconds, batch=_CLOCK_BATCH),
             Job("prune", self._prune, _PRUNE_EVERY_SECONDS, batch=_PRUNE_BATCH),
         ]
 
@@ -83,6 +85,12 @@ class Worker:
             self.published(newest)
         log.debug("sequenced", newest=newest, ms=round((time.monotonic() - before) * 1000, 1))
         return _SEQUENCE_BATCH if newest else 0
+
+    async def _clock(self) -> int:
+        fired = await clock.detect_due(self.sessionmaker, limit=_CLOCK_BATCH)
+        if fired:
+            self.wake()  # what fired is handed on now, not at the next poll
+        return fired
 
     async def _prune(self) -> int:
         cutoff = utcnow() - timedelta(hours=self.settings.event_retention_hours)
@@ -137,6 +145,7 @@ class Worker:
 
 
 _SEQUENCE_BATCH = 500
+_CLOCK_BATCH = 500
 _PRUNE_BATCH = 5_000
 _PRUNE_EVERY_SECONDS = 600.0
 

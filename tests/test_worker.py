@@ -184,3 +184,32 @@ async def test_pruning_removes_only_events_handed_on_before_the_window(app, sett
     async with app.state.sessionmaker() as session:
         left = (await session.execute(sa.select(outbox.seq).order_by(outbox.position))).scalars().all()
     assert len(left) == 3 and left[-1] is None  # the recent ones and the one nobody has seen
+
+
+async def test_the_worker_notices_what_time_made_due_and_hands_it_on_in_the_same_round(app, settings) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.factories import make_brief, make_person, make_product
+    from tests.messages.test_messages import make_evidence
+
+    editor = await make_person(app, role="editor")
+    product = await make_product(app)
+    verify_by = datetime.now(UTC).date() + timedelta(days=3)  # inside the expiring window
+    evidence_id = await make_evidence(app, verify_by=verify_by)
+    await make_brief(app, editor, product.key, status="published", evidence=[{"id": evidence_id}])
+    worker = Worker(app.state.sessionmaker, settings)
+    await worker.run_once()  # the clock fires evidence.expiring; it wakes the sequencer
+    await worker.run_once()
+    async with app.state.sessionmaker() as session:
+        rows = (
+            await session.execute(sa.select(OutboxEvent).where(OutboxEvent.type == "evidence.expiring"))
+        ).scalars()
+        (expiring,) = list(rows)
+    assert expiring.data["evidence_id"] == evidence_id
+    assert expiring.seq is not None  # handed on
+    await worker.run_once()
+    async with app.state.sessionmaker() as session:
+        count = await session.scalar(
+            sa.select(sa.func.count()).where(OutboxEvent.type == "evidence.expiring")
+        )
+    assert count == 1  # once, however often the worker runs
