@@ -25,6 +25,7 @@ comes back in the text. A part is *covered* when its overlap is at least `COVERE
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -36,7 +37,7 @@ COVERED: Final = 0.5
 _LATIN = r"[0-9a-z]+(?:'[a-z]+)?"
 _JAPANESE = r"[\u3041-\u3096\u30a1-\u30fa\u30fc\u3005\u3006\u30f6\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
 _RUNS = re.compile(f"({_LATIN})|({_JAPANESE})")
-_HIRAGANA = re.compile(r"[\u3041-\u3096\u30fc]+")
+_HIRAGANA = frozenset(map(chr, range(0x3041, 0x3097))) | {"\u30fc"}
 
 _STOP = """a about above after again all also am an and any are as at be because been before being
     below between both but by can could did do does doing down during each every few for from
@@ -78,8 +79,9 @@ def units(text: str) -> frozenset[str]:
         elif len(japanese) == 1:
             found.add(japanese)
         else:
-            pairs = (japanese[i : i + 2] for i in range(len(japanese) - 1))
-            found.update(p for p in pairs if not _HIRAGANA.fullmatch(p))
+            found.update(
+                a + b for a, b in itertools.pairwise(japanese) if not (a in _HIRAGANA and b in _HIRAGANA)
+            )
     return frozenset(found)
 
 

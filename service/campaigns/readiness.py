@@ -51,6 +51,10 @@ from service.products import service as products_service
 from service.reads import as_dict
 
 HEADLINE = "Can our people state what makes us worth buying, in the customer's words?"
+# Story gaps measure each answer in Python (~20 µs): the latest this many graded checks keep a
+# large campaign's readiness fast, and say how people tell the story now, after coaching (the
+# shares of a larger audience are then estimates within about ±3 points).
+STORY_GAPS_LATEST: Final = 1000
 
 
 # Whose numbers a caller sees: everyone's, or one department's (None: a manager without one).
@@ -230,15 +234,21 @@ async def _story_gaps(
     department: Scope,
 ) -> list[StoryGap]:
     """Per part of the brief's story, the share of graded checks (of the people counted, on the
-    counted versions) whose pitch in one's own words left it out. Each check is measured against
-    the version it answered; the current version's parts are listed even before any grade."""
+    counted versions; the latest STORY_GAPS_LATEST) whose pitch in one's own words left it out.
+    Each check is measured against the version it answered; the current version's parts are
+    listed even before any grade."""
     if current is None:
         return []
-    graded = sa.select(col(Check.brief_id), col(Check.pitch_in_own_words)).where(
-        col(Check.lineage_id) == current.lineage_id,
-        col(Check.version) >= current.basis_version,
-        col(Check.status).in_(("passed", "needs_work")),
-        col(Check.person_id).in_(_audience(campaign, department, col(Enrollment.person_id).label("id"))),
+    graded = (
+        sa.select(col(Check.brief_id), col(Check.pitch_in_own_words))
+        .where(
+            col(Check.lineage_id) == current.lineage_id,
+            col(Check.version) >= current.basis_version,
+            col(Check.status).in_(("passed", "needs_work")),
+            col(Check.person_id).in_(_audience(campaign, department, col(Enrollment.person_id).label("id"))),
+        )
+        .order_by(col(Check.graded_at).desc(), col(Check.id).desc())
+        .limit(STORY_GAPS_LATEST)
     )
     texts: dict[uuid.UUID, list[str]] = {current.brief_id: []}
     for brief_id, pitch in (await session.execute(graded)).all():

@@ -350,7 +350,7 @@ class CampaignReadiness(ReadinessCounts):
     departments: list[DepartmentReadiness]
     story_gaps: list[StoryGap] = Field(
         description="Where the story breaks: per part of the brief, the share of graded checks (on the "
-        "current version or a minor fix of it, of the people counted here) that left it out."
+        "current version or a minor fix of it, of the people counted here; the latest 1,000) that left it out."
     )
 
 

@@ -224,6 +224,16 @@ async def test_graphql_lists_the_same_people_through_the_same_service(app, clien
     _, body = await people(editor, first=50, after=page["pageInfo"]["endCursor"])
     assert len(body["data"]["campaign"]["people"]["edges"]) == 4
 
+    async def statements_for(first: int) -> int:
+        async with counting_statements(app) as statements:
+            _, found = await people(editor, first=first)
+            assert len(found["data"]["campaign"]["people"]["edges"]) == first
+        return len(statements)
+
+    await notices_settled(app)
+    await statements_for(2)  # warm: the caller is read once, then served from the auth cache
+    assert await statements_for(2) == await statements_for(7)
+
     _, body = await people(who(app, managers["sales"]))
     assert len(body["data"]["campaign"]["people"]["edges"]) == 5
     for refused in ("employee", "svc_pitch"):
