@@ -285,6 +285,7 @@ def _resolver(
     returns = get_type_hints(fetch)["return"]
     page = getattr(returns, "__pydantic_generic_metadata__", {}).get("origin") is Page
     schema: type[BaseModel] | None = arguments.pop("schema", None)
+    parent: str | None = arguments.pop("parent", None)  # on a type: `root.<parent>` is passed first
     specs: dict[str, tuple[Any, Any]] = {}
     passed_as = {}  # GraphQL argument → the service's keyword, where they differ
     for name, spec in arguments.items():
@@ -305,11 +306,11 @@ def _resolver(
     validated = schema.model_fields if schema is not None else {}
     node: Any = _VIEWS[returns.__pydantic_generic_metadata__["args"][0]] if ahead else None
 
-    async def resolve(info: Info, **values: Any) -> Any:
+    async def resolve(info: Info, root: Any = None, **values: Any) -> Any:
         info.context.principal  # noqa: B018  # UNAUTHENTICATED before any argument is looked at
         given = {name: _argument(name, specs[name][0], values[name]) for name in arguments}
         data = {name: given.pop(name) for name in list(given) if name in validated}
-        first = [given.pop(name) for name in required if name in given]
+        first = ([getattr(root, parent)] if parent else []) + [given.pop(n) for n in required if n in given]
         if page:
             first.append(PageParams(limit=values["first"], cursor=values["after"]))
         if schema is not None and page:
@@ -330,7 +331,8 @@ def _resolver(
                 await info.context.loader(batch, missing).load_many([k for k in keys if k is not None])
         return Connection.of(result)
 
-    signature = [inspect.Parameter("info", inspect.Parameter.KEYWORD_ONLY, annotation=Info)] + [
+    roots = [inspect.Parameter("root", inspect.Parameter.KEYWORD_ONLY, annotation=Any)] * bool(parent)
+    signature = [inspect.Parameter("info", inspect.Parameter.KEYWORD_ONLY, annotation=Info), *roots] + [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
         for name, (kind, default) in specs.items()
     ]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from service.briefs.models import Brief, BriefEvidence
+from service.evidence.models import Evidence
 from service.pagination import PageParams, RowPage, fetch_row_page
 from service.reads import rows_of
 
@@ -73,6 +74,37 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.U
         return {}
     stmt = rows_of(Brief).where(col(Brief.id).in_(wanted))
     return {b.id: b for b in (await session.execute(stmt)).all()}
+
+
+async def story_rows(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row[Any]]:
+    """(id, value_proposition, differentiators, customer_next_action) of versions: their story."""
+    wanted = set(ids)
+    if not wanted:
+        return []
+    stmt = sa.select(
+        col(Brief.id),
+        col(Brief.value_proposition),
+        col(Brief.differentiators),
+        col(Brief.customer_next_action),
+    ).where(col(Brief.id).in_(wanted))
+    return list((await session.execute(stmt)).all())
+
+
+async def cited_claims(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """The claims of the evidence each version cites, in order (one query)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    stmt = (
+        sa.select(col(BriefEvidence.brief_id), col(Evidence.claim))
+        .join(Evidence, col(Evidence.id) == BriefEvidence.evidence_id)
+        .where(col(BriefEvidence.brief_id).in_(wanted))
+        .order_by(col(BriefEvidence.brief_id), col(BriefEvidence.position))
+    )
+    result: dict[uuid.UUID, list[str]] = {}
+    for brief_id, claim in (await session.execute(stmt)).all():
+        result.setdefault(brief_id, []).append(claim)
+    return result
 
 
 async def record_edit(

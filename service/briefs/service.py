@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
-from service.briefs import policies, repository
+from service.briefs import policies, repository, story
 from service.briefs.models import Brief
 from service.briefs.schemas import (
     BriefCreate,
@@ -193,6 +193,28 @@ async def current_versions(
             basis_version=max(substantive, default=now.version),
             product_id=now.product_id,
         )
+    return result
+
+
+async def story_told(
+    session: AsyncSession, principal: Principal, texts: Mapping[uuid.UUID, Sequence[str]]
+) -> dict[uuid.UUID, list[tuple[str, int]]]:
+    """For each brief version and the texts said about it: each part of its story (story.py) and
+    how many of the texts tell it. Two queries. Only part names and counts leave this domain,
+    never the brief's words, so readiness may show them to callers who do not read briefs."""
+    claims = await repository.cited_claims(session, texts)
+    result = {}
+    for row in await repository.story_rows(session, texts):
+        parts = story.parts(
+            row.value_proposition,
+            [d.get("difference", "") for d in row.differentiators],
+            claims.get(row.id, []),
+            row.customer_next_action,
+        )
+        counts = [0] * len(parts)
+        for text in texts[row.id]:
+            counts = [n + told for n, told in zip(counts, story.told(parts, text), strict=True)]
+        result[row.id] = [(p.name, n) for p, n in zip(parts, counts, strict=True)]
     return result
 
 

@@ -11,6 +11,7 @@ from strawberry import ID
 from service import graphql_kit as gql
 from service.auth.principal import Role
 from service.briefs.graphql import BriefType
+from service.campaigns import readiness as readiness_service
 from service.campaigns import schemas
 from service.campaigns import service as campaigns_service
 from service.feedback.graphql import CustomerInput, FeedbackItemType
@@ -31,6 +32,9 @@ class PlanStepType:
     hire's start date (onboarding)."""
 
 
+CampaignPersonType = gql.view_type(schemas.CampaignPerson, "CampaignPerson", exclude={"id", "created_at"})
+
+
 @gql.view(
     schemas.CampaignRead, name="Campaign", exclude={"product_id"}, by_id=campaigns_service.campaigns_by_ids
 )
@@ -46,6 +50,14 @@ class CampaignType:
     product: ProductType | None = gql.loaded("product_id", "The product the campaign's brief is about.")
     created_by: PersonType | None = gql.loaded(
         "created_by_id", "Who planned it, when the caller may see the directory."
+    )
+    people = gql.query(
+        readiness_service.campaign_people,
+        "Who is behind, as `campaignReadiness` counts them (its callers; managers: their department).",
+        parent="id",
+        state=schemas.PersonState | None,
+        overdue=bool | None,
+        department=str | None,
     )
 
 

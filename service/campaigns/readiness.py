@@ -8,6 +8,12 @@ Definitions (docs/campaigns.md):
   version since the last substantive one (a minor fix does not ask again);
 - overdue: the campaign's last step is due (for onboarding: counted from each hire date) and the
   person has not passed.
+
+The same definitions list the people behind the counts (`campaign_people`, one statement a page):
+each person's state (schemas.PersonState) and whether they are overdue, so that the people listed
+`passed` are the readiness count `passed`, those not `not_acknowledged` are `acknowledged`, and
+those listed `overdue` are `overdue`. `story_gaps` measures the pitches of graded checks against
+the brief's parts (service/briefs/story.py).
 """
 
 from __future__ import annotations
@@ -23,23 +29,32 @@ from sqlmodel import col
 from service.auth.principal import Principal, Role
 from service.briefs import service as briefs_service
 from service.briefs.service import CurrentVersion
-from service.campaigns import policies
+from service.campaigns import policies, repository
 from service.campaigns import service as campaigns_service
 from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollment
 from service.campaigns.schemas import (
+    CampaignPerson,
     CampaignReadiness,
     DepartmentReadiness,
     DepartmentShare,
     OrganisationReadiness,
+    PersonState,
     ProductReadiness,
+    StoryGap,
 )
 from service.db import is_postgres, utcnow
 from service.errors import Forbidden
+from service.pagination import Page, PageParams, fetch_row_page
 from service.people import service as people_service
-from service.people.models import Person
+from service.people.models import Department, Person
 from service.products import service as products_service
+from service.reads import as_dict
 
 HEADLINE = "Can our people state what makes us worth buying, in the customer's words?"
+# Story gaps measure each answer in Python (~20 µs): the latest this many graded checks keep a
+# large campaign's readiness fast, and say how people tell the story now, after coaching (the
+# shares of a larger audience are then estimates within about ±3 points).
+STORY_GAPS_LATEST: Final = 1000
 
 
 # Whose numbers a caller sees: everyone's, or one department's (None: a manager without one).
@@ -96,27 +111,25 @@ def _due_condition(campaign: Campaign, now: datetime) -> bool | sa.ColumnElement
     return bool(times) and max(times) <= now
 
 
-def campaign_statement(
-    campaign: Campaign, current: CurrentVersion | None, department: Scope, now: datetime
-) -> Statement:
-    """The audience counted by (department, acknowledged?, passed?[, due?]): one grouped query
-    of at most a few rows per department, summed up in Python."""
-    flags: list[sa.ColumnElement[Any]] = [col(Person.department_id).label("department_id")]
-    if current is not None:
-        lineage, basis = current.lineage_id, current.basis_version
-        acknowledged = sa.select(col(Acknowledgement.person_id)).where(
+def _answered(current: CurrentVersion, *statuses: str) -> sa.ColumnElement[bool]:
+    """Whether the enrolled person acknowledged (no statuses) or has a check in one of `statuses`
+    on the current version or any since the last substantive one."""
+    lineage, basis = current.lineage_id, current.basis_version
+    if not statuses:
+        answers = sa.select(col(Acknowledgement.person_id)).where(
             col(Acknowledgement.lineage_id) == lineage, col(Acknowledgement.version) >= basis
         )
-        passed = sa.select(col(Check.person_id)).where(
-            col(Check.lineage_id) == lineage, col(Check.version) >= basis, col(Check.status) == "passed"
+    else:
+        answers = sa.select(col(Check.person_id)).where(
+            col(Check.lineage_id) == lineage, col(Check.version) >= basis, col(Check.status).in_(statuses)
         )
-        flags.append(col(Enrollment.person_id).in_(acknowledged).label("is_acknowledged"))
-        flags.append(col(Enrollment.person_id).in_(passed).label("is_passed"))
-    due = _due_condition(campaign, now)
-    if not isinstance(due, bool):
-        flags.append(due.label("is_due"))
+    return col(Enrollment.person_id).in_(answers)
+
+
+def _audience(campaign: Campaign, department: Scope, *columns: sa.ColumnElement[Any]) -> Statement:
+    """`columns` for each active person currently in the campaign's audience, in the caller's scope."""
     audience = (
-        sa.select(*flags)
+        sa.select(*columns)
         .select_from(Enrollment)
         .join(Person, col(Person.id) == Enrollment.person_id)
         .where(
@@ -125,7 +138,22 @@ def campaign_statement(
             col(Person.active) == sa.true(),
         )
     )
-    return _grouped(_in_scope(audience, department).subquery("audience"))
+    return _in_scope(audience, department)
+
+
+def campaign_statement(
+    campaign: Campaign, current: CurrentVersion | None, department: Scope, now: datetime
+) -> Statement:
+    """The audience counted by (department, acknowledged?, passed?[, due?]): one grouped query
+    of at most a few rows per department, summed up in Python."""
+    flags: list[sa.ColumnElement[Any]] = [col(Person.department_id).label("department_id")]
+    if current is not None:
+        flags.append(_answered(current).label("is_acknowledged"))
+        flags.append(_answered(current, "passed").label("is_passed"))
+    due = _due_condition(campaign, now)
+    if not isinstance(due, bool):
+        flags.append(due.label("is_due"))
+    return _grouped(_audience(campaign, department, *flags).subquery("audience"))
 
 
 def _grouped(rows: sa.Subquery) -> Statement:
@@ -188,7 +216,118 @@ async def campaign_readiness(
         passed=sum(d.passed for d in departments),
         overdue=sum(d.overdue for d in departments),
         departments=departments,
+        story_gaps=await _story_gaps(session, principal, campaign, current, department),
     )
+
+
+def _part_order(name: str) -> tuple[int, int]:
+    """The brief's order: value proposition, differentiators by number, evidence, next action."""
+    kind, _, number = name.partition(":")
+    return (["value_proposition", "differentiator", "evidence", "next_action"].index(kind), int(number or 0))
+
+
+async def _story_gaps(
+    session: AsyncSession,
+    principal: Principal,
+    campaign: Campaign,
+    current: CurrentVersion | None,
+    department: Scope,
+) -> list[StoryGap]:
+    """Per part of the brief's story, the share of graded checks (of the people counted, on the
+    counted versions; the latest STORY_GAPS_LATEST) whose pitch in one's own words left it out.
+    Each check is measured against the version it answered; the current version's parts are
+    listed even before any grade."""
+    if current is None:
+        return []
+    graded = (
+        sa.select(col(Check.brief_id), col(Check.pitch_in_own_words))
+        .where(
+            col(Check.lineage_id) == current.lineage_id,
+            col(Check.version) >= current.basis_version,
+            col(Check.status).in_(("passed", "needs_work")),
+            col(Check.person_id).in_(_audience(campaign, department, col(Enrollment.person_id).label("id"))),
+        )
+        .order_by(col(Check.graded_at).desc(), col(Check.id).desc())
+        .limit(STORY_GAPS_LATEST)
+    )
+    texts: dict[uuid.UUID, list[str]] = {current.brief_id: []}
+    for brief_id, pitch in (await session.execute(graded)).all():
+        texts.setdefault(brief_id, []).append(pitch)
+    tally: dict[str, list[int]] = {}  # part: [graded, told]
+    for brief_id, parts in (await briefs_service.story_told(session, principal, texts)).items():
+        for part, told in parts:
+            counts = tally.setdefault(part, [0, 0])
+            counts[0] += len(texts[brief_id])
+            counts[1] += told
+    return [
+        StoryGap(part=part, graded=n, share=_share(n - told, n))
+        for part, (n, told) in sorted(tally.items(), key=lambda item: _part_order(item[0]))
+    ]
+
+
+async def campaign_people(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    params: PageParams,
+    *,
+    state: PersonState | None = None,
+    overdue: bool | None = None,
+    department: str | None = None,
+) -> Page[CampaignPerson]:
+    """Lists the people behind a campaign's readiness, in enrollment order: each one's state and
+    whether they are overdue, as readiness counts them; optionally one state, overdue or not, one
+    department (by key). Whoever sees the readiness sees the list: a manager their own department's
+    people only, and asking for another department is refused."""
+    scope = _allowed(principal)
+    campaign = await campaigns_service.visible_campaign(session, principal, campaign_id)
+    if department is not None and scope != EVERYONE:
+        own = await repository.department_key(session, scope)
+        if department != own:
+            raise Forbidden("Managers see their own department's people only.")
+    current = (await briefs_service.current_versions(session, principal, [campaign.lineage_id])).get(
+        campaign.lineage_id
+    )
+    now = utcnow()
+    due = _due_condition(campaign, now)
+    is_due = sa.true() if due is True else sa.false() if due is False else due
+    person_state: sa.ColumnElement[str] = sa.literal(PersonState.NOT_ACKNOWLEDGED.value)
+    passed: sa.ColumnElement[bool] = sa.false()
+    if current is not None:
+        passed = _answered(current, "passed")
+        person_state = sa.case(
+            (passed, PersonState.PASSED.value),
+            (~_answered(current), PersonState.NOT_ACKNOWLEDGED.value),
+            (_answered(current, "submitted"), PersonState.CHECK_PENDING.value),
+            (_answered(current, "needs_work"), PersonState.NEEDS_WORK.value),
+            else_=PersonState.ACKNOWLEDGED.value,
+        )
+    people = _audience(
+        campaign,
+        scope,
+        col(Enrollment.id).label("id"),
+        col(Enrollment.created_at).label("created_at"),
+        col(Person.id).label("person_id"),
+        col(Person.display_name).label("display_name"),
+        col(Person.email).label("email"),
+        col(Department.key).label("department_key"),
+        person_state.label("state"),
+        sa.and_(is_due, ~passed).label("overdue"),
+    ).outerjoin(Department, col(Department.id) == Person.department_id)
+    rows = people.subquery("people")
+    stmt = sa.select(*rows.c)
+    if state is not None:
+        stmt = stmt.where(rows.c.state == state.value)
+    if overdue is not None:
+        stmt = stmt.where(rows.c.overdue if overdue else ~rows.c.overdue)
+    if department is not None:
+        stmt = stmt.where(rows.c.department_key == department)
+    await _plan_for_this_read(session)
+    page = await fetch_row_page(session, stmt, rows.c, params)
+    items = [
+        CampaignPerson.model_validate({**as_dict(row), "overdue": bool(row.overdue)}) for row in page.rows
+    ]
+    return Page(items=items, next_cursor=page.next_cursor)
 
 
 def organisation_statement(current: dict[uuid.UUID, CurrentVersion], department: Scope) -> Statement:

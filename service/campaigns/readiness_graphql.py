@@ -19,11 +19,13 @@ DepartmentReadinessType = gql.view_type(
     undescribed=COUNTS,
 )
 
+StoryGapType = gql.view_type(schemas.StoryGap, "StoryGap")
+
 
 @gql.view(
     schemas.CampaignReadiness,
     name="CampaignReadiness",
-    fields=f"campaign_id brief_id version basis_version {COUNTS} departments campaign",
+    fields=f"campaign_id brief_id version basis_version {COUNTS} departments story_gaps campaign",
     undescribed=COUNTS,
 )
 class CampaignReadinessType:

@@ -16,6 +16,7 @@ from service.campaigns.schemas import (
     AcknowledgementRead,
     CampaignCreate,
     CampaignKind,
+    CampaignPerson,
     CampaignRead,
     CampaignReadiness,
     CampaignStatus,
@@ -28,9 +29,11 @@ from service.campaigns.schemas import (
     InterviewCreate,
     InterviewRead,
     OrganisationReadiness,
+    PersonState,
 )
 from service.concurrency import etag
 from service.db import SessionDep
+from service.fields import Slug
 from service.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
@@ -162,6 +165,31 @@ async def campaign_readiness(
     """Audience, acknowledged, passed and overdue for the brief's current version, in total and
     per department (managers: their own department)."""
     return json(await readiness_service.campaign_readiness(session, principal, campaign_id))
+
+
+@router.get("/campaigns/{campaign_id}/people", response_model=Page[CampaignPerson])
+async def campaign_people(
+    request: Request,
+    campaign_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    page: PageDep,
+    state: Annotated[PersonState | None, Query(description="Only people in this state.")] = None,
+    overdue: Annotated[
+        bool | None, Query(description="Only people who are (true) or are not overdue.")
+    ] = None,
+    department: Annotated[Slug | None, Query(description="Only this department's people (its key).")] = None,
+) -> Response:
+    """Who is behind: the people in the campaign's audience, in enrollment order, each with where
+    they stand on the brief's current version (`state`, the first that applies: `passed`,
+    `not_acknowledged`, `check_pending`, `needs_work`, `acknowledged`) and whether they are
+    `overdue` (the campaign's last step is due for them and they have not passed) — the people
+    behind the readiness counts. Editors, admins and `campaigns:read`; managers see their own
+    department's people (403 for another `department`)."""
+    result = await readiness_service.campaign_people(
+        session, principal, campaign_id, page, state=state, overdue=overdue, department=department
+    )
+    return page_response(request, result)
 
 
 @router.get("/readiness", response_model=OrganisationReadiness)

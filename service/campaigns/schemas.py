@@ -75,6 +75,18 @@ class StepState(StrEnum):
     UPCOMING = "upcoming"
 
 
+class PersonState(StrEnum):
+    """Where a person stands on the current brief version (or a minor fix of it), first that
+    applies: passed (a passed check), not_acknowledged (nothing yet), check_pending (a check waits
+    for a grade), needs_work (graded needs_work, nothing newer), acknowledged (read it, no check)."""
+
+    NOT_ACKNOWLEDGED = "not_acknowledged"
+    ACKNOWLEDGED = "acknowledged"
+    CHECK_PENDING = "check_pending"
+    NEEDS_WORK = "needs_work"
+    PASSED = "passed"
+
+
 Answer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 LongAnswer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -312,6 +324,22 @@ class DepartmentReadiness(ReadinessCounts):
     department_name: str | None
 
 
+class StoryGap(BaseModel):
+    """A part of the brief's story and how often people leave it out of the pitch in their own words."""
+
+    part: str = Field(
+        description="`value_proposition`, `differentiator:N` (the brief's N-th differentiator, from 1), "
+        "`evidence` (any one cited claim) or `next_action` (the customer's next action)."
+    )
+    share: float | None = Field(
+        description="Of the graded checks, the fraction whose pitch in one's own words left the part out: "
+        "fewer than half of its content words (English: lowercased, stop words dropped, inflections "
+        "folded) or character bigrams (Japanese, hiragana-only pairs dropped) came back. Null when "
+        "none was graded."
+    )
+    graded: int = Field(description="Graded checks (passed or needs_work) whose brief version has the part.")
+
+
 class CampaignReadiness(ReadinessCounts):
     campaign_id: uuid.UUID
     brief_id: uuid.UUID | None = Field(description="The current (published) brief version.")
@@ -320,6 +348,24 @@ class CampaignReadiness(ReadinessCounts):
         description="The last substantive version: acknowledgements and checks from it on count."
     )
     departments: list[DepartmentReadiness]
+    story_gaps: list[StoryGap] = Field(
+        description="Where the story breaks: per part of the brief, the share of graded checks (on the "
+        "current version or a minor fix of it, of the people counted here; the latest 1,000) that left it out."
+    )
+
+
+class CampaignPerson(BaseModel):
+    """A person in the campaign's audience and where they stand on the current brief version."""
+
+    person_id: uuid.UUID
+    display_name: str
+    email: str
+    department_key: str | None
+    state: PersonState
+    overdue: bool = Field(description="The campaign's last step is due for them and they have not passed.")
+    # The enrollment's keyset position (cursor), not shown.
+    id: uuid.UUID = Field(exclude=True)
+    created_at: datetime = Field(exclude=True)
 
 
 class DepartmentShare(BaseModel):

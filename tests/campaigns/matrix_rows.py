@@ -67,6 +67,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/campaigns/{campaign_id}/cancel"): Row(RUNS_CAMPAIGNS, prepare=_running),
     ("GET", "/api/v1/campaigns/{campaign_id}/enrollments"): Row(REVIEWERS_ONLY),
     ("GET", "/api/v1/campaigns/{campaign_id}/readiness"): Row(REVIEWERS_ONLY),
+    ("GET", "/api/v1/campaigns/{campaign_id}/people"): Row(REVIEWERS_ONLY),
     ("GET", "/api/v1/readiness"): Row(REVIEWERS_ONLY),
     ("POST", "/api/v1/campaigns/{campaign_id}/acknowledgements"): Row(authed(201, **SERVICES_REFUSED)),
     ("GET", "/api/v1/campaigns/{campaign_id}/acknowledgements"): Row(authed(200, **SERVICES_REFUSED)),
