@@ -99,6 +99,16 @@ class Settings(BaseSettings):
     # After `rotate-secret`, how long the old webhook secret keeps signing beside the new one.
     webhook_secret_overlap_hours: int = Field(default=24, ge=0, le=720)
 
+    # Events are kept this long for streams resuming with Last-Event-ID (older ones are
+    # pruned by the worker; a resume from before the oldest kept event gets `event: reset`).
+    event_retention_hours: int = Field(default=72, ge=1, le=24 * 90)
+    # Live streams (SSE): a `: keep-alive` comment this often, so proxies keep the connection
+    # and a gone client is noticed; a stream ends after `sse_max_stream_seconds` (the client
+    # reconnects with Last-Event-ID, and is authenticated again: a revoked token stops there).
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    sse_max_stream_seconds: float = Field(default=1800.0, gt=0)
+    sse_retry_milliseconds: int = Field(default=3000, ge=0, le=600_000)
+
     idempotency_ttl_hours: int = 24
     # A key whose request died mid-way (database cut) is free again after this long.
     idempotency_claim_seconds: float = 60.0

@@ -9,9 +9,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.db import in_use_case, utcnow
+from service.db import in_use_case, use_case, utcnow
+from service.events import repository
 from service.events.catalogue import CATALOGUE, EventType
 from service.events.models import OutboxEvent
 
@@ -89,3 +90,9 @@ def envelope(row: OutboxEvent) -> dict[str, Any]:
         "timestamp": iso_utc(row.timestamp),
         "data": row.data,
     }
+
+
+async def prune_expired(sessionmaker: async_sessionmaker[AsyncSession], *, retention_hours: int) -> int:
+    """Deletes events older than the retention window (keeping the newest); returns how many."""
+    async with sessionmaker() as session, use_case(session):
+        return await repository.prune_before(session, utcnow() - dt.timedelta(hours=retention_hours))
