@@ -43,16 +43,15 @@ _FRAMES = (
     "browsers read it with fetch, as EventSource cannot send headers (docs/events.md)."
 )
 _STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "An endless `text/event-stream`.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-    }
+    200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
 }
 
 
 @router.get(
     "/me/events",
     response_class=EventStream,
+    status_code=200,
+    response_description="An endless `text/event-stream`.",
     responses=_STREAM_RESPONSE,
     description=f"Your live events (people only): what your feed is about. {_FRAMES}",
 )
@@ -70,6 +69,8 @@ async def my_events(
 @router.get(
     "/pitch/{product_key}/events",
     response_class=EventStream,
+    status_code=200,
+    response_description="An endless `text/event-stream`.",
     responses=_STREAM_RESPONSE,
     description=f"`pitch.changed` of one product, live (whoever may read its pitch). {_FRAMES}",
 )
