@@ -539,3 +539,27 @@ async def test_rows_seen_by_a_stream_are_sequenced_only(app, hub):
         assert rows == []
         count = await session.scalar(sa.select(sa.func.count()).select_from(OutboxEvent))
         assert count == 1
+
+
+async def test_a_backlog_larger_than_a_batch_arrives_whole_and_in_order(app, callers, hub, monkeypatch):
+    from service.streams import service as streams_service
+
+    monkeypatch.setattr(streams_service, "BATCH", 3)
+    product, other = await make_product(app), await make_product(app)
+    headers = callers.headers("svc_pitch")
+    async with Stream(app, pitch_stream(product.key), headers) as stream:
+        await first_frame_is_retry(stream)
+        start = await deliver(app, hub)
+    for n in range(8):
+        await pitch_changed(app, product.key, n)
+        await pitch_changed(app, other.key, n)  # interleaved, filtered out in SQL
+    await deliver(app, hub)
+    async with Stream(
+        app, pitch_stream(product.key), {**headers, "Last-Event-ID": str(start or 0)}
+    ) as stream:
+        got = []
+        for _ in range(8):
+            frame = await stream.next_event()
+            got.append(httpx.Response(200, content=frame.data).json()["data"]["revision"])
+        assert got == list(range(8))
+        assert await stream.nothing_within(0.3)

@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth.principal import Principal
@@ -34,9 +35,12 @@ from service.events.hub import EventHub
 from service.events.models import OutboxEvent
 from service.events.service import envelope
 from service.feedback import service as feedback_service
+from service.logging import get_logger
 from service.people import service as people_service
 from service.pitch import service as pitch_service
 from service.streams.relevance import PERSON_TYPES, PersonContext, relevant
+
+log = get_logger("cuecard.streams")
 
 BATCH = 200  # events read per query: what one stream holds at most
 # A person's context (their campaigns, products, department) is re-read this often, and when
@@ -186,15 +190,26 @@ async def frames(hub: EventHub, settings: Settings, plan: Plan, start: Start) ->
     while not hub.closing:
         upto = hub.newest
         if upto > cursor:
-            async with hub.sessionmaker() as session:
-                batch = await events_repository.events_after(
-                    session, cursor, upto=upto, limit=BATCH, types=plan.types, product_key=plan.product_key
-                )
-            for row in batch:
-                if await plan.keep(row):
-                    yield _event_frame(row)
-                    told = row.seq or told
-                    written = time.monotonic()
+            try:
+                async with hub.sessionmaker() as session:
+                    batch = await events_repository.events_after(
+                        session,
+                        cursor,
+                        upto=upto,
+                        limit=BATCH,
+                        types=plan.types,
+                        product_key=plan.product_key,
+                    )
+                kept = [row for row in batch if await plan.keep(row)]
+            except SQLAlchemyError as exc:
+                # The database is unreachable: end the stream; the client reconnects with
+                # Last-Event-ID after `retry:` and resumes where this one stopped.
+                log.warning("event_stream_read_failed", error=type(exc).__name__)
+                return
+            for row in kept:
+                yield _event_frame(row)
+                told = row.seq or told
+                written = time.monotonic()
             if len(batch) == BATCH:
                 cursor = batch[-1].seq or cursor
                 continue  # more to read before waiting
