@@ -93,9 +93,12 @@ def pitch_stream(product_key: str) -> str:
     return f"/api/v1/pitch/{product_key}/events"
 
 
-async def first_frame_is_retry(stream: Stream) -> None:
+async def first_frame_is_retry(stream: Stream) -> str:
+    """The first frame: the reconnection delay and where the stream starts; returns the id."""
     frame = await stream.next_frame()
     assert frame.retry is not None and int(frame.retry) > 0
+    assert frame.id is not None and frame.event is None and frame.data is None
+    return frame.id
 
 
 # --- the pitch stream ------------------------------------------------------------------------------
@@ -563,3 +566,27 @@ async def test_a_backlog_larger_than_a_batch_arrives_whole_and_in_order(app, cal
             got.append(httpx.Response(200, content=frame.data).json()["data"]["revision"])
         assert got == list(range(8))
         assert await stream.nothing_within(0.3)
+
+
+async def test_a_client_that_reconnects_before_any_event_misses_nothing(app, callers, hub, fast_settings):
+    """The first frame's id is where "now" was: events committed while the client was away
+    (the stream ended, the network dropped) are sent on reconnection, the stream's last
+    frame moving the id past what it skipped."""
+    fast_settings(sse_max_stream_seconds=0.3)
+    product, other = await make_product(app), await make_product(app)
+    headers = callers.headers("svc_pitch")
+    async with Stream(app, pitch_stream(product.key), headers) as stream:
+        started = await first_frame_is_retry(stream)
+        await pitch_changed(app, other.key)
+        skipped = await deliver(app, hub)
+        last = await stream.next_frame(3)
+        assert last.id == str(skipped) and last.data is None
+        with pytest.raises(EOFError):
+            await stream.next_frame(3)  # ended after its maximum time
+    assert int(started) < skipped
+    await pitch_changed(app, product.key, 7)  # while away, and no hub told
+    await sequencer.sequence(app.state.sessionmaker)
+    fast_settings(sse_max_stream_seconds=30)
+    async with Stream(app, pitch_stream(product.key), {**headers, "Last-Event-ID": started}) as again:
+        frame = await again.next_event()
+        assert httpx.Response(200, content=frame.data).json()["data"]["revision"] == 7

@@ -85,6 +85,7 @@ What the stream sends:
 
 ```text
 retry: 3000
+id: 1041
 
 id: 1042
 event: pitch.changed
@@ -94,12 +95,15 @@ data: {"id":"5b0c8e52-…","type":"pitch.changed","version":1,"timestamp":"…",
 
 ```
 
-- `retry:` first: how long to wait before reconnecting, in milliseconds.
+- `retry:` and `id:` first: how long to wait before reconnecting, in milliseconds, and where
+  the stream starts; keep that `id` as the last one, so a reconnection before any event arrived
+  misses nothing.
 - One block per event: `id:` is the event's position in commit order (`seq`), `event:` its
   type, `data:` the envelope above on one line.
 - `: keep-alive` comments when nothing was sent for `CUECARD_SSE_HEARTBEAT_SECONDS` (default
   15); one may carry an `id:` without data, when events not meant for this stream moved its
-  position on: keep it as the last id, so a reconnection does not read them again.
+  position on: keep it as the last id, so a reconnection does not read them again (a stream
+  that ends may send such an `id:` last).
 - With no `Last-Event-ID` the stream starts at "now": only events committed after it.
 - Reconnect with `Last-Event-ID: <the last id received>`: the stream resumes right after it,
   with no gap and no duplicate, for as long as events are kept
@@ -147,7 +151,7 @@ async function follow(url, token, onEvent) {
             else if (field === "data") data.push(text);
             else if (field === "retry" && /^\d+$/.test(text)) retry = Number(text);
           }
-          if (id !== null) lastId = id; // also from a keep-alive that carries one
+          if (id !== null) lastId = id; // also from the first block and keep-alives
           if (data.length) onEvent(type, JSON.parse(data.join("\n"))); // "reset": re-read your view
         }
       }

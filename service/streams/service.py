@@ -6,13 +6,15 @@ batches, after the last `seq` it looked at; between batches it waits on the proc
 own cursor and at most one batch, never a queue that grows with every event.
 
 Frames (https://html.spec.whatwg.org/multipage/server-sent-events.html):
-- `retry: <ms>` first, the reconnection delay a client should use;
+- `retry: <ms>` and `id: <seq>` first: the reconnection delay a client should use, and where
+  the stream starts (so a client that reconnects before any event arrived misses nothing);
 - `id: <seq>`, `event: <type>`, `data: <envelope JSON>` per event;
 - `id: <newest seq>`, `event: reset`, `data: {"reason": ...}` when `Last-Event-ID` cannot be
   resumed (older than the oldest kept event, not a number, or ahead of the newest): the client
   missed events and should re-read what it shows; the stream goes on from now;
 - `: keep-alive` comments when nothing was sent for a while, with `id: <seq>` when events the
-  stream skipped (not the caller's) moved its cursor on, so a reconnection does not re-read them.
+  stream skipped (not the caller's) moved its cursor on, so a reconnection does not re-read them
+  (and such an `id:` as the last frame of a stream that ends).
 """
 
 from __future__ import annotations
@@ -183,7 +185,9 @@ async def frames(hub: EventHub, settings: Settings, plan: Plan, start: Start) ->
     ends_at = time.monotonic() + settings.sse_max_stream_seconds
     cursor = start.cursor  # every seq up to here was looked at
     told = cursor  # the client's Last-Event-ID as of what we sent
-    yield _frame(("retry", str(settings.sse_retry_milliseconds)))
+    # The client learns at once where "now" was: a reconnection before any event arrives
+    # resumes from there (not from a later "now", which would skip what came in between).
+    yield _frame(("retry", str(settings.sse_retry_milliseconds)), ("id", str(cursor)))
     if start.reset is not None:
         yield _frame(("id", str(cursor)), ("event", "reset"), ("data", json.dumps({"reason": start.reset})))
     written = time.monotonic()
@@ -216,7 +220,7 @@ async def frames(hub: EventHub, settings: Settings, plan: Plan, start: Start) ->
             cursor = upto
         now = time.monotonic()
         if now >= ends_at:
-            return
+            break
         idle = now - written
         if idle >= heartbeat:
             yield KEEP_ALIVE + (_frame(("id", str(cursor))) if cursor > told else b"\n")
@@ -224,3 +228,5 @@ async def frames(hub: EventHub, settings: Settings, plan: Plan, start: Start) ->
             written = now
             continue
         await hub.wait(cursor, min(heartbeat - idle, ends_at - now))
+    if cursor > told:
+        yield _frame(("id", str(cursor)))  # where to resume: past what this stream skipped
