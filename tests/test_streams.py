@@ -590,3 +590,49 @@ async def test_a_client_that_reconnects_before_any_event_misses_nothing(app, cal
     async with Stream(app, pitch_stream(product.key), {**headers, "Last-Event-ID": started}) as again:
         frame = await again.next_event()
         assert httpx.Response(200, content=frame.data).json()["data"]["revision"] == 7
+
+
+async def test_a_servers_exit_signal_ends_open_streams_at_once(settings):
+    """uvicorn drains open responses before the lifespan's shutdown: a stream would hold the
+    exit for the whole grace period. `close_all()` at the exit signal ends it at once."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from service.events.hub import close_all
+    from service.main import create_app
+    from tests.live import free_port
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=30,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    async with asyncio.timeout(20):
+        while not server.started:  # noqa: ASYNC110 - uvicorn's flag, in another thread
+            await asyncio.sleep(0.05)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        headers = await make_admin_token(http, settings)
+        async with http.stream("GET", "/api/v1/me/events", headers=headers) as response:
+            assert response.status_code == 200
+            lines = response.aiter_lines()
+            assert (await anext(lines)).startswith("retry: ")
+            server.should_exit = True  # what SIGTERM does
+            await asyncio.sleep(1)
+            assert thread.is_alive()  # draining: waiting for the stream to end
+            started = time.monotonic()
+            close_all()  # what `cuecard serve` does on the exit signal
+            async with asyncio.timeout(5):
+                async for _line in lines:
+                    pass  # the server ends the stream: the client sees its end
+    await asyncio.to_thread(thread.join, 10)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 5

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import weakref
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +26,17 @@ from service.events import repository
 from service.logging import get_logger
 
 log = get_logger("cuecard.events.hub")
+
+
+_hubs: weakref.WeakSet[EventHub] = weakref.WeakSet()
+
+
+def close_all() -> None:
+    """Ends every live stream in this process, now: for the server's exit signal. uvicorn waits
+    for open responses (up to its graceful-shutdown timeout) before the app's lifespan shutdown
+    runs, so a stream the lifespan closes would hold every deploy for that long."""
+    for hub in list(_hubs):
+        hub.close()
 
 
 class EventHub:
@@ -50,6 +62,7 @@ class EventHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poller: asyncio.Task[None] | None = None
         self._polled_at = 0.0
+        _hubs.add(self)
 
     # --- what tells the hub of commits ---------------------------------------------------------
 
