@@ -113,9 +113,15 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # How often it looks for what time made due (steps, evidence, overdue feedback, checks).
     clock_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
-    # Events are kept this long (live streams resume within it; webhooks retry within it),
-    # then the worker prunes them.
+    # Events are kept this long for streams resuming with Last-Event-ID (older ones are
+    # pruned by the worker; a resume from before the oldest kept event gets `event: reset`).
     event_retention_hours: int = Field(default=72, ge=1, le=24 * 90)
+    # Live streams (SSE): a `: keep-alive` comment this often, so proxies keep the connection
+    # and a gone client is noticed; a stream ends after `sse_max_stream_seconds` (the client
+    # reconnects with Last-Event-ID, and is authenticated again: a revoked token stops there).
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    sse_max_stream_seconds: float = Field(default=1800.0, gt=0)
+    sse_retry_milliseconds: int = Field(default=3000, ge=0, le=600_000)
 
     idempotency_ttl_hours: int = 24
     # A key whose request died mid-way (database cut) is free again after this long.

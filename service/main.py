@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import gc
+import signal
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
@@ -27,6 +31,9 @@ from service.clients import rest as clients_rest
 from service.clients.service import FailureLimiter
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
+from service.events import sequencer
+from service.events.hub import close_all as close_all_streams
+from service.events.hub import hub_for
 from service.events.service import COMMITTED_SIGNAL, CommittedSignal
 from service.evidence import rest as evidence_rest
 from service.feed import rest as feed_rest
@@ -42,6 +49,7 @@ from service.pitch import cache as pitch_cache
 from service.pitch import rest as pitch_rest
 from service.products import rest as products_rest
 from service.scim import rest as scim_rest
+from service.streams import rest as streams_rest
 from service.webhooks import rest as webhooks_rest
 from service.wiring import connect_domains, session_info
 from service.worker import Worker, running
@@ -77,6 +85,38 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def _end_streams_on_exit_signal() -> Callable[[], None]:
+    """Chains the server's SIGTERM/SIGINT handlers so an exit signal ends live streams at once.
+
+    uvicorn lets open responses finish before the lifespan shutdown runs, and a live stream
+    never finishes by itself: without this, one open stream would hold every deploy for the
+    whole graceful-shutdown time. Only where a server installed handlers (uvicorn, in the main
+    thread); returns what puts the previous handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    chained: dict[int, Callable[[int, FrameType | None], Any]] = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            chained[signum] = handler
+    if signal.SIGTERM not in chained:  # Python's default: no server is handling exit signals
+        return lambda: None
+
+    def on_exit(signum: int, frame: FrameType | None) -> None:
+        close_all_streams()
+        chained[signum](signum, frame)
+
+    for number in chained:
+        signal.signal(number, on_exit)
+
+    def restore() -> None:
+        for number, handler in chained.items():
+            if signal.getsignal(number) is on_exit:
+                signal.signal(number, handler)
+
+    return restore
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -84,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub = hub_for(app)
         listener = None
         if app.state.engine.dialect.name == "postgresql":
             # Other replicas' changes reach this process's caches through NOTIFY: pitches
@@ -91,12 +132,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             listener = ChangeListener(asyncpg_dsn(app.state.engine.url))
             listener.subscribe(pitch_cache.CHANNEL, app.state.pitch_cache)
             listener.subscribe(auth_cache.CHANNEL, app.state.auth_cache)
+            # Live streams wake when any replica's sequencer numbers new events.
+            listener.subscribe(sequencer.CHANNEL, hub)
             listener.start()
         app.state.listener = listener
         background = AsyncExitStack()
         app.state.worker = None
         if settings.embedded_worker:
-            worker = Worker(app.state.sessionmaker, settings)
+            worker = Worker(app.state.sessionmaker, settings, published=hub.published)
             # A use case of this process that commits events wakes it: handed on at once.
             app.state.events_committed.listeners.append(worker.wake)
             # Leaving the stack drains it: the job running finishes (a delivery is recorded).
@@ -107,7 +150,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # process: keep it out of the cyclic collector's full passes (shorter GC pauses, p99).
         gc.collect()
         gc.freeze()
+        restore_signals = _end_streams_on_exit_signal()
         yield
+        restore_signals()
+        await hub.aclose()  # open streams end (their clients resume with Last-Event-ID)
         await background.aclose()
         if listener is not None:
             await listener.stop()
@@ -182,6 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(campaigns_rest.router)
     app.include_router(scim_rest.router)
     app.include_router(webhooks_rest.router)
+    app.include_router(streams_rest.router)
     app.include_router(graphql.build_router(settings), prefix="/graphql", include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The CRM's hot read goes around the stack Starlette builds on the first request.

@@ -20,15 +20,15 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import Settings
-from service.db import use_case, utcnow
+from service.db import utcnow
 from service.events import clock, sequencer
+from service.events import service as events_service
 from service.events.models import OutboxEvent
 from service.logging import get_logger
 
@@ -93,8 +93,10 @@ class Worker:
         return fired
 
     async def _prune(self) -> int:
-        cutoff = utcnow() - timedelta(hours=self.settings.event_retention_hours)
-        return await prune_events(self.sessionmaker, cutoff, limit=_PRUNE_BATCH)
+        retention = self.settings.event_retention_hours
+        return await events_service.prune_expired(
+            self.sessionmaker, retention_hours=retention, limit=_PRUNE_BATCH
+        )
 
     def wake(self) -> None:
         """Run the jobs now rather than at their next interval (a change was just committed)."""
@@ -148,23 +150,6 @@ _SEQUENCE_BATCH = 500
 _CLOCK_BATCH = 500
 _PRUNE_BATCH = 5_000
 _PRUNE_EVERY_SECONDS = 600.0
-
-
-async def prune_events(
-    sessionmaker: async_sessionmaker[AsyncSession], older_than: datetime, *, limit: int = _PRUNE_BATCH
-) -> int:
-    """Deletes up to `limit` events handed on before `older_than`; returns how many. Events
-    not yet numbered are kept whatever their age: nothing has seen them."""
-    outbox = OutboxEvent.__table__.c
-    async with sessionmaker() as session, use_case(session):
-        old = (
-            sa.select(outbox.position)
-            .where(outbox.timestamp < older_than, outbox.seq.is_not(None))
-            .order_by(outbox.position)
-            .limit(limit)
-        )
-        result = await session.execute(sa.delete(OutboxEvent).where(outbox.position.in_(old)))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a DELETE's CursorResult
 
 
 @contextlib.asynccontextmanager

@@ -20,6 +20,8 @@ class Row:
     headers: dict[str, str] | None = None
     # Per-caller setup for state-changing rows (a fresh draft to submit, ...): extra path params.
     prepare: Callable[[Any, dict[str, Any]], Awaitable[dict[str, str]]] | None = None
+    # A live stream (SSE): opened, its status read, then closed (a 200 never ends).
+    stream: bool = False
 
     def status_for(self, caller: str) -> int:
         return self.expected.get(caller, self.expected.get(ANY, 0))

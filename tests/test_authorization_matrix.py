@@ -28,9 +28,11 @@ from tests.factories import (
 )
 from tests.matrix import ANY, Row, admin_only, authed
 from tests.scim import matrix_rows as scim_rows
+from tests.sse import Stream
+from tests.streams import matrix_rows as stream_rows
 from tests.webhooks import matrix_rows as webhook_rows
 
-DOMAIN_ROWS = (campaign_rows, scim_rows, client_rows, webhook_rows)
+DOMAIN_ROWS = (campaign_rows, scim_rows, client_rows, webhook_rows, stream_rows)
 
 PUBLIC = {ANY: 200}
 WRITE_DRAFT = {
@@ -633,9 +635,14 @@ async def test_rest_matrix(app, client, context, route):
             kwargs["json"] = row.body(context)
         if row.form:
             kwargs["data"] = row.form(context)
-        response = await client.request(method, path, **kwargs)
-        if response.status_code != row.status_for(caller):
-            mismatches.append((caller, row.status_for(caller), response.status_code, response.text[:200]))
+        if row.stream:
+            async with Stream(app, path, headers) as stream:
+                status, text = stream.status, "" if stream.status == 200 else await stream.text()
+        else:
+            response = await client.request(method, path, **kwargs)
+            status, text = response.status_code, response.text
+        if status != row.status_for(caller):
+            mismatches.append((caller, row.status_for(caller), status, text[:200]))
     assert not mismatches, f"{method} {template}: (caller, expected, got, body) {mismatches}"
 
 

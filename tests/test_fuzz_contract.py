@@ -97,7 +97,7 @@ def test_every_operation_keeps_its_contract(fuzz_schema, seeded: Seeded, caller:
     started = time.perf_counter()
     for result in fuzz_schema.get_all_operations():
         operation = result.ok()
-        if only and only not in operation.path:
+        if (only and only not in operation.path) or _streams(operation):
             continue
         try:
             _fuzz(operation, seeded, seeded.headers[caller], sent)
@@ -109,6 +109,13 @@ def test_every_operation_keeps_its_contract(fuzz_schema, seeded: Seeded, caller:
     )
     assert only or len(sent) >= 68, sorted(sent)
     assert not failures, f"{len(failures)} operation(s) broke the contract:\n\n" + "\n\n".join(failures)
+
+
+def _streams(operation) -> bool:
+    """A live stream (SSE) never ends, and the in-process client waits for a whole response:
+    its 200 would hang the run. tests/test_streams.py and the authorization matrix cover them."""
+    content = operation.definition.raw.get("responses", {}).get("200", {}).get("content", {})
+    return "text/event-stream" in content
 
 
 def _fuzz(operation, seeded: Seeded, headers: dict[str, str], sent: dict[str, int]) -> None:

@@ -167,7 +167,7 @@ async def test_the_embedded_worker_hands_on_a_commit_at_once_not_at_its_next_pol
 async def test_pruning_removes_only_events_handed_on_before_the_window(app, settings) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from service.worker import prune_events
+    from service.events.service import prune_expired
 
     for _ in range(3):
         await _emit(app)
@@ -179,8 +179,8 @@ async def test_pruning_removes_only_events_handed_on_before_the_window(app, sett
         first = sa.select(sa.func.min(outbox.position)).scalar_subquery()
         await conn.execute(sa.update(OutboxEvent).where(outbox.position == first).values(timestamp=old))
         await conn.execute(sa.update(OutboxEvent).where(outbox.seq.is_(None)).values(timestamp=old))
-    cutoff = datetime.now(UTC) - timedelta(hours=settings.event_retention_hours)
-    assert await prune_events(app.state.sessionmaker, cutoff) == 1  # the first: old and handed on
+    retention = settings.event_retention_hours
+    assert await prune_expired(app.state.sessionmaker, retention_hours=retention) == 1  # old, handed on
     async with app.state.sessionmaker() as session:
         left = (await session.execute(sa.select(outbox.seq).order_by(outbox.position))).scalars().all()
     assert len(left) == 3 and left[-1] is None  # the recent ones and the one nobody has seen

@@ -741,3 +741,14 @@ async def my_campaign_steps(session: AsyncSession, principal: Principal) -> list
             )
     steps.sort(key=lambda s: (s.at, s.campaign_name, s.step_index))
     return steps
+
+
+async def my_active_campaigns(session: AsyncSession, principal: Principal) -> dict[uuid.UUID, str]:
+    """The active campaigns the calling person is in, each with its product's key (what their
+    live stream follows); empty for anyone else."""
+    if principal.person_id is None:
+        return {}
+    return {
+        row.Campaign.id: row.product_key
+        for row in await repository.active_memberships(session, principal.person_id)
+    }

@@ -59,6 +59,117 @@ may subscribe to every type. Types marked *admins only* carry unpublished work.
 | --- | --- | --- | --- |
 """
 
+_STREAMS = r"""
+## Live streams (Server-Sent Events)
+
+Two endpoints stream events as they commit, as `text/event-stream`:
+
+- `GET /api/v1/me/events`: a person's own events (people only; service accounts get 403):
+  campaign steps due for them and their overdue notices, their acknowledgements and checks
+  (`person_id` is theirs), the `pitch.changed`, `brief.published` and withdrawn or expired
+  messages of the products their active campaigns are about, `message.published` for those
+  products when addressed to their department or to `all`, their campaigns starting
+  (`campaign.activated`), and the feedback they filed moving on (`feedback.transitioned`).
+  Nothing about another person, nor about a product outside their campaigns.
+- `GET /api/v1/pitch/{product_key}/events`: `pitch.changed` of one product, for whoever may
+  read its pitch (every person; service clients with `pitch:read`, or `briefs:read`). 403
+  without it, 404 for a product that does not exist (one with nothing published yet may be
+  watched: its first publish arrives).
+
+Authenticate with the `Authorization: Bearer` header, as every request. A token in the query
+string is never read (`?access_token=` is refused as an unknown parameter, 422): URLs end up in
+logs. Browsers therefore read streams with `fetch`, not `EventSource` (which cannot send
+headers); see the client below.
+
+What the stream sends:
+
+```text
+retry: 3000
+id: 1041
+
+id: 1042
+event: pitch.changed
+data: {"id":"5b0c8e52-…","type":"pitch.changed","version":1,"timestamp":"…","data":{…}}
+
+: keep-alive
+
+```
+
+- `retry:` and `id:` first: how long to wait before reconnecting, in milliseconds, and where
+  the stream starts; keep that `id` as the last one, so a reconnection before any event arrived
+  misses nothing.
+- One block per event: `id:` is the event's position in commit order (`seq`), `event:` its
+  type, `data:` the envelope above on one line.
+- `: keep-alive` comments when nothing was sent for `CUECARD_SSE_HEARTBEAT_SECONDS` (default
+  15); one may carry an `id:` without data, when events not meant for this stream moved its
+  position on: keep it as the last id, so a reconnection does not read them again (a stream
+  that ends may send such an `id:` last).
+- With no `Last-Event-ID` the stream starts at "now": only events committed after it.
+- Reconnect with `Last-Event-ID: <the last id received>`: the stream resumes right after it,
+  with no gap and no duplicate, for as long as events are kept
+  (`CUECARD_EVENT_RETENTION_HOURS`, default 72). An id older than the oldest kept event, one
+  that is not a number or one ahead of the newest gets `event: reset` (`data:
+  {"reason": "expired" | "unparseable" | "unknown"}`, with the `id:` to resume from next time)
+  and the stream goes on from now: events were missed, so re-read what you show (the pitch,
+  the feed) once.
+- A stream ends after `CUECARD_SSE_MAX_STREAM_SECONDS` (default 1800) and when the server
+  shuts down: reconnect with `Last-Event-ID` (the token is checked again then).
+
+A browser client (fetch and a stream reader; reconnects with `Last-Event-ID`):
+
+```js
+async function follow(url, token, onEvent) {
+  let lastId = null;
+  let retry = 3000;
+  for (;;) {
+    try {
+      const headers = { Authorization: `Bearer ${token()}`, Accept: "text/event-stream" };
+      if (lastId !== null) headers["Last-Event-ID"] = lastId;
+      const response = await fetch(url, { headers, cache: "no-store" });
+      if (response.status === 401 || response.status === 403 || response.status === 404) {
+        throw new Error(`refused: ${response.status}`); // do not retry a refusal
+      }
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value.replace(/\r\n?/g, "\n");
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let type = "message", data = [], id = null;
+          for (const line of block.split("\n")) {
+            if (line.startsWith(":")) continue; // keep-alive
+            const colon = line.indexOf(":");
+            const field = colon < 0 ? line : line.slice(0, colon);
+            const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+            if (field === "id") id = text;
+            else if (field === "event") type = text;
+            else if (field === "data") data.push(text);
+            else if (field === "retry" && /^\d+$/.test(text)) retry = Number(text);
+          }
+          if (id !== null) lastId = id; // also from the first block and keep-alives
+          if (data.length) onEvent(type, JSON.parse(data.join("\n"))); // "reset": re-read your view
+        }
+      }
+    } catch (error) {
+      if (String(error.message).startsWith("refused")) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, retry));
+  }
+}
+
+follow("/api/v1/pitch/ledger-sync/events", () => currentToken, (type, event) => {
+  if (type === "pitch.changed" || type === "reset") refreshPitch();
+});
+```
+
+`token` is a function so that a reconnection sends a fresh token.
+"""
+
 
 _CLOCK = """## Time that passes
 
@@ -131,6 +242,7 @@ def render_markdown() -> str:
             "```",
         ]
     lines += ["", _CLOCK.rstrip("\n")]
+    lines.append(_STREAMS.rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 

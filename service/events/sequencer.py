@@ -78,8 +78,3 @@ async def sequence(sessionmaker: async_sessionmaker[AsyncSession], *, limit: int
             # Sent at commit, and only if it commits: other replicas' streams wake on it.
             await session.execute(sa.select(sa.func.pg_notify(CHANNEL, str(newest))))
         return newest
-
-
-async def newest_seq(session: AsyncSession) -> int:
-    """The largest `seq` given so far (0 when none)."""
-    return int(await session.scalar(sa.select(sa.func.max(OutboxEvent.seq))) or 0)

@@ -10,10 +10,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from service.db import in_use_case, utcnow
+from service.db import in_use_case, use_case, utcnow
+from service.events import repository
 from service.events.catalogue import CATALOGUE, EventType
 from service.events.models import OutboxEvent
 
@@ -122,3 +123,13 @@ def envelope(row: OutboxEvent) -> dict[str, Any]:
         "timestamp": iso_utc(row.timestamp),
         "data": row.data,
     }
+
+
+async def prune_expired(
+    sessionmaker: async_sessionmaker[AsyncSession], *, retention_hours: int, limit: int | None = None
+) -> int:
+    """Deletes events older than the retention window (at most `limit`, keeping the newest and
+    those not yet handed on); returns how many."""
+    async with sessionmaker() as session, use_case(session):
+        cutoff = utcnow() - dt.timedelta(hours=retention_hours)
+        return await repository.prune_before(session, cutoff, limit=limit)

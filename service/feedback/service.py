@@ -541,3 +541,11 @@ async def transition_feedback(
         product_key=read.product_key,
     )
     return read
+
+
+async def my_filed_ids(session: AsyncSession, principal: Principal, *, limit: int) -> set[uuid.UUID]:
+    """The ids of what the calling person filed, the `limit` with the most recent news (what
+    their live stream follows); empty for anyone else."""
+    if not principal.is_person or principal.person_id is None:
+        return set()
+    return {row.id for row in await repository.filed_by(session, principal.person_id, limit=limit)}

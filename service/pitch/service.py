@@ -17,6 +17,7 @@ from service.pitch.read import RenderedPitch as RenderedPitch
 from service.pitch.read import current_pitch as current_pitch
 from service.pitch.read import pick_locale
 from service.pitch.schemas import UsageCount, UsageCreate, UsageRecorded, UsageSummary
+from service.products import service as products_service
 
 
 @transactional
@@ -65,3 +66,14 @@ async def usage_summary(session: AsyncSession, principal: Principal, product_key
         raise Forbidden("Editors and admins see pitch usage.")
     rows = await repository.usage_summary(session, product_key)
     return UsageSummary(product_key=product_key, counts=[UsageCount(**row._mapping) for row in rows])
+
+
+async def watchable_product(session: AsyncSession, principal: Principal, product_key: str) -> str:
+    """Checks the caller may follow `product_key`'s pitch changes: whoever may read the pitch
+    (403 otherwise, as the pitch read answers), for a product that exists (404), published yet
+    or not (a CRM may wait for its first publish). Returns the key."""
+    if not policies.can_read(principal):
+        raise Forbidden("This token may not read pitches (scope pitch:read).")
+    if await products_service.find_product(session, principal, product_key) is None:
+        raise NotFound(f"No product '{product_key}'.")
+    return product_key
