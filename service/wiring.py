@@ -10,14 +10,19 @@ from typing import Any
 
 from service.campaigns import enrollment
 from service.config import Settings
+from service.events import sequencer
 from service.messages import lint
 from service.people import hooks as people_hooks
+from service.webhooks import delivery as webhook_delivery
 
 
 def connect_domains() -> None:
     """Registers each domain's handlers for the others' changes (idempotent)."""
     # A new hire, a move or a leaver re-decides their campaigns in the same transaction.
     people_hooks.on_person_changed(enrollment.follow_person)
+    # Each sequenced event becomes a delivery per webhook that wants it, in the numbering's
+    # transaction (so exactly once); the worker's `deliver_due` sends them.
+    sequencer.on_sequenced(webhook_delivery.fan_out)
 
 
 def session_info(settings: Settings, word_lists: lint.WordLists | None = None) -> dict[str, Any]:
