@@ -578,3 +578,40 @@ async def test_two_workers_on_two_engines_never_send_one_attempt_twice(
             await engine.dispose()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_webhook_of_a_person_who_is_no_longer_an_admin_is_not_sent_to(
+    app, client, receiver, delivery_settings
+):
+    person = await make_person(app, role="admin")
+    hook = await register(client, bearer(token_for(app, person)), receiver.url())
+    product = await make_product(app)
+    demoted = await client.patch(
+        f"/api/v1/people/{person.id}",
+        json={"role": "editor"},
+        headers=bearer(token_for(app, await make_person(app, role="admin"))),
+    )
+    assert demoted.status_code == 200, demoted.text
+    await pitch_changed(app, product.key)
+    assert await run(app, delivery_settings) == 0 and receiver.hits == []
+    async with app.state.sessionmaker() as session:
+        [row] = (await session.execute(sa.select(WebhookDelivery))).scalars().all()
+    assert str(row.webhook_id) == hook["id"] and row.status == "cancelled"
+    assert row.reason == "cancelled: the person who registered this webhook is no longer an active admin"
+
+
+async def test_delivery_stats_count_what_waits_and_how_attempts_went(
+    app, client, receiver, delivery_settings, admin
+):
+    product = await make_product(app)
+    await register(client, admin, receiver.url())
+    receiver.script["/hook"] = [500]
+    await pitch_changed(app, product.key, 1)
+    assert await run(app, delivery_settings) == 1  # one failed attempt; the delivery waits
+    await pitch_changed(app, product.key, 2)  # not sequenced yet
+    async with app.state.sessionmaker() as session:
+        stats = await webhook_delivery.delivery_stats(session, now=utcnow() + timedelta(seconds=5))
+    assert stats["unsequenced_events"] == 1 and stats["pending_deliveries"] == 1
+    assert stats["outbox_depth"] == 2
+    assert 5 <= stats["oldest_undelivered_age_seconds"] < 120
+    assert stats["attempts_last_hour"] == {"http_error": 1}
