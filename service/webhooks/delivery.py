@@ -179,10 +179,14 @@ async def _give_up_waiting(
     """Deliveries that waited out the give-up window unsent (their webhook paused, or an earlier
     delivery of their lane held them back) are failed; retried ones are judged when recorded."""
     window = timedelta(hours=settings.webhook_give_up_hours)
+    expired = sa.and_(col(WebhookDelivery.status) == _PENDING, col(WebhookDelivery.created_at) < at - window)
     async with sessionmaker() as session, use_case(session):
+        # Looked for first: an UPDATE takes SQLite's write lock even when it changes nothing.
+        if await session.scalar(sa.select(col(WebhookDelivery.id)).where(expired).limit(1)) is None:
+            return
         await session.execute(
             sa.update(WebhookDelivery)
-            .where(col(WebhookDelivery.status) == _PENDING, col(WebhookDelivery.created_at) < at - window)
+            .where(expired)
             .values(
                 status=DeliveryStatus.FAILED.value,
                 reason=f"gave up: not delivered within {settings.webhook_give_up_hours:g} h",
