@@ -128,6 +128,48 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's Prometheus metrics on 127.0.0.1:PORT (/metrics)."),
+    ] = None,
+) -> None:
+    """Run the worker on its own: events handed on, webhooks delivered, time noticed.
+
+    `cuecard serve` embeds one by default; run this where CUECARD_EMBEDDED_WORKER=false, as
+    many as you like on PostgreSQL (they share the work safely). SIGTERM drains and exits 0."""
+    asyncio.run(_run_worker(metrics_port))
+
+
+async def _run_worker(metrics_port: int | None) -> None:
+    from service.db import create_engine, create_sessionmaker
+    from service.logging import configure_logging
+    from service.wiring import connect_domains, session_info
+    from service.worker import Worker, running
+
+    settings = get_settings()
+    configure_logging(settings)
+    connect_domains()
+    engine = create_engine(settings)
+    try:
+        await _require_migrated(engine)
+        if metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            start_http_server(metrics_port, addr="127.0.0.1")
+        stopped = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopped.set)
+        sessions = create_sessionmaker(engine, info=session_info(settings))
+        typer.echo(f"cuecard worker running on {_database_label()} (SIGTERM or Ctrl-C stops it)", err=True)
+        async with running(Worker(sessions, settings), grace_seconds=settings.shutdown_grace_seconds):
+            await stopped.wait()
+    finally:
+        await engine.dispose()
+
+
 def _require_free_port(host: str, port: int) -> None:
     """Say plainly that the port is taken, before anything else (`make run` prints a token
     after this check), instead of uvicorn's log line after start-up."""

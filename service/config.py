@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     feedback_loop_days: str = "triaged=2,decided=14,implemented=30,announced=7"
     max_batch_items: int = 10_000
 
+    # The clock (service/events/clock.py, docs/events.md): evidence.expiring fires this many
+    # days before a claim's verify_by; check.waiting once a submitted check waited this long
+    # for a grade. Nothing that fell due longer ago than the lookback fires at all: a new
+    # deployment, or one back from a long outage, does not replay its history as events.
+    evidence_expiring_days: int = Field(default=14, ge=1, le=365)
+    check_waiting_hours: int = Field(default=48, ge=1, le=24 * 365)
+    clock_lookback_days: int = Field(default=7, ge=1, le=365)
+
     # Where callers reach this service (`https://cuecard.example.com`): the base of absolute
     # URLs in responses (Link rel="next", SCIM meta.location). Unset: those URLs are relative.
     # Never taken from the request's Host header, which the caller controls.
@@ -112,6 +120,16 @@ class Settings(BaseSettings):
     # for longer, and a lease that ran out (its worker died) is claimed again.
     webhook_delivery_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     webhook_delivery_lease_seconds: float = Field(default=120.0, gt=0, le=3600)
+
+    # The worker (service/worker.py): `cuecard serve` runs one in each API process unless this
+    # is false (then run `cuecard worker` on its own); it looks for work this often.
+    embedded_worker: bool = True
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # How often it looks for what time made due (steps, evidence, overdue feedback, checks).
+    clock_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # Events are kept this long (live streams resume within it; webhooks retry within it),
+    # then the worker prunes them.
+    event_retention_hours: int = Field(default=72, ge=1, le=24 * 90)
 
     idempotency_ttl_hours: int = 24
     # A key whose request died mid-way (database cut) is free again after this long.

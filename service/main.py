@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -27,6 +27,7 @@ from service.clients import rest as clients_rest
 from service.clients.service import FailureLimiter
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
+from service.events.service import COMMITTED_SIGNAL, CommittedSignal
 from service.evidence import rest as evidence_rest
 from service.feed import rest as feed_rest
 from service.feedback import rest as feedback_rest
@@ -43,6 +44,7 @@ from service.products import rest as products_rest
 from service.scim import rest as scim_rest
 from service.webhooks import rest as webhooks_rest
 from service.wiring import connect_domains, session_info
+from service.worker import Worker, running
 
 STATIC_DIR = Path(__file__).parent / "static"
 DESCRIPTION = """
@@ -91,11 +93,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             listener.subscribe(auth_cache.CHANNEL, app.state.auth_cache)
             listener.start()
         app.state.listener = listener
+        background = AsyncExitStack()
+        app.state.worker = None
+        if settings.embedded_worker:
+            worker = Worker(app.state.sessionmaker, settings)
+            # A use case of this process that commits events wakes it: handed on at once.
+            app.state.events_committed.listeners.append(worker.wake)
+            # Leaving the stack drains it: the job running finishes (a delivery is recorded).
+            app.state.worker = await background.enter_async_context(
+                running(worker, grace_seconds=settings.shutdown_grace_seconds)
+            )
         # Everything built at start-up (routes, schemas, GraphQL types) lives as long as the
         # process: keep it out of the cyclic collector's full passes (shorter GC pauses, p99).
         gc.collect()
         gc.freeze()
         yield
+        await background.aclose()
         if listener is not None:
             await listener.stop()
         await app.state.engine.dispose()
@@ -126,9 +139,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # This app's lint word lists, from its own settings: the services that lint get them
     # from the session (writes' warnings) or from the lint endpoint, never from the environment.
     app.state.word_lists = lint.WordLists.from_settings(settings)
+    app.state.events_committed = CommittedSignal()
     app.state.sessionmaker = create_sessionmaker(
         engine,
         info={
+            COMMITTED_SIGNAL: app.state.events_committed,
             **pitch_cache.session_info(app.state.pitch_cache),
             **auth_cache.session_info(app.state.auth_cache),
             **session_info(settings, app.state.word_lists),

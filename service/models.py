@@ -3,6 +3,7 @@
 from service.briefs.models import Brief, BriefEvidence
 from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollment
 from service.clients.models import ApiToken, ServiceClient
+from service.events.clock_models import ClockOccurrence
 from service.events.models import OutboxEvent
 from service.evidence.models import Evidence
 from service.feedback.models import FeedbackItem, FeedbackTransition, Theme
@@ -21,6 +22,7 @@ __all__ = [
     "BriefEvidence",
     "Campaign",
     "Check",
+    "ClockOccurrence",
     "Department",
     "DirectoryGroup",
     "DirectoryGroupMember",

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.campaigns import clock as campaigns_clock
 from service.campaigns import enrollment
 from service.config import Settings
-from service.events import sequencer
+from service.events import clock, sequencer
+from service.evidence import clock as evidence_clock
+from service.feedback import clock as feedback_clock
 from service.messages import lint
 from service.people import hooks as people_hooks
 from service.webhooks import delivery as webhook_delivery
@@ -23,6 +26,12 @@ def connect_domains() -> None:
     # Each sequenced event becomes a delivery per webhook that wants it, in the numbering's
     # transaction (so exactly once); the worker's `deliver_due` sends them.
     sequencer.on_sequenced(webhook_delivery.fan_out)
+    # What falls due as time passes: the worker's clock asks each domain (service/events/clock.py).
+    clock.register_detector("campaign.step_due", campaigns_clock.steps_due)
+    clock.register_detector("evidence.expiring", evidence_clock.evidence_expiring)
+    clock.register_detector("evidence.expired", evidence_clock.evidence_expired)
+    clock.register_detector("feedback.overdue", feedback_clock.feedback_overdue)
+    clock.register_detector("check.waiting", campaigns_clock.checks_waiting)
 
 
 def session_info(settings: Settings, word_lists: lint.WordLists | None = None) -> dict[str, Any]:

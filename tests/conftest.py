@@ -64,6 +64,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         var_dir=tmp_path_factory.mktemp("var"),
         jwt_secret=TEST_SECRET,
         log_level="WARNING",
+        # Tests run the worker's jobs themselves, when they mean to (tests/test_worker.py).
+        embedded_worker=False,
     )
 
 
@@ -95,3 +97,16 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def callers(app: FastAPI, client: httpx.AsyncClient) -> Callers:
     """One of each kind of caller, with real tokens: see tests/factories.py."""
     return await make_callers(app, client)
+
+
+@pytest.fixture
+def cli_env(settings: Settings, tmp_path) -> dict[str, str]:
+    """The environment a `cuecard` subprocess gets: this run's database and secret only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUECARD_")}
+    env |= {
+        "CUECARD_DATABASE_URL": settings.database_url,
+        "CUECARD_JWT_SECRET": TEST_SECRET,
+        "CUECARD_VAR_DIR": str(tmp_path / "var"),
+        "CUECARD_LOG_LEVEL": "WARNING",
+    }
+    return env

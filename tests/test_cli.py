@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from service.cli import render_contracts
-from tests.conftest import TEST_SECRET
 from tests.factories import bearer, make_department
 
 CUECARD = str(Path(sys.executable).parent / "cuecard")
-
-
-@pytest.fixture
-def cli_env(settings, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CUECARD_")}
-    env |= {
-        "CUECARD_DATABASE_URL": settings.database_url,
-        "CUECARD_JWT_SECRET": TEST_SECRET,
-        "CUECARD_VAR_DIR": str(tmp_path / "var"),
-        "CUECARD_LOG_LEVEL": "WARNING",
-    }
-    return env
 
 
 async def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:

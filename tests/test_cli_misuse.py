@@ -17,12 +17,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from service.auth.principal import SCOPE_DESCRIPTIONS, SCOPES
-from tests import test_cli
 from tests.conftest import BACKEND, POSTGRES_URL
 from tests.factories import bearer, make_department
 from tests.test_cli import _poll_status, run
-
-cli_env = test_cli.cli_env  # the same fixture: CUECARD_ settings of the suite's database
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,10 +8,13 @@ import os
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import Metric
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
 from service.errors import NotFound, ServiceUnavailable, Unauthenticated
 from service.migrate import current_revision
+from service.worker import backlog_metrics
 
 router = APIRouter(tags=["operations"])
 
@@ -81,5 +84,30 @@ async def metrics(request: Request) -> Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        text = generate_latest(registry)
+    else:
+        text = generate_latest()
+    return Response(text + await _backlog(request), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _backlog(request: Request) -> bytes:
+    """The outbox's backlog, from the database; left out (not an error) while it is down,
+    since the scrape still tells about the process."""
+    try:
+        async with request.app.state.sessionmaker() as session:
+            families = await backlog_metrics(session)
+    except (OSError, SQLAlchemyError):
+        return b""
+    registry = CollectorRegistry()
+    registry.register(_Families(families))
+    return generate_latest(registry)
+
+
+class _Families:
+    """A collector of metric families read once (for a registry of this scrape only)."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families

@@ -160,7 +160,8 @@ CATALOGUE: dict[EventType, EventSpec] = {
     ),
     EventType.EVIDENCE_EXPIRING: EventSpec(
         1,
-        "A piece of evidence reaches its `verify_by` date in N days (configurable).",
+        "Evidence cited by something published is `CUECARD_EVIDENCE_EXPIRING_DAYS` (default 14) days "
+        "or fewer from its `verify_by` date; once per item and `verify_by` (from the clock).",
         "briefs:read",
         {
             "evidence_id": _EVIDENCE,
@@ -170,20 +171,20 @@ CATALOGUE: dict[EventType, EventSpec] = {
             "owner_id": _EDITOR,
             "product_keys": ["ledger-sync"],
         },
-        emitted=False,
     ),
     EventType.EVIDENCE_EXPIRED: EventSpec(
         1,
-        "A piece of evidence passed its `verify_by` date without being verified.",
+        "Evidence cited by something published passed its `verify_by` date unverified: expired from "
+        "00:00 UTC the day after; once per item and `verify_by` (from the clock).",
         "briefs:read",
         {
             "evidence_id": _EVIDENCE,
             "claim": "Customers close the books two days sooner",
             "verify_by": "2026-12-15",
+            "expired_at": "2026-12-16T00:00:00Z",
             "owner_id": _EDITOR,
             "product_keys": ["ledger-sync"],
         },
-        emitted=False,
     ),
     EventType.CAMPAIGN_ACTIVATED: EventSpec(
         1,
@@ -201,16 +202,23 @@ CATALOGUE: dict[EventType, EventSpec] = {
     ),
     EventType.CAMPAIGN_STEP_DUE: EventSpec(
         1,
-        "A campaign step became due for a person (launch `at`, or `day_offset` from a hire date).",
+        "A step of an active campaign became due for a person enrolled in it (launch `at`, or "
+        "`day_offset` days from the hire date at 00:00 UTC); once per step and person, never "
+        "retroactively (from the clock).",
         "campaigns:read",
         {
             "campaign_id": _CAMPAIGN,
-            "step_id": "kickoff",
+            "campaign_name": "Ledger Sync launch",
+            "kind": "launch",
+            "product_key": "ledger-sync",
+            "step_index": 0,
             "person_id": _PERSON,
             "due_at": "2026-12-07T09:00:00Z",
             "channel": "chat",
+            "title": "Kick-off: what changes for our customers",
+            "message_id": _MESSAGE,
+            "exercise": None,
         },
-        emitted=False,
     ),
     EventType.CAMPAIGN_PERSON_OVERDUE: EventSpec(
         1,
@@ -267,15 +275,19 @@ CATALOGUE: dict[EventType, EventSpec] = {
     ),
     EventType.CHECK_WAITING: EventSpec(
         1,
-        "A submitted check has waited too long for a grade.",
+        "A submitted check has waited `CUECARD_CHECK_WAITING_HOURS` (default 48) for a grade; "
+        "once per check (from the clock).",
         "campaigns:read",
         {
             "check_id": _CHECK,
             "person_id": _PERSON,
             "campaign_id": _CAMPAIGN,
+            "brief_id": _BRIEF,
+            "version": 2,
+            "product_key": "ledger-sync",
             "submitted_at": "2026-12-02T14:00:00Z",
+            "waiting_hours": 48,
         },
-        emitted=False,
     ),
     EventType.FEEDBACK_INGESTED: EventSpec(
         1,
@@ -309,10 +321,16 @@ CATALOGUE: dict[EventType, EventSpec] = {
     ),
     EventType.FEEDBACK_OVERDUE: EventSpec(
         1,
-        "A feedback item passed its stage's due time.",
+        "A feedback item is still in its stage past the stage's due time; once per item and due "
+        "time (from the clock).",
         "feedback:read",
-        {"feedback_id": _FEEDBACK, "status": "triaged", "stage_due_at": "2026-12-09T15:00:00Z"},
-        emitted=False,
+        {
+            "feedback_id": _FEEDBACK,
+            "status": "triaged",
+            "stage_due_at": "2026-12-09T15:00:00Z",
+            "product_key": "ledger-sync",
+            "theme_id": _THEME,
+        },
     ),
     EventType.THEME_TRANSITIONED: EventSpec(
         1,

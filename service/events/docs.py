@@ -60,6 +60,39 @@ may subscribe to every type. Types marked *admins only* carry unpublished work.
 """
 
 
+_CLOCK = """## Time that passes
+
+`campaign.step_due`, `evidence.expiring`, `evidence.expired`, `feedback.overdue` and
+`check.waiting` are caused by no request: a clock in the worker (`service/events/clock.py`)
+looks every few seconds for what fell due and emits it. Each occurrence fires **exactly once**
+(also across restarts and with several workers): it is recorded under a unique key in the
+transaction of its event, so an event that rolls back is tried again and a second worker that
+finds the same occurrence emits nothing. The `timestamp` is when the clock noticed it; `data`
+says when it fell due. The rules:
+
+- `campaign.step_due`: for each step of an **active** campaign and each person enrolled in it
+  (not left). A launch or reinforcement step falls due at its `at`, for the people enrolled by
+  then: someone enrolled after that time gets nothing for it. An onboarding step falls due at
+  00:00 UTC on the day `day_offset` days after the person's hire date, for the people enrolled
+  by the end of that day: a hire enrolled on their first day still gets day 0, one enrolled
+  later does not get the steps of earlier days. Once per campaign, step (`step_index`) and
+  person: editing a step that already fired does not fire it again.
+- `evidence.expiring` and `evidence.expired`: for evidence cited by a published brief or
+  message (what a `briefs:read` reader may see) and not replaced. Expiring from 00:00 UTC
+  `CUECARD_EVIDENCE_EXPIRING_DAYS` (default 14) days before `verify_by` until `verify_by`
+  itself; expired from 00:00 UTC the day after `verify_by`. Once per item and `verify_by`:
+  re-verified to a later date, the item may fire again for that date.
+- `feedback.overdue`: an item still in its stage after `stage_due_at`; once per item and due
+  time (the next stage's due time is a new occurrence).
+- `check.waiting`: a check still `submitted` `CUECARD_CHECK_WAITING_HOURS` (default 48) after
+  it was submitted; once per check.
+
+Nothing fires that fell due more than `CUECARD_CLOCK_LOOKBACK_DAYS` (default 7) ago: a new
+deployment, or one back from an outage longer than that, does not replay its history
+(`evidence.expiring` needs no such bound: it only concerns dates still ahead).
+"""
+
+
 def _scope(scope: str | None) -> str:
     return f"`{scope}`" if scope else "admins only"
 
@@ -97,6 +130,7 @@ def render_markdown() -> str:
             json.dumps(example, ensure_ascii=False, indent=2),
             "```",
         ]
+    lines += ["", _CLOCK.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

@@ -6,10 +6,12 @@ import datetime as dt
 import decimal
 import enum
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from service.db import in_use_case, utcnow
 from service.events.catalogue import CATALOGUE, EventType
@@ -18,6 +20,36 @@ from service.events.models import OutboxEvent
 # PostgreSQL cannot store U+0000 in JSONB (nor in text): a NUL that reached a payload from
 # some stored text becomes the replacement character rather than failing the whole use case.
 _NUL, _REPLACEMENT = "\x00", "\ufffd"
+
+# Session.info keys: whether this transaction emitted, and who to tell once it commits.
+_EMITTED = "cuecard.events_emitted"
+COMMITTED_SIGNAL = "cuecard.events_committed"
+
+
+class CommittedSignal:
+    """Tells this process's listeners (its worker) that events were committed, so they are
+    handed on at once rather than at the worker's next poll. Other processes' workers find
+    them by polling; nothing depends on this signal but latency."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[], None]] = []
+
+    def fire(self) -> None:
+        for listener in self.listeners:
+            listener()
+
+
+@event.listens_for(Session, "after_commit")
+def _tell_listeners(session: Session) -> None:
+    if session.info.pop(_EMITTED, False):
+        signal = session.info.get(COMMITTED_SIGNAL)
+        if signal is not None:
+            signal.fire()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_EMITTED, None)
 
 
 def iso_utc(value: dt.datetime) -> str:
@@ -77,6 +109,7 @@ def emit(
         product_key=product_key,
     )
     session.add(row)
+    session.info[_EMITTED] = True
     return row
 
 
