@@ -106,6 +106,20 @@ class Settings(BaseSettings):
     webhook_allow_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
     # After `rotate-secret`, how long the old webhook secret keeps signing beside the new one.
     webhook_secret_overlap_hours: int = Field(default=24, ge=0, le=720)
+    # Delivery (service/webhooks/delivery.py): a failed attempt is retried after a random wait
+    # between 0 and min(cap, base * 2^(attempt-1)) ("full jitter"), until the give-up window
+    # since the delivery was created has passed (then it is `failed`; redeliver sends it again).
+    webhook_retry_base_seconds: float = Field(default=10.0, gt=0, le=3600)
+    webhook_retry_cap_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    webhook_give_up_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    # An endpoint whose newest N attempts all failed, the first of them at least H hours ago,
+    # is paused (`active: false`, `paused_reason`) until an admin resumes it.
+    webhook_pause_after_failures: int = Field(default=10, ge=1, le=10_000)
+    webhook_pause_after_hours: float = Field(default=1.0, ge=0, le=24 * 30)
+    # One attempt's whole time (connect, send, read the answer); a claimed delivery is leased
+    # for longer, and a lease that ran out (its worker died) is claimed again.
+    webhook_delivery_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    webhook_delivery_lease_seconds: float = Field(default=120.0, gt=0, le=3600)
 
     # The worker (service/worker.py): `cuecard serve` runs one in each API process unless this
     # is false (then run `cuecard worker` on its own); it looks for work this often.
@@ -169,6 +183,10 @@ class Settings(BaseSettings):
         if unknown or "" in self.scim_role_group_map:
             raise ValueError(
                 "CUECARD_SCIM_ROLE_GROUPS takes `Group name=role,...` with roles admin, editor, manager, employee"
+            )
+        if self.webhook_delivery_lease_seconds <= self.webhook_delivery_timeout_seconds:
+            raise ValueError(
+                "CUECARD_WEBHOOK_DELIVERY_LEASE_SECONDS must exceed CUECARD_WEBHOOK_DELIVERY_TIMEOUT_SECONDS"
             )
         if self.oidc_issuer and not (self.oidc_jwks_url and self.oidc_audience):
             raise ValueError("CUECARD_OIDC_ISSUER needs CUECARD_OIDC_JWKS_URL and CUECARD_OIDC_AUDIENCE")

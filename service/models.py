@@ -13,7 +13,7 @@ from service.messages.models import Message, MessageEvidence
 from service.people.models import Department, Person
 from service.pitch.models import PitchDocument, PitchUsage
 from service.products.models import Product
-from service.webhooks.models import Webhook
+from service.webhooks.models import Webhook, WebhookDelivery, WebhookDeliveryAttempt
 
 __all__ = [
     "Acknowledgement",
@@ -41,4 +41,6 @@ __all__ = [
     "ServiceClient",
     "Theme",
     "Webhook",
+    "WebhookDelivery",
+    "WebhookDeliveryAttempt",
 ]

@@ -95,15 +95,21 @@ class RowPage(Generic[T]):
     next_cursor: str | None
 
 
-def keyset(stmt: sa.Select[Any], entity: Any, params: PageParams) -> sa.Select[Any]:
-    """`stmt` after the cursor, in keyset order, one row past the page (to know there is more)."""
+def keyset(
+    stmt: sa.Select[Any], entity: Any, params: PageParams, *, newest_first: bool = False
+) -> sa.Select[Any]:
+    """`stmt` after the cursor, in keyset order (or its reverse), one row past the page (to know
+    there is more)."""
     after = params.after
     if after is not None:
         # Typed literals so SQLite compares the same stored text form it wrote.
         bound = sa.tuple_(
             sa.literal(after.created_at, entity.created_at.type), sa.literal(after.id, entity.id.type)
         )
-        stmt = stmt.where(sa.tuple_(entity.created_at, entity.id) > bound)
+        key = sa.tuple_(entity.created_at, entity.id)
+        stmt = stmt.where(key < bound if newest_first else key > bound)
+    if newest_first:
+        return stmt.order_by(entity.created_at.desc(), entity.id.desc()).limit(params.limit + 1)
     return stmt.order_by(entity.created_at, entity.id).limit(params.limit + 1)
 
 
@@ -118,10 +124,16 @@ def _cut(rows: list[Any], params: PageParams) -> RowPage[Any]:
 
 
 async def fetch_page(
-    session: AsyncSession, stmt: sa.Select[Any], entity: Any, params: PageParams
+    session: AsyncSession,
+    stmt: sa.Select[Any],
+    entity: Any,
+    params: PageParams,
+    *,
+    newest_first: bool = False,
 ) -> RowPage[Any]:
     """Apply the keyset for `entity` (a table with created_at and id) and fetch one page."""
-    rows = list((await session.execute(keyset(stmt, entity, params))).scalars().all())
+    stmt = keyset(stmt, entity, params, newest_first=newest_first)
+    rows = list((await session.execute(stmt)).scalars().all())
     return _cut(rows, params)
 
 

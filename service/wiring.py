@@ -11,17 +11,24 @@ from typing import Any
 from service.campaigns import clock as campaigns_clock
 from service.campaigns import enrollment
 from service.config import Settings
-from service.events import clock
+from service.events import clock, sequencer
+from service.events import service as events_service
 from service.evidence import clock as evidence_clock
 from service.feedback import clock as feedback_clock
 from service.messages import lint
 from service.people import hooks as people_hooks
+from service.webhooks import delivery as webhook_delivery
 
 
 def connect_domains() -> None:
     """Registers each domain's handlers for the others' changes (idempotent)."""
     # A new hire, a move or a leaver re-decides their campaigns in the same transaction.
     people_hooks.on_person_changed(enrollment.follow_person)
+    # Each sequenced event becomes a delivery per webhook that wants it, in the numbering's
+    # transaction (so exactly once); the worker's `deliver_due` sends them.
+    sequencer.on_sequenced(webhook_delivery.fan_out)
+    # An event whose delivery still waits outlives the retention window.
+    events_service.keep_while_needed(webhook_delivery.not_awaiting_delivery)
     # What falls due as time passes: the worker's clock asks each domain (service/events/clock.py).
     clock.register_detector("campaign.step_due", campaigns_clock.steps_due)
     clock.register_detector("evidence.expiring", evidence_clock.evidence_expiring)

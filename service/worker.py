@@ -21,16 +21,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
-from prometheus_client.core import GaugeMetricFamily, Metric
+import httpx
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import Settings
-from service.db import utcnow
 from service.events import clock, sequencer
 from service.events import service as events_service
-from service.events.models import OutboxEvent
 from service.logging import get_logger
+from service.webhooks import delivery as webhook_delivery
+from service.webhooks.ssrf import guarded_client
 
 log = get_logger("cuecard.worker")
 
@@ -67,12 +67,17 @@ class Worker:
         self.published = published
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        # Delivery rounds run beside the loop: a receiver slow to answer holds its round (up to
+        # the delivery timeout), not the sequencer, the clock or other receivers' rounds.
+        self._rounds: set[asyncio.Task[int]] = set()
+        self._http: httpx.AsyncClient | None = None
         self.jobs = self._jobs()
 
     def _jobs(self) -> list[Job]:
         poll = self.settings.worker_poll_seconds
         return [
             Job("sequence", self._sequence, poll, batch=_SEQUENCE_BATCH, on_commit=True),
+            Job("deliver", self._deliver, poll, on_commit=True),
             # Exactly once per occurrence however often it runs (service/events/clock.py).
             Job("clock", self._clock, self.settings.clock_interval_seconds, batch=_CLOCK_BATCH),
             Job("prune", self._prune, _PRUNE_EVERY_SECONDS, batch=_PRUNE_BATCH),
@@ -85,6 +90,35 @@ class Worker:
             self.published(newest)
         log.debug("sequenced", newest=newest, ms=round((time.monotonic() - before) * 1000, 1))
         return _SEQUENCE_BATCH if newest else 0
+
+    async def _deliver(self) -> int:
+        """Starts a delivery round unless the most allowed are under way; returns 1 if it did."""
+        self._rounds = {task for task in self._rounds if not task.done()}
+        if len(self._rounds) >= _DELIVERY_ROUNDS:
+            return 0
+        if self._http is None:
+            self._http = guarded_client(self.settings.webhook_allow_hosts)
+        round_ = asyncio.create_task(self._deliver_round(self._http), name="webhook-delivery-round")
+        self._rounds.add(round_)
+        return 1
+
+    async def _deliver_round(self, http: httpx.AsyncClient) -> int:
+        try:
+            sent = await webhook_delivery.deliver_due(
+                self.sessionmaker, self.settings, limit=_DELIVERY_BATCH, client=http
+            )
+        except Exception:  # logged; the next round claims again (leases expire)
+            log.exception("webhook delivery round failed")
+            return 0
+        if sent:
+            self.wake()  # an answered delivery may free the next one of its lane
+        return sent
+
+    async def settle(self) -> None:
+        """Waits for the delivery rounds under way (tests; and draining at stop)."""
+        while self._rounds:
+            rounds, self._rounds = self._rounds, set()
+            await asyncio.gather(*rounds)
 
     async def _clock(self) -> int:
         fired = await clock.detect_due(self.sessionmaker, limit=_CLOCK_BATCH)
@@ -143,11 +177,16 @@ class Worker:
                     await asyncio.wait_for(self._wake.wait(), timeout=wait)
             else:
                 await asyncio.sleep(0)  # a backlog: let the API's requests in between batches
+        await self.settle()  # draining: deliveries under way are sent and recorded
+        if self._http is not None:
+            await self._http.aclose()
         log.info("worker stopped")
 
 
 _SEQUENCE_BATCH = 500
 _CLOCK_BATCH = 500
+_DELIVERY_BATCH = 20
+_DELIVERY_ROUNDS = 4
 _PRUNE_BATCH = 5_000
 _PRUNE_EVERY_SECONDS = 600.0
 
@@ -172,21 +211,34 @@ async def running(worker: Worker, *, grace_seconds: float) -> AsyncIterator[Work
 
 async def backlog_metrics(session: AsyncSession) -> list[Metric]:
     """What an operator alerts on, read from the database (so it covers every worker process):
-    events not yet handed on, and how old the oldest of them is."""
-    outbox = OutboxEvent.__table__.c
-    count, oldest = (
-        await session.execute(
-            sa.select(sa.func.count(), sa.func.min(outbox.timestamp)).where(outbox.seq.is_(None))
-        )
-    ).one()
+    events not yet handed on and webhook deliveries not yet finished, the age of the oldest of
+    them, and the last hour's delivery attempts by outcome; with this process's own attempts
+    as a counter."""
+    stats = await webhook_delivery.delivery_stats(session)
     depth = GaugeMetricFamily(
-        "cuecard_outbox_depth", "Events committed but not yet handed on by a worker", labels=["stage"]
+        "cuecard_outbox_depth",
+        "Events not yet handed on (sequencing) and webhook deliveries not yet finished (delivering)",
+        labels=["stage"],
     )
-    depth.add_metric(["sequencing"], int(count))
+    depth.add_metric(["sequencing"], stats["unsequenced_events"])
+    depth.add_metric(["delivering"], stats["pending_deliveries"])
     age = GaugeMetricFamily(
         "cuecard_outbox_oldest_undelivered_seconds",
         "Age of the oldest event or delivery still waiting (0 when none)",
     )
-    waiting = [oldest] if oldest is not None else []
-    age.add_metric([], max((utcnow() - at).total_seconds() for at in waiting) if waiting else 0.0)
-    return [depth, age]
+    age.add_metric([], stats["oldest_undelivered_age_seconds"])
+    recent = GaugeMetricFamily(
+        "cuecard_webhook_delivery_attempts_last_hour",
+        "Webhook delivery attempts in the last hour, by outcome (all worker processes)",
+        labels=["outcome"],
+    )
+    for outcome, count in sorted(stats["attempts_last_hour"].items()):
+        recent.add_metric([outcome], count)
+    attempts = CounterMetricFamily(
+        "cuecard_webhook_delivery_attempts",
+        "Webhook delivery attempts made by this process, by outcome",
+        labels=["outcome"],
+    )
+    for outcome, count in sorted(webhook_delivery.attempt_outcomes.items()):
+        attempts.add_metric([outcome], count)
+    return [depth, age, recent, attempts]

@@ -131,6 +131,7 @@ async def test_metrics_show_the_backlog_and_its_age(app, client, settings) -> No
 
     empty = gauges((await client.get("/metrics")).text)
     assert empty[("cuecard_outbox_depth", (("stage", "sequencing"),))] == 0
+    assert empty[("cuecard_outbox_depth", (("stage", "delivering"),))] == 0
     assert empty[("cuecard_outbox_oldest_undelivered_seconds", ())] == 0
     await _emit(app)
     await _emit(app)

@@ -370,7 +370,6 @@ CATALOGUE: dict[EventType, EventSpec] = {
         "Sent only to the webhook being tested (`POST /api/v1/webhooks/{id}/test`); never subscribed to.",
         None,
         {"webhook_id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"},
-        emitted=False,
     ),
 }
 

@@ -42,7 +42,13 @@ async def events_after(
     return list((await session.execute(stmt)).scalars())
 
 
-async def prune_before(session: AsyncSession, cutoff: datetime, *, limit: int | None = None) -> int:
+async def prune_before(
+    session: AsyncSession,
+    cutoff: datetime,
+    *,
+    limit: int | None = None,
+    only_if: Collection[sa.ColumnElement[bool]] = (),
+) -> int:
     """Deletes sequenced events older than `cutoff` (at most `limit`, oldest first), always
     keeping the newest one: the sequencer continues from the largest `seq` kept, so it must
     never be pruned (a `seq` given twice would let a stream resume past an event it never
@@ -50,7 +56,7 @@ async def prune_before(session: AsyncSession, cutoff: datetime, *, limit: int | 
     newest = await newest_seq(session)
     old = (
         sa.select(_T.position)
-        .where(_T.seq.is_not(None), _T.seq < newest, _T.timestamp < cutoff)
+        .where(_T.seq.is_not(None), _T.seq < newest, _T.timestamp < cutoff, *only_if)
         .order_by(_T.seq)
         .limit(limit)
     )

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -125,11 +126,26 @@ def envelope(row: OutboxEvent) -> dict[str, Any]:
     }
 
 
+# Conditions an event must meet to be pruned, from the domains that still need some events
+# (registered in service.wiring): each maps the outbox's `id` column to a SQL condition.
+PruneGuard = Callable[[sa.ColumnElement[uuid.UUID]], sa.ColumnElement[bool]]
+_prune_guards: list[PruneGuard] = []
+
+
+def keep_while_needed(guard: PruneGuard) -> None:
+    """Registers a condition for pruning (idempotent): an event it refuses is kept, whatever
+    its age (a webhook delivery still waiting needs its event's payload)."""
+    if guard not in _prune_guards:
+        _prune_guards.append(guard)
+
+
 async def prune_expired(
     sessionmaker: async_sessionmaker[AsyncSession], *, retention_hours: int, limit: int | None = None
 ) -> int:
-    """Deletes events older than the retention window (at most `limit`, keeping the newest and
-    those not yet handed on); returns how many."""
+    """Deletes events older than the retention window (at most `limit`, keeping the newest,
+    those not yet handed on and those a domain still needs); returns how many."""
     async with sessionmaker() as session, use_case(session):
         cutoff = utcnow() - dt.timedelta(hours=retention_hours)
-        return await repository.prune_before(session, cutoff, limit=limit)
+        id_column = OutboxEvent.__table__.c.id
+        guards = [guard(id_column) for guard in _prune_guards]
+        return await repository.prune_before(session, cutoff, limit=limit, only_if=guards)

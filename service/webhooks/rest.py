@@ -16,6 +16,7 @@ from service.db import SessionDep
 from service.pagination import Page
 from service.webhooks import service as webhooks_service
 from service.webhooks.schemas import (
+    DeliveryRead,
     WebhookCreate,
     WebhookCreated,
     WebhookRead,
@@ -106,3 +107,58 @@ async def rotate_webhook_secret(
     (`CUECARD_WEBHOOK_SECRET_OVERLAP_HOURS`, 24 by default), so receivers switch at their pace."""
     rotated = await webhooks_service.rotate_secret(session, principal, webhook_id)
     return json(rotated, headers={**NO_STORE, "ETag": etag(rotated.revision)})
+
+
+@router.post("/{webhook_id}/test", status_code=202, response_model=DeliveryRead)
+async def test_webhook(
+    request: Request, webhook_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    """Queue a `webhook.ping` event (`data`: `{"webhook_id"}`) for this webhook alone; the worker
+    sends it, signed as every delivery. 202 with the delivery: follow it at `Location`.
+    409 while the webhook is not active."""
+    delivery = await webhooks_service.test_webhook(session, principal, webhook_id)
+    return _accepted(request, delivery)
+
+
+@router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryRead])
+async def list_deliveries(
+    request: Request, webhook_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, page: PageDep
+) -> Response:
+    """List the webhook's deliveries, newest first, each with every attempt (status code,
+    latency, outcome, error, when it is tried again)."""
+    return page_response(
+        request, await webhooks_service.list_deliveries(session, principal, webhook_id, page)
+    )
+
+
+@router.get("/{webhook_id}/deliveries/{delivery_id}", response_model=DeliveryRead, responses=NOT_MODIFIED)
+async def get_delivery(
+    request: Request,
+    webhook_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Get one delivery of the webhook with every attempt."""
+    delivery = await webhooks_service.get_delivery(session, principal, webhook_id, delivery_id)
+    return resource_response(request, delivery, etag(delivery.revision))
+
+
+@router.post("/{webhook_id}/deliveries/{delivery_id}/redeliver", status_code=202, response_model=DeliveryRead)
+async def redeliver(
+    request: Request,
+    webhook_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Send the delivery's event again, also after it failed for good: a new delivery with the
+    same event (the same `webhook-id`, so receivers de-duplicate). 409 while the delivery is
+    still pending or being delivered, or the webhook is not active."""
+    delivery = await webhooks_service.redeliver(session, principal, webhook_id, delivery_id)
+    return _accepted(request, delivery)
+
+
+def _accepted(request: Request, delivery: DeliveryRead) -> Response:
+    location = f"/api/v1/webhooks/{delivery.webhook_id}/deliveries/{delivery.id}"
+    return resource_response(request, delivery, etag(delivery.revision), status_code=202, location=location)

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from service.fields import InputModel, ReadModel, Slug
+from service.webhooks.models import AttemptOutcome, DeliveryStatus
 
 WebhookURL = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 EventTypeName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -71,3 +72,41 @@ class WebhookSecretRotated(BaseModel):
     secret: str
     previous_secret_expires_at: datetime
     revision: int
+
+
+class DeliveryAttemptRead(BaseModel):
+    """One attempt to send a delivery."""
+
+    attempt: int = Field(description="1 for the first attempt.")
+    at: datetime = Field(description="When it was made.")
+    outcome: AttemptOutcome
+    status_code: int | None = Field(description="The receiver's HTTP status (null: no answer).")
+    latency_ms: int | None
+    error: str | None = Field(description="What went wrong, bounded (null when delivered).")
+    next_attempt_at: datetime | None = Field(description="When it is tried again after this attempt.")
+
+
+class DeliveryRead(BaseModel):
+    """One event sent to one webhook, with every attempt (oldest first). `attempt`,
+    `status_code`, `error`, `latency_ms` and `at` repeat the newest attempt (null before the first)."""
+
+    id: uuid.UUID
+    webhook_id: uuid.UUID
+    event_id: uuid.UUID = Field(
+        description="Sent as `webhook-id` on every attempt: receivers de-duplicate by it."
+    )
+    event_type: str
+    product_key: str | None
+    status: DeliveryStatus
+    attempt: int = Field(description="Attempts made so far.")
+    status_code: int | None
+    error: str | None
+    latency_ms: int | None
+    at: datetime | None = Field(description="When the newest attempt was made.")
+    next_attempt_at: datetime | None = Field(description="When it is (next) due; null once finished.")
+    reason: str | None = Field(description="Why it was cancelled or given up.")
+    redelivery_of: uuid.UUID | None = Field(description="The delivery this one sends again.")
+    created_at: datetime
+    finished_at: datetime | None
+    revision: int  # of this row; the ETag is derived from it
+    attempts: list[DeliveryAttemptRead]

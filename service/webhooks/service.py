@@ -1,7 +1,8 @@
-"""Webhooks for systems: register, list, change, delete, and rotate the signing secret.
+"""Webhooks for systems: register, list, change, delete, rotate the signing secret; test one,
+read its deliveries and send one again.
 
-Delivery (the worker, tests, attempts and redelivery) comes later; these use cases only keep
-the registrations it will read."""
+The worker's side (fan-out of events, sending, retries, pausing) is service/webhooks/delivery.py:
+these use cases only write the deliveries it sends and read what it recorded."""
 
 from __future__ import annotations
 
@@ -16,13 +17,23 @@ from service.auth.principal import Principal
 from service.clients import service as clients_service
 from service.concurrency import check_if_match, etag
 from service.db import session_settings, transactional, utcnow
-from service.errors import Forbidden, Invalid, NotFound, field_error
+from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from service.events import service as events_service
 from service.events.catalogue import EventType, readable_types
 from service.pagination import Page, PageParams, fetch_page
 from service.products import service as products_service
 from service.webhooks import policies
-from service.webhooks.models import Webhook
+from service.webhooks.models import (
+    UNFINISHED,
+    AttemptOutcome,
+    DeliveryStatus,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+)
 from service.webhooks.schemas import (
+    DeliveryAttemptRead,
+    DeliveryRead,
     WebhookCreate,
     WebhookCreated,
     WebhookRead,
@@ -212,3 +223,137 @@ def signing_secrets(webhook: Webhook, *, now: datetime | None = None) -> list[st
     if webhook.previous_secret and expires is not None and expires > at:
         return [webhook.secret, webhook.previous_secret]
     return [webhook.secret]
+
+
+# --- deliveries --------------------------------------------------------------------------------
+
+
+def _delivery_read(delivery: WebhookDelivery, attempts: list[WebhookDeliveryAttempt]) -> DeliveryRead:
+    newest = attempts[-1] if attempts else None
+    return DeliveryRead(
+        id=delivery.id,
+        webhook_id=delivery.webhook_id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        product_key=delivery.product_key,
+        status=DeliveryStatus(delivery.status),
+        attempt=delivery.attempts,
+        status_code=newest.status_code if newest else None,
+        error=newest.error if newest else None,
+        latency_ms=newest.latency_ms if newest else None,
+        at=newest.attempted_at if newest else None,
+        next_attempt_at=delivery.next_attempt_at if delivery.status in UNFINISHED else None,
+        reason=delivery.reason,
+        redelivery_of=delivery.redelivery_of,
+        created_at=delivery.created_at,
+        finished_at=delivery.finished_at,
+        revision=delivery.revision,
+        attempts=[
+            DeliveryAttemptRead(
+                attempt=a.attempt,
+                at=a.attempted_at,
+                outcome=AttemptOutcome(a.outcome),
+                status_code=a.status_code,
+                latency_ms=a.latency_ms,
+                error=a.error,
+                next_attempt_at=a.next_attempt_at,
+            )
+            for a in attempts
+        ],
+    )
+
+
+async def _attempts_of(
+    session: AsyncSession, delivery_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[WebhookDeliveryAttempt]]:
+    """Every attempt of these deliveries, oldest first, in one query."""
+    found: dict[uuid.UUID, list[WebhookDeliveryAttempt]] = {d: [] for d in delivery_ids}
+    if not delivery_ids:
+        return found
+    stmt = (
+        select(WebhookDeliveryAttempt)
+        .where(col(WebhookDeliveryAttempt.delivery_id).in_(delivery_ids))
+        .order_by(col(WebhookDeliveryAttempt.attempted_at), col(WebhookDeliveryAttempt.attempt))
+    )
+    for attempt in (await session.execute(stmt)).scalars():
+        found[attempt.delivery_id].append(attempt)
+    return found
+
+
+async def _require_delivery(
+    session: AsyncSession, webhook: Webhook, delivery_id: uuid.UUID
+) -> WebhookDelivery:
+    delivery = await session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.webhook_id != webhook.id:
+        raise NotFound("No such delivery of this webhook.")
+    return delivery
+
+
+def _check_sending(webhook: Webhook) -> None:
+    if not webhook.active:
+        why = f" ({webhook.paused_reason})" if webhook.paused_reason else ""
+        raise Conflict(f"The webhook is not active{why}; resume it with PATCH active: true first.")
+
+
+async def _new_delivery(session: AsyncSession, delivery: WebhookDelivery) -> DeliveryRead:
+    session.add(delivery)
+    await session.flush()
+    return _delivery_read(delivery, [])
+
+
+@transactional
+async def test_webhook(session: AsyncSession, principal: Principal, webhook_id: uuid.UUID) -> DeliveryRead:
+    """Queues a `webhook.ping` for this webhook alone; the worker sends it."""
+    _check_can_manage(principal)
+    webhook = await _require(session, principal, webhook_id)
+    _check_sending(webhook)
+    event = events_service.emit(session, EventType.WEBHOOK_PING, {"webhook_id": webhook.id})
+    await session.flush()  # the event first: the delivery refers to it
+    # No `event_seq`: asked for by hand, it waits for no other delivery and holds none up.
+    return await _new_delivery(
+        session, WebhookDelivery(webhook_id=webhook.id, event_id=event.id, event_type=event.type)
+    )
+
+
+async def list_deliveries(
+    session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, params: PageParams
+) -> Page[DeliveryRead]:
+    """Lists a webhook's deliveries, newest first, each with its attempts."""
+    _check_can_manage(principal)
+    webhook = await _require(session, principal, webhook_id)
+    stmt = select(WebhookDelivery).where(col(WebhookDelivery.webhook_id) == webhook.id)
+    page = await fetch_page(session, stmt, WebhookDelivery, params, newest_first=True)
+    attempts = await _attempts_of(session, [d.id for d in page.rows])
+    return Page(items=[_delivery_read(d, attempts[d.id]) for d in page.rows], next_cursor=page.next_cursor)
+
+
+async def get_delivery(
+    session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, delivery_id: uuid.UUID
+) -> DeliveryRead:
+    """Gets one delivery of a webhook with its attempts."""
+    _check_can_manage(principal)
+    delivery = await _require_delivery(session, await _require(session, principal, webhook_id), delivery_id)
+    return _delivery_read(delivery, (await _attempts_of(session, [delivery.id]))[delivery.id])
+
+
+@transactional
+async def redeliver(
+    session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, delivery_id: uuid.UUID
+) -> DeliveryRead:
+    """Queues the delivery's event again (a new delivery, the same `webhook-id`), also after it failed."""
+    _check_can_manage(principal)
+    webhook = await _require(session, principal, webhook_id)
+    original = await _require_delivery(session, webhook, delivery_id)
+    if original.status in UNFINISHED:
+        raise Conflict("This delivery is still being delivered; it is retried until it succeeds or gives up.")
+    _check_sending(webhook)
+    return await _new_delivery(
+        session,
+        WebhookDelivery(
+            webhook_id=webhook.id,
+            event_id=original.event_id,
+            event_type=original.event_type,
+            product_key=original.product_key,
+            redelivery_of=original.id,
+        ),
+    )
