@@ -12,6 +12,7 @@ from service.messages.models import Message, MessageEvidence
 from service.people.models import Department, Person
 from service.pitch.models import PitchDocument, PitchUsage
 from service.products.models import Product
+from service.search.models import SearchDocument
 from service.webhooks.models import Webhook
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "PitchDocument",
     "PitchUsage",
     "Product",
+    "SearchDocument",
     "ServiceClient",
     "Theme",
     "Webhook",

@@ -12,12 +12,15 @@ from service.campaigns import enrollment
 from service.config import Settings
 from service.messages import lint
 from service.people import hooks as people_hooks
+from service.search import index as search_index
 
 
 def connect_domains() -> None:
     """Registers each domain's handlers for the others' changes (idempotent)."""
     # A new hire, a move or a leaver re-decides their campaigns in the same transaction.
     people_hooks.on_person_changed(enrollment.follow_person)
+    # Content written through the ORM is indexed for search in its own transaction.
+    search_index.follow_content()
 
 
 def session_info(settings: Settings, word_lists: lint.WordLists | None = None) -> dict[str, Any]:
