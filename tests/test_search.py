@@ -418,3 +418,12 @@ def test_tokens_bigrams_for_japanese_words_for_latin():
         ("格", 10, 11),
     ]
     assert tokens.query_terms("ｶﾞｲﾄﾞ") == tokens.query_terms("ガイド")
+
+
+def test_bigrams_find_every_labelled_text_where_words_do_not():
+    """The figures in service/search/tokens.py's docstring (bench/search/recall.py)."""
+    from bench.search import recall
+
+    assert recall.measure("bigrams") == (1.0, 1.0)
+    assert recall.measure("words")[0] < 0.4
+    assert recall.measure("unigrams")[1] < 0.95

@@ -192,14 +192,17 @@ def score(terms: Sequence[str], title: str, doc_tokens: Sequence[str]) -> float:
     """Each term's saturated frequency (BM25 without corpus statistics, so a score depends on
     the document and the query alone), plus a bonus for a term in the title; averaged over
     the terms and rounded, so ties compare equal on every database and platform."""
-    title_tokens = [t.text for t in tk.tokenize(title)]
+    title_tokens = tk.token_texts(title)
     norm = K1 * (1 - B + B * len(doc_tokens) / TYPICAL_TOKENS)
     total = 0.0
     for term in terms:
-        tf = sum(1 for t in doc_tokens if _matches(t, term))
+        if tk.is_prefix_term(term):
+            tf = sum(1 for t in doc_tokens if t.startswith(term))
+            in_title = any(t.startswith(term) for t in title_tokens)
+        else:
+            tf, in_title = doc_tokens.count(term), term in title_tokens
         total += tf / (tf + norm) if tf else 0.0
-        if any(_matches(t, term) for t in title_tokens):
-            total += TITLE_WEIGHT
+        total += TITLE_WEIGHT if in_title else 0.0
     return round(total / len(terms), 6)
 
 

@@ -8,18 +8,20 @@ would have been. Latin text (any other letters and digits) becomes lowercased wo
 light English plural fold (objections → objection). Each run also ends in its last character
 alone, so a one-character query (値) finds words that start or end with it.
 
-Measured on the labelled sample in bench/search/recall.py (Japanese, English and mixed
-queries over 24 short texts): bigrams find every relevant text (recall 1.00, precision 0.96);
-whole space-separated "words" find 0.41 of them (a Japanese sentence is one word), single
-characters 1.00 at a precision of 0.55 (価格 also matches 評価 and 格安).
+Measured on the labelled sample of bench/search/recall.py (16 Japanese, English and mixed
+queries over 26 short texts, every query token required, English folded alike): bigrams find
+every relevant text (recall 1.00, precision 1.00 there; a bigram can still match across two
+words); whole space-separated words find 0.36 of them (a Japanese sentence is one "word");
+single characters find all at a precision of 0.92 (価格 also matches 評価は格段に).
 
 Tokens are computed here, in Python, and stored: the databases index them verbatim (a
-`tsvector` built with `array_to_tsvector` on PostgreSQL, FTS5 splitting on spaces only on
-SQLite), so both find exactly the same documents.
+`tsvector` built with `array_to_tsvector` on PostgreSQL, FTS5's `ascii` tokenizer on SQLite,
+which splits on spaces and keeps every non-ASCII character), so both find the same documents.
 
-Characters are normalised one at a time (NFKC, then case folding; Latin letters also lose
-their accents), so every token knows where it came from in the original text: highlights are
-offsets into what the caller sees, not into a normalised copy.
+Text is normalised (NFKC, then case folding; Latin letters also lose their accents) so that
+every token knows where it came from in the original: highlights are offsets into what the
+caller sees, not into a normalised copy. When normalising would move characters (ｶﾞ → ガ,
+ß → ss) it goes one character at a time.
 """
 
 from __future__ import annotations
