@@ -1,4 +1,4 @@
-"""GraphQL: the `search` query, the same service call as GET /api/v1/search."""
+"""GraphQL: `search`, the same service call as GET /api/v1/search."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ from service import graphql_kit as gql
 from service.search import service as search_service
 from service.search.schemas import SearchHit
 
-
-@gql.view(SearchHit, name="SearchHit")
-class SearchHitType:
-    """A document matching a search: `highlights` are [start, end) offsets into `snippet`."""
-
-    type: str
-    highlights: list[list[int]]
+gql.view_type(SearchHit, "SearchHit")
 
 
 @strawberry.type

@@ -206,7 +206,7 @@ def score(terms: Sequence[str], title: str, doc_tokens: Sequence[str]) -> float:
     return round(total / len(terms), 6)
 
 
-def _highlights(text: str, terms: Sequence[str], start: int, end: int) -> list[tuple[int, int]]:
+def _highlights(text: str, terms: Sequence[str], start: int, end: int) -> list[list[int]]:
     spans: list[list[int]] = []
     for token in tk.tokenize(text):
         if token.start < start or token.end > end:
@@ -223,10 +223,10 @@ def _highlights(text: str, terms: Sequence[str], start: int, end: int) -> list[t
             spans[-1][1] = max(spans[-1][1], span[1])
         else:
             spans.append(span)
-    return [(a, b) for a, b in spans]
+    return spans
 
 
-def snippet(terms: Sequence[str], title: str, body: str) -> tuple[str, list[tuple[int, int]]]:
+def snippet(terms: Sequence[str], title: str, body: str) -> tuple[str, list[list[int]]]:
     """A window of the body around its first match (the title when the body has none), with
     the matches' [start, end) offsets into that window."""
     first = next((t for t in tk.tokenize(body) if any(_matches(t.text, term) for term in terms)), None)
