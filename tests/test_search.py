@@ -258,6 +258,10 @@ async def test_evidence_behind_an_unpublished_brief_is_not_found(app, client, ca
     async with app.state.sessionmaker() as session:
         await briefs_service.approve_brief(session, principal_of(manager), brief.id)
     assert found(await search(client, callers, q="quokkametric")) == staff
+    # Evidence belongs to the products of what cites it.
+    assert found(await search(client, callers, q="quokkametric", product_key=product.key)) == staff
+    other = await make_product(app)
+    assert found(await search(client, callers, q="quokkametric", product_key=other.key)) == []
 
 
 # --- the index moves with the content -------------------------------------------------------------
