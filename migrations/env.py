@@ -11,11 +11,17 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 import service.models  # noqa: F401  (registers every table on the metadata)
+from service.search.models import is_engine_index
 
 config = context.config
 target_metadata = SQLModel.metadata
 # Arbitrary constant: replicas starting together queue on it instead of racing the upgrade.
 MIGRATION_LOCK_ID = 727_001
+
+
+def _include_name(name: str | None, type_: str, _parents: object) -> bool:
+    # SQLite's FTS5 table and its shadow tables (migration 0015) are the engine's, not models.
+    return not (type_ == "table" and is_engine_index(name))
 
 
 def _configure(connection: sa.Connection | None = None, **kwargs: object) -> None:
@@ -26,6 +32,7 @@ def _configure(connection: sa.Connection | None = None, **kwargs: object) -> Non
         target_metadata=target_metadata,
         render_as_batch=is_sqlite,  # SQLite cannot ALTER most things: copy-and-move tables
         compare_type=True,
+        include_name=_include_name,
         **kwargs,
     )
 

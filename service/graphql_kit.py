@@ -237,7 +237,7 @@ class Connection(Generic[T]):
     @classmethod
     def of(cls, page: Page[Any]) -> Connection[T]:
         """A service page as a connection; the nodes are its items."""
-        edges = [Edge(cursor=Cursor(item.created_at, item.id).encode(), node=item) for item in page.items]
+        edges = [Edge(cursor=_cursor_of(item), node=item) for item in page.items]
         # Relay: endCursor is the last edge's cursor on every page (the last one included, so a
         # client can later ask for what was added after it); null only when there are no edges.
         return cls(
@@ -249,6 +249,10 @@ class Connection(Generic[T]):
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )
+
+
+def _cursor_of(item: Any) -> str:  # a hit in another order (search) knows its own cursor
+    return item.edge_cursor() if hasattr(item, "edge_cursor") else Cursor(item.created_at, item.id).encode()
 
 
 async def run(info: Info, fetch: Fetch, *args: Any, **kwargs: Any) -> Any:

@@ -49,6 +49,7 @@ from service.pitch import cache as pitch_cache
 from service.pitch import rest as pitch_rest
 from service.products import rest as products_rest
 from service.scim import rest as scim_rest
+from service.search import rest as search_rest
 from service.streams import rest as streams_rest
 from service.webhooks import rest as webhooks_rest
 from service.wiring import connect_domains, session_info
@@ -229,6 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scim_rest.router)
     app.include_router(webhooks_rest.router)
     app.include_router(streams_rest.router)
+    app.include_router(search_rest.router)
     app.include_router(graphql.build_router(settings), prefix="/graphql", include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The CRM's hot read goes around the stack Starlette builds on the first request.

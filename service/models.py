@@ -13,6 +13,7 @@ from service.messages.models import Message, MessageEvidence
 from service.people.models import Department, Person
 from service.pitch.models import PitchDocument, PitchUsage
 from service.products.models import Product
+from service.search.models import SearchDocument
 from service.webhooks.models import Webhook, WebhookDelivery, WebhookDeliveryAttempt
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "PitchDocument",
     "PitchUsage",
     "Product",
+    "SearchDocument",
     "ServiceClient",
     "Theme",
     "Webhook",

@@ -17,6 +17,7 @@ from service.evidence import clock as evidence_clock
 from service.feedback import clock as feedback_clock
 from service.messages import lint
 from service.people import hooks as people_hooks
+from service.search import index as search_index
 from service.webhooks import delivery as webhook_delivery
 
 
@@ -35,6 +36,8 @@ def connect_domains() -> None:
     clock.register_detector("evidence.expired", evidence_clock.evidence_expired)
     clock.register_detector("feedback.overdue", feedback_clock.feedback_overdue)
     clock.register_detector("check.waiting", campaigns_clock.checks_waiting)
+    # Content written through the ORM is indexed for search in its own transaction.
+    search_index.follow_content()
 
 
 def session_info(settings: Settings, word_lists: lint.WordLists | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ class Row:
     body: Callable[[dict[str, Any]], Any] | None = None
     form: Callable[[dict[str, Any]], dict[str, str]] | None = None
     headers: dict[str, str] | None = None
+    query: dict[str, str] | None = None  # query parameters a route requires (search's `q`)
     # Per-caller setup for state-changing rows (a fresh draft to submit, ...): extra path params.
     prepare: Callable[[Any, dict[str, Any]], Awaitable[dict[str, str]]] | None = None
     # A live stream (SSE): opened, its status read, then closed (a 200 never ends).

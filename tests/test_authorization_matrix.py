@@ -159,6 +159,8 @@ MATRIX: dict[tuple[str, str], Row] = {
         {**WRITE_DRAFT, "editor": 201, "admin": 201, "employee": 403}, prepare=fresh_brief("published")
     ),
     ("GET", "/api/v1/evidence"): Row(authed(200, svc_people=403)),
+    # Each caller finds what its reads show it; a token that reads none of the types is refused.
+    ("GET", "/api/v1/search"): Row(authed(200, svc_people=403), query={"q": "価格 price"}),
     ("POST", "/api/v1/evidence"): Row({**admin_only(201), "editor": 201}, body=lambda ctx: EVIDENCE),
     # `evidence_id` is cited by nothing published yet: it does not exist for employees and
     # integrations (finding 6); managers see it, and may not change it.
@@ -394,6 +396,10 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
             "svc_people": "NOT_FOUND",
             "anonymous": "UNAUTHENTICATED",
         },
+    ),
+    "search": (
+        '{ search(q: "価格 price", first: 2) { edges { node { type id score } } } }',
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED", "svc_people": "FORBIDDEN"},
     ),
     "evidence": (
         "{ evidence(first: 2) { edges { node { claim etag } } } }",
@@ -635,6 +641,8 @@ async def test_rest_matrix(app, client, context, route):
             kwargs["json"] = row.body(context)
         if row.form:
             kwargs["data"] = row.form(context)
+        if row.query:
+            kwargs["params"] = row.query
         if row.stream:
             async with Stream(app, path, headers) as stream:
                 status, text = stream.status, "" if stream.status == 200 else await stream.text()

@@ -109,6 +109,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     from service.people.graphql import PeopleMutation, PeopleQuery
     from service.pitch.graphql import PitchQuery
     from service.products.graphql import ProductMutation, ProductQuery
+    from service.search.graphql import SearchQuery
 
     query = merge_types(
         "Query",
@@ -124,6 +125,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             ReadinessQuery,
             CheckQuery,
             FeedQuery,
+            SearchQuery,
         ),
     )
     mutation = merge_types(

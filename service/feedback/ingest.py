@@ -29,6 +29,7 @@ from service.feedback import policies, repository
 from service.feedback.schemas import FeedbackCreate, ItemError
 from service.people import service as people_service
 from service.products import service as products_service
+from service.search import index as search_index
 
 Outcome = Literal["created", "updated", "unchanged"]
 
@@ -156,6 +157,8 @@ class Ingest:
         self.errors: dict[int, list[dict[str, Any]]] = {}
         self.outcomes: dict[int, Outcome] = {}
         self._inserting: asyncio.Task[None] | None = None
+        # Keys of the items this run inserted or changed: indexed for search when it finishes.
+        self.written: list[tuple[str, str]] = []
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for o in self.outcomes.values() if o == outcome)
@@ -182,11 +185,13 @@ class Ingest:
             if stored is None:
                 inserts.append(self._new_row(p))
                 self.outcomes[p.index] = "created"
+                self.written.append((p.data.source, p.external_id))
             elif stored.content_hash == p.content_hash and not self._takes_over(stored):
                 self.outcomes[p.index] = "unchanged"
             else:
                 updates.append(self._changed_row(p, stored))
                 self.outcomes[p.index] = "updated"
+                self.written.append((p.data.source, p.external_id))
         if updates:
             await repository.update_items(self.session, updates, now=self.now)
         if inserts:
@@ -197,6 +202,9 @@ class Ingest:
 
     async def finish(self) -> None:
         await self._settle()
+        # Core statements wrote the rows (no flush hook saw them): index them in this transaction.
+        await search_index.index_feedback_keys(self.session, self.written)
+        self.written = []
 
     async def abandon(self) -> None:
         """Stop an INSERT still running (the transaction is rolled back by the caller)."""

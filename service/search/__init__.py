@@ -1,0 +1,1 @@
+"""Search across briefs, messages, evidence, feedback and themes (one index, both databases)."""
