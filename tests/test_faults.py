@@ -92,6 +92,8 @@ async def proxied_app(
         jwt_secret=TEST_SECRET,
         log_level="ERROR",
         db_connect_timeout_seconds=1.0,
+        # The pool is what these tests measure: no worker taking connections beside them.
+        embedded_worker=False,
         **overrides,
     )
     application = create_app(settings)

@@ -42,12 +42,12 @@ The catalogue is **additive**: new types and new fields in `data` may appear at 
 receivers ignore what they do not know. A change that would break a receiver (a field renamed,
 removed or retyped) ships as a new `version` of the type.
 
-Order: the outbox numbers events in the order they were written (within one change, the
-cause first: `brief.published` before the `pitch.changed` it brings). Events about one product
-carry its key, so they can be delivered in order per product (`pitch.changed` never overtakes
-an earlier one for the same product). On PostgreSQL a transaction that began earlier may commit
-later, so a reader resuming "after position N" must allow for a late arrival just below the
-newest position it saw.
+Order: within one change, the cause comes first (`brief.published` before the `pitch.changed`
+it brings). Once a change has committed, the worker's sequencer numbers its events (`seq`, the
+`id:` of a live stream's frames) after every event already numbered, so a reader resuming
+"after N" never misses an event whose transaction began earlier and committed later. Events
+about one product carry its key, and webhooks deliver them in order per product
+(`pitch.changed` never overtakes an earlier one for the same product).
 
 ## Who may read what
 
