@@ -121,6 +121,27 @@ class Settings(BaseSettings):
     webhook_delivery_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     webhook_delivery_lease_seconds: float = Field(default=120.0, gt=0, le=3600)
 
+    # E-mail to people (service/notifications): `smtp://[user:password@]host[:port]`
+    # (`smtps://` for TLS from the start; `?starttls=true` to upgrade). Unset: no e-mail (the
+    # feed and chat still work). E-mail links are absolute, so it needs CUECARD_PUBLIC_URL.
+    smtp_url: str | None = None
+    mail_from: str | None = None
+    # Operators' own templates (`<kind>.<locale>.{subject,txt,html}`) override the shipped ones.
+    templates_dir: Path | None = None
+    # A notification that could not be sent is retried like a webhook delivery (full jitter
+    # between 0 and min(cap, base * 2^(attempt-1))) until the give-up window has passed.
+    notification_retry_base_seconds: float = Field(default=30.0, gt=0, le=3600)
+    notification_retry_cap_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    notification_give_up_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    notification_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    notification_lease_seconds: float = Field(default=120.0, gt=0, le=3600)
+    # A person who has not acknowledged a due step is reminded this long after it fell due
+    # (and again after as long), at most this many times.
+    reminder_after_hours: float = Field(default=48.0, gt=0, le=24 * 60)
+    reminder_max: int = Field(default=2, ge=0, le=20)
+    # The local hour (the person's time zone) a daily digest goes out.
+    digest_hour: int = Field(default=8, ge=0, le=23)
+
     # The worker (service/worker.py): `cuecard serve` runs one in each API process unless this
     # is false (then run `cuecard worker` on its own); it looks for work this often.
     embedded_worker: bool = True
@@ -187,6 +208,10 @@ class Settings(BaseSettings):
         if self.webhook_delivery_lease_seconds <= self.webhook_delivery_timeout_seconds:
             raise ValueError(
                 "CUECARD_WEBHOOK_DELIVERY_LEASE_SECONDS must exceed CUECARD_WEBHOOK_DELIVERY_TIMEOUT_SECONDS"
+            )
+        if self.smtp_url and not (self.public_url and self.mail_from):
+            raise ValueError(
+                "CUECARD_SMTP_URL needs CUECARD_PUBLIC_URL (e-mail links are absolute) and CUECARD_MAIL_FROM"
             )
         if self.oidc_issuer and not (self.oidc_jwks_url and self.oidc_audience):
             raise ValueError("CUECARD_OIDC_ISSUER needs CUECARD_OIDC_JWKS_URL and CUECARD_OIDC_AUDIENCE")

@@ -10,6 +10,7 @@ from service.feedback.models import FeedbackItem, FeedbackTransition, Theme
 from service.groups.models import DirectoryGroup, DirectoryGroupMember
 from service.idempotency.models import IdempotencyRecord
 from service.messages.models import Message, MessageEvidence
+from service.notifications.models import ChatDestination, Notification, NotificationPreferences
 from service.people.models import Department, Person
 from service.pitch.models import PitchDocument, PitchUsage
 from service.products.models import Product
@@ -22,6 +23,7 @@ __all__ = [
     "Brief",
     "BriefEvidence",
     "Campaign",
+    "ChatDestination",
     "Check",
     "ClockOccurrence",
     "Department",
@@ -34,6 +36,8 @@ __all__ = [
     "IdempotencyRecord",
     "Message",
     "MessageEvidence",
+    "Notification",
+    "NotificationPreferences",
     "OutboxEvent",
     "Person",
     "PitchDocument",
