@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
 from service.api.idempotency import IdempotencyKey, idempotent
-from service.api.rest import NOT_MODIFIED, PageDep, json, page_response, resource_response
+from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.concurrency import etag
 from service.db import SessionDep
@@ -61,7 +61,7 @@ async def create_webhook(
 
 @router.get("", response_model=Page[WebhookRead])
 async def list_webhooks(
-    request: Request, session: SessionDep, principal: PrincipalDep, page: PageDep
+    request: Request, session: ReadSessionDep, principal: PrincipalDep, page: PageDep
 ) -> Response:
     """List webhooks, oldest first: every one for admins, a client's own for a client."""
     return page_response(request, await webhooks_service.list_webhooks(session, principal, page))
@@ -69,7 +69,7 @@ async def list_webhooks(
 
 @router.get("/{webhook_id}", response_model=WebhookRead, responses=NOT_MODIFIED)
 async def get_webhook(
-    request: Request, webhook_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+    request: Request, webhook_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
 ) -> Response:
     """Get a webhook (never its secret)."""
     webhook = await webhooks_service.get_webhook(session, principal, webhook_id)
@@ -122,7 +122,7 @@ async def test_webhook(
 
 @router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryRead])
 async def list_deliveries(
-    request: Request, webhook_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, page: PageDep
+    request: Request, webhook_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep, page: PageDep
 ) -> Response:
     """List the webhook's deliveries, newest first, each with every attempt (status code,
     latency, outcome, error, when it is tried again)."""
@@ -136,7 +136,7 @@ async def get_delivery(
     request: Request,
     webhook_id: uuid.UUID,
     delivery_id: uuid.UUID,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
 ) -> Response:
     """Get one delivery of the webhook with every attempt."""
