@@ -36,6 +36,8 @@ class MailServer:
     messages: list[Received] = field(default_factory=list)
     # Answers to give DATA instead of accepting, in turn (e.g. "451 4.3.0 try again later").
     refusals: list[str] = field(default_factory=list)
+    # Recipients answered "550 no such user".
+    unknown: set[str] = field(default_factory=set)
     # Accepted (login, password) when the server asks for a login; None: no AUTH offered.
     credentials: tuple[str, str] | None = None
     logins: list[str] = field(default_factory=list)
@@ -43,6 +45,14 @@ class MailServer:
     def url(self, **query: str) -> str:
         tail = "&".join(f"{k}={v}" for k, v in query.items())
         return f"smtp://127.0.0.1:{self.port}" + (f"?{tail}" if tail else "")
+
+    async def handle_RCPT(
+        self, _server: SMTP, _session: Session, envelope: Envelope, address: str, _options: list[str]
+    ) -> str:
+        if address in self.unknown:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
         if self.refusals:

@@ -575,3 +575,24 @@ async def test_the_worker_sends_them(app, mailserver, mail_settings):
     await worker.run_once()
     await worker.settle()
     assert (await row(app, row_id)).status == "sent" and len(mailserver.messages) == 1
+
+
+async def test_an_unknown_recipient_fails_at_once_and_a_broken_template_is_retried(
+    app, mailserver, mail_settings, tmp_path
+):
+    gone = await make_person(app)
+    mailserver.unknown.add(gone.email)
+    refused = await add(app, kind="review_decided", person=gone, data=decided_data())
+    assert await sender.send_due(app.state.sessionmaker, mail_settings) == 1
+    failed = await row(app, refused)
+    assert failed.status == "failed" and failed.reason is not None and "550" in failed.reason
+
+    # An operator's template that is not UTF-8: nothing is sent, it is tried again.
+    (tmp_path / "review_decided.en.subject").write_bytes(b"\xff\xfe broken")
+    person = await make_person(app)
+    broken = await add(app, kind="review_decided", person=person, data=decided_data())
+    settings = mail_settings.model_copy(update={"templates_dir": tmp_path})
+    assert await sender.send_due(app.state.sessionmaker, settings) == 1
+    waiting = await row(app, broken)
+    assert waiting.status == "pending" and waiting.reason is not None and "could not render" in waiting.reason
+    assert len(mailserver.messages) == 0
