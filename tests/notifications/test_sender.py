@@ -574,6 +574,8 @@ async def test_the_worker_sends_them(app, mailserver, mail_settings):
     assert "notify" in [job.name for job in worker.jobs]
     await worker.run_once()
     await worker.settle()
+    if worker._http is not None:
+        await worker._http.aclose()
     assert (await row(app, row_id)).status == "sent" and len(mailserver.messages) == 1
 
 

@@ -33,7 +33,8 @@ def slack_payload(message: ChatMessage) -> dict[str, Any]:
     if message.link:
         body += f"\n<{message.link}|{_slack_escaped(message.link)}>"
     return {
-        "text": message.text,
+        # Shown in notifications and by clients without blocks; Slack parses it the same way.
+        "text": _slack_escaped(message.text),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": body}}],
         "unfurl_links": False,
     }
