@@ -108,6 +108,7 @@ def serve(
     _require_free_port(host, port)
     if check_port:
         return
+    typer.echo(_email_line(settings), err=True)
     if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
         # Caches are per process and only PostgreSQL tells the others (LISTEN/NOTIFY).
         typer.echo("configuration error: several workers need PostgreSQL (CUECARD_DATABASE_URL)", err=True)
@@ -164,10 +165,18 @@ async def _run_worker(metrics_port: int | None) -> None:
             loop.add_signal_handler(signum, stopped.set)
         sessions = create_sessionmaker(engine, info=session_info(settings))
         typer.echo(f"cuecard worker running on {_database_label()} (SIGTERM or Ctrl-C stops it)", err=True)
+        typer.echo(_email_line(settings), err=True)
         async with running(Worker(sessions, settings), grace_seconds=settings.shutdown_grace_seconds):
             await stopped.wait()
     finally:
         await engine.dispose()
+
+
+def _email_line(settings: Settings) -> str:
+    """Whether notifications go out by e-mail, and through which server (never its password)."""
+    from service.notifications.channels import email as email_channel
+
+    return email_channel.describe(settings.smtp_url, settings.mail_from)
 
 
 def _require_free_port(host: str, port: int) -> None:

@@ -190,6 +190,22 @@ class Settings(BaseSettings):
             )
         return value.rstrip("/")
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_names_a_server(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("smtp", "smtps") or not parsed.hostname:
+            raise ValueError(
+                "CUECARD_SMTP_URL must be smtp://[user:password@]host[:port] (?starttls=true to upgrade) or smtps://…"
+            )
+        try:
+            parsed.port  # noqa: B018 - raises ValueError on a port that is not a number
+        except ValueError as exc:
+            raise ValueError("CUECARD_SMTP_URL has a port that is not a number") from exc
+        return value
+
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> Settings:
         if self.env == "production" and not (self.jwt_secret or self.jwt_private_key_file):

@@ -40,10 +40,11 @@ from service.feed import rest as feed_rest
 from service.feedback import rest as feedback_rest
 from service.landing import router as landing_router
 from service.listener import ChangeListener, asyncpg_dsn
-from service.logging import configure_logging
+from service.logging import configure_logging, get_logger
 from service.messages import lint
 from service.messages import rest as messages_rest
 from service.migrate import head_revision, known_revisions
+from service.notifications.channels import email as email_channel
 from service.people import rest as people_rest
 from service.pitch import cache as pitch_cache
 from service.pitch import rest as pitch_rest
@@ -139,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.listener = listener
         background = AsyncExitStack()
         app.state.worker = None
+        # Said once at start-up: e-mail is off until an operator configures SMTP.
+        get_logger("cuecard.app").info(email_channel.describe(settings.smtp_url, settings.mail_from))
         if settings.embedded_worker:
             worker = Worker(app.state.sessionmaker, settings, published=hub.published)
             # A use case of this process that commits events wakes it: handed on at once.

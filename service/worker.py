@@ -1,9 +1,9 @@
 """The worker: what CueCard does when nobody is asking — hands events on and notices time.
 
 One loop, a few jobs, each on its own interval: number committed events (the sequencer, which
-also fans them out to webhooks), send webhook deliveries that are due, detect what time made
-due (campaign steps, evidence nearing and passing `verify_by`, overdue feedback, checks
-waiting), and prune events older than the retention window. Every job is safe to run in
+also fans them out to webhooks), send webhook deliveries and notifications (e-mail, chat) that
+are due, detect what time made due (campaign steps, evidence nearing and passing `verify_by`,
+overdue feedback, checks waiting), and prune events older than the retention window. Every job is safe to run in
 several processes at once (row locks with SKIP LOCKED, advisory locks, unique occurrence
 keys), so `cuecard serve` embeds one in each API process by default and `cuecard worker` runs
 one on its own; `CUECARD_EMBEDDED_WORKER=false` leaves the work to the latter.
@@ -29,6 +29,7 @@ from service.config import Settings
 from service.events import clock, sequencer
 from service.events import service as events_service
 from service.logging import get_logger
+from service.notifications import sender as notification_sender
 from service.webhooks import delivery as webhook_delivery
 from service.webhooks.ssrf import guarded_client
 
@@ -70,6 +71,7 @@ class Worker:
         # Delivery rounds run beside the loop: a receiver slow to answer holds its round (up to
         # the delivery timeout), not the sequencer, the clock or other receivers' rounds.
         self._rounds: set[asyncio.Task[int]] = set()
+        self._notify_rounds: set[asyncio.Task[int]] = set()
         self._http: httpx.AsyncClient | None = None
         self.jobs = self._jobs()
 
@@ -78,6 +80,9 @@ class Worker:
         return [
             Job("sequence", self._sequence, poll, batch=_SEQUENCE_BATCH, on_commit=True),
             Job("deliver", self._deliver, poll, on_commit=True),
+            # E-mail and chat posts to people (service/notifications/sender.py), in rounds beside
+            # the loop like deliveries: a slow SMTP server holds its round, nothing else.
+            Job("notify", self._notify, poll, on_commit=True),
             # Exactly once per occurrence however often it runs (service/events/clock.py).
             Job("clock", self._clock, self.settings.clock_interval_seconds, batch=_CLOCK_BATCH),
             Job("prune", self._prune, _PRUNE_EVERY_SECONDS, batch=_PRUNE_BATCH),
@@ -114,10 +119,34 @@ class Worker:
             self.wake()  # an answered delivery may free the next one of its lane
         return sent
 
+    async def _notify(self) -> int:
+        """Starts a sending round of notifications unless the most allowed are under way."""
+        self._notify_rounds = {task for task in self._notify_rounds if not task.done()}
+        if len(self._notify_rounds) >= _NOTIFY_ROUNDS:
+            return 0
+        if self._http is None:
+            self._http = guarded_client(self.settings.webhook_allow_hosts)
+        round_ = asyncio.create_task(self._notify_round(self._http), name="notification-round")
+        self._notify_rounds.add(round_)
+        return 1
+
+    async def _notify_round(self, http: httpx.AsyncClient) -> int:
+        try:
+            sent = await notification_sender.send_due(
+                self.sessionmaker, self.settings, limit=_NOTIFY_BATCH, http=http
+            )
+        except Exception:  # logged; the next round claims again (leases expire)
+            log.exception("notification round failed")
+            return 0
+        if sent >= _NOTIFY_BATCH:
+            self.wake()  # a backlog: the next round at once
+        return sent
+
     async def settle(self) -> None:
-        """Waits for the delivery rounds under way (tests; and draining at stop)."""
-        while self._rounds:
-            rounds, self._rounds = self._rounds, set()
+        """Waits for the delivery and notification rounds under way (tests; and draining at stop)."""
+        while self._rounds or self._notify_rounds:
+            rounds, self._rounds = self._rounds | self._notify_rounds, set()
+            self._notify_rounds = set()
             await asyncio.gather(*rounds)
 
     async def _clock(self) -> int:
@@ -187,6 +216,8 @@ _SEQUENCE_BATCH = 500
 _CLOCK_BATCH = 500
 _DELIVERY_BATCH = 20
 _DELIVERY_ROUNDS = 4
+_NOTIFY_BATCH = 50
+_NOTIFY_ROUNDS = 2
 _PRUNE_BATCH = 5_000
 _PRUNE_EVERY_SECONDS = 600.0
 
@@ -241,4 +272,30 @@ async def backlog_metrics(session: AsyncSession) -> list[Metric]:
     )
     for outcome, count in sorted(webhook_delivery.attempt_outcomes.items()):
         attempts.add_metric([outcome], count)
-    return [depth, age, recent, attempts]
+    return [depth, age, recent, attempts, *await notification_metrics(session)]
+
+
+async def notification_metrics(session: AsyncSession) -> list[Metric]:
+    """E-mail and chat notifications waiting (pending or sending) by channel, the age of the
+    oldest due one, and this process's outcomes (sent, retried, failed, cancelled)."""
+    stats = await notification_sender.notification_stats(session)
+    waiting = GaugeMetricFamily(
+        "cuecard_notifications_waiting",
+        "Notifications not yet sent, failed or cancelled, by channel (all worker processes)",
+        labels=["channel"],
+    )
+    for channel in ("email", "chat"):
+        waiting.add_metric([channel], stats["waiting"].get(channel, 0))
+    age = GaugeMetricFamily(
+        "cuecard_notifications_oldest_due_seconds",
+        "How long the oldest due notification has waited past its time (0 when none)",
+    )
+    age.add_metric([], stats["oldest_due_age_seconds"])
+    sent = CounterMetricFamily(
+        "cuecard_notifications",
+        "Notifications this process sent, retried, failed or cancelled",
+        labels=["outcome"],
+    )
+    for outcome in ("sent", "retried", "failed", "cancelled"):
+        sent.add_metric([outcome], notification_sender.outcomes.get(outcome, 0))
+    return [waiting, age, sent]
