@@ -18,7 +18,15 @@ from asgi_lifespan import LifespanManager
 from service.config import Settings
 from service.evidence.service import today
 from service.main import create_app
-from tests.factories import bearer, complete_brief, make_brief, make_product, service_token
+from tests.factories import (
+    bearer,
+    complete_brief,
+    counting_statements,
+    make_brief,
+    make_product,
+    notices_settled,
+    service_token,
+)
 from tests.pitch.test_card_escaping import CARD_TAGS, Markup
 from tests.pitch.test_pitch import publish_message
 from tests.test_graphql import gql
@@ -151,6 +159,21 @@ async def test_usage_is_recorded_against_the_locale_served(app, client, crm, cal
     assert recorded.status_code == 201, recorded.text
     summary = await client.get(f"/api/v1/pitch/{product.key}/usage", headers=callers.headers("editor"))
     assert [(c["locale"], c["event"], c["count"]) for c in summary.json()["counts"]] == [("ja", "shown", 1)]
+
+
+async def test_a_fallback_is_resolved_once_and_a_hit_touches_no_database(app, client, crm, callers):
+    product = await make_product(app)
+    await make_brief(app, callers.people["editor"], product.key, status="published")  # ja
+    urls = [f"/api/v1/pitch/{product.key}?locale={tag}" for tag in ("en", "en-US", "ja", "de")]
+    await notices_settled(app)
+    for url in urls:  # warm: one load of the product, each requested locale resolved once
+        await client.get(url, headers=crm)
+        await client.get(url, headers={**crm, "Accept": "text/html"})
+    async with counting_statements(app) as statements:
+        for url in urls * 3:
+            assert (await client.get(url, headers=crm)).status_code == 200
+            assert (await client.get(url, headers={**crm, "Accept": "text/html"})).status_code == 200
+    assert statements == []
 
 
 async def test_bcp47_region_tags_match_their_language(app, client, crm, callers):
