@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
@@ -11,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
+LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 
 
 class Settings(BaseSettings):
@@ -158,6 +160,11 @@ class Settings(BaseSettings):
     sse_max_stream_seconds: float = Field(default=1800.0, gt=0)
     sse_retry_milliseconds: int = Field(default=3000, ge=0, le=600_000)
 
+    # The pitch's locale fallbacks: `en:ja,de:en` = asked for en with none published, serve ja;
+    # for de, en (and from there ja). A language with no entry (or all, when unset) falls back
+    # to the locale the product was first published in. Tags match as BCP 47 (`en-US` → `en`).
+    locale_fallbacks: str = ""
+
     idempotency_ttl_hours: int = 24
     # A key whose request died mid-way (database cut) is free again after this long.
     idempotency_claim_seconds: float = 60.0
@@ -176,6 +183,20 @@ class Settings(BaseSettings):
         items = value.split(",") if isinstance(value, str) else value
         if isinstance(items, (list, tuple, set, frozenset)):
             return frozenset(str(h).strip().lower() for h in items if str(h).strip())
+        return value
+
+    @field_validator("locale_fallbacks")
+    @classmethod
+    def _fallback_pairs(cls, value: str) -> str:
+        seen: set[str] = set()
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            asked, _, served = (part.strip() for part in pair.partition(":"))
+            if not (LOCALE_TAG.fullmatch(asked) and LOCALE_TAG.fullmatch(served)) or asked.lower() in seen:
+                raise ValueError(
+                    "CUECARD_LOCALE_FALLBACKS takes `locale:fallback,...` with BCP 47 tags, one entry"
+                    f" per locale, e.g. `en:ja,de:en` (not {pair!r})"
+                )
+            seen.add(asked.lower())
         return value
 
     @field_validator("public_url")
@@ -266,6 +287,15 @@ class Settings(BaseSettings):
         for pair in filter(None, (p.strip() for p in self.scim_role_groups.split(","))):
             name, _, role = pair.rpartition("=")
             mapping[name.strip().lower()] = role.strip()
+        return mapping
+
+    @property
+    def locale_fallback_map(self) -> dict[str, str]:
+        """`CUECARD_LOCALE_FALLBACKS` as {lower-cased locale: its fallback}."""
+        mapping: dict[str, str] = {}
+        for pair in filter(None, (p.strip() for p in self.locale_fallbacks.split(","))):
+            asked, _, served = pair.partition(":")
+            mapping[asked.strip().lower()] = served.strip()
         return mapping
 
     @property

@@ -180,7 +180,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     several_replicas = engine.dialect.name == "postgresql"  # SQLite: one process, see `cuecard serve`
-    app.state.pitch_cache = pitch_cache.PitchCache(requires_listener=several_replicas)
+    app.state.pitch_cache = pitch_cache.PitchCache(
+        requires_listener=several_replicas, locale_fallbacks=settings.locale_fallback_map
+    )
     app.state.auth_cache = auth_cache.AuthCache(
         requires_listener=several_replicas,
         ttl_seconds=settings.auth_cache_seconds,

@@ -30,6 +30,10 @@ DifferentiatorType = gql.view_type(
 GutCheckType = gql.view_type(
     schemas.GutCheck, "GutCheck", "The 腹落ち questions: understood in the gut, not just the head."
 )
+TranslationStatusEnum = gql.graphql_enum(schemas.TranslationStatus, "TranslationStatus")
+TranslationType = gql.view_type(
+    schemas.Translation, "Translation", "How a translation stands against its source brief."
+)
 SpeakabilityType = gql.view_type(
     schemas.Speakability, "Speakability", "Can the pitch be said out loud in 30 seconds?"
 )
@@ -82,7 +86,7 @@ class CitationInput:  # {id} cites an item, the other fields record one: null is
     schemas.BriefCreate,
     name="BriefInput",
     fields="product_key title locale background target_customer pains value_proposition differentiators "
-    "evidence pitch customer_next_action gut_check",
+    "evidence pitch customer_next_action gut_check translation_of",
 )
 class BriefInput:
     evidence: list[CitationInput] = strawberry.field(default_factory=list)

@@ -39,6 +39,10 @@ class Brief(TableBase, table=True):
     product_id: uuid.UUID = Field(foreign_key="products.id", index=True)
     locale: str = Field(default="en", max_length=35)
     status: str = Field(default="draft", max_length=16, index=True)
+    # A translation: the lineage id of the brief it translates, and the version of that brief
+    # this version was translated from (current or outdated is derived: service/briefs/translations.py).
+    translation_of: uuid.UUID | None = Field(default=None, index=True)
+    translation_source_version: int | None = None
 
     title: str = Field(max_length=300)
     background: str = Field(default="", sa_type=sa.Text)

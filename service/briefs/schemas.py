@@ -37,6 +37,21 @@ class Change(StrEnum):
     MINOR = "minor"
 
 
+class TranslationStatus(StrEnum):
+    """A translation is `outdated` once its source published a substantive version after the
+    one it was translated from, until a revised translation is published."""
+
+    CURRENT = "current"
+    OUTDATED = "outdated"
+
+
+class Translation(BaseModel):
+    """How a translation stands against its source brief."""
+
+    status: TranslationStatus
+    source_version: int | None = Field(description="The source's version this one was translated from.")
+
+
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Para = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 Sentence = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
@@ -84,6 +99,10 @@ class BriefCreate(BriefContent):
     product_key: Slug
     locale: Locale = "en"
     title: Short
+    translation_of: uuid.UUID | None = Field(
+        default=None,
+        description="The lineage id of the brief this one translates (same product, another locale).",
+    )
 
 
 class BriefUpdate(InputModel):
@@ -138,6 +157,12 @@ class BriefRead(BaseModel):
     customer_next_action: str
     gut_check: GutCheck
     freshness: Freshness
+    translation_of: uuid.UUID | None = Field(
+        default=None, description="The lineage id of the brief this one translates (null: an original)."
+    )
+    translation: Translation | None = Field(
+        default=None, description="A translation's standing against its source (null: an original)."
+    )
     speakability: Speakability
     warnings: list[LintWarning]
     author_id: uuid.UUID | None

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.principal import Principal
-from service.briefs import policies, repository, story
+from service.briefs import policies, repository, story, translations
 from service.briefs.models import Brief
 from service.briefs.schemas import (
     BriefCreate,
@@ -75,6 +75,7 @@ async def _to_read(
         session, principal, list({e for ids in cited.values() for e in ids})
     )
     word_lists = lint.session_word_lists(session)
+    standings = await translations.standings(session, briefs)
     result = []
     for brief in briefs:
         items = [evidence[e] for e in cited.get(brief.id, []) if e in evidence]
@@ -85,6 +86,7 @@ async def _to_read(
             freshness=evidence_service.freshness(items),
             speakability=Speakability(**speakability(brief.pitch, brief.locale)),
             warnings=word_lists.field_warnings(brief, LINTED_FIELDS, brief.locale),
+            translation=standings.get(brief.id),
         )
         result.append(BriefRead.model_validate(data))
     return result
@@ -231,12 +233,17 @@ async def create_brief(session: AsyncSession, principal: Principal, data: BriefC
         raise Invalid(
             f"Unknown product '{data.product_key}'.", errors=[field_error("product_key", "no such product")]
         )
+    source_version = None
+    if data.translation_of is not None:
+        source_version = await _translated_version(session, principal, data, product.id)
     brief_id = uuid.uuid4()
     brief = Brief(
         id=brief_id,
         lineage_id=brief_id,
         product_id=product.id,
         locale=data.locale,
+        translation_of=data.translation_of,
+        translation_source_version=source_version,
         **data.model_dump(include=set(CONTENT_FIELDS)),
         author_id=principal.person_id,
         last_editor_id=principal.person_id,
@@ -246,6 +253,34 @@ async def create_brief(session: AsyncSession, principal: Principal, data: BriefC
     ids = await evidence_service.resolve_citations(session, principal, data.evidence, field="evidence")
     await repository.set_citations(session, brief.id, ids)
     return await _read_one(session, principal, brief)
+
+
+async def _translated_version(
+    session: AsyncSession, principal: Principal, data: BriefCreate, product_id: uuid.UUID
+) -> int | None:
+    """The source version a new translation translates; 422 unless `translation_of` names a
+    brief (by its lineage id) of the same product in another locale."""
+    assert data.translation_of is not None
+    versions = [
+        v for v in await repository.versions(session, [data.translation_of]) if policies.can_see(principal, v)
+    ]
+    if not versions:
+        raise Invalid(
+            "translation_of names no brief; give the source brief's lineage_id.",
+            errors=[field_error("translation_of", "no brief has this lineage id")],
+        )
+    source = versions[-1]
+    if source.product_id != product_id:
+        raise Invalid(
+            "A translation is of a brief for the same product.",
+            errors=[field_error("translation_of", "the source brief is for another product")],
+        )
+    if source.locale.lower() == data.locale.lower():
+        raise Invalid(
+            f"A translation is in another locale than its source ({source.locale}).",
+            errors=[field_error("locale", "the same locale as the source brief")],
+        )
+    return await translations.version_to_translate(session, data.translation_of)
 
 
 @transactional
@@ -455,6 +490,14 @@ async def revise_brief(
         change=data.change,
         product_id=brief.product_id,
         locale=brief.locale,
+        # A revised translation is made from the source as published now: current again
+        # once it is published.
+        translation_of=brief.translation_of,
+        translation_source_version=(
+            await translations.version_to_translate(session, brief.translation_of)
+            if brief.translation_of is not None
+            else None
+        ),
         **{name: getattr(brief, name) for name in CONTENT_FIELDS},
         author_id=principal.person_id,
         last_editor_id=principal.person_id,

@@ -25,6 +25,12 @@ class ProductPitches:
     """Every published locale of one product, as stored."""
 
     documents: dict[str, dict[str, Any]]  # locale -> {"revision", "document"}
+    # The published locales, the one the product was first published in first: the fallback
+    # when the configured chain names none for a language.
+    first_published: list[str] = field(default_factory=list)
+    # Requested locale (as asked) -> (served locale, fallback?) or None (nothing in the chain
+    # is published): resolved once per product entry, so a hit stays free of the database.
+    served: dict[str | None, tuple[str, bool] | None] = field(default_factory=dict)
     # variant -> service.pitch.read.RenderedPitch (which imports this module)
     rendered: OrderedDict[tuple[Any, ...], Any] = field(default_factory=OrderedDict)
 
@@ -32,9 +38,14 @@ class ProductPitches:
 class PitchCache:
     MAX_PRODUCTS = 5_000
     MAX_VARIANTS = 64  # rendered variants kept per product (audience × format × context)
+    MAX_LOCALES = 64  # requested locales resolved per product (any BCP 47 tag may be asked)
 
-    def __init__(self, *, requires_listener: bool = False) -> None:
+    def __init__(
+        self, *, requires_listener: bool = False, locale_fallbacks: dict[str, str] | None = None
+    ) -> None:
         self._products: OrderedDict[str, ProductPitches] = OrderedDict()
+        # CUECARD_LOCALE_FALLBACKS: {lower-cased locale: its fallback} (service/config.py).
+        self.locale_fallbacks = dict(locale_fallbacks or {})
         # Department keys seen to exist: what `?audience=` may name (departments only grow).
         self.audiences: set[str] = set()
         self.generation = 0  # bumped on every invalidation; a load started earlier is not stored
@@ -70,6 +81,12 @@ class PitchCache:
 def mark_changed(session: Any, product_key: str) -> None:
     """Record that this transaction changes `product_key`'s pitch (applied after commit)."""
     session.info.setdefault(_PENDING, set()).add(product_key)
+
+
+def locale_fallbacks(session: Any) -> dict[str, str]:
+    """The fallback chain configured for the app this session belongs to (none: {})."""
+    cache = session.info.get(_CACHE)
+    return cache.locale_fallbacks if cache is not None else {}
 
 
 def session_info(cache: PitchCache) -> dict[str, Any]:

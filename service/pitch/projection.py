@@ -9,7 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.briefs import translations
 from service.briefs.models import Brief
+from service.briefs.schemas import Translation
 from service.db import is_postgres, utcnow
 from service.events.catalogue import EventType
 from service.events.service import emit
@@ -32,7 +34,9 @@ def _evidence_doc(evidence: Evidence) -> dict[str, Any]:
     }
 
 
-async def _assemble(session: AsyncSession, product: Product, brief: Brief) -> dict[str, Any]:
+async def _assemble(
+    session: AsyncSession, product: Product, brief: Brief, translation: Translation | None
+) -> dict[str, Any]:
     evidence = await repository.cited_evidence(session, brief.id)
     messages = await repository.published_messages(session, product.id, brief.locale)
     message_evidence = await repository.message_evidence(session, [m.id for m in messages])
@@ -52,6 +56,8 @@ async def _assemble(session: AsyncSession, product: Product, brief: Brief) -> di
         "differentiators": brief.differentiators,
         "gut_check": brief.gut_check,
         "evidence": [_evidence_doc(e) for e in evidence],
+        # A translation's standing against its source (null: an original), for sellers too.
+        "translation": translation.model_dump(mode="json") if translation is not None else None,
         **{section: [] for section in MESSAGE_SECTIONS.values()},
     }
     for message in messages:
@@ -84,8 +90,11 @@ async def refresh_product(session: AsyncSession, *, product_id: uuid.UUID) -> No
     existing = await repository.documents_for_product(session, product_id)
     published = await repository.published_briefs(session, product_id)
     changed: list[tuple[str, PitchDocument]] = []
+    # Translations are of the same product's briefs: publishing the source re-assembles this
+    # product, so a translation's pitch turns outdated in the source's own transaction.
+    standings = await translations.standings(session, published)
     for brief in published:
-        document = await _assemble(session, product, brief)
+        document = await _assemble(session, product, brief, standings.get(brief.id))
         current = existing.pop(brief.locale, None)
         if current is None:
             current = PitchDocument(

@@ -3,8 +3,8 @@ caller's variant rendered once and kept beside them. A cache hit touches no data
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,18 +23,64 @@ class RenderedPitch:
     body: bytes
     etag: str
     media_type: str
+    locale: str = "en"  # the served locale (Content-Language)
 
 
-def pick_locale(documents: dict[str, dict[str, Any]], wanted: str | None) -> dict[str, Any] | None:
-    if not documents:
+def match_locale(available: Sequence[str], wanted: str) -> str | None:
+    """The published locale answering a BCP 47 tag: the tag itself, then its truncations
+    (RFC 4647 lookup: `en-US` → `en`), then another region of the same language."""
+    by_lower = {a.lower(): a for a in available}
+    subtags = wanted.lower().split("-")
+    while subtags:
+        found = by_lower.get("-".join(subtags))
+        if found is not None:
+            return found
+        subtags.pop()
+        if subtags and len(subtags[-1]) == 1:  # never end on a singleton (`x` of `x-private`)
+            subtags.pop()
+    primary = wanted.split("-")[0].lower()
+    same = sorted(a for a in available if a.split("-")[0].lower() == primary)
+    return same[0] if same else None
+
+
+def _fallback_of(fallbacks: Mapping[str, str], tag: str) -> str | None:
+    subtags = tag.lower().split("-")
+    while subtags:
+        found = fallbacks.get("-".join(subtags))
+        if found is not None:
+            return found
+        subtags.pop()
+    return None
+
+
+def resolve_locale(
+    first_published: Sequence[str], wanted: str | None, fallbacks: Mapping[str, str]
+) -> tuple[str, bool] | None:
+    """The locale to serve for `wanted` and whether it is a fallback; None: nothing in the
+    chain is published.
+
+    `first_published` lists the published locales, the product's first one first. Asked for
+    nothing: en, else that first one. Asked for a tag: its BCP 47 match; else the configured
+    chain (`fallbacks`, followed hop by hop); a language the configuration names nothing for
+    falls back to the product's first published locale."""
+    if not first_published:
         return None
-    if wanted:
-        if wanted in documents:
-            return documents[wanted]
-        primary = wanted.split("-")[0].lower()
-        matches = sorted(loc for loc in documents if loc.split("-")[0].lower() == primary)
-        return documents[matches[0]] if matches else None
-    return documents.get("en") or documents[sorted(documents)[0]]
+    if not wanted:
+        return (match_locale(first_published, "en") or first_published[0]), False
+    found = match_locale(first_published, wanted)
+    if found is not None:
+        return found, False
+    hop = _fallback_of(fallbacks, wanted)
+    if hop is None:
+        return first_published[0], True
+    seen = {wanted.lower()}
+    while hop is not None and hop.lower() not in seen:
+        found = match_locale(first_published, hop)
+        if found is not None:
+            return found, True
+        seen.add(hop.lower())
+        hop = _fallback_of(fallbacks, hop)
+    return None
 
 
 async def _product_pitches(
@@ -44,12 +90,28 @@ async def _product_pitches(
     if entry is None:
         generation = cache.generation
         async with sessionmaker() as session:
-            documents = await repository.documents_for_product_key(session, product_key)
+            documents = await repository.documents_for_product_key(
+                session, product_key, first_published_first=True
+            )
         entry = ProductPitches(
-            documents={d.locale: {"revision": d.revision, "document": d.document} for d in documents}
+            documents={d.locale: {"revision": d.revision, "document": d.document} for d in documents},
+            first_published=[d.locale for d in documents],
         )
         cache.put(product_key, entry, generation)
     return entry
+
+
+def _served(cache: PitchCache, entry: ProductPitches, locale: str | None) -> tuple[str, bool] | None:
+    """The locale served for `locale` (and whether it is a fallback), resolved once per entry."""
+    try:
+        return entry.served[locale]
+    except KeyError:
+        pass
+    served = resolve_locale(entry.first_published, locale, cache.locale_fallbacks)
+    if len(entry.served) >= PitchCache.MAX_LOCALES:
+        entry.served.clear()
+    entry.served[locale] = served
+    return served
 
 
 async def _check_audience(
@@ -94,17 +156,25 @@ async def current_pitch(
     if audience is not None:
         await _check_audience(sessionmaker, principal, cache, audience)
     entry = await _product_pitches(sessionmaker, cache, product_key)
-    stored = pick_locale(entry.documents, locale)
-    if stored is None:
+    served = _served(cache, entry, locale)
+    if served is None:
         raise NotFound(f"Nothing is published for '{product_key}'" + (f" in {locale}." if locale else "."))
+    served_locale, fallback = served
+    stored = entry.documents[served_locale]
     on = today()
-    variant = (stored["document"]["locale"], stored["revision"], audience, segment, competitor, media, on)
+    variant = (served_locale, fallback, stored["revision"], audience, segment, competitor, media, on)
     rendered: RenderedPitch | None = entry.rendered.get(variant)
     if rendered is None:
         body, etag = render(
-            stored["document"], audience=audience, segment=segment, competitor=competitor, media=media, on=on
+            stored["document"],
+            audience=audience,
+            segment=segment,
+            competitor=competitor,
+            media=media,
+            on=on,
+            fallback=fallback,
         )
-        rendered = entry.rendered[variant] = RenderedPitch(body, etag, MEDIA_TYPES[media])
+        rendered = entry.rendered[variant] = RenderedPitch(body, etag, MEDIA_TYPES[media], served_locale)
         if len(entry.rendered) > PitchCache.MAX_VARIANTS:
             entry.rendered.popitem(last=False)
     return rendered

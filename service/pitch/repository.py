@@ -21,8 +21,24 @@ from service.pitch.models import PitchDocument, PitchUsage
 from service.products.models import Product
 
 
-async def documents_for_product_key(session: AsyncSession, product_key: str) -> list[PitchDocument]:
+async def documents_for_product_key(
+    session: AsyncSession, product_key: str, *, first_published_first: bool = False
+) -> list[PitchDocument]:
+    """A product's stored pitches; with `first_published_first`, ordered by when their locale
+    was first published (the product's original locale first), still one query."""
     stmt = select(PitchDocument).where(PitchDocument.product_key == product_key)
+    if first_published_first:
+        first = (
+            sa.select(sa.func.min(Brief.published_at))
+            .where(
+                col(Brief.product_id) == col(PitchDocument.product_id),
+                col(Brief.locale) == col(PitchDocument.locale),
+                col(Brief.published_at).is_not(None),
+            )
+            .correlate(PitchDocument)
+            .scalar_subquery()
+        )
+        stmt = stmt.order_by(first.asc().nulls_last(), col(PitchDocument.locale))
     return list((await session.execute(stmt)).scalars())
 
 

@@ -60,7 +60,7 @@ _validated: dict[tuple[str, bytes], PitchRequest] = {}
 _MAX_VALIDATED = 4096
 _MAX_KEPT_QUERY = 512  # bytes: longer (repeated parameters) is validated each time, not kept
 # Response headers by ETag and media type (200, 304): built once per rendered variant.
-_headers: dict[tuple[str, str], tuple[RawHeaders, RawHeaders]] = {}
+_headers: dict[tuple[str, str, str], tuple[RawHeaders, RawHeaders]] = {}
 
 
 def _wants_html(accept: str) -> bool:
@@ -90,10 +90,10 @@ def _parameters_of(product_key: str, query_string: bytes) -> PitchRequest:
 
 
 def _response_headers(pitch: RenderedPitch) -> tuple[RawHeaders, RawHeaders]:
-    key = (pitch.etag, pitch.media_type)
+    key = (pitch.etag, pitch.media_type, pitch.locale)
     headers = _headers.get(key)
     if headers is None:
-        common = [(b"etag", pitch.etag.encode()), CACHE, VARY]
+        common = [(b"etag", pitch.etag.encode()), CACHE, VARY, (b"content-language", pitch.locale.encode())]
         if pitch.media_type.startswith("text/html"):
             common.append(CSP)
         length = (b"content-length", str(len(pitch.body)).encode())

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from service.evidence.schemas import Freshness
+from service.briefs.schemas import Translation
+from service.evidence.schemas import Freshness, FreshnessStatus
 from service.fields import InputModel, Locale, Slug
 
 
@@ -38,6 +39,7 @@ class PitchEvidence(BaseModel):
     claim: str
     source: str
     verify_by: date | None
+    freshness: FreshnessStatus = Field(description="`stale` once past its verify-by date.")
 
 
 class PitchMessage(BaseModel):
@@ -58,7 +60,15 @@ class PitchRead(BaseModel):
 
     product_key: str
     product_name: str
-    locale: str
+    locale: str = Field(description="The locale served (also `Content-Language`).")
+    fallback: bool = Field(
+        description="True when the locale asked for is not published and another one in its"
+        " fallback chain (CUECARD_LOCALE_FALLBACKS, else the product's first locale) is served."
+    )
+    translation: Translation | None = Field(
+        description="A translated brief's standing against its source: `outdated` after the source's"
+        " substantive revision, until the translation is revised (null: an original)."
+    )
     brief_id: uuid.UUID
     version: int
     published_at: datetime

@@ -9,13 +9,14 @@ from service.auth.principal import Principal
 from service.db import transactional
 from service.errors import Forbidden, Invalid, NotFound, field_error
 from service.pitch import policies, repository
+from service.pitch.cache import locale_fallbacks
 from service.pitch.models import PitchDocument, PitchUsage
 from service.pitch.projection import refresh_all as refresh_all
 from service.pitch.projection import refresh_for_evidence as refresh_for_evidence
 from service.pitch.projection import refresh_product as refresh_product
 from service.pitch.read import RenderedPitch as RenderedPitch
 from service.pitch.read import current_pitch as current_pitch
-from service.pitch.read import pick_locale
+from service.pitch.read import resolve_locale
 from service.pitch.schemas import UsageCount, UsageCreate, UsageRecorded, UsageSummary
 from service.products import service as products_service
 
@@ -34,11 +35,15 @@ async def record_usage(
             errors=[field_error("user_email", "not accepted from a person's token", type_="forbidden")],
         )
     user_email = principal.email if principal.is_person else data.user_email
-    documents = {d.locale: d for d in await repository.documents_for_product_key(session, product_key)}
-    stored = pick_locale({k: {"doc": v} for k, v in documents.items()}, data.locale)
-    if stored is None:
+    # The version the CRM was shown: the locale the pitch read serves, fallbacks included.
+    documents = {
+        d.locale: d
+        for d in await repository.documents_for_product_key(session, product_key, first_published_first=True)
+    }
+    served = resolve_locale(list(documents), data.locale, locale_fallbacks(session))
+    if served is None:
         raise NotFound(f"Nothing is published for '{product_key}'.")
-    document: PitchDocument = stored["doc"]
+    document: PitchDocument = documents[served[0]]
     usage = PitchUsage(
         product_key=product_key,
         locale=document.locale,

@@ -15,7 +15,22 @@ def payload(field: str) -> str:
     return f'<script>alert("{field}")</script>"><img src=x onerror=alert("{field}")> {field} 請求書'
 
 
-CARD_TAGS = {"section", "h2", "h3", "p", "ul", "li", "strong", "small"}
+CARD_TAGS = {
+    "section",
+    "h2",
+    "h3",
+    "p",
+    "ul",
+    "li",
+    "strong",
+    "small",
+    "br",
+    "details",
+    "summary",
+    "dl",
+    "dt",
+    "dd",
+}
 CARD_ATTRIBUTES = {"class", "lang", "style", "role"}
 
 
@@ -86,6 +101,17 @@ async def test_every_field_of_the_card_is_escaped(app, client, callers):
         title=payload("message_title"),
         body=payload("message_body"),
     )
+    for kind in ("talking_point", "faq"):
+        await publish_message(
+            client,
+            editor,
+            callers.headers("admin"),
+            product_key=product.key,
+            kind=kind,
+            locale="ja",
+            title=payload(f"{kind}_title"),
+            body=payload(f"{kind}_body"),
+        )
 
     crm = bearer(await service_token(app, client, "pitch:read"))
     response = await client.get(f"/api/v1/pitch/{product.key}", headers={**crm, "Accept": "text/html"})
@@ -115,6 +141,16 @@ async def test_every_field_of_the_card_is_escaped(app, client, callers):
         "value_statement",
         "message_title",
         "message_body",
+        "talking_point_title",
+        "talking_point_body",
+        "faq_title",
+        "faq_body",
+        "alternative",
+        "difference",
+        "trade_off",
+        "who_changes",
+        "next_action",
+        "what_we_give_up",
     ]
     for field in shown:
         assert html.escape(payload(field)) in card, field
