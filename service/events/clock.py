@@ -41,7 +41,7 @@ from service.logging import get_logger
 
 log = get_logger("cuecard.clock")
 
-# Rows per INSERT: well under both databases' bound-parameter limits (8 columns each).
+# Rows per INSERT: well under both databases' bound-parameter limits (9 columns each).
 _CHUNK = 500
 
 
@@ -49,9 +49,11 @@ _CHUNK = 500
 class Due:
     """One occurrence a detector found due: what identifies it, and the event it fires.
 
-    Its key is the type and subject plus whichever of person, step, due_on are given, plus
+    Its key is the type and subject plus whichever of step_id, person, due_on are given, plus
     due_at when `once_per_due_at` (an occurrence that may fire again for a new due time, like
-    a feedback stage). A detector's `not_fired(...)` filter must name the same parts."""
+    a feedback stage). A detector's `not_fired(...)` filter must name the same parts. `step`
+    (a campaign step's place in its plan when it fell due) is recorded, not part of the key:
+    a step is its `step_id`, wherever it moves."""
 
     type: EventType
     subject_id: uuid.UUID
@@ -59,6 +61,7 @@ class Due:
     data: Mapping[str, Any]
     product_key: str | None = None
     person_id: uuid.UUID | None = None
+    step_id: uuid.UUID | None = None
     step: int | None = None
     due_on: date | None = None
     once_per_due_at: bool = False
@@ -66,8 +69,8 @@ class Due:
     @property
     def key(self) -> str:
         parts: list[object] = [self.type.value, self.subject_id]
-        if self.step is not None:
-            parts.append(self.step)
+        if self.step_id is not None:
+            parts.append(self.step_id)
         if self.person_id is not None:
             parts.append(self.person_id)
         if self.due_on is not None:
@@ -93,7 +96,7 @@ def not_fired(
     subject: Any,
     *,
     person: Any = None,
-    step: int | None = None,
+    step_id: uuid.UUID | None = None,
     due_on: Any = None,
     due_at: Any = None,
 ) -> sa.ColumnElement[bool]:
@@ -103,8 +106,8 @@ def not_fired(
     conditions = [col(ClockOccurrence.type) == type.value, col(ClockOccurrence.subject_id) == subject]
     if person is not None:
         conditions.append(col(ClockOccurrence.person_id) == person)
-    if step is not None:
-        conditions.append(col(ClockOccurrence.step) == step)
+    if step_id is not None:
+        conditions.append(col(ClockOccurrence.step_id) == step_id)
     if due_on is not None:
         conditions.append(col(ClockOccurrence.due_on) == due_on)
     if due_at is not None:
@@ -136,6 +139,7 @@ async def _claim(session: AsyncSession, found: Sequence[Due]) -> set[str]:
                 "type": due.type.value,
                 "subject_id": due.subject_id,
                 "person_id": due.person_id,
+                "step_id": due.step_id,
                 "step": due.step,
                 "due_on": due.due_on,
                 "due_at": due.due_at,
