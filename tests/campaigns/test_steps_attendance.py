@@ -30,6 +30,7 @@ from tests.factories import (
     notices_settled,
     service_token,
 )
+from tests.racing import race, statuses
 from tests.test_clock import events_after, position
 from tests.test_graphql import gql
 
@@ -270,6 +271,17 @@ async def test_a_person_confirms_attending_a_briefing_once(app, client):
     assert event.data["attendance_id"] == record["id"] and event.data["step_id"] == str(held)
     assert event.data["title"] == "全社説明会 東京" and event.data["step_index"] == 0
     assert event.product_key == campaign.product_key
+
+
+async def test_five_clicks_at_once_record_one_attendance_and_one_event(app):
+    campaign, department, held, _chat, _ahead = await briefed(app)
+    person = await make_person(app, department_key=department.key)
+    mark = await position(app)
+    responses = await race(app, [("POST", attend_url(campaign.id, held), {"headers": who(app, person)})] * 5)
+    assert statuses(responses) == {201: 1, 200: 4}, [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert len(await attendance_rows(app)) == 1
+    assert len(await events_after(app, mark, EventType.CAMPAIGN_STEP_ATTENDED)) == 1
 
 
 async def test_attendance_is_refused_for_what_cannot_be_attended(app, client, callers):
