@@ -481,6 +481,8 @@ def test_occurrence_keys_name_what_fires_once():
     step_id = uuid.UUID(int=3)
     step = Due(EventType.CAMPAIGN_STEP_DUE, subject, at, {}, person_id=person, step_id=step_id, step=3)
     assert step.key == f"campaign.step_due:{subject}:{step_id}:{person}"  # the id, not the index
+    by_index = Due(EventType.CAMPAIGN_STEP_DUE, subject, at, {}, person_id=person, step=3)
+    assert by_index.key == f"campaign.step_due:{subject}:3:{person}"  # without an id: the index
     overdue = Due(EventType.FEEDBACK_OVERDUE, subject, at, {}, once_per_due_at=True)
     assert overdue.key == f"feedback.overdue:{subject}:2026-12-09T15:00:00Z"
     expired = Due(EventType.EVIDENCE_EXPIRED, subject, at, {}, due_on=date(2026, 12, 8))

@@ -49,11 +49,11 @@ _CHUNK = 500
 class Due:
     """One occurrence a detector found due: what identifies it, and the event it fires.
 
-    Its key is the type and subject plus whichever of step_id, person, due_on are given, plus
-    due_at when `once_per_due_at` (an occurrence that may fire again for a new due time, like
-    a feedback stage). A detector's `not_fired(...)` filter must name the same parts. `step`
-    (a campaign step's place in its plan when it fell due) is recorded, not part of the key:
-    a step is its `step_id`, wherever it moves."""
+    Its key is the type and subject plus whichever of step_id (else step), person, due_on are
+    given, plus due_at when `once_per_due_at` (an occurrence that may fire again for a new due
+    time, like a feedback stage). A detector's `not_fired(...)` filter must name the same parts.
+    A campaign step is keyed by its `step_id`, wherever it moves; its `step` (its place in the
+    plan when it fell due) is then only recorded."""
 
     type: EventType
     subject_id: uuid.UUID
@@ -71,6 +71,8 @@ class Due:
         parts: list[object] = [self.type.value, self.subject_id]
         if self.step_id is not None:
             parts.append(self.step_id)
+        elif self.step is not None:
+            parts.append(self.step)
         if self.person_id is not None:
             parts.append(self.person_id)
         if self.due_on is not None:
@@ -97,6 +99,7 @@ def not_fired(
     *,
     person: Any = None,
     step_id: uuid.UUID | None = None,
+    step: int | None = None,
     due_on: Any = None,
     due_at: Any = None,
 ) -> sa.ColumnElement[bool]:
@@ -108,6 +111,8 @@ def not_fired(
         conditions.append(col(ClockOccurrence.person_id) == person)
     if step_id is not None:
         conditions.append(col(ClockOccurrence.step_id) == step_id)
+    elif step is not None:
+        conditions.append(col(ClockOccurrence.step) == step)
     if due_on is not None:
         conditions.append(col(ClockOccurrence.due_on) == due_on)
     if due_at is not None:

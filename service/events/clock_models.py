@@ -26,8 +26,8 @@ class ClockOccurrence(SQLModel, table=True):
         sa.Index("ix_clock_occurrences_subject", "subject_id", "type", "person_id"),
     )
 
-    # `<type>:<subject>[:<step_id>][:<person>][:<due_on>][:<due_at>]`, see clock.Due.key (before
-    # revision 0016 a campaign step's part was its index, `step`: such keys stay as they were).
+    # `<type>:<subject>[:<step_id> or :<step>][:<person>][:<due_on>][:<due_at>]`, see clock.Due.key
+    # (before revision 0016 a campaign step was keyed by its index: such keys stay as they were).
     key: str = Field(primary_key=True, max_length=200)
     type: str = Field(max_length=64)
     # The campaign, evidence item, feedback item or check that fell due.

@@ -33,6 +33,7 @@ from tests.factories import (
 from tests.racing import race, statuses
 from tests.test_clock import events_after, position
 from tests.test_graphql import gql
+from tests.test_migrations import _engine, fresh_database, load_demo, migrate
 
 
 def attend_url(campaign_id, step_id) -> str:
@@ -427,3 +428,64 @@ async def test_graphql_confirms_attendance_as_rest_does(app, client):
     for step, code in ((chat, "CONFLICT"), (uuid.uuid4(), "NOT_FOUND"), ("x", "BAD_USER_INPUT")):
         _, body = await gql(client, mutation, who(app, person), {"c": str(campaign.id), "s": str(step)})
         assert body["errors"][0]["extensions"]["code"] == code, body
+
+
+# --- migration 0016 -----------------------------------------------------------------------------------
+
+
+async def test_migration_gives_existing_steps_ids_and_fired_steps_theirs(tmp_path):
+    """Campaigns from before 0016 (steps without ids) and steps that already fired: upgrading
+    gives every step an id and every fired step the id of the step at its index, keys untouched."""
+    campaigns = sa.table("campaigns", sa.column("id", sa.Uuid()), sa.column("steps", sa.JSON()))
+    occurrences = sa.table(
+        "clock_occurrences",
+        *(sa.column(n) for n in ("key", "type", "step", "due_at", "fired_at")),
+        sa.column("subject_id", sa.Uuid()),
+        sa.column("person_id", sa.Uuid()),
+    )
+    async with fresh_database(tmp_path, "steps") as url:
+        await migrate(url, "up", "head")
+        await load_demo(url, tmp_path, with_client=False)
+        await migrate(url, "down", "0015")
+        engine = _engine(url)
+        try:
+            async with engine.begin() as conn:
+                rows = (await conn.execute(sa.select(campaigns.c.id, campaigns.c.steps))).all()
+                bare = {
+                    c: [{k: v for k, v in step.items() if k != "id"} for step in steps] for c, steps in rows
+                }
+                for campaign_id, steps in bare.items():
+                    await conn.execute(
+                        campaigns.update().where(campaigns.c.id == campaign_id).values(steps=steps)
+                    )
+                campaign_id = rows[0].id
+                person_id = (await conn.execute(sa.text("SELECT id FROM people LIMIT 1"))).scalar_one()
+                person_id = person_id if isinstance(person_id, uuid.UUID) else uuid.UUID(person_id)
+                key = f"campaign.step_due:{campaign_id}:1:{person_id}"
+                now = datetime.now(UTC)
+                await conn.execute(
+                    occurrences.insert().values(
+                        key=key,
+                        type="campaign.step_due",
+                        subject_id=campaign_id,
+                        person_id=person_id,
+                        step=1,
+                        due_at=now,
+                        fired_at=now,
+                    )
+                )
+            await migrate(url, "up", "head")
+            async with engine.connect() as conn:
+                after = dict((await conn.execute(sa.select(campaigns.c.id, campaigns.c.steps))).all())
+                fired = (
+                    await conn.execute(sa.text("SELECT key, step, step_id FROM clock_occurrences"))
+                ).one()
+        finally:
+            await engine.dispose()
+    ids = [step["id"] for steps in after.values() for step in steps]
+    assert len(ids) == len(set(ids)) > 2 and all(uuid.UUID(i) for i in ids)
+    assert {
+        c: [{k: v for k, v in step.items() if k != "id"} for step in steps] for c, steps in after.items()
+    } == bare
+    assert fired.key == key and fired.step == 1
+    assert uuid.UUID(str(fired.step_id)) == uuid.UUID(after[campaign_id][1]["id"])
