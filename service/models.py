@@ -1,7 +1,7 @@
 """Every table, imported in one place so Alembic and the tests see the whole metadata."""
 
 from service.briefs.models import Brief, BriefEvidence
-from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollment
+from service.campaigns.models import Acknowledgement, Attendance, Campaign, Check, Enrollment
 from service.clients.models import ApiToken, ServiceClient
 from service.events.clock_models import ClockOccurrence
 from service.events.models import OutboxEvent
@@ -20,6 +20,7 @@ from service.webhooks.models import Webhook, WebhookDelivery, WebhookDeliveryAtt
 __all__ = [
     "Acknowledgement",
     "ApiToken",
+    "Attendance",
     "Brief",
     "BriefEvidence",
     "Campaign",

@@ -165,8 +165,10 @@ async def test_a_step_that_fired_does_not_fire_again_when_edited_but_a_new_step_
     editor = callers.headers("editor")
     read = await client.get(f"/api/v1/campaigns/{campaign.id}", headers=editor)
     moved, added = at + timedelta(hours=1), at + timedelta(hours=2)
+    # The edited step keeps its identity by its id; the one without an id is new.
+    step_id = read.json()["steps"][0]["id"]
     steps = [
-        {"channel": "chat", "title": "ステップ 0 (moved)", "at": moved.isoformat()},
+        {"id": step_id, "channel": "chat", "title": "ステップ 0 (moved)", "at": moved.isoformat()},
         {"channel": "email", "title": "ステップ 1", "at": added.isoformat()},
     ]
     patched = await client.patch(
@@ -179,6 +181,7 @@ async def test_a_step_that_fired_does_not_fire_again_when_edited_but_a_new_step_
     assert await detect_due(app.state.sessionmaker, now=added) == 1
     (event,) = await events_after(app, mark)
     assert event.data["step_index"] == 1 and event.data["channel"] == "email"
+    assert event.data["step_id"] == patched.json()["steps"][1]["id"] != step_id
 
 
 async def test_only_active_campaigns_fire_and_nothing_older_than_the_lookback(app, settings):
@@ -475,8 +478,11 @@ def test_occurrence_keys_name_what_fires_once():
 
     subject, person = uuid.UUID(int=1), uuid.UUID(int=2)
     at = datetime(2026, 12, 9, 15, 0, tzinfo=UTC)
-    step = Due(EventType.CAMPAIGN_STEP_DUE, subject, at, {}, person_id=person, step=3)
-    assert step.key == f"campaign.step_due:{subject}:3:{person}"
+    step_id = uuid.UUID(int=3)
+    step = Due(EventType.CAMPAIGN_STEP_DUE, subject, at, {}, person_id=person, step_id=step_id, step=3)
+    assert step.key == f"campaign.step_due:{subject}:{step_id}:{person}"  # the id, not the index
+    by_index = Due(EventType.CAMPAIGN_STEP_DUE, subject, at, {}, person_id=person, step=3)
+    assert by_index.key == f"campaign.step_due:{subject}:3:{person}"  # without an id: the index
     overdue = Due(EventType.FEEDBACK_OVERDUE, subject, at, {}, once_per_due_at=True)
     assert overdue.key == f"feedback.overdue:{subject}:2026-12-09T15:00:00Z"
     expired = Due(EventType.EVIDENCE_EXPIRED, subject, at, {}, due_on=date(2026, 12, 8))

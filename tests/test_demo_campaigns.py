@@ -108,6 +108,7 @@ async def test_readiness_in_the_demo(app, client, demo):
     ready = (await client.get(f"/api/v1/campaigns/{onboarding['id']}/readiness", headers=editor)).json()
     # 中村 (submitted), 松本 (passed), Carter (needs work), 佐々木 (acknowledged, check day reached), 木村 (starts soon)
     assert (ready["audience"], ready["acknowledged"], ready["passed"], ready["overdue"]) == (5, 4, 1, 1)
+    assert ready["attended"] == 1  # 中村 at her first-day orientation
     by_department = {
         d["department"]: (d["audience"], d["acknowledged"], d["passed"], d["overdue"])
         for d in ready["departments"]
@@ -122,12 +123,15 @@ async def test_readiness_in_the_demo(app, client, demo):
     ready = (await client.get(f"/api/v1/campaigns/{launch['id']}/readiness", headers=editor)).json()
     # Checks belong to the brief, not the campaign: 松本's onboarding pass counts on the launch too.
     assert (ready["audience"], ready["acknowledged"], ready["passed"], ready["overdue"]) == (7, 5, 2, 0)
+    # 田中 and Wilson in Tokyo, 渡辺 in Osaka.
+    assert ready["attended"] == 3
+    assert {d["department"]: d["attended"] for d in ready["departments"]} == {"sales": 2, "support": 1}
 
     # The sales manager sees her own department only.
     manager = _as(app, demo, "suzuki.yui@hoshino.example")
     ready = (await client.get(f"/api/v1/campaigns/{launch['id']}/readiness", headers=manager)).json()
     assert [d["department"] for d in ready["departments"]] == ["sales"]
-    assert (ready["audience"], ready["acknowledged"], ready["passed"]) == (4, 3, 2)
+    assert (ready["audience"], ready["acknowledged"], ready["passed"], ready["attended"]) == (4, 3, 2, 2)
 
     headline = (await client.get("/api/v1/readiness", headers=editor)).json()
     kuradesk = next(p for p in headline["products"] if p["product_key"] == "kuradesk")

@@ -98,6 +98,7 @@ def test_issue_12_types_are_all_in_the_catalogue():
         "feedback.overdue",
         "check.waiting",
         "campaign.person_overdue",
+        "campaign.step_attended",  # issue 13
     ]
     assert {str(t) for t in EventType} == set(named)
 

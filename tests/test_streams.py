@@ -360,6 +360,7 @@ def test_relevance_refuses_what_is_not_the_persons():
         EventType.CAMPAIGN_STEP_DUE,
         EventType.CAMPAIGN_PERSON_OVERDUE,
         EventType.ACKNOWLEDGEMENT_RECORDED,
+        EventType.CAMPAIGN_STEP_ATTENDED,
         EventType.CHECK_SUBMITTED,
         EventType.CHECK_GRADED,
         EventType.CHECK_WAITING,

@@ -28,6 +28,7 @@ def _step_event(campaign: sa.Row[Any], index: int, person_id: uuid.UUID, due_at:
         type=EventType.CAMPAIGN_STEP_DUE,
         subject_id=campaign.id,
         person_id=person_id,
+        step_id=uuid.UUID(step["id"]),
         step=index,
         due_at=due_at,
         product_key=campaign.product_key,
@@ -36,6 +37,7 @@ def _step_event(campaign: sa.Row[Any], index: int, person_id: uuid.UUID, due_at:
             "campaign_name": campaign.name,
             "kind": campaign.kind,
             "product_key": campaign.product_key,
+            "step_id": step["id"],
             "step_index": index,
             "person_id": person_id,
             "due_at": due_at,
@@ -78,8 +80,8 @@ async def _active_campaigns(session: AsyncSession) -> Sequence[sa.Row[Any]]:
 def _due_for_step(
     session: AsyncSession, campaign: sa.Row[Any], index: int, now: datetime, since: datetime
 ) -> sa.Select[int, uuid.UUID, date | None] | None:
-    """The enrollments one step fell due for (step index, person, anchor), or None when the
-    step cannot be due for anyone now."""
+    """The enrollments one step fell due for (its index now, person, anchor), or None when the
+    step cannot be due for anyone now. What fired is known by the step's id, not its index."""
     step = campaign.steps[index]
     stmt: sa.Select[int, uuid.UUID, date | None] = sa.select(
         sa.literal_column(str(int(index)), sa.Integer).label("step"),
@@ -92,7 +94,7 @@ def _due_for_step(
             EventType.CAMPAIGN_STEP_DUE,
             col(Enrollment.campaign_id),
             person=col(Enrollment.person_id),
-            step=index,
+            step_id=uuid.UUID(step["id"]),
         ),
     )
     fixed = step_due_at(step, None)
@@ -112,14 +114,15 @@ def _due_for_step(
 async def steps_due(session: AsyncSession, now: datetime, budget: int) -> list[Due]:
     """Campaign steps that fell due for the people enrolled in active campaigns.
 
-    Once per campaign, step (its index) and person, and never retroactively:
+    Once per campaign, step (its id: reordering the steps neither fires one again nor skips
+    one) and person, and never retroactively:
     - a launch or reinforcement step is due at its `at` for whoever is enrolled (and has not
       left) at that time: a person enrolled after it gets nothing for it;
     - an onboarding step is due at 00:00 UTC of the day `day_offset` days after the person's
       hire date (the enrollment's anchor), for whoever was enrolled by the end of that day: a
       hire enrolled on their first day still gets day 0, one enrolled later does not get the
       steps of the days before.
-    Changing a step after it fired does not fire it again; a step that fell due longer ago
+    Changing a step after it fired (keeping its id) does not fire it again; a step that fell due longer ago
     than the lookback does not fire. One query per campaign with a step that may be due (its
     steps' selects in one UNION ALL), over all its people."""
     since = lookback_start(session, now)

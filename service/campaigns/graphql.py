@@ -86,6 +86,23 @@ class AcknowledgeResultType:
     created: bool
 
 
+@gql.view(schemas.AttendanceRead, name="Attendance")
+class AttendanceType:
+    """A person's confirmation that they attended a briefing step: one per campaign, step and person."""
+
+    person: PersonType | None = gql.loaded("person_id")
+    campaign: CampaignType | None = gql.loaded("campaign_id")
+
+
+@strawberry.type(
+    name="AttendanceResult",
+    description="The attendance, and whether this call recorded it (false: it was already there).",
+)
+class AttendanceResultType:
+    attendance: AttendanceType
+    created: bool
+
+
 CheckAnswersType = gql.view_type(
     schemas.GutCheckAnswers, "CheckAnswers", "The gut-check, answered in the person's own words."
 )
@@ -240,6 +257,21 @@ class CampaignMutation:
             info, campaigns_service.acknowledge, gql.to_uuid(campaign_id, "campaignId")
         )
         return AcknowledgeResultType(acknowledgement=ack, created=created)
+
+    @strawberry.mutation(
+        description="Confirm yourself that you attended a BRIEFING step of a campaign you are in, once it "
+        "is due for you (CONFLICT before, for another channel, or a campaign not active; FORBIDDEN outside "
+        "its audience; NOT_FOUND for a step it does not have). Idempotent: `created` is true the first "
+        "time, then false with the same attendance."
+    )
+    async def confirm_attendance(self, info: gql.Info, campaign_id: ID, step_id: ID) -> AttendanceResultType:
+        attendance, created = await gql.run(
+            info,
+            campaigns_service.confirm_attendance,
+            gql.to_uuid(campaign_id, "campaignId"),
+            gql.to_uuid(step_id, "stepId"),
+        )
+        return AttendanceResultType(attendance=attendance, created=created)
 
     submit_check = gql.mutation(
         campaigns_service.submit_check,

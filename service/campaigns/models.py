@@ -36,7 +36,8 @@ class Campaign(TableBase, table=True):
     # Department keys and roles; an empty list matches everyone.
     audience_departments: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     audience_roles: list[str] = Field(default_factory=list, sa_type=sa.JSON)
-    # [{channel, title, message_id, at | day_offset, exercise}] in the order given.
+    # [{id, channel, title, message_id, at | day_offset, exercise}] in the order given; `id` (a UUID
+    # as text) is the step's identity, kept when steps are reordered or edited.
     steps: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
     created_by_id: uuid.UUID | None = Field(default=None, foreign_key="people.id")
     activated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -84,6 +85,24 @@ class Acknowledgement(TableBase, table=True):
     # The campaign it was given through (the first one, when several ask for the same version).
     campaign_id: uuid.UUID = Field(foreign_key="campaigns.id", index=True)
     acknowledged_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Attendance(TableBase, table=True):
+    """ "I was at the briefing": one row per campaign, briefing step and person."""
+
+    __tablename__ = "campaign_attendance"
+    __table_args__ = (
+        # Its campaign_id prefix also serves readiness ("who attended any of this campaign's").
+        sa.UniqueConstraint(
+            "campaign_id", "step_id", "person_id", name="uq_campaign_attendance_campaign_step_person"
+        ),
+    )
+
+    campaign_id: uuid.UUID = Field(foreign_key="campaigns.id")
+    # A step's `id` within Campaign.steps (JSON: no foreign key).
+    step_id: uuid.UUID
+    person_id: uuid.UUID = Field(foreign_key="people.id", index=True)
+    attended_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Check(TableBase, table=True):

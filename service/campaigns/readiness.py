@@ -7,7 +7,8 @@ Definitions (docs/campaigns.md):
 - acknowledged / passed: an acknowledgement / a passed check on the current version or any
   version since the last substantive one (a minor fix does not ask again);
 - overdue: the campaign's last step is due (for onboarding: counted from each hire date) and the
-  person has not passed.
+  person has not passed;
+- attended: the person confirmed attending at least one of the campaign's briefing steps.
 
 The same definitions list the people behind the counts (`campaign_people`, one statement a page):
 each person's state (schemas.PersonState) and whether they are overdue, so that the people listed
@@ -31,7 +32,7 @@ from service.briefs import service as briefs_service
 from service.briefs.service import CurrentVersion
 from service.campaigns import policies, repository
 from service.campaigns import service as campaigns_service
-from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollment
+from service.campaigns.models import Acknowledgement, Attendance, Campaign, Check, Enrollment
 from service.campaigns.schemas import (
     CampaignPerson,
     CampaignReadiness,
@@ -126,6 +127,13 @@ def _answered(current: CurrentVersion, *statuses: str) -> sa.ColumnElement[bool]
     return col(Enrollment.person_id).in_(answers)
 
 
+def _attended(campaign: Campaign) -> sa.ColumnElement[bool]:
+    """Whether the enrolled person confirmed attending any of the campaign's briefing steps
+    (attendance is taken for briefing steps only)."""
+    attendees = sa.select(col(Attendance.person_id)).where(col(Attendance.campaign_id) == campaign.id)
+    return col(Enrollment.person_id).in_(attendees)
+
+
 def _audience(campaign: Campaign, department: Scope, *columns: sa.ColumnElement[Any]) -> Statement:
     """`columns` for each active person currently in the campaign's audience, in the caller's scope."""
     audience = (
@@ -144,9 +152,12 @@ def _audience(campaign: Campaign, department: Scope, *columns: sa.ColumnElement[
 def campaign_statement(
     campaign: Campaign, current: CurrentVersion | None, department: Scope, now: datetime
 ) -> Statement:
-    """The audience counted by (department, acknowledged?, passed?[, due?]): one grouped query
-    of at most a few rows per department, summed up in Python."""
-    flags: list[sa.ColumnElement[Any]] = [col(Person.department_id).label("department_id")]
+    """The audience counted by (department, acknowledged?, passed?, attended?[, due?]): one
+    grouped query of at most a few rows per department, summed up in Python."""
+    flags: list[sa.ColumnElement[Any]] = [
+        col(Person.department_id).label("department_id"),
+        _attended(campaign).label("is_attended"),
+    ]
     if current is not None:
         flags.append(_answered(current).label("is_acknowledged"))
         flags.append(_answered(current, "passed").label("is_passed"))
@@ -162,11 +173,11 @@ def _grouped(rows: sa.Subquery) -> Statement:
 
 
 def _tally(campaign: Campaign, rows: list[CountRow], now: datetime) -> dict[uuid.UUID | None, list[int]]:
-    """{department: [audience, acknowledged, passed, overdue]} from the grouped rows."""
+    """{department: [audience, acknowledged, passed, overdue, attended]} from the grouped rows."""
     due = _due_condition(campaign, now)
     tally: dict[uuid.UUID | None, list[int]] = {}
     for row in rows:
-        counts = tally.setdefault(row.department_id, [0, 0, 0, 0])
+        counts = tally.setdefault(row.department_id, [0, 0, 0, 0, 0])
         acknowledged = bool(getattr(row, "is_acknowledged", False))
         passed = bool(getattr(row, "is_passed", False))
         is_due = due if isinstance(due, bool) else bool(row.is_due)  # NULL anchor: no deadline
@@ -174,14 +185,15 @@ def _tally(campaign: Campaign, rows: list[CountRow], now: datetime) -> dict[uuid
         counts[1] += row.people if acknowledged else 0
         counts[2] += row.people if passed else 0
         counts[3] += row.people if is_due and not passed else 0
+        counts[4] += row.people if row.is_attended else 0
     return tally
 
 
 async def campaign_readiness(
     session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
 ) -> CampaignReadiness:
-    """Readiness of one campaign for its brief's current version, in total and per department
-    (a manager: their own department only)."""
+    """Readiness of one campaign for its brief's current version (and who attended its
+    briefings), in total and per department (a manager: their own department only)."""
     department = _allowed(principal)
     campaign = await campaigns_service.visible_campaign(session, principal, campaign_id)
     current = (await briefs_service.current_versions(session, principal, [campaign.lineage_id])).get(
@@ -201,8 +213,9 @@ async def campaign_readiness(
                 acknowledged=a,
                 passed=p,
                 overdue=o,
+                attended=t,
             )
-            for d, (n, a, p, o) in tally.items()
+            for d, (n, a, p, o, t) in tally.items()
         ),
         key=lambda r: (r.department is None, r.department or ""),
     )
@@ -215,6 +228,7 @@ async def campaign_readiness(
         acknowledged=sum(d.acknowledged for d in departments),
         passed=sum(d.passed for d in departments),
         overdue=sum(d.overdue for d in departments),
+        attended=sum(d.attended for d in departments),
         departments=departments,
         story_gaps=await _story_gaps(session, principal, campaign, current, department),
     )

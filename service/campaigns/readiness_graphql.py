@@ -15,7 +15,7 @@ COUNTS = "audience acknowledged passed overdue"
 DepartmentReadinessType = gql.view_type(
     schemas.DepartmentReadiness,
     "DepartmentReadiness",
-    fields=f"department department_name {COUNTS}",
+    fields=f"department department_name {COUNTS} attended",
     undescribed=COUNTS,
 )
 
@@ -25,12 +25,13 @@ StoryGapType = gql.view_type(schemas.StoryGap, "StoryGap")
 @gql.view(
     schemas.CampaignReadiness,
     name="CampaignReadiness",
-    fields=f"campaign_id brief_id version basis_version {COUNTS} departments story_gaps campaign",
+    fields=f"campaign_id brief_id version basis_version {COUNTS} attended departments story_gaps campaign",
     undescribed=COUNTS,
 )
 class CampaignReadinessType:
     """Of the active people in the audience: who acknowledged the current brief version (or a minor
-    fix of it), who passed its check, and who is overdue (last step past, not passed)."""
+    fix of it), who passed its check, who is overdue (last step past, not passed), and who
+    attended a briefing."""
 
     campaign: CampaignType | None = gql.loaded("campaign_id")
 
@@ -48,8 +49,8 @@ OrganisationReadinessType = gql.view_type(
 class ReadinessQuery:
     campaign_readiness = gql.query(
         readiness_service.campaign_readiness,
-        "Audience, acknowledged, passed and overdue for the brief's current version, in total and per "
-        "department (editors, admins, `campaigns:read`; managers: their department).",
+        "Audience, acknowledged, passed and overdue for the brief's current version, and who attended a "
+        "briefing, in total and per department (editors, admins, `campaigns:read`; managers: their department).",
         campaign_id=strawberry.ID,
     )
     readiness = gql.query(

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from service.campaigns.models import Acknowledgement, Campaign, Check, Enrollment
+from service.campaigns.models import Acknowledgement, Attendance, Campaign, Check, Enrollment
 from service.campaigns.schemas import CampaignStatus, CheckStatus
 from service.db import is_postgres, utcnow
 from service.pagination import PageParams, RowPage, fetch_page, fetch_row_page
@@ -22,6 +22,7 @@ from service.reads import rows_of
 
 ENROLLMENTS: sa.Table = Enrollment.__table__
 ACKNOWLEDGEMENTS: sa.Table = Acknowledgement.__table__
+ATTENDANCE: sa.Table = Attendance.__table__
 # Marks an acknowledgement among check statuses in status_by_person's one query.
 ACKNOWLEDGED = "acknowledged"
 
@@ -363,6 +364,39 @@ async def list_acknowledgements(
     if reviewer_id is not None or department_id is not None:
         stmt = stmt.where(col(Acknowledgement.person_id).in_(_managed_people(reviewer_id, department_id)))
     return await fetch_page(session, stmt, Acknowledgement, params)
+
+
+async def insert_attendance(
+    session: AsyncSession, *, campaign_id: uuid.UUID, step_id: uuid.UUID, person_id: uuid.UUID
+) -> uuid.UUID | None:
+    """Inserts an attendance unless the person already confirmed this step (ON CONFLICT DO
+    NOTHING: concurrent double clicks write one row); returns its id, None when one was there."""
+    attendance_id, now = uuid.uuid4(), utcnow()
+    result = await session.execute(
+        insert_ignoring_duplicates(session, ATTENDANCE).values(
+            id=attendance_id,
+            created_at=now,
+            updated_at=now,
+            revision=1,
+            campaign_id=campaign_id,
+            step_id=step_id,
+            person_id=person_id,
+            attended_at=now,
+        )
+    )
+    inserted = cast("sa.CursorResult[Any]", result).rowcount  # 0 when the conflict skipped it
+    return attendance_id if inserted else None
+
+
+async def get_attendance(
+    session: AsyncSession, campaign_id: uuid.UUID, step_id: uuid.UUID, person_id: uuid.UUID
+) -> Attendance | None:
+    stmt = select(Attendance).where(
+        Attendance.campaign_id == campaign_id,
+        Attendance.step_id == step_id,
+        Attendance.person_id == person_id,
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def get_check(session: AsyncSession, check_id: uuid.UUID, *, for_update: bool = False) -> Check | None:

@@ -14,6 +14,7 @@ from service.campaigns import readiness as readiness_service
 from service.campaigns import service as campaigns_service
 from service.campaigns.schemas import (
     AcknowledgementRead,
+    AttendanceRead,
     CampaignCreate,
     CampaignKind,
     CampaignPerson,
@@ -162,8 +163,9 @@ async def list_enrollments(
 async def campaign_readiness(
     campaign_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ) -> Response:
-    """Audience, acknowledged, passed and overdue for the brief's current version, in total and
-    per department (managers: their own department)."""
+    """Audience, acknowledged, passed and overdue for the brief's current version, and `attended`
+    (confirmed attending a briefing step), in total and per department (managers: their own
+    department)."""
     return json(await readiness_service.campaign_readiness(session, principal, campaign_id))
 
 
@@ -219,6 +221,23 @@ async def acknowledge(
         status_code=201 if created else 200,
         location=f"/api/v1/acknowledgements/{ack.id}",
     )
+
+
+@router.post(
+    "/campaigns/{campaign_id}/steps/{step_id}/attendance",
+    status_code=201,
+    response_model=AttendanceRead,
+    responses={200: {"model": AttendanceRead, "description": "Already confirmed: the same record."}},
+)
+async def confirm_attendance(
+    request: Request, campaign_id: uuid.UUID, step_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    """Confirm yourself that you attended a `briefing` step of a campaign you are in, once it is
+    due for you (409 before; 409 for a step that is not a briefing or a campaign not active; 403
+    outside its audience; 404 for a step it does not have). Idempotent: 201 the first time, then
+    200 with the same record. Readiness counts you as `attended`."""
+    attendance, created = await campaigns_service.confirm_attendance(session, principal, campaign_id, step_id)
+    return resource_response(request, attendance, etag(1), status_code=201 if created else 200)
 
 
 @router.get("/campaigns/{campaign_id}/acknowledgements", response_model=Page[AcknowledgementRead])

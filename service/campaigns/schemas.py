@@ -99,6 +99,12 @@ class Step(InputModel):
     """One campaign step: a launch or reinforcement step happens `at` a fixed time; an onboarding
     step `day_offset` days after each new hire's start date (0 = the first day)."""
 
+    id: uuid.UUID | None = Field(
+        default=None,
+        description="Changing a campaign's steps: the `id` of the existing step this one is (it keeps its "
+        "identity: what fell due, deliveries and attendance stay with it, wherever it moves). Leave it out "
+        "for a new step; CueCard gives every step its id.",
+    )
     channel: CampaignChannel
     title: Name
     message_id: uuid.UUID | None = Field(default=None, description="A message to send or show.")
@@ -156,6 +162,7 @@ class CampaignUpdate(InputModel):
 
 
 class StepRead(BaseModel):
+    id: uuid.UUID = Field(description="The step's own id: stable when steps are reordered or edited.")
     index: int
     channel: CampaignChannel
     title: str
@@ -211,6 +218,17 @@ class AcknowledgementRead(ReadModel):
     brief_id: uuid.UUID = Field(description="The brief version acknowledged.")
     version: int
     acknowledged_at: datetime
+    created_at: datetime
+
+
+class AttendanceRead(ReadModel):
+    """A person's confirmation that they attended a briefing step: one per campaign, step and person."""
+
+    id: uuid.UUID
+    campaign_id: uuid.UUID
+    step_id: uuid.UUID
+    person_id: uuid.UUID
+    attended_at: datetime = Field(description="When the person confirmed it.")
     created_at: datetime
 
 
@@ -300,6 +318,7 @@ class CampaignStepItem(BaseModel):
     product_key: str
     brief_id: uuid.UUID = Field(description="The current brief version to acknowledge and explain.")
     version: int
+    step_id: uuid.UUID = Field(description="The step's own id, stable wherever the step moves in the plan.")
     step_index: int
     channel: CampaignChannel
     title: str
@@ -317,6 +336,10 @@ class ReadinessCounts(BaseModel):
     acknowledged: int = Field(description="…who acknowledged the current version (or a minor fix of it).")
     passed: int = Field(description="…who passed a check on it.")
     overdue: int = Field(description="…whose last step is past and who have not passed yet.")
+    attended: int = Field(
+        description="…who confirmed attending at least one of the campaign's briefing steps "
+        "(`POST /campaigns/{id}/steps/{step_id}/attendance`)."
+    )
 
 
 class DepartmentReadiness(ReadinessCounts):

@@ -20,8 +20,10 @@ from service.campaigns import enrollment, policies, repository
 from service.campaigns.models import Campaign, Check, Enrollment
 from service.campaigns.schemas import (
     AcknowledgementRead,
+    AttendanceRead,
     Audience,
     AudienceRead,
+    CampaignChannel,
     CampaignCreate,
     CampaignRead,
     CampaignStepItem,
@@ -201,16 +203,37 @@ async def campaigns_by_ids(
     return {c.id: c for c in await _to_read(session, principal, list(found.values()))}
 
 
+def _step_id_errors(steps: list[Step], existing: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Input step ids that name no step of the campaign, or the same step twice."""
+    known = {step["id"] for step in existing}
+    seen: set[str] = set()
+    errors = []
+    for index, step in enumerate(steps):
+        if step.id is None:
+            continue
+        if str(step.id) not in known:
+            errors.append(
+                field_error(
+                    f"steps.{index}.id", "no such step in this campaign (leave `id` out for a new step)"
+                )
+            )
+        elif str(step.id) in seen:
+            errors.append(field_error(f"steps.{index}.id", "the same step is given twice"))
+        seen.add(str(step.id))
+    return errors
+
+
 async def _check_plan(
     session: AsyncSession,
     principal: Principal,
     kind: str,
     audience: Audience | None,
     steps: list[Step] | None,
+    existing_steps: Sequence[dict[str, Any]] = (),
 ) -> None:
     """Every problem with an audience and steps at once: unknown departments and messages,
-    steps timed the wrong way for the kind."""
-    errors = steps_fit_kind(kind, steps or [])
+    steps timed the wrong way for the kind, step ids the campaign does not have."""
+    errors = steps_fit_kind(kind, steps or []) + _step_id_errors(steps or [], existing_steps)
     if audience is not None and audience.departments:
         known = await people_service.existing_department_keys(session, principal, audience.departments)
         errors += [
@@ -229,12 +252,26 @@ async def _check_plan(
         raise Invalid("The campaign's plan has problems; see `errors`.", errors=errors)
 
 
-def _stored_steps(steps: list[Step]) -> list[dict[str, Any]]:
-    """Steps as stored: fixed times in UTC, whatever offset they were sent with."""
-    return [
-        step.model_copy(update={"at": step.at.astimezone(UTC) if step.at else None}).model_dump(mode="json")
-        for step in steps
-    ]
+def _stored_steps(steps: list[Step], existing: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Steps as stored: fixed times in UTC, whatever offset they were sent with, each with its id
+    (text): the one it was given; else, for a step equal in every field to an existing step no
+    other input claims, that step's id (a client that resends the plan it read without ids
+    changes nothing); else a new one."""
+    claimed = {str(step.id) for step in steps if step.id}
+    unclaimed = [step for step in existing if step["id"] not in claimed]
+    stored = []
+    for step in steps:
+        body = step.model_copy(update={"at": step.at.astimezone(UTC) if step.at else None}).model_dump(
+            mode="json", exclude={"id"}
+        )
+        step_id = str(step.id) if step.id else None
+        if step_id is None:
+            same = next((s for s in unclaimed if {k: v for k, v in s.items() if k != "id"} == body), None)
+            if same is not None:
+                unclaimed.remove(same)
+            step_id = same["id"] if same is not None else str(uuid.uuid4())
+        stored.append({"id": step_id, **body})
+    return stored
 
 
 @transactional
@@ -282,13 +319,13 @@ async def update_campaign(
     for name in ("name", "audience", "steps"):
         if name in changes and getattr(data, name) is None:
             raise Invalid(f"{name} cannot be null.", errors=[field_error(name, "cannot be null")])
-    await _check_plan(session, principal, campaign.kind, data.audience, data.steps)
+    await _check_plan(session, principal, campaign.kind, data.audience, data.steps, campaign.steps)
     if campaign.status == "active" and data.steps is not None and not data.steps:
         raise Invalid("An active campaign needs at least one step.", errors=[field_error("steps", "empty")])
     if data.name is not None:
         campaign.name = data.name
     if data.steps is not None:
-        campaign.steps = _stored_steps(data.steps)
+        campaign.steps = _stored_steps(data.steps, campaign.steps)
     audience_changed = False
     if data.audience is not None:
         departments = list(dict.fromkeys(data.audience.departments))
@@ -414,18 +451,27 @@ async def list_enrollments(
 # --- acknowledgements and checks -----------------------------------------------------------------
 
 
-async def _member(
+async def _enrolled(
     session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
-) -> tuple[Campaign, Enrollment, CurrentVersion]:
-    """The caller's place in a running campaign, or why they cannot answer it."""
+) -> tuple[Campaign, Enrollment]:
+    """The caller's place (locked) in a running campaign, or why they cannot answer it."""
     if not principal.is_person or principal.person_id is None:
-        raise Forbidden("Only people acknowledge and answer checks, for themselves.")
+        raise Forbidden("Only people acknowledge, answer checks and confirm attendance, for themselves.")
     campaign = await visible_campaign(session, principal, campaign_id)
     member = await repository.get_enrollment(session, campaign.id, principal.person_id, for_update=True)
     if member is None or member.left_at is not None:
         raise Forbidden("You are not in this campaign's audience.")
     if campaign.status != "active":
         raise Conflict(f"The campaign is {campaign.status}; only an active campaign takes answers.")
+    return campaign, member
+
+
+async def _member(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
+) -> tuple[Campaign, Enrollment, CurrentVersion]:
+    """The caller's place in a running campaign and its brief's current version, or why they
+    cannot answer it."""
+    campaign, member = await _enrolled(session, principal, campaign_id)
     return campaign, member, await _current_version(session, principal, campaign)
 
 
@@ -478,6 +524,52 @@ async def acknowledge(
     )
     assert row is not None
     return AcknowledgementRead.model_validate(row), row.id == new_id
+
+
+@transactional
+async def confirm_attendance(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, step_id: uuid.UUID
+) -> tuple[AttendanceRead, bool]:
+    """Records that the caller attended a briefing step of a campaign they are in, once it is
+    due for them; idempotent (the existing record and False when it is already there)."""
+    campaign, member = await _enrolled(session, principal, campaign_id)
+    person_id = principal.person_id
+    assert person_id is not None
+    step = next((s for s in campaign.steps if s.get("id") == str(step_id)), None)
+    if step is None:
+        raise NotFound("No such step in this campaign.")
+    if step["channel"] != CampaignChannel.BRIEFING:
+        raise Conflict(f"Only a briefing step is attended; this one is a {step['channel']} step.")
+    due = step_due_at(step, anchor_of(member.anchor_date))
+    if due is None or due > utcnow():
+        raise Conflict("This briefing has not taken place yet: confirm attending once it is due.")
+    existing = await repository.get_attendance(session, campaign.id, step_id, person_id)
+    if existing is not None:
+        return AttendanceRead.model_validate(existing), False
+    attended_id = await repository.insert_attendance(
+        session, campaign_id=campaign.id, step_id=step_id, person_id=person_id
+    )
+    row = await repository.get_attendance(session, campaign.id, step_id, person_id)
+    assert row is not None
+    if attended_id is not None:
+        products = await products_service.products_by_ids(session, principal, [campaign.product_id])
+        product_key = products[campaign.product_id].key
+        emit(
+            session,
+            EventType.CAMPAIGN_STEP_ATTENDED,
+            {
+                "attendance_id": row.id,
+                "campaign_id": campaign.id,
+                "product_key": product_key,
+                "step_id": step_id,
+                "step_index": campaign.steps.index(step),
+                "title": step["title"],
+                "person_id": person_id,
+                "attended_at": row.attended_at,
+            },
+            product_key=product_key,
+        )
+    return AttendanceRead.model_validate(row), row.id == attended_id
 
 
 async def _answer_visibility(
@@ -730,6 +822,7 @@ async def my_campaign_steps(session: AsyncSession, principal: Principal) -> list
                     product_key=product_key,
                     brief_id=version.brief_id,
                     version=version.version,
+                    step_id=step["id"],
                     step_index=index,
                     channel=step["channel"],
                     title=step["title"],

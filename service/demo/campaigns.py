@@ -261,6 +261,21 @@ async def load_campaigns(
     await campaigns_service.acknowledge(session, person("sasaki.takumi@hoshino.example"), onboarding.id)
     await campaigns_service.acknowledge(session, person("watanabe.aoi@hoshino.example"), launch.id)
 
+    # Who was at the briefings that took place: the new hire at her first-day orientation; at
+    # the launch, two sellers in Tokyo and a support engineer in Osaka.
+    await campaigns_service.confirm_attendance(session, new_hire, onboarding.id, onboarding.steps[0].id)
+    tokyo, osaka = (
+        step.id
+        for step in launch.steps
+        if step.channel == "briefing" and step.at is not None and step.at <= utcnow()
+    )
+    for email, step_id in [
+        ("tanaka.hiroshi@hoshino.example", tokyo),
+        ("emma.wilson@hoshino.example", tokyo),
+        ("watanabe.aoi@hoshino.example", osaka),
+    ]:
+        await campaigns_service.confirm_attendance(session, person(email), launch.id, step_id)
+
     # HR pushes a hire who starts in three days: enrollment follows the person.
     future_hire = await people_service.create_person(
         session,

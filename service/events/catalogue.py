@@ -27,6 +27,7 @@ class EventType(StrEnum):
     EVIDENCE_EXPIRED = "evidence.expired"
     CAMPAIGN_ACTIVATED = "campaign.activated"
     CAMPAIGN_STEP_DUE = "campaign.step_due"
+    CAMPAIGN_STEP_ATTENDED = "campaign.step_attended"
     CAMPAIGN_PERSON_OVERDUE = "campaign.person_overdue"
     ACKNOWLEDGEMENT_RECORDED = "acknowledgement.recorded"
     CHECK_SUBMITTED = "check.submitted"
@@ -67,6 +68,8 @@ _THEME = "5d4c3b2a-1908-4776-8e5d-4c3b2a190817"
 _CHECK = "3b2a1908-f7e6-4d5c-9b3a-2918f7e6d5c4"
 _ACK = "e1d2c3b4-a596-4877-9a6b-5c4d3e2f1a0b"
 _DEPARTMENT = "c0ffee00-1234-4567-89ab-cdef01234567"
+_STEP = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"
+_ATTENDANCE = "6f7a8b9c-0d1e-4f2a-9b3c-4d5e6f7a8b9c"
 
 CATALOGUE: dict[EventType, EventSpec] = {
     EventType.BRIEF_SUBMITTED: EventSpec(
@@ -203,14 +206,16 @@ CATALOGUE: dict[EventType, EventSpec] = {
     EventType.CAMPAIGN_STEP_DUE: EventSpec(
         1,
         "A step of an active campaign became due for a person enrolled in it (launch `at`, or "
-        "`day_offset` days from the hire date at 00:00 UTC); once per step and person, never "
-        "retroactively (from the clock).",
+        "`day_offset` days from the hire date at 00:00 UTC); once per step (its `step_id`: reordering "
+        "the steps neither fires one again nor skips one) and person, never retroactively (from the "
+        "clock). `step_index` is the step's place in the plan when it fell due.",
         "campaigns:read",
         {
             "campaign_id": _CAMPAIGN,
             "campaign_name": "Ledger Sync launch",
             "kind": "launch",
             "product_key": "ledger-sync",
+            "step_id": _STEP,
             "step_index": 0,
             "person_id": _PERSON,
             "due_at": "2026-12-07T09:00:00Z",
@@ -218,6 +223,22 @@ CATALOGUE: dict[EventType, EventSpec] = {
             "title": "Kick-off: what changes for our customers",
             "message_id": _MESSAGE,
             "exercise": None,
+        },
+    ),
+    EventType.CAMPAIGN_STEP_ATTENDED: EventSpec(
+        1,
+        "A person confirmed attending a briefing step of a campaign they are in (once per step and "
+        "person; confirming again emits nothing).",
+        "campaigns:read",
+        {
+            "attendance_id": _ATTENDANCE,
+            "campaign_id": _CAMPAIGN,
+            "product_key": "ledger-sync",
+            "step_id": _STEP,
+            "step_index": 0,
+            "title": "全社説明会: 何がお客様にとって変わるのか",
+            "person_id": _PERSON,
+            "attended_at": "2026-12-07T10:30:00Z",
         },
     ),
     EventType.CAMPAIGN_PERSON_OVERDUE: EventSpec(

@@ -41,7 +41,7 @@ from service.logging import get_logger
 
 log = get_logger("cuecard.clock")
 
-# Rows per INSERT: well under both databases' bound-parameter limits (8 columns each).
+# Rows per INSERT: well under both databases' bound-parameter limits (9 columns each).
 _CHUNK = 500
 
 
@@ -49,9 +49,11 @@ _CHUNK = 500
 class Due:
     """One occurrence a detector found due: what identifies it, and the event it fires.
 
-    Its key is the type and subject plus whichever of person, step, due_on are given, plus
-    due_at when `once_per_due_at` (an occurrence that may fire again for a new due time, like
-    a feedback stage). A detector's `not_fired(...)` filter must name the same parts."""
+    Its key is the type and subject plus whichever of step_id (else step), person, due_on are
+    given, plus due_at when `once_per_due_at` (an occurrence that may fire again for a new due
+    time, like a feedback stage). A detector's `not_fired(...)` filter must name the same parts.
+    A campaign step is keyed by its `step_id`, wherever it moves; its `step` (its place in the
+    plan when it fell due) is then only recorded."""
 
     type: EventType
     subject_id: uuid.UUID
@@ -59,6 +61,7 @@ class Due:
     data: Mapping[str, Any]
     product_key: str | None = None
     person_id: uuid.UUID | None = None
+    step_id: uuid.UUID | None = None
     step: int | None = None
     due_on: date | None = None
     once_per_due_at: bool = False
@@ -66,7 +69,9 @@ class Due:
     @property
     def key(self) -> str:
         parts: list[object] = [self.type.value, self.subject_id]
-        if self.step is not None:
+        if self.step_id is not None:
+            parts.append(self.step_id)
+        elif self.step is not None:
             parts.append(self.step)
         if self.person_id is not None:
             parts.append(self.person_id)
@@ -93,6 +98,7 @@ def not_fired(
     subject: Any,
     *,
     person: Any = None,
+    step_id: uuid.UUID | None = None,
     step: int | None = None,
     due_on: Any = None,
     due_at: Any = None,
@@ -103,7 +109,9 @@ def not_fired(
     conditions = [col(ClockOccurrence.type) == type.value, col(ClockOccurrence.subject_id) == subject]
     if person is not None:
         conditions.append(col(ClockOccurrence.person_id) == person)
-    if step is not None:
+    if step_id is not None:
+        conditions.append(col(ClockOccurrence.step_id) == step_id)
+    elif step is not None:
         conditions.append(col(ClockOccurrence.step) == step)
     if due_on is not None:
         conditions.append(col(ClockOccurrence.due_on) == due_on)
@@ -136,6 +144,7 @@ async def _claim(session: AsyncSession, found: Sequence[Due]) -> set[str]:
                 "type": due.type.value,
                 "subject_id": due.subject_id,
                 "person_id": due.person_id,
+                "step_id": due.step_id,
                 "step": due.step,
                 "due_on": due.due_on,
                 "due_at": due.due_at,

@@ -26,12 +26,15 @@ class ClockOccurrence(SQLModel, table=True):
         sa.Index("ix_clock_occurrences_subject", "subject_id", "type", "person_id"),
     )
 
-    # `<type>:<subject>[:<step>][:<person>][:<due_on>][:<due_at>]`, see clock.Due.key.
+    # `<type>:<subject>[:<step_id> or :<step>][:<person>][:<due_on>][:<due_at>]`, see clock.Due.key
+    # (before revision 0016 a campaign step was keyed by its index: such keys stay as they were).
     key: str = Field(primary_key=True, max_length=200)
     type: str = Field(max_length=64)
     # The campaign, evidence item, feedback item or check that fell due.
     subject_id: uuid.UUID
     person_id: uuid.UUID | None = None
+    # A campaign step: its id (what identifies it) and its place in the plan when it fell due.
+    step_id: uuid.UUID | None = None
     step: int | None = None
     # The date it fell due by (evidence: the verify_by it fired for).
     due_on: date | None = None

@@ -2,8 +2,8 @@
 person, so what a person may see is decided in one place (and tested from the refused side).
 
 A person sees what their feed is about, and nothing about anyone else:
-- events about them (`person_id` is theirs): campaign steps due, overdue, acknowledgements
-  and checks;
+- events about them (`person_id` is theirs): campaign steps due, overdue, acknowledgements,
+  briefings attended and checks;
 - news of the products their active campaigns are about (their audiences): the pitch, the
   published brief, messages published for their department (or everyone);
 - their campaigns starting, and the feedback they filed moving on.
@@ -24,6 +24,7 @@ ABOUT_THE_PERSON = frozenset(
         EventType.CAMPAIGN_STEP_DUE,
         EventType.CAMPAIGN_PERSON_OVERDUE,
         EventType.ACKNOWLEDGEMENT_RECORDED,
+        EventType.CAMPAIGN_STEP_ATTENDED,
         EventType.CHECK_SUBMITTED,
         EventType.CHECK_GRADED,
         EventType.CHECK_WAITING,

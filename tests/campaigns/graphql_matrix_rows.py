@@ -2,7 +2,8 @@
 
 Each template runs for every caller in turn (anonymous, employee, manager, editor, admin,
 svc_pitch, svc_people) against the same objects: `campaign_id` is a running campaign for everyone
-(with the interview exercise), so every human caller answers it for themselves; its answers
+(a briefing `step_id` that took place, the interview exercise), so every human caller answers it
+for themselves; its answers
 (`acknowledgement_id`, `check_id`) belong to another employee, whom only editors and admins review.
 State-changing rows say what the second writer finds: the editor (before the admin in the caller
 order) activates, completes, cancels or grades, and the admin then gets CONFLICT.
@@ -99,6 +100,12 @@ GRAPHQL_ROWS: dict[str, tuple[str, dict[str, str]]] = {
     # Idempotent: each person acknowledges for themselves, as often as they like.
     "acknowledgeCampaign": (
         'mutation { acknowledgeCampaign(campaignId: "%(campaign_id)s") { created acknowledgement { version } } }',
+        PEOPLE,
+    ),
+    # Each person confirms attending the briefing for themselves, as often as they like.
+    "confirmAttendance": (
+        'mutation { confirmAttendance(campaignId: "%(campaign_id)s", stepId: "%(step_id)s")'
+        " { created attendance { stepId person { email } campaign { name } } } }",
         PEOPLE,
     ),
     "submitCheck": (

@@ -71,6 +71,10 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/readiness"): Row(REVIEWERS_ONLY),
     ("POST", "/api/v1/campaigns/{campaign_id}/acknowledgements"): Row(authed(201, **SERVICES_REFUSED)),
     ("GET", "/api/v1/campaigns/{campaign_id}/acknowledgements"): Row(authed(200, **SERVICES_REFUSED)),
+    # Each person confirms for themselves (the briefing took place): the first time 201.
+    ("POST", "/api/v1/campaigns/{campaign_id}/steps/{step_id}/attendance"): Row(
+        authed(201, **SERVICES_REFUSED)
+    ),
     ("GET", "/api/v1/acknowledgements/{acknowledgement_id}"): Row(OTHERS_ANSWERS),
     ("POST", "/api/v1/campaigns/{campaign_id}/checks"): Row(
         authed(201, **SERVICES_REFUSED), body=lambda ctx: GUT_CHECK
@@ -89,11 +93,12 @@ GRAPHQL_ROWS = graphql_matrix_rows.GRAPHQL_ROWS
 
 
 async def context(app: Any, ctx: dict[str, Any]) -> dict[str, Any]:
-    """A running campaign for everyone (with the interview exercise) and another employee's answers."""
+    """A running campaign for everyone (a briefing that took place, the interview exercise) and
+    another employee's answers."""
     campaign = await make_campaign(
         app,
         steps=[
-            {"channel": "briefing", "title": "全社説明会", "at": "2030-01-06T10:00:00+09:00"},
+            {"channel": "briefing", "title": "全社説明会", "at": "2026-01-06T10:00:00+09:00"},
             {
                 "channel": "training",
                 "title": "顧客インタビュー",
@@ -108,5 +113,10 @@ async def context(app: Any, ctx: dict[str, Any]) -> dict[str, Any]:
         check = await campaigns_service.submit_check(
             session, principal_of(target), campaign.id, CheckCreate(**GUT_CHECK)
         )
-    found = {"campaign_id": str(campaign.id), "acknowledgement_id": str(ack.id), "check_id": str(check.id)}
+    found = {
+        "campaign_id": str(campaign.id),
+        "step_id": str(campaign.steps[0].id),
+        "acknowledgement_id": str(ack.id),
+        "check_id": str(check.id),
+    }
     return {**found, **await graphql_matrix_rows.context(app, {**ctx, **found})}
