@@ -1,7 +1,7 @@
 """Notifications: people's preferences, chat destinations, and one row per notification
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-02 12:45:30
 
 Issue 13 (reaching people). `notification_preferences`: one row per person who changed the
@@ -23,7 +23,7 @@ from alembic import op
 import service.db
 
 revision: str = '0017'
-down_revision: str | None = '0015'
+down_revision: str | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

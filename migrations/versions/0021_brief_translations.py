@@ -10,9 +10,6 @@ version was translated from. Whether a translation is current or outdated is der
 them (a substantive version of the source published after `translation_source_version`
 makes it outdated), so nothing has to be re-marked when the source is published, scheduled
 or archived. Existing briefs are originals (both null). Downgrading drops both columns.
-
-Chained after 0017 (this worktree's head) so the history keeps one head; the lead re-chains
-revisions at merge (given: down_revision 0015).
 """
 
 from collections.abc import Sequence
