@@ -99,8 +99,9 @@ def test_issue_12_types_are_all_in_the_catalogue():
         "check.waiting",
         "campaign.person_overdue",
     ]
-    # Issue 13 adds the reminders' clock event (service/notifications/reminders.py).
-    assert {str(t) for t in EventType} == {*named, "campaign.reminder_due"}
+    # Issue 13 adds the reminders' clock event (service/notifications/reminders.py) and tells
+    # authors when their brief is sent back.
+    assert {str(t) for t in EventType} == {*named, "campaign.reminder_due", "brief.sent_back"}
 
 
 def test_docs_events_md_is_the_catalogue():

@@ -19,6 +19,7 @@ class EventType(StrEnum):
     BRIEF_SUBMITTED = "brief.submitted"
     BRIEF_PUBLISHED = "brief.published"
     BRIEF_SCHEDULED = "brief.scheduled"
+    BRIEF_SENT_BACK = "brief.sent_back"
     PITCH_CHANGED = "pitch.changed"
     MESSAGE_PUBLISHED = "message.published"
     MESSAGE_WITHDRAWN = "message.withdrawn"
@@ -113,6 +114,22 @@ CATALOGUE: dict[EventType, EventSpec] = {
             "publish_at": "2026-12-07T08:00:00Z",
         },
         emitted=False,
+    ),
+    EventType.BRIEF_SENT_BACK: EventSpec(
+        1,
+        "A brief in review was sent back to draft with the reviewer's comment.",
+        None,
+        {
+            "brief_id": _BRIEF,
+            "lineage_id": _LINEAGE,
+            "product_key": "ledger-sync",
+            "locale": "en",
+            "version": 2,
+            "title": "Ledger Sync closes the books two days sooner",
+            "comment": "Add a customer case to the evidence.",
+            "sent_back_by": _PERSON,
+            "sent_back_at": "2026-12-01T09:45:00Z",
+        },
     ),
     EventType.PITCH_CHANGED: EventSpec(
         1,

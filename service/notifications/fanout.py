@@ -16,8 +16,9 @@ Who is told what:
 - `brief.submitted`: `review_waiting` to the reviewers: active editors and managers (the roles
   that review briefs, service/briefs/policies.py) other than its author, last editor and
   submitter. Messages have no review step (they are published by a second editor): none.
-- `brief.published`, `message.published`: `review_decided` (approved) to the author (and the
-  brief's last editor), not to whoever published it.
+- `brief.published`, `brief.sent_back`, `message.published`: `review_decided` (approved, sent
+  back with the reviewer's comment) to the author (and the brief's last editor), not to the
+  reviewer.
 - `check.submitted`, `check.waiting`: `check_waiting` to the graders: the person's direct
   manager and the managers of their department (service/campaigns/policies.py can_grade); with
   none of those, the active editors.
@@ -77,7 +78,7 @@ from service.feedback.models import FeedbackItem
 from service.messages.models import Message
 from service.notifications.models import ChatDestination
 from service.notifications.records import Recipient, destination_row, person_rows, step_id_of, write
-from service.notifications.rules import preferences_of
+from service.notifications.rules import Preferences, preferences_of
 from service.notifications.schemas import NotificationKind
 from service.people.models import Department, Person
 
@@ -119,6 +120,7 @@ class Batch:
     session: AsyncSession
     now: Any = field(default_factory=utcnow)
     people: dict[uuid.UUID, PersonInfo] = field(default_factory=dict)
+    preferences: dict[uuid.UUID, Preferences] = field(default_factory=dict)
     _destinations: list[Any] | None = None
 
     async def load_people(self, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, PersonInfo]:
@@ -156,7 +158,10 @@ class Batch:
     async def recipients(self, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, Recipient]:
         """The active people among `ids`, with their preferences."""
         people = await self.load_people(ids)
-        prefs = await preferences_of(self.session, people)
+        missing = set(people) - set(self.preferences)
+        if missing:
+            self.preferences.update(await preferences_of(self.session, missing))
+        prefs = self.preferences
         return {
             i: Recipient(
                 id=i,
@@ -445,7 +450,8 @@ async def _briefs_submitted(batch: Batch, events: list[OutboxEvent]) -> Rows:
     return rows
 
 
-async def _briefs_published(batch: Batch, events: list[OutboxEvent]) -> Rows:
+async def _briefs_decided(batch: Batch, events: list[OutboxEvent]) -> Rows:
+    """`brief.published` (approved) and `brief.sent_back` (with the reviewer's comment)."""
     ids = {_id(e.data["brief_id"]) for e in events}
     briefs = {
         row.id: row
@@ -462,6 +468,7 @@ async def _briefs_published(batch: Batch, events: list[OutboxEvent]) -> Rows:
         brief = briefs.get(_id(event.data["brief_id"]))
         if brief is None:
             continue
+        approved = event.type == EventType.BRIEF_PUBLISHED.value
         rows += await batch.tell(
             NotificationKind.REVIEW_DECIDED,
             {brief.author_id, brief.last_editor_id},
@@ -471,11 +478,11 @@ async def _briefs_published(batch: Batch, events: list[OutboxEvent]) -> Rows:
                 "link": f"/api/v1/briefs/{brief.id}",
                 "item_type": "brief",
                 "item_title": brief.title,
-                "outcome": "approved",
-                "comment": None,
+                "outcome": "approved" if approved else "sent_back",
+                "comment": None if approved else event.data.get("comment"),
             },
             event=event,
-            exclude=(_uuid(event.data.get("published_by")),),
+            exclude=(_uuid(event.data.get("published_by" if approved else "sent_back_by")),),
         )
     return rows
 
@@ -751,7 +758,8 @@ HANDLERS: dict[str, Handler] = {
     EventType.CAMPAIGN_STEP_DUE.value: _steps_due,
     EventType.CAMPAIGN_REMINDER_DUE.value: _reminders_due,
     EventType.BRIEF_SUBMITTED.value: _briefs_submitted,
-    EventType.BRIEF_PUBLISHED.value: _briefs_published,
+    EventType.BRIEF_PUBLISHED.value: _briefs_decided,
+    EventType.BRIEF_SENT_BACK.value: _briefs_decided,
     EventType.MESSAGE_PUBLISHED.value: _messages_published,
     EventType.CHECK_SUBMITTED.value: _checks_waiting,
     EventType.CHECK_WAITING.value: _checks_waiting,

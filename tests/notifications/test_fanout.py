@@ -155,3 +155,39 @@ async def test_a_digest_reader_and_quiet_hours_wait(app, client):
     assert (local.hour, local.minute) == (app.state.settings.digest_hour, 0)
     (night_mail,) = await notifications(app, person_id=night.id, channel="email")
     assert night_mail.next_attempt_at.strftime("%H:%M") == end and night_mail.next_attempt_at > now
+
+
+async def _statements_for_a_due_step(app, client, size: int) -> tuple[int, int]:
+    """SQL statements the sequencing of one step's events takes for a department of `size`."""
+    from service.events import sequencer
+    from service.events.clock import detect_due
+    from tests.factories import counting_statements
+
+    department = await make_department(app)
+    people = [await make_person(app, department_key=department.key) for _ in range(size)]
+    await set_preferences(
+        client, bearer(token_for(app, people[0])), timezone="Asia/Tokyo", delivery="daily_digest"
+    )
+    await add_destination(app, department.key, f"https://hooks.example.com/{department.key}/DDDD")
+    at = datetime.now(UTC) + timedelta(seconds=1)
+    await make_campaign(
+        app,
+        departments=[department.key],
+        steps=[
+            {"channel": "email", "title": "メール", "at": at.isoformat()},
+            {"channel": "chat", "title": "チャット", "at": at.isoformat()},
+        ],
+    )
+    await drive(app)
+    await detect_due(app.state.sessionmaker, now=at + timedelta(minutes=1))
+    before = len(await notifications(app))
+    async with counting_statements(app) as statements:
+        await sequencer.sequence(app.state.sessionmaker)
+    return len(statements), len(await notifications(app)) - before
+
+
+async def test_the_fan_out_takes_the_same_statements_for_a_larger_batch(app, client):
+    few, few_rows = await _statements_for_a_due_step(app, client, 2)
+    many, many_rows = await _statements_for_a_due_step(app, client, 12)
+    assert (few_rows, many_rows) == (2 * 3 + 1, 12 * 3 + 1)  # e-mail + 2 records each, one post
+    assert many == few, (few, many)

@@ -103,3 +103,20 @@ async def test_whoever_filed_feedback_hears_the_decision_and_the_announcement(ap
     feed = (await client.get("/api/v1/me/feed", headers=callers.headers("employee"))).json()["items"]
     kinds = {i["notification_kind"] for i in feed if i["kind"] == "notification"}
     assert {"feedback_decided", "feedback_announced"} <= kinds
+
+
+async def test_the_author_hears_a_brief_was_sent_back_with_the_comment(app, client):
+    author = await make_person(app, role="editor", locale="ja")
+    reviewer = await make_person(app, role="manager")
+    brief = await make_brief(app, author, (await make_product(app)).key, status="in_review")
+    sent_back = await client.post(
+        f"/api/v1/briefs/{brief.id}/request-changes",
+        json={"comment": "顧客事例を追加してください"},
+        headers=bearer(token_for(app, reviewer)),
+    )
+    assert sent_back.status_code == 200, sent_back.text
+    await drive(app)
+    (mail,) = await notifications(app, kind="review_decided", channel="email")
+    assert mail.person_id == author.id and mail.locale == "ja"
+    assert mail.data["outcome"] == "sent_back" and mail.data["comment"] == "顧客事例を追加してください"
+    assert not await notifications(app, kind="review_decided", person_id=reviewer.id)
