@@ -4,11 +4,14 @@ decided and announced (the announcement quoted)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from tests.campaigns.helpers import make_campaign, submit_check
 from tests.factories import bearer, make_brief, make_department, make_person, make_product, token_for
 from tests.feedback.test_loop import filed_feedback_id, move
 from tests.messages.test_messages import published_message_id
 from tests.notifications.helpers import drive, notifications, set_preferences
+from tests.notifications.test_fanout import add_destination
 
 
 async def test_reviewers_hear_a_brief_waits_and_its_author_when_approved(app, client):
@@ -53,6 +56,9 @@ async def test_graders_hear_a_check_waits_and_the_person_its_grade(app, client, 
     person = await make_person(
         app, department_key=department.key, manager_id=boss.id, display_name="新人 さん", locale="ja"
     )
+    # They asked to hear about grades in chat too: posted to their department's channel, naming them.
+    await set_preferences(client, bearer(token_for(app, person)), kinds={"check_graded": {"chat": True}})
+    channel = await add_destination(app, department.key, "https://hooks.example.com/dept/EEEE")
     campaign = await make_campaign(app, departments=[department.key], roles=["employee"])
     submitted = await submit_check(client, bearer(token_for(app, person)), campaign.id)
     assert submitted.status_code == 201
@@ -71,7 +77,15 @@ async def test_graders_hear_a_check_waits_and_the_person_its_grade(app, client, 
     assert graded.status_code == 200, graded.text
     await drive(app)
     told = await notifications(app, kind="check_graded")
-    assert {(r.person_id, r.channel) for r in told} == {(person.id, "intranet"), (person.id, "email")}
+    assert {(r.person_id, r.destination_id, r.channel) for r in told} == {
+        (person.id, None, "intranet"),
+        (person.id, None, "email"),
+        (None, channel.id, "chat"),
+    }
+    post = next(r for r in told if r.channel == "chat")
+    assert post.data["display_name"] == "新人 さん" and post.locale == "ja" and post.status == "pending"
+    # Nobody else asked: the graders' check_waiting went to no channel.
+    assert not await notifications(app, kind="check_waiting", channel="chat")
     mail = next(r for r in told if r.channel == "email")
     assert mail.locale == "ja" and mail.data["result"] == "needs_work"
     assert mail.data["comment"] == "お客様の次の行動を入れましょう"
@@ -120,3 +134,41 @@ async def test_the_author_hears_a_brief_was_sent_back_with_the_comment(app, clie
     assert mail.person_id == author.id and mail.locale == "ja"
     assert mail.data["outcome"] == "sent_back" and mail.data["comment"] == "顧客事例を追加してください"
     assert not await notifications(app, kind="review_decided", person_id=reviewer.id)
+
+
+async def test_evidence_owners_hear_before_and_when_a_claim_expires(app):
+    from service.evidence import service as evidence_service
+    from service.evidence.schemas import EvidenceCreate
+    from tests.campaigns.helpers import utc_today
+    from tests.factories import OPERATOR
+    from tests.test_clock import start_of
+
+    owner = await make_person(app, role="editor", locale="ja")
+    verify_by = utc_today() + timedelta(days=10)
+    async with app.state.sessionmaker() as session:
+        evidence = await evidence_service.create_evidence(
+            session,
+            OPERATOR,
+            EvidenceCreate(
+                kind="metric",
+                claim="パイロット5社で入力時間が週3時間減少",
+                source="2026年パイロット調査",
+                verify_by=verify_by,
+                owner_id=owner.id,
+            ),
+        )
+    await make_brief(
+        app, owner, (await make_product(app)).key, status="published", evidence=[{"id": str(evidence.id)}]
+    )
+    expires_at = start_of(verify_by + timedelta(days=1))
+    await drive(app, datetime.now(UTC))
+    (soon,) = await notifications(app, kind="evidence_expiring", channel="email")
+    assert soon.person_id == owner.id and soon.locale == "ja"
+    assert soon.data["claim"] == "パイロット5社で入力時間が週3時間減少"
+    assert soon.data["expires_at"] == expires_at.isoformat().replace("+00:00", "Z")
+    await drive(app, expires_at)
+    (gone,) = await notifications(app, kind="evidence_expired", channel="email")
+    assert (
+        gone.data["expires_at"] == soon.data["expires_at"]
+        and gone.data["link"] == f"/api/v1/evidence/{evidence.id}"
+    )
