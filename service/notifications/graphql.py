@@ -6,19 +6,25 @@ from __future__ import annotations
 import strawberry
 
 from service import graphql_kit as gql
-from service.notifications import nudges, preferences
+from service.notifications import nudges, preferences, records
 from service.notifications.schemas import (
+    Channel,
     DeliveryMode,
+    DeliveryRecord,
     NotificationKind,
     NotificationPreferencesRead,
     NotificationPreferencesUpdate,
+    NotificationStatus,
     NudgeCreate,
     NudgeResult,
 )
 
 gql.graphql_enum(NotificationKind)
+# "Channel" is a campaign step's already: these are where a notification goes.
+gql.graphql_enum(Channel, "NotificationChannel")
 gql.graphql_enum(DeliveryMode)
 NudgeResultType = gql.view_type(NudgeResult, "NudgeResult")
+DeliveryRecordType = gql.view_type(DeliveryRecord, "CampaignDelivery")
 NudgeInput = gql.input_type(NudgeCreate, "NudgeInput")
 
 
@@ -92,6 +98,16 @@ class NotificationQuery:
     @strawberry.field(description="Your notification preferences (people only).")
     async def my_notification_preferences(self, info: gql.Info) -> PreferencesType:
         return PreferencesType.of(await gql.run(info, preferences.get_my_preferences))
+
+    campaign_deliveries = gql.query(
+        records.campaign_deliveries,
+        "What a campaign sent to whom (admins and editors), oldest first: one entry per person or chat "
+        "destination, step and channel, with its status.",
+        campaign_id=strawberry.ID,
+        step_id=str | None,
+        person_id=strawberry.ID | None,
+        status=NotificationStatus | None,
+    )
 
 
 @strawberry.type

@@ -67,6 +67,10 @@ GRAPHQL_ROWS: dict[str, tuple[str, dict[str, str]]] = {
         'mutation { setMyNotificationPreferences(input: {timezone: "Asia/Tokyo"}) { timezone } }',
         _PERSON_ONLY_GQL,
     ),
+    "campaignDeliveries": (
+        '{ campaignDeliveries(campaignId: "%(campaign_id)s") { edges { node { channel status stepId } } } }',
+        {**_PERSON_ONLY_GQL, "employee": "FORBIDDEN", "manager": "FORBIDDEN"},
+    ),
     "nudgePeople": (
         'mutation { nudgePeople(campaignId: "%(campaign_id)s", input: {overdue: false}) { nudged skipped } }',
         {**_PERSON_ONLY_GQL, "employee": "FORBIDDEN"},

@@ -62,6 +62,14 @@ async def test_admins_and_editors_see_what_reached_whom(app, client, callers):
         url, params={"limit": 4, "cursor": first.json()["next_cursor"]}, headers=callers.headers("admin")
     )
     assert len(rest.json()["items"]) == 2
+    query = (
+        f'{{ campaignDeliveries(campaignId: "{campaign.id}", stepId: "0", status: PENDING) '
+        "{ edges { node { channel status personId } } } }"
+    )
+    body = (await client.post("/graphql", json={"query": query}, headers=callers.headers("editor"))).json()
+    nodes = [e["node"] for e in body["data"]["campaignDeliveries"]["edges"]]
+    assert sorted(n["personId"] for n in nodes) == sorted(str(p.id) for p in (aiko, ben))
+    assert {(n["channel"], n["status"]) for n in nodes} == {("EMAIL", "PENDING")}
     for name in ("manager", "employee", "svc_pitch"):
         assert (await client.get(url, headers=callers.headers(name))).status_code == 403
     assert (
