@@ -44,6 +44,7 @@ from service.logging import configure_logging, get_logger
 from service.messages import lint
 from service.messages import rest as messages_rest
 from service.migrate import head_revision, known_revisions
+from service.notifications import rest as notifications_rest
 from service.notifications.channels import email as email_channel
 from service.people import rest as people_rest
 from service.pitch import cache as pitch_cache
@@ -234,6 +235,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(campaigns_rest.router)
     app.include_router(scim_rest.router)
     app.include_router(webhooks_rest.router)
+    app.include_router(notifications_rest.router)
     app.include_router(streams_rest.router)
     app.include_router(search_rest.router)
     app.include_router(graphql.build_router(settings), prefix="/graphql", include_in_schema=False)

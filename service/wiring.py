@@ -16,6 +16,8 @@ from service.events import service as events_service
 from service.evidence import clock as evidence_clock
 from service.feedback import clock as feedback_clock
 from service.messages import lint
+from service.notifications import fanout as notifications_fanout
+from service.notifications import reminders as notifications_reminders
 from service.people import hooks as people_hooks
 from service.search import index as search_index
 from service.webhooks import delivery as webhook_delivery
@@ -28,6 +30,9 @@ def connect_domains() -> None:
     # Each sequenced event becomes a delivery per webhook that wants it, in the numbering's
     # transaction (so exactly once); the worker's `deliver_due` sends them.
     sequencer.on_sequenced(webhook_delivery.fan_out)
+    # ... and the notification rows it causes (e-mail, chat posts, intranet records) for the
+    # people it concerns; the worker's sender sends the pending ones (service/notifications).
+    sequencer.on_sequenced(notifications_fanout.fan_out)
     # An event whose delivery still waits outlives the retention window.
     events_service.keep_while_needed(webhook_delivery.not_awaiting_delivery)
     # What falls due as time passes: the worker's clock asks each domain (service/events/clock.py).
@@ -36,6 +41,8 @@ def connect_domains() -> None:
     clock.register_detector("evidence.expired", evidence_clock.evidence_expired)
     clock.register_detector("feedback.overdue", feedback_clock.feedback_overdue)
     clock.register_detector("check.waiting", campaigns_clock.checks_waiting)
+    clock.register_detector("campaign.reminder_due", notifications_reminders.reminders_due)
+    clock.register_detector("campaign.person_overdue", notifications_reminders.people_overdue)
     # Content written through the ORM is indexed for search in its own transaction.
     search_index.follow_content()
 

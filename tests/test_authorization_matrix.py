@@ -27,12 +27,13 @@ from tests.factories import (
     unique,
 )
 from tests.matrix import ANY, Row, admin_only, authed
+from tests.notifications import matrix_rows as notification_rows
 from tests.scim import matrix_rows as scim_rows
 from tests.sse import Stream
 from tests.streams import matrix_rows as stream_rows
 from tests.webhooks import matrix_rows as webhook_rows
 
-DOMAIN_ROWS = (campaign_rows, scim_rows, client_rows, webhook_rows, stream_rows)
+DOMAIN_ROWS = (campaign_rows, scim_rows, client_rows, webhook_rows, stream_rows, notification_rows)
 
 PUBLIC = {ANY: 200}
 WRITE_DRAFT = {

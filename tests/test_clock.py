@@ -60,6 +60,16 @@ async def occurrences(app) -> list[ClockOccurrence]:
         return list((await session.execute(sa.select(ClockOccurrence))).scalars())
 
 
+@pytest.fixture(autouse=True)
+def _domain_detectors_only(monkeypatch):
+    """These tests count what the domains' detectors fire; the reminders and overdue people the
+    notifications add as time passes are tested in tests/notifications/test_reminders.py."""
+    from service.events import clock
+
+    kept = {n: d for n, d in clock._DETECTORS.items() if not d.__module__.startswith("service.notifications")}
+    monkeypatch.setattr(clock, "_DETECTORS", kept)
+
+
 def shaped_as_documented(event: OutboxEvent) -> None:
     """What is emitted is what docs/events.md shows: the example has exactly the same fields."""
     spec = CATALOGUE[EventType(event.type)]

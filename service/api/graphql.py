@@ -106,6 +106,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     from service.feed.graphql import FeedQuery
     from service.feedback.graphql import FeedbackMutation, FeedbackQuery
     from service.messages.graphql import MessageMutation, MessageQuery
+    from service.notifications.graphql import NotificationMutation, NotificationQuery
     from service.people.graphql import PeopleMutation, PeopleQuery
     from service.pitch.graphql import PitchQuery
     from service.products.graphql import ProductMutation, ProductQuery
@@ -126,6 +127,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             CheckQuery,
             FeedQuery,
             SearchQuery,
+            NotificationQuery,
         ),
     )
     mutation = merge_types(
@@ -138,6 +140,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             MessageMutation,
             FeedbackMutation,
             CampaignMutation,
+            NotificationMutation,
         ),
     )
     hide_suggestions = settings.env == "production"

@@ -449,7 +449,24 @@ async def request_changes(
     brief.status = "draft"
     brief.review_comment = data.comment
     _touch(brief, principal)
-    return await _read_one(session, principal, brief)
+    read = await _read_one(session, principal, brief)
+    emit(
+        session,
+        EventType.BRIEF_SENT_BACK,
+        {
+            "brief_id": brief.id,
+            "lineage_id": brief.lineage_id,
+            "product_key": read.product_key,
+            "locale": brief.locale,
+            "version": brief.version,
+            "title": brief.title,
+            "comment": data.comment,
+            "sent_back_by": principal.person_id,
+            "sent_back_at": brief.updated_at,
+        },
+        product_key=read.product_key,
+    )
+    return read
 
 
 @transactional

@@ -19,6 +19,7 @@ class EventType(StrEnum):
     BRIEF_SUBMITTED = "brief.submitted"
     BRIEF_PUBLISHED = "brief.published"
     BRIEF_SCHEDULED = "brief.scheduled"
+    BRIEF_SENT_BACK = "brief.sent_back"
     PITCH_CHANGED = "pitch.changed"
     MESSAGE_PUBLISHED = "message.published"
     MESSAGE_WITHDRAWN = "message.withdrawn"
@@ -29,6 +30,7 @@ class EventType(StrEnum):
     CAMPAIGN_STEP_DUE = "campaign.step_due"
     CAMPAIGN_STEP_ATTENDED = "campaign.step_attended"
     CAMPAIGN_PERSON_OVERDUE = "campaign.person_overdue"
+    CAMPAIGN_REMINDER_DUE = "campaign.reminder_due"
     ACKNOWLEDGEMENT_RECORDED = "acknowledgement.recorded"
     CHECK_SUBMITTED = "check.submitted"
     CHECK_GRADED = "check.graded"
@@ -115,6 +117,22 @@ CATALOGUE: dict[EventType, EventSpec] = {
             "publish_at": "2026-12-07T08:00:00Z",
         },
         emitted=False,
+    ),
+    EventType.BRIEF_SENT_BACK: EventSpec(
+        1,
+        "A brief in review was sent back to draft with the reviewer's comment.",
+        None,
+        {
+            "brief_id": _BRIEF,
+            "lineage_id": _LINEAGE,
+            "product_key": "ledger-sync",
+            "locale": "en",
+            "version": 2,
+            "title": "Ledger Sync closes the books two days sooner",
+            "comment": "Add a customer case to the evidence.",
+            "sent_back_by": _PERSON,
+            "sent_back_at": "2026-12-01T09:45:00Z",
+        },
     ),
     EventType.PITCH_CHANGED: EventSpec(
         1,
@@ -243,7 +261,10 @@ CATALOGUE: dict[EventType, EventSpec] = {
     ),
     EventType.CAMPAIGN_PERSON_OVERDUE: EventSpec(
         1,
-        "A person enrolled in a campaign is overdue (has not acknowledged or passed in time).",
+        "A person enrolled in an active campaign fell overdue: its last step is due for them (for "
+        "onboarding: from their hire date) and they have not passed its check, still so "
+        "`CUECARD_REMINDER_AFTER_HOURS` (default 48) later; `due_at` is that time, `state` where they "
+        "stand (as `GET /api/v1/campaigns/{id}/people` says). Once per campaign and person (from the clock).",
         "campaigns:read",
         {
             "campaign_id": _CAMPAIGN,
@@ -251,7 +272,26 @@ CATALOGUE: dict[EventType, EventSpec] = {
             "state": "not_acknowledged",
             "due_at": "2026-12-10T09:00:00Z",
         },
-        emitted=False,
+    ),
+    EventType.CAMPAIGN_REMINDER_DUE: EventSpec(
+        1,
+        "A person has not acknowledged a campaign step that fell due for them: reminder "
+        "`reminder_number` is due, `CUECARD_REMINDER_AFTER_HOURS` (default 48) after the step and "
+        "after the previous reminder, at most `CUECARD_REMINDER_MAX` (default 2) times; never once they "
+        "acknowledged the campaign's brief version or left its audience (from the clock).",
+        "campaigns:read",
+        {
+            "campaign_id": _CAMPAIGN,
+            "campaign_name": "Ledger Sync launch",
+            "person_id": _PERSON,
+            "step_index": 0,
+            "step_id": "0",
+            "channel": "chat",
+            "title": "Kick-off: what changes for our customers",
+            "message_id": _MESSAGE,
+            "step_due_at": "2026-12-07T09:00:00Z",
+            "reminder_number": 1,
+        },
     ),
     EventType.ACKNOWLEDGEMENT_RECORDED: EventSpec(
         1,

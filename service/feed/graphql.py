@@ -1,6 +1,6 @@
 """GraphQL for the caller's feed (service.feed.service), as REST's `GET /api/v1/me/feed`.
 
-The feed is a union, `FeedEntry = CampaignStep | FeedbackLoop`, as REST's `kind`-discriminated
+The feed is a union, `FeedEntry = CampaignStep | FeedbackLoop | NotificationEntry`, as REST's `kind`-discriminated
 `FeedItem`: the two entries share only `at`, and a new kind of entry joins the union without
 changing the others. Ask with fragments (`... on CampaignStep { title }`) and `__typename`.
 """
@@ -20,6 +20,7 @@ from service.feed import service as feed_service
 from service.feed.schemas import Announcement, FeedbackLoopItem, LoopStep
 from service.feedback.graphql import FeedbackItemType
 from service.fields import InputModel
+from service.notifications.schemas import NotificationItem
 from service.pagination import MAX_LIMIT
 
 
@@ -45,11 +46,16 @@ class FeedbackLoopType:
     item: FeedbackItemType | None = gql.loaded("feedback_id", "The feedback item itself.")
 
 
+NotificationEntryType = gql.view_type(
+    NotificationItem, "NotificationEntry", "A notification that reached you.", exclude={"kind"}
+)
+
 FeedEntry = Annotated[
-    CampaignStepType | FeedbackLoopType,
+    CampaignStepType | FeedbackLoopType | NotificationEntryType,
     strawberry.union(
         "FeedEntry",
-        description="An entry of your feed: a campaign step, or news about feedback you filed.",
+        description="An entry of your feed: a campaign step, news about feedback you filed, or a "
+        "notification that reached you.",
     ),
 ]
 
@@ -62,7 +68,8 @@ class _FeedArgs(InputModel):
 class FeedQuery:
     @strawberry.field(
         description="Your feed (people only): your campaign steps (due, then upcoming, soonest first), "
-        "then news about the feedback you filed, most recent first; `limit` applies to the news."
+        "then news about the feedback you filed, then the notifications that reached you, most recent "
+        "first; `limit` applies to each of these."
     )
     async def my_feed(self, info: gql.Info, limit: int = feed_service.DEFAULT_LIMIT) -> list[FeedEntry]:
         args = gql.parse(info, _FeedArgs, {"limit": limit})

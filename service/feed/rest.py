@@ -26,5 +26,6 @@ async def my_feed(
     first, with whether you acknowledged the current brief version and how your check stands.
     Then every feedback item you filed — or an integration filed for you — (`kind:
     feedback_loop`) with its stage, each step so far and, once announced, the message that
-    told sales; `limit` applies to these."""
+    told sales. Then the notifications that reached you (`kind: notification`: `title`,
+    `notification_kind`, `at`, `link`), most recent first; `limit` applies to each of these."""
     return json(await feed_service.my_feed(session, principal, limit=limit))

@@ -1,4 +1,5 @@
-"""The feed's entries. Every entry carries a `kind` (`campaign_step`, `feedback_loop`); new kinds
+"""The feed's entries. Every entry carries a `kind` (`campaign_step`, `feedback_loop`,
+`notification`); new kinds
 join the `FeedItem` union without changing the shape of the response."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from service.campaigns.schemas import CampaignStepItem
 from service.feedback.schemas import Decision, FeedbackSource, LoopStage
+from service.notifications.schemas import NotificationItem
 
 
 class LoopStep(BaseModel):
@@ -48,11 +50,12 @@ class FeedbackLoopItem(BaseModel):
     announcement: Announcement | None
 
 
-FeedItem = Annotated[CampaignStepItem | FeedbackLoopItem, Field(discriminator="kind")]
+FeedItem = Annotated[CampaignStepItem | FeedbackLoopItem | NotificationItem, Field(discriminator="kind")]
 
 
 class Feed(BaseModel):
     """The caller's feed: campaign steps first (due ones, then upcoming, soonest first),
-    then news about the feedback they filed (most recent first)."""
+    then news about the feedback they filed (most recent first), then the notifications that
+    reached them (most recent first)."""
 
     items: list[FeedItem]

@@ -12,6 +12,7 @@ from service.errors import Forbidden
 from service.feed.schemas import Announcement, Feed, FeedbackLoopItem, LoopStep
 from service.feedback import service as feedback_service
 from service.messages import service as messages_service
+from service.notifications import records as notifications_records
 
 DEFAULT_LIMIT = 50
 
@@ -25,7 +26,8 @@ async def _message_titles(
 
 
 async def my_feed(session: AsyncSession, principal: Principal, *, limit: int = DEFAULT_LIMIT) -> Feed:
-    """Gets the calling person's feed: due and upcoming campaign steps, then loop news (newest first)."""
+    """Gets the calling person's feed: due and upcoming campaign steps, then loop news, then the
+    notifications that reached them (both newest first)."""
     if not principal.is_person:
         raise Forbidden("The feed belongs to a person; service accounts have none.")
     news = await feedback_service.loop_news(session, principal, limit=limit)
@@ -61,4 +63,7 @@ async def my_feed(session: AsyncSession, principal: Principal, *, limit: int = D
             )
         )
     items.sort(key=lambda i: i.at, reverse=True)
-    return Feed(items=[*await campaigns_service.my_campaign_steps(session, principal), *items])
+    notifications = await notifications_records.my_notifications(session, principal, limit=limit)
+    return Feed(
+        items=[*await campaigns_service.my_campaign_steps(session, principal), *items, *notifications]
+    )

@@ -23,6 +23,7 @@ ABOUT_THE_PERSON = frozenset(
     {
         EventType.CAMPAIGN_STEP_DUE,
         EventType.CAMPAIGN_PERSON_OVERDUE,
+        EventType.CAMPAIGN_REMINDER_DUE,
         EventType.ACKNOWLEDGEMENT_RECORDED,
         EventType.CAMPAIGN_STEP_ATTENDED,
         EventType.CHECK_SUBMITTED,
