@@ -143,6 +143,7 @@ async def _move(
     note: str | None,
     actor_id: uuid.UUID | None,
     now: datetime,
+    from_status: sa.ColumnElement[str] | None = None,
 ) -> int:
     """Moves the items `which` selects to `to` with `values`, recording each one's step (its
     stage before, `to`, the decision and the note); returns how many moved.
@@ -150,7 +151,9 @@ async def _move(
     PostgreSQL: one statement, the UPDATE … FROM a locking read of the items (so each step
     records the stage the item really left) feeding an INSERT … SELECT of the steps. SQLite
     (one writer at a time, no writes in WITH): the INSERT … SELECT, then the UPDATE, of the
-    same rows."""
+    same rows. `from_status`: the stage each item left, as an expression of the item after the
+    step, when `which` determines it (a theme's step): PostgreSQL then needs no locking read
+    first, the UPDATE's own re-check of `which` on a row changed meanwhile is enough."""
     at = sa.bindparam("at", now, type_=STEPS.c.at.type)  # one parameter for every timestamp written
     written = values(at) | {"status": to, "revision": ITEMS.c.revision + 1, "updated_at": at}
     constants = {
@@ -159,6 +162,30 @@ async def _move(
         "actor_id": sa.literal(actor_id, STEPS.c.actor_id.type),
         "at": at,
     }
+    if is_postgres(session) and from_status is not None:
+        moved = (
+            sa.update(ITEMS)
+            .where(which)
+            .values(written)
+            .returning(ITEMS.c.id, from_status.label("from_status"))
+            .cte("moved")
+        )
+        steps = (
+            sa.insert(STEPS)
+            .from_select(
+                ["id", "feedback_id", "from_status", "decision", *constants],
+                sa.select(
+                    _new_id(),
+                    moved.c.id,
+                    moved.c.from_status,
+                    step_decision if step_decision is not None else sa.null(),
+                    *constants.values(),
+                ),
+            )
+            .returning(STEPS.c.id)
+            .cte("steps")
+        )
+        return int((await session.execute(sa.select(sa.func.count()).select_from(steps))).scalar_one())
     if is_postgres(session):
         old = (
             sa.select(ITEMS.c.id, ITEMS.c.status.label("from_status"), ITEMS.c.decision.label("old_decision"))
@@ -224,16 +251,27 @@ def step_values(
     return values
 
 
+def left_from(to: str) -> sa.ColumnElement[str]:
+    """The stage an item that took the step to `to` left, read on the item after the step."""
+    if to == "announced":  # from implemented (a build), or straight from decided (a stop)
+        return sa.case((ITEMS.c.implemented_at.is_not(None), "implemented"), else_="decided")
+    previous = "decided" if to == "implemented" else STAGES[RANK[to] - 1]
+    return sa.literal(previous, ITEMS.c.status.type)
+
+
 async def step_items(
     session: AsyncSession,
     principal: Principal,
     *,
-    theme_ids: sa.ColumnElement[bool],
+    theme_ids: list[uuid.UUID],
     data: Transition,
     now: datetime,
 ) -> tuple[int, int]:
-    """Moves every open item `theme_ids` selects that may take the step; (moved, skipped)."""
-    open_items = sa.and_(theme_ids, OPEN)
+    """Moves every open item of these themes that may take the step; (moved, skipped).
+
+    The theme ids are given as a list, not a subquery: the partial index on `theme_id` finds
+    the theme's rows, where a join would let the planner scan the whole table."""
+    open_items = sa.and_(ITEMS.c.theme_id.in_(theme_ids), OPEN)
     total = (await session.execute(sa.select(sa.func.count()).where(open_items))).scalar_one()
     moved = await _move(
         session,
@@ -244,6 +282,7 @@ async def step_items(
         note=data.note or None,
         actor_id=principal.person_id,
         now=now,
+        from_status=left_from(data.to),
     )
     return moved, int(total) - moved
 

@@ -326,14 +326,9 @@ async def transition_theme(
     await loop.check_step(session, principal, data)
 
     now = utcnow()
-    members = (
-        select(Theme.id)
-        .where(sa.or_(col(Theme.id) == theme.id, col(Theme.merged_into_id) == theme.id))
-        .scalar_subquery()
-    )
-    moved, skipped = await loop.step_items(
-        session, principal, theme_ids=col(FeedbackItem.theme_id).in_(members), data=data, now=now
-    )
+    merged = select(Theme.id).where(col(Theme.merged_into_id) == theme.id)
+    members = [theme.id, *(await session.execute(merged)).scalars()]
+    moved, skipped = await loop.step_items(session, principal, theme_ids=members, data=data, now=now)
     theme.stage = data.to
     if data.to == "decided":
         theme.decision, theme.rationale = data.decision, data.rationale
