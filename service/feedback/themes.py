@@ -289,8 +289,14 @@ async def follow_theme(
     now: datetime,
 ) -> int:
     """The items `which` selects, just filed under this theme, follow it to its stage (if it was
-    moved as a whole); returns how many moved. Joins the caller's use case."""
-    theme = await _get(session, theme_id)
+    moved as a whole); returns how many moved. Joins the caller's use case.
+
+    The theme is read under a share lock (PostgreSQL): a step of the theme running meanwhile
+    (which holds its row) finishes first, so the item either was in its UPDATE or sees its stage."""
+    stmt = select(Theme).where(col(Theme.id) == theme_id).execution_options(populate_existing=True)
+    if is_postgres(session):
+        stmt = stmt.with_for_update(read=True)
+    theme = (await session.execute(stmt)).scalar_one_or_none()
     if theme is None or theme.stage is None:
         return 0
     return await _follow(session, principal, theme, which=which, now=now)
