@@ -23,6 +23,7 @@ from tests.factories import bearer, make_brief, make_product, principal_of, serv
 from tests.feedback.test_loop import filed_feedback_id, move
 from tests.feedback.test_themes import insert_items
 from tests.messages.test_messages import published_message_id
+from tests.racing import race
 
 DECIDE_BUILD = {"to": "decided", "decision": "build", "rationale": "多くの顧客が月末に困っている"}
 DECIDE_STOP = {"to": "decided", "decision": "stop", "rationale": "手書き請求書は精度が出ないため作らない"}
@@ -361,3 +362,30 @@ async def test_a_stop_without_a_published_brief_proposes_only_the_faq(app, clien
     assert decided.status_code == 200, decided.text
     proposals = decided.json()["proposals"]
     assert proposals["brief_id"] is None and proposals["message_id"]
+
+
+async def test_a_theme_step_racing_single_steps_records_each_item_once(app, client, callers):
+    editor = callers.headers("editor")
+    theme = await make_theme(app)
+    ids = await insert_items(app, *({"theme_id": theme, "status": "triaged"} for _ in range(40)))
+    singles = ids[:6]
+    responses = await race(
+        app,
+        [
+            ("POST", f"/api/v1/themes/{theme}/transition", {"json": DECIDE_BUILD, "headers": editor}),
+            *(
+                ("POST", f"/api/v1/feedback/{i}/transition", {"json": DECIDE_STOP, "headers": editor})
+                for i in singles
+            ),
+        ],
+    )
+    assert all(r.status_code in (200, 409) for r in responses), [r.text[:200] for r in responses]
+    theme_answer = responses[0].json()
+    single_wins = sum(r.status_code == 200 for r in responses[1:])
+    assert theme_answer["moved"] + single_wins == 40
+    assert theme_answer["skipped"] == single_wins  # decided on their own first: open, but past the step
+    recorded = await steps_of(app, ids)
+    assert sorted(step[0] for step in recorded) == sorted(ids)  # one step per item, never two
+    found = await rows(app, ids)
+    for feedback_id, _, to, decision, _ in recorded:
+        assert to == "decided" and found[feedback_id]["decision"] == decision
