@@ -255,3 +255,22 @@ async def test_graphql_decides_a_theme_and_applies_a_bulk_through_the_same_servi
     )
     assert [r["status"] for r in employee["data"]["bulkFeedback"]["results"]] == [404]
     assert (await rows(app, new))[new[0]]["status"] == "triaged"
+
+
+async def test_graphql_a_stop_decision_answers_its_proposals(app, client, callers):
+    editor = callers.headers("editor")
+    (item,) = await insert_items(app, {"status": "triaged"})
+    query = """
+    mutation($id: ID!, $input: TransitionInput!) {
+      transitionFeedback(id: $id, input: $input) { status decision proposals { briefId messageId } }
+    }
+    """
+    stop = {"to": "DECIDED", "decision": "STOP", "rationale": "手書きは作らない"}
+    status, body = await gql(client, query, editor, {"id": str(item), "input": stop})
+    assert status == 200 and "errors" not in body, body
+    answer = body["data"]["transitionFeedback"]
+    assert (answer["status"], answer["decision"]) == ("DECIDED", "STOP")
+    assert answer["proposals"]["briefId"] is None and answer["proposals"]["messageId"]
+    read_query = "query($id: ID!) { feedbackItem(id: $id) { proposals { messageId } } }"
+    _, read = await gql(client, read_query, editor, {"id": str(item)})
+    assert read["data"]["feedbackItem"]["proposals"] is None  # only on the step's answer
