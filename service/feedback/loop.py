@@ -129,7 +129,8 @@ async def check_step(session: AsyncSession, principal: Principal, data: Transiti
 
 
 def _new_id() -> sa.ColumnElement[Any]:
-    """A fresh UUID per row, made by the database (SQLite stores UUIDs as 32 hex digits)."""
+    """A fresh UUID per row, made by PostgreSQL (on SQLite, 16 random bytes as the 32 hex digits
+    it stores a UUID as)."""
     return sa.func.gen_random_uuid()
 
 
