@@ -277,7 +277,8 @@ def transactional(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[
 @event.listens_for(Session, "before_commit")
 def _only_the_use_case_commits(session: Session) -> None:
     # One owner for commits: a service function committing inside a use case would split it.
-    if session.info.get(_IN_USE_CASE) == _RUNNING:
+    # Releasing a savepoint (`begin_nested`, e.g. one per item of a bulk) commits nothing.
+    if session.info.get(_IN_USE_CASE) == _RUNNING and not session.in_nested_transaction():
         raise RuntimeError("commit inside a use case: only its outermost `use_case` block commits")
 
 

@@ -205,6 +205,12 @@ MATRIX: dict[tuple[str, str], Row] = {
         prepare=lambda app, ctx: ctx["fresh_feedback"](app, ctx),
     ),
     ("GET", "/api/v1/me/feed"): Row(authed(200, svc_pitch=403, svc_people=403)),
+    # Refusals are per item (tests/feedback/test_bulk.py): the answer itself is 200 for every caller.
+    ("POST", "/api/v1/feedback/bulk"): Row(
+        authed(200),
+        body=lambda ctx: {"ids": ctx["bulk_ids"], "action": "transition", "to": "triaged"},
+        prepare=lambda app, ctx: __import__("tests.feedback.test_bulk", fromlist=["*"]).fresh_bulk(app, ctx),
+    ),
     # --- end feedback rows ---
     # --- themes and digest rows ---
     # The weekly review is for editors, managers, admins and feedback:read integrations (none of
@@ -224,6 +230,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/themes/{theme_id}/merge"): Row(
         authed(200, employee=403, svc_pitch=403, svc_people=403),
         body=lambda ctx: {"into": ctx["merge_into"]},
+        prepare=lambda app, ctx: __import__("tests.feedback.test_themes", fromlist=["*"]).fresh_themes(
+            app, ctx
+        ),
+    ),
+    ("POST", "/api/v1/themes/{theme_id}/transition"): Row(
+        authed(200, employee=403, svc_pitch=403, svc_people=403),
+        body=lambda ctx: {"to": "triaged", "note": "まとめてトリアージ"},
         prepare=lambda app, ctx: __import__("tests.feedback.test_themes", fromlist=["*"]).fresh_themes(
             app, ctx
         ),
@@ -539,6 +552,23 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
             "svc_pitch": "FORBIDDEN",
             "svc_people": "FORBIDDEN",
         },
+    ),
+    "transitionTheme": (
+        'mutation { transitionTheme(id: "00000000-0000-4000-8000-000000000001", input: {to: TRIAGED})'
+        " { moved skipped } }",
+        {
+            ANY: "NOT_FOUND",
+            "employee": "FORBIDDEN",
+            "anonymous": "UNAUTHENTICATED",
+            "svc_pitch": "FORBIDDEN",
+            "svc_people": "FORBIDDEN",
+        },
+    ),
+    # Refusals are per item: every authenticated caller gets results (here a 404 for the unknown id).
+    "bulkFeedback": (
+        'mutation { bulkFeedback(input: {ids: ["00000000-0000-4000-8000-000000000001"], action: TRANSITION,'
+        " to: TRIAGED}) { results { status } } }",
+        {ANY: "ok", "anonymous": "UNAUTHENTICATED"},
     ),
     "digest": (
         "{ digest { total byTheme { key count } nps { score } decided { build stop } loopGapItems { body }"

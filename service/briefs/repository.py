@@ -185,3 +185,13 @@ async def published_versions(
             return []
         stmt = stmt.where(col(Brief.lineage_id).in_(ids))
     return list((await session.execute(stmt)).all())
+
+
+async def published_for_product(session: AsyncSession, product_id: uuid.UUID) -> list[Brief]:
+    """The product's published versions (one per locale), the oldest lineage first."""
+    stmt = (
+        select(Brief)
+        .where(Brief.product_id == product_id, Brief.status == "published")
+        .order_by(col(Brief.created_at), col(Brief.id))
+    )
+    return list((await session.execute(stmt)).scalars())

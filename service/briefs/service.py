@@ -527,3 +527,70 @@ async def revise_brief(
         session, draft.id, (await repository.citations(session, [brief.id]))[brief.id]
     )
     return await _read_one(session, principal, draft)
+
+
+# --- proposals from elsewhere -----------------------------------------------------------------
+
+# GutCheck answers hold at most this many characters (schemas.Answer).
+_ANSWER_CHARS = 1000
+
+
+def _appended(existing: str | None, addition: str, limit: int) -> str:
+    """`addition` on a new line after `existing`, cut (not the existing text) to fit `limit`."""
+    head = (existing or "").rstrip()
+    joined = f"{head}\n{addition}" if head else addition
+    return joined if len(joined) <= limit else joined[: limit - 1].rstrip() + "…"
+
+
+@transactional
+async def propose_trade_off(
+    session: AsyncSession, principal: Principal, *, product_id: uuid.UUID, trade_off: str, note: str
+) -> BriefRead | None:
+    """Adds a trade-off under "what we give up" to a draft of the product's current brief.
+
+    Written by the service on behalf of `principal` (who decided not to build something): it is
+    the draft's author (or last editor), so four eyes keep them from approving it, and `note`
+    (kept in the draft's `review_comment`) says where the proposal came from. An open draft
+    takes the addition; otherwise the published version is revised into a new draft. None when
+    the product has nothing published or its next version is already in review (nothing to
+    propose into without touching a review)."""
+    if not policies.can_review(principal):
+        raise Forbidden("Only managers, editors and admins propose changes to briefs.")
+    published = await repository.published_for_product(session, product_id)
+    if not published:
+        return None
+    current = published[0]
+    versions = await repository.versions(session, [current.lineage_id])
+    open_version = next((v for v in versions if v.status in ("draft", "in_review")), None)
+    if open_version is not None and open_version.status != "draft":
+        return None
+    if open_version is None:
+        draft = Brief(
+            lineage_id=current.lineage_id,
+            version=max(v.version for v in versions) + 1,
+            change="substantive",  # what we give up changed: people acknowledge it again
+            product_id=current.product_id,
+            locale=current.locale,
+            **{name: getattr(current, name) for name in CONTENT_FIELDS},
+            author_id=principal.person_id,
+            last_editor_id=principal.person_id,
+        )
+        session.add(draft)
+        with conflict_on_duplicate("Another revision was opened at the same time."):
+            await session.flush()
+        await repository.set_citations(
+            session, draft.id, (await repository.citations(session, [current.id]))[current.id]
+        )
+    else:
+        locked = await repository.get(session, open_version.id, for_update=True)
+        if locked is None or locked.status != "draft":  # pragma: no cover - gone or submitted meanwhile
+            return None
+        draft = locked
+        draft.last_editor_id = principal.person_id
+        _touch(draft, principal)
+    gut_check = dict(draft.gut_check or {})
+    gut_check["what_we_give_up"] = _appended(gut_check.get("what_we_give_up"), trade_off, _ANSWER_CHARS)
+    draft.gut_check = gut_check
+    draft.review_comment = _appended(draft.review_comment, note, 5000)
+    await session.flush()
+    return await _read_one(session, principal, draft)

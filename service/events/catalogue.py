@@ -395,10 +395,23 @@ CATALOGUE: dict[EventType, EventSpec] = {
     ),
     EventType.THEME_TRANSITIONED: EventSpec(
         1,
-        "A theme's items were moved on together: one event per theme decision, not one per item.",
+        "A theme's open items were moved on together (`POST /api/v1/themes/{id}/transition`): one "
+        "event per theme step, not one per item (each item's step is in its history). `skipped`: open "
+        "items that could not take the step from their stage. A stop decision names the drafts it "
+        "proposed (`proposals`, else null).",
         "feedback:read",
-        {"theme_id": _THEME, "to": "decided", "decision": "build", "moved": 12, "skipped": 1},
-        emitted=False,
+        {
+            "theme_id": _THEME,
+            "to": "decided",
+            "decision": "stop",
+            "moved": 12,
+            "skipped": 1,
+            "product_key": "ledger-sync",
+            "message_id": None,
+            "proposals": {"brief_id": _BRIEF, "message_id": _MESSAGE},
+            "actor_id": _EDITOR,
+            "at": "2026-12-02T15:00:00Z",
+        },
     ),
     EventType.PERSON_ONBOARDED: EventSpec(
         1,

@@ -8,6 +8,7 @@ import strawberry
 from strawberry import ID
 
 from service import graphql_kit as gql
+from service.feedback import bulk as bulk_service
 from service.feedback import digest as digest_service
 from service.feedback import schemas
 from service.feedback import service as feedback_service
@@ -32,9 +33,32 @@ class ThemeType:
     merged_into: ThemeType | None = gql.loaded("merged_into_id", "The theme this one was merged into.")
 
 
-@gql.view(schemas.FeedbackRead, name="FeedbackItem", by_id=feedback_service.feedback_by_ids)
+ProposalsType = gql.view_type(
+    schemas.Proposals,
+    "Proposals",
+    "Drafts written on behalf of whoever decided to stop, for an editor to review: the product's "
+    'brief with the trade-off under "what we give up", and an FAQ message.',
+)
+
+
+def _proposals(root: strawberry.Parent[schemas.FeedbackRead]) -> schemas.Proposals | None:
+    return getattr(root, "proposals", None)
+
+
+@gql.view(
+    schemas.FeedbackRead,
+    schemas.TransitionResult,
+    name="FeedbackItem",
+    by_id=feedback_service.feedback_by_ids,
+    exclude=("proposals",),
+)
 class FeedbackItemType:
     """One piece of customer voice and how far its loop got."""
+
+    proposals: ProposalsType | None = strawberry.field(
+        resolver=_proposals,
+        description="Only on the answer of a step that decided to stop: the drafts it proposed.",
+    )
 
     theme: ThemeType | None = gql.loaded("theme_id", "The item's theme (for those who see the whole hub).")
     transitions: list[TransitionType] = gql.loaded(
@@ -105,6 +129,39 @@ TransitionInput = gql.input_type(
     "needs the `messageId` of a published message that tells sales.",
 )
 ThemeInput = gql.input_type(schemas.ThemeCreate, "ThemeInput")
+ThemeTransitionType = gql.view_type(
+    schemas.ThemeTransitionResult, "ThemeTransition", "What a theme's step did to its open items."
+)
+BulkInput = gql.input_type(schemas.FeedbackBulk, "FeedbackBulkInput")
+
+
+@strawberry.type(
+    name="BulkProblem", description="Why an item was refused: the error its single-item call would give."
+)
+class BulkProblemType:
+    status: int
+    code: str
+    title: str
+    detail: str | None
+
+
+def _bulk_error(root: strawberry.Parent[schemas.BulkItemResult]) -> BulkProblemType | None:
+    error = root.error
+    if error is None:
+        return None
+    return BulkProblemType(status=error.status, code=error.code, title=error.title, detail=error.detail)
+
+
+@gql.view(schemas.BulkItemResult, name="BulkItemResult")
+class BulkItemResultType:
+    """One item's outcome: `status` is the HTTP status of its single-item call."""
+
+    error: BulkProblemType | None = strawberry.field(resolver=_bulk_error)
+
+
+BulkResultType = gql.view_type(
+    schemas.BulkResult, "BulkResult", "Each item's outcome, in the order of `ids`."
+)
 
 
 @strawberry.type
@@ -162,6 +219,20 @@ class FeedbackMutation:
         id=ID,
         input=TransitionInput,
         if_match=str | None,
+    )
+    transition_theme = gql.mutation(
+        themes_service.transition_theme,
+        "Decide on a theme: move every open item of it (merged themes' included) one stage on, in one "
+        "transaction; items that cannot take the step are counted as skipped. Only forward (else "
+        "CONFLICT).",
+        id=ID,
+        input=TransitionInput,
+    )
+    bulk_feedback = gql.mutation(
+        bulk_service.bulk_feedback,
+        "Assign a theme to, or move on, up to 1,000 items, each on its own (the single-item permission "
+        "and rules; refused items change nothing).",
+        input=BulkInput,
     )
     create_theme = gql.mutation(
         themes_service.create_theme, "Create a theme (editors, managers, admins).", input=ThemeInput

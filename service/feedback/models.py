@@ -17,11 +17,21 @@ class Theme(TableBase, table=True):
     """A group of feedback items saying the same thing; merged duplicates point at the survivor."""
 
     __tablename__ = "themes"
+    __table_args__ = (
+        sa.CheckConstraint(one_of("stage", LoopStage, nullable=True), name="stage"),
+        sa.CheckConstraint(one_of("decision", Decision, nullable=True), name="decision"),
+    )
 
     name: str = Field(max_length=300)
     description: str = Field(default="", sa_type=sa.Text)
     product_id: uuid.UUID | None = Field(default=None, foreign_key="products.id", index=True)
     merged_into_id: uuid.UUID | None = Field(default=None, foreign_key="themes.id", index=True)
+    # Decided as a whole (service/feedback/loop.py): the stage its items were moved to, and what
+    # was decided; items that join the theme later follow it there. Null: never moved as one.
+    stage: str | None = Field(default=None, max_length=16)
+    decision: str | None = Field(default=None, max_length=8)
+    rationale: str | None = Field(default=None, sa_type=sa.Text)
+    announcement_message_id: uuid.UUID | None = Field(default=None, foreign_key="messages.id")
 
 
 class FeedbackItem(TableBase, table=True):

@@ -13,17 +13,22 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from service.api.idempotency import IdempotencyKey, idempotent
+from service.api.problems import PROBLEM_TYPE_URI
 from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, json, page_response, resource_response
 from service.auth.dependencies import PrincipalDep
 from service.db import SessionDep
+from service.feedback import bulk as bulk_service
 from service.feedback import digest as digest_service
 from service.feedback import ingest
 from service.feedback import service as feedback_service
 from service.feedback import themes as themes_service
 from service.feedback.schemas import (
     BatchResult,
+    BulkItemRead,
+    BulkRead,
     Digest,
     FeedbackBatch,
+    FeedbackBulk,
     FeedbackCreate,
     FeedbackRead,
     FeedbackSource,
@@ -32,7 +37,9 @@ from service.feedback.schemas import (
     ThemeCreate,
     ThemeMerge,
     ThemeRead,
+    ThemeTransitionResult,
     Transition,
+    TransitionResult,
 )
 from service.fields import Slug, Timestamp
 from service.pagination import Page
@@ -176,6 +183,44 @@ async def get_feedback_digest(
     return json(result, headers={"Vary": "Accept"})
 
 
+@router.post("/feedback/bulk", response_model=BulkRead)
+async def bulk_feedback(
+    request: Request,
+    body: FeedbackBulk,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Apply one action to up to 1,000 items: `assign_theme` (`theme_id`) or `transition` (`to`,
+    and `decision` + `rationale` to decide, `message_id` to announce).
+
+    Each item is checked as its single-item call would be (the same permission and rules) and
+    applied entirely or not at all; `results` gives, in order, each item's HTTP `status` and,
+    when refused, the RFC 9457 problem as `error` (e.g. 403, 404, 409). The answer is 200
+    whatever the items' outcomes; a request wrong as a whole (an unknown action, more than
+    1,000 ids, a field its action needs missing) is a 422 and changes nothing. Stop decisions
+    propose drafts once per product (`proposals`). Accepts `Idempotency-Key`.
+    """
+
+    async def produce() -> Response:
+        result = await bulk_service.bulk_feedback(session, principal, body)
+        return json(
+            BulkRead(
+                results=[
+                    BulkItemRead(
+                        id=one.id,
+                        status=one.status,
+                        error=one.error.marshal(uri=PROBLEM_TYPE_URI) if one.error is not None else None,
+                    )
+                    for one in result.results
+                ],
+                proposals=result.proposals,
+            )
+        )
+
+    return await idempotent(request, principal, produce, key=idempotency_key)
+
+
 @router.get("/feedback/{feedback_id:uuid}", response_model=FeedbackRead, responses=NOT_MODIFIED)
 async def get_feedback(
     request: Request, feedback_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
@@ -200,7 +245,7 @@ async def update_feedback(
     return resource_response(request, item, feedback_service.feedback_etag(item))
 
 
-@router.post("/feedback/{feedback_id:uuid}/transition", response_model=FeedbackRead)
+@router.post("/feedback/{feedback_id:uuid}/transition", response_model=TransitionResult)
 async def transition_feedback(
     request: Request,
     feedback_id: uuid.UUID,
@@ -209,13 +254,15 @@ async def transition_feedback(
     principal: PrincipalDep,
     if_match: IfMatch = None,
 ) -> Response:
-    """Move an item one stage on: new → triaged → decided → implemented → announced
-    (editors, managers, admins).
+    """Move an item one stage on: new → triaged → decided; a `build` decision → implemented →
+    announced; a `stop` decision → announced directly (editors, managers, admins).
 
     Any other move is a 409 naming the `allowed` next stage. Deciding needs `decision`
     (build or stop) and `rationale`; announcing needs the `message_id` of a published
     message. Each step is recorded and sets `stage_due_at` for the next stage from the loop
-    targets (null once announced).
+    targets (null once announced). A stop decision answers `proposals`: a draft of the
+    product's brief with the trade-off added under "what we give up", and a draft FAQ message,
+    both written on the decider's behalf for an editor to review.
     """
     item = await feedback_service.transition_feedback(
         session, principal, feedback_id, body, if_match=if_match
@@ -290,3 +337,20 @@ async def merge_theme(
     """
     survivor = await themes_service.merge_theme(session, principal, theme_id, body)
     return resource_response(request, survivor, themes_service.theme_etag(survivor))
+
+
+@themes_router.post("/themes/{theme_id}/transition", response_model=ThemeTransitionResult)
+async def transition_theme(
+    request: Request, theme_id: uuid.UUID, body: Transition, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    """Decide on the theme: move every open item of it (and of themes merged into it) one stage
+    on, in one transaction (editors, managers, admins); the body is an item's.
+
+    Each moved item records its step; `skipped` counts the open items that cannot take this step
+    from their stage. The theme keeps its `stage` and `decision`: items filed under it later
+    (or merged in) follow it there. One `theme.transitioned` event, not one per item. Only
+    forward (a stage reached already → 409); a merged theme → 409; what the step needs is as for
+    an item (422). A stop decision answers `proposals` (drafts for an editor to review).
+    """
+    result = await themes_service.transition_theme(session, principal, theme_id, body)
+    return json(result)

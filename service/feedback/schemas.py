@@ -7,7 +7,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, EmailStr, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    EmailStr,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from service.fields import InputModel, Name, ReadModel, Slug
 
@@ -40,6 +48,13 @@ class Decision(StrEnum):
 
     BUILD = "build"
     STOP = "stop"
+
+
+class BulkAction(StrEnum):
+    """What `POST /feedback/bulk` does to each item: file it under a theme, or move it on."""
+
+    ASSIGN_THEME = "assign_theme"
+    TRANSITION = "transition"
 
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -123,6 +138,16 @@ class Transition(InputModel):
     message_id: uuid.UUID | None = None
 
 
+class Proposals(BaseModel):
+    """Drafts the service wrote on behalf of whoever decided to stop, for an editor to review:
+    the trade-off added under "what we give up" in a draft of the product's current brief, and
+    an FAQ message answering the objection. Null ids: nothing to propose into (no product, no
+    published brief, or its next version already in review)."""
+
+    brief_id: uuid.UUID | None
+    message_id: uuid.UUID | None
+
+
 class TransitionRead(ReadModel):
     id: uuid.UUID
     from_status: LoopStage
@@ -160,6 +185,84 @@ class FeedbackRead(BaseModel):
     revision: int
 
 
+class TransitionResult(FeedbackRead):
+    """The item after its step; a stop decision also names the drafts it proposed."""
+
+    proposals: Proposals | None = Field(
+        default=None, description="Set when the step decided to stop: the drafts proposed for review."
+    )
+
+
+class ThemeTransitionResult(BaseModel):
+    """What a theme's step did to its open items (merged themes' included)."""
+
+    theme_id: uuid.UUID
+    stage: LoopStage
+    moved: int = Field(description="Open items that made the step.")
+    skipped: int = Field(description="Open items that cannot make this step from their stage.")
+    proposals: Proposals | None = Field(
+        default=None, description="Set when the step decided to stop: the drafts proposed for review."
+    )
+
+
+class FeedbackBulk(InputModel):
+    """One action on up to 1,000 items, each applied (or refused) on its own.
+
+    `assign_theme` needs `theme_id`; `transition` needs `to` (and what that step needs: `decision`
+    and `rationale` to decide, `message_id` to announce)."""
+
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+    action: BulkAction
+    theme_id: uuid.UUID | None = None
+    to: LoopStage | None = None
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    decision: Decision | None = None
+    rationale: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    message_id: uuid.UUID | None = None
+
+
+class BulkItemResult(BaseModel):
+    """One item's outcome: `status` is the HTTP status its single-item call would have answered."""
+
+    id: uuid.UUID
+    status: int
+    _error: Any = PrivateAttr(default=None)  # the domain error (adapters render it)
+
+    def failed(self, error: Any) -> BulkItemResult:
+        self._error = error
+        return self
+
+    @property
+    def error(self) -> Any:
+        return self._error
+
+
+class BulkResult(BaseModel):
+    results: list[BulkItemResult]
+    proposals: list[Proposals] = Field(
+        default_factory=list,
+        description="Drafts proposed by the stop decisions among the items (one pair per product).",
+    )
+
+
+class BulkItemRead(BaseModel):
+    id: uuid.UUID
+    status: int = Field(description="The HTTP status the single-item call would have answered.")
+    error: dict[str, Any] | None = Field(
+        default=None, description="The RFC 9457 problem the single-item call would have answered."
+    )
+
+
+class BulkRead(BaseModel):
+    """Each item's outcome, in the order of `ids`; an item is changed entirely or not at all."""
+
+    results: list[BulkItemRead]
+    proposals: list[Proposals] = Field(
+        default_factory=list,
+        description="Drafts proposed by the stop decisions among the items (one pair per product).",
+    )
+
+
 class ThemeCreate(InputModel):
     name: Name
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] = ""
@@ -178,6 +281,12 @@ class ThemeRead(BaseModel):
     description: str
     product_key: str | None
     merged_into_id: uuid.UUID | None
+    stage: LoopStage | None = Field(
+        description="How far the theme was moved as a whole (null: never); items that join it follow."
+    )
+    decision: Decision | None
+    rationale: str | None
+    announcement_message_id: uuid.UUID | None
     items: int = Field(description="Feedback items in this theme (merged themes' included).")
     accounts: int = Field(description="Distinct customer accounts that raised it.")
     created_at: datetime

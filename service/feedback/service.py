@@ -23,7 +23,7 @@ from service.db import session_settings, transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.events.catalogue import EventType
 from service.events.service import emit
-from service.feedback import ingest, policies, repository
+from service.feedback import ingest, loop, policies, repository
 from service.feedback import themes as themes_service
 from service.feedback.models import FeedbackItem, FeedbackTransition
 from service.feedback.schemas import (
@@ -34,36 +34,21 @@ from service.feedback.schemas import (
     FeedbackUpdate,
     Transition,
     TransitionRead,
+    TransitionResult,
 )
-from service.messages import service as messages_service
 from service.pagination import Page, PageParams
 from service.products import service as products_service
 
-NEXT_STAGE = {"new": "triaged", "triaged": "decided", "decided": "implemented", "implemented": "announced"}
-STAGE_STAMP = {
-    "triaged": "triaged_at",
-    "decided": "decided_at",
-    "implemented": "implemented_at",
-    "announced": "announced_at",
-}
 EXCERPT_CHARS = 140
 
 
 def loop_targets(session: AsyncSession) -> dict[str, int]:
     """Days allowed to reach each stage from the previous one (settings.feedback_loop_targets)."""
-    return session_settings(session).feedback_loop_targets
+    return loop.loop_targets(session)
 
 
 def _days_to(session: AsyncSession, stage: str) -> timedelta | None:
-    days = loop_targets(session).get(stage)
-    return timedelta(days=days) if days is not None else None
-
-
-def due_after(session: AsyncSession, stage: str, at: datetime) -> datetime | None:
-    """When the stage after `stage` is due, counted from `at`; None once announced."""
-    following = NEXT_STAGE.get(stage)
-    allowed = _days_to(session, following) if following else None
-    return at + allowed if allowed is not None else None
+    return loop.days_to(session, stage)
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -438,25 +423,42 @@ async def update_feedback(
         for name, value in changed.items():
             setattr(item, name, value)
         _touch(item, utcnow())
+    if changed.get("theme_id") is not None:
+        await _follow_theme(session, principal, item, changed["theme_id"])
     return await _read_one(session, principal, item)
 
 
-async def _check_announcement(
-    session: AsyncSession, principal: Principal, message_id: uuid.UUID | None
-) -> list[dict[str, Any]]:
-    if message_id is None:
-        return [
-            field_error(
-                "message_id", "announcing needs the published message that tells sales", type_="missing"
-            )
-        ]
-    try:
-        message = await messages_service.get_message(session, principal, message_id)
-    except (NotFound, Forbidden):
-        return [field_error("message_id", "no such message", type_="not_found")]
-    if message.status != "published":
-        return [field_error("message_id", "the message is not published yet", type_="not_published")]
-    return []
+async def _follow_theme(
+    session: AsyncSession, principal: Principal, item: FeedbackItem, theme_id: uuid.UUID
+) -> None:
+    """An item filed under a theme moved as a whole follows it to its stage (recorded as a step)."""
+    before = item.status
+    await repository.flush(session)
+    followed = await themes_service.follow_theme(
+        session, principal, theme_id, which=loop.ITEMS.c.id == item.id, now=utcnow()
+    )
+    if not followed:
+        return
+    await session.refresh(item)
+    read = await _read_one(session, principal, item)
+    emit(
+        session,
+        EventType.FEEDBACK_TRANSITIONED,
+        {
+            "feedback_id": item.id,
+            "from": before,
+            "to": item.status,
+            "decision": item.decision
+            if loop.RANK[before] < loop.RANK["decided"] <= loop.RANK[item.status]
+            else None,
+            "product_key": read.product_key,
+            "theme_id": item.theme_id,
+            "message_id": item.announcement_message_id if item.status == "announced" else None,
+            "actor_id": principal.person_id,
+            "at": item.updated_at,
+        },
+        product_key=read.product_key,
+    )
 
 
 @transactional
@@ -467,41 +469,50 @@ async def transition_feedback(
     data: Transition,
     *,
     if_match: str | None = None,
-) -> FeedbackRead:
-    """Moves an item one stage on, records the step and starts the next stage's clock."""
+) -> TransitionResult:
+    """Moves an item one stage on, records the step and starts the next stage's clock; a stop
+    decision also proposes drafts (a brief trade-off, an FAQ) for an editor to review."""
+    item, read = await step_one(session, principal, feedback_id, data, if_match=if_match)
+    proposals = None
+    if data.to == "decided" and data.decision == "stop":
+        proposals = await loop.propose_for_stop(
+            session,
+            principal,
+            product_id=item.product_id,
+            subject=excerpt(item.body, 120),
+            rationale=data.rationale or "",
+            origin=f"item “{excerpt(item.body, 60)}”",
+            origin_id=str(item.id),
+        )
+    return TransitionResult(**dict(read), proposals=proposals)
+
+
+async def step_one(
+    session: AsyncSession,
+    principal: Principal,
+    feedback_id: uuid.UUID,
+    data: Transition,
+    *,
+    if_match: str | None = None,
+) -> tuple[FeedbackItem, FeedbackRead]:
+    """One item's step (its permission, stage and fields checked), recorded and announced as an
+    event; proposes nothing (the caller decides what a stop proposes)."""
     item = await _triageable(session, principal, feedback_id)
     check_if_match(if_match, etag(item.revision), required=False)
-    allowed = NEXT_STAGE.get(item.status)
+    allowed = loop.next_stage(item.status, item.decision)
     if data.to != allowed:
         if allowed is None:
             raise Conflict("This item is announced: the loop is closed.", allowed=[])
+        why = ""
+        if data.to == "implemented" and item.decision == "stop":
+            why = ": a stop decision is announced, not implemented"
+        elif data.to == "announced" and item.status == "decided":
+            why = ": a build decision is implemented before it is announced"
         raise Conflict(
-            f"An item in '{item.status}' can only move to '{allowed}', not '{data.to}'.", allowed=[allowed]
+            f"An item in '{item.status}' can only move to '{allowed}', not '{data.to}'{why}.",
+            allowed=[allowed],
         )
-    problems: list[dict[str, Any]] = []
-    if data.to == "decided":
-        problems += [
-            field_error(name, "required to decide (build or stop, and why)", type_="missing")
-            for name in ("decision", "rationale")
-            if not getattr(data, name)
-        ]
-    else:
-        problems += [
-            field_error(name, "only sent when deciding", type_="unexpected")
-            for name in ("decision", "rationale")
-            if getattr(data, name) is not None
-        ]
-    if data.to == "announced":
-        problems += await _check_announcement(session, principal, data.message_id)
-    elif data.message_id is not None:
-        problems.append(field_error("message_id", "only sent when announcing", type_="unexpected"))
-    if problems:
-        raise Invalid(
-            "This transition is missing or has extra fields: "
-            + ", ".join(p["field"] for p in problems)
-            + ".",
-            errors=problems,
-        )
+    await loop.check_step(session, principal, data)
 
     now = utcnow()
     step = FeedbackTransition(
@@ -514,13 +525,13 @@ async def transition_feedback(
         at=now,
     )
     item.status = data.to
-    setattr(item, STAGE_STAMP[data.to], now)
+    setattr(item, loop.STAGE_STAMP[data.to], now)
     if data.to == "decided":
         item.decision = data.decision
         item.rationale = data.rationale
     if data.to == "announced":
         item.announcement_message_id = data.message_id
-    item.stage_due_at = due_after(session, data.to, now)
+    item.stage_due_at = loop.due_after(session, data.to, now, item.decision)
     _touch(item, now)
     await repository.add(session, step)
     read = await _read_one(session, principal, item)
@@ -540,7 +551,7 @@ async def transition_feedback(
         },
         product_key=read.product_key,
     )
-    return read
+    return item, read
 
 
 async def my_filed_ids(session: AsyncSession, principal: Principal, *, limit: int) -> set[uuid.UUID]:

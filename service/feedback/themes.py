@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,9 +20,11 @@ from sqlmodel import col, select
 from service.auth.principal import Principal
 from service.db import is_postgres, transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
-from service.feedback import policies
+from service.events.catalogue import EventType
+from service.events.service import emit
+from service.feedback import loop, policies
 from service.feedback.models import FeedbackItem, Theme
-from service.feedback.schemas import ThemeCreate, ThemeMerge, ThemeRead
+from service.feedback.schemas import ThemeCreate, ThemeMerge, ThemeRead, ThemeTransitionResult, Transition
 from service.pagination import Page, PageParams, fetch_page
 from service.products import service as products_service
 
@@ -113,6 +116,10 @@ async def _to_read(session: AsyncSession, principal: Principal, themes: Sequence
                 description=theme.description,
                 product_key=product.key if product else None,
                 merged_into_id=theme.merged_into_id,
+                stage=theme.stage,
+                decision=theme.decision,
+                rationale=theme.rationale,
+                announcement_message_id=theme.announcement_message_id,
                 items=found.items,
                 accounts=found.accounts,
                 created_at=theme.created_at,
@@ -218,6 +225,15 @@ async def merge_theme(
 
     now = utcnow()
     absorbed = select(Theme.id).where(Theme.merged_into_id == source.id).scalar_subquery()
+    # Items joining a theme moved as a whole follow it to its stage (before they move: only
+    # the joiners, not the survivor's own items the theme's step left where they were).
+    await _follow(
+        session,
+        principal,
+        target,
+        which=sa.or_(col(FeedbackItem.theme_id) == source.id, col(FeedbackItem.theme_id).in_(absorbed)),
+        now=now,
+    )
     # One UPDATE per table: the items (a new row version each, so their ETags change) ...
     await session.execute(
         sa.update(FeedbackItem)
@@ -238,3 +254,128 @@ async def merge_theme(
         theme.updated_at = now
     await session.flush()  # the counts below read what the merge wrote
     return (await _to_read(session, principal, [target]))[0]
+
+
+# --- deciding on the theme ------------------------------------------------------------------------
+
+
+async def _follow(
+    session: AsyncSession,
+    principal: Principal,
+    theme: Theme,
+    *,
+    which: sa.ColumnElement[bool],
+    now: datetime,
+) -> int:
+    return await loop.follow(
+        session,
+        principal,
+        which=which,
+        stage=theme.stage,
+        decision=theme.decision,
+        rationale=theme.rationale,
+        message_id=theme.announcement_message_id,
+        theme_name=theme.name,
+        now=now,
+    )
+
+
+async def follow_theme(
+    session: AsyncSession,
+    principal: Principal,
+    theme_id: uuid.UUID,
+    *,
+    which: sa.ColumnElement[bool],
+    now: datetime,
+) -> int:
+    """The items `which` selects, just filed under this theme, follow it to its stage (if it was
+    moved as a whole); returns how many moved. Joins the caller's use case.
+
+    The theme is read under a share lock (PostgreSQL): a step of the theme running meanwhile
+    (which holds its row) finishes first, so the item either was in its UPDATE or sees its stage."""
+    stmt = select(Theme).where(col(Theme.id) == theme_id).execution_options(populate_existing=True)
+    if is_postgres(session):
+        stmt = stmt.with_for_update(read=True)
+    theme = (await session.execute(stmt)).scalar_one_or_none()
+    if theme is None or theme.stage is None:
+        return 0
+    return await _follow(session, principal, theme, which=which, now=now)
+
+
+@transactional
+async def transition_theme(
+    session: AsyncSession, principal: Principal, theme_id: uuid.UUID, data: Transition
+) -> ThemeTransitionResult:
+    """Moves every open item of the theme (and of themes merged into it) one step, in one
+    transaction: each records its step, the theme keeps the stage and decision (items that join
+    later follow it there), and one `theme.transitioned` event tells of it. Items that cannot
+    take the step from their stage are counted as skipped. A stop decision proposes drafts.
+
+    Only forward: a stage the theme reached already (or passed) → 409; a merged theme → 409."""
+    if not policies.can_triage(principal):
+        raise Forbidden("Only editors, managers and admins decide on themes.")
+    theme = (await _lock(session, [theme_id])).get(theme_id)
+    if theme is None:
+        raise NotFound("No such theme.")
+    if theme.merged_into_id is not None:
+        raise Conflict(f"This theme was merged into {theme.merged_into_id}: decide on the survivor.")
+    reached = loop.RANK[theme.stage] if theme.stage else 0
+    if loop.RANK[data.to] <= reached:
+        raise Conflict(
+            f"This theme is at '{theme.stage}' already: it only moves forward.",
+            allowed=[s for s in loop.STAGES if loop.RANK[s] > reached],
+        )
+    if data.to == "implemented" and theme.decision == "stop":
+        raise Conflict(
+            "This theme was decided 'stop': a stop is announced, not implemented.", allowed=["announced"]
+        )
+    await loop.check_step(session, principal, data)
+
+    now = utcnow()
+    merged = select(Theme.id).where(col(Theme.merged_into_id) == theme.id)
+    members = [theme.id, *(await session.execute(merged)).scalars()]
+    moved, skipped = await loop.step_items(session, principal, theme_ids=members, data=data, now=now)
+    theme.stage = data.to
+    if data.to == "decided":
+        theme.decision, theme.rationale = data.decision, data.rationale
+    if data.to == "announced":
+        theme.announcement_message_id = data.message_id
+    theme.revision += 1
+    theme.updated_at = now
+    await session.flush()
+    product = None
+    if theme.product_id is not None:
+        product = (await products_service.products_by_ids(session, principal, {theme.product_id})).get(
+            theme.product_id
+        )
+    proposals = None
+    if data.to == "decided" and data.decision == "stop":
+        proposals = await loop.propose_for_stop(
+            session,
+            principal,
+            product_id=theme.product_id,
+            subject=theme.name,
+            rationale=data.rationale or "",
+            origin=f"theme “{theme.name}”",
+            origin_id=str(theme.id),
+        )
+    emit(
+        session,
+        EventType.THEME_TRANSITIONED,
+        {
+            "theme_id": theme.id,
+            "to": data.to,
+            "decision": data.decision if data.to == "decided" else None,
+            "moved": moved,
+            "skipped": skipped,
+            "product_key": product.key if product else None,
+            "message_id": data.message_id if data.to == "announced" else None,
+            "proposals": proposals.model_dump() if proposals else None,
+            "actor_id": principal.person_id,
+            "at": now,
+        },
+        product_key=product.key if product else None,
+    )
+    return ThemeTransitionResult(
+        theme_id=theme.id, stage=data.to, moved=moved, skipped=skipped, proposals=proposals
+    )

@@ -463,3 +463,39 @@ def lint_text(principal: Principal, data: LintRequest, *, word_lists: lint.WordL
     return LintResponse(
         findings=[LintFinding(start=f.start, end=f.end, word=f.word, message=f.message) for f in findings]
     )
+
+
+# --- proposals from elsewhere ------------------------------------------------------------------
+
+
+@transactional
+async def propose_faq(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    product_id: uuid.UUID | None,
+    brief: BriefRead | None,
+    title: str,
+    body: str,
+    locale: str | None = None,
+) -> MessageRead:
+    """Drafts an FAQ answer on behalf of `principal` (who decided something sales will be asked
+    about), for an editor to review and publish: `principal` is its author, so four eyes keep
+    them from publishing it themselves."""
+    if not policies.sees_drafts(principal):
+        raise Forbidden("Only managers, editors and admins propose messages.")
+    message = Message(
+        kind="faq",
+        audiences=[EVERYONE],
+        title=title[:300],
+        body=body[:10_000],
+        locale=locale or (brief.locale if brief is not None else DEFAULT_LOCALE),
+        product_id=product_id,
+        brief_id=brief.id if brief is not None else None,
+        brief_lineage_id=brief.lineage_id if brief is not None else None,
+        status="draft",
+        author_id=principal.person_id,
+        last_editor_id=principal.person_id,
+    )
+    await repository.add(session, message)
+    return await _read_one(session, principal, message)
