@@ -99,6 +99,7 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    from service.accounts.graphql import AccountMutation, AccountQuery
     from service.briefs.graphql import BriefMutation, BriefQuery
     from service.campaigns.graphql import CampaignMutation, CampaignQuery, CheckQuery
     from service.campaigns.readiness_graphql import ReadinessQuery
@@ -121,6 +122,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             MessageQuery,
             PitchQuery,
             FeedbackQuery,
+            AccountQuery,
             CampaignQuery,
             ReadinessQuery,
             CheckQuery,
@@ -137,6 +139,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             EvidenceMutation,
             MessageMutation,
             FeedbackMutation,
+            AccountMutation,
             CampaignMutation,
         ),
     )
