@@ -11,9 +11,9 @@ currency (on SQLite a BIGINT of ten-thousandths: SQLite's NUMERIC is a float), a
 index) is the account an item was matched to; existing items are matched here: each distinct
 `customer_account` becomes an account (key derived from the name, segment when it reads as one).
 
-The digest's covering indexes grow so that weighing themes by accounts and filtering by product
+The digest's covering indexes change so that weighing themes by accounts and filtering by product
 still read indexes, not rows (bench/digest, docs/benchmarks.md): the window index also holds
-`account_id` and `product_id`, the decisions index `theme_id`.
+`account_id` and `product_id`, the decisions index `theme_id` (decisions once per theme).
 
 Downgrading drops the accounts and the matching (`customer_account` keeps what was sent) and
 restores the indexes of 0004.

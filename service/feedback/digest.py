@@ -1,10 +1,15 @@
 """The weekly review: what customers said, what was decided, and where the loop is still open.
 
 Everything is counted by the database in aggregate queries (a handful of statements, however
-many items there are): one pass over the window's items for the totals, sources, themes and
-NPS; one for the decisions; index-ordered top-N reads for the loop gaps and overdue items;
-one ordered-set aggregate for the median loop time. `Accept: text/markdown` renders the same
-numbers as a 15-minute meeting agenda.
+many items there are): one pass over the window's items for the totals, sources, NPS and
+themes with their distinct accounts and revenue per currency; one for the decisions, once per
+theme; index-ordered top-N reads for the loop gaps and overdue items; one ordered-set aggregate
+for the median loop time. `Accept: text/markdown` renders the same numbers as a 15-minute
+meeting agenda.
+
+Cost: weighing themes by distinct accounts groups the window's items by (theme, account), which
+is as many groups as there are distinct pairs (690,000 of 1,000,000 items in bench/digest): this
+pass, not the others, decides the digest's time over a large window (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -119,77 +124,94 @@ def _about(product: uuid.UUID | None) -> list[sa.ColumnElement[bool]]:
     return [] if product is None else [Items.c.product_id == product]
 
 
-async def _heard(
-    session: AsyncSession, since: datetime, until: datetime, product: uuid.UUID | None
-) -> list[sa.Row[Any]]:
-    """One pass over the window's items, grouped by source and theme as stored (a few thousand
-    groups at most, read from the covering window index), then rolled up in SQL: the total with
-    NPS, per source, and per surviving theme (merged themes resolved on the groups, not the rows)."""
+@dataclass
+class Heard:
+    """What the window's items add up to: the total and NPS, per source, per surviving theme
+    (items, distinct accounts, their revenue per currency), and per currency how many of the
+    window's distinct accounts report revenue in it."""
+
+    total: int = 0
+    promoters: int = 0
+    passives: int = 0
+    detractors: int = 0
+    sources: dict[str, int] = field(default_factory=dict)
+    themes: list[Count] = field(default_factory=list)
+    weights: dict[str | None, ThemeWeight] = field(default_factory=dict)
+    currencies: dict[str, int] = field(default_factory=dict)
+
+
+def _source_column(source: FeedbackSource) -> str:
+    return f"s_{source.value}"
+
+
+async def _heard(session: AsyncSession, since: datetime, until: datetime, product: uuid.UUID | None) -> Heard:
+    """One pass over the window's items, in one statement.
+
+    The items (read from the covering window index) are grouped by surviving theme (merged
+    themes resolved per item against the small themes table) and account, each group carrying
+    its counts per source and its NPS answers; the groups roll up per theme and revenue currency
+    (joined to the accounts). Everything else is summed from those few hundred rows: the total
+    and NPS, per source, per theme, and each theme's distinct accounts and revenue.
+    """
     nps = Items.c.source == "nps"
-    groups = (
+    member = aliased(Themes)
+    survivor = sa.func.coalesce(member.c.merged_into_id, Items.c.theme_id)
+    counted = ("n", *(_source_column(s) for s in FeedbackSource), "promoters", "passives", "detractors")
+    pairs = (
         sa.select(
-            Items.c.source.label("source"),
-            Items.c.theme_id.label("theme_id"),
+            survivor.label("theme"),
+            Items.c.account_id.label("account_id"),
             sa.func.count().label("n"),
+            *(sa.func.count().filter(Items.c.source == s).label(_source_column(s)) for s in FeedbackSource),
             sa.func.count().filter(sa.and_(nps, Items.c.nps_score >= 9)).label("promoters"),
             sa.func.count().filter(sa.and_(nps, Items.c.nps_score.between(7, 8))).label("passives"),
             sa.func.count().filter(sa.and_(nps, Items.c.nps_score <= 6)).label("detractors"),
         )
+        .select_from(Items.outerjoin(member, member.c.id == Items.c.theme_id))
         .where(_in_window(Items.c.received_at, since, until, product))
-        .group_by(Items.c.source, Items.c.theme_id)
-        .cte("window_groups")
+        .group_by(survivor, Items.c.account_id)
+        .subquery("window_pairs")
     )
-    member = aliased(Themes)
     named = aliased(Themes)
-    survivor = sa.func.coalesce(member.c.merged_into_id, groups.c.theme_id)
-    zero = sa.literal(0, sa.Integer)
-    total = sa.select(
-        sa.literal("total", sa.String).label("kind"),
-        sa.cast(sa.null(), sa.String).label("key"),
-        sa.cast(sa.null(), sa.String).label("label"),
-        sa.func.sum(groups.c.n).label("n"),
-        sa.func.sum(groups.c.promoters).label("promoters"),
-        sa.func.sum(groups.c.passives).label("passives"),
-        sa.func.sum(groups.c.detractors).label("detractors"),
-    )
-    by_source = sa.select(
-        sa.literal("source", sa.String),
-        sa.cast(groups.c.source, sa.String),
-        sa.cast(sa.null(), sa.String),
-        sa.func.sum(groups.c.n),
-        zero,
-        zero,
-        zero,
-    ).group_by(groups.c.source)
-    by_theme = (
+    per_theme = (
         sa.select(
-            sa.literal("theme", sa.String),
-            sa.cast(survivor, sa.String),
-            sa.cast(named.c.name, sa.String),
-            sa.func.sum(groups.c.n),
-            zero,
-            zero,
-            zero,
+            sa.cast(pairs.c.theme, sa.String).label("theme"),
+            sa.cast(named.c.name, sa.String).label("label"),
+            Accounts.c.revenue_currency.label("currency"),
+            sa.func.count(pairs.c.account_id).label("accounts"),
+            sa.func.sum(Accounts.c.revenue_amount).label("amount"),
+            *(sa.func.sum(pairs.c[n]).label(n) for n in counted),
         )
         .select_from(
-            groups.outerjoin(member, member.c.id == groups.c.theme_id).outerjoin(
-                named, named.c.id == survivor
+            pairs.outerjoin(Accounts, Accounts.c.id == pairs.c.account_id).outerjoin(
+                named, named.c.id == pairs.c.theme
             )
         )
-        .group_by(survivor, named.c.name)
+        .group_by(pairs.c.theme, named.c.name, Accounts.c.revenue_currency)
     )
-    return list((await session.execute(sa.union_all(total, by_source, by_theme))).all())
-
-
-async def _decided(
-    session: AsyncSession, since: datetime, until: datetime, product: uuid.UUID | None
-) -> dict[str, int]:
-    """Decisions made in the window, by decision (one filtered count each, no grouping)."""
-    stmt = sa.select(*(sa.func.count().filter(Items.c.decision == decision) for decision in Decision)).where(
-        _in_window(Items.c.decided_at, since, until, product)
+    heard = Heard()
+    counts: dict[str | None, Count] = {}
+    for found in (await session.execute(per_theme)).all():
+        heard.total += _int(found.n)
+        heard.promoters += _int(found.promoters)
+        heard.passives += _int(found.passives)
+        heard.detractors += _int(found.detractors)
+        for source in FeedbackSource:
+            sent = _int(getattr(found, _source_column(source)))
+            heard.sources[source.value] = heard.sources.get(source.value, 0) + sent
+        key = str(uuid.UUID(found.theme)) if found.theme is not None else None
+        count = counts.setdefault(key, Count(key=key, label=found.label, count=0))
+        count.count += _int(found.n)
+        weight = heard.weights.setdefault(key, ThemeWeight())
+        weight.accounts += _int(found.accounts)
+        if found.currency is not None and found.amount is not None:
+            weight.revenue[found.currency] = found.amount
+            # The currency's weight in the ranking: the theme-account pairs that report in it.
+            heard.currencies[found.currency] = heard.currencies.get(found.currency, 0) + _int(found.accounts)
+    heard.themes = sorted(
+        counts.values(), key=lambda c: (-c.count, c.key is None, c.label or "", c.key or "")
     )
-    counts = (await session.execute(stmt)).one()
-    return {decision: _int(n) for decision, n in zip(Decision, counts, strict=True)}
+    return heard
 
 
 async def _loop_gaps(session: AsyncSession, product: uuid.UUID | None) -> list[uuid.UUID]:
@@ -250,70 +272,6 @@ class ThemeWeight:
 
     accounts: int = 0
     revenue: dict[str, Decimal] = field(default_factory=dict)
-
-
-async def _weights(
-    session: AsyncSession, since: datetime, until: datetime, product: uuid.UUID | None
-) -> tuple[dict[str | None, ThemeWeight], dict[str, int]]:
-    """Per surviving theme (None: unthemed), the distinct accounts among the window's items and
-    their revenue per currency; and per currency, how many distinct accounts of the window
-    report revenue in it (the ranking's currency order).
-
-    The window's (theme, account) pairs are grouped from the covering window index, merged
-    themes resolved on the pairs, then joined to the accounts: one statement.
-    """
-    pairs = (
-        sa.select(Items.c.theme_id.label("theme_id"), Items.c.account_id.label("account_id"))
-        .where(_in_window(Items.c.received_at, since, until, product), Items.c.account_id.is_not(None))
-        .group_by(Items.c.theme_id, Items.c.account_id)
-        .cte("window_pairs")
-    )
-    member = aliased(Themes)
-    survivor = sa.func.coalesce(member.c.merged_into_id, pairs.c.theme_id)
-    theme_accounts = (
-        sa.select(survivor.label("theme"), pairs.c.account_id)
-        .select_from(pairs.outerjoin(member, member.c.id == pairs.c.theme_id))
-        .distinct()
-        .subquery("theme_accounts")
-    )
-    per_theme = (
-        sa.select(
-            sa.literal("theme", sa.String).label("kind"),
-            sa.cast(theme_accounts.c.theme, sa.String).label("theme"),
-            Accounts.c.revenue_currency.label("currency"),
-            sa.func.count().label("n"),
-            sa.func.sum(Accounts.c.revenue_amount).label("amount"),
-        )
-        .select_from(theme_accounts.join(Accounts, Accounts.c.id == theme_accounts.c.account_id))
-        .group_by(theme_accounts.c.theme, Accounts.c.revenue_currency)
-    )
-    window_accounts = sa.select(pairs.c.account_id).distinct().subquery("window_accounts")
-    per_currency = (
-        sa.select(
-            sa.literal("currency", sa.String),
-            sa.cast(sa.null(), sa.String),
-            Accounts.c.revenue_currency,
-            sa.func.count(),
-            sa.cast(sa.null(), Accounts.c.revenue_amount.type),
-        )
-        .select_from(window_accounts.join(Accounts, Accounts.c.id == window_accounts.c.account_id))
-        .where(Accounts.c.revenue_currency.is_not(None))
-        .group_by(Accounts.c.revenue_currency)
-    )
-    weights: dict[str | None, ThemeWeight] = {}
-    currencies: dict[str, int] = {}
-    for kind, theme, currency, n, amount in (
-        await session.execute(sa.union_all(per_theme, per_currency))
-    ).all():
-        if kind == "currency":
-            currencies[currency] = _int(n)
-            continue
-        key = str(uuid.UUID(theme)) if theme is not None else None
-        weight = weights.setdefault(key, ThemeWeight())
-        weight.accounts += _int(n)
-        if currency is not None and amount is not None:
-            weight.revenue[currency] = amount
-    return weights, currencies
 
 
 def currency_order(currencies: dict[str, int]) -> list[str]:
@@ -491,6 +449,9 @@ async def _plan_for_this_window(session: AsyncSession) -> None:
     """
     if is_postgres(session):
         await session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        # The window's (theme, account) groups are hashed in memory, not spilled to disk: ~130 MB
+        # for the benchmark's 690,000 groups (docs/benchmarks.md); freed when the read ends.
+        await session.execute(sa.text("SET LOCAL work_mem = '128MB'"))
 
 
 async def _product(session: AsyncSession, principal: Principal, key: str | None) -> uuid.UUID | None:
@@ -515,35 +476,24 @@ async def _compute(
     product: uuid.UUID | None = None,
 ) -> Digest:
     await _plan_for_this_window(session)
-    rows = await _heard(session, since, until, product)
-    total = next(row for row in rows if row.kind == "total")
-    sources = {row.key: _int(row.n) for row in rows if row.kind == "source"}
-    themes = sorted(
-        (
-            Count(
-                key=str(uuid.UUID(row.key)) if row.key is not None else None,
-                label=row.label,
-                count=_int(row.n),
-            )
-            for row in rows
-            if row.kind == "theme"
-        ),
-        key=lambda c: (-c.count, c.key is None, c.label or "", c.key or ""),
-    )
-    weights, by_currency = await _weights(session, since, until, product)
-    currencies = currency_order(by_currency)
+    heard = await _heard(session, since, until, product)
+    currencies = currency_order(heard.currencies)
+    decisions = await _decisions(session, since, until, product)
+    decided = {decision.value: 0 for decision in Decision}
+    for summary in decisions:
+        decided[summary.decision.value] += summary.items
     return Digest(
         since=since,
         until=until,
         product_key=product_key,
-        total=_int(total.n),
-        by_source=[Count(key=source, count=sources.get(source, 0)) for source in FeedbackSource],
-        by_theme=themes,
+        total=heard.total,
+        by_source=[Count(key=source, count=heard.sources.get(source, 0)) for source in FeedbackSource],
+        by_theme=heard.themes,
         currencies=currencies,
-        themes=rank_themes(themes, weights, currencies),
-        nps=nps_summary(_int(total.promoters), _int(total.passives), _int(total.detractors)),
-        decided=await _decided(session, since, until, product),
-        decisions=await _decisions(session, since, until, product),
+        themes=rank_themes(heard.themes, heard.weights, currencies),
+        nps=nps_summary(heard.promoters, heard.passives, heard.detractors),
+        decided=decided,
+        decisions=decisions,
         loop_gaps=await _loop_gaps(session, product),
         overdue=await _overdue(session, now, product),
         median_loop_days=await _median_loop_days(session, since, until, product),

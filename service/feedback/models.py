@@ -35,9 +35,9 @@ class FeedbackItem(TableBase, table=True):
         sa.CheckConstraint("source <> 'nps' OR nps_score IS NOT NULL", name="nps_needs_score"),
         # The overdue list reads by stage and due time.
         sa.Index("ix_feedback_items_status_due_at", "status", "stage_due_at"),
-        # The weekly digest (service/feedback/digest.py) reads these indexes, not the rows.
-        # With the account and product (migration 0019): themes weighed by accounts, and a digest
-        # for one product, are read from it too.
+        # The weekly digest (service/feedback/digest.py) reads these indexes, not the rows. The
+        # window index also holds the account and product (migration 0019): themes weighed by
+        # accounts, and a digest of one product, are read from it too.
         sa.Index(
             "ix_feedback_items_window",
             "received_at",

@@ -171,8 +171,8 @@ async def get_feedback_digest(
     in the window. `since` must be before `until` (else 422).
 
     `themes` ranks the window's themes by revenue-weighted demand, per currency and without
-    exchange rates: `currencies` orders the currencies by how many distinct accounts report
-    revenue in them; themes compare by their distinct accounts' revenue in the first, then the
+    exchange rates: `currencies` orders the currencies by the demand they carry (theme-account
+    pairs whose account reports revenue in them); themes compare by their distinct accounts' revenue in the first, then the
     next, then by distinct accounts, then by items (unthemed last). `decisions` lists each
     decision once per theme (with its item count and latest rationale), not once per item.
     `product_key` narrows everything to one product's items.

@@ -234,8 +234,9 @@ class DecisionSummary(BaseModel):
 
 RANKING_RULE = (
     "Themes ranked by revenue-weighted demand, without exchange rates: `currencies` lists the "
-    "currencies of the window's accounts, the one the most distinct accounts report revenue in "
-    "first; themes compare by their distinct accounts' revenue in the first currency, a tie (or "
+    "currencies of the window's accounts, the one carrying the most demand first (the most "
+    "theme-account pairs: an account asking for a theme, with its revenue in that currency); "
+    "themes compare by their distinct accounts' revenue in the first currency, a tie (or "
     "no revenue in it) is broken by the next currency, and so on, then by distinct accounts, then "
     "by items. The unthemed items come last."
 )
