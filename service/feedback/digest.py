@@ -1,11 +1,11 @@
 """The weekly review: what customers said, what was decided, and where the loop is still open.
 
 Everything is counted by the database in aggregate queries (a handful of statements, however
-many items there are): one pass over the window's items for the totals, sources, NPS and
-themes with their distinct accounts and revenue per currency; one for the decisions, once per
-theme; index-ordered top-N reads for the loop gaps and overdue items; one ordered-set aggregate
-for the median loop time. `Accept: text/markdown` renders the same numbers as a 15-minute
-meeting agenda.
+many items there are): one pass over the window's items for the totals, sources, themes and
+NPS; one over its distinct (theme, account) pairs for each theme's accounts and revenue per
+currency; one for the decisions, once per theme; index-ordered top-N reads for the loop gaps
+and overdue items; one ordered-set aggregate for the median loop time. `Accept: text/markdown`
+renders the same numbers as a 15-minute meeting agenda.
 
 Cost: weighing themes by distinct accounts groups the window's items by (theme, account), which
 is as many groups as there are distinct pairs (690,000 of 1,000,000 items in bench/digest): this
@@ -140,77 +140,127 @@ class Heard:
     currencies: dict[str, int] = field(default_factory=dict)
 
 
-def _source_column(source: FeedbackSource) -> str:
-    return f"s_{source.value}"
-
-
-async def _heard(session: AsyncSession, since: datetime, until: datetime, product: uuid.UUID | None) -> Heard:
-    """One pass over the window's items, in one statement.
-
-    The items (read from the covering window index) are grouped by surviving theme (merged
-    themes resolved per item against the small themes table) and account, each group carrying
-    its counts per source and its NPS answers; the groups roll up per theme and revenue currency
-    (joined to the accounts). Everything else is summed from those few hundred rows: the total
-    and NPS, per source, per theme, and each theme's distinct accounts and revenue.
-    """
+async def _heard_rows(
+    session: AsyncSession, since: datetime, until: datetime, product: uuid.UUID | None
+) -> list[sa.Row[Any]]:
+    """One pass over the window's items, grouped by source and theme as stored (a few thousand
+    groups at most, read from the covering window index), then rolled up in SQL: the total with
+    NPS, per source, and per surviving theme (merged themes resolved on the groups, not the rows)."""
     nps = Items.c.source == "nps"
-    member = aliased(Themes)
-    survivor = sa.func.coalesce(member.c.merged_into_id, Items.c.theme_id)
-    counted = ("n", *(_source_column(s) for s in FeedbackSource), "promoters", "passives", "detractors")
-    pairs = (
+    groups = (
         sa.select(
-            survivor.label("theme"),
-            Items.c.account_id.label("account_id"),
+            Items.c.source.label("source"),
+            Items.c.theme_id.label("theme_id"),
             sa.func.count().label("n"),
-            *(sa.func.count().filter(Items.c.source == s).label(_source_column(s)) for s in FeedbackSource),
             sa.func.count().filter(sa.and_(nps, Items.c.nps_score >= 9)).label("promoters"),
             sa.func.count().filter(sa.and_(nps, Items.c.nps_score.between(7, 8))).label("passives"),
             sa.func.count().filter(sa.and_(nps, Items.c.nps_score <= 6)).label("detractors"),
         )
-        .select_from(Items.outerjoin(member, member.c.id == Items.c.theme_id))
         .where(_in_window(Items.c.received_at, since, until, product))
+        .group_by(Items.c.source, Items.c.theme_id)
+        .cte("window_groups")
+    )
+    member = aliased(Themes)
+    named = aliased(Themes)
+    survivor = sa.func.coalesce(member.c.merged_into_id, groups.c.theme_id)
+    zero = sa.literal(0, sa.Integer)
+    total = sa.select(
+        sa.literal("total", sa.String).label("kind"),
+        sa.cast(sa.null(), sa.String).label("key"),
+        sa.cast(sa.null(), sa.String).label("label"),
+        sa.func.sum(groups.c.n).label("n"),
+        sa.func.sum(groups.c.promoters).label("promoters"),
+        sa.func.sum(groups.c.passives).label("passives"),
+        sa.func.sum(groups.c.detractors).label("detractors"),
+    )
+    by_source = sa.select(
+        sa.literal("source", sa.String),
+        sa.cast(groups.c.source, sa.String),
+        sa.cast(sa.null(), sa.String),
+        sa.func.sum(groups.c.n),
+        zero,
+        zero,
+        zero,
+    ).group_by(groups.c.source)
+    by_theme = (
+        sa.select(
+            sa.literal("theme", sa.String),
+            sa.cast(survivor, sa.String),
+            sa.cast(named.c.name, sa.String),
+            sa.func.sum(groups.c.n),
+            zero,
+            zero,
+            zero,
+        )
+        .select_from(
+            groups.outerjoin(member, member.c.id == groups.c.theme_id).outerjoin(
+                named, named.c.id == survivor
+            )
+        )
+        .group_by(survivor, named.c.name)
+    )
+    return list((await session.execute(sa.union_all(total, by_source, by_theme))).all())
+
+
+async def _weights(
+    session: AsyncSession, since: datetime, until: datetime, product: uuid.UUID | None
+) -> list[sa.Row[Any]]:
+    """Per surviving theme and revenue currency: the distinct accounts among the window's items
+    and the sum of their revenue. The (theme, account) pairs are grouped with no aggregate at
+    all (merged themes resolved per item against the small themes table), then joined to the
+    accounts: the cost is one hash entry per distinct pair."""
+    member = aliased(Themes)
+    survivor = sa.func.coalesce(member.c.merged_into_id, Items.c.theme_id)
+    pairs = (
+        sa.select(survivor.label("theme"), Items.c.account_id.label("account_id"))
+        .select_from(Items.outerjoin(member, member.c.id == Items.c.theme_id))
+        .where(_in_window(Items.c.received_at, since, until, product), Items.c.account_id.is_not(None))
         .group_by(survivor, Items.c.account_id)
         .subquery("window_pairs")
     )
-    named = aliased(Themes)
-    per_theme = (
+    stmt = (
         sa.select(
             sa.cast(pairs.c.theme, sa.String).label("theme"),
-            sa.cast(named.c.name, sa.String).label("label"),
             Accounts.c.revenue_currency.label("currency"),
-            sa.func.count(pairs.c.account_id).label("accounts"),
+            sa.func.count().label("accounts"),
             sa.func.sum(Accounts.c.revenue_amount).label("amount"),
-            *(sa.func.sum(pairs.c[n]).label(n) for n in counted),
         )
-        .select_from(
-            pairs.outerjoin(Accounts, Accounts.c.id == pairs.c.account_id).outerjoin(
-                named, named.c.id == pairs.c.theme
-            )
-        )
-        .group_by(pairs.c.theme, named.c.name, Accounts.c.revenue_currency)
+        .select_from(pairs.join(Accounts, Accounts.c.id == pairs.c.account_id))
+        .group_by(pairs.c.theme, Accounts.c.revenue_currency)
     )
+    return list((await session.execute(stmt)).all())
+
+
+async def _heard(session: AsyncSession, since: datetime, until: datetime, product: uuid.UUID | None) -> Heard:
+    """What the window's items add up to: counts, NPS and themes from the grouped pass
+    (`_heard_rows`), accounts and revenue per theme from the pairs (`_weights`)."""
     heard = Heard()
-    counts: dict[str | None, Count] = {}
-    for found in (await session.execute(per_theme)).all():
-        heard.total += _int(found.n)
-        heard.promoters += _int(found.promoters)
-        heard.passives += _int(found.passives)
-        heard.detractors += _int(found.detractors)
-        for source in FeedbackSource:
-            sent = _int(getattr(found, _source_column(source)))
-            heard.sources[source.value] = heard.sources.get(source.value, 0) + sent
+    rows = await _heard_rows(session, since, until, product)
+    total = next(row for row in rows if row.kind == "total")
+    heard.total = _int(total.n)
+    heard.promoters, heard.passives = _int(total.promoters), _int(total.passives)
+    heard.detractors = _int(total.detractors)
+    heard.sources = {row.key: _int(row.n) for row in rows if row.kind == "source"}
+    heard.themes = sorted(
+        (
+            Count(
+                key=str(uuid.UUID(row.key)) if row.key is not None else None,
+                label=row.label,
+                count=_int(row.n),
+            )
+            for row in rows
+            if row.kind == "theme"
+        ),
+        key=lambda c: (-c.count, c.key is None, c.label or "", c.key or ""),
+    )
+    for found in await _weights(session, since, until, product):
         key = str(uuid.UUID(found.theme)) if found.theme is not None else None
-        count = counts.setdefault(key, Count(key=key, label=found.label, count=0))
-        count.count += _int(found.n)
         weight = heard.weights.setdefault(key, ThemeWeight())
         weight.accounts += _int(found.accounts)
         if found.currency is not None and found.amount is not None:
             weight.revenue[found.currency] = found.amount
             # The currency's weight in the ranking: the theme-account pairs that report in it.
             heard.currencies[found.currency] = heard.currencies.get(found.currency, 0) + _int(found.accounts)
-    heard.themes = sorted(
-        counts.values(), key=lambda c: (-c.count, c.key is None, c.label or "", c.key or "")
-    )
     return heard
 
 
@@ -449,9 +499,11 @@ async def _plan_for_this_window(session: AsyncSession) -> None:
     """
     if is_postgres(session):
         await session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        # The window's (theme, account) groups are hashed in memory, not spilled to disk: ~130 MB
+        # The window's (theme, account) groups are hashed in memory, not spilled to disk: ~105 MB
         # for the benchmark's 690,000 groups (docs/benchmarks.md); freed when the read ends.
         await session.execute(sa.text("SET LOCAL work_mem = '128MB'"))
+        # JIT compiling the pairs' aggregate cost ~100-300 ms a call and saved nothing (measured).
+        await session.execute(sa.text("SET LOCAL jit = off"))
 
 
 async def _product(session: AsyncSession, principal: Principal, key: str | None) -> uuid.UUID | None:
