@@ -19,6 +19,7 @@ from fastapi_problem.handler import customise_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service import __doc__ as package_doc
+from service.accounts import rest as accounts_rest
 from service.api import graphql, openapi, ops, problems
 from service.api.middleware import Edge, RequestGuard
 from service.api.query import refuse_unknown_query_parameters
@@ -231,6 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evidence_rest.router)
     app.include_router(feedback_rest.router)
     app.include_router(feedback_rest.themes_router)
+    app.include_router(accounts_rest.router)
     app.include_router(feed_rest.router)
     app.include_router(campaigns_rest.router)
     app.include_router(scim_rest.router)

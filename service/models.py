@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and the tests see the whole metadata."""
 
+from service.accounts.models import Account
 from service.briefs.models import Brief, BriefEvidence
 from service.campaigns.models import Acknowledgement, Attendance, Campaign, Check, Enrollment
 from service.clients.models import ApiToken, ServiceClient
@@ -18,6 +19,7 @@ from service.search.models import SearchDocument
 from service.webhooks.models import Webhook, WebhookDelivery, WebhookDeliveryAttempt
 
 __all__ = [
+    "Account",
     "Acknowledgement",
     "ApiToken",
     "Attendance",

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.accounts import hooks as accounts_hooks
 from service.campaigns import clock as campaigns_clock
 from service.campaigns import enrollment
 from service.config import Settings
 from service.events import clock, sequencer
 from service.events import service as events_service
 from service.evidence import clock as evidence_clock
+from service.feedback import accounts as feedback_accounts
 from service.feedback import clock as feedback_clock
 from service.messages import lint
 from service.notifications import fanout as notifications_fanout
@@ -27,6 +29,8 @@ def connect_domains() -> None:
     """Registers each domain's handlers for the others' changes (idempotent)."""
     # A new hire, a move or a leaver re-decides their campaigns in the same transaction.
     people_hooks.on_person_changed(enrollment.follow_person)
+    # Two accounts found to be one customer: their feedback moves to the survivor, in the merge.
+    accounts_hooks.on_accounts_merged(feedback_accounts.follow_account_merge)
     # Each sequenced event becomes a delivery per webhook that wants it, in the numbering's
     # transaction (so exactly once); the worker's `deliver_due` sends them.
     sequencer.on_sequenced(webhook_delivery.fan_out)

@@ -14,6 +14,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
+from tests.accounts import matrix_rows as account_rows
 from tests.auth import matrix_rows as client_rows
 from tests.campaigns import matrix_rows as campaign_rows
 from tests.factories import (
@@ -33,7 +34,15 @@ from tests.sse import Stream
 from tests.streams import matrix_rows as stream_rows
 from tests.webhooks import matrix_rows as webhook_rows
 
-DOMAIN_ROWS = (campaign_rows, scim_rows, client_rows, webhook_rows, stream_rows, notification_rows)
+DOMAIN_ROWS = (
+    campaign_rows,
+    scim_rows,
+    client_rows,
+    webhook_rows,
+    stream_rows,
+    notification_rows,
+    account_rows,
+)
 
 PUBLIC = {ANY: 200}
 WRITE_DRAFT = {

@@ -83,6 +83,26 @@ WITH ordered AS (SELECT id, row_number() OVER (ORDER BY created_at, id) AS n FRO
 UPDATE themes SET merged_into_id = pairs.survivor FROM pairs WHERE themes.id = pairs.merged
 """
 
+# Customer accounts (issue 14): `acct-0` … `acct-19999`, the ones feedback names; annual revenue
+# in JPY for 70%, USD 20%, EUR 5%, none 5% (the digest ranks themes by it, per currency).
+ACCOUNTS_SQL = """
+INSERT INTO accounts (id, created_at, updated_at, revision, key, name, segment, revenue_amount,
+                      revenue_currency, merged_into_id)
+SELECT gen_random_uuid(), now() - (20000 - a) * interval '1 second', now(), 1, 'acct-' || a,
+       'acct-' || a, (ARRAY['smb', 'mid_market', 'enterprise'])[1 + a % 3],
+       CASE WHEN a % 20 < 19 THEN round((1000000 + random() * 1e9)::numeric, 2) END,
+       CASE WHEN a % 20 < 14 THEN 'JPY' WHEN a % 20 < 18 THEN 'USD' WHEN a % 20 < 19 THEN 'EUR' END,
+       NULL
+FROM generate_series(0, $1::int - 1) AS a
+"""
+# Three products the items are about (the digest can be filtered by one).
+PRODUCTS_SQL = """
+INSERT INTO products (id, created_at, updated_at, revision, key, name, description, is_company)
+SELECT gen_random_uuid(), now(), now(), 1, 'bench-product-' || p, 'Bench product ' || p, NULL, false
+FROM generate_series(1, 3) AS p
+"""
+ACCOUNTS = 20_000
+
 # One pass of generate_series. The innermost subquery draws every random number once per row
 # (PostgreSQL does not flatten a subquery with volatile outputs); the outer ones derive the stage
 # times, how far the item got by now, and its due time from the default loop targets
@@ -92,8 +112,10 @@ INSERT INTO feedback_items (
     id, created_at, updated_at, revision, source, external_id, product_id, customer_account,
     customer_segment, body, nps_score, tags, received_at, content_hash, status, decision, rationale,
     theme_id, filed_by_id, filed_by_client, stage_due_at, triaged_at, decided_at, implemented_at,
-    announced_at, announcement_message_id)
-SELECT gen_random_uuid(), c.received_at, c.received_at, 1, c.source, 'bench-' || c.i, NULL,
+    announced_at, announcement_message_id, account_id)
+SELECT gen_random_uuid(), c.received_at, c.received_at, 1, c.source, 'bench-' || c.i,
+       (SELECT array_agg(id ORDER BY key) FROM products WHERE key LIKE 'bench-product-%')
+           [1 + floor(c.r_product * 3)::int],
        'acct-' || floor(power(c.r_account, 2) * 20000)::int,
        (ARRAY['smb', 'mid-market', 'enterprise'])[1 + floor(c.r_segment * 3)::int],
        (ARRAY['請求書の読み取りが遅く、月末に残業が続いている',
@@ -123,7 +145,8 @@ SELECT gen_random_uuid(), c.received_at, c.received_at, 1, c.source, 'bench-' ||
        CASE WHEN c.stage >= 2 THEN c.t2 END,
        CASE WHEN c.stage >= 3 THEN c.t3 END,
        CASE WHEN c.stage >= 4 THEN c.t4 END,
-       NULL
+       NULL,
+       (SELECT array_agg(id ORDER BY created_at, id) FROM accounts)[1 + floor(power(c.r_account, 2) * 20000)::int]
 FROM (
     SELECT b.*,
            CASE WHEN b.max_stage >= 4 AND b.t4 <= b.now THEN 4
@@ -150,7 +173,7 @@ FROM (
             SELECT i, now() AS now,
                    now() - random() * interval '90 days' AS received_at,
                    random() AS r_source, random() AS r_score, random() AS r_theme,
-                   random() AS r_account, random() AS r_segment,
+                   random() AS r_account, random() AS r_segment, random() AS r_product,
                    random() AS r1, random() AS r2, random() AS r3, random() AS r4,
                    random() < 0.25 AS stop,
                    (ARRAY[0, 1, 2, 2, 3, 4, 4, 4, 4, 4])[1 + floor(random() * 10)::int] AS reach
@@ -168,11 +191,15 @@ async def load_items(url: str, items: int, themes: int) -> dict[str, Any]:
     connection = await asyncpg.connect(url, timeout=10, command_timeout=3600)
     try:
         started = time.perf_counter()
+        await connection.execute(PRODUCTS_SQL)
+        await connection.execute(ACCOUNTS_SQL, ACCOUNTS)
         await connection.execute(THEMES_SQL, themes)
         await connection.execute(MERGE_SQL)
         await connection.execute(ITEMS_SQL, items, themes)
         loaded = time.perf_counter() - started
         await connection.execute("VACUUM ANALYZE themes")
+        await connection.execute("VACUUM ANALYZE accounts")
+        await connection.execute("VACUUM ANALYZE products")
         await connection.execute("VACUUM ANALYZE feedback_items")
         shape = await connection.fetch(
             "SELECT status, count(*) AS n FROM feedback_items GROUP BY status ORDER BY status"
@@ -202,6 +229,12 @@ CASES = (
     {"name": "7-day window, JSON", "days": 7, "accept": "application/json"},
     {"name": "90-day window, JSON", "days": 90, "accept": "application/json"},
     {"name": "7-day window, Markdown agenda", "days": 7, "accept": "text/markdown"},
+    {
+        "name": "90-day window, one product, JSON",
+        "days": 90,
+        "accept": "application/json",
+        "product_key": "bench-product-1",
+    },
 )
 
 
@@ -213,6 +246,7 @@ def cases(now: datetime) -> list[dict[str, Any]]:
             "params": {
                 "since": (until - timedelta(days=case["days"])).isoformat(),
                 "until": until.isoformat(),
+                **({"product_key": case["product_key"]} if "product_key" in case else {}),
             },
         }
         for case in CASES
@@ -254,6 +288,11 @@ def _summary(sample: Any) -> Any:
         "nps": sample["nps"],
         "decided": sample["decided"],
         "themes": len(sample["by_theme"]),
+        "currencies": sample.get("currencies"),
+        "top_themes": [
+            {k: t[k] for k in ("label", "count", "accounts", "revenue")} for t in sample.get("themes", [])[:3]
+        ],
+        "decisions": len(sample.get("decisions", [])),
         "loop_gaps": len(sample["loop_gaps"]),
         "overdue": len(sample["overdue"]),
         "median_loop_days": sample["median_loop_days"],

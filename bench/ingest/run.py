@@ -122,7 +122,12 @@ def make_items(run: str, count: int) -> list[dict[str, Any]]:
             "source": source,
             "external_id": f"{run}-{n:06d}",
             "product_key": PRODUCT_KEY,
-            "customer": {"account": f"顧客 {n % 500:03d} 株式会社", "segment": ("smb", "mid-market")[n % 2]},
+            # 500 recurring customers (matched to their accounts by exact name) and, every 100th
+            # item, one this batch names first (created on ingest: Japanese names, derived keys).
+            "customer": {
+                "account": f"顧客 {n % 500:03d} 株式会社" if n % 100 else f"新規 {run} {n:06d} 株式会社",
+                "segment": ("smb", "mid-market")[n % 2],
+            },
             "body": f"{bodies[n % len(bodies)]} (#{n})",
             "tags": ["請求書", ("速度", "連携", "価格")[n % 3]],
             "received_at": (received - timedelta(minutes=n)).isoformat(),

@@ -99,6 +99,7 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    from service.accounts.graphql import AccountMutation, AccountQuery
     from service.briefs.graphql import BriefMutation, BriefQuery
     from service.campaigns.graphql import CampaignMutation, CampaignQuery, CheckQuery
     from service.campaigns.readiness_graphql import ReadinessQuery
@@ -122,6 +123,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             MessageQuery,
             PitchQuery,
             FeedbackQuery,
+            AccountQuery,
             CampaignQuery,
             ReadinessQuery,
             CheckQuery,
@@ -139,6 +141,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             EvidenceMutation,
             MessageMutation,
             FeedbackMutation,
+            AccountMutation,
             CampaignMutation,
             NotificationMutation,
         ),

@@ -2,9 +2,14 @@
 
 Everything is counted by the database in aggregate queries (a handful of statements, however
 many items there are): one pass over the window's items for the totals, sources, themes and
-NPS; one for the decisions; index-ordered top-N reads for the loop gaps and overdue items;
-one ordered-set aggregate for the median loop time. `Accept: text/markdown` renders the same
-numbers as a 15-minute meeting agenda.
+NPS; one over its distinct (theme, account) pairs for each theme's accounts and revenue per
+currency; one for the decisions, once per theme; index-ordered top-N reads for the loop gaps
+and overdue items; one ordered-set aggregate for the median loop time. `Accept: text/markdown`
+renders the same numbers as a 15-minute meeting agenda.
+
+Cost: weighing themes by distinct accounts groups the window's items by (theme, account), which
+is as many groups as there are distinct pairs (690,000 of 1,000,000 items in bench/digest): this
+pass, not the others, decides the digest's time over a large window (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -21,12 +26,24 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from service.accounts.models import Account
 from service.auth.principal import Principal
 from service.db import is_postgres, utcnow
 from service.errors import Forbidden, Invalid, field_error
+from service.feedback import accounts as feedback_accounts
 from service.feedback import policies
 from service.feedback.models import FeedbackItem, Theme
-from service.feedback.schemas import Count, Decision, Digest, FeedbackSource, LoopStage, NpsSummary
+from service.feedback.schemas import (
+    Count,
+    Decision,
+    DecisionSummary,
+    Digest,
+    FeedbackSource,
+    LoopStage,
+    NpsSummary,
+    ThemeDemand,
+)
+from service.products import service as products_service
 
 DEFAULT_WINDOW = timedelta(days=7)
 # Lists in the digest are capped: a review reads the oldest first, and 100 is already a backlog.
@@ -39,6 +56,7 @@ OPEN_STAGES = tuple(stage for stage in LoopStage if stage != LoopStage.ANNOUNCED
 
 Items: sa.Table = FeedbackItem.__table__
 Themes: sa.Table = Theme.__table__
+Accounts: sa.Table = Account.__table__
 
 
 # --- the window ---------------------------------------------------------------------------------
@@ -96,12 +114,35 @@ def _int(value: int | Decimal | None) -> int:
 
 
 def _in_window(
-    column: sa.ColumnElement[datetime], since: datetime, until: datetime
+    column: sa.ColumnElement[datetime], since: datetime, until: datetime, product: uuid.UUID | None = None
 ) -> sa.ColumnElement[bool]:
-    return sa.and_(column >= since, column < until)
+    """Within [since, until), and about the product when the digest is filtered by one."""
+    return sa.and_(column >= since, column < until, *_about(product))
 
 
-async def _heard(session: AsyncSession, since: datetime, until: datetime) -> list[sa.Row[Any]]:
+def _about(product: uuid.UUID | None) -> list[sa.ColumnElement[bool]]:
+    return [] if product is None else [Items.c.product_id == product]
+
+
+@dataclass
+class Heard:
+    """What the window's items add up to: the total and NPS, per source, per surviving theme
+    (items, distinct accounts, their revenue per currency), and per currency how many of the
+    window's distinct accounts report revenue in it."""
+
+    total: int = 0
+    promoters: int = 0
+    passives: int = 0
+    detractors: int = 0
+    sources: dict[str, int] = field(default_factory=dict)
+    themes: list[Count] = field(default_factory=list)
+    weights: dict[str | None, ThemeWeight] = field(default_factory=dict)
+    currencies: dict[str, int] = field(default_factory=dict)
+
+
+async def _heard_rows(
+    session: AsyncSession, since: datetime, until: datetime, product: uuid.UUID | None
+) -> list[sa.Row[Any]]:
     """One pass over the window's items, grouped by source and theme as stored (a few thousand
     groups at most, read from the covering window index), then rolled up in SQL: the total with
     NPS, per source, and per surviving theme (merged themes resolved on the groups, not the rows)."""
@@ -115,7 +156,7 @@ async def _heard(session: AsyncSession, since: datetime, until: datetime) -> lis
             sa.func.count().filter(sa.and_(nps, Items.c.nps_score.between(7, 8))).label("passives"),
             sa.func.count().filter(sa.and_(nps, Items.c.nps_score <= 6)).label("detractors"),
         )
-        .where(_in_window(Items.c.received_at, since, until))
+        .where(_in_window(Items.c.received_at, since, until, product))
         .group_by(Items.c.source, Items.c.theme_id)
         .cte("window_groups")
     )
@@ -161,27 +202,80 @@ async def _heard(session: AsyncSession, since: datetime, until: datetime) -> lis
     return list((await session.execute(sa.union_all(total, by_source, by_theme))).all())
 
 
-async def _decided(session: AsyncSession, since: datetime, until: datetime) -> dict[str, int]:
-    """Decisions made in the window, by decision (one filtered count each, no grouping)."""
-    stmt = sa.select(*(sa.func.count().filter(Items.c.decision == decision) for decision in Decision)).where(
-        _in_window(Items.c.decided_at, since, until)
+async def _weights(
+    session: AsyncSession, since: datetime, until: datetime, product: uuid.UUID | None
+) -> list[sa.Row[Any]]:
+    """Per surviving theme and revenue currency: the distinct accounts among the window's items
+    and the sum of their revenue. The (theme, account) pairs are grouped with no aggregate at
+    all (merged themes resolved per item against the small themes table), then joined to the
+    accounts: the cost is one hash entry per distinct pair."""
+    member = aliased(Themes)
+    survivor = sa.func.coalesce(member.c.merged_into_id, Items.c.theme_id)
+    pairs = (
+        sa.select(survivor.label("theme"), Items.c.account_id.label("account_id"))
+        .select_from(Items.outerjoin(member, member.c.id == Items.c.theme_id))
+        .where(_in_window(Items.c.received_at, since, until, product), Items.c.account_id.is_not(None))
+        .group_by(survivor, Items.c.account_id)
+        .subquery("window_pairs")
     )
-    counts = (await session.execute(stmt)).one()
-    return {decision: _int(n) for decision, n in zip(Decision, counts, strict=True)}
+    stmt = (
+        sa.select(
+            sa.cast(pairs.c.theme, sa.String).label("theme"),
+            Accounts.c.revenue_currency.label("currency"),
+            sa.func.count().label("accounts"),
+            sa.func.sum(Accounts.c.revenue_amount).label("amount"),
+        )
+        .select_from(pairs.join(Accounts, Accounts.c.id == pairs.c.account_id))
+        .group_by(pairs.c.theme, Accounts.c.revenue_currency)
+    )
+    return list((await session.execute(stmt)).all())
 
 
-async def _loop_gaps(session: AsyncSession) -> list[uuid.UUID]:
+async def _heard(session: AsyncSession, since: datetime, until: datetime, product: uuid.UUID | None) -> Heard:
+    """What the window's items add up to: counts, NPS and themes from the grouped pass
+    (`_heard_rows`), accounts and revenue per theme from the pairs (`_weights`)."""
+    heard = Heard()
+    rows = await _heard_rows(session, since, until, product)
+    total = next(row for row in rows if row.kind == "total")
+    heard.total = _int(total.n)
+    heard.promoters, heard.passives = _int(total.promoters), _int(total.passives)
+    heard.detractors = _int(total.detractors)
+    heard.sources = {row.key: _int(row.n) for row in rows if row.kind == "source"}
+    heard.themes = sorted(
+        (
+            Count(
+                key=str(uuid.UUID(row.key)) if row.key is not None else None,
+                label=row.label,
+                count=_int(row.n),
+            )
+            for row in rows
+            if row.kind == "theme"
+        ),
+        key=lambda c: (-c.count, c.key is None, c.label or "", c.key or ""),
+    )
+    for found in await _weights(session, since, until, product):
+        key = str(uuid.UUID(found.theme)) if found.theme is not None else None
+        weight = heard.weights.setdefault(key, ThemeWeight())
+        weight.accounts += _int(found.accounts)
+        if found.currency is not None and found.amount is not None:
+            weight.revenue[found.currency] = found.amount
+            # The currency's weight in the ranking: the theme-account pairs that report in it.
+            heard.currencies[found.currency] = heard.currencies.get(found.currency, 0) + _int(found.accounts)
+    return heard
+
+
+async def _loop_gaps(session: AsyncSession, product: uuid.UUID | None) -> list[uuid.UUID]:
     """Implemented but not yet announced, whenever: the longest-waiting first."""
     stmt = (
         sa.select(Items.c.id)
-        .where(Items.c.status == "implemented")
+        .where(Items.c.status == "implemented", *_about(product))
         .order_by(Items.c.implemented_at, Items.c.id)
         .limit(LIST_CAP)
     )
     return list((await session.execute(stmt)).scalars())
 
 
-async def _overdue(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
+async def _overdue(session: AsyncSession, now: datetime, product: uuid.UUID | None) -> list[uuid.UUID]:
     """Items whose stage is past due, the longest overdue first.
 
     One ordered read per open stage on (status, stage_due_at), each stopping after LIST_CAP
@@ -189,7 +283,7 @@ async def _overdue(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
     """
     per_stage = [
         sa.select(Items.c.id, Items.c.stage_due_at)
-        .where(Items.c.status == stage, Items.c.stage_due_at < now)
+        .where(Items.c.status == stage, Items.c.stage_due_at < now, *_about(product))
         .order_by(Items.c.stage_due_at, Items.c.id)
         .limit(LIST_CAP)
         .subquery(f"overdue_{stage}")
@@ -200,9 +294,11 @@ async def _overdue(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
     return [uuid.UUID(str(value)) for value in (await session.execute(stmt)).scalars()]
 
 
-async def _median_loop_days(session: AsyncSession, since: datetime, until: datetime) -> float | None:
+async def _median_loop_days(
+    session: AsyncSession, since: datetime, until: datetime, product: uuid.UUID | None
+) -> float | None:
     """Median of announced_at − received_at, in days, over items announced in the window."""
-    announced = _in_window(Items.c.announced_at, since, until)
+    announced = _in_window(Items.c.announced_at, since, until, product)
     if is_postgres(session):
         # The median of the intervals themselves (sorting intervals is faster than the numerics
         # EXTRACT returns), converted to days once.
@@ -218,6 +314,130 @@ async def _median_loop_days(session: AsyncSession, since: datetime, until: datet
         stmt = sa.select(sa.func.avg(middle.c.d))
     value = (await session.execute(stmt)).scalar_one_or_none()
     return None if value is None else _round1(Decimal(repr(float(value))))
+
+
+@dataclass
+class ThemeWeight:
+    """The distinct accounts of one theme's items in the window, and their revenue per currency."""
+
+    accounts: int = 0
+    revenue: dict[str, Decimal] = field(default_factory=dict)
+
+
+def currency_order(currencies: dict[str, int]) -> list[str]:
+    """The currencies the most distinct accounts report revenue in first, then by code."""
+    return sorted(currencies, key=lambda c: (-currencies[c], c))
+
+
+def rank_themes(
+    counts: Sequence[Count], weights: dict[str | None, ThemeWeight], currencies: Sequence[str]
+) -> list[ThemeDemand]:
+    """Themes by revenue-weighted demand (schemas.RANKING_RULE): revenue in each currency of
+    `currencies` in turn, then distinct accounts, then items; the unthemed items last."""
+
+    def order(demand: ThemeDemand) -> tuple[Any, ...]:
+        weight = weights.get(demand.key, ThemeWeight())
+        by_revenue = tuple(-weight.revenue.get(c, Decimal(0)) for c in currencies)
+        return (
+            demand.key is None,
+            *by_revenue,
+            -demand.accounts,
+            -demand.count,
+            demand.label or "",
+            demand.key or "",
+        )
+
+    demands = []
+    for count in counts:
+        weight = weights.get(count.key, ThemeWeight())
+        demands.append(
+            ThemeDemand(
+                key=count.key,
+                label=count.label,
+                count=count.count,
+                accounts=weight.accounts,
+                revenue=feedback_accounts.revenue_list(weight.revenue),
+            )
+        )
+    return sorted(demands, key=order)
+
+
+async def _decisions(
+    session: AsyncSession, since: datetime, until: datetime, product: uuid.UUID | None
+) -> list[DecisionSummary]:
+    """Decisions made in the window, once per surviving theme and decision.
+
+    Grouped by stored theme and decision from the decisions index (index only), merged themes
+    resolved on the groups; each group's rationale is that of its latest decision, found by an
+    index probe on (decided_at, decision, theme_id). Unthemed items: one row per decision (they
+    were decided one by one: its rationale is the latest one's).
+    """
+    groups = (
+        sa.select(
+            Items.c.theme_id.label("theme_id"),
+            Items.c.decision.label("decision"),
+            sa.func.count().label("n"),
+            sa.func.max(Items.c.decided_at).label("last"),
+        )
+        .where(_in_window(Items.c.decided_at, since, until, product), Items.c.decision.is_not(None))
+        .group_by(Items.c.theme_id, Items.c.decision)
+        .subquery("decision_groups")
+    )
+    latest = aliased(Items)
+    rationale = (
+        sa.select(latest.c.rationale)
+        .where(
+            latest.c.decided_at == groups.c.last,
+            latest.c.decision == groups.c.decision,
+            sa.or_(
+                latest.c.theme_id == groups.c.theme_id,
+                sa.and_(latest.c.theme_id.is_(None), groups.c.theme_id.is_(None)),
+            ),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    member = aliased(Themes)
+    named = aliased(Themes)
+    survivor = sa.func.coalesce(member.c.merged_into_id, groups.c.theme_id)
+    stmt = sa.select(
+        survivor.label("theme_id"),
+        named.c.name.label("theme"),
+        groups.c.decision,
+        groups.c.n,
+        groups.c.last,
+        rationale.label("rationale"),
+    ).select_from(
+        groups.outerjoin(member, member.c.id == groups.c.theme_id).outerjoin(named, named.c.id == survivor)
+    )
+    merged: dict[tuple[uuid.UUID | None, str], DecisionSummary] = {}
+    for row in (await session.execute(stmt)).all():
+        theme_id = uuid.UUID(str(row.theme_id)) if row.theme_id is not None else None
+        last = _utc(row.last)
+        found = merged.get((theme_id, row.decision))
+        if found is None:
+            merged[(theme_id, row.decision)] = DecisionSummary(
+                theme_id=theme_id,
+                theme=row.theme,
+                decision=Decision(row.decision),
+                rationale=row.rationale,
+                items=_int(row.n),
+                decided_at=last,
+            )
+            continue
+        found.items += _int(row.n)
+        if last > found.decided_at:
+            found.decided_at, found.rationale = last, row.rationale
+    return sorted(
+        merged.values(),
+        key=lambda d: (
+            d.theme_id is None,
+            -d.items,
+            -d.decided_at.timestamp(),
+            d.theme or "",
+            str(d.theme_id),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -262,16 +482,6 @@ async def _agenda_items(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict
     return {row.id: AgendaItem(**row._mapping) for row in (await session.execute(stmt)).all()}
 
 
-async def _decided_items(session: AsyncSession, since: datetime, until: datetime) -> list[uuid.UUID]:
-    stmt = (
-        sa.select(Items.c.id)
-        .where(_in_window(Items.c.decided_at, since, until), Items.c.decision.is_not(None))
-        .order_by(Items.c.decided_at, Items.c.id)
-        .limit(AGENDA_ITEMS)
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
 # --- use cases ----------------------------------------------------------------------------------
 
 
@@ -289,36 +499,56 @@ async def _plan_for_this_window(session: AsyncSession) -> None:
     """
     if is_postgres(session):
         await session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        # The window's (theme, account) groups are hashed in memory, not spilled to disk: ~105 MB
+        # for the benchmark's 690,000 groups (docs/benchmarks.md); freed when the read ends.
+        await session.execute(sa.text("SET LOCAL work_mem = '128MB'"))
+        # JIT compiling the pairs' aggregate cost ~100-300 ms a call and saved nothing (measured).
+        await session.execute(sa.text("SET LOCAL jit = off"))
 
 
-async def _compute(session: AsyncSession, since: datetime, until: datetime, now: datetime) -> Digest:
+async def _product(session: AsyncSession, principal: Principal, key: str | None) -> uuid.UUID | None:
+    if key is None:
+        return None
+    product = await products_service.find_product(session, principal, key)
+    if product is None:
+        raise Invalid(
+            f"No product '{key}'.",
+            errors=[field_error("product_key", "no such product", location="query", type_="not_found")],
+        )
+    return product.id
+
+
+async def _compute(
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    *,
+    product_key: str | None = None,
+    product: uuid.UUID | None = None,
+) -> Digest:
     await _plan_for_this_window(session)
-    rows = await _heard(session, since, until)
-    total = next(row for row in rows if row.kind == "total")
-    sources = {row.key: _int(row.n) for row in rows if row.kind == "source"}
-    themes = sorted(
-        (
-            Count(
-                key=str(uuid.UUID(row.key)) if row.key is not None else None,
-                label=row.label,
-                count=_int(row.n),
-            )
-            for row in rows
-            if row.kind == "theme"
-        ),
-        key=lambda c: (-c.count, c.key is None, c.label or "", c.key or ""),
-    )
+    heard = await _heard(session, since, until, product)
+    currencies = currency_order(heard.currencies)
+    decisions = await _decisions(session, since, until, product)
+    decided = {decision.value: 0 for decision in Decision}
+    for summary in decisions:
+        decided[summary.decision.value] += summary.items
     return Digest(
         since=since,
         until=until,
-        total=_int(total.n),
-        by_source=[Count(key=source, count=sources.get(source, 0)) for source in FeedbackSource],
-        by_theme=themes,
-        nps=nps_summary(_int(total.promoters), _int(total.passives), _int(total.detractors)),
-        decided=await _decided(session, since, until),
-        loop_gaps=await _loop_gaps(session),
-        overdue=await _overdue(session, now),
-        median_loop_days=await _median_loop_days(session, since, until),
+        product_key=product_key,
+        total=heard.total,
+        by_source=[Count(key=source, count=heard.sources.get(source, 0)) for source in FeedbackSource],
+        by_theme=heard.themes,
+        currencies=currencies,
+        themes=rank_themes(heard.themes, heard.weights, currencies),
+        nps=nps_summary(heard.promoters, heard.passives, heard.detractors),
+        decided=decided,
+        decisions=decisions,
+        loop_gaps=await _loop_gaps(session, product),
+        overdue=await _overdue(session, now, product),
+        median_loop_days=await _median_loop_days(session, since, until, product),
     )
 
 
@@ -328,12 +558,15 @@ async def weekly_digest(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    product_key: str | None = None,
 ) -> Digest:
-    """Builds the weekly review of [since, until) (default: the last 7 days)."""
+    """Builds the weekly review of [since, until) (default: the last 7 days), for one product
+    when `product_key` is given."""
     _require_review(principal)
     now = utcnow()
     since, until = review_window(since, until, now=now)
-    return await _compute(session, since, until, now)
+    product = await _product(session, principal, product_key)
+    return await _compute(session, since, until, now, product_key=product_key, product=product)
 
 
 async def digest_agenda(
@@ -342,16 +575,17 @@ async def digest_agenda(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    product_key: str | None = None,
 ) -> str:
     """Renders the weekly review as a 15-minute meeting agenda in Markdown."""
     _require_review(principal)
     now = utcnow()
     since, until = review_window(since, until, now=now)
-    digest = await _compute(session, since, until, now)
-    decided_ids = await _decided_items(session, since, until)
-    shown = [*decided_ids, *digest.loop_gaps[:AGENDA_ITEMS], *digest.overdue[:AGENDA_ITEMS]]
+    product = await _product(session, principal, product_key)
+    digest = await _compute(session, since, until, now, product_key=product_key, product=product)
+    shown = [*digest.loop_gaps[:AGENDA_ITEMS], *digest.overdue[:AGENDA_ITEMS]]
     details = await _agenda_items(session, shown)
-    return render_agenda(digest, details, decided_ids=decided_ids, now=now)
+    return render_agenda(digest, details, now=now)
 
 
 # --- the agenda ---------------------------------------------------------------------------------
@@ -389,12 +623,28 @@ def _more(shown: int, total: int, capped: bool) -> list[str]:
     return [f"- … and {rest} more in the JSON digest"]
 
 
-def render_agenda(
-    digest: Digest, details: dict[uuid.UUID, AgendaItem], *, decided_ids: Sequence[uuid.UUID], now: datetime
-) -> str:
+def _money(revenue: Sequence[Any]) -> str:
+    return " · ".join(f"{m.currency} {Decimal(m.amount):,}" for m in revenue)
+
+
+def _demand_line(n: int, theme: ThemeDemand) -> str:
+    label = _text(theme.label, 120) if theme.label else "(unnamed theme)"
+    weight = f", {theme.accounts} accounts" if theme.accounts else ""
+    revenue = f" ({_money(theme.revenue)})" if theme.revenue else ""
+    return f"{n}. {label}: {theme.count} items{weight}{revenue}"
+
+
+def _decision_line(decision: DecisionSummary) -> str:
+    what = _text(decision.theme, 80) if decision.theme else "unthemed items (the latest rationale)"
+    why = f": {_text(decision.rationale, 200)}" if decision.rationale else ""
+    return f"- **{decision.decision}** {what} ({decision.items} items, {_day(decision.decided_at)}){why}"
+
+
+def render_agenda(digest: Digest, details: dict[uuid.UUID, AgendaItem], *, now: datetime) -> str:
     """The digest as a 15-minute agenda: 5 minutes each for what customers said, decisions, loop."""
+    about = f" ({_text(digest.product_key)})" if digest.product_key else ""
     lines = [
-        f"# Weekly feedback review: {_when(digest.since)} → {_when(digest.until)}",
+        f"# Weekly feedback review{about}: {_when(digest.since)} → {_when(digest.until)}",
         "",
         f"15 minutes. {digest.total} items heard in the window.",
         "",
@@ -405,12 +655,14 @@ def render_agenda(
     ]
     heard = [c for c in sorted(digest.by_source, key=lambda c: -c.count) if c.count]
     lines += [f"- {c.key}: {c.count}" for c in heard] or ["- nothing heard in the window"]
-    lines += ["", "### Top themes", ""]
-    top = digest.by_theme[:AGENDA_THEMES]
-    lines += [
-        f"{n}. {_text(c.label, 120) if c.key is not None and c.label else '(no theme yet)'}: {c.count}"
-        for n, c in enumerate(top, start=1)
-    ] or ["- no items in the window"]
+    lines += ["", "### Top themes (by the revenue of the accounts asking, then accounts, then items)", ""]
+    top = [theme for theme in digest.themes if theme.key is not None][:AGENDA_THEMES]
+    lines += [_demand_line(n, theme) for n, theme in enumerate(top, start=1)]
+    unthemed = next((theme.count for theme in digest.themes if theme.key is None), 0)
+    if unthemed:
+        lines.append(f"- (no theme yet): {unthemed} items to triage")
+    if not digest.themes:
+        lines.append("- no items in the window")
     nps = digest.nps
     lines += ["", "### NPS", ""]
     if nps.score is None:
@@ -428,14 +680,10 @@ def render_agenda(
         f"- build: {digest.decided.get('build', 0)}",
         f"- stop: {digest.decided.get('stop', 0)}",
     ]
-    if decided_ids:
-        lines += ["", "Decided in the window:", ""]
-        for item_id in decided_ids:
-            item = details.get(item_id)
-            verdict = f"**{item.decision}**" if item and item.decision else ""
-            why = f": {_text(item.rationale, 200)}" if item and item.rationale else ""
-            lines.append(_item_line(item, item_id, f"{verdict}{why}"))
-        lines += _more(len(decided_ids), sum(digest.decided.values()), capped=False)
+    if digest.decisions:
+        lines += ["", "Decided in the window, once per theme:", ""]
+        lines += [_decision_line(decision) for decision in digest.decisions[:AGENDA_ITEMS]]
+        lines += _more(AGENDA_ITEMS, len(digest.decisions), capped=False)
     lines += ["", "## 3. Closing the loop (5 min)", "", "### Loop gaps to announce", ""]
     if digest.loop_gaps:
         lines.append("Implemented, not yet announced to sales (oldest first):")

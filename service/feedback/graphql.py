@@ -8,6 +8,7 @@ import strawberry
 from strawberry import ID
 
 from service import graphql_kit as gql
+from service.accounts.graphql import MoneyType  # noqa: F401  # registers the view themes and the digest use
 from service.feedback import bulk as bulk_service
 from service.feedback import digest as digest_service
 from service.feedback import schemas
@@ -74,6 +75,14 @@ class FeedbackItemType:
 
 CountType = gql.view_type(
     schemas.Count, "DigestCount", "A count of items; `key` null on a theme count means unthemed."
+)
+ThemeDemandType = gql.view_type(
+    schemas.ThemeDemand,
+    "ThemeDemand",
+    "A theme's demand in the window: items, distinct accounts, their revenue per currency.",
+)
+DecisionSummaryType = gql.view_type(
+    schemas.DecisionSummary, "DecisionSummary", "One decision on a theme, however many items it moved."
 )
 NpsSummaryType = gql.view_type(
     schemas.NpsSummary,
@@ -191,10 +200,12 @@ class FeedbackQuery:
     theme = gql.query(themes_service.get_theme, "One theme with its counts.", id=ID)
     digest = gql.query(
         digest_service.weekly_digest,
-        "The weekly review of items received in [since, until) (default: the last 7 days); editors, "
-        "managers, admins, `feedback:read`.",
+        "The weekly review of items received in [since, until) (default: the last 7 days), of one "
+        "product's items with `productKey`; editors, managers, admins, `feedback:read`. `themes` are "
+        "ranked by revenue-weighted demand per currency (see the field); `decisions` once per theme.",
         since=dt.datetime | None,
         until=dt.datetime | None,
+        product_key=str | None,
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts import service as accounts_service
 from service.auth.principal import Principal
 from service.db import utcnow
 from service.errors import field_error
@@ -153,6 +154,8 @@ class Ingest:
         self.tells_unknown = policies.may_learn_who_exists(principal)
         self.products: dict[str, uuid.UUID | None] = {}
         self.people: dict[str, uuid.UUID | None] = {}
+        # customer.account as sent → the account it matched (or was created as) this run.
+        self.accounts: dict[str, uuid.UUID] = {}
         self.seen: dict[tuple[str, str], int] = {}
         self.errors: dict[int, list[dict[str, Any]]] = {}
         self.outcomes: dict[int, Outcome] = {}
@@ -173,6 +176,7 @@ class Ingest:
                 ready.append(p)
             if count % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
+        await self._match_accounts(ready)
         existing = await repository.existing_by_keys(
             self.session, [(p.data.source, p.external_id) for p in ready]
         )
@@ -218,6 +222,17 @@ class Ingest:
         if self._inserting is not None:
             inserting, self._inserting = self._inserting, None
             await inserting
+
+    async def _match_accounts(self, ready: list[Pending]) -> None:
+        """Match the customer accounts of the chunk's good items not seen in earlier chunks,
+        creating the unknown ones: one query for them all, one INSERT for the new ones."""
+        named: dict[str, str | None] = {}
+        for p in ready:
+            customer = p.data.customer
+            if customer is not None and customer.account and customer.account not in self.accounts:
+                named.setdefault(customer.account, customer.segment)
+        if named:
+            self.accounts.update(await accounts_service.match_or_create(self.session, self.principal, named))
 
     async def _look_up(self, pending: list[Pending]) -> None:
         """Resolve the chunk's product keys and filer e-mails not seen in earlier chunks."""
@@ -328,6 +343,7 @@ class Ingest:
             p.product_id,
             customer.account if customer else None,
             customer.segment if customer else None,
+            self.accounts.get(customer.account) if customer and customer.account else None,
             data.body,
             data.nps_score,
             list(dict.fromkeys(data.tags)),
@@ -346,6 +362,7 @@ class Ingest:
             p.product_id,
             customer.account if customer else None,
             customer.segment if customer else None,
+            self.accounts.get(customer.account) if customer and customer.account else None,
             data.body,
             data.nps_score,
             list(dict.fromkeys(data.tags)),

@@ -45,8 +45,18 @@ class FeedbackItem(TableBase, table=True):
         sa.CheckConstraint("source <> 'nps' OR nps_score IS NOT NULL", name="nps_needs_score"),
         # The overdue list reads by stage and due time.
         sa.Index("ix_feedback_items_status_due_at", "status", "stage_due_at"),
-        # The weekly digest (service/feedback/digest.py) reads these indexes, not the rows.
-        sa.Index("ix_feedback_items_window", "received_at", "source", "theme_id", "nps_score"),
+        # The weekly digest (service/feedback/digest.py) reads these indexes, not the rows. The
+        # window index also holds the account and product (migration 0019): themes weighed by
+        # accounts, and a digest of one product, are read from it too.
+        sa.Index(
+            "ix_feedback_items_window",
+            "received_at",
+            "source",
+            "theme_id",
+            "nps_score",
+            "account_id",
+            "product_id",
+        ),
         # Partial: a freshly ingested item (new, unthemed, undecided, unannounced, usually filed
         # by an integration) costs no entry in these.
         sa.Index(
@@ -54,6 +64,13 @@ class FeedbackItem(TableBase, table=True):
             "theme_id",
             postgresql_where=sa.text("theme_id IS NOT NULL"),
             sqlite_where=sa.text("theme_id IS NOT NULL"),
+        ),
+        # Items by account (a merge moves them; the digest weighs themes by them).
+        sa.Index(
+            "ix_feedback_items_account_id",
+            "account_id",
+            postgresql_where=sa.text("account_id IS NOT NULL"),
+            sqlite_where=sa.text("account_id IS NOT NULL"),
         ),
         sa.Index(
             "ix_feedback_items_filed_by_id",
@@ -65,6 +82,7 @@ class FeedbackItem(TableBase, table=True):
             "ix_feedback_items_decided_at",
             "decided_at",
             "decision",
+            "theme_id",  # decisions once per theme (migration 0019)
             postgresql_where=sa.text("decided_at IS NOT NULL"),
             sqlite_where=sa.text("decided_at IS NOT NULL"),
         ),
@@ -90,6 +108,9 @@ class FeedbackItem(TableBase, table=True):
     product_id: uuid.UUID | None = Field(default=None, foreign_key="products.id", index=True)
     customer_account: str | None = Field(default=None, max_length=200)
     customer_segment: str | None = Field(default=None, max_length=100)
+    # The account `customer_account` was matched to (by key or exact name) on ingest, or created
+    # as; a merge of accounts moves it to the survivor. `customer_account` keeps what was sent.
+    account_id: uuid.UUID | None = Field(default=None, foreign_key="accounts.id")
     body: str = Field(sa_type=sa.Text)
     nps_score: int | None = None
     tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)

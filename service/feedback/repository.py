@@ -44,6 +44,7 @@ RESENT_COLUMNS = (
     "product_id",
     "customer_account",
     "customer_segment",
+    "account_id",
     "body",
     "nps_score",
     "tags",
@@ -241,6 +242,7 @@ INSERTED_COLUMNS = (
     "product_id",
     "customer_account",
     "customer_segment",
+    "account_id",
     "body",
     "nps_score",
     "tags",
@@ -253,6 +255,7 @@ _AWARE = sa.DateTime(timezone=True)  # the values are UTC-aware already: no per-
 _ARRAY_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "id": postgresql.ARRAY(sa.Uuid()),
     "product_id": postgresql.ARRAY(sa.Uuid()),
+    "account_id": postgresql.ARRAY(sa.Uuid()),
     "filed_by_id": postgresql.ARRAY(sa.Uuid()),
     "nps_score": postgresql.ARRAY(sa.Integer()),
     "received_at": postgresql.ARRAY(_AWARE),

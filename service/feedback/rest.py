@@ -163,6 +163,9 @@ async def get_feedback_digest(
     until: Annotated[
         Timestamp | None, Query(description="End of the window, exclusive (default: now).")
     ] = None,
+    product_key: Annotated[
+        Slug | None, Query(description="Only items about this product (unknown product → 422).")
+    ] = None,
 ) -> Response:
     """The weekly review (editors, managers, admins, scope feedback:read).
 
@@ -174,12 +177,23 @@ async def get_feedback_digest(
     first), up to 100 ids each; the median days from received to announced for items announced
     in the window. `since` must be before `until` (else 422).
 
+    `themes` ranks the window's themes by revenue-weighted demand, per currency and without
+    exchange rates: `currencies` orders the currencies by the demand they carry (theme-account
+    pairs whose account reports revenue in them); themes compare by their distinct accounts' revenue in the first, then the
+    next, then by distinct accounts, then by items (unthemed last). `decisions` lists each
+    decision once per theme (with its item count and latest rationale), not once per item.
+    `product_key` narrows everything to one product's items.
+
     `Accept: text/markdown` returns the same as a 15-minute meeting agenda.
     """
     if _wants_markdown(request):
-        agenda = await digest_service.digest_agenda(session, principal, since=since, until=until)
+        agenda = await digest_service.digest_agenda(
+            session, principal, since=since, until=until, product_key=product_key
+        )
         return Response(agenda, media_type=f"{MARKDOWN}; charset=utf-8", headers={"Vary": "Accept"})
-    result = await digest_service.weekly_digest(session, principal, since=since, until=until)
+    result = await digest_service.weekly_digest(
+        session, principal, since=since, until=until, product_key=product_key
+    )
     return json(result, headers={"Vary": "Accept"})
 
 

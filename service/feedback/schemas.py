@@ -17,6 +17,7 @@ from pydantic import (
     field_validator,
 )
 
+from service.accounts.schemas import MoneyRead
 from service.fields import InputModel, Name, ReadModel, Slug
 
 
@@ -289,6 +290,11 @@ class ThemeRead(BaseModel):
     announcement_message_id: uuid.UUID | None
     items: int = Field(description="Feedback items in this theme (merged themes' included).")
     accounts: int = Field(description="Distinct customer accounts that raised it.")
+    revenue: list[MoneyRead] = Field(
+        default_factory=list,
+        description="Annual revenue of those distinct accounts, summed per currency (by currency "
+        "code; never converted: no exchange rates). Accounts without a revenue add nothing.",
+    )
     created_at: datetime
     revision: int
 
@@ -307,18 +313,68 @@ class Count(BaseModel):
     count: int
 
 
+class ThemeDemand(BaseModel):
+    """One theme's demand in the window: its items, the distinct accounts that raised them and
+    those accounts' annual revenue per currency."""
+
+    key: str | None = Field(description="The theme's id; null for the items not themed yet.")
+    label: str | None
+    count: int = Field(description="Items received in the window.")
+    accounts: int = Field(description="Distinct customer accounts among them.")
+    revenue: list[MoneyRead] = Field(
+        description="Annual revenue of those distinct accounts, summed per currency (never converted)."
+    )
+
+
+class DecisionSummary(BaseModel):
+    """One decision on a theme (however many items it moved), or the unthemed items decided
+    one by one, by decision."""
+
+    theme_id: uuid.UUID | None
+    theme: str | None
+    decision: Decision
+    rationale: str | None = Field(
+        description="The rationale of the latest decision in the group (a theme's decision is "
+        "one rationale; unthemed items were decided one by one)."
+    )
+    items: int = Field(description="Items decided so in the window.")
+    decided_at: datetime = Field(description="The latest of those decisions.")
+
+
+RANKING_RULE = (
+    "Themes ranked by revenue-weighted demand, without exchange rates: `currencies` lists the "
+    "currencies of the window's accounts, the one carrying the most demand first (the most "
+    "theme-account pairs: an account asking for a theme, with its revenue in that currency); "
+    "themes compare by their distinct accounts' revenue in the first currency, a tie (or "
+    "no revenue in it) is broken by the next currency, and so on, then by distinct accounts, then "
+    "by items. The unthemed items come last."
+)
+
+
 class Digest(BaseModel):
     """The weekly 15-minute review of what the customer said and what was done about it."""
 
     since: datetime
     until: datetime
+    product_key: str | None = Field(
+        default=None, description="The product the digest is about; null for every item."
+    )
     total: int
     by_source: list[Count]
     by_theme: list[Count] = Field(
         description="Most items first; items of merged themes count under the survivor."
     )
+    currencies: list[str] = Field(
+        default_factory=list, description="The ranking's currency order (see `themes`)."
+    )
+    themes: list[ThemeDemand] = Field(default_factory=list, description=RANKING_RULE)
     nps: NpsSummary
     decided: dict[str, int]  # {"build": n, "stop": n} in the window
+    decisions: list[DecisionSummary] = Field(
+        default_factory=list,
+        description="Decisions made in the window, once per theme and decision (items of merged "
+        "themes under the survivor), most items first; unthemed items as one row per decision.",
+    )
     loop_gaps: list[uuid.UUID] = Field(
         description="Implemented but not yet announced, oldest first (up to 100), whatever the window."
     )

@@ -22,6 +22,7 @@ from service.db import is_postgres, transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.events.catalogue import EventType
 from service.events.service import emit
+from service.feedback import accounts as feedback_accounts
 from service.feedback import loop, policies
 from service.feedback.models import FeedbackItem, Theme
 from service.feedback.schemas import ThemeCreate, ThemeMerge, ThemeRead, ThemeTransitionResult, Transition
@@ -63,7 +64,7 @@ async def counts_for(session: AsyncSession, theme_ids: Sequence[uuid.UUID]) -> d
         select(
             survivor,
             sa.func.count().label("items"),
-            sa.func.count(sa.distinct(col(FeedbackItem.customer_account))).label("accounts"),
+            sa.func.count(sa.distinct(col(FeedbackItem.account_id))).label("accounts"),
         )
         .select_from(FeedbackItem)
         .join(member, col(member.id) == FeedbackItem.theme_id)
@@ -95,13 +96,18 @@ async def _lock(session: AsyncSession, theme_ids: Iterable[uuid.UUID]) -> dict[u
 
 
 def theme_etag(theme: ThemeRead) -> str:
-    """The tag changes with the theme's row and with its counts (items filed or merged in)."""
-    return f'"v{theme.revision}.{theme.items}.{theme.accounts}"'
+    """The tag changes with the theme's row and with its counts (items filed or merged in), and
+    with its accounts' revenue."""
+    revenue = feedback_accounts.revenue_tag(theme.revenue)
+    return f'"v{theme.revision}.{theme.items}.{theme.accounts}{revenue}"'
 
 
 async def _to_read(session: AsyncSession, principal: Principal, themes: Sequence[Theme]) -> list[ThemeRead]:
     """Shape a page of themes with a constant number of queries, whatever its size."""
     counts = await counts_for(session, [t.id for t in themes])
+    revenue = await feedback_accounts.theme_revenue(
+        session, [t.id for t in themes if t.merged_into_id is None]
+    )
     products = await products_service.products_by_ids(
         session, principal, {t.product_id for t in themes if t.product_id}
     )
@@ -122,6 +128,7 @@ async def _to_read(session: AsyncSession, principal: Principal, themes: Sequence
                 announcement_message_id=theme.announcement_message_id,
                 items=found.items,
                 accounts=found.accounts,
+                revenue=feedback_accounts.revenue_list(revenue.get(theme.id, {})),
                 created_at=theme.created_at,
                 revision=theme.revision,
             )

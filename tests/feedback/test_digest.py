@@ -280,8 +280,12 @@ async def test_markdown_agenda_has_every_section_and_the_customers_words(app, cl
     assert text.count("(5 min)") == 3
     assert "score **+30.0** from 10 responses" in text
     assert "- nps: 10" in text and "- stop: 1" in text and "- build: 0" in text
-    assert "2. 請求書の読み取り: 1" in text and "1. (no theme yet): 10" in text
-    assert "PDFの一括印刷が欲しい" in text and "利用が少ないため作らない" in text
+    assert "1. 請求書の読み取り: 1 items" in text and "- (no theme yet): 10 items to triage" in text
+    assert "Decided in the window, once per theme:" in text
+    assert (
+        "- **stop** unthemed items (the latest rationale) (1 items, " in text
+        and "利用が少ないため作らない" in text
+    )
     assert "仕訳の自動提案を入れてほしい" in text  # Japanese shown as-is, not escaped
     assert "triaged, due" in text
     assert "CSV出力の文字化け \\| \\*至急\\*" in text  # Markdown in customer words stays inert

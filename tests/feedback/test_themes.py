@@ -51,11 +51,13 @@ ITEM_DEFAULTS: dict[str, Any] = {
 
 
 async def insert_items(app: FastAPI, *items: dict[str, Any]) -> list[uuid.UUID]:
-    """Insert feedback rows directly (one executemany); returns their ids in order."""
+    """Insert feedback rows directly (one executemany); returns their ids in order. A
+    `customer_account` is matched to its account (created if new) as ingest would."""
     now = utcnow()
+    accounts = await match_accounts(app, {i["customer_account"] for i in items if i.get("customer_account")})
     rows = []
     for item in items:
-        unknown = set(item) - set(ITEM_DEFAULTS) - {"received_at", "external_id", "id"}
+        unknown = set(item) - set(ITEM_DEFAULTS) - {"received_at", "external_id", "id", "account_id"}
         assert not unknown, f"not a feedback column: {unknown}"
         rows.append(
             {
@@ -67,6 +69,7 @@ async def insert_items(app: FastAPI, *items: dict[str, Any]) -> list[uuid.UUID]:
                 "external_id": unique("ext"),
                 "received_at": now,
                 "content_hash": "0" * 64,
+                "account_id": accounts.get(item.get("customer_account") or ""),
                 **item,
             }
         )
@@ -74,6 +77,18 @@ async def insert_items(app: FastAPI, *items: dict[str, Any]) -> list[uuid.UUID]:
         async with app.state.engine.begin() as conn:
             await conn.execute(sa.insert(FeedbackItem.__table__), rows)
     return [row["id"] for row in rows]
+
+
+async def match_accounts(app: FastAPI, names: set[str]) -> dict[str, uuid.UUID]:
+    """The accounts these customer names match, created when new (the ingest's own matching)."""
+    from service.accounts import service as accounts_service
+    from service.db import use_case
+    from tests.factories import OPERATOR
+
+    if not names:
+        return {}
+    async with app.state.sessionmaker() as session, use_case(session):
+        return await accounts_service.match_or_create(session, OPERATOR, dict.fromkeys(names))
 
 
 async def insert_theme(
