@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.briefs import service as briefs_service
 from service.campaigns import clock as campaigns_clock
 from service.campaigns import enrollment
 from service.config import Settings
@@ -16,6 +17,7 @@ from service.events import service as events_service
 from service.evidence import clock as evidence_clock
 from service.feedback import clock as feedback_clock
 from service.messages import lint
+from service.messages import service as messages_service
 from service.people import hooks as people_hooks
 from service.search import index as search_index
 from service.webhooks import delivery as webhook_delivery
@@ -36,6 +38,10 @@ def connect_domains() -> None:
     clock.register_detector("evidence.expired", evidence_clock.evidence_expired)
     clock.register_detector("feedback.overdue", feedback_clock.feedback_overdue)
     clock.register_detector("check.waiting", campaigns_clock.checks_waiting)
+    # Approved content scheduled for later goes live; messages past their expiry leave the pitch.
+    clock.register_detector("brief.go_live", briefs_service.go_live_due)
+    clock.register_detector("message.go_live", messages_service.go_live_due)
+    clock.register_detector("message.expire", messages_service.expire_due)
     # Content written through the ORM is indexed for search in its own transaction.
     search_index.follow_content()
 

@@ -115,7 +115,8 @@ async def _launch_story(session: AsyncSession, people: dict[str, PersonRead]) ->
             editor,
             MessageCreate(brief_id=brief.id, locale="ja", evidence_ids=[evidence[0]["id"]], **message),
         )
-        # Four eyes: the product editor publishes what marketing wrote.
+        # Four eyes: marketing submits, the product editor approves what marketing wrote.
+        await messages_service.submit_message(session, editor, created.id)
         await messages_service.publish_message(session, product_editor, created.id, if_match=None)
     company = await briefs_service.create_brief(session, editor, BriefCreate(**data.COMPANY_BRIEF))
     await briefs_service.submit_brief(session, editor, company.id)
