@@ -39,13 +39,16 @@ async def published(app, callers):
     return product, brief
 
 
-async def publish_message(client, headers, publisher, **body):
-    """Written and submitted by `headers`, approved by `publisher` (four eyes)."""
+async def publish_message(client, headers, publisher, approval=None, **body):
+    """Written and submitted by `headers`, approved by `publisher` (four eyes) with the optional
+    `approval` body."""
     created = await client.post("/api/v1/messages", json=body, headers=headers)
     assert created.status_code == 201, created.text
     submitted = await client.post(f"/api/v1/messages/{created.json()['id']}/submit", headers=headers)
     assert submitted.status_code == 200, submitted.text
-    published = await client.post(f"/api/v1/messages/{created.json()['id']}/publish", headers=publisher)
+    published = await client.post(
+        f"/api/v1/messages/{created.json()['id']}/publish", headers=publisher, json=approval
+    )
     assert published.status_code == 200, published.text
     return published.json()
 
