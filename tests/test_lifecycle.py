@@ -479,3 +479,37 @@ async def test_replacing_evidence_of_published_content_opens_a_minor_version_for
     assert [m["id"] for m in shown["key_messages"]] == [v2["id"]]
     assert [e["id"] for e in shown["key_messages"][0]["evidence"]] == [new]
     assert uuid.UUID(v2["id"]) != uuid.UUID(message["id"])
+
+
+# --- what follows the lineage's published version ------------------------------------------------
+
+
+async def test_a_campaign_step_shows_the_published_version_of_its_message(app, client, callers):
+    from tests.campaigns.helpers import make_campaign, soon
+
+    editor = callers.headers("editor")
+    v1 = await published_message(client, editor, callers.headers("admin"))
+    person = await make_person(app, role="employee")
+    me = bearer(token_for(app, person))
+    await make_campaign(
+        app,
+        roles=["employee"],
+        steps=[{"channel": "chat", "title": "新メッセージ", "at": soon(1), "message_id": v1["id"]}],
+    )
+
+    async def step_message() -> str | None:
+        feed = (await client.get("/api/v1/me/feed", headers=me)).json()["items"]
+        (step,) = [i for i in feed if i["kind"] == "campaign_step"]
+        return step["message_id"]
+
+    assert await step_message() == v1["id"]
+    revised = (await client.post(f"/api/v1/messages/{v1['id']}/revise", headers=editor)).json()
+    await submit_message(client, editor, revised["id"])
+    assert await step_message() == v1["id"]  # v2 in review: the step still shows v1
+    approved = await client.post(
+        f"/api/v1/messages/{revised['id']}/approve", headers=callers.headers("admin")
+    )
+    assert approved.status_code == 200, approved.text
+    assert await step_message() == revised["id"]
+    await client.post(f"/api/v1/messages/{revised['id']}/withdraw", headers=editor)
+    assert await step_message() is None  # nothing of it is published now
