@@ -58,6 +58,9 @@ WORKFLOW_ON_PUBLISHED_MESSAGE = {
     "anonymous": "UNAUTHENTICATED",
 }
 
+# Reviewers (managers too) may approve or send back, and are refused as a conflict.
+REVIEW_ON_PUBLISHED_MESSAGE = {**WORKFLOW_ON_PUBLISHED_MESSAGE, "manager": "CONFLICT"}
+
 
 async def fresh_published_message(app: Any, ctx: dict[str, Any]) -> dict[str, str]:
     from tests.messages.test_messages import published_message_id
@@ -150,16 +153,22 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     # The workflow on the published message: writers may act, and are refused as a conflict.
     ("POST", "/api/v1/messages/{message_id}/publish"): Row(
-        {**admin_only(409), "editor": 409, "svc_people": 404}  # already published: allowed, refused as 409
+        {
+            **admin_only(409),
+            "editor": 409,
+            "manager": 409,
+            "svc_people": 404,
+        }  # already published: allowed, refused as 409
     ),
     ("POST", "/api/v1/messages/{message_id}/approve"): Row(
-        {**admin_only(409), "editor": 409, "svc_people": 404}
+        {**admin_only(409), "editor": 409, "manager": 409, "svc_people": 404}
     ),
     ("POST", "/api/v1/messages/{message_id}/submit"): Row(
         {**admin_only(409), "editor": 409, "svc_people": 404}
     ),
     ("POST", "/api/v1/messages/{message_id}/request-changes"): Row(
-        {**admin_only(409), "editor": 409, "svc_people": 404}, body=lambda ctx: {"comment": "出典を"}
+        {**admin_only(409), "editor": 409, "manager": 409, "svc_people": 404},
+        body=lambda ctx: {"comment": "出典を"},
     ),
     # A fresh published message per caller: writers withdraw it or open its next version.
     ("POST", "/api/v1/messages/{message_id}/withdraw"): Row(
@@ -338,11 +347,11 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "publishMessage": (
         'mutation { publishMessage(id: "%(message_id)s") { status } }',
-        WORKFLOW_ON_PUBLISHED_MESSAGE,
+        REVIEW_ON_PUBLISHED_MESSAGE,
     ),
     "approveMessage": (
         'mutation { approveMessage(id: "%(message_id)s") { status } }',
-        WORKFLOW_ON_PUBLISHED_MESSAGE,
+        REVIEW_ON_PUBLISHED_MESSAGE,
     ),
     "submitMessage": (
         'mutation { submitMessage(id: "%(message_id)s") { status } }',
@@ -350,7 +359,7 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "requestMessageChanges": (
         'mutation { requestMessageChanges(id: "%(message_id)s", comment: "出典を") { status } }',
-        WORKFLOW_ON_PUBLISHED_MESSAGE,
+        REVIEW_ON_PUBLISHED_MESSAGE,
     ),
     # Callers run in order (ALL_CALLERS): the editor acts first, so the admin finds it done and
     # an integration no longer sees the withdrawn message.

@@ -145,8 +145,8 @@ async def approve_message(
     body: ApprovalBody = None,
     if_match: IfMatchApprove = None,
 ) -> Response:
-    """Approve a message in review (editor, admin; neither its author nor its last editor → else
-    403): published now, superseding the lineage's published version, or `scheduled` until
+    """Approve a message in review (manager, editor, admin; neither its author nor its last
+    editor → else 403): published now, superseding the lineage's published version, or `scheduled` until
     `publish_at`. Citing expired evidence needs `override_expired_evidence` (else 409 listing
     `expired_evidence_ids`)."""
     message = await messages_service.publish_message(session, principal, message_id, body, if_match=if_match)
@@ -176,7 +176,7 @@ async def request_message_changes(
     session: SessionDep,
     principal: PrincipalDep,
 ) -> Response:
-    """Send a message in review back to draft, with a comment (editor, admin)."""
+    """Send a message in review back to draft, with a comment (manager, editor, admin)."""
     message = await messages_service.request_changes(session, principal, message_id, body)
     return resource_response(request, message, message.etag)
 

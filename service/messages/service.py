@@ -356,6 +356,19 @@ async def _writable_message(session: AsyncSession, principal: Principal, message
     raise Forbidden("Only editors and admins change messages.")
 
 
+async def _reviewable_message(session: AsyncSession, principal: Principal, message_id: uuid.UUID) -> Message:
+    """The message to review, locked; 404 for what the caller cannot see, 403 for what it may only read."""
+    if policies.can_review(principal):
+        message = await repository.get_for_update(session, message_id)
+        if message is None:
+            raise NotFound("No such message.")
+        return message
+    message = await repository.get(session, message_id) if policies.can_read(principal) else None
+    if message is None or not policies.can_see(principal, message):
+        raise NotFound("No such message.")
+    raise Forbidden("Only managers, editors and admins review messages.")
+
+
 @transactional
 async def update_message(
     session: AsyncSession,
@@ -456,7 +469,7 @@ async def request_changes(
     session: AsyncSession, principal: Principal, message_id: uuid.UUID, data: RequestChanges
 ) -> MessageRead:
     """Sends a message in review back to draft with the reviewer's comment."""
-    message = await _writable_message(session, principal, message_id)
+    message = await _reviewable_message(session, principal, message_id)
     if message.status != "in_review":
         raise Conflict(f"Only a message in review can be sent back; this one is {message.status}.")
     message.status = "draft"
@@ -519,7 +532,7 @@ async def publish_message(
     published version, or `scheduled` until `publish_at`. Expired cited evidence needs an
     override with a reason (recorded)."""
     approval = data or Approval()
-    message = await _writable_message(session, principal, message_id)
+    message = await _reviewable_message(session, principal, message_id)
     check_if_match(if_match, _etag(message), required=False)
     if message.status != "in_review":
         hint = " Submit it first." if message.status == "draft" else ""
