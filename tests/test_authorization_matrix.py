@@ -145,6 +145,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     # `message_id` is a published message: drafts would be 404 for employees and integrations.
     ("GET", "/api/v1/messages/{message_id}"): Row(authed(200, svc_people=403)),
+    ("GET", "/api/v1/messages/{message_id}/versions"): Row(authed(200, svc_people=403)),
     # A published message is immutable: writers are refused as a conflict (revise instead).
     ("PATCH", "/api/v1/messages/{message_id}"): Row(
         {**admin_only(409), "editor": 409, "svc_people": 404},

@@ -370,6 +370,20 @@ async def test_a_published_message_is_immutable_and_revised_by_version(app, clie
     again = await client.post(f"/api/v1/messages/{message['id']}/revise", headers=editor)
     assert again.status_code == 409  # version 2 is open already
 
+    # The history: editors see both versions, employees the published one only (REST and GraphQL).
+    versions = await client.get(f"/api/v1/messages/{v2['id']}/versions", headers=editor)
+    assert [(v["version"], v["status"]) for v in versions.json()["items"]] == [(1, "published"), (2, "draft")]
+    employee = callers.headers("employee")
+    versions = await client.get(f"/api/v1/messages/{message['id']}/versions", headers=employee)
+    assert [v["id"] for v in versions.json()["items"]] == [message["id"]]
+    assert (await client.get(f"/api/v1/messages/{v2['id']}/versions", headers=employee)).status_code == 404
+    query = f'{{ message(id: "{message["id"]}") {{ versions {{ version status }} }} }}'
+    response = await client.post("/graphql", json={"query": query}, headers=editor)
+    assert response.json()["data"]["message"]["versions"] == [
+        {"version": 1, "status": "PUBLISHED"},
+        {"version": 2, "status": "DRAFT"},
+    ]
+
 
 # --- expired evidence ---------------------------------------------------------------------------
 

@@ -35,6 +35,12 @@ class MessageType:
     evidence: list[EvidenceType] = gql.loaded(
         "evidence_ids", "The evidence items this message cites, in order.", many=True
     )
+    versions: list[MessageType] = gql.loaded(
+        "lineage_id",
+        "Every version of this message that the caller may see, oldest first.",
+        fetch=messages_service.versions_by_lineage,
+        missing=list,
+    )
 
 
 MetricInput = gql.input_type(schemas.Metric, "MetricInput", undescribed="basis")

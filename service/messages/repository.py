@@ -169,9 +169,16 @@ async def versions(session: AsyncSession, lineage_id: uuid.UUID) -> list[Message
     return list((await session.execute(stmt)).scalars())
 
 
-async def version_rows(session: AsyncSession, lineage_id: uuid.UUID) -> list[sa.Row[Any]]:
-    """Every version of a message as named rows, oldest first (reads)."""
-    stmt = rows_of(Message).where(col(Message.lineage_id) == lineage_id).order_by(col(Message.version))
+async def version_rows(session: AsyncSession, lineage_ids: Iterable[uuid.UUID]) -> list[sa.Row[Any]]:
+    """Every version of these messages as named rows, by lineage, oldest first (reads; one query)."""
+    wanted = set(lineage_ids)
+    if not wanted:
+        return []
+    stmt = (
+        rows_of(Message)
+        .where(col(Message.lineage_id).in_(wanted))
+        .order_by(col(Message.lineage_id), col(Message.version))
+    )
     return list((await session.execute(stmt)).all())
 
 

@@ -106,6 +106,15 @@ async def get_message(
     return resource_response(request, message, message.etag)
 
 
+@router.get("/messages/{message_id}/versions", response_model=Page[MessageRead])
+async def list_message_versions(
+    request: Request, message_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
+) -> Response:
+    """Every version of this message the caller may see, oldest first."""
+    versions = await messages_service.list_versions(session, principal, message_id)
+    return json(Page(items=versions, next_cursor=None))
+
+
 @router.patch("/messages/{message_id}", response_model=MessageRead)
 async def update_message(
     request: Request,

@@ -159,6 +159,32 @@ async def messages_by_lineage(
     return result
 
 
+async def list_versions(
+    session: AsyncSession, principal: Principal, message_id: uuid.UUID
+) -> list[MessageRead]:
+    """Lists every version of a message that this caller may see, oldest first."""
+    message = await get_message(session, principal, message_id)
+    rows = [
+        m
+        for m in await repository.version_rows(session, [message.lineage_id])
+        if policies.can_see(principal, m)
+    ]
+    return await _to_read(session, principal, rows)
+
+
+async def versions_by_lineage(
+    session: AsyncSession, principal: Principal, lineage_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[MessageRead]]:
+    """Every visible version of many messages at once (for DataLoaders)."""
+    result: dict[uuid.UUID, list[MessageRead]] = {i: [] for i in lineage_ids}
+    if not policies.can_read(principal):
+        return result
+    rows = [m for m in await repository.version_rows(session, lineage_ids) if policies.can_see(principal, m)]
+    for read in await _to_read(session, principal, rows):
+        result[read.lineage_id].append(read)
+    return result
+
+
 async def messages_by_ids(
     session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, MessageRead]:
