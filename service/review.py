@@ -1,7 +1,8 @@
 """Approving content (briefs and messages alike): a launch time, and publishing over evidence
 that has expired only with a recorded reason.
 
-A leaf both domains use: it imports no domain, only the evidence freshness rules.
+A leaf both domains use: it imports no domain. Four eyes itself stays in each domain's
+policies (`wrote_this_version`): who wrote a version is theirs to know.
 """
 
 from __future__ import annotations

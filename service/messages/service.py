@@ -588,9 +588,6 @@ async def publish_message(
     return await _read_one(session, principal, message)
 
 
-approve_message = publish_message
-
-
 @transactional
 async def withdraw_message(session: AsyncSession, principal: Principal, message_id: uuid.UUID) -> MessageRead:
     """Takes a published (or scheduled) message out of every pitch at once."""
@@ -622,6 +619,9 @@ async def revise_message(
         raise Conflict(
             f"Only a published, withdrawn or expired version can be revised; this one is {message.status}."
         )
+    newest = max(v.version for v in await repository.versions(session, message.lineage_id))
+    if message.status != "published" and message.version != newest:  # an older withdrawn one
+        raise Conflict(f"Version {newest} of this message is newer: revise that one.")
     draft = await _next_version(session, message, principal, change=data.change)
     return await _read_one(session, principal, draft)
 
