@@ -527,3 +527,28 @@ async def test_a_campaign_step_shows_the_published_version_of_its_message(app, c
     assert await step_message() == revised["id"]
     await client.post(f"/api/v1/messages/{revised['id']}/withdraw", headers=editor)
     assert await step_message() is None  # nothing of it is published now
+
+
+async def test_replacing_evidence_of_scheduled_content_sends_it_back_to_review(app, client, callers):
+    product = await make_product(app)
+    brief = await make_brief(app, callers.people["editor"], product.key, status="in_review")
+    publish_at = datetime.now(UTC) + timedelta(minutes=5)
+    scheduled = await client.post(
+        f"/api/v1/briefs/{brief.id}/approve",
+        json={"publish_at": publish_at.isoformat()},
+        headers=callers.headers("manager"),
+    )
+    assert scheduled.json()["status"] == "scheduled", scheduled.text
+    replacer, replacer_id = await editor_headers(app)
+    replaced = await client.post(
+        f"/api/v1/evidence/{brief.evidence[0].id}/replace",
+        json={"kind": "metric", "claim": "導入20社で週3.5時間減少", "source": "2026年下期調査"},
+        headers=replacer,
+    )
+    assert replaced.status_code == 201, replaced.text
+    read = (await client.get(f"/api/v1/briefs/{brief.id}", headers=callers.headers("editor"))).json()
+    assert (read["status"], read["publish_at"], read["last_editor_id"]) == ("in_review", None, replacer_id)
+    assert [e["id"] for e in read["evidence"]] == [replaced.json()["id"]]
+    # Its time comes and goes: approved with the old claim, it does not go live with the new one.
+    await detect_due(app.state.sessionmaker, now=publish_at + timedelta(seconds=1))
+    assert (await pitch(client, callers.headers("employee"), product.key)).status_code == 404
