@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.accounts import hooks as accounts_hooks
+from service.briefs import service as briefs_service
 from service.campaigns import clock as campaigns_clock
 from service.campaigns import enrollment
 from service.config import Settings
@@ -18,6 +19,7 @@ from service.evidence import clock as evidence_clock
 from service.feedback import accounts as feedback_accounts
 from service.feedback import clock as feedback_clock
 from service.messages import lint
+from service.messages import service as messages_service
 from service.notifications import fanout as notifications_fanout
 from service.notifications import reminders as notifications_reminders
 from service.people import hooks as people_hooks
@@ -47,6 +49,10 @@ def connect_domains() -> None:
     clock.register_detector("check.waiting", campaigns_clock.checks_waiting)
     clock.register_detector("campaign.reminder_due", notifications_reminders.reminders_due)
     clock.register_detector("campaign.person_overdue", notifications_reminders.people_overdue)
+    # Approved content scheduled for later goes live; messages past their expiry leave the pitch.
+    clock.register_detector("brief.go_live", briefs_service.go_live_due)
+    clock.register_detector("message.go_live", messages_service.go_live_due)
+    clock.register_detector("message.expire", messages_service.expire_due)
     # Content written through the ORM is indexed for search in its own transaction.
     search_index.follow_content()
 

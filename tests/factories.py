@@ -175,11 +175,20 @@ def complete_brief(product_key: str, **overrides: object) -> dict:
 
 
 async def make_brief(
-    app: FastAPI, author: PersonRead, product_key: str, *, status: str = "draft", reviewer=None, **overrides
+    app: FastAPI,
+    author: PersonRead,
+    product_key: str,
+    *,
+    status: str = "draft",
+    reviewer=None,
+    override_expired: str | None = None,
+    **overrides,
 ):
-    """A brief by `author`, walked to `status` (in_review, published) through the real services."""
+    """A brief by `author`, walked to `status` (in_review, published) through the real services;
+    `override_expired`: the approver's reason to publish over expired evidence."""
     from service.briefs import service as briefs_service
     from service.briefs.schemas import BriefCreate
+    from service.review import Approval
 
     async with app.state.sessionmaker() as session:
         brief = await briefs_service.create_brief(
@@ -189,7 +198,10 @@ async def make_brief(
             brief = await briefs_service.submit_brief(session, principal_of(author), brief.id)
         if status == "published":
             approver = reviewer or await make_person(app, role="manager")
-            brief = await briefs_service.approve_brief(session, principal_of(approver), brief.id)
+            approval = Approval.model_validate(
+                {"override_expired_evidence": {"reason": override_expired}} if override_expired else {}
+            )
+            brief = await briefs_service.approve_brief(session, principal_of(approver), brief.id, approval)
     return brief
 
 

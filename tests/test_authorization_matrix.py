@@ -59,6 +59,25 @@ UNPUBLISHED_EVIDENCE = {"employee": 404, "svc_pitch": 404, "svc_people": 404}
 EVIDENCE = {"kind": "case", "claim": "A社で月末残業がゼロに", "source": "A社インタビュー 2026-10"}
 
 
+# Writers may act on the published message, and are refused as a conflict (already published).
+WORKFLOW_ON_PUBLISHED_MESSAGE = {
+    ANY: "FORBIDDEN",
+    "editor": "CONFLICT",
+    "admin": "CONFLICT",
+    "svc_people": "NOT_FOUND",
+    "anonymous": "UNAUTHENTICATED",
+}
+
+# Reviewers (managers too) may approve or send back, and are refused as a conflict.
+REVIEW_ON_PUBLISHED_MESSAGE = {**WORKFLOW_ON_PUBLISHED_MESSAGE, "manager": "CONFLICT"}
+
+
+async def fresh_published_message(app: Any, ctx: dict[str, Any]) -> dict[str, str]:
+    from tests.messages.test_messages import published_message_id
+
+    return {"message_id": await published_message_id(app)}
+
+
 def fresh_brief(status: str) -> Callable[[Any, dict[str, Any]], Awaitable[dict[str, str]]]:
     """A new brief by a separate author (so no caller is its last editor), walked to `status`."""
 
@@ -136,13 +155,38 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     # `message_id` is a published message: drafts would be 404 for employees and integrations.
     ("GET", "/api/v1/messages/{message_id}"): Row(authed(200, svc_people=403)),
+    ("GET", "/api/v1/messages/{message_id}/versions"): Row(authed(200, svc_people=403)),
+    # A published message is immutable: writers are refused as a conflict (revise instead).
     ("PATCH", "/api/v1/messages/{message_id}"): Row(
-        {**admin_only(200), "editor": 200, "svc_people": 404},
+        {**admin_only(409), "editor": 409, "svc_people": 404},
         body=lambda ctx: {"body": "入力作業を週3時間減らします。"},
         headers={"If-Match": "*"},
     ),
+    # The workflow on the published message: writers may act, and are refused as a conflict.
     ("POST", "/api/v1/messages/{message_id}/publish"): Row(
-        {**admin_only(409), "editor": 409, "svc_people": 404}  # already published: allowed, refused as 409
+        {
+            **admin_only(409),
+            "editor": 409,
+            "manager": 409,
+            "svc_people": 404,
+        }  # already published: allowed, refused as 409
+    ),
+    ("POST", "/api/v1/messages/{message_id}/approve"): Row(
+        {**admin_only(409), "editor": 409, "manager": 409, "svc_people": 404}
+    ),
+    ("POST", "/api/v1/messages/{message_id}/submit"): Row(
+        {**admin_only(409), "editor": 409, "svc_people": 404}
+    ),
+    ("POST", "/api/v1/messages/{message_id}/request-changes"): Row(
+        {**admin_only(409), "editor": 409, "manager": 409, "svc_people": 404},
+        body=lambda ctx: {"comment": "出典を"},
+    ),
+    # A fresh published message per caller: writers withdraw it or open its next version.
+    ("POST", "/api/v1/messages/{message_id}/withdraw"): Row(
+        {**admin_only(200), "editor": 200, "svc_people": 404}, prepare=fresh_published_message
+    ),
+    ("POST", "/api/v1/messages/{message_id}/revise"): Row(
+        {**admin_only(201), "editor": 201, "svc_people": 404}, prepare=fresh_published_message
     ),
     # --- end messages rows ---
     # --- briefs, evidence and pitch rows ---
@@ -319,21 +363,37 @@ GRAPHQL: dict[str, tuple[str, dict[str, str]]] = {
         ' ifMatch: "*") { body } }',
         {
             ANY: "FORBIDDEN",
-            "editor": "ok",
-            "admin": "ok",
+            "editor": "CONFLICT",  # published: immutable (revise instead)
+            "admin": "CONFLICT",
             "svc_people": "NOT_FOUND",
             "anonymous": "UNAUTHENTICATED",
         },
     ),
     "publishMessage": (
         'mutation { publishMessage(id: "%(message_id)s") { status } }',
-        {
-            ANY: "FORBIDDEN",
-            "editor": "CONFLICT",  # already published: allowed, refused as a conflict
-            "admin": "CONFLICT",
-            "svc_people": "NOT_FOUND",
-            "anonymous": "UNAUTHENTICATED",
-        },
+        REVIEW_ON_PUBLISHED_MESSAGE,
+    ),
+    "approveMessage": (
+        'mutation { approveMessage(id: "%(message_id)s") { status } }',
+        REVIEW_ON_PUBLISHED_MESSAGE,
+    ),
+    "submitMessage": (
+        'mutation { submitMessage(id: "%(message_id)s") { status } }',
+        WORKFLOW_ON_PUBLISHED_MESSAGE,
+    ),
+    "requestMessageChanges": (
+        'mutation { requestMessageChanges(id: "%(message_id)s", comment: "出典を") { status } }',
+        REVIEW_ON_PUBLISHED_MESSAGE,
+    ),
+    # Callers run in order (ALL_CALLERS): the editor acts first, so the admin finds it done and
+    # an integration no longer sees the withdrawn message.
+    "withdrawMessage": (
+        'mutation { withdrawMessage(id: "%(message_id)s") { status } }',
+        {**WORKFLOW_ON_PUBLISHED_MESSAGE, "editor": "ok", "svc_pitch": "NOT_FOUND"},
+    ),
+    "reviseMessage": (
+        'mutation { reviseMessage(id: "%(message_id)s") { version } }',
+        {**WORKFLOW_ON_PUBLISHED_MESSAGE, "editor": "ok"},  # the admin finds version 2 open
     ),
     # --- end messages GraphQL rows ---
     # --- briefs, evidence and pitch GraphQL rows ---

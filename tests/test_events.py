@@ -323,6 +323,10 @@ async def test_publishing_a_message_emits_message_published(app, client, callers
     created = await client.post("/api/v1/messages", json=body, headers=callers.headers("editor"))
     assert created.status_code == 201, created.text
     message = created.json()
+    submitted = await client.post(
+        f"/api/v1/messages/{message['id']}/submit", headers=callers.headers("editor")
+    )
+    assert submitted.status_code == 200, submitted.text
     mark = await position(app)
     own = await client.post(f"/api/v1/messages/{message['id']}/publish", headers=callers.headers("editor"))
     assert own.status_code == 403  # four eyes: refused, nothing emitted

@@ -92,6 +92,7 @@ async def test_realistic_pages_run(app: FastAPI, client: httpx.AsyncClient) -> N
                 kind="key_message", brief_id=brief.id, title="時間を売る", body="入力を週3時間減らす。"
             ),
         )
+        await messages_service.submit_message(session, OPERATOR, message.id)
         await messages_service.publish_message(session, OPERATOR, message.id)
     employee = await make_person(app, department_key=department.key)
 

@@ -38,6 +38,7 @@ async def publish_message(app, product_key: str, **fields) -> str:
         draft = await messages_service.create_message(
             session, OPERATOR, MessageCreate(product_key=product_key, **fields)
         )
+        await messages_service.submit_message(session, OPERATOR, draft.id)
         published = await messages_service.publish_message(session, OPERATOR, draft.id)
     return str(published.id)
 

@@ -1,7 +1,7 @@
 """Brief translations: which brief a brief translates, and which of its versions
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-02 13:00:00
 
 Issue 15, item 4. `briefs.translation_of`: the lineage id of the brief this one translates
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0021'
-down_revision: str | None = '0019'
+down_revision: str | None = '0020'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -9,6 +9,7 @@ import strawberry
 from strawberry import ID
 
 from service import graphql_kit as gql
+from service import review
 from service.briefs import schemas
 from service.briefs import service as briefs_service
 from service.evidence.graphql import EvidenceType  # noqa: F401  # the view of Brief.evidence
@@ -43,6 +44,27 @@ LintWarningType = gql.view_type(
     "A feature word with no measurable outcome nearby (advisory), in one field.",
     fields="field start end word message",
 )
+
+ExpiredEvidenceOverrideType = gql.view_type(
+    review.ExpiredEvidenceOverrideRead,
+    "ExpiredEvidenceOverride",
+    "Approved although cited evidence had expired: by whom, when, why, which items.",
+)
+ExpiredEvidenceOverrideInput = gql.input_type(
+    review.ExpiredEvidenceOverride,
+    "ExpiredEvidenceOverrideInput",
+    "Publish although some cited evidence is past its verify-by date, saying why.",
+)
+
+
+@gql.input_of(review.Approval, name="ApprovalInput")
+class ApprovalInput:
+    """The approving step's options (briefs and messages); omitted, the content is published now."""
+
+    publish_at: dt.datetime | None = strawberry.field(
+        default=None,
+        description="Go live at this time (with an offset, in the future): `scheduled` until then.",
+    )
 
 
 @gql.view(schemas.BriefRead, name="Brief", exclude={"product_id"}, by_id=briefs_service.briefs_by_ids)
@@ -139,8 +161,12 @@ class BriefMutation:
     )
     approve_brief = gql.mutation(
         briefs_service.approve_brief,
-        "Publish a brief in review (not by its last editor), superseding the previous one.",
+        "Approve a brief in review (neither by its author nor its last editor: FORBIDDEN): published "
+        "now, superseding the previous one, or scheduled until `input.publishAt`. Citing expired "
+        "evidence needs `input.overrideExpiredEvidence` (else CONFLICT with `expired_evidence_ids`).",
         id=ID,
+        input=(ApprovalInput | None, None, "data"),
+        if_match=str | None,
     )
     request_brief_changes = gql.mutation(
         briefs_service.request_changes,

@@ -13,6 +13,22 @@ from service.briefs.schemas import BriefStatus, Change
 from service.db import TableBase, UTCDateTime
 from service.value_sets import one_of
 
+# What a brief says (copied into each new version).
+CONTENT_FIELDS = (
+    "title",
+    "background",
+    "target_customer",
+    "pains",
+    "value_proposition",
+    "differentiators",
+    "pitch",
+    "customer_next_action",
+    "gut_check",
+)
+
+# Versions not yet published: where changes go (at most one per lineage).
+OPEN_STATUSES = ("draft", "in_review", "scheduled")
+
 
 class Brief(TableBase, table=True):
     __tablename__ = "briefs"
@@ -60,6 +76,10 @@ class Brief(TableBase, table=True):
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     published_by_id: uuid.UUID | None = Field(default=None, foreign_key="people.id")
+    # Approved for later: the clock publishes a `scheduled` version at this time.
+    publish_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # Approved although cited evidence had expired: {"reason", "evidence_ids", "by", "at"}.
+    expired_evidence_override: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

@@ -107,25 +107,6 @@ async def cited_claims(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[
     return result
 
 
-async def record_edit(
-    session: AsyncSession,
-    brief_ids: Iterable[uuid.UUID],
-    *,
-    editor_id: uuid.UUID | None,
-    statuses: Sequence[str],
-    now: datetime,
-) -> None:
-    """A new revision and last editor for those of these briefs in one of `statuses`."""
-    ids = set(brief_ids)
-    if not ids:
-        return
-    await session.execute(
-        sa.update(Brief)
-        .where(col(Brief.id).in_(ids), col(Brief.status).in_(statuses))
-        .values(last_editor_id=editor_id, revision=Brief.revision + 1, updated_at=now)
-    )
-
-
 async def published_for(session: AsyncSession, product_id: uuid.UUID, locale: str) -> Brief | None:
     stmt = select(Brief).where(
         Brief.product_id == product_id, Brief.locale == locale, Brief.status == "published"
@@ -193,5 +174,32 @@ async def published_for_product(session: AsyncSession, product_id: uuid.UUID) ->
         select(Brief)
         .where(Brief.product_id == product_id, Brief.status == "published")
         .order_by(col(Brief.created_at), col(Brief.id))
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def citing(session: AsyncSession, evidence_id: uuid.UUID) -> list[Brief]:
+    """Every brief version citing this evidence item, locked."""
+    stmt = (
+        select(Brief)
+        .join(BriefEvidence, col(BriefEvidence.brief_id) == col(Brief.id))
+        .where(col(BriefEvidence.evidence_id) == evidence_id)
+        .order_by(col(Brief.lineage_id), col(Brief.version))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def scheduled_due(session: AsyncSession, *, now: datetime, limit: int) -> list[Brief]:
+    """Scheduled versions whose `publish_at` has come, earliest first, locked; rows another
+    worker holds are skipped (it is publishing them)."""
+    stmt = (
+        select(Brief)
+        .where(col(Brief.status) == "scheduled", col(Brief.publish_at) <= now)
+        .order_by(col(Brief.publish_at), col(Brief.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
     )
     return list((await session.execute(stmt)).scalars())

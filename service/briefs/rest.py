@@ -15,6 +15,7 @@ from service.briefs.schemas import BriefCreate, BriefRead, BriefStatus, BriefUpd
 from service.db import SessionDep
 from service.fields import Locale, Slug
 from service.pagination import Page
+from service.review import Approval
 
 router = APIRouter(prefix="/api/v1/briefs", tags=["briefs"])
 
@@ -96,13 +97,18 @@ async def approve_brief(
     brief_id: uuid.UUID,
     session: SessionDep,
     principal: PrincipalDep,
+    body: Annotated[Approval | None, Body()] = None,
     if_match: Annotated[
         str | None, Header(description="Optional: publish only the version you reviewed (stale → 412).")
     ] = None,
 ) -> Response:
-    """Publish a brief in review (neither by its author nor by its last editor); supersedes the
-    previous published version."""
-    return _one(request, await briefs_service.approve_brief(session, principal, brief_id, if_match=if_match))
+    """Approve a brief in review (neither by its author nor by its last editor → else 403):
+    published now, superseding the previous published version, or `scheduled` until
+    `publish_at`. Citing expired evidence needs `override_expired_evidence` (else 409 listing
+    `expired_evidence_ids`)."""
+    return _one(
+        request, await briefs_service.approve_brief(session, principal, brief_id, body, if_match=if_match)
+    )
 
 
 @router.post("/{brief_id}/request-changes", response_model=BriefRead)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceRef, Freshness
 from service.fields import InputModel, Locale, Slug
 from service.messages.schemas import LintWarning
+from service.review import ExpiredEvidenceOverrideRead
 
 
 class PainKind(StrEnum):
@@ -25,6 +26,7 @@ class PainKind(StrEnum):
 class BriefStatus(StrEnum):
     DRAFT = "draft"
     IN_REVIEW = "in_review"
+    SCHEDULED = "scheduled"  # approved, going live at `publish_at`
     PUBLISHED = "published"
     SUPERSEDED = "superseded"
     ARCHIVED = "archived"
@@ -170,6 +172,11 @@ class BriefRead(BaseModel):
     review_comment: str | None
     submitted_at: datetime | None
     published_at: datetime | None
+    publish_at: datetime | None = Field(description="When a scheduled version goes live.")
+    published_by_id: uuid.UUID | None = Field(description="Who approved this version.")
+    expired_evidence_override: ExpiredEvidenceOverrideRead | None = Field(
+        description="Approved although cited evidence had expired: by whom, why, which items."
+    )
     created_at: datetime
     updated_at: datetime
     revision: int  # of this row; the ETag is derived from it

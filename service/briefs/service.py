@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import review
 from service.auth.principal import Principal
 from service.briefs import policies, repository, story, translations
-from service.briefs.models import Brief
+from service.briefs.models import CONTENT_FIELDS, OPEN_STATUSES, Brief
 from service.briefs.schemas import (
     BriefCreate,
     BriefRead,
@@ -26,6 +28,7 @@ from service.concurrency import check_if_match, etag
 from service.db import conflict_on_duplicate, transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.events.catalogue import EventType
+from service.events.clock import Due
 from service.events.service import emit
 from service.evidence import service as evidence_service
 from service.messages import lint
@@ -33,19 +36,9 @@ from service.pagination import Page, PageParams
 from service.pitch import service as pitch_service
 from service.products import service as products_service
 from service.reads import as_dict
+from service.review import Approval
 
 LINTED_FIELDS = ("title", "value_proposition", "pitch")
-CONTENT_FIELDS = (
-    "title",
-    "background",
-    "target_customer",
-    "pains",
-    "value_proposition",
-    "differentiators",
-    "pitch",
-    "customer_next_action",
-    "gut_check",
-)
 
 
 def brief_etag(brief: Brief | BriefRead | sa.Row[Any]) -> str:
@@ -384,11 +377,19 @@ async def submit_brief(session: AsyncSession, principal: Principal, brief_id: uu
 
 @transactional
 async def approve_brief(
-    session: AsyncSession, principal: Principal, brief_id: uuid.UUID, *, if_match: str | None = None
+    session: AsyncSession,
+    principal: Principal,
+    brief_id: uuid.UUID,
+    data: Approval | None = None,
+    *,
+    if_match: str | None = None,
 ) -> BriefRead:
-    """Publishes a brief in review, superseding the product's published one in the same locale.
+    """Approves a brief in review (four eyes): published now, superseding the product's
+    published one in the same locale, or `scheduled` until `publish_at`. Expired cited evidence
+    needs an override with a reason (recorded).
 
-    With If-Match, only the version the reviewer read is published (412 if it changed since)."""
+    With If-Match, only the version the reviewer read is approved (412 if it changed since)."""
+    approval = data or Approval()
     brief = await _visible(session, principal, brief_id, lock=True)
     if not policies.can_review(principal):
         raise Forbidden("Only managers, editors and admins approve briefs.")
@@ -397,22 +398,47 @@ async def approve_brief(
         raise Conflict(f"Only a brief in review can be approved; this one is {brief.status}.")
     if policies.wrote_this_version(principal, brief):
         raise Forbidden("Four eyes: neither the author nor the last editor of a version may approve it.")
+    now = utcnow()
+    publish_at = review.launch_time(approval, now)
+    cited = (await repository.citations(session, [brief.id]))[brief.id]
+    evidence = await evidence_service.evidence_by_ids(session, principal, cited)
+    brief.expired_evidence_override = review.expired_evidence_override(
+        approval,
+        review.expired_ids(evidence[e] for e in cited if e in evidence),
+        approver=principal.person_id,
+        now=now,
+    )
+    brief.published_by_id = principal.person_id
+    if publish_at is not None:
+        brief.status = "scheduled"
+        brief.publish_at = publish_at
+        _touch(brief, principal)
+        await session.flush()
+        return await _read_one(session, principal, brief)
+    await _go_live(session, principal, brief, now)
+    return await _read_one(session, principal, brief)
+
+
+async def _go_live(session: AsyncSession, principal: Principal, brief: Brief, now: datetime) -> None:
+    """Publishes an approved version now, superseding the product's published one in its locale:
+    brief.published, then the pitch re-projected in this transaction (pitch.changed), so the
+    pitch shows the new version exactly when the version lands."""
     previous = await repository.published_for(session, brief.product_id, brief.locale)
     if previous is not None:
         previous.status = "superseded"
         _touch(previous, principal)
         await session.flush()  # before publishing: one published row per product and locale
-    now = utcnow()
     brief.status = "published"
     brief.published_at = now
-    brief.published_by_id = principal.person_id
+    brief.publish_at = None
     _touch(brief, principal)
     # One published row (and one pitch) per product and locale: another version published
-    # meanwhile is a 409. The pitch is re-projected in this transaction: it shows the new
-    # version exactly when the version lands.
+    # meanwhile is a 409.
     with conflict_on_duplicate("Another version was published at the same time; reload and retry."):
         await session.flush()
-    read = await _read_one(session, principal, brief)
+    product = (await products_service.products_by_ids(session, principal, {brief.product_id}))[
+        brief.product_id
+    ]
     # The cause before its effect: brief.published takes an earlier position than the
     # pitch.changed the re-projection emits.
     emit(
@@ -421,19 +447,27 @@ async def approve_brief(
         {
             "brief_id": brief.id,
             "lineage_id": brief.lineage_id,
-            "product_key": read.product_key,
+            "product_key": product.key,
             "locale": brief.locale,
             "version": brief.version,
             "title": brief.title,
             "published_at": now,
-            "published_by": principal.person_id,
+            "published_by": brief.published_by_id,
             "supersedes": previous.id if previous is not None else None,
         },
-        product_key=read.product_key,
+        product_key=product.key,
     )
     with conflict_on_duplicate("Another version was published at the same time; reload and retry."):
         await pitch_service.refresh_product(session, product_id=brief.product_id)
-    return read
+
+
+async def go_live_due(session: AsyncSession, now: datetime, budget: int) -> list[Due]:
+    """Publishes the scheduled briefs whose `publish_at` has come (at most `budget`, earliest
+    first), each with its events in this transaction; the clock emits nothing more for them.
+    The clock's detector (service/wiring.py), acting for the approver it records."""
+    for brief in await repository.scheduled_due(session, now=now, limit=budget):
+        await _go_live(session, Principal.operator("clock"), brief, now)
+    return []
 
 
 @transactional
@@ -498,7 +532,7 @@ async def revise_brief(
     if brief.status != "published":
         raise Conflict(f"Only the published version can be revised; this one is {brief.status}.")
     versions = await repository.versions(session, [brief.lineage_id])
-    open_versions = [v for v in versions if v.status in ("draft", "in_review")]
+    open_versions = [v for v in versions if v.status in OPEN_STATUSES]
     if open_versions:
         raise Conflict(f"Version {open_versions[0].version} is already open ({open_versions[0].status}).")
     draft = Brief(

@@ -800,6 +800,18 @@ async def my_campaign_steps(session: AsyncSession, principal: Principal) -> list
     acked, checks = await repository.status_by_person(
         session, principal.person_id, {lineage: v.basis_version for lineage, v in current.items()}
     )
+    # A step names a message version; it shows the version of that message published now (none
+    # while it is withdrawn or expired).
+    live_messages = await messages_service.current_version_ids(
+        session,
+        principal,
+        {
+            uuid.UUID(str(s["message_id"]))
+            for m in memberships
+            for s in m.Campaign.steps
+            if s.get("message_id")
+        },
+    )
     now = utcnow()
     steps = []
     for campaign, product_key, anchor_date in memberships:
@@ -826,7 +838,9 @@ async def my_campaign_steps(session: AsyncSession, principal: Principal) -> list
                     step_index=index,
                     channel=step["channel"],
                     title=step["title"],
-                    message_id=step.get("message_id"),
+                    message_id=live_messages.get(uuid.UUID(str(step["message_id"])))
+                    if step.get("message_id")
+                    else None,
                     exercise=step.get("exercise"),
                     acknowledged=campaign.lineage_id in acked,
                     check_status=status,

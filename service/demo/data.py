@@ -105,6 +105,9 @@ KURADESK_EVIDENCE = [
     ("quote", "「請求書を探して打ち込む時間がほぼゼロになった」", "導入企業アンケート 2026年5月", -20),
 ]
 
+# Why the brief was approved although the customer quote's verification had lapsed.
+STALE_QUOTE_OVERRIDE = "アンケートは再実施中。数値の根拠は有効なため、発表は予定どおり進める。"
+
 KURADESK_MESSAGES: list[dict[str, Any]] = [
     {
         "kind": "value_translation",

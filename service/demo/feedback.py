@@ -312,7 +312,8 @@ async def _announcement(
             "『月末に固まる』と言っていたお客様に、直ったことを伝えてください。",
         ),
     )
-    # Four eyes: a colleague publishes what the editor wrote.
+    # Four eyes: the editor submits, a colleague approves what the editor wrote.
+    await messages_service.submit_message(session, editor, draft.id)
     return (await messages_service.publish_message(session, publisher, draft.id)).id
 
 

@@ -28,6 +28,7 @@ from service.people.schemas import DepartmentCreate, PersonCreate, PersonRead
 from service.pitch import cache as pitch_cache
 from service.products import service as products_service
 from service.products.schemas import ProductCreate
+from service.review import Approval, ExpiredEvidenceOverride
 
 
 @transactional
@@ -108,14 +109,21 @@ async def _launch_story(session: AsyncSession, people: dict[str, PersonRead]) ->
         session, editor, BriefCreate(**data.KURADESK_BRIEF, evidence=evidence)
     )
     await briefs_service.submit_brief(session, editor, brief.id)
-    await briefs_service.approve_brief(session, sales_manager, brief.id)  # four eyes: sales takes the baton
+    # Four eyes: sales takes the baton, publishing over the stale quote with its reason on record.
+    await briefs_service.approve_brief(
+        session,
+        sales_manager,
+        brief.id,
+        Approval(override_expired_evidence=ExpiredEvidenceOverride(reason=data.STALE_QUOTE_OVERRIDE)),
+    )
     for message in data.KURADESK_MESSAGES:
         created = await messages_service.create_message(
             session,
             editor,
             MessageCreate(brief_id=brief.id, locale="ja", evidence_ids=[evidence[0]["id"]], **message),
         )
-        # Four eyes: the product editor publishes what marketing wrote.
+        # Four eyes: marketing submits, the product editor approves what marketing wrote.
+        await messages_service.submit_message(session, editor, created.id)
         await messages_service.publish_message(session, product_editor, created.id, if_match=None)
     company = await briefs_service.create_brief(session, editor, BriefCreate(**data.COMPANY_BRIEF))
     await briefs_service.submit_brief(session, editor, company.id)

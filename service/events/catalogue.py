@@ -91,7 +91,8 @@ CATALOGUE: dict[EventType, EventSpec] = {
     ),
     EventType.BRIEF_PUBLISHED: EventSpec(
         1,
-        "A brief version was approved and is now the product's published brief in its locale.",
+        "A brief version is now the product's published brief in its locale: when it was approved, "
+        "or, approved with `publish_at`, when that time came (`published_by` is the approver).",
         "briefs:read",
         {
             "brief_id": _BRIEF,
@@ -137,7 +138,8 @@ CATALOGUE: dict[EventType, EventSpec] = {
     EventType.PITCH_CHANGED: EventSpec(
         1,
         "What the current pitch of a product in one locale shows changed (published, re-assembled "
-        "after a message or evidence change, or withdrawn); one per product and locale, in order. "
+        "after a message is published, withdrawn or expires or evidence changes, or withdrawn); one "
+        "per product and locale, in order. "
         "`etag` is what a plain JSON read (no audience, segment or competitor) answered with then.",
         "pitch:read",
         {
@@ -152,7 +154,8 @@ CATALOGUE: dict[EventType, EventSpec] = {
     ),
     EventType.MESSAGE_PUBLISHED: EventSpec(
         1,
-        "A message (key message, talking point, FAQ, value translation) was published.",
+        "A message version (key message, talking point, FAQ, value translation) was published: when "
+        "it was approved, or, approved with `publish_at`, when that time came.",
         "briefs:read",
         {
             "message_id": _MESSAGE,

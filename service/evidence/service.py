@@ -9,10 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from service.auth.principal import Principal
-from service.briefs.models import BriefEvidence
 from service.db import transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.evidence import policies, repository
@@ -20,7 +18,6 @@ from service.evidence.freshness import freshness as freshness  # re-exported: br
 from service.evidence.freshness import is_expired, today
 from service.evidence.models import Evidence
 from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceRef, EvidenceVerify
-from service.messages.models import MessageEvidence
 from service.pagination import Page, PageParams
 from service.pitch import projection as pitch_projection
 from service.reads import as_dict
@@ -180,9 +177,9 @@ async def verify_evidence(
 async def replace_evidence(
     session: AsyncSession, principal: Principal, evidence_id: uuid.UUID, data: EvidenceCreate
 ) -> EvidenceRead:
-    """Replaces a claim with a new one; every brief and message citing the old one cites the new.
-
-    Drafts and briefs in review citing it were edited by the replacer (four eyes)."""
+    """Replaces a claim with a new one. Versions not yet published that cite it cite the new one,
+    edited by the replacer (four eyes); a published brief or message stays as published and a
+    new minor version citing the new claim opens for review."""
     from service.briefs import citations as brief_citations
     from service.messages import citations as message_citations
 
@@ -205,17 +202,7 @@ async def replace_evidence(
     old.replaced_by_id = new.id
     old.updated_at = utcnow()
     old.revision += 1
-    citing = {}
-    for table, owner, cited in (
-        (BriefEvidence, col(BriefEvidence.brief_id), col(BriefEvidence.evidence_id)),
-        (MessageEvidence, col(MessageEvidence.message_id), col(MessageEvidence.evidence_id)),
-    ):
-        citing[table] = list((await session.execute(sa.select(owner).where(cited == old.id))).scalars())
-        # Where something already cites both, drop the old citation instead of duplicating.
-        both = sa.select(owner).where(cited == new.id)
-        await session.execute(sa.delete(table).where(cited == old.id, owner.in_(both)))
-        await session.execute(sa.update(table).where(cited == old.id).values(evidence_id=new.id))
-    await brief_citations.record_citation_edit(session, principal, citing[BriefEvidence])
-    await message_citations.record_citation_edit(session, principal, citing[MessageEvidence])
-    await pitch_projection.refresh_for_evidence(session, evidence_ids=[new.id])
+    # What is published keeps citing the old claim until a new version is approved.
+    await brief_citations.follow_replacement(session, principal, old.id, new.id)
+    await message_citations.follow_replacement(session, principal, old.id, new.id)
     return to_read(new)

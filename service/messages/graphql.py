@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import strawberry
 from strawberry import ID
 
 from service import graphql_kit as gql
-from service.briefs.graphql import BriefType
+from service.briefs.graphql import ApprovalInput, BriefType
 from service.evidence.graphql import EvidenceType
 from service.fields import InputModel, Locale, Slug
 from service.messages import schemas
 from service.messages import service as messages_service
 
+MessageChange = gql.graphql_enum(schemas.Change, "MessageChange")
 MetricType = gql.view_type(schemas.MetricRead, "Metric", "The measurable outcome behind a value statement.")
 LintFindingType = gql.view_type(
     schemas.LintFinding,
@@ -32,6 +35,12 @@ class MessageType:
     evidence: list[EvidenceType] = gql.loaded(
         "evidence_ids", "The evidence items this message cites, in order.", many=True
     )
+    versions: list[MessageType] = gql.loaded(
+        "lineage_id",
+        "Every version of this message that the caller may see, oldest first.",
+        fetch=messages_service.versions_by_lineage,
+        missing=list,
+    )
 
 
 MetricInput = gql.input_type(schemas.Metric, "MetricInput", undescribed="basis")
@@ -41,21 +50,23 @@ MetricInput = gql.input_type(schemas.Metric, "MetricInput", undescribed="basis")
     schemas.MessageCreate,
     name="MessageInput",
     fields="kind title brief_id product_key audiences channel locale body evidence_ids feature_term "
-    "value_statement metric",
+    "value_statement metric expires_at",
 )
 class MessageInput:
     """A message. With `briefId` it speaks for the brief's product; without a brief or `productKey`
     it is company-wide. Value translations need `featureTerm`, `valueStatement` and `metric`."""
 
     locale: str | None = strawberry.field(default=None, description="Default: the brief's locale, else `en`.")
+    expires_at: dt.datetime | None = strawberry.field(
+        default=None, description="After this time (with an offset) the published message leaves every pitch."
+    )
 
 
-MessagePatch = gql.input_type(
-    schemas.MessageUpdate,
-    "MessagePatch",
-    "Fields to change; omitted fields stay as they are, null clears the optional ones.",
-    patch=True,
-)
+@gql.input_of(schemas.MessageUpdate, name="MessagePatch", patch=True)
+class MessagePatch:
+    """Fields to change on a draft; omitted fields stay as they are, null clears the optional ones."""
+
+    expires_at: dt.datetime | None = strawberry.UNSET
 
 
 @strawberry.type
@@ -97,10 +108,43 @@ class MessageMutation:
         input=MessagePatch,
         if_match=str | None,
     )
+    submit_message = gql.mutation(
+        messages_service.submit_message, "Send a draft message to review (editors, admins).", id=ID
+    )
+    approve_message = gql.mutation(
+        messages_service.publish_message,
+        "Approve a message in review (neither by its author nor its last editor: FORBIDDEN): published "
+        "now, superseding the lineage's published version, or scheduled until `input.publishAt`. Citing "
+        "expired evidence needs `input.overrideExpiredEvidence` (else CONFLICT).",
+        id=ID,
+        input=(ApprovalInput | None, None, "data"),
+        if_match=str | None,
+    )
     publish_message = gql.mutation(
         messages_service.publish_message,
-        "Publish a draft message; CONFLICT when it is already published. `ifMatch` (optional) publishes "
-        "only that version.",
+        "The same approving step as `approveMessage`; CONFLICT for a draft (submit it first) or one "
+        "already published. `ifMatch` (optional) approves only that version.",
         id=ID,
+        input=(ApprovalInput | None, None, "data"),
         if_match=str | None,
+    )
+    request_message_changes = gql.mutation(
+        messages_service.request_changes,
+        "Send a message in review back to draft, with a comment.",
+        id=ID,
+        comment=str,
+        schema=schemas.RequestChanges,
+    )
+    withdraw_message = gql.mutation(
+        messages_service.withdraw_message,
+        "Take a published (or scheduled) message out of every pitch at once.",
+        id=ID,
+    )
+    revise_message = gql.mutation(
+        messages_service.revise_message,
+        "Open the next draft version (a new id, the same `lineageId`) of a published, withdrawn or "
+        "expired message.",
+        id=ID,
+        change=(MessageChange, MessageChange.SUBSTANTIVE),
+        schema=schemas.Revise,
     )

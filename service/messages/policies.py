@@ -34,6 +34,11 @@ def can_write(principal: Principal) -> bool:
     return principal.has_role("editor", "admin") or principal.is_operator
 
 
+def can_review(principal: Principal) -> bool:
+    """Who approves messages or sends them back: as for briefs, managers too (four eyes aside)."""
+    return principal.has_role("editor", "manager", "admin") or principal.is_operator
+
+
 def wrote_this_version(principal: Principal, message: Message) -> bool:
     """Four eyes: neither the author nor the last editor of a message may publish it."""
     return principal.person_id is not None and principal.person_id in (

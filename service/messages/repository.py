@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
-from service.db import utcnow
 from service.messages.models import Message, MessageEvidence
 from service.pagination import PageParams, RowPage, fetch_row_page
+from service.products.models import Product
 from service.reads import rows_of
 
 
@@ -122,24 +124,6 @@ async def replace_citations(
     await add_citations(session, message_id, evidence_ids)
 
 
-async def record_edit(
-    session: AsyncSession,
-    message_ids: Iterable[uuid.UUID],
-    *,
-    editor_id: uuid.UUID | None,
-    statuses: Sequence[str],
-) -> None:
-    """A new revision and last editor for those of these messages in one of `statuses`."""
-    ids = set(message_ids)
-    if not ids:
-        return
-    await session.execute(
-        sa.update(Message)
-        .where(col(Message.id).in_(ids), col(Message.status).in_(statuses))
-        .values(last_editor_id=editor_id, revision=Message.revision + 1, updated_at=utcnow())
-    )
-
-
 async def add(session: AsyncSession, *rows: object) -> None:
     session.add_all(rows)
     await session.flush()
@@ -166,3 +150,84 @@ async def titles(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row
         col(Message.id).in_(wanted)
     )
     return list((await session.execute(stmt)).all())
+
+
+async def published_in_lineage(session: AsyncSession, lineage_id: uuid.UUID) -> Message | None:
+    """The lineage's published version, locked (one publish at a time per lineage)."""
+    stmt = (
+        select(Message)
+        .where(col(Message.lineage_id) == lineage_id, col(Message.status) == "published")
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def versions(session: AsyncSession, lineage_id: uuid.UUID) -> list[Message]:
+    """Every version of a message, oldest first."""
+    stmt = select(Message).where(col(Message.lineage_id) == lineage_id).order_by(col(Message.version))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def version_rows(session: AsyncSession, lineage_ids: Iterable[uuid.UUID]) -> list[sa.Row[Any]]:
+    """Every version of these messages as named rows, by lineage, oldest first (reads; one query)."""
+    wanted = set(lineage_ids)
+    if not wanted:
+        return []
+    stmt = (
+        rows_of(Message)
+        .where(col(Message.lineage_id).in_(wanted))
+        .order_by(col(Message.lineage_id), col(Message.version))
+    )
+    return list((await session.execute(stmt)).all())
+
+
+async def product_key(session: AsyncSession, product_id: uuid.UUID) -> str | None:
+    key: str | None = (
+        await session.execute(sa.select(col(Product.key)).where(col(Product.id) == product_id))
+    ).scalar_one_or_none()
+    return key
+
+
+async def due(session: AsyncSession, *, status: str, at: str, now: datetime, limit: int) -> list[Message]:
+    """Messages in `status` whose time `at` (publish_at, expires_at) has come, oldest first,
+    locked; rows another worker holds are skipped (it is handling them)."""
+    moment = getattr(Message, at)
+    stmt = (
+        select(Message)
+        .where(col(Message.status) == status, col(moment).is_not(None), col(moment) <= now)
+        .order_by(col(moment), col(Message.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def published_version_ids(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """For each of these message ids, its lineage's published version's id (one query)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    given = aliased(Message)
+    stmt = (
+        sa.select(col(given.id), col(Message.id))
+        .join(Message, col(Message.lineage_id) == col(given.lineage_id))
+        .where(col(given.id).in_(wanted), col(Message.status) == "published")
+    )
+    return {asked: current for asked, current in (await session.execute(stmt)).all()}
+
+
+async def citing(session: AsyncSession, evidence_id: uuid.UUID) -> list[Message]:
+    """Every message version citing this evidence item, locked."""
+    stmt = (
+        select(Message)
+        .join(MessageEvidence, col(MessageEvidence.message_id) == col(Message.id))
+        .where(col(MessageEvidence.evidence_id) == evidence_id)
+        .order_by(col(Message.lineage_id), col(Message.version))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.execute(stmt)).scalars())

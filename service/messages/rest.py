@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 
 from service.api.idempotency import IdempotencyKey, idempotent
 from service.api.rest import NOT_MODIFIED, PageDep, ReadSessionDep, json, page_response, resource_response
@@ -22,8 +22,11 @@ from service.messages.schemas import (
     MessageRead,
     MessageStatus,
     MessageUpdate,
+    RequestChanges,
+    Revise,
 )
 from service.pagination import Page
+from service.review import Approval
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 
@@ -103,6 +106,15 @@ async def get_message(
     return resource_response(request, message, message.etag)
 
 
+@router.get("/messages/{message_id}/versions", response_model=Page[MessageRead])
+async def list_message_versions(
+    request: Request, message_id: uuid.UUID, session: ReadSessionDep, principal: PrincipalDep
+) -> Response:
+    """Every version of this message the caller may see, oldest first."""
+    versions = await messages_service.list_versions(session, principal, message_id)
+    return json(Page(items=versions, next_cursor=None))
+
+
 @router.patch("/messages/{message_id}", response_model=MessageRead)
 async def update_message(
     request: Request,
@@ -112,9 +124,41 @@ async def update_message(
     principal: PrincipalDep,
     if_match: IfMatch = None,
 ) -> Response:
-    """Change a message (editor, admin); `If-Match` required. A published message stays published
-    and the pitches showing it are re-assembled."""
+    """Change a draft message (editor, admin); `If-Match` required. Any other version is
+    immutable (409): revise a published one."""
     message = await messages_service.update_message(session, principal, message_id, body, if_match=if_match)
+    return resource_response(request, message, message.etag)
+
+
+@router.post("/messages/{message_id}/submit", response_model=MessageRead)
+async def submit_message(
+    request: Request, message_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    """Send a draft to review (editor, admin)."""
+    message = await messages_service.submit_message(session, principal, message_id)
+    return resource_response(request, message, message.etag)
+
+
+ApprovalBody = Annotated[Approval | None, Body()]
+IfMatchApprove = Annotated[
+    str | None, Header(description="Optional: approve only this version (stale → 412).")
+]
+
+
+@router.post("/messages/{message_id}/approve", response_model=MessageRead)
+async def approve_message(
+    request: Request,
+    message_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    body: ApprovalBody = None,
+    if_match: IfMatchApprove = None,
+) -> Response:
+    """Approve a message in review (manager, editor, admin; neither its author nor its last
+    editor → else 403): published now, superseding the lineage's published version, or `scheduled` until
+    `publish_at`. Citing expired evidence needs `override_expired_evidence` (else 409 listing
+    `expired_evidence_ids`)."""
+    message = await messages_service.publish_message(session, principal, message_id, body, if_match=if_match)
     return resource_response(request, message, message.etag)
 
 
@@ -124,8 +168,48 @@ async def publish_message(
     message_id: uuid.UUID,
     session: SessionDep,
     principal: PrincipalDep,
-    if_match: Annotated[str | None, Header(description="Optional: publish only this version.")] = None,
+    body: ApprovalBody = None,
+    if_match: IfMatchApprove = None,
 ) -> Response:
-    """Publish a draft message (editor, admin); 409 when it is already published."""
-    message = await messages_service.publish_message(session, principal, message_id, if_match=if_match)
+    """The same approving step as `/approve`: a message in review, four eyes; 409 for a draft
+    (submit it first) or one already published."""
+    message = await messages_service.publish_message(session, principal, message_id, body, if_match=if_match)
     return resource_response(request, message, message.etag)
+
+
+@router.post("/messages/{message_id}/request-changes", response_model=MessageRead)
+async def request_message_changes(
+    request: Request,
+    message_id: uuid.UUID,
+    body: RequestChanges,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Send a message in review back to draft, with a comment (manager, editor, admin)."""
+    message = await messages_service.request_changes(session, principal, message_id, body)
+    return resource_response(request, message, message.etag)
+
+
+@router.post("/messages/{message_id}/withdraw", response_model=MessageRead)
+async def withdraw_message(
+    request: Request, message_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    """Take a published (or scheduled) message out of every pitch at once (editor, admin)."""
+    message = await messages_service.withdraw_message(session, principal, message_id)
+    return resource_response(request, message, message.etag)
+
+
+@router.post("/messages/{message_id}/revise", status_code=201, response_model=MessageRead)
+async def revise_message(
+    request: Request,
+    message_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    body: Annotated[Revise | None, Body()] = None,
+) -> Response:
+    """Open the next draft version (a new id, the same `lineage_id`) of a published, withdrawn or
+    expired message; the published one stays until the new version is approved."""
+    message = await messages_service.revise_message(session, principal, message_id, body or Revise())
+    return resource_response(
+        request, message, message.etag, status_code=201, location=f"/api/v1/messages/{message.id}"
+    )

@@ -7,11 +7,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, PrivateAttr, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, PrivateAttr, StringConstraints, field_validator
 
 from service.errors import field_error
 from service.evidence.schemas import Freshness
 from service.fields import InputModel, Locale, ReadModel, Slug
+from service.review import ExpiredEvidenceOverrideRead
 
 
 class MessageKind(StrEnum):
@@ -33,7 +34,19 @@ class Channel(StrEnum):
 
 class MessageStatus(StrEnum):
     DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    SCHEDULED = "scheduled"  # approved, going live at `publish_at`
     PUBLISHED = "published"
+    SUPERSEDED = "superseded"  # a later version of the same lineage was published
+    WITHDRAWN = "withdrawn"  # taken out of every pitch by an editor
+    EXPIRED = "expired"  # past its `expires_at`
+
+
+class Change(StrEnum):
+    """How much a new version changes."""
+
+    SUBSTANTIVE = "substantive"
+    MINOR = "minor"
 
 
 EVERYONE = "all"
@@ -91,6 +104,9 @@ class MessageCreate(InputModel):
     feature_term: FeatureTerm | None = None
     value_statement: Statement | None = None
     metric: Metric | None = None
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="After this time the published message leaves every pitch (`expired`)."
+    )
 
     @field_validator("audiences", "evidence_ids")
     @classmethod
@@ -100,7 +116,8 @@ class MessageCreate(InputModel):
 
 class MessageUpdate(InputModel):
     """Fields to change; absent fields stay as they are. `null` clears `brief_id`, `product_key`,
-    `feature_term`, `value_statement` and `metric` (not on a value translation)."""
+    `feature_term`, `value_statement`, `metric` (not on a value translation) and `expires_at`.
+    Only drafts change: a published version is revised (`/revise`)."""
 
     brief_id: uuid.UUID | None = None
     product_key: Slug | None = None
@@ -114,6 +131,7 @@ class MessageUpdate(InputModel):
     feature_term: FeatureTerm | None = None
     value_statement: Statement | None = None
     metric: Metric | None = None
+    expires_at: AwareDatetime | None = None
 
     @field_validator("audiences", "evidence_ids")
     @classmethod
@@ -158,10 +176,21 @@ class LintWarning(LintFinding):
     field: str
 
 
+class RequestChanges(InputModel):
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+
+class Revise(InputModel):
+    change: Change = Change.SUBSTANTIVE
+
+
 class MessageRead(ReadModel):
-    """A message. Its `ETag` travels in the response header; send it back as `If-Match`."""
+    """A message version. Its `ETag` travels in the response header; send it back as `If-Match`."""
 
     id: uuid.UUID
+    lineage_id: uuid.UUID = Field(description="The id shared by every version of this message.")
+    version: int
+    change: Change | None
     brief_id: uuid.UUID | None
     product_key: str | None = Field(description="Null for a company-wide message.")
     kind: MessageKind
@@ -177,6 +206,15 @@ class MessageRead(ReadModel):
     freshness: Freshness
     status: MessageStatus
     published_at: datetime | None
+    publish_at: datetime | None = Field(description="When a scheduled version goes live.")
+    expires_at: datetime | None
+    withdrawn_at: datetime | None
+    submitted_at: datetime | None
+    review_comment: str | None
+    published_by_id: uuid.UUID | None = Field(description="Who approved this version.")
+    expired_evidence_override: ExpiredEvidenceOverrideRead | None = Field(
+        description="Approved although cited evidence had expired: by whom, why, which items."
+    )
     author_id: uuid.UUID | None
     last_editor_id: uuid.UUID | None
     created_at: datetime

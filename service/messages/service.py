@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import review
 from service.auth.principal import Principal
 from service.briefs import service as briefs_service
 from service.briefs.schemas import BriefRead
 from service.concurrency import check_if_match, etag
-from service.db import transactional, utcnow
+from service.db import conflict_on_duplicate, transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.events.catalogue import EventType
+from service.events.clock import Due
 from service.events.service import emit
 from service.evidence import service as evidence_service
 from service.messages import lint, policies, repository
-from service.messages.models import Message
+from service.messages.models import CONTENT_FIELDS, OPEN_STATUSES, Message
 from service.messages.schemas import (
     EVERYONE,
     NOT_NULL_ON_UPDATE,
@@ -29,6 +32,8 @@ from service.messages.schemas import (
     MessageCreate,
     MessageRead,
     MessageUpdate,
+    RequestChanges,
+    Revise,
     missing_value_translation_fields,
 )
 from service.pagination import Page, PageParams
@@ -36,6 +41,7 @@ from service.people import service as people_service
 from service.pitch import service as pitch_service
 from service.products import service as products_service
 from service.reads import as_dict
+from service.review import Approval
 
 # The row-version column every table inherits (service/db.py TableBase); the ETag derives from it.
 ROW_VERSION = "revision"
@@ -52,10 +58,15 @@ def _etag(message: Message | sa.Row[Any]) -> str:
     return etag(_row_version(message))
 
 
-def _touch(message: Message, principal: Principal) -> None:
-    """Record a change: a new row version (so a new ETag), the time and who made it."""
+def _bump(message: Message) -> None:
+    """Record a change of state: a new row version (so a new ETag) and the time."""
     setattr(message, ROW_VERSION, _row_version(message) + 1)
     message.updated_at = utcnow()
+
+
+def _touch(message: Message, principal: Principal) -> None:
+    """Record an edit of the content: a new row version, the time and who made it (four eyes)."""
+    _bump(message)
     message.last_editor_id = principal.person_id
 
 
@@ -145,6 +156,32 @@ async def messages_by_lineage(
     rows = [m for m in rows if policies.can_see(principal, m)]
     for row, read in zip(rows, await _to_read(session, principal, rows), strict=True):
         result[row.brief_lineage_id].append(read)
+    return result
+
+
+async def list_versions(
+    session: AsyncSession, principal: Principal, message_id: uuid.UUID
+) -> list[MessageRead]:
+    """Lists every version of a message that this caller may see, oldest first."""
+    message = await get_message(session, principal, message_id)
+    rows = [
+        m
+        for m in await repository.version_rows(session, [message.lineage_id])
+        if policies.can_see(principal, m)
+    ]
+    return await _to_read(session, principal, rows)
+
+
+async def versions_by_lineage(
+    session: AsyncSession, principal: Principal, lineage_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[MessageRead]]:
+    """Every visible version of many messages at once (for DataLoaders)."""
+    result: dict[uuid.UUID, list[MessageRead]] = {i: [] for i in lineage_ids}
+    if not policies.can_read(principal):
+        return result
+    rows = [m for m in await repository.version_rows(session, lineage_ids) if policies.can_see(principal, m)]
+    for read in await _to_read(session, principal, rows):
+        result[read.lineage_id].append(read)
     return result
 
 
@@ -287,9 +324,16 @@ async def _refresh_pitches(session: AsyncSession, product_ids: set[uuid.UUID | N
 # --- writes ----------------------------------------------------------------------------------
 
 
+def _check_expiry(problems: _Problems, expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= utcnow():
+        problems.add(
+            "expires_at must be in the future.", [field_error("expires_at", "must be in the future")]
+        )
+
+
 @transactional
 async def create_message(session: AsyncSession, principal: Principal, data: MessageCreate) -> MessageRead:
-    """Creates a draft message."""
+    """Creates a draft message, version 1 of its lineage."""
     if not policies.can_write(principal):
         raise Forbidden("Only editors and admins write messages.")
     problems = _Problems()
@@ -304,10 +348,14 @@ async def create_message(session: AsyncSession, principal: Principal, data: Mess
     _check_value_translation(problems, data.kind, data.model_dump())
     await _check_audiences(session, principal, problems, data.audiences)
     await _check_evidence(session, principal, problems, data.evidence_ids)
+    _check_expiry(problems, data.expires_at)
     problems.raise_if_any()
 
+    message_id = uuid.uuid4()
     message = Message(
         **data.model_dump(exclude={"product_key", "evidence_ids", "locale"}),
+        id=message_id,
+        lineage_id=message_id,
         locale=data.locale or (brief.locale if brief is not None else DEFAULT_LOCALE),
         product_id=product_id,
         brief_lineage_id=brief.lineage_id if brief is not None else None,
@@ -334,6 +382,19 @@ async def _writable_message(session: AsyncSession, principal: Principal, message
     raise Forbidden("Only editors and admins change messages.")
 
 
+async def _reviewable_message(session: AsyncSession, principal: Principal, message_id: uuid.UUID) -> Message:
+    """The message to review, locked; 404 for what the caller cannot see, 403 for what it may only read."""
+    if policies.can_review(principal):
+        message = await repository.get_for_update(session, message_id)
+        if message is None:
+            raise NotFound("No such message.")
+        return message
+    message = await repository.get(session, message_id) if policies.can_read(principal) else None
+    if message is None or not policies.can_see(principal, message):
+        raise NotFound("No such message.")
+    raise Forbidden("Only managers, editors and admins review messages.")
+
+
 @transactional
 async def update_message(
     session: AsyncSession,
@@ -343,9 +404,15 @@ async def update_message(
     *,
     if_match: str | None,
 ) -> MessageRead:
-    """Changes a message (If-Match required); a published one re-assembles the pitches showing it."""
+    """Changes a draft (If-Match required); any other version is immutable (409)."""
     message = await _writable_message(session, principal, message_id)
     check_if_match(if_match, _etag(message), required=True)
+    if message.status != "draft":
+        hint = {
+            "in_review": "request changes first",
+            "scheduled": "withdraw it, then revise it",
+        }.get(message.status, "revise it to open a new version")
+        raise Conflict(f"A {message.status} message cannot be edited: {hint}.")
     changes = data.model_dump(exclude_unset=True)
     problems = _Problems()
     cleared = [name for name in NOT_NULL_ON_UPDATE if name in changes and changes[name] is None]
@@ -373,9 +440,10 @@ async def update_message(
         await _check_audiences(session, principal, problems, changes["audiences"])
     if changes.get("evidence_ids"):
         await _check_evidence(session, principal, problems, changes["evidence_ids"])
+    if "expires_at" in changes:
+        _check_expiry(problems, data.expires_at)
     problems.raise_if_any()
 
-    products_before = message.product_id
     changed = False
     if placement_changes:
         lineage = brief.lineage_id if brief is not None else None
@@ -392,6 +460,8 @@ async def update_message(
     for name, value in changes.items():
         if name in ("brief_id", "product_key", "evidence_ids"):
             continue
+        if name == "expires_at":
+            value = data.expires_at
         if getattr(message, name) != value:
             setattr(message, name, value)
             changed = True
@@ -403,27 +473,54 @@ async def update_message(
     if not changed:  # nothing to write: same version, same ETag
         return await _read_one(session, principal, message)
     _touch(message, principal)
-    if message.status == "published":
-        await _refresh_pitches(session, {products_before, message.product_id})
     await repository.flush(session)  # the answer reads the citations back
     return await _read_one(session, principal, message)
 
 
 @transactional
-async def publish_message(
-    session: AsyncSession, principal: Principal, message_id: uuid.UUID, *, if_match: str | None = None
-) -> MessageRead:
-    """Publishes a draft message and re-assembles the pitches that show it."""
+async def submit_message(session: AsyncSession, principal: Principal, message_id: uuid.UUID) -> MessageRead:
+    """Sends a draft to review (draft → in_review)."""
     message = await _writable_message(session, principal, message_id)
-    check_if_match(if_match, _etag(message), required=False)
-    if message.status == "published":
-        raise Conflict("This message is already published.")
-    if policies.wrote_this_version(principal, message):
-        raise Forbidden("Four eyes: neither the author nor the last editor of a message may publish it.")
+    if message.status != "draft":
+        raise Conflict(f"Only a draft can be submitted; this message is {message.status}.")
+    message.status = "in_review"
+    message.submitted_at = utcnow()
+    message.review_comment = None
+    _bump(message)
+    return await _read_one(session, principal, message)
+
+
+@transactional
+async def request_changes(
+    session: AsyncSession, principal: Principal, message_id: uuid.UUID, data: RequestChanges
+) -> MessageRead:
+    """Sends a message in review back to draft with the reviewer's comment."""
+    message = await _reviewable_message(session, principal, message_id)
+    if message.status != "in_review":
+        raise Conflict(f"Only a message in review can be sent back; this one is {message.status}.")
+    message.status = "draft"
+    message.review_comment = data.comment
+    _bump(message)
+    return await _read_one(session, principal, message)
+
+
+async def _go_live(session: AsyncSession, message: Message, now: datetime) -> None:
+    """Publishes an approved version now: supersedes the lineage's published one, emits
+    message.published and re-assembles the pitches of both (no commit)."""
+    previous = await repository.published_in_lineage(session, message.lineage_id)
+    products = {message.product_id}
+    if previous is not None and previous.id != message.id:
+        previous.status = "superseded"
+        _bump(previous)
+        products.add(previous.product_id)
+        await repository.flush(session)  # before publishing: one published version per lineage
     message.status = "published"
-    message.published_at = utcnow()
-    _touch(message, principal)
-    read = await _read_one(session, principal, message)
+    message.published_at = now
+    message.publish_at = None
+    _bump(message)
+    with conflict_on_duplicate("Another version was published at the same time; reload and retry."):
+        await repository.flush(session)
+    product_key = await _product_key(session, message.product_id)
     emit(
         session,
         EventType.MESSAGE_PUBLISHED,
@@ -431,16 +528,162 @@ async def publish_message(
             "message_id": message.id,
             "kind": message.kind,
             "title": message.title,
-            "product_key": read.product_key,
+            "product_key": product_key,
             "brief_id": message.brief_id,
             "locale": message.locale,
             "audiences": message.audiences,
             "published_at": message.published_at,
         },
-        product_key=read.product_key,
+        product_key=product_key,
     )
-    await _refresh_pitches(session, {message.product_id})
-    return read
+    await _refresh_pitches(session, products)
+
+
+async def _product_key(session: AsyncSession, product_id: uuid.UUID | None) -> str | None:
+    if product_id is None:
+        return None
+    return await repository.product_key(session, product_id)
+
+
+@transactional
+async def publish_message(
+    session: AsyncSession,
+    principal: Principal,
+    message_id: uuid.UUID,
+    data: Approval | None = None,
+    *,
+    if_match: str | None = None,
+) -> MessageRead:
+    """Approves a message in review (four eyes): published now, superseding the lineage's
+    published version, or `scheduled` until `publish_at`. Expired cited evidence needs an
+    override with a reason (recorded)."""
+    approval = data or Approval()
+    message = await _reviewable_message(session, principal, message_id)
+    check_if_match(if_match, _etag(message), required=False)
+    if message.status != "in_review":
+        hint = " Submit it first." if message.status == "draft" else ""
+        raise Conflict(f"Only a message in review can be approved; this one is {message.status}.{hint}")
+    if policies.wrote_this_version(principal, message):
+        raise Forbidden("Four eyes: neither the author nor the last editor of a message may publish it.")
+    now = utcnow()
+    publish_at = review.launch_time(approval, now)
+    if message.expires_at is not None and message.expires_at <= (publish_at or now):
+        raise Conflict("This message expires before it would go live: change expires_at first.")
+    cited = (await repository.evidence_ids(session, [message.id])).get(message.id, [])
+    evidence = await evidence_service.evidence_by_ids(session, principal, cited)
+    message.expired_evidence_override = review.expired_evidence_override(
+        approval,
+        review.expired_ids(evidence[e] for e in cited if e in evidence),
+        approver=principal.person_id,
+        now=now,
+    )
+    message.published_by_id = principal.person_id
+    if publish_at is not None:
+        message.status = "scheduled"
+        message.publish_at = publish_at
+        _bump(message)
+        await repository.flush(session)
+    else:
+        await _go_live(session, message, now)
+    return await _read_one(session, principal, message)
+
+
+@transactional
+async def withdraw_message(session: AsyncSession, principal: Principal, message_id: uuid.UUID) -> MessageRead:
+    """Takes a published (or scheduled) message out of every pitch at once."""
+    message = await _writable_message(session, principal, message_id)
+    if message.status not in ("published", "scheduled"):
+        raise Conflict(
+            f"Only a published or scheduled message can be withdrawn; this one is {message.status}."
+        )
+    was_published = message.status == "published"
+    message.status = "withdrawn"
+    message.withdrawn_at = utcnow()
+    message.publish_at = None
+    _bump(message)
+    if was_published:
+        await _refresh_pitches(session, {message.product_id})
+    await repository.flush(session)
+    return await _read_one(session, principal, message)
+
+
+@transactional
+async def revise_message(
+    session: AsyncSession, principal: Principal, message_id: uuid.UUID, data: Revise
+) -> MessageRead:
+    """Opens the next draft version (a new id, the same lineage) of a published, withdrawn or
+    expired message, copying its content and evidence; what is published stays until the new
+    version is approved."""
+    message = await _writable_message(session, principal, message_id)
+    if message.status not in ("published", "withdrawn", "expired"):
+        raise Conflict(
+            f"Only a published, withdrawn or expired version can be revised; this one is {message.status}."
+        )
+    newest = max(v.version for v in await repository.versions(session, message.lineage_id))
+    if message.status != "published" and message.version != newest:  # an older withdrawn one
+        raise Conflict(f"Version {newest} of this message is newer: revise that one.")
+    draft = await _next_version(session, message, principal, change=data.change)
+    return await _read_one(session, principal, draft)
+
+
+async def _next_version(
+    session: AsyncSession, message: Message, principal: Principal, *, change: str
+) -> Message:
+    versions = await repository.versions(session, message.lineage_id)
+    open_versions = [v for v in versions if v.status in OPEN_STATUSES]
+    if open_versions:
+        raise Conflict(f"Version {open_versions[0].version} is already open ({open_versions[0].status}).")
+    draft = Message(
+        lineage_id=message.lineage_id,
+        version=max(v.version for v in versions) + 1,
+        change=change,
+        status="draft",
+        **{name: getattr(message, name) for name in CONTENT_FIELDS},
+        author_id=principal.person_id,
+        last_editor_id=principal.person_id,
+    )
+    # The version number is the guard: a concurrent revise that took it fails here.
+    with conflict_on_duplicate("Another revision was opened at the same time."):
+        await repository.add(session, draft)
+    await repository.add_citations(
+        session, draft.id, (await repository.evidence_ids(session, [message.id])).get(message.id, [])
+    )
+    await repository.flush(session)
+    return draft
+
+
+# --- time passing (the clock's detectors; service/wiring.py registers them) -------------------
+
+
+async def go_live_due(session: AsyncSession, now: datetime, budget: int) -> list[Due]:
+    """Publishes the scheduled messages whose `publish_at` has come (at most `budget`), each in
+    this transaction with its events; the clock emits nothing more for them."""
+    for message in await repository.due(session, status="scheduled", at="publish_at", now=now, limit=budget):
+        await _go_live(session, message, now)
+    return []
+
+
+async def expire_due(session: AsyncSession, now: datetime, budget: int) -> list[Due]:
+    """Marks published messages past their `expires_at` expired and takes them out of the
+    pitches (at most `budget`)."""
+    products: set[uuid.UUID | None] = set()
+    for message in await repository.due(session, status="published", at="expires_at", now=now, limit=budget):
+        message.status = "expired"
+        _bump(message)
+        products.add(message.product_id)
+    if products:
+        await _refresh_pitches(session, products)
+    return []
+
+
+async def current_version_ids(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """For each message (any version), the id of its lineage's published version; those with
+    none published, or that the caller may not see, are left out. One query."""
+    if not policies.can_read(principal):
+        return {}
+    return await repository.published_version_ids(session, ids)
 
 
 # --- lint ------------------------------------------------------------------------------------
@@ -484,7 +727,10 @@ async def propose_faq(
     them from publishing it themselves."""
     if not policies.sees_drafts(principal):
         raise Forbidden("Only managers, editors and admins propose messages.")
+    message_id = uuid.uuid4()
     message = Message(
+        id=message_id,
+        lineage_id=message_id,  # version 1 of its own lineage, as create_message makes it
         kind="faq",
         audiences=[EVERYONE],
         title=title[:300],

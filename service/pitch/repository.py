@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from service.briefs.models import Brief, BriefEvidence
+from service.db import utcnow
 from service.evidence.models import Evidence
 from service.messages.models import Message, MessageEvidence
 from service.pitch.models import PitchDocument, PitchUsage
@@ -63,11 +64,13 @@ async def cited_evidence(session: AsyncSession, brief_id: uuid.UUID) -> list[Evi
 
 
 async def published_messages(session: AsyncSession, product_id: uuid.UUID, locale: str) -> list[Message]:
-    """Published messages for the product, and company-wide ones, in one locale."""
+    """Published messages for the product, and company-wide ones, in one locale; not those past
+    their expiry (the clock marks them expired soon after, and re-assembles then)."""
     stmt = (
         select(Message)
         .where(
             Message.status == "published",
+            sa.or_(col(Message.expires_at).is_(None), col(Message.expires_at) > utcnow()),
             Message.locale == locale,
             sa.or_(col(Message.product_id) == product_id, col(Message.product_id).is_(None)),
         )

@@ -304,6 +304,7 @@ async def test_employees_and_integrations_do_not_see_drafts(
         message = await messages_service.create_message(
             session, OPERATOR, MessageCreate(brief_id=draft.id, kind="key_message", title="下書きの話")
         )
+        await messages_service.submit_message(session, OPERATOR, message.id)
         await messages_service.publish_message(session, OPERATOR, message.id)
     _, body = await gql(
         client, f'{{ message(id: "{message.id}") {{ title brief {{ id }} }} }}', callers.headers("employee")
@@ -356,6 +357,8 @@ async def test_brief_messages_follow_the_message_policy(
         }
     ]
 
+    _, body = await gql(client, f'mutation {{ submitMessage(id: "{created["id"]}") {{ status }} }}', editor)
+    assert body["data"]["submitMessage"] == {"status": "IN_REVIEW"}
     _, body = await gql(
         client, f'mutation {{ publishMessage(id: "{created["id"]}") {{ status }} }}', callers.headers("admin")
     )
@@ -419,6 +422,7 @@ async def test_statements_per_page_of_briefs_do_not_grow_with_its_size(
                 ),
             )
             if i % 2 == 0:
+                await messages_service.submit_message(session, OPERATOR, message.id)
                 await messages_service.publish_message(session, OPERATOR, message.id)
     headers = bearer(token_for(app, await make_person(app, role="admin")))
     # Priced at its worst case (50 briefs x 200 messages x 50 evidence), this page is over the

@@ -48,7 +48,12 @@ async def test_evidence_is_good_on_its_verify_by_day_and_expired_the_day_after(a
 
     other = await make_product(app)
     await make_brief(
-        app, callers.people["editor"], other.key, status="published", evidence=[{"id": day_after}]
+        app,
+        callers.people["editor"],
+        other.key,
+        status="published",
+        evidence=[{"id": day_after}],
+        override_expired="再確認中",
     )
     stale = await client.get(f"/api/v1/pitch/{other.key}", headers=crm)
     assert stale.json()["freshness"] == {"status": "stale", "expired": [day_after]}
@@ -67,6 +72,7 @@ async def test_a_messages_expired_evidence_makes_the_pitch_stale(app, client, ca
         client,
         editor,
         callers.headers("admin"),
+        approval={"override_expired_evidence": {"reason": "顧客に再確認中"}},
         kind="key_message",
         product_key=product.key,
         locale="ja",

@@ -37,6 +37,7 @@ async def published_message_id(app) -> str:
                 kind="key_message", title="私たちはお客様の仕事を速くする", body="PCではなく時間を売る。"
             ),
         )
+        await messages_service.submit_message(session, OPERATOR, draft.id)
         published = await messages_service.publish_message(session, OPERATOR, draft.id)
     return str(published.id)
 
@@ -64,6 +65,13 @@ async def make_evidence(app, *, verify_by=None) -> str:
 async def create(client, callers, caller="editor", **body):
     response = await client.post("/api/v1/messages", json=body, headers=callers.headers(caller))
     assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def submit(client, callers, message_id, caller="editor"):
+    response = await client.post(f"/api/v1/messages/{message_id}/submit", headers=callers.headers(caller))
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "in_review"
     return response.json()
 
 
@@ -95,7 +103,8 @@ async def test_editor_creates_a_japanese_value_translation(app, client, callers)
     assert message["author_id"] == message["last_editor_id"] == str(callers.people["editor"].id)
     assert message["evidence_ids"] == []
     assert message["freshness"] == {"status": "fresh", "expired": []}
-    assert "version" not in message and "revision" not in message  # the ETag is a header only
+    assert "revision" not in message  # the ETag is a header only
+    assert message["version"] == 1 and message["lineage_id"] == message["id"]  # version 1 of its lineage
 
     # The feature word in the title has no number in its sentence: a warning, not a refusal.
     title = [w for w in message["warnings"] if w["field"] == "title"]
@@ -275,6 +284,7 @@ async def test_employees_see_a_draft_only_once_it_is_published(app, client, call
     assert (await client.get(url, headers=callers.headers("manager"))).status_code == 200
     assert (await client.get(url, headers=callers.headers("svc_people"))).status_code == 403
 
+    await submit(client, callers, draft["id"])
     published = await client.post(f"{url}/publish", headers=callers.headers("admin"))  # four eyes
     assert published.status_code == 200, published.text
     assert published.json()["status"] == "published"
@@ -296,6 +306,9 @@ async def test_employees_see_a_draft_only_once_it_is_published(app, client, call
 async def test_publishing_twice_is_a_conflict(client, callers):
     draft = await create(client, callers, **VALUE_TRANSLATION)
     url = f"/api/v1/messages/{draft['id']}/publish"
+    unsubmitted = await client.post(url, headers=callers.headers("admin"))
+    assert unsubmitted.status_code == 409, unsubmitted.text  # a draft is submitted first
+    await submit(client, callers, draft["id"])
     first = await client.post(url, headers=callers.headers("admin"))
     assert first.status_code == 200
     second = await client.post(url, headers=callers.headers("editor"))
@@ -406,21 +419,45 @@ async def test_publishing_and_editing_reassemble_the_pitch(app, client, callers)
         "value_translations"
     ] == []
 
+    await submit(client, callers, draft["id"])
     published = await client.post(f"/api/v1/messages/{draft['id']}/publish", headers=callers.headers("admin"))
     pitch = (await client.get(pitch_url, headers=callers.headers("employee"))).json()
     assert [m["value_statement"] for m in pitch["value_translations"]] == ["請求書の入力時間を週3時間削減"]
 
-    edited = await client.patch(
+    # What is published is not edited in place: PATCH is a 409 and nothing changes.
+    refused = await client.patch(
         f"/api/v1/messages/{draft['id']}",
         json={"value_statement": "請求書の入力時間を週4時間削減"},
         headers={**callers.headers("editor"), "If-Match": published.headers["etag"]},
     )
-    assert edited.status_code == 200 and edited.json()["status"] == "published"
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    # The next version: a new id, the same lineage; the published one stays in the pitch meanwhile.
+    revised = await client.post(f"/api/v1/messages/{draft['id']}/revise", headers=callers.headers("editor"))
+    assert revised.status_code == 201, revised.text
+    v2 = revised.json()
+    assert v2["id"] != draft["id"] and v2["lineage_id"] == draft["id"]
+    assert v2["version"] == 2 and v2["status"] == "draft" and v2["change"] == "substantive"
+    edited = await client.patch(
+        f"/api/v1/messages/{v2['id']}",
+        json={"value_statement": "請求書の入力時間を週4時間削減"},
+        headers={**callers.headers("editor"), "If-Match": revised.headers["etag"]},
+    )
+    assert edited.status_code == 200, edited.text
+    pitch = (await client.get(pitch_url, headers=callers.headers("employee"))).json()
+    assert [m["value_statement"] for m in pitch["value_translations"]] == ["請求書の入力時間を週3時間削減"]
+    await submit(client, callers, v2["id"])
+    approved = await client.post(f"/api/v1/messages/{v2['id']}/approve", headers=callers.headers("admin"))
+    assert approved.status_code == 200, approved.text
     pitch = (await client.get(pitch_url, headers=callers.headers("employee"))).json()
     assert [m["value_statement"] for m in pitch["value_translations"]] == ["請求書の入力時間を週4時間削減"]
+    assert [m["id"] for m in pitch["value_translations"]] == [v2["id"]]
+    first = await client.get(f"/api/v1/messages/{draft['id']}", headers=callers.headers("editor"))
+    assert first.json()["status"] == "superseded"
 
     # A company-wide message shows in every pitch of its locale.
     company = await create(client, callers, kind="key_message", locale="ja", title="全社: 時間を売る")
+    await submit(client, callers, company["id"])
     await client.post(f"/api/v1/messages/{company['id']}/publish", headers=callers.headers("admin"))
     pitch = (await client.get(pitch_url, headers=callers.headers("employee"))).json()
     assert [m["title"] for m in pitch["key_messages"]] == ["全社: 時間を売る"]
@@ -473,6 +510,7 @@ async def test_list_filters_by_kind_audience_status_and_locale(app, client, call
     for_all = await create(client, callers, kind="key_message", title="全員へ", audiences=["all"])
     for_support = await create(client, callers, kind="key_message", title="サポートへ", audiences=["support"])
     faq = await create(client, callers, kind="faq", title="FAQ", audiences=["sales", "support"], locale="en")
+    await submit(client, callers, faq["id"])
     await client.post(f"/api/v1/messages/{faq['id']}/publish", headers=callers.headers("admin"))
 
     async def ids(caller="editor", **params):

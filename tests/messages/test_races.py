@@ -1,7 +1,8 @@
 """Messages under concurrency (finding 2) and four eyes where the author is not the last editor.
 
-Publishing is the approving step of a message: exactly one of many concurrent publishes wins,
-edits racing on one ETag keep exactly one, and nobody who wrote the version publishes it.
+Publishing is the approving step of a message in review: exactly one of many concurrent
+publishes wins, a publish racing a request for changes keeps exactly one, edits racing on one
+ETag keep exactly one, and nobody who wrote the version publishes it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ async def _create(client, headers, **overrides) -> tuple[dict, str]:
     return response.json(), response.headers["etag"]
 
 
+async def _submit(client, headers, message_id) -> str:
+    response = await client.post(f"/api/v1/messages/{message_id}/submit", headers=headers)
+    assert response.status_code == 200, response.text
+    return response.headers["etag"]
+
+
 async def _row(app, message_id) -> Message:
     async with app.state.sessionmaker() as session:
         found = await session.execute(sa.select(Message).where(Message.id == uuid.UUID(str(message_id))))
@@ -41,6 +48,7 @@ async def _row(app, message_id) -> Message:
 
 async def test_concurrent_publishes_publish_once(app, client, callers):
     message, _ = await _create(client, callers.headers("editor"))
+    await _submit(client, callers.headers("editor"), message["id"])
     publishers = await _editors(app, 6)
     responses = await race(
         app, [("POST", f"/api/v1/messages/{message['id']}/publish", {"headers": h}) for h in publishers]
@@ -55,32 +63,31 @@ async def test_concurrent_publishes_publish_once(app, client, callers):
     assert etag == winner.headers["etag"]  # one change: the winner's version is the current one
 
 
-async def test_an_edit_racing_the_publish_with_one_etag_one_wins(app, client, callers):
-    """The publisher publishes the version they read (If-Match); an edit sent with the same
-    ETag either lands before (the publish is then 412) or is refused (412)."""
+async def test_a_request_for_changes_racing_the_publish_one_wins(app, client, callers):
+    """The publisher approves the version they read (If-Match); a request for changes at the
+    same time either lands before (the publish is then 412 or 409) or is refused (409)."""
+    (reviewer,) = await _editors(app, 1)
     for _ in range(5):
-        message, etag = await _create(client, callers.headers("editor"))
+        message, _ = await _create(client, callers.headers("editor"))
+        etag = await _submit(client, callers.headers("editor"), message["id"])
         url = f"/api/v1/messages/{message['id']}"
-        publish, edit = await race(
+        publish, send_back = await race(
             app,
             [
                 ("POST", f"{url}/publish", {"headers": {**callers.headers("admin"), "If-Match": etag}}),
                 (
-                    "PATCH",
-                    url,
-                    {
-                        "headers": {**callers.headers("editor"), "If-Match": etag},
-                        "json": {"body": "未レビュー"},
-                    },
+                    "POST",
+                    f"{url}/request-changes",
+                    {"headers": reviewer, "json": {"comment": "数字の出典を"}},
                 ),
             ],
         )
-        winner = assert_one_winner([publish, edit], lost=frozenset({412}))
+        winner = assert_one_winner([publish, send_back], lost=frozenset({409, 412}))
         row = await _row(app, message["id"])
         if winner is publish:
-            assert (row.status, row.body) == ("published", KEY_MESSAGE["body"])
+            assert row.status == "published"
         else:
-            assert (row.status, row.body) == ("draft", "未レビュー")
+            assert (row.status, row.review_comment) == ("draft", "数字の出典を")
 
 
 async def test_concurrent_edits_with_one_etag_keep_exactly_one(app, client, callers):
@@ -131,11 +138,12 @@ async def test_neither_author_nor_last_editor_may_publish_a_third_person_may(app
     edited = await client.patch(url, json={"body": "同僚が直した"}, headers={**colleague, "If-Match": etag})
     assert edited.status_code == 200
     assert edited.json()["last_editor_id"] != edited.json()["author_id"]
+    await _submit(client, author, message["id"])
     for who in (author, colleague):
         refused = await client.post(f"{url}/publish", headers=who)
         assert refused.status_code == 403, refused.text
         assert "Four eyes" in refused.json()["detail"]
-    assert (await _row(app, message["id"])).status == "draft"
+    assert (await _row(app, message["id"])).status == "in_review"
     assert (await client.post(f"{url}/publish", headers=callers.headers("admin"))).status_code == 200
 
 
@@ -161,5 +169,6 @@ async def test_replacing_cited_evidence_makes_the_replacer_last_editor(app, clie
     assert replaced.status_code == 201, replaced.text
     url = f"/api/v1/messages/{message['id']}"
     assert (await client.get(url, headers=author)).headers["etag"] != etag
+    await _submit(client, author, message["id"])
     assert (await client.post(f"{url}/publish", headers=replacer)).status_code == 403
     assert (await client.post(f"{url}/publish", headers=callers.headers("admin"))).status_code == 200

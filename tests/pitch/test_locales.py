@@ -446,7 +446,14 @@ async def test_the_card_shows_the_whole_pitch_in_the_served_locale(app, client, 
         {**body["evidence"][0], "verify_by": future},
         {"id": expired.json()["id"]},
     ]
-    await make_brief(app, callers.people["editor"], product.key, status="published", **overrides(body))
+    await make_brief(
+        app,
+        callers.people["editor"],
+        product.key,
+        status="published",
+        override_expired="the card must show a stale claim as stale",
+        **overrides(body),
+    )
     texts = JA_TEXTS if locale == "ja" else EN_TEXTS
     await publish_the_rest(client, callers, product.key, locale, texts)
     url = f"/api/v1/pitch/{product.key}?locale={locale}"

@@ -39,11 +39,16 @@ async def published(app, callers):
     return product, brief
 
 
-async def publish_message(client, headers, publisher, **body):
-    """Written by `headers`, published by `publisher` (four eyes)."""
+async def publish_message(client, headers, publisher, approval=None, **body):
+    """Written and submitted by `headers`, approved by `publisher` (four eyes) with the optional
+    `approval` body."""
     created = await client.post("/api/v1/messages", json=body, headers=headers)
     assert created.status_code == 201, created.text
-    published = await client.post(f"/api/v1/messages/{created.json()['id']}/publish", headers=publisher)
+    submitted = await client.post(f"/api/v1/messages/{created.json()['id']}/submit", headers=headers)
+    assert submitted.status_code == 200, submitted.text
+    published = await client.post(
+        f"/api/v1/messages/{created.json()['id']}/publish", headers=publisher, json=approval
+    )
     assert published.status_code == 200, published.text
     return published.json()
 
@@ -222,7 +227,12 @@ async def test_stale_evidence_shows_in_the_pitch_until_verified(app, client, crm
     evidence_id = item.json()["id"]
     product = await make_product(app)
     await make_brief(
-        app, callers.people["editor"], product.key, status="published", evidence=[{"id": evidence_id}]
+        app,
+        callers.people["editor"],
+        product.key,
+        status="published",
+        evidence=[{"id": evidence_id}],
+        override_expired="B社に再確認中; 発表は予定どおり",
     )
     url = f"/api/v1/pitch/{product.key}"
     stale = await client.get(url, headers=crm)
