@@ -77,6 +77,7 @@ from service.events.catalogue import EventType
 from service.events.models import OutboxEvent
 from service.evidence.models import Evidence
 from service.feedback.models import FeedbackItem, FeedbackTransition, Theme
+from service.logging import get_logger
 from service.messages.models import Message
 from service.notifications.models import ChatDestination
 from service.notifications.records import Recipient, destination_row, person_rows, write
@@ -86,6 +87,11 @@ from service.people.models import Department, Person
 
 _EXCERPT = 140
 Rows = list[dict[str, Any]]
+
+
+log = get_logger("cuecard.notifications.fanout")
+# What reading an event's data can raise when it is not shaped as documented.
+_MISSHAPEN = (KeyError, TypeError, ValueError, AttributeError)
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -856,5 +862,21 @@ async def fan_out(session: AsyncSession, events: list[OutboxEvent]) -> None:
     batch = Batch(session)
     rows: Rows = []
     for handler, handled in by_handler.items():
-        rows += await handler(batch, handled)
+        try:
+            rows += await handler(batch, handled)
+        except _MISSHAPEN:
+            # An event not shaped as its catalogue entry says (emitted by hand, an older version)
+            # must not hold every later event back: the sequencer's transaction would roll back
+            # and meet it again, forever. Its batch is told event by event; an event that still
+            # fails is logged and left out (handlers only read until `write`).
+            for event in handled:
+                try:
+                    rows += await handler(batch, [event])
+                except _MISSHAPEN as exc:
+                    log.warning(
+                        "notification_fanout_skipped",
+                        event_id=str(event.id),
+                        type=event.type,
+                        error=repr(exc),
+                    )
     await write(session, rows)
