@@ -14,7 +14,7 @@ from service.db import use_case
 from service.events.models import OutboxEvent
 from service.notifications import fanout
 from service.notifications.models import ChatDestination
-from tests.campaigns.helpers import make_campaign
+from tests.campaigns.helpers import make_campaign, soon
 from tests.factories import bearer, make_department, make_person, token_for
 from tests.notifications.helpers import drive, notifications, set_preferences
 
@@ -141,6 +141,36 @@ async def test_replaying_the_same_events_adds_nothing(app, launch):
         await fanout.fan_out(session, events)
         await fanout.fan_out(session, events)
     assert len(await notifications(app)) == before
+
+
+async def test_an_event_not_shaped_as_documented_is_skipped_and_holds_nothing_back(app, client):
+    from service.events.catalogue import EventType
+    from service.events.service import emit
+
+    person = await make_person(app)
+    campaign = await make_campaign(app, steps=[{"channel": "email", "title": "告知", "at": soon(1)}])
+    async with app.state.sessionmaker() as session, use_case(session):
+        # No title, no step index: not what the catalogue promises for campaign.step_due.
+        emit(session, EventType.CAMPAIGN_STEP_DUE, {"campaign_id": campaign.id, "person_id": person.id})
+        emit(
+            session,
+            EventType.CAMPAIGN_STEP_DUE,
+            {
+                "campaign_id": campaign.id,
+                "person_id": person.id,
+                "step_id": str(campaign.steps[0].id),
+                "step_index": 0,
+                "title": "告知",
+                "channel": "intranet",
+            },
+        )
+    await drive(app)
+    async with app.state.sessionmaker() as session:
+        unsequenced = await session.scalar(sa.select(sa.func.count()).where(OutboxEvent.seq.is_(None)))
+    assert unsequenced == 0  # both numbered: the sequencer did not stall on the misshapen one
+    rows = await notifications(app, kind="campaign_step", person_id=person.id)
+    # The well-shaped one was told (an intranet step: its record), the misshapen one left out.
+    assert [(r.channel, r.step_id) for r in rows] == [("intranet", str(campaign.steps[0].id))]
 
 
 async def test_a_digest_reader_and_quiet_hours_wait(app, client):

@@ -1,11 +1,16 @@
 """Notifications about work: reviewers when a brief waits, its author when it is approved,
 graders when a check waits, the person when it is graded, whoever filed feedback when it is
-decided and announced (the announcement quoted)."""
+decided and announced (the announcement quoted), each filer once when a theme is."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+
+from service.db import use_case
+from service.events.models import OutboxEvent
+from service.notifications import fanout
 from tests.campaigns.helpers import make_campaign, submit_check
 from tests.factories import bearer, make_brief, make_department, make_person, make_product, token_for
 from tests.feedback.test_loop import filed_feedback_id, move
@@ -117,6 +122,57 @@ async def test_whoever_filed_feedback_hears_the_decision_and_the_announcement(ap
     feed = (await client.get("/api/v1/me/feed", headers=callers.headers("employee"))).json()["items"]
     kinds = {i["notification_kind"] for i in feed if i["kind"] == "notification"}
     assert {"feedback_decided", "feedback_announced"} <= kinds
+
+
+async def test_a_theme_decided_and_announced_tells_each_filer_once(app, client, callers):
+    from tests.feedback.test_theme_decisions import make_theme
+
+    filer, other = callers.people["employee"], await make_person(app, role="employee", locale="en")
+    theme = await make_theme(app, "月末の締めが遅い")
+    merged = await make_theme(app, "締め処理", merged_into=theme)
+    mine = [await filed_feedback_id(app, filer, body=f"締めが遅い {n}") for n in range(3)]
+    theirs = await filed_feedback_id(app, other, body="Month-end close is slow")
+    editor = callers.headers("editor")
+    for item_id, theme_id in [*((i, theme) for i in mine), (theirs, merged)]:
+        assert (
+            await client.patch(
+                f"/api/v1/feedback/{item_id}", json={"theme_id": str(theme_id)}, headers=editor
+            )
+        ).status_code == 200
+        assert (await move(client, editor, item_id, to="triaged")).status_code == 200
+    await drive(app)
+    decided = await client.post(
+        f"/api/v1/themes/{theme}/transition",
+        json={"to": "decided", "decision": "stop", "rationale": "精度が出ないため作らない"},
+        headers=editor,
+    )
+    assert decided.status_code == 200 and decided.json()["moved"] == 4, decided.text
+    await drive(app)
+    told = await notifications(app, kind="feedback_decided", channel="email")
+    assert sorted((r.person_id, r.data["items"]) for r in told) == sorted([(filer.id, 3), (other.id, 1)])
+    mail = next(r for r in told if r.person_id == filer.id)
+    assert mail.data["decision"] == "stop" and mail.data["rationale"] == "精度が出ないため作らない"
+    assert mail.data["excerpt"] == "月末の締めが遅い" and mail.data["link"] == f"/api/v1/themes/{theme}"
+
+    message_id = await published_message_id(app)
+    announced = await client.post(
+        f"/api/v1/themes/{theme}/transition",
+        json={"to": "announced", "message_id": message_id},
+        headers=editor,
+    )
+    assert announced.status_code == 200 and announced.json()["moved"] == 4, announced.text
+    await drive(app)
+    told = await notifications(app, kind="feedback_announced", channel="email")
+    assert sorted(r.person_id for r in told) == sorted([filer.id, other.id])
+    assert all(r.data["message_title"] == "私たちはお客様の仕事を速くする" for r in told)
+    # Handing the theme's events on again (a replay) adds nothing.
+    async with app.state.sessionmaker() as session, use_case(session):
+        replayed = (
+            await session.execute(sa.select(OutboxEvent).where(OutboxEvent.type == "theme.transitioned"))
+        ).scalars()
+        await fanout.fan_out(session, list(replayed))
+    assert len(await notifications(app, kind="feedback_announced", channel="email")) == 2
+    assert len(await notifications(app, kind="feedback_decided", channel="email")) == 2
 
 
 async def test_the_author_hears_a_brief_was_sent_back_with_the_comment(app, client):
