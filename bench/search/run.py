@@ -20,7 +20,7 @@ What it does:
 Queries: a rare Japanese pair (`価格 反論`), a common Japanese word (`請求書`), an English pair
 (`pricing objection`), a common English word (`invoice`), mixed (`KuraDesk 価格`) and a single
 character (`値`). A common word matches more than `CANDIDATE_CAP` documents: the cost of the
-cap (sorting the matches by recency in SQL, scoring 1,000 in Python) is what it shows.
+cap (reading the newest matches in SQL, scoring 500 in Python) is what it shows.
 """
 
 from __future__ import annotations
@@ -105,8 +105,11 @@ async def _fill(url: str, count: int, person: uuid.UUID) -> None:
             messages, items = [], []
             for n in range(start, min(count, start + BATCH)):
                 if n % 2:
+                    message_id = uuid.uuid4()
                     messages.append(
                         Message(
+                            id=message_id,
+                            lineage_id=message_id,  # version 1 of its own lineage
                             kind="key_message",
                             title=_text(rng)[:200],
                             body=_text(rng),

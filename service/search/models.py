@@ -51,6 +51,8 @@ class SearchDocument(SQLModel, table=True):
         sa.UniqueConstraint("doc_type", "doc_id", name="uq_search_documents_doc_type_doc_id"),
         sa.Index("ix_search_documents_tsv", "tsv", postgresql_using="gin"),
         sa.Index("ix_search_documents_product_id", "product_id"),
+        # Candidates are read newest first: a common word's are found by walking this backwards.
+        sa.Index("ix_search_documents_updated_at", "updated_at", "key_hash"),
     )
 
     key_hash: int = Field(sa_column=sa.Column(KeyHash, primary_key=True, autoincrement=False))

@@ -108,4 +108,11 @@ async def candidates(
         )
     stmt = stmt.where(visible).order_by(DOCS.c.updated_at.desc(), DOCS.c.key_hash).limit(cap)
     connection = await session.connection()
+    if session.get_bind().dialect.name == "postgresql":
+        # The plan depends on the words: a common one is found fastest by walking the newest
+        # documents (ix_search_documents_updated_at) until `cap` match, a rare one through the
+        # GIN index. A generic plan (what a prepared statement switches to after five runs)
+        # cannot tell them apart: measured 100 ms against 15 ms at 100,000 documents. Planning
+        # costs well under a millisecond; SET LOCAL ends with the read's transaction.
+        await connection.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
     return list((await connection.execute(stmt)).all())

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from service.api.rest import PageDep, ReadSessionDep, page_response
+from service.api.rest import PageDep, page_response
 from service.auth.dependencies import PrincipalDep
+from service.db import SessionDep
 from service.pagination import Page
 from service.search import service as search_service
 from service.search.schemas import SearchHit
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/api/v1/search", tags=["search"])
 @router.get("", response_model=Page[SearchHit])
 async def search(
     request: Request,
-    session: ReadSessionDep,
+    session: SessionDep,
     principal: PrincipalDep,
     page: PageDep,
     q: Annotated[str, Query(description="Words to find (Japanese, English or both); every one must match.")],
@@ -32,6 +33,8 @@ async def search(
     ] = None,
 ) -> Response:
     """Search what the caller may read: best match first, then by type and id."""
+    # A session with a transaction (not the read session's autocommit): the candidates' read
+    # sets its planner mode for itself only (SET LOCAL, service/search/repository.py).
     return page_response(
         request,
         await search_service.search(
