@@ -10,12 +10,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from service.errors import Conflict, Invalid, field_error
 from service.fields import InputModel
+
+
+class Change(StrEnum):
+    """How much a new version changes: a substantive one asks people to re-acknowledge (briefs)
+    and to review again; a minor one is a fix. One value set for briefs and messages."""
+
+    SUBSTANTIVE = "substantive"
+    MINOR = "minor"
+
+
+class Revise(InputModel):
+    """Opening the next version of a brief or a message."""
+
+    change: Change = Change.SUBSTANTIVE
 
 
 class ExpiredEvidenceOverride(InputModel):

@@ -78,6 +78,8 @@ def test_issue_12_types_are_all_in_the_catalogue():
         "brief.submitted",
         "brief.published",
         "pitch.changed",
+        "message.submitted",
+        "message.sent_back",
         "message.published",
         "evidence.expiring",
         "evidence.expired",

@@ -12,7 +12,12 @@ from pydantic import BaseModel, Field, StringConstraints
 from service.evidence.schemas import EvidenceCreate, EvidenceRead, EvidenceRef, Freshness
 from service.fields import InputModel, Locale, Slug
 from service.messages.schemas import LintWarning
+
+# Change and Revise are one value set and input for briefs and messages (service/review.py),
+# named here as each domain's own.
+from service.review import Change as Change
 from service.review import ExpiredEvidenceOverrideRead
+from service.review import Revise as Revise
 
 
 class PainKind(StrEnum):
@@ -30,13 +35,6 @@ class BriefStatus(StrEnum):
     PUBLISHED = "published"
     SUPERSEDED = "superseded"
     ARCHIVED = "archived"
-
-
-class Change(StrEnum):
-    """How much a new version changes: a substantive one asks people to re-acknowledge."""
-
-    SUBSTANTIVE = "substantive"
-    MINOR = "minor"
 
 
 class TranslationStatus(StrEnum):
@@ -124,10 +122,6 @@ class BriefUpdate(InputModel):
 
 class RequestChanges(InputModel):
     comment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-
-
-class Revise(InputModel):
-    change: Change = Change.SUBSTANTIVE
 
 
 class Speakability(BaseModel):

@@ -21,6 +21,8 @@ class EventType(StrEnum):
     BRIEF_SCHEDULED = "brief.scheduled"
     BRIEF_SENT_BACK = "brief.sent_back"
     PITCH_CHANGED = "pitch.changed"
+    MESSAGE_SUBMITTED = "message.submitted"
+    MESSAGE_SENT_BACK = "message.sent_back"
     MESSAGE_PUBLISHED = "message.published"
     MESSAGE_WITHDRAWN = "message.withdrawn"
     MESSAGE_EXPIRED = "message.expired"
@@ -131,6 +133,37 @@ CATALOGUE: dict[EventType, EventSpec] = {
             "version": 2,
             "title": "Ledger Sync closes the books two days sooner",
             "comment": "Add a customer case to the evidence.",
+            "sent_back_by": _PERSON,
+            "sent_back_at": "2026-12-01T09:45:00Z",
+        },
+    ),
+    EventType.MESSAGE_SUBMITTED: EventSpec(
+        1,
+        "A draft message was sent to review (four eyes: neither its author nor its last editor approves it).",
+        None,
+        {
+            "message_id": _MESSAGE,
+            "lineage_id": _LINEAGE,
+            "product_key": "ledger-sync",
+            "locale": "ja",
+            "version": 2,
+            "title": "請求書の入力が週3時間減ります",
+            "submitted_by": _EDITOR,
+            "submitted_at": "2026-12-01T09:30:00Z",
+        },
+    ),
+    EventType.MESSAGE_SENT_BACK: EventSpec(
+        1,
+        "A message in review was sent back to draft with the reviewer's comment.",
+        None,
+        {
+            "message_id": _MESSAGE,
+            "lineage_id": _LINEAGE,
+            "product_key": "ledger-sync",
+            "locale": "ja",
+            "version": 2,
+            "title": "請求書の入力が週3時間減ります",
+            "comment": "数字の出典を添えてください。",
             "sent_back_by": _PERSON,
             "sent_back_at": "2026-12-01T09:45:00Z",
         },

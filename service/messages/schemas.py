@@ -12,7 +12,12 @@ from pydantic import AwareDatetime, BaseModel, Field, PrivateAttr, StringConstra
 from service.errors import field_error
 from service.evidence.schemas import Freshness
 from service.fields import InputModel, Locale, ReadModel, Slug
+
+# Change and Revise are one value set and input for briefs and messages (service/review.py),
+# named here as each domain's own.
+from service.review import Change as Change
 from service.review import ExpiredEvidenceOverrideRead
+from service.review import Revise as Revise
 
 
 class MessageKind(StrEnum):
@@ -40,13 +45,6 @@ class MessageStatus(StrEnum):
     SUPERSEDED = "superseded"  # a later version of the same lineage was published
     WITHDRAWN = "withdrawn"  # taken out of every pitch by an editor
     EXPIRED = "expired"  # past its `expires_at`
-
-
-class Change(StrEnum):
-    """How much a new version changes."""
-
-    SUBSTANTIVE = "substantive"
-    MINOR = "minor"
 
 
 EVERYONE = "all"
@@ -178,10 +176,6 @@ class LintWarning(LintFinding):
 
 class RequestChanges(InputModel):
     comment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-
-
-class Revise(InputModel):
-    change: Change = Change.SUBSTANTIVE
 
 
 class MessageRead(ReadModel):

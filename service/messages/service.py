@@ -487,6 +487,13 @@ async def submit_message(session: AsyncSession, principal: Principal, message_id
     message.submitted_at = utcnow()
     message.review_comment = None
     _bump(message)
+    await _emit_review(
+        session,
+        message,
+        EventType.MESSAGE_SUBMITTED,
+        submitted_by=principal.person_id,
+        submitted_at=message.submitted_at,
+    )
     return await _read_one(session, principal, message)
 
 
@@ -501,7 +508,34 @@ async def request_changes(
     message.status = "draft"
     message.review_comment = data.comment
     _bump(message)
+    await _emit_review(
+        session,
+        message,
+        EventType.MESSAGE_SENT_BACK,
+        comment=data.comment,
+        sent_back_by=principal.person_id,
+        sent_back_at=utcnow(),
+    )
     return await _read_one(session, principal, message)
+
+
+async def _emit_review(session: AsyncSession, message: Message, event_type: EventType, **data: Any) -> None:
+    """A step of a message's review (sent to review, sent back), for the reviewers or the author."""
+    product_key = await _product_key(session, message.product_id)
+    emit(
+        session,
+        event_type,
+        {
+            "message_id": message.id,
+            "lineage_id": message.lineage_id,
+            "product_key": product_key,
+            "locale": message.locale,
+            "version": message.version,
+            "title": message.title,
+            **data,
+        },
+        product_key=product_key,
+    )
 
 
 async def _go_live(session: AsyncSession, message: Message, now: datetime) -> None:

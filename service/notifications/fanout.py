@@ -13,11 +13,11 @@ Who is told what:
   destination); every step also leaves an intranet record per person. Nothing for someone no
   longer enrolled (left the audience, deactivated) or a campaign no longer active.
 - `campaign.reminder_due` (service/notifications/reminders.py): a `reminder` to the person.
-- `brief.submitted`: `review_waiting` to the reviewers: active editors and managers (the roles
-  that review briefs, service/briefs/policies.py) other than its author, last editor and
-  submitter. Messages have no review step (they are published by a second editor): none.
-- `brief.published`, `brief.sent_back`, `message.published`: `review_decided` (approved, sent
-  back with the reviewer's comment) to the author (and the brief's last editor), not to the
+- `brief.submitted`, `message.submitted`: `review_waiting` to the reviewers: active editors
+  and managers (the roles that review briefs and messages, service/briefs/policies.py,
+  service/messages/policies.py) other than its author, last editor and submitter.
+- `brief.published`, `message.published` (approved), `brief.sent_back`, `message.sent_back`
+  (with the reviewer's comment): `review_decided` to the author and the last editor, not to the
   reviewer.
 - `check.submitted`, `check.waiting`: `check_waiting` to the graders: the person's direct
   manager and the managers of their department (service/campaigns/policies.py can_grade); with
@@ -410,119 +410,94 @@ async def _reminders_due(batch: Batch, events: list[OutboxEvent]) -> Rows:
     return await step_rows(batch, events, NotificationKind.REMINDER)
 
 
-async def _briefs_submitted(batch: Batch, events: list[OutboxEvent]) -> Rows:
-    session = batch.session
-    ids = {_id(e.data["brief_id"]) for e in events}
-    briefs = {
-        row.id: row
-        for row in (
-            await session.execute(
-                sa.select(
-                    col(Brief.id), col(Brief.title), col(Brief.author_id), col(Brief.last_editor_id)
-                ).where(col(Brief.id).in_(ids))
-            )
-        ).all()
-    }
+# What is reviewed (four eyes): per event type prefix, its table and the id's key in the data.
+_REVIEWED: dict[str, tuple[Any, str]] = {"brief": (Brief, "brief_id"), "message": (Message, "message_id")}
+
+
+async def _reviewed_items(batch: Batch, events: list[OutboxEvent]) -> dict[tuple[str, uuid.UUID], Any]:
+    """The briefs and messages these events are about (title, author, last editor), by
+    (item type, id): one query per type."""
+    found: dict[tuple[str, uuid.UUID], Any] = {}
+    for item_type, (model, key) in _REVIEWED.items():
+        ids = {_id(e.data[key]) for e in events if e.type.startswith(f"{item_type}.")}
+        if not ids:
+            continue
+        stmt = sa.select(model.id, model.title, model.author_id, model.last_editor_id).where(
+            model.id.in_(ids)
+        )
+        for row in (await batch.session.execute(stmt)).all():
+            found[(item_type, row.id)] = row
+    return found
+
+
+def _about(event: OutboxEvent) -> tuple[str, uuid.UUID]:
+    item_type = event.type.split(".", 1)[0]
+    return item_type, _id(event.data[_REVIEWED[item_type][1]])
+
+
+async def _review_waiting(batch: Batch, events: list[OutboxEvent]) -> Rows:
+    """`brief.submitted`, `message.submitted`: the reviewers (active editors and managers), not
+    the author, the last editor or whoever submitted it (four eyes keep them from approving)."""
+    items = await _reviewed_items(batch, events)
     reviewers = list(
         (
-            await session.execute(
+            await batch.session.execute(
                 sa.select(col(Person.id)).where(
                     col(Person.active) == sa.true(), col(Person.role).in_(("editor", "manager"))
                 )
             )
         ).scalars()
     )
-    authors = await batch.load_people(b.author_id for b in briefs.values())
+    authors = await batch.load_people(i.author_id for i in items.values() if i.author_id)
     rows: Rows = []
     for event in events:
-        brief = briefs.get(_id(event.data["brief_id"]))
-        if brief is None:
+        item_type, item_id = _about(event)
+        item = items.get((item_type, item_id))
+        if item is None:
             continue
-        author = authors.get(brief.author_id) if brief.author_id else None
+        author = authors.get(item.author_id) if item.author_id else None
         rows += await batch.tell(
             NotificationKind.REVIEW_WAITING,
             reviewers,
             what=str(event.id),
             data={
-                "title": brief.title,
-                "link": f"/api/v1/briefs/{brief.id}",
-                "item_type": "brief",
-                "item_title": brief.title,
+                "title": item.title,
+                "link": f"/api/v1/{item_type}s/{item.id}",
+                "item_type": item_type,
+                "item_title": item.title,
                 "author_name": author.display_name if author else None,
             },
             event=event,
-            exclude=(brief.author_id, brief.last_editor_id, _uuid(event.data.get("submitted_by"))),
+            exclude=(item.author_id, item.last_editor_id, _uuid(event.data.get("submitted_by"))),
         )
     return rows
 
 
-async def _briefs_decided(batch: Batch, events: list[OutboxEvent]) -> Rows:
-    """`brief.published` (approved) and `brief.sent_back` (with the reviewer's comment)."""
-    ids = {_id(e.data["brief_id"]) for e in events}
-    briefs = {
-        row.id: row
-        for row in (
-            await batch.session.execute(
-                sa.select(
-                    col(Brief.id), col(Brief.title), col(Brief.author_id), col(Brief.last_editor_id)
-                ).where(col(Brief.id).in_(ids))
-            )
-        ).all()
-    }
+async def _review_decided(batch: Batch, events: list[OutboxEvent]) -> Rows:
+    """Approved (`brief.published`, `message.published`) or sent back with the reviewer's comment
+    (`brief.sent_back`, `message.sent_back`): to the author and the last editor, not the reviewer."""
+    items = await _reviewed_items(batch, events)
     rows: Rows = []
     for event in events:
-        brief = briefs.get(_id(event.data["brief_id"]))
-        if brief is None:
+        item_type, item_id = _about(event)
+        item = items.get((item_type, item_id))
+        if item is None:
             continue
-        approved = event.type == EventType.BRIEF_PUBLISHED.value
+        approved = event.type.endswith(".published")
         rows += await batch.tell(
             NotificationKind.REVIEW_DECIDED,
-            {brief.author_id, brief.last_editor_id},
+            {item.author_id, item.last_editor_id} - {None},
             what=str(event.id),
             data={
-                "title": brief.title,
-                "link": f"/api/v1/briefs/{brief.id}",
-                "item_type": "brief",
-                "item_title": brief.title,
+                "title": item.title,
+                "link": f"/api/v1/{item_type}s/{item.id}",
+                "item_type": item_type,
+                "item_title": item.title,
                 "outcome": "approved" if approved else "sent_back",
                 "comment": None if approved else event.data.get("comment"),
             },
             event=event,
             exclude=(_uuid(event.data.get("published_by" if approved else "sent_back_by")),),
-        )
-    return rows
-
-
-async def _messages_published(batch: Batch, events: list[OutboxEvent]) -> Rows:
-    ids = {_id(e.data["message_id"]) for e in events}
-    messages = {
-        row.id: row
-        for row in (
-            await batch.session.execute(
-                sa.select(col(Message.id), col(Message.title), col(Message.author_id)).where(
-                    col(Message.id).in_(ids)
-                )
-            )
-        ).all()
-    }
-    rows: Rows = []
-    for event in events:
-        message = messages.get(_id(event.data["message_id"]))
-        if message is None:
-            continue
-        rows += await batch.tell(
-            NotificationKind.REVIEW_DECIDED,
-            [message.author_id],
-            what=str(event.id),
-            data={
-                "title": message.title,
-                "link": f"/api/v1/messages/{message.id}",
-                "item_type": "message",
-                "item_title": message.title,
-                "outcome": "approved",
-                "comment": None,
-            },
-            event=event,
         )
     return rows
 
@@ -835,10 +810,12 @@ async def _people_overdue(batch: Batch, events: list[OutboxEvent]) -> Rows:
 HANDLERS: dict[str, Handler] = {
     EventType.CAMPAIGN_STEP_DUE.value: _steps_due,
     EventType.CAMPAIGN_REMINDER_DUE.value: _reminders_due,
-    EventType.BRIEF_SUBMITTED.value: _briefs_submitted,
-    EventType.BRIEF_PUBLISHED.value: _briefs_decided,
-    EventType.BRIEF_SENT_BACK.value: _briefs_decided,
-    EventType.MESSAGE_PUBLISHED.value: _messages_published,
+    EventType.BRIEF_SUBMITTED.value: _review_waiting,
+    EventType.MESSAGE_SUBMITTED.value: _review_waiting,
+    EventType.BRIEF_PUBLISHED.value: _review_decided,
+    EventType.BRIEF_SENT_BACK.value: _review_decided,
+    EventType.MESSAGE_PUBLISHED.value: _review_decided,
+    EventType.MESSAGE_SENT_BACK.value: _review_decided,
     EventType.CHECK_SUBMITTED.value: _checks_waiting,
     EventType.CHECK_WAITING.value: _checks_waiting,
     EventType.CHECK_GRADED.value: _checks_graded,

@@ -8,9 +8,9 @@ import strawberry
 from service import graphql_kit as gql
 from service.notifications import nudges, preferences, records
 from service.notifications.schemas import (
-    Channel,
     DeliveryMode,
     DeliveryRecord,
+    NotificationChannel,
     NotificationKind,
     NotificationPreferencesRead,
     NotificationPreferencesUpdate,
@@ -20,8 +20,8 @@ from service.notifications.schemas import (
 )
 
 gql.graphql_enum(NotificationKind)
-# "Channel" is a campaign step's already: these are where a notification goes.
-gql.graphql_enum(Channel, "NotificationChannel")
+# "NotificationChannel" is a campaign step's already: these are where a notification goes.
+gql.graphql_enum(NotificationChannel, "NotificationChannel")
 gql.graphql_enum(DeliveryMode)
 NudgeResultType = gql.view_type(NudgeResult, "NudgeResult")
 DeliveryRecordType = gql.view_type(DeliveryRecord, "CampaignDelivery")

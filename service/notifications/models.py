@@ -17,9 +17,9 @@ from sqlmodel import Field
 
 from service.db import TableBase, UTCDateTime, utcnow
 from service.notifications.schemas import (
-    Channel,
     ChatKind,
     DeliveryMode,
+    NotificationChannel,
     NotificationKind,
     NotificationStatus,
 )
@@ -66,7 +66,7 @@ class Notification(TableBase, table=True):
     __tablename__ = "notifications"
     __table_args__ = (
         sa.CheckConstraint(one_of("kind", NotificationKind), name="kind"),
-        sa.CheckConstraint(one_of("channel", Channel), name="channel"),
+        sa.CheckConstraint(one_of("channel", NotificationChannel), name="channel"),
         sa.CheckConstraint(one_of("status", NotificationStatus), name="status"),
         # A person's or a destination's, never both, never neither.
         sa.CheckConstraint("(person_id IS NULL) <> (destination_id IS NULL)", name="one_recipient"),

@@ -16,8 +16,8 @@ from service.errors import Forbidden
 from service.notifications.models import NotificationPreferences
 from service.notifications.rules import Preferences
 from service.notifications.schemas import (
-    Channel,
     KindChannels,
+    NotificationChannel,
     NotificationKind,
     NotificationPreferencesRead,
     NotificationPreferencesUpdate,
@@ -41,7 +41,10 @@ def _read(prefs: Preferences) -> NotificationPreferencesRead:
         quiet_hours=quiet,
         delivery=prefs.delivery,
         kinds={
-            kind: KindChannels(email=prefs.wants(kind, Channel.EMAIL), chat=prefs.wants(kind, Channel.CHAT))
+            kind: KindChannels(
+                email=prefs.wants(kind, NotificationChannel.EMAIL),
+                chat=prefs.wants(kind, NotificationChannel.CHAT),
+            )
             for kind in NotificationKind
         },
     )

@@ -26,9 +26,9 @@ from service.errors import Forbidden
 from service.notifications.models import Notification
 from service.notifications.rules import Preferences
 from service.notifications.schemas import (
-    Channel,
     DeliveryMode,
     DeliveryRecord,
+    NotificationChannel,
     NotificationItem,
     NotificationKind,
     NotificationStatus,
@@ -53,7 +53,7 @@ class Recipient:
 def _row(
     *,
     kind: NotificationKind,
-    channel: Channel,
+    channel: NotificationChannel,
     dedupe_key: str,
     data: dict[str, Any],
     locale: str,
@@ -65,7 +65,7 @@ def _row(
     campaign_id: uuid.UUID | None = None,
     step_id: str | None = None,
 ) -> dict[str, Any]:
-    sent = channel is Channel.INTRANET
+    sent = channel is NotificationChannel.INTRANET
     return {
         "id": uuid.uuid4(),
         "created_at": now,
@@ -124,28 +124,28 @@ def person_rows(
     base = f"{kind.value}:{what}:{recipient.id}"
     rows = [
         _row(
-            channel=Channel.INTRANET,
+            channel=NotificationChannel.INTRANET,
             dedupe_key=f"{base}:intranet",
             next_attempt_at=now,
             person_id=recipient.id,
             **common,
         )
     ]
-    if email and prefs.wants(kind, Channel.EMAIL):
+    if email and prefs.wants(kind, NotificationChannel.EMAIL):
         send_at = prefs.next_send_time(now, digest_hour=session_settings(session).digest_hour)
         rows.append(
             _row(
-                channel=Channel.EMAIL,
+                channel=NotificationChannel.EMAIL,
                 dedupe_key=f"{base}:email",
                 next_attempt_at=send_at,
                 person_id=recipient.id,
                 **common,
             )
         )
-    if chat_destination is not None and prefs.wants(kind, Channel.CHAT):
+    if chat_destination is not None and prefs.wants(kind, NotificationChannel.CHAT):
         rows.append(
             _row(
-                channel=Channel.CHAT,
+                channel=NotificationChannel.CHAT,
                 dedupe_key=f"{kind.value}:{what}:{chat_destination}:{recipient.id}:chat",
                 next_attempt_at=now,
                 destination_id=chat_destination,
@@ -171,7 +171,7 @@ def destination_row(
     its people the step fell due for)."""
     return _row(
         kind=kind,
-        channel=Channel.CHAT,
+        channel=NotificationChannel.CHAT,
         dedupe_key=f"{kind.value}:{what}:{destination_id}:chat",
         data={**data, "digest": False},
         locale=locale,
@@ -253,7 +253,7 @@ async def my_notifications(
             )
             .where(
                 col(Notification.person_id) == principal.person_id,
-                col(Notification.channel) == Channel.INTRANET.value,
+                col(Notification.channel) == NotificationChannel.INTRANET.value,
             )
             .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
             .limit(limit)

@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from service.notifications.models import NotificationPreferences
-from service.notifications.schemas import Channel, DeliveryMode, NotificationKind
+from service.notifications.schemas import DeliveryMode, NotificationChannel, NotificationKind
 
 # Personal notifications go by e-mail unless turned off. Chat is a department's channel, so
 # only a campaign step's post goes there by default; a person may ask for a kind in chat too
 # (it is posted to their department's destination, naming them).
-DEFAULT_CHANNELS: dict[NotificationKind, dict[Channel, bool]] = {
-    kind: {Channel.EMAIL: True, Channel.CHAT: kind is NotificationKind.CAMPAIGN_STEP}
+DEFAULT_CHANNELS: dict[NotificationKind, dict[NotificationChannel, bool]] = {
+    kind: {NotificationChannel.EMAIL: True, NotificationChannel.CHAT: kind is NotificationKind.CAMPAIGN_STEP}
     for kind in NotificationKind
 }
 
@@ -66,11 +66,11 @@ class Preferences:
             kinds={k: dict(v) for k, v in (row.kinds or {}).items()},
         )
 
-    def wants(self, kind: NotificationKind | str, channel: Channel | str) -> bool:
+    def wants(self, kind: NotificationKind | str, channel: NotificationChannel | str) -> bool:
         """Whether this kind may reach the person on this channel. The intranet (feed, live
         stream) keeps everything, whatever the switches say."""
-        channel = Channel(channel)
-        if channel is Channel.INTRANET:
+        channel = NotificationChannel(channel)
+        if channel is NotificationChannel.INTRANET:
             return True
         kind = NotificationKind(kind)
         chosen = self.kinds.get(kind.value, {}).get(channel.value)

@@ -39,7 +39,7 @@ class NotificationKind(StrEnum):
     PERSON_OVERDUE = "person_overdue"  # someone in your department fell overdue
 
 
-class Channel(StrEnum):
+class NotificationChannel(StrEnum):
     """Where a notification goes: `email` to the person, `chat` to a chat destination (a Slack
     or Teams channel of their department, or company-wide), `intranet` to their feed and live
     stream (always, recorded when it happened)."""
@@ -185,7 +185,7 @@ class DeliveryRecord(ReadModel):
 
     id: uuid.UUID
     kind: NotificationKind
-    channel: Channel
+    channel: NotificationChannel
     person_id: uuid.UUID | None
     destination_id: uuid.UUID | None
     step_id: str | None

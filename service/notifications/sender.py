@@ -52,8 +52,8 @@ from service.notifications.models import ChatDestination, Notification
 from service.notifications.rules import Preferences, preferences_of
 from service.notifications.schemas import (
     UNFINISHED,
-    Channel,
     DeliveryMode,
+    NotificationChannel,
     NotificationKind,
     NotificationStatus,
 )
@@ -69,7 +69,7 @@ MAX_REASON = 500
 EMAIL_OFF = "e-mail is not configured"
 
 _PENDING, _SENDING = NotificationStatus.PENDING.value, NotificationStatus.SENDING.value
-_EMAIL, _CHAT = Channel.EMAIL.value, Channel.CHAT.value
+_EMAIL, _CHAT = NotificationChannel.EMAIL.value, NotificationChannel.CHAT.value
 _CAMPAIGN_KINDS = (NotificationKind.CAMPAIGN_STEP.value, NotificationKind.REMINDER.value)
 
 # Outcomes recorded by this process (sent, retried, failed, cancelled): a Prometheus counter.

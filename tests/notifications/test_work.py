@@ -54,6 +54,53 @@ async def test_reviewers_hear_a_brief_waits_and_its_author_when_approved(app, cl
     assert decided[0].data["outcome"] == "approved" and decided[0].data["item_type"] == "brief"
 
 
+async def test_a_message_in_review_tells_its_reviewers_and_its_author_what_they_decided(app, client):
+    author = await make_person(app, role="editor", locale="ja", display_name="書き 手")
+    reviewer = await make_person(app, role="editor", locale="en")
+    employee = await make_person(app)
+    as_author, as_reviewer = bearer(token_for(app, author)), bearer(token_for(app, reviewer))
+    draft = await client.post(
+        "/api/v1/messages",
+        json={
+            "kind": "talking_point",
+            "title": "請求書の入力が週3時間減ります",
+            "body": "月末の残業をなくす。",
+        },
+        headers=as_author,
+    )
+    assert draft.status_code == 201, draft.text
+    message_id = draft.json()["id"]
+    assert (await client.post(f"/api/v1/messages/{message_id}/submit", headers=as_author)).status_code == 200
+    await drive(app)
+    waiting = await notifications(app, kind="review_waiting", channel="email")
+    assert reviewer.id in {r.person_id for r in waiting} and author.id not in {r.person_id for r in waiting}
+    mail = next(r for r in waiting if r.person_id == reviewer.id)
+    assert mail.data["item_type"] == "message" and mail.data["link"] == f"/api/v1/messages/{message_id}"
+    assert mail.data["author_name"] == "書き 手" and mail.locale == "en"
+    assert not await notifications(app, person_id=employee.id)
+
+    back = await client.post(
+        f"/api/v1/messages/{message_id}/request-changes",
+        json={"comment": "数字の出典を添えてください"},
+        headers=as_reviewer,
+    )
+    assert back.status_code == 200, back.text
+    await drive(app)
+    (sent_back,) = await notifications(app, kind="review_decided", channel="email")
+    assert sent_back.person_id == author.id and sent_back.locale == "ja"
+    assert (
+        sent_back.data["outcome"] == "sent_back" and sent_back.data["comment"] == "数字の出典を添えてください"
+    )
+
+    assert (await client.post(f"/api/v1/messages/{message_id}/submit", headers=as_author)).status_code == 200
+    approved = await client.post(f"/api/v1/messages/{message_id}/approve", headers=as_reviewer)
+    assert approved.status_code == 200, approved.text
+    await drive(app)
+    decided = await notifications(app, kind="review_decided", channel="email")
+    assert sorted(r.data["outcome"] for r in decided) == ["approved", "sent_back"]
+    assert {r.person_id for r in decided} == {author.id}  # never the reviewer
+
+
 async def test_graders_hear_a_check_waits_and_the_person_its_grade(app, client, callers):
     department = await make_department(app)
     boss = await make_person(app, role="manager", display_name="上司 さん")
