@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -548,11 +548,15 @@ async def test_quiet_hours_set_later_hold_a_row_until_they_end(app, mailserver, 
             )
         )
         await session.commit()
-    night = datetime.fromisoformat("2026-12-02T14:30:00+00:00")  # 23:30 in Tokyo
+    # The next 14:30 UTC (23:30 in Tokyo) after the row fell due: it is due then, and quiet.
+    written = utcnow()
+    night = written.replace(hour=14, minute=30, second=0, microsecond=0)
+    if night <= written:
+        night += timedelta(days=1)
     assert await sender.send_due(app.state.sessionmaker, mail_settings, now=night) == 0
     waiting = await row(app, row_id)
     assert waiting.status == "pending" and waiting.attempts == 0
-    assert waiting.next_attempt_at == datetime.fromisoformat("2026-12-02T22:00:00+00:00")  # 07:00 Tokyo
+    assert waiting.next_attempt_at == night.replace(hour=22, minute=0)  # 07:00 the next day in Tokyo
     assert mailserver.messages == []
 
 
