@@ -313,21 +313,7 @@ async def step_rows(batch: Batch, events: list[OutboxEvent], kind: NotificationK
     session = batch.session
     campaigns = await _campaigns(session, {_id(e.data["campaign_id"]) for e in events} - {None})
     briefs = await _current_briefs(session, campaigns.values())
-    message_ids = {_uuid(e.data.get("message_id")) for e in events} - {None}
-    messages = (
-        {
-            row.id: row
-            for row in (
-                await session.execute(
-                    sa.select(col(Message.id), col(Message.title), col(Message.body)).where(
-                        col(Message.id).in_(message_ids)
-                    )
-                )
-            ).all()
-        }
-        if message_ids
-        else {}
-    )
+    messages = await _messages_of(session, events)
     pairs = {(_id(e.data["campaign_id"]), _id(e.data["person_id"])) for e in events}
     enrolled = await _still_enrolled(session, pairs)
     recipients = await batch.recipients(p for _, p in enrolled)
@@ -649,6 +635,42 @@ async def _evidence(batch: Batch, events: list[OutboxEvent]) -> Rows:
     return rows
 
 
+async def _messages_of(session: AsyncSession, events: list[OutboxEvent]) -> dict[uuid.UUID | None, Any]:
+    """The messages these events name (`message_id`): title and body, in one query."""
+    ids = {_uuid(e.data.get("message_id")) for e in events} - {None}
+    if not ids:
+        return {}
+    stmt = sa.select(col(Message.id), col(Message.title), col(Message.body)).where(col(Message.id).in_(ids))
+    found: dict[uuid.UUID | None, Any] = {row.id: row for row in (await session.execute(stmt)).all()}
+    return found
+
+
+def _loop_news(
+    event: OutboxEvent,
+    messages: dict[uuid.UUID | None, Any],
+    *,
+    title: str,
+    link: str,
+    text: str,
+    rationale: str | None,
+) -> tuple[NotificationKind, dict[str, Any]]:
+    """What a filer is told when feedback (an item, or a theme as a whole) is decided or
+    announced: the decision and its rationale, or the announcing message quoted."""
+    common = {"title": title, "link": link, "excerpt": text}
+    if event.data["to"] == "decided":
+        return NotificationKind.FEEDBACK_DECIDED, {
+            **common,
+            "decision": event.data.get("decision"),
+            "rationale": rationale,
+        }
+    message = messages.get(_uuid(event.data.get("message_id")))
+    return NotificationKind.FEEDBACK_ANNOUNCED, {
+        **common,
+        "message_title": message.title if message else None,
+        "message_body": message.body if message else None,
+    }
+
+
 async def _feedback(batch: Batch, events: list[OutboxEvent]) -> Rows:
     wanted = [e for e in events if e.data.get("to") in ("decided", "announced")]
     if not wanted:
@@ -668,39 +690,20 @@ async def _feedback(batch: Batch, events: list[OutboxEvent]) -> Rows:
             )
         ).all()
     }
-    message_ids = {_uuid(e.data.get("message_id")) for e in wanted} - {None}
-    messages = (
-        {
-            row.id: row
-            for row in (
-                await session.execute(
-                    sa.select(col(Message.id), col(Message.title), col(Message.body)).where(
-                        col(Message.id).in_(message_ids)
-                    )
-                )
-            ).all()
-        }
-        if message_ids
-        else {}
-    )
+    messages = await _messages_of(session, wanted)
     rows: Rows = []
     for event in wanted:
         item = items.get(_id(event.data["feedback_id"]))
         if item is None or item.filed_by_id is None:
             continue
-        text = excerpt(item.body)
-        common = {"title": excerpt(item.body, 80), "link": f"/api/v1/feedback/{item.id}", "excerpt": text}
-        if event.data["to"] == "decided":
-            kind = NotificationKind.FEEDBACK_DECIDED
-            data = {**common, "decision": event.data.get("decision"), "rationale": item.rationale}
-        else:
-            message = messages.get(_uuid(event.data.get("message_id")))
-            kind = NotificationKind.FEEDBACK_ANNOUNCED
-            data = {
-                **common,
-                "message_title": message.title if message else None,
-                "message_body": message.body if message else None,
-            }
+        kind, data = _loop_news(
+            event,
+            messages,
+            title=excerpt(item.body, 80),
+            link=f"/api/v1/feedback/{item.id}",
+            text=excerpt(item.body),
+            rationale=item.rationale,
+        )
         rows += await batch.tell(kind, [item.filed_by_id], what=str(event.id), data=data, event=event)
     return rows
 
@@ -714,17 +717,7 @@ async def _themes(batch: Batch, events: list[OutboxEvent]) -> Rows:
     if not wanted:
         return []
     session = batch.session
-    message_ids = {_uuid(e.data.get("message_id")) for e in wanted} - {None}
-    messages = {
-        row.id: row
-        for row in (
-            await session.execute(
-                sa.select(col(Message.id), col(Message.title), col(Message.body)).where(
-                    col(Message.id).in_(message_ids)
-                )
-            )
-        ).all()
-    }
+    messages = await _messages_of(session, wanted)
     rows: Rows = []
     for event in wanted:
         d = event.data
@@ -754,18 +747,14 @@ async def _themes(batch: Batch, events: list[OutboxEvent]) -> Rows:
         ).one_or_none()
         if theme is None:
             continue
-        common = {"title": theme.name, "link": f"/api/v1/themes/{theme_id}", "excerpt": theme.name}
-        if d["to"] == "decided":
-            kind = NotificationKind.FEEDBACK_DECIDED
-            data = {**common, "decision": d.get("decision"), "rationale": theme.rationale}
-        else:
-            message = messages.get(_uuid(d.get("message_id")))
-            kind = NotificationKind.FEEDBACK_ANNOUNCED
-            data = {
-                **common,
-                "message_title": message.title if message else None,
-                "message_body": message.body if message else None,
-            }
+        kind, data = _loop_news(
+            event,
+            messages,
+            title=theme.name,
+            link=f"/api/v1/themes/{theme_id}",
+            text=theme.name,
+            rationale=theme.rationale,
+        )
         for filer in filers:
             rows += await batch.tell(
                 kind,
