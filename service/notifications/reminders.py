@@ -74,33 +74,6 @@ async def _active_campaigns(session: AsyncSession) -> tuple[list[Campaign], dict
     return campaigns, current
 
 
-async def still_to_remind(session: AsyncSession, campaign_id: uuid.UUID, person_id: uuid.UUID) -> bool:
-    """Whether a reminder of this campaign is still true for this person (for the sender to ask
-    at send time): the campaign is active, they are in its audience, active, and have not
-    acknowledged its current brief version."""
-    campaign = await session.get(Campaign, campaign_id)
-    if campaign is None or campaign.status != "active":
-        return False
-    current = (await briefs_service.current_versions(session, CLOCK, [campaign.lineage_id])).get(
-        campaign.lineage_id
-    )
-    if current is None:
-        return False
-    stmt = (
-        sa.select(sa.literal(1))
-        .select_from(Enrollment)
-        .join(Person, col(Person.id) == col(Enrollment.person_id))
-        .where(
-            col(Enrollment.campaign_id) == campaign_id,
-            col(Enrollment.person_id) == person_id,
-            col(Enrollment.left_at).is_(None),
-            col(Person.active) == sa.true(),
-            ~_acknowledged(current, col(Enrollment.person_id)),
-        )
-    )
-    return (await session.scalar(stmt)) is not None
-
-
 async def reminders_due(session: AsyncSession, now: datetime, budget: int) -> list[Due]:
     """Reminders due by `now` for steps people have not acknowledged; one query per active
     campaign with a published brief."""
