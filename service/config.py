@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # How long a process trusts its cached copy of a caller's record (role, active, client
     # state) without a change notice; changes made through CueCard reach every replica at once.
     auth_cache_seconds: int = 30
+    # How long a repeated read's answer may be served from memory (service/readcache.py):
+    # writes through CueCard end it at once on every replica; this bounds what the clock
+    # alone changes (a step falling due). 0 turns the cache off.
+    read_cache_seconds: float = Field(default=5.0, ge=0)
 
     # Request limits.
     max_body_bytes: int = 1024 * 1024

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service import __doc__ as package_doc
 from service.accounts import rest as accounts_rest
 from service.api import graphql, openapi, ops, problems
+from service.api.cached_reads import CachedReads
 from service.api.middleware import Edge, RequestGuard
 from service.api.query import refuse_unknown_query_parameters
 from service.auth import cache as auth_cache
@@ -51,6 +52,8 @@ from service.people import rest as people_rest
 from service.pitch import cache as pitch_cache
 from service.pitch import rest as pitch_rest
 from service.products import rest as products_rest
+from service.readcache import CHANNEL as READ_CACHE_CHANNEL
+from service.readcache import ReadCache
 from service.scim import rest as scim_rest
 from service.search import rest as search_rest
 from service.streams import rest as streams_rest
@@ -136,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             listener = ChangeListener(asyncpg_dsn(app.state.engine.url))
             listener.subscribe(pitch_cache.CHANNEL, app.state.pitch_cache)
             listener.subscribe(auth_cache.CHANNEL, app.state.auth_cache)
+            listener.subscribe(READ_CACHE_CHANNEL, app.state.read_cache)
             # Live streams wake when any replica's sequencer numbers new events.
             listener.subscribe(sequencer.CHANNEL, hub)
             listener.start()
@@ -189,6 +193,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         requires_listener=several_replicas,
         ttl_seconds=settings.auth_cache_seconds,
         signal_file=auth_cache.signal_file(engine.url),
+    )
+    app.state.read_cache = ReadCache(
+        ttl_seconds=settings.read_cache_seconds, requires_listener=several_replicas
     )
     # This app's lint word lists, from its own settings: the services that lint get them
     # from the session (writes' warnings) or from the lint endpoint, never from the environment.
@@ -249,6 +256,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added innermost first: ErrorBoundary sits inside, Edge outermost, so every response
     # (413s and 500s included) carries X-Request-ID and nosniff, and is counted and logged.
     app.add_middleware(problems.ErrorBoundary, handler=handler)
+    app.add_middleware(CachedReads)  # inside the URL and body checks, outside the routes
     app.add_middleware(
         RequestGuard, max_body=settings.max_body_bytes, max_batch_body=settings.max_batch_body_bytes
     )

@@ -30,6 +30,8 @@ HEADER_READERS = {
     "api/rest.py",
     # The pitch's fast route: its FastAPI twin declares the 304, hence If-None-Match.
     "pitch/rest.py",
+    # Kept answers: a 304 only for an answer whose route gave an ETag (so declares the 304).
+    "api/cached_reads.py",
     # SCIM (RFC 7644 §3.14) is outside the OpenAPI document.
     "scim/rest.py",
 }

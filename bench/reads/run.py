@@ -9,12 +9,18 @@ Targets, each loaded by wrk in turn (never two at once), the order reversed ever
 - `rest`: `GET /api/v1/people?limit=50`, an admin's token (every field, like the bare page);
 - `graphql`: `people(first: 50)` with `department { key name }` and `manager { displayName }`;
 - `home`: the intranet home of a new hire (her feed, her campaigns with the brief to
-  acknowledge, her open check), one GraphQL request; its p99 is what counts.
+  acknowledge, her open check), one GraphQL request; its p99 is what counts;
+- `rest_computed`, `graphql_computed`, `home_computed`: the same three against a second
+  `cuecard serve` with `CUECARD_READ_CACHE_SECONDS=0`, so every request is computed: what a
+  caller's first read costs (service/readcache.py answers repeated ones from memory).
+
+Each run also reads the server's CPU time from /proc before and after: CPU per request is
+robust to whatever else the machine does, where req/s is not.
 
 End to end (everything it starts it stops, even on failure): a throwaway database
 `cuecard_reads_<random>`, migrated, the demo data plus `--people` more people with departments
-and managers (added through the API, so pages are full); `cuecard serve` (one worker) and the
-bare app, both pinned to core 0 with `taskset -c 0`; wrk (one thread) pinned to core 1, and
+and managers (added through the API, so pages are full); `cuecard serve` (one worker; a second one with the
+read cache off) and the bare app, all pinned to core 0 with `taskset -c 0`; wrk (one thread) pinned to core 1, and
 the database's own backends (only this database's) moved to core 1 too. The servers stay up
 side by side but only one is loaded at a time. Checks first that the bare page and the REST
 page are the same 50 rows with the same values, that the GraphQL page has the same people,
@@ -99,13 +105,16 @@ HOME_QUERY = """query Home {
   }
 }"""
 
-TARGETS = ("bare", "rest", "graphql", "home")
+TARGETS = ("bare", "rest", "graphql", "home", "rest_computed", "graphql_computed", "home_computed")
 # What each target is, for the table.
 LABELS = {
     "bare": "bare ASGI + asyncpg, one query with the joins, JSON out (no auth, no ORM)",
     "rest": "`GET /api/v1/people?limit=50`",
     "graphql": "GraphQL `people(first: 50) { … department { key name } manager { displayName } }`",
     "home": "GraphQL intranet home (`me`, `myFeed`, `campaigns` with the brief, open `checks`)",
+    "rest_computed": "the REST page, every request computed (`CUECARD_READ_CACHE_SECONDS=0`)",
+    "graphql_computed": "the GraphQL page, every request computed",
+    "home_computed": "the intranet home, every request computed",
 }
 
 
@@ -291,7 +300,10 @@ def check_targets(targets: dict[str, dict[str, Any]], servers: dict[str, Server]
         t = targets[name]
         return get_json(servers[t["server"]], t["url"], t["headers"], t["body"])
 
-    bare, rest, graphql, home = (fetch(name) for name in TARGETS)
+    bare, rest, graphql, home = (fetch(name) for name in TARGETS[:4])
+    for name, same in (("rest_computed", rest), ("graphql_computed", graphql), ("home_computed", home)):
+        if fetch(name) != same:
+            raise BenchError(f"{name} answers differently from the cached server")
     bare_items, rest_items = bare["items"], rest["items"]
     nodes = [edge["node"] for edge in graphql["data"]["people"]["edges"]]
     if not (len(bare_items) == len(rest_items) == len(nodes) == 50):
@@ -326,7 +338,7 @@ def check_targets(targets: dict[str, dict[str, Any]], servers: dict[str, Server]
         },
         "bytes": {
             name: len(json.dumps(value, ensure_ascii=False).encode())
-            for name, value in zip(TARGETS, (bare, rest, graphql, home), strict=True)
+            for name, value in zip(TARGETS[:4], (bare, rest, graphql, home), strict=True)
         },
     }
     if not (summary["home"]["campaigns_with_brief"] and summary["home"]["open_checks"] and steps):
@@ -388,11 +400,22 @@ def start_servers(args: argparse.Namespace, env: dict[str, str], bare_env: dict[
     return real, bare
 
 
+def start_computing_server(args: argparse.Namespace, env: dict[str, str], log_dir: Path) -> Server:
+    """The same service with the read cache off: what every request costs when computed."""
+    port = free_port()
+    command = [cuecard_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    computing = {**env, "CUECARD_READ_CACHE_SECONDS": "0"}
+    return start_server("cuecard-computed", pinned(SERVER_CORE, command, args), computing, port, log_dir)
+
+
 def measure(args: argparse.Namespace, database: str, log_dir: Path) -> dict[str, Any]:
     env, bare_env, tokens = prepare(args, database)
     real, bare = start_servers(args, env, bare_env, log_dir)
+    computed: Server | None = None
     try:
+        computed = start_computing_server(args, env, log_dir)
         wait_ready(real, "/readyz")
+        wait_ready(computed, "/readyz")
         wait_ready(bare, "/ping")
         print(f"adding {args.people} people through the API", file=sys.stderr)
         admin = {"Authorization": f"Bearer {tokens['admin']}"}
@@ -427,7 +450,11 @@ def measure(args: argparse.Namespace, database: str, log_dir: Path) -> dict[str,
                 "body": home_body,
             },
         }
-        servers = {"bare": bare, "cuecard": real}
+        for name in ("rest", "graphql", "home"):
+            computing = dict(targets[name], server="cuecard-computed")
+            computing["url"] = computing["url"].replace(real.base_url, computed.base_url)
+            targets[f"{name}_computed"] = computing
+        servers = {"bare": bare, "cuecard": real, "cuecard-computed": computed}
         checked = check_targets(targets, servers)
         print(f"checks passed: {json.dumps(checked, ensure_ascii=False)}", file=sys.stderr)
         for name, target in targets.items():
@@ -448,18 +475,35 @@ def measure(args: argparse.Namespace, database: str, log_dir: Path) -> dict[str,
                 target = targets[name]
                 moved = pin_backends(args, database)
                 load_1m = os.getloadavg()[0]
+                pid = servers[target["server"]].proc.pid
+                cpu_before = server_cpu_seconds(pid)
                 result = run_wrk(target["url"], target["headers"], target["script"], args, args.duration)
+                cpu = (server_cpu_seconds(pid) - cpu_before) / max(result["wrk"]["requests"], 1)
                 result.update(target=name, run=run + 1, loadavg_1m=load_1m, pg_backends_pinned=moved)
+                result["server_cpu_ms_per_request"] = cpu * 1000
                 runs.append(result)
                 print(
                     f"  run {run + 1}/{args.runs} {name:<7} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:7.2f} ms"
-                    f"  p99 {result['p99_ms']:7.2f} ms  errors {result['errors']}  load {load_1m:.2f}",
+                    f"  p99 {result['p99_ms']:7.2f} ms  cpu {result['server_cpu_ms_per_request']:.3f} ms/req"
+                    f"  errors {result['errors']}  load {load_1m:.2f}",
                     file=sys.stderr,
                 )
         return {"runs": runs, "checks": checked, "sanity_ping": sanity}
     finally:
         stop_server(real)
         stop_server(bare)
+        if computed is not None:
+            stop_server(computed)
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU the server process has used (Linux /proc; 0 elsewhere): per request,
+    robust to whatever else the machine runs."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -472,6 +516,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "p99_ms_median": statistics.median(r["p99_ms"] for r in mine),
             "rps_each": [round(r["rps"]) for r in mine],
             "errors": sum(r["errors"] for r in mine),
+            "cpu_ms_median": statistics.median(r.get("server_cpu_ms_per_request", 0.0) for r in mine),
         }
     for cell in cells.values():
         cell["vs_bare"] = cell["rps_median"] / cells["bare"]["rps_median"]
@@ -482,13 +527,13 @@ def markdown(cells: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         f"{args.connections} connections, {args.runs} x {args.duration} s runs per target (A B A B), medians:",
         "",
-        "| path | req/s | p50 ms | p99 ms | vs bare | req/s per run | errors |",
-        "|---|--:|--:|--:|--:|---|--:|",
+        "| path | req/s | p50 ms | p99 ms | vs bare | server CPU ms/req | req/s per run | errors |",
+        "|---|--:|--:|--:|--:|--:|---|--:|",
     ]
     for name, cell in cells.items():
         lines.append(
             f"| {LABELS[name]} | {cell['rps_median']:,.0f} | {cell['p50_ms_median']:.1f} | "
-            f"{cell['p99_ms_median']:.1f} | {cell['vs_bare']:.3f}× | "
+            f"{cell['p99_ms_median']:.1f} | {cell['vs_bare']:.3f}× | {cell['cpu_ms_median']:.2f} | "
             f"{', '.join(f'{r:,}' for r in cell['rps_each'])} | {cell['errors']} |"
         )
     return "\n".join(lines)
@@ -506,6 +551,11 @@ def verdict(cells: dict[str, dict[str, Any]]) -> list[str]:
         )
     p99 = cells["home"]["p99_ms_median"]
     lines.append(f"home: p99 {p99:.1f} ms (target < 50 ms: {'met' if p99 < 50 else 'MISSED'})")
+    computed = (f"{n}: {cells[n]['vs_bare']:.3f}x bare" for n in ("rest_computed", "graphql_computed"))
+    lines.append(
+        f"every request computed (no read cache): {', '.join(computed)}, "
+        f"home p99 {cells['home_computed']['p99_ms_median']:.1f} ms"
+    )
     return lines
 
 

@@ -3,7 +3,7 @@ The domains write their types with `service.graphql_kit`; none of them imports t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,10 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.extensions import AddValidationRules
+from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.fastapi import GraphQLRouter
 from strawberry.tools import merge_types
+from strawberry.types.graphql import OperationType
 
 from service.api import graphql_limits as limits
 from service.api.problems import database_problem
@@ -29,6 +30,7 @@ from service.config import Settings
 from service.errors import CueCardError, MethodNotAllowed, ServiceUnavailable
 from service.graphql_kit import Context
 from service.logging import get_logger
+from service.readcache import not_kept
 
 log = get_logger("cuecard.graphql")
 
@@ -96,6 +98,21 @@ class Schema(strawberry.Schema):
             )
         log.error("graphql_unexpected_error", path=error.path, exc_info=original)
         return again("Unexpected error.", {"code": "INTERNAL_SERVER_ERROR"})
+
+
+class KeepOnlyQueries(SchemaExtension):
+    """Only a query answered without errors may be served again from memory (a mutation that
+    happened to write nothing still ran, and must run again)."""
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        try:
+            query = context.operation_type is OperationType.QUERY
+        except RuntimeError:  # no operation could be chosen: an error answer
+            query = False
+        if not query or context.result is None or context.result.errors:
+            not_kept()
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -167,6 +184,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         partial(AddValidationRules, rules),
         partial(limits.CachedValidation, validated),
         partial(limits.QueryCost, max_cost=settings.graphql_max_cost),
+        KeepOnlyQueries,
     ]
     schema = Schema(query=query, mutation=mutation, extensions=extensions)
     schema.hide_suggestions = hide_suggestions
