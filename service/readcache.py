@@ -267,6 +267,8 @@ def _committing(conn: sa.Connection) -> None:
 
 @event.listens_for(Engine, "rollback")
 def _rolled_back(conn: sa.Connection) -> None:
+    if conn.invalidated:  # the connection is gone: the pool's invalidate event settles it
+        return
     conn.info.pop(_WRITTEN, None)
 
 

@@ -323,7 +323,13 @@ async def test_pool_exhaustion_answers_503_within_the_pool_timeout(
     fault_db: str, proxy: FaultProxy, tmp_path: Path
 ) -> None:
     async with proxied_app(
-        fault_db, proxy, tmp_path, db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=0.5
+        fault_db,
+        proxy,
+        tmp_path,
+        db_pool_size=1,
+        db_max_overflow=0,
+        db_pool_timeout_seconds=0.5,
+        read_cache_seconds=0,  # every read must take the one connection (none answered from memory)
     ) as (app, http):
         editor = await make_person(app, role="editor")
         auth = bearer(token_for(app, editor))
@@ -363,6 +369,7 @@ async def test_a_pooled_connection_that_died_idle_is_replaced_before_a_request_s
         db_pool_size=1,
         db_max_overflow=0,
         db_ping_after_idle_seconds=0.2 if idle_ping else 60.0,
+        read_cache_seconds=0,  # the repeated read must reach the pooled connection
     ) as (app, http):
         editor = await make_person(app, role="editor")
         auth = bearer(token_for(app, editor))
