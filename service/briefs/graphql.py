@@ -14,7 +14,7 @@ from service.briefs import schemas
 from service.briefs import service as briefs_service
 from service.evidence.graphql import EvidenceType  # noqa: F401  # the view of Brief.evidence
 from service.evidence.schemas import EvidenceKind
-from service.fields import InputModel, Locale, Slug
+from service.fields import Locale, Slug
 from service.messages import service as messages_service
 from service.messages.schemas import LintWarning
 from service.products.graphql import ProductType
@@ -130,7 +130,6 @@ class BriefQuery:
         product_key=Slug | None,
         status=schemas.BriefStatus | None,
         locale=Locale | None,
-        schema=InputModel,
     )
     brief = gql.query(
         briefs_service.get_brief,

@@ -248,30 +248,23 @@ class CampaignMutation:
         campaigns_service.cancel_campaign, "Cancel a planned or active campaign.", id=ID
     )
 
-    @strawberry.mutation(
-        description="Acknowledge the campaign's current brief version yourself. Idempotent: `created` is "
-        "true the first time, then false with the same acknowledgement."
+    acknowledge_campaign = gql.mutation(
+        campaigns_service.acknowledge,
+        "Acknowledge the campaign's current brief version yourself. Idempotent: `created` is true the "
+        "first time, then false with the same acknowledgement.",
+        campaign_id=ID,
+        result=AcknowledgeResultType,
     )
-    async def acknowledge_campaign(self, info: gql.Info, campaign_id: ID) -> AcknowledgeResultType:
-        ack, created = await gql.run(
-            info, campaigns_service.acknowledge, gql.to_uuid(campaign_id, "campaignId")
-        )
-        return AcknowledgeResultType(acknowledgement=ack, created=created)
-
-    @strawberry.mutation(
-        description="Confirm yourself that you attended a BRIEFING step of a campaign you are in, once it "
-        "is due for you (CONFLICT before, for another channel, or a campaign not active; FORBIDDEN outside "
-        "its audience; NOT_FOUND for a step it does not have). Idempotent: `created` is true the first "
-        "time, then false with the same attendance."
+    confirm_attendance = gql.mutation(
+        campaigns_service.confirm_attendance,
+        "Confirm yourself that you attended a BRIEFING step of a campaign you are in, once it is due for "
+        "you (CONFLICT before, for another channel, or a campaign not active; FORBIDDEN outside its "
+        "audience; NOT_FOUND for a step it does not have). Idempotent: `created` is true the first time, "
+        "then false with the same attendance.",
+        campaign_id=ID,
+        step_id=ID,
+        result=AttendanceResultType,
     )
-    async def confirm_attendance(self, info: gql.Info, campaign_id: ID, step_id: ID) -> AttendanceResultType:
-        attendance, created = await gql.run(
-            info,
-            campaigns_service.confirm_attendance,
-            gql.to_uuid(campaign_id, "campaignId"),
-            gql.to_uuid(step_id, "stepId"),
-        )
-        return AttendanceResultType(attendance=attendance, created=created)
 
     submit_check = gql.mutation(
         campaigns_service.submit_check,
