@@ -263,39 +263,27 @@ async def run(info: Info, fetch: Fetch, *args: Any, **kwargs: Any) -> Any:
         return await fetch(session, principal, *args, **kwargs)
 
 
-def query(
-    fetch: Fetch,
-    description: str | None = None,
-    *,
-    prime: Fetch | None = None,
-    ahead: str = "",
-    **arguments: Any,
-) -> Any:
+def query(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
     """A field resolved by one service call, `fetch(session, principal, *required, **optional)`,
     typed as the view of what `fetch` returns (a `Page`: a `Connection`, with `first` and `after`).
-    `arguments` in order, each a type or `(type, default[, service_name])`; see docs/graphql.md."""
-    return strawberry.field(
-        resolver=_resolver(fetch, arguments, prime, ahead.split()), description=description
-    )
+    `arguments` in order, each a type or `(type, default[, service_name])`, then the options
+    (`schema`, `parent`, `result`, `prime`, `ahead`); see docs/graphql.md."""
+    return strawberry.field(resolver=_resolver(fetch, arguments), description=description)
 
 
-def mutation(fetch: Fetch, description: str | None = None, *, result: Any = None, **arguments: Any) -> Any:
-    """A mutation resolved by one service call; see `query`. `result`: the type built of the
-    service's tuple, field by field (`AcknowledgeResult(acknowledgement, created)`)."""
-    return strawberry.mutation(resolver=_resolver(fetch, arguments, result=result), description=description)
+def mutation(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
+    """A mutation resolved by one service call; see `query`."""
+    return strawberry.mutation(resolver=_resolver(fetch, arguments), description=description)
 
 
-def _resolver(
-    fetch: Fetch,
-    arguments: dict[str, Any],
-    prime: Fetch | None = None,
-    ahead: Iterable[str] = (),
-    result: Any = None,
-) -> Fetch:
+def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
     returns = get_type_hints(fetch)["return"]
     page = getattr(returns, "__pydantic_generic_metadata__", {}).get("origin") is Page
     schema: type[BaseModel] | None = arguments.pop("schema", None)
     parent: str | None = arguments.pop("parent", None)  # on a type: `root.<parent>` is passed first
+    result: Any = arguments.pop("result", None)  # the type built of the service's tuple, field by field
+    prime: Fetch | None = arguments.pop("prime", None)
+    ahead: list[str] = arguments.pop("ahead", "").split()
     specs: dict[str, tuple[Any, Any]] = {}
     passed_as = {}  # GraphQL argument → the service's keyword, where they differ
     for name, spec in arguments.items():

@@ -31,7 +31,6 @@ DifferentiatorType = gql.view_type(
 GutCheckType = gql.view_type(
     schemas.GutCheck, "GutCheck", "The 腹落ち questions: understood in the gut, not just the head."
 )
-TranslationStatusEnum = gql.graphql_enum(schemas.TranslationStatus, "TranslationStatus")
 TranslationType = gql.view_type(
     schemas.Translation, "Translation", "How a translation stands against its source brief."
 )

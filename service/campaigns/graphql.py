@@ -4,6 +4,7 @@ Readiness is in readiness_graphql.py, the caller's feed in service/feed/graphql.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import strawberry
 from strawberry import ID
@@ -77,15 +78,6 @@ class AcknowledgementType:
     campaign: CampaignType | None = gql.loaded("campaign_id")
 
 
-@strawberry.type(
-    name="AcknowledgeResult",
-    description="The acknowledgement, and whether this call recorded it (false: it was already there).",
-)
-class AcknowledgeResultType:
-    acknowledgement: AcknowledgementType
-    created: bool
-
-
 @gql.view(schemas.AttendanceRead, name="Attendance")
 class AttendanceType:
     """A person's confirmation that they attended a briefing step: one per campaign, step and person."""
@@ -94,15 +86,15 @@ class AttendanceType:
     campaign: CampaignType | None = gql.loaded("campaign_id")
 
 
-@strawberry.type(
-    name="AttendanceResult",
-    description="The attendance, and whether this call recorded it (false: it was already there).",
-)
-class AttendanceResultType:
-    attendance: AttendanceType
-    created: bool
+def _recorded(name: str, field: str, kind: type) -> Any:
+    """`{field}` and `created`, the answer of an idempotent call: what it recorded or found."""
+    fields = type(name, (), {"__annotations__": {field: kind, "created": bool}})
+    description = f"The {field}, and whether this call recorded it (false: it was already there)."
+    return strawberry.type(fields, name=name, description=description)
 
 
+AcknowledgeResultType = _recorded("AcknowledgeResult", "acknowledgement", AcknowledgementType)
+AttendanceResultType = _recorded("AttendanceResult", "attendance", AttendanceType)
 CheckAnswersType = gql.view_type(
     schemas.GutCheckAnswers, "CheckAnswers", "The gut-check, answered in the person's own words."
 )
