@@ -26,7 +26,7 @@ from service.notifications.schemas import (
 NudgeResultType = gql.view_type(NudgeResult, "NudgeResult")
 DeliveryRecordType = gql.view_type(DeliveryRecord, "CampaignDelivery")
 NudgeInput = gql.input_type(NudgeCreate, "NudgeInput")
-HHMM = "start end"  # described once, on the type
+HHMM = "start end"  # the types say what HH:MM is; the fields stay undescribed, as the contract has them
 QuietHoursType = gql.view_type(
     QuietHours,
     "QuietHours",
@@ -46,7 +46,7 @@ class _KindChannelsUpdate(KindChannelsUpdate):
     kind: NotificationKind
 
 
-class _PreferencesUpdate(NotificationPreferencesUpdate):
+class _PreferencesUpdate(NotificationPreferencesUpdate):  # `kinds` as GraphQL sends them: entries
     @field_validator("kinds", mode="before")
     @classmethod
     def _by_kind(cls, entries: Any) -> Any:
