@@ -31,6 +31,7 @@ from strawberry.utils.str_converters import to_camel_case
 from service.auth.principal import Principal
 from service.concurrency import etag
 from service.errors import Invalid, Unauthenticated
+from service.fields import InputModel
 from service.pagination import Cursor, Page, PageParams
 
 T = TypeVar("T")
@@ -262,20 +263,12 @@ async def run(info: Info, fetch: Fetch, *args: Any, **kwargs: Any) -> Any:
         return await fetch(session, principal, *args, **kwargs)
 
 
-def query(
-    fetch: Fetch,
-    description: str | None = None,
-    *,
-    prime: Fetch | None = None,
-    ahead: str = "",
-    **arguments: Any,
-) -> Any:
+def query(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
     """A field resolved by one service call, `fetch(session, principal, *required, **optional)`,
     typed as the view of what `fetch` returns (a `Page`: a `Connection`, with `first` and `after`).
-    `arguments` in order, each a type or `(type, default[, service_name])`; see docs/graphql.md."""
-    return strawberry.field(
-        resolver=_resolver(fetch, arguments, prime, ahead.split()), description=description
-    )
+    `arguments` in order, each a type or `(type, default[, service_name])`, then the options
+    (`schema`, `parent`, `result`, `prime`, `ahead`); see docs/graphql.md."""
+    return strawberry.field(resolver=_resolver(fetch, arguments), description=description)
 
 
 def mutation(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
@@ -283,13 +276,14 @@ def mutation(fetch: Fetch, description: str | None = None, **arguments: Any) -> 
     return strawberry.mutation(resolver=_resolver(fetch, arguments), description=description)
 
 
-def _resolver(
-    fetch: Fetch, arguments: dict[str, Any], prime: Fetch | None = None, ahead: Iterable[str] = ()
-) -> Fetch:
+def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
     returns = get_type_hints(fetch)["return"]
     page = getattr(returns, "__pydantic_generic_metadata__", {}).get("origin") is Page
     schema: type[BaseModel] | None = arguments.pop("schema", None)
     parent: str | None = arguments.pop("parent", None)  # on a type: `root.<parent>` is passed first
+    result: Any = arguments.pop("result", None)  # the type built of the service's tuple, field by field
+    prime: Fetch | None = arguments.pop("prime", None)
+    ahead: list[str] = arguments.pop("ahead", "").split()
     specs: dict[str, tuple[Any, Any]] = {}
     passed_as = {}  # GraphQL argument → the service's keyword, where they differ
     for name, spec in arguments.items():
@@ -299,9 +293,9 @@ def _resolver(
             if isinstance(enum, type) and issubclass(enum, Enum):
                 graphql_enum(enum)
         specs[name], passed_as[name] = (kind, default), renamed[0] if renamed else name
-    if schema is not None and not schema.model_fields:  # a base: the constrained arguments go in one
-        constrained: dict[str, Any] = {n: s for n, s in specs.items() if _constrained(s[0])}
-        schema = create_model(f"{fetch.__name__}_arguments", __base__=schema, **constrained)
+    constrained: dict[str, Any] = {n: s for n, s in specs.items() if _constrained(s[0])}
+    if schema is None and constrained:  # validated together, as a filter model of their own would be
+        schema = create_model(f"{fetch.__name__}_arguments", __base__=InputModel, **constrained)
         specs |= {n: (_graphql_type(kind, n), default) for n, (kind, default) in constrained.items()}
     required = [name for name in arguments if specs[name][1] is _REQUIRED]
     if page:  # after the required arguments, as the service takes them
@@ -321,26 +315,28 @@ def _resolver(
             given |= dict(validate_input(schema, data))
         elif schema is not None:
             first.append(validate_input(schema, data))
-        result = await run(info, fetch, *first, **{passed_as[name]: value for name, value in given.items()})
+        found = await run(info, fetch, *first, **{passed_as[name]: value for name, value in given.items()})
+        if result is not None:  # a tuple: the type's fields in order
+            return result(**dict(zip(result.__annotations__, found, strict=True)))
         if not page:
-            return result
+            return found
         if prime is not None:
-            info.context.loader(prime).prime_many({item.id: item for item in result.items})
+            info.context.loader(prime).prime_many({item.id: item for item in found.items})
         for name in ahead:
             if wants(info, f"edges.node.{name}"):
                 field = node.__strawberry_definition__.get_field(name)
                 batch, key, missing = field.loads
                 batch = batch or _by_id(field.type)
-                keys = dict.fromkeys(getattr(item, key) for item in result.items)  # in one batch, now
+                keys = dict.fromkeys(getattr(item, key) for item in found.items)  # in one batch, now
                 await info.context.loader(batch, missing).load_many([k for k in keys if k is not None])
-        return Connection.of(result)
+        return Connection.of(found)
 
     roots = [inspect.Parameter("root", inspect.Parameter.KEYWORD_ONLY, annotation=Any)] * bool(parent)
     signature = [inspect.Parameter("info", inspect.Parameter.KEYWORD_ONLY, annotation=Info), *roots] + [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
         for name, (kind, default) in specs.items()
     ]
-    kind = _graphql_type(returns, fetch.__qualname__)
+    kind = result or _graphql_type(returns, fetch.__qualname__)
     resolve.__signature__ = inspect.Signature(signature, return_annotation=kind)  # type: ignore[attr-defined]  # strawberry reads it
     resolve.__name__ = fetch.__name__
     return resolve

@@ -809,6 +809,7 @@ def test_the_graphql_toolkit_imports_no_domain() -> None:
         "auth",
         "concurrency",
         "errors",
+        "fields",
         "graphql_kit",
         "pagination",
     ]

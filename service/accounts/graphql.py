@@ -8,7 +8,6 @@ from strawberry import ID
 from service import graphql_kit as gql
 from service.accounts import schemas
 from service.accounts import service as accounts_service
-from service.fields import InputModel
 
 MoneyType = gql.view_type(
     schemas.MoneyRead, "Money", "An amount (a decimal string, never a float) in one ISO 4217 currency."
@@ -40,7 +39,6 @@ class AccountQuery:
         "Customer accounts, oldest first (editors, managers, admins, `feedback:read`).",
         segment=schemas.AccountSegment | None,
         include_merged=(bool, False),
-        schema=InputModel,
     )
     account = gql.query(accounts_service.get_account, "One customer account.", id=ID)
 

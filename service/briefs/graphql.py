@@ -14,7 +14,7 @@ from service.briefs import schemas
 from service.briefs import service as briefs_service
 from service.evidence.graphql import EvidenceType  # noqa: F401  # the view of Brief.evidence
 from service.evidence.schemas import EvidenceKind
-from service.fields import InputModel, Locale, Slug
+from service.fields import Locale, Slug
 from service.messages import service as messages_service
 from service.messages.schemas import LintWarning
 from service.products.graphql import ProductType
@@ -31,7 +31,6 @@ DifferentiatorType = gql.view_type(
 GutCheckType = gql.view_type(
     schemas.GutCheck, "GutCheck", "The 腹落ち questions: understood in the gut, not just the head."
 )
-TranslationStatusEnum = gql.graphql_enum(schemas.TranslationStatus, "TranslationStatus")
 TranslationType = gql.view_type(
     schemas.Translation, "Translation", "How a translation stands against its source brief."
 )
@@ -130,7 +129,6 @@ class BriefQuery:
         product_key=Slug | None,
         status=schemas.BriefStatus | None,
         locale=Locale | None,
-        schema=InputModel,
     )
     brief = gql.query(
         briefs_service.get_brief,

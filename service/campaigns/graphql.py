@@ -4,6 +4,7 @@ Readiness is in readiness_graphql.py, the caller's feed in service/feed/graphql.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import strawberry
 from strawberry import ID
@@ -77,15 +78,6 @@ class AcknowledgementType:
     campaign: CampaignType | None = gql.loaded("campaign_id")
 
 
-@strawberry.type(
-    name="AcknowledgeResult",
-    description="The acknowledgement, and whether this call recorded it (false: it was already there).",
-)
-class AcknowledgeResultType:
-    acknowledgement: AcknowledgementType
-    created: bool
-
-
 @gql.view(schemas.AttendanceRead, name="Attendance")
 class AttendanceType:
     """A person's confirmation that they attended a briefing step: one per campaign, step and person."""
@@ -94,15 +86,15 @@ class AttendanceType:
     campaign: CampaignType | None = gql.loaded("campaign_id")
 
 
-@strawberry.type(
-    name="AttendanceResult",
-    description="The attendance, and whether this call recorded it (false: it was already there).",
-)
-class AttendanceResultType:
-    attendance: AttendanceType
-    created: bool
+def _recorded(name: str, field: str, kind: type) -> Any:
+    """`{field}` and `created`, the answer of an idempotent call: what it recorded or found."""
+    fields = type(name, (), {"__annotations__": {field: kind, "created": bool}})
+    description = f"The {field}, and whether this call recorded it (false: it was already there)."
+    return strawberry.type(fields, name=name, description=description)
 
 
+AcknowledgeResultType = _recorded("AcknowledgeResult", "acknowledgement", AcknowledgementType)
+AttendanceResultType = _recorded("AttendanceResult", "attendance", AttendanceType)
 CheckAnswersType = gql.view_type(
     schemas.GutCheckAnswers, "CheckAnswers", "The gut-check, answered in the person's own words."
 )
@@ -248,30 +240,23 @@ class CampaignMutation:
         campaigns_service.cancel_campaign, "Cancel a planned or active campaign.", id=ID
     )
 
-    @strawberry.mutation(
-        description="Acknowledge the campaign's current brief version yourself. Idempotent: `created` is "
-        "true the first time, then false with the same acknowledgement."
+    acknowledge_campaign = gql.mutation(
+        campaigns_service.acknowledge,
+        "Acknowledge the campaign's current brief version yourself. Idempotent: `created` is true the "
+        "first time, then false with the same acknowledgement.",
+        campaign_id=ID,
+        result=AcknowledgeResultType,
     )
-    async def acknowledge_campaign(self, info: gql.Info, campaign_id: ID) -> AcknowledgeResultType:
-        ack, created = await gql.run(
-            info, campaigns_service.acknowledge, gql.to_uuid(campaign_id, "campaignId")
-        )
-        return AcknowledgeResultType(acknowledgement=ack, created=created)
-
-    @strawberry.mutation(
-        description="Confirm yourself that you attended a BRIEFING step of a campaign you are in, once it "
-        "is due for you (CONFLICT before, for another channel, or a campaign not active; FORBIDDEN outside "
-        "its audience; NOT_FOUND for a step it does not have). Idempotent: `created` is true the first "
-        "time, then false with the same attendance."
+    confirm_attendance = gql.mutation(
+        campaigns_service.confirm_attendance,
+        "Confirm yourself that you attended a BRIEFING step of a campaign you are in, once it is due for "
+        "you (CONFLICT before, for another channel, or a campaign not active; FORBIDDEN outside its "
+        "audience; NOT_FOUND for a step it does not have). Idempotent: `created` is true the first time, "
+        "then false with the same attendance.",
+        campaign_id=ID,
+        step_id=ID,
+        result=AttendanceResultType,
     )
-    async def confirm_attendance(self, info: gql.Info, campaign_id: ID, step_id: ID) -> AttendanceResultType:
-        attendance, created = await gql.run(
-            info,
-            campaigns_service.confirm_attendance,
-            gql.to_uuid(campaign_id, "campaignId"),
-            gql.to_uuid(step_id, "stepId"),
-        )
-        return AttendanceResultType(attendance=attendance, created=created)
 
     submit_check = gql.mutation(
         campaigns_service.submit_check,

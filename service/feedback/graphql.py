@@ -14,7 +14,7 @@ from service.feedback import digest as digest_service
 from service.feedback import schemas
 from service.feedback import service as feedback_service
 from service.feedback import themes as themes_service
-from service.fields import InputModel, Slug
+from service.fields import Slug
 from service.people.graphql import PersonType
 
 CustomerType = gql.view_type(schemas.Customer, "Customer")
@@ -184,7 +184,6 @@ class FeedbackQuery:
         product_key=Slug | None,
         theme_id=ID | None,
         since=dt.datetime | None,
-        schema=InputModel,
     )
     feedback_item = gql.query(
         feedback_service.get_feedback, "One feedback item (employees: only their own).", id=ID
@@ -195,7 +194,6 @@ class FeedbackQuery:
         "admins, `feedback:read`).",
         product_key=Slug | None,
         include_merged=(bool, False),
-        schema=InputModel,
     )
     theme = gql.query(themes_service.get_theme, "One theme with its counts.", id=ID)
     digest = gql.query(

@@ -10,7 +10,7 @@ from strawberry import ID
 from service import graphql_kit as gql
 from service.briefs.graphql import ApprovalInput, BriefType
 from service.evidence.graphql import EvidenceType
-from service.fields import InputModel, Locale, Slug
+from service.fields import Locale, Slug
 from service.messages import schemas
 from service.messages import service as messages_service
 
@@ -81,7 +81,6 @@ class MessageQuery:
         audience=schemas.Audience | None,
         locale=Locale | None,
         brief_id=ID | None,
-        schema=InputModel,
     )
     message = gql.query(
         messages_service.get_message, "One message (drafts: editors, managers and admins).", id=ID

@@ -3,102 +3,98 @@ and nudges. `kinds` is a list here (GraphQL has no maps keyed by an enum): one e
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from pydantic import field_validator
 
 from service import graphql_kit as gql
 from service.notifications import nudges, preferences, records
 from service.notifications.schemas import (
-    DeliveryMode,
     DeliveryRecord,
-    NotificationChannel,
+    KindChannels,
+    KindChannelsUpdate,
     NotificationKind,
     NotificationPreferencesRead,
     NotificationPreferencesUpdate,
     NotificationStatus,
     NudgeCreate,
     NudgeResult,
+    QuietHours,
 )
 
-gql.graphql_enum(NotificationKind)
-# "NotificationChannel" is a campaign step's already: these are where a notification goes.
-gql.graphql_enum(NotificationChannel, "NotificationChannel")
-gql.graphql_enum(DeliveryMode)
 NudgeResultType = gql.view_type(NudgeResult, "NudgeResult")
 DeliveryRecordType = gql.view_type(DeliveryRecord, "CampaignDelivery")
 NudgeInput = gql.input_type(NudgeCreate, "NudgeInput")
-
-
-@strawberry.type(
-    name="QuietHours", description="A daily window (your local time) with no e-mail or chat posts."
+HHMM = "start end"  # the types say what HH:MM is; the fields stay undescribed, as the contract has them
+QuietHoursType = gql.view_type(
+    QuietHours,
+    "QuietHours",
+    "A daily window (your local time) with no e-mail or chat posts.",
+    undescribed=HHMM,
 )
-class QuietHoursType:
-    start: str
-    end: str
-
-
-@strawberry.type(
-    name="NotificationKindChannels", description="Whether a kind reaches you by e-mail and in chat."
+QuietHoursInput = gql.input_type(
+    QuietHours, "QuietHoursInput", "HH:MM (24 h, local time); may wrap midnight.", undescribed=HHMM
 )
-class KindChannelsType:
+
+
+class _KindChannels(KindChannels):  # an entry of `kinds`
     kind: NotificationKind
-    email: bool
-    chat: bool
 
 
-@strawberry.type(
-    name="NotificationPreferences",
-    description="Your notification preferences as they apply (defaults filled in for every kind).",
-)
-class PreferencesType:
-    timezone: str
-    quiet_hours: QuietHoursType | None
-    delivery: DeliveryMode
-    kinds: list[KindChannelsType]
+class _KindChannelsUpdate(KindChannelsUpdate):
+    kind: NotificationKind
 
+
+class _PreferencesUpdate(NotificationPreferencesUpdate):  # `kinds` as GraphQL sends them: entries
+    @field_validator("kinds", mode="before")
     @classmethod
-    def of(cls, read: NotificationPreferencesRead) -> PreferencesType:
-        return cls(
-            timezone=read.timezone,
-            quiet_hours=QuietHoursType(start=read.quiet_hours.start, end=read.quiet_hours.end)
-            if read.quiet_hours
-            else None,
-            delivery=read.delivery,
-            kinds=[KindChannelsType(kind=k, email=v.email, chat=v.chat) for k, v in read.kinds.items()],
-        )
+    def _by_kind(cls, entries: Any) -> Any:
+        if not isinstance(entries, list):
+            return entries
+        kinds = {entry.pop("kind"): entry for entry in entries}
+        if len(kinds) < len(entries):
+            raise ValueError("a kind is named twice")
+        return kinds
 
 
-@strawberry.input(name="QuietHoursInput", description="HH:MM (24 h, local time); may wrap midnight.")
-class QuietHoursInput:
-    start: str
-    end: str
-
-
-@strawberry.input(
-    name="NotificationKindChannelsInput", description="A kind's switches; one left out keeps its default."
+KindChannelsType = gql.view_type(
+    _KindChannels,
+    "NotificationKindChannels",
+    "Whether a kind reaches you by e-mail and in chat.",
+    fields="kind email chat",
 )
-class KindChannelsInput:
-    kind: NotificationKind
-    email: bool | None = None
-    chat: bool | None = None
-
-
-@strawberry.input(
-    name="NotificationPreferencesInput",
-    description="Your notification preferences, replacing the stored ones (what is left out takes its default).",
+KindChannelsInput = gql.input_type(
+    _KindChannelsUpdate,
+    "NotificationKindChannelsInput",
+    "A kind's switches; one left out keeps its default.",
+    fields="kind email chat",
 )
+
+
+def _kinds(root: strawberry.Parent[NotificationPreferencesRead]) -> list[KindChannelsType]:
+    return [_KindChannels(kind=kind, **channels.model_dump()) for kind, channels in root.kinds.items()]
+
+
+@gql.view(NotificationPreferencesRead, name="NotificationPreferences", undescribed="timezone")
+class PreferencesType:
+    """Your notification preferences as they apply (defaults filled in for every kind)."""
+
+    kinds: list[KindChannelsType] = strawberry.field(resolver=_kinds)
+
+
+@gql.input_of(_PreferencesUpdate, name="NotificationPreferencesInput")
 class PreferencesInput:
-    timezone: str = "UTC"
-    quiet_hours: QuietHoursInput | None = None
-    delivery: DeliveryMode = DeliveryMode.IMMEDIATE
+    """Your notification preferences, replacing the stored ones (what is left out takes its default)."""
+
     kinds: list[KindChannelsInput] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class NotificationQuery:
-    @strawberry.field(description="Your notification preferences (people only).")
-    async def my_notification_preferences(self, info: gql.Info) -> PreferencesType:
-        return PreferencesType.of(await gql.run(info, preferences.get_my_preferences))
-
+    my_notification_preferences = gql.query(
+        preferences.get_my_preferences, "Your notification preferences (people only)."
+    )
     campaign_deliveries = gql.query(
         records.campaign_deliveries,
         "What a campaign sent to whom (admins and editors), oldest first: one entry per person or chat "
@@ -112,36 +108,12 @@ class NotificationQuery:
 
 @strawberry.type
 class NotificationMutation:
-    @strawberry.mutation(
-        description="Replace your notification preferences (people only); an unknown time zone, a time "
-        "not HH:MM, or a kind named twice is refused."
+    set_my_notification_preferences = gql.mutation(
+        preferences.set_my_preferences,
+        "Replace your notification preferences (people only); an unknown time zone, a time not HH:MM, "
+        "or a kind named twice is refused.",
+        input=PreferencesInput,
     )
-    async def set_my_notification_preferences(
-        self, info: gql.Info, input: PreferencesInput
-    ) -> PreferencesType:
-        kinds: dict[str, dict[str, bool]] = {}
-        duplicate = len({k.kind for k in input.kinds}) != len(input.kinds)
-        for entry in input.kinds:
-            switches = {
-                name: value
-                for name, value in (("email", entry.email), ("chat", entry.chat))
-                if value is not None
-            }
-            kinds[entry.kind.value] = switches
-        data = gql.parse(
-            info,
-            NotificationPreferencesUpdate,
-            {
-                "timezone": input.timezone,
-                "quiet_hours": {"start": input.quiet_hours.start, "end": input.quiet_hours.end}
-                if input.quiet_hours
-                else None,
-                "delivery": input.delivery.value,
-                "kinds": kinds if not duplicate else {"(named twice)": {}},
-            },
-        )
-        return PreferencesType.of(await gql.run(info, preferences.set_my_preferences, data))
-
     nudge_people = gql.mutation(
         nudges.nudge,
         "Ask people of an active campaign to catch up (managers: their department; editors, admins: "

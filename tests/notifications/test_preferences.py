@@ -105,3 +105,12 @@ async def test_graphql_reads_and_sets_preferences(client, callers):
         headers=me,
     )
     assert bad.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    twice = """mutation { setMyNotificationPreferences(input: {timezone: "UTC",
+      kinds: [{kind: NUDGE, email: true}, {kind: NUDGE, chat: true}]}) { timezone } }"""
+    refused = (await client.post("/graphql", json={"query": twice}, headers=me)).json()
+    assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert refused["errors"][0]["extensions"]["errors"][0]["field"] == "kinds"
+    still = await client.post(
+        "/graphql", json={"query": "{ myNotificationPreferences { timezone } }"}, headers=me
+    )
+    assert still.json()["data"]["myNotificationPreferences"]["timezone"] == "Asia/Tokyo"  # nothing applied
