@@ -5,17 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth.principal import Principal
+from service.db import session_settings, utcnow
 from service.errors import Forbidden, Invalid, NotFound, field_error
 from service.evidence.freshness import today
 from service.messages.schemas import EVERYONE
 from service.people import service as people_service
 from service.pitch import policies, repository
 from service.pitch.cache import PitchCache, ProductPitches
-from service.pitch.render import MEDIA_TYPES, Media, render
+from service.pitch.render import MEDIA_TYPES, Media, render, with_lead
+
+MAX_FIXES = 10  # the newest fixes an account's lead shows (a card, not a history)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,42 @@ async def _check_audience(
         )
 
 
+async def fixed_for_account(
+    sessionmaker: async_sessionmaker[AsyncSession], product_key: str, account: str
+) -> list[dict[str, Any]]:
+    """What was fixed for an account, newest first: per theme (or per item filed under none),
+    its latest announcement for the account's feedback within CUECARD_PITCH_FIXED_FOR_DAYS —
+    the theme, the announcing message as published now, and when it was announced. An
+    account nothing matches has nothing fixed (as one that never asked): no error."""
+    async with sessionmaker() as session:
+        days = session_settings(session).pitch_fixed_for_days
+        if days <= 0:
+            return []
+        now = utcnow()
+        rows = await repository.fixes_for_account(
+            session, product_key=product_key, account=account, since=now - timedelta(days=days), now=now
+        )
+    fixes: dict[Any, dict[str, Any]] = {}
+    for row in rows:  # newest first: the first row of a theme is its latest announcement
+        key = row.theme_id or row.item_id
+        if key in fixes:
+            continue
+        fixes[key] = {
+            "theme": {"id": str(row.theme_id), "name": row.theme_name} if row.theme_id else None,
+            "message": {
+                "id": str(row.message_id),
+                "kind": row.message_kind,
+                "locale": row.message_locale,
+                "title": row.message_title,
+                "body": row.message_body,
+            },
+            "announced_at": row.announced_at.isoformat(),
+        }
+        if len(fixes) == MAX_FIXES:
+            break
+    return list(fixes.values())
+
+
 async def current_pitch(
     sessionmaker: async_sessionmaker[AsyncSession],
     principal: Principal,
@@ -148,9 +189,12 @@ async def current_pitch(
     audience: str | None = None,
     segment: str | None = None,
     competitor: str | None = None,
+    account: str | None = None,
     media: Media = "json",
 ) -> RenderedPitch:
-    """The current pitch for a product: a cache hit touches no database."""
+    """The current pitch for a product: a cache hit touches no database. With `account`, led
+    by what was fixed for that account (`fixed_for_account`; one more indexed query), or, with
+    nothing fixed for it (or no such account), the plain pitch."""
     if not policies.can_read(principal):
         raise Forbidden("This token may not read pitches (scope pitch:read).")
     if audience is not None:
@@ -177,4 +221,10 @@ async def current_pitch(
         rendered = entry.rendered[variant] = RenderedPitch(body, etag, MEDIA_TYPES[media], served_locale)
         if len(entry.rendered) > PitchCache.MAX_VARIANTS:
             entry.rendered.popitem(last=False)
-    return rendered
+    if not account:  # not sent (or sent empty): the plain pitch
+        return rendered
+    fixes = await fixed_for_account(sessionmaker, product_key, account)
+    if not fixes:  # as for segment and competitor: context nothing matches is the plain pitch
+        return rendered
+    body, etag = with_lead(rendered.body, fixes, media=media, locale=served_locale)
+    return RenderedPitch(body, etag, rendered.media_type, served_locale)
