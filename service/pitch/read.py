@@ -17,7 +17,7 @@ from service.evidence.freshness import today
 from service.messages.schemas import EVERYONE
 from service.people import service as people_service
 from service.pitch import policies, repository
-from service.pitch.cache import PitchCache, ProductPitches
+from service.pitch.cache import Lead, PitchCache, ProductPitches
 from service.pitch.render import MEDIA_TYPES, Media, render, with_lead
 
 MAX_FIXES = 10  # the newest fixes an account's lead shows (a card, not a history)
@@ -143,21 +143,21 @@ async def _check_audience(
         )
 
 
-async def fixed_for_account(
-    sessionmaker: async_sessionmaker[AsyncSession], product_key: str, account: str
-) -> list[dict[str, Any]]:
+async def _load_lead(
+    sessionmaker: async_sessionmaker[AsyncSession], product_key: str, account: str, days: int
+) -> Lead:
     """What was fixed for an account, newest first: per theme (or per item filed under none),
-    its latest announcement for the account's feedback within CUECARD_PITCH_FIXED_FOR_DAYS —
-    the theme, the announcing message as published now, and when it was announced. An
-    account nothing matches has nothing fixed (as one that never asked): no error."""
+    its latest announcement for the account's feedback within the last `days` — the theme,
+    the announcing message as published now, and when it was announced. An account nothing
+    matches has nothing fixed (as one that never asked): no error."""
+    now = utcnow()
     async with sessionmaker() as session:
-        days = session_settings(session).pitch_fixed_for_days
-        if days <= 0:
-            return []
-        now = utcnow()
         rows = await repository.fixes_for_account(
             session, product_key=product_key, account=account, since=now - timedelta(days=days), now=now
         )
+    # Valid until the first of these leaves the period or loses its message to expiry.
+    ends = [row.announced_at + timedelta(days=days) for row in rows]
+    ends += [row.message_expires_at for row in rows if row.message_expires_at is not None]
     fixes: dict[Any, dict[str, Any]] = {}
     for row in rows:  # newest first: the first row of a theme is its latest announcement
         key = row.theme_id or row.item_id
@@ -176,7 +176,32 @@ async def fixed_for_account(
         }
         if len(fixes) == MAX_FIXES:
             break
-    return list(fixes.values())
+    return Lead(list(fixes.values()), min(ends, default=None), days)
+
+
+async def fixed_for_account(
+    sessionmaker: async_sessionmaker[AsyncSession], cache: PitchCache, product_key: str, account: str
+) -> Lead | None:
+    """The lead for an account's read of a product's pitch (None: nothing fixed, or leads are
+    off): kept until a write to what it is read from commits, or its first fix ends."""
+    days = _fixed_for_days(sessionmaker)
+    if days <= 0:
+        return None
+    lead = cache.get_lead(product_key, account)
+    if lead is None or lead.days != days or (lead.valid_until is not None and lead.valid_until <= utcnow()):
+        generation = cache.leads_generation
+        lead = await _load_lead(sessionmaker, product_key, account, days)
+        cache.put_lead(product_key, account, lead, generation)
+    return lead if lead.fixes else None
+
+
+def _fixed_for_days(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """CUECARD_PITCH_FIXED_FOR_DAYS of the app these sessions belong to (no session opened)."""
+    settings = (sessionmaker.kw.get("info") or {}).get("settings")
+    if settings is None:
+        return session_settings(sessionmaker()).pitch_fixed_for_days
+    days: int = settings.pitch_fixed_for_days
+    return days
 
 
 async def current_pitch(
@@ -223,8 +248,15 @@ async def current_pitch(
             entry.rendered.popitem(last=False)
     if not account:  # not sent (or sent empty): the plain pitch
         return rendered
-    fixes = await fixed_for_account(sessionmaker, product_key, account)
-    if not fixes:  # as for segment and competitor: context nothing matches is the plain pitch
+    lead = await fixed_for_account(sessionmaker, cache, product_key, account)
+    if lead is None:  # as for segment and competitor: context nothing matches is the plain pitch
         return rendered
-    body, etag = with_lead(rendered.body, fixes, media=media, locale=served_locale)
-    return RenderedPitch(body, etag, rendered.media_type, served_locale)
+    led: RenderedPitch | None = lead.rendered.get((rendered.etag, media))
+    if led is None:
+        body, etag = with_lead(rendered.body, lead.fixes, media=media, locale=served_locale)
+        if len(lead.rendered) >= PitchCache.MAX_LEAD_VARIANTS:
+            lead.rendered.clear()
+        led = lead.rendered[(rendered.etag, media)] = RenderedPitch(
+            body, etag, rendered.media_type, served_locale
+        )
+    return led

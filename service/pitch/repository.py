@@ -90,6 +90,7 @@ async def fixes_for_account(
             current.c.locale.label("message_locale"),
             current.c.title.label("message_title"),
             current.c.body.label("message_body"),
+            current.c.expires_at.label("message_expires_at"),
         )
         .select_from(items)
         .outerjoin(filed, filed.c.id == items.c.theme_id)

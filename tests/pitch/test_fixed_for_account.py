@@ -4,6 +4,8 @@ the plain pitch stays byte for byte what it was. Through the ASGI app, real toke
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -11,10 +13,20 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from asgi_lifespan import LifespanManager
 
 from service.db import utcnow
 from service.feedback.models import FeedbackItem
-from tests.factories import bearer, make_brief, make_product, service_token
+from service.main import create_app
+from tests.conftest import BACKEND
+from tests.factories import (
+    bearer,
+    counting_statements,
+    make_brief,
+    make_product,
+    notices_settled,
+    service_token,
+)
 from tests.pitch.test_pitch import publish_message
 
 
@@ -28,7 +40,7 @@ async def _ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
-async def asked_and_fixed(app, client, callers) -> dict[str, Any]:
+async def asked_and_fixed(app, client, callers, before_announcing=None) -> dict[str, Any]:
     """Accounts A (Acme) and B (つばさ) file feedback about a product; both land in a theme that
     is triaged, decided `build`, implemented and announced with a published message. Also one
     item of B about the same product in another theme, decided `stop` and announced (no fix)."""
@@ -115,6 +127,8 @@ async def asked_and_fixed(app, client, callers) -> dict[str, Any]:
     await step(speed, to="triaged")
     await step(speed, to="decided", decision="build", rationale="月末に使えないと価値がない")
     await step(speed, to="implemented")
+    if before_announcing is not None:
+        await before_announcing(product)
     await step(speed, to="announced", message_id=fix["id"])
     await step(handwriting, to="triaged")
     await step(handwriting, to="decided", decision="stop", rationale="精度が出ない")
@@ -131,7 +145,15 @@ async def asked_and_fixed(app, client, callers) -> dict[str, Any]:
 
 async def test_the_pitch_read_with_an_account_that_asked_leads_with_the_fix(app, client, callers, crm):
     before = utcnow()
-    story = await asked_and_fixed(app, client, callers)
+    earlier = {}
+
+    async def read_before_announcing(product):  # and so cache what it had: nothing fixed yet
+        for account in ("acme", "tsubasa"):
+            answer = await client.get(f"/api/v1/pitch/{product.key}?account={account}", headers=crm)
+            earlier[account] = answer
+            assert "fixed_for_account" not in answer.json()
+
+    story = await asked_and_fixed(app, client, callers, read_before_announcing)
     product, speed, fix = story["product"], story["speed"], story["fix"]
     base = f"/api/v1/pitch/{product.key}"
 
@@ -155,6 +177,7 @@ async def test_the_pitch_read_with_an_account_that_asked_leads_with_the_fix(app,
     from datetime import datetime
 
     assert before <= datetime.fromisoformat(entry["announced_at"]) <= utcnow()
+    assert led.headers["etag"] != earlier["acme"].headers["etag"]  # the announcement shows at once
     # The rest of the body is the plain pitch, member for member.
     rest = led.json()
     del rest["fixed_for_account"]
@@ -322,3 +345,57 @@ async def test_graphql_reads_the_same_lead(app, client, callers, crm):
         "/graphql", json={"query": query, "variables": {"p": story["product"].key, "a": None}}, headers=crm
     )
     assert plain.json()["data"]["currentPitch"]["fixedForAccount"] is None
+
+
+async def test_a_cached_lead_touches_no_database_until_a_write_it_reads_from(app, client, callers, crm):
+    story = await asked_and_fixed(app, client, callers)
+    url = f"/api/v1/pitch/{story['product'].key}?account=acme"
+    await notices_settled(app)
+    first = await client.get(url, headers=crm)  # warm
+    async with counting_statements(app) as statements:
+        for _ in range(5):
+            again = await client.get(url, headers=crm)
+            assert again.content == first.content
+    assert statements == []
+    # A write it is read from (here the account's name) drops it: read once more, then cached.
+    editor = story["editor"]
+    account = next(
+        a
+        for a in (await _ok(await client.get("/api/v1/accounts", headers=editor)))["items"]
+        if a["key"] == "acme"
+    )
+    tag = (await client.get(f"/api/v1/accounts/{account['id']}", headers=editor)).headers["etag"]
+    await _ok(
+        await client.patch(
+            f"/api/v1/accounts/{account['id']}", json={"key": "acme-kk"}, headers={**editor, "If-Match": tag}
+        )
+    )
+    assert "fixed_for_account" not in (await client.get(url, headers=crm)).json()
+    renamed = await client.get(f"{url}-kk", headers=crm)
+    assert len(renamed.json()["fixed_for_account"]) == 1
+
+
+@pytest.mark.skipif(
+    BACKEND != "postgres", reason="several replicas share one PostgreSQL; SQLite is one process"
+)
+async def test_a_second_replica_drops_its_lead_when_a_fix_is_announced(app, client, settings, callers, crm):
+    replica = create_app(settings)
+    async with LifespanManager(replica):
+        await asyncio.wait_for(replica.state.listener.connected.wait(), timeout=5)
+        transport = httpx.ASGITransport(app=replica)
+        async with httpx.AsyncClient(transport=transport, base_url="http://replica") as second:
+
+            async def cache_on_the_replica(product):
+                answer = await second.get(f"/api/v1/pitch/{product.key}?account=acme", headers=crm)
+                assert "fixed_for_account" not in answer.json()  # now cached there: nothing fixed
+
+            story = await asked_and_fixed(app, client, callers, cache_on_the_replica)
+            url = f"/api/v1/pitch/{story['product'].key}?account=acme"
+            started = time.monotonic()
+            fixes: list[Any] = []
+            while not fixes and time.monotonic() - started < 1.0:
+                fixes = (await second.get(url, headers=crm)).json().get("fixed_for_account", [])
+                await asyncio.sleep(0.02)
+            assert len(fixes) == 1, (
+                "the second replica still led with nothing a second after the announcement"
+            )
