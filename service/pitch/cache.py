@@ -68,8 +68,8 @@ class PitchCache:
     MAX_PRODUCTS = 5_000
     MAX_VARIANTS = 64  # rendered variants kept per product (audience × format × context)
     MAX_LOCALES = 64  # requested locales resolved per product (any BCP 47 tag may be asked)
-    MAX_LEADS = 10_000  # (product, account) leads kept
-    MAX_LEAD_VARIANTS = 8  # rendered pitches kept per lead (locale × format × context)
+    MAX_LEADS = 5_000  # (product, account) leads kept (most are empty: nothing fixed)
+    MAX_LEAD_VARIANTS = 4  # rendered pitches kept per lead with fixes (locale × format × context)
 
     def __init__(
         self, *, requires_listener: bool = False, locale_fallbacks: dict[str, str] | None = None

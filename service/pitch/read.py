@@ -218,8 +218,8 @@ async def current_pitch(
     media: Media = "json",
 ) -> RenderedPitch:
     """The current pitch for a product: a cache hit touches no database. With `account`, led
-    by what was fixed for that account (`fixed_for_account`; one more indexed query), or, with
-    nothing fixed for it (or no such account), the plain pitch."""
+    by what was fixed for that account (`fixed_for_account`; kept in memory per account, a miss
+    is one indexed query), or, with nothing fixed for it (or no such account), the plain pitch."""
     if not policies.can_read(principal):
         raise Forbidden("This token may not read pitches (scope pitch:read).")
     if audience is not None:
