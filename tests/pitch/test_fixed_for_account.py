@@ -113,6 +113,7 @@ async def asked_and_fixed(app, client, callers, before_announcing=None) -> dict[
         editor,
         manager,
         kind="talking_point",
+        locale="ja",
         title="月末の一括読み取りが10倍速くなりました",
         body="100枚の請求書も1分で読み取れます。",
         product_key=product.key,
@@ -130,10 +131,12 @@ async def asked_and_fixed(app, client, callers, before_announcing=None) -> dict[
     if before_announcing is not None:
         await before_announcing(product)
     await step(speed, to="announced", message_id=fix["id"])
+    announced_on = utcnow().date().isoformat()  # the day it was announced (UTC)
     await step(handwriting, to="triaged")
     await step(handwriting, to="decided", decision="stop", rationale="精度が出ない")
     await step(handwriting, to="announced", message_id=no["id"])
     return {
+        "announced_on": announced_on,
         "product": product,
         "speed": speed,
         "fix": fix,
@@ -399,3 +402,26 @@ async def test_a_second_replica_drops_its_lead_when_a_fix_is_announced(app, clie
             assert len(fixes) == 1, (
                 "the second replica still led with nothing a second after the announcement"
             )
+
+
+async def test_the_english_card_leads_in_english_and_marks_the_japanese_announcement(
+    app, client, callers, crm
+):
+    story = await asked_and_fixed(app, client, callers)
+    product = story["product"]
+    await make_brief(
+        app, callers.people["editor"], product.key, status="published", locale="en", title="KuraDesk"
+    )
+    card = await client.get(
+        f"/api/v1/pitch/{product.key}?locale=en&account=acme", headers={**crm, "Accept": "text/html"}
+    )
+    assert card.status_code == 200 and card.headers["content-language"] == "en"
+    html = card.text
+    lead = html[: html.index("<h2")]
+    assert "You asked — it&#x27;s fixed" in lead  # escaped like every text of the card
+    assert (
+        'lang="ja"' in lead and "月末の一括読み取りが10倍速くなりました" in lead
+    )  # the message's own language
+    assert f"announced {story['announced_on']}" in lead  # the day, ISO (UTC)
+    led = await client.get(f"/api/v1/pitch/{product.key}?locale=en&account=acme", headers=crm)
+    assert led.json()["locale"] == "en" and len(led.json()["fixed_for_account"]) == 1
