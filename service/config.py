@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     # for de, en (and from there ja). A language with no entry (or all, when unset) falls back
     # to the locale the product was first published in. Tags match as BCP 47 (`en-US` → `en`).
     locale_fallbacks: str = ""
+    # "You asked — it's fixed": `GET /api/v1/pitch/{key}?account=` leads with the fixes
+    # announced to sales this many days back or fewer for that account's feedback (0: never).
+    pitch_fixed_for_days: int = Field(default=90, ge=0, le=3650)
 
     idempotency_ttl_hours: int = 24
     # A key whose request died mid-way (database cut) is free again after this long.

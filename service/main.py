@@ -189,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pitch_cache = pitch_cache.PitchCache(
         requires_listener=several_replicas, locale_fallbacks=settings.locale_fallback_map
     )
+    pitch_cache.watch_writes(engine, app.state.pitch_cache)  # the `?account=` leads' invalidation
     app.state.auth_cache = auth_cache.AuthCache(
         requires_listener=several_replicas,
         ttl_seconds=settings.auth_cache_seconds,

@@ -4,20 +4,38 @@ Reads never rebuild joins: a miss loads the stored documents of one product (one
 query); a hit touches no database. Writes that change a pitch mark the product in the
 session (`mark_changed`); after the commit this process drops its entry, and on PostgreSQL
 the same transaction's NOTIFY tells every other replica to drop theirs.
+
+Beside them, the leads of `?account=` reads ("you asked — it's fixed", service/pitch/read.py):
+what was fixed for an account, by product and account. They depend on feedback, themes,
+accounts, messages and products, written from many places; so any committed write to those
+tables drops every lead (`watch_writes`: the engine sees the SQL, whoever sends it), in this
+process once the connection is back in the pool, and in every other replica through a NOTIFY
+in the same transaction. A lead also ends when its oldest fix leaves the configured period.
 """
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
 CHANNEL = "cuecard_pitch"
 _PENDING = "pitch_changed"
 _CACHE = "pitch_cache"
+# The NOTIFY payload that drops every lead (product keys are slugs: never this).
+LEADS = "*leads"
+# What a lead is read from: a committed INSERT, UPDATE or DELETE of any of these drops leads.
+_LEAD_TABLES = re.compile(
+    r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(?:feedback_items|themes|accounts|messages|products)\b"
+)
+_WROTE, _COMMITTED = "cuecard_leads_written", "cuecard_leads_committed"  # on the pooled connection
 
 
 @dataclass
@@ -35,10 +53,23 @@ class ProductPitches:
     rendered: OrderedDict[tuple[Any, ...], Any] = field(default_factory=OrderedDict)
 
 
+@dataclass
+class Lead:
+    """What was fixed for one account about one product (service/pitch/read.py)."""
+
+    fixes: list[dict[str, Any]]
+    valid_until: datetime | None  # the first fix leaves the period, or its message expires
+    days: int  # the period it was read for (CUECARD_PITCH_FIXED_FOR_DAYS)
+    # (plain pitch's ETag, media) -> the pitch led by these fixes (a RenderedPitch)
+    rendered: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
 class PitchCache:
     MAX_PRODUCTS = 5_000
     MAX_VARIANTS = 64  # rendered variants kept per product (audience × format × context)
     MAX_LOCALES = 64  # requested locales resolved per product (any BCP 47 tag may be asked)
+    MAX_LEADS = 5_000  # (product, account) leads kept (most are empty: nothing fixed)
+    MAX_LEAD_VARIANTS = 4  # rendered pitches kept per lead with fixes (locale × format × context)
 
     def __init__(
         self, *, requires_listener: bool = False, locale_fallbacks: dict[str, str] | None = None
@@ -52,6 +83,22 @@ class PitchCache:
         # With several replicas, only cache while NOTIFYs can reach us (see service/listener.py).
         self.requires_listener = requires_listener
         self.listening = False
+        self._leads: OrderedDict[tuple[str, str], Lead] = OrderedDict()
+        self.leads_generation = 0  # bumped whenever leads are dropped
+
+    def get_lead(self, product_key: str, account: str) -> Lead | None:
+        return self._leads.get((product_key, account))
+
+    def put_lead(self, product_key: str, account: str, lead: Lead, generation: int) -> None:
+        if generation != self.leads_generation or (self.requires_listener and not self.listening):
+            return  # a write committed while loading, or deaf to other replicas: read through
+        self._leads[(product_key, account)] = lead
+        if len(self._leads) > self.MAX_LEADS:
+            self._leads.popitem(last=False)
+
+    def invalidate_leads(self) -> None:
+        self.leads_generation += 1
+        self._leads.clear()
 
     def get(self, product_key: str) -> ProductPitches | None:
         return self._products.get(product_key)
@@ -64,7 +111,10 @@ class PitchCache:
             self._products.popitem(last=False)
 
     def on_notify(self, payload: str) -> None:
-        self.invalidate({payload} if payload else None)
+        if payload == LEADS:
+            self.invalidate_leads()
+        else:
+            self.invalidate({payload} if payload else None)
 
     def invalidate_all(self) -> None:
         self.invalidate()
@@ -73,6 +123,7 @@ class PitchCache:
         self.generation += 1
         if product_keys is None:
             self._products.clear()
+            self.invalidate_leads()  # everything (e.g. the listener was away): leads too
         else:
             for key in product_keys:
                 self._products.pop(key, None)
@@ -105,3 +156,55 @@ def _invalidate_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+
+
+# --- leads: any committed write to what they are read from drops them ----------------------
+
+
+def watch_writes(engine: AsyncEngine, cache: PitchCache) -> None:
+    """Drop `cache`'s leads whenever a transaction on `engine` that wrote to a table they are
+    read from commits: after the commit, when the connection is back in the pool (a lead
+    loaded meanwhile from the old rows is refused by the generation it started at)."""
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _wrote(conn: sa.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if ("UPDATE" in statement or "INSERT" in statement or "DELETE" in statement) and _LEAD_TABLES.search(
+            statement
+        ):
+            conn.info[_WROTE] = True
+
+    @event.listens_for(sync_engine, "commit")
+    def _committing(conn: sa.Connection) -> None:
+        if conn.info.pop(_WROTE, False):
+            conn.info[_COMMITTED] = True
+
+    @event.listens_for(sync_engine, "rollback")
+    def _rolled_back(conn: sa.Connection) -> None:
+        conn.info.pop(_WROTE, None)
+
+    @event.listens_for(sync_engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(_WROTE, None)
+        if record.info.pop(_COMMITTED, False):
+            cache.invalidate_leads()
+
+
+@event.listens_for(Session, "before_commit")
+def _tell_other_replicas(session: Session) -> None:
+    """With several replicas (PostgreSQL), a transaction that wrote what leads are read from
+    tells every replica's listener to drop theirs, in the same transaction (delivered only if
+    it commits)."""
+    cache = session.info.get(_CACHE)
+    if cache is None or not cache.requires_listener or session.in_nested_transaction():
+        return
+    transaction = session.get_transaction()
+    if transaction is None:
+        return
+    session.flush()  # what the commit would flush is written (and seen) first
+    for connection in transaction._connections.values():  # the connections it used, if any
+        if connection[0].info.get(_WROTE):
+            session.execute(
+                sa.text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": LEADS}
+            )
+            return

@@ -12,7 +12,15 @@ from service.briefs.schemas import Differentiator, GutCheck, Pain
 from service.evidence.schemas import EvidenceKind  # strawberry.enum registered it in place
 from service.messages.schemas import MessageKind, MetricRead
 from service.pitch import service as pitch_service
-from service.pitch.schemas import PitchEvidence, PitchMessage, PitchRead, PitchRequest
+from service.pitch.schemas import (
+    PitchEvidence,
+    PitchFix,
+    PitchFixMessage,
+    PitchFixTheme,
+    PitchMessage,
+    PitchRead,
+    PitchRequest,
+)
 
 
 class _PitchMessage(PitchMessage):
@@ -35,6 +43,11 @@ class _Pitch(PitchRead):
 @gql.view(PitchEvidence, name="PitchEvidence")
 class PitchEvidenceType:
     kind: EvidenceKind
+
+
+PitchFixThemeType = gql.view_type(PitchFixTheme, name="PitchFixTheme")
+PitchFixMessageType = gql.view_type(PitchFixMessage, name="PitchFixMessage")
+PitchFixType = gql.view_type(PitchFix, name="PitchFix")
 
 
 @gql.view(_PitchMessage, name="PitchMessage")
@@ -73,9 +86,21 @@ class PitchQuery:
         audience: Annotated[str | None, strawberry.argument(description="A department key.")] = None,
         segment: str | None = None,
         competitor: str | None = None,
+        account: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The deal's account key (or exact name): `fixedForAccount` then lists "
+                "what was fixed for it."
+            ),
+        ] = None,
     ) -> CurrentPitchType:
         asked = dict(
-            product_key=product_key, locale=locale, audience=audience, segment=segment, competitor=competitor
+            product_key=product_key,
+            locale=locale,
+            audience=audience,
+            segment=segment,
+            competitor=competitor,
+            account=account,
         )
         args = gql.parse(info, PitchRequest, asked)
         context = info.context
@@ -84,7 +109,7 @@ class PitchQuery:
             context.principal,
             cache=context.pitch_cache,
             media="json",
-            **args.model_dump(exclude={"account"}),  # GraphQL asks without an account
+            **args.model_dump(),
         )
         pitch = _Pitch.model_validate_json(rendered.body)
         pitch.etag = rendered.etag

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth.principal import Principal
+from service.db import session_settings, utcnow
 from service.errors import Forbidden, Invalid, NotFound, field_error
 from service.evidence.freshness import today
 from service.messages.schemas import EVERYONE
 from service.people import service as people_service
 from service.pitch import policies, repository
-from service.pitch.cache import PitchCache, ProductPitches
-from service.pitch.render import MEDIA_TYPES, Media, render
+from service.pitch.cache import Lead, PitchCache, ProductPitches
+from service.pitch.render import MEDIA_TYPES, Media, render, with_lead
+
+MAX_FIXES = 10  # the newest fixes an account's lead shows (a card, not a history)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,67 @@ async def _check_audience(
         )
 
 
+async def _load_lead(
+    sessionmaker: async_sessionmaker[AsyncSession], product_key: str, account: str, days: int
+) -> Lead:
+    """What was fixed for an account, newest first: per theme (or per item filed under none),
+    its latest announcement for the account's feedback within the last `days` — the theme,
+    the announcing message as published now, and when it was announced. An account nothing
+    matches has nothing fixed (as one that never asked): no error."""
+    now = utcnow()
+    async with sessionmaker() as session:
+        rows = await repository.fixes_for_account(
+            session, product_key=product_key, account=account, since=now - timedelta(days=days), now=now
+        )
+    # Valid until the first of these leaves the period or loses its message to expiry.
+    ends = [row.announced_at + timedelta(days=days) for row in rows]
+    ends += [row.message_expires_at for row in rows if row.message_expires_at is not None]
+    fixes: dict[Any, dict[str, Any]] = {}
+    for row in rows:  # newest first: the first row of a theme is its latest announcement
+        key = row.theme_id or row.item_id
+        if key in fixes:
+            continue
+        fixes[key] = {
+            "theme": {"id": str(row.theme_id), "name": row.theme_name} if row.theme_id else None,
+            "message": {
+                "id": str(row.message_id),
+                "kind": row.message_kind,
+                "locale": row.message_locale,
+                "title": row.message_title,
+                "body": row.message_body,
+            },
+            "announced_at": row.announced_at.isoformat(),
+        }
+        if len(fixes) == MAX_FIXES:
+            break
+    return Lead(list(fixes.values()), min(ends, default=None), days)
+
+
+async def fixed_for_account(
+    sessionmaker: async_sessionmaker[AsyncSession], cache: PitchCache, product_key: str, account: str
+) -> Lead | None:
+    """The lead for an account's read of a product's pitch (None: nothing fixed, or leads are
+    off): kept until a write to what it is read from commits, or its first fix ends."""
+    days = _fixed_for_days(sessionmaker)
+    if days <= 0:
+        return None
+    lead = cache.get_lead(product_key, account)
+    if lead is None or lead.days != days or (lead.valid_until is not None and lead.valid_until <= utcnow()):
+        generation = cache.leads_generation
+        lead = await _load_lead(sessionmaker, product_key, account, days)
+        cache.put_lead(product_key, account, lead, generation)
+    return lead if lead.fixes else None
+
+
+def _fixed_for_days(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """CUECARD_PITCH_FIXED_FOR_DAYS of the app these sessions belong to (no session opened)."""
+    settings = (sessionmaker.kw.get("info") or {}).get("settings")
+    if settings is None:
+        return session_settings(sessionmaker()).pitch_fixed_for_days
+    days: int = settings.pitch_fixed_for_days
+    return days
+
+
 async def current_pitch(
     sessionmaker: async_sessionmaker[AsyncSession],
     principal: Principal,
@@ -148,9 +214,12 @@ async def current_pitch(
     audience: str | None = None,
     segment: str | None = None,
     competitor: str | None = None,
+    account: str | None = None,
     media: Media = "json",
 ) -> RenderedPitch:
-    """The current pitch for a product: a cache hit touches no database."""
+    """The current pitch for a product: a cache hit touches no database. With `account`, led
+    by what was fixed for that account (`fixed_for_account`; kept in memory per account, a miss
+    is one indexed query), or, with nothing fixed for it (or no such account), the plain pitch."""
     if not policies.can_read(principal):
         raise Forbidden("This token may not read pitches (scope pitch:read).")
     if audience is not None:
@@ -177,4 +246,17 @@ async def current_pitch(
         rendered = entry.rendered[variant] = RenderedPitch(body, etag, MEDIA_TYPES[media], served_locale)
         if len(entry.rendered) > PitchCache.MAX_VARIANTS:
             entry.rendered.popitem(last=False)
-    return rendered
+    if not account:  # not sent (or sent empty): the plain pitch
+        return rendered
+    lead = await fixed_for_account(sessionmaker, cache, product_key, account)
+    if lead is None:  # as for segment and competitor: context nothing matches is the plain pitch
+        return rendered
+    led: RenderedPitch | None = lead.rendered.get((rendered.etag, media))
+    if led is None:
+        body, etag = with_lead(rendered.body, lead.fixes, media=media, locale=served_locale)
+        if len(lead.rendered) >= PitchCache.MAX_LEAD_VARIANTS:
+            lead.rendered.clear()
+        led = lead.rendered[(rendered.etag, media)] = RenderedPitch(
+            body, etag, rendered.media_type, served_locale
+        )
+    return led

@@ -99,6 +99,8 @@ LABELS = {
         "version": "version",
         "fallback": "Not published in the language asked for: shown in {locale}.",
         "outdated": "The original changed since this translation (of its version {version}): check before quoting.",
+        "fixed": "You asked — it's fixed",
+        "announced_on": "announced {date}",
     },
     "ja": {
         "value": "価値",
@@ -120,6 +122,8 @@ LABELS = {
         "version": "版",
         "fallback": "ご指定の言語では公開されていないため、日本語版を表示しています。",
         "outdated": "この翻訳の後に原文（第{version}版から）が改訂されています。引用する前に確認してください。",
+        "fixed": "ご要望いただいた件、対応しました",
+        "announced_on": "{date} お知らせ",
     },
 }
 
@@ -222,6 +226,57 @@ def _html_card(view: dict[str, Any]) -> bytes:
         )
     parts.append("</section>")
     return "".join(parts).encode()
+
+
+# --- "you asked — it's fixed": the lead for one account (service/pitch/read.py) -----------------
+
+LEAD_KEY = b'{"fixed_for_account": '
+
+
+def _announced_on(announced_at: str, language: str) -> str:
+    """The day a fix was announced, in the card's language (UTC, as every date we show)."""
+    day = date.fromisoformat(announced_at[:10])
+    if language == "ja":
+        return f"{day.year}年{day.month}月{day.day}日"
+    return day.isoformat()
+
+
+def _lead_card(fixes: list[dict[str, Any]], locale: str) -> str:
+    """The fixes as the card's first block: a headline, then each announcement's title, text
+    and day (the message's own language marked where it differs from the card's)."""
+    e = html.escape
+    language = locale.split("-")[0].lower()
+    labels = LABELS.get(language, LABELS["en"])
+    items = []
+    for fix in fixes:
+        message = fix["message"]
+        lang = "" if message["locale"] == locale else f' lang="{e(message["locale"])}"'
+        day = labels["announced_on"].format(date=_announced_on(fix["announced_at"], language))
+        theme = f"<br><small>{e(fix['theme']['name'])}</small>" if fix["theme"] else ""
+        items.append(
+            f"<li{lang}><strong>{e(message['title'])}</strong> {e(message['body'])}"
+            f'{theme}<br><small style="color:#555"><time datetime="{e(fix["announced_at"])}">'
+            f"{e(day)}</time></small></li>"
+        )
+    return (
+        '<aside class="cuecard-fixed" role="note" style="margin:0 0 10px;padding:8px;'
+        'border-left:4px solid #2e7d32;background:#f1f8f2">'
+        f'<h3 style="font-size:14px;margin:0 0 4px;color:#2e7d32">✓ {e(labels["fixed"])}</h3>'
+        f"{UL}{''.join(items)}</ul></aside>"
+    )
+
+
+def with_lead(body: bytes, fixes: list[dict[str, Any]], *, media: Media, locale: str) -> tuple[bytes, str]:
+    """A rendered pitch led by what was fixed for one account, and its ETag.
+
+    JSON: `fixed_for_account` first, the pitch's own members after it, byte for byte. HTML: the
+    fixes as the card's first block. `fixes` is never empty: nothing fixed is the plain pitch."""
+    if media == "html":
+        start = body.index(b">") + 1  # after the card's opening <section …>
+        body = body[:start] + _lead_card(fixes, locale).encode() + body[start:]
+    else:
+        body = LEAD_KEY + json.dumps(fixes, ensure_ascii=False).encode() + b", " + body[1:]
+    return body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
 def render(

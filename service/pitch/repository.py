@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from service.accounts.models import Account
 from service.briefs.models import Brief, BriefEvidence
 from service.db import utcnow
 from service.evidence.models import Evidence
+from service.feedback.models import FeedbackItem, Theme
 from service.messages.models import Message, MessageEvidence
 from service.pitch.models import PitchDocument, PitchUsage
 from service.products.models import Product
@@ -41,6 +44,76 @@ async def documents_for_product_key(
         )
         stmt = stmt.order_by(first.asc().nulls_last(), col(PitchDocument.locale))
     return list((await session.execute(stmt)).scalars())
+
+
+async def fixes_for_account(
+    session: AsyncSession, *, product_key: str, account: str, since: datetime, now: datetime
+) -> list[Any]:
+    """Fixes announced since `since` for an account's feedback about a product, newest first:
+    one row per announced item (its theme, survivor first, and the published version of the
+    announcing message), in one statement.
+
+    `account` is matched as feedback names accounts: its key, else its exact name; a merged
+    account stands for its survivor, and items of accounts merged into the survivor count too.
+    Only `build` decisions (a stop is not a fix), and only while the announcing message's
+    lineage has a published, unexpired version (a withdrawn or expired one shows nothing).
+    The account's items are found through their partial account index: few rows per account."""
+    accounts = Account.__table__
+    items, themes, messages = FeedbackItem.__table__, Theme.__table__, Message.__table__
+    asked = accounts.alias("asked")
+    survivor = (
+        sa.select(sa.func.coalesce(asked.c.merged_into_id, asked.c.id))
+        .where(sa.or_(asked.c.key == account, asked.c.name == account))
+        .order_by((asked.c.key == account).desc(), asked.c.created_at, asked.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    members = sa.select(accounts.c.id).where(
+        sa.or_(accounts.c.id == survivor, accounts.c.merged_into_id == survivor)
+    )
+    product = (
+        sa.select(Product.__table__.c.id).where(Product.__table__.c.key == product_key).scalar_subquery()
+    )
+    filed = themes.alias("filed")  # the item's theme ...
+    kept = themes.alias("kept")  # ... or its survivor, if it was merged
+    announced = messages.alias("announced")
+    current = messages.alias("current")  # the published version of the announcing message
+    theme_id = sa.func.coalesce(kept.c.id, filed.c.id)
+    stmt = (
+        sa.select(
+            theme_id.label("theme_id"),
+            sa.func.coalesce(kept.c.name, filed.c.name).label("theme_name"),
+            items.c.id.label("item_id"),
+            items.c.announced_at,
+            current.c.id.label("message_id"),
+            current.c.kind.label("message_kind"),
+            current.c.locale.label("message_locale"),
+            current.c.title.label("message_title"),
+            current.c.body.label("message_body"),
+            current.c.expires_at.label("message_expires_at"),
+        )
+        .select_from(items)
+        .outerjoin(filed, filed.c.id == items.c.theme_id)
+        .outerjoin(kept, kept.c.id == filed.c.merged_into_id)
+        .join(announced, announced.c.id == items.c.announcement_message_id)
+        .join(
+            current,
+            sa.and_(
+                current.c.lineage_id == announced.c.lineage_id,
+                current.c.status == "published",
+                sa.or_(current.c.expires_at.is_(None), current.c.expires_at > now),
+            ),
+        )
+        .where(
+            items.c.account_id.in_(members),
+            items.c.status == "announced",
+            items.c.decision == "build",
+            items.c.announced_at >= since,
+            sa.func.coalesce(kept.c.product_id, filed.c.product_id, items.c.product_id) == product,
+        )
+        .order_by(items.c.announced_at.desc(), items.c.id)
+    )
+    return list((await session.execute(stmt)).all())
 
 
 async def documents_for_product(session: AsyncSession, product_id: uuid.UUID) -> dict[str, PitchDocument]:

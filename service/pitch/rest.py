@@ -134,6 +134,7 @@ async def _answer(scope: Scope) -> tuple[int, RawHeaders, bytes]:
         audience=query.audience,
         segment=query.segment,
         competitor=query.competitor,
+        account=query.account,
         media="html" if accept and _wants_html(accept) else "json",
     )
     full, revalidated = _response_headers(pitch)

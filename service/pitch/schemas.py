@@ -25,11 +25,19 @@ class PitchRequest(BaseModel):
     ] = None
     segment: Annotated[str | None, Field(max_length=100, description="The deal's customer segment.")] = None
     competitor: Annotated[str | None, Field(max_length=100, description="The competitor in the deal.")] = None
-    # Free-text context like segment and competitor: accepted so a CRM can always send it;
-    # a key nothing matches gives the plain pitch, never an error.
+    # The deal's customer: the pitch then leads with what was fixed for them. Context like
+    # segment and competitor, so a CRM can always send it: a value nothing matches gives the
+    # plain pitch, never an error (nor a sign of whether the account exists: pitch readers do
+    # not read accounts).
     account: Annotated[
         str | None,
-        Field(max_length=100, description="The deal's account key (context; no match: the plain pitch)."),
+        Field(
+            max_length=100,
+            description="The deal's account: its key (or its exact name, as feedback names it)."
+            " The pitch then leads with `fixed_for_account`, what was fixed for that account's"
+            " feedback. Nothing fixed for it, no such account, or empty: the plain pitch (never an"
+            " error, and never a sign of whether the account exists).",
+        ),
     ] = None
 
 
@@ -55,8 +63,39 @@ class PitchMessage(BaseModel):
     evidence: list[PitchEvidence] = []
 
 
+class PitchFixTheme(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class PitchFixMessage(BaseModel):
+    """The announcement as published now (its latest version: a withdrawn or expired one is
+    never shown, and neither is its fix)."""
+
+    id: uuid.UUID
+    kind: str
+    locale: str
+    title: str
+    body: str
+
+
+class PitchFix(BaseModel):
+    """Something the account asked for, built and announced to sales: "you asked — it's fixed"."""
+
+    theme: PitchFixTheme | None = Field(description="The feedback theme (null: an item filed under none).")
+    message: PitchFixMessage
+    announced_at: datetime = Field(description="When the account's feedback was announced as fixed.")
+
+
 class PitchRead(BaseModel):
     """The published brief's story for one product and locale, ready to show next to a deal."""
+
+    fixed_for_account: list[PitchFix] | None = Field(
+        default=None,
+        description="Only when an account is asked for (REST `?account=`, GraphQL `account`), and then first: what was fixed for that account's feedback"
+        " about this product (a `build` decision announced within CUECARD_PITCH_FIXED_FOR_DAYS, default"
+        " 90), newest first, at most 10, one per theme. Absent (null) without it, or with nothing fixed.",
+    )
 
     product_key: str
     product_name: str
