@@ -53,7 +53,7 @@ from service.pitch import cache as pitch_cache
 from service.pitch import rest as pitch_rest
 from service.products import rest as products_rest
 from service.readcache import CHANNEL as READ_CACHE_CHANNEL
-from service.readcache import ReadCache
+from service.readcache import ReadCache, watch
 from service.scim import rest as scim_rest
 from service.search import rest as search_rest
 from service.streams import rest as streams_rest
@@ -189,7 +189,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pitch_cache = pitch_cache.PitchCache(
         requires_listener=several_replicas, locale_fallbacks=settings.locale_fallback_map
     )
-    pitch_cache.watch_writes(engine, app.state.pitch_cache)  # the `?account=` leads' invalidation
     app.state.auth_cache = auth_cache.AuthCache(
         requires_listener=several_replicas,
         ttl_seconds=settings.auth_cache_seconds,
@@ -198,6 +197,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_cache = ReadCache(
         ttl_seconds=settings.read_cache_seconds, requires_listener=several_replicas
     )
+    # The `?account=` leads follow the tables the read cache sees written, here and (through
+    # the read cache's channel) on other replicas.
+    watch(app.state.pitch_cache)
+    app.state.read_cache.followers.append(app.state.pitch_cache)
     # This app's lint word lists, from its own settings: the services that lint get them
     # from the session (writes' warnings) or from the lint endpoint, never from the environment.
     app.state.word_lists = lint.WordLists.from_settings(settings)

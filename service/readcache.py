@@ -29,7 +29,7 @@ import weakref
 from collections import OrderedDict
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -99,7 +99,9 @@ class ReadCache:
         self._bumped: dict[str, int] = {}  # table -> the counter at its last write
         self._floor = 0  # entries older than this are gone (everything was invalidated)
         self._in_flight: dict[str, int] = {}  # table -> transactions committing to it now
-        _CACHES.add(self)
+        # Other caches of the app told of other replicas' writes through this one's channel.
+        self.followers: list[Watcher] = []
+        _WATCHERS.add(self)
 
     @property
     def enabled(self) -> bool:
@@ -184,15 +186,33 @@ class ReadCache:
     # --- other replicas (service/listener.py) --------------------------------------------
 
     def on_notify(self, payload: str) -> None:
-        self.bump(set(payload.split(",")) if payload else {EVERYTHING})
+        tables = set(payload.split(",")) if payload else {EVERYTHING}
+        self.bump(tables)
+        for follower in self.followers:  # other caches of this app that read those tables
+            follower.committed(tables)
 
     def invalidate_all(self) -> None:
         self.bump({EVERYTHING})
 
 
-# Every cache in the process hears every write of every engine in it (tests and scripts
+class Watcher(Protocol):
+    """Told of the tables a transaction wrote: as it commits, and once the commit is done."""
+
+    def committing(self, tables: set[str]) -> None: ...
+
+    def committed(self, tables: set[str]) -> None: ...
+
+
+# Every watcher in the process hears every write of every engine in it (tests and scripts
 # write through engines of their own).
-_CACHES: weakref.WeakSet[ReadCache] = weakref.WeakSet()
+_WATCHERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def watch(watcher: Watcher) -> None:
+    """Tell `watcher` of every write committed in this process (see `Watcher`)."""
+    _WATCHERS.add(watcher)
+
+
 _TABLES: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
@@ -257,8 +277,8 @@ def _committing(conn: sa.Connection) -> None:
     committed: set[str] = conn.info.setdefault(_COMMITTED, set())
     new = written - committed  # in flight once per table until check-in, however many commits
     committed.update(new)
-    for cache in list(_CACHES):
-        cache.committing(new)
+    for watcher in list(_WATCHERS):
+        watcher.committing(new)
     if conn.dialect.name == "postgresql":
         payload = "" if EVERYTHING in written else ",".join(sorted(written))
         # In the transaction: other replicas hear of it only if it commits.
@@ -277,11 +297,12 @@ def _done(record: Any) -> None:
     # Written outside a transaction we saw commit (autocommit), or rolled back by the pool's
     # reset: bumped either way (too much invalidation is only a miss).
     loose: set[str] | None = record.info.pop(_WRITTEN, None)
-    for cache in list(_CACHES):
+    for watcher in list(_WATCHERS):
         if committed:
-            cache.committed(committed)
-        if loose:
-            cache.bump(loose)
+            watcher.committed(committed)
+        if loose:  # never marked in flight: both steps at once
+            watcher.committing(loose)
+            watcher.committed(loose)
 
 
 @event.listens_for(Pool, "checkin")

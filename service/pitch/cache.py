@@ -8,34 +8,30 @@ the same transaction's NOTIFY tells every other replica to drop theirs.
 Beside them, the leads of `?account=` reads ("you asked — it's fixed", service/pitch/read.py):
 what was fixed for an account, by product and account. They depend on feedback, themes,
 accounts, messages and products, written from many places; so any committed write to those
-tables drops every lead (`watch_writes`: the engine sees the SQL, whoever sends it), in this
-process once the connection is back in the pool, and in every other replica through a NOTIFY
-in the same transaction. A lead also ends when its oldest fix leaves the configured period.
+tables drops every lead: the cache follows the tables the read cache sees written
+(service/readcache.py: the engine sees the SQL, whoever sends it; in this process when a
+transaction commits and again once its connection is back in the pool, and in every other
+replica through the NOTIFY of the same transaction). A lead also ends when its oldest fix
+leaves the configured period.
 """
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
+
+from service.readcache import EVERYTHING
 
 CHANNEL = "cuecard_pitch"
 _PENDING = "pitch_changed"
 _CACHE = "pitch_cache"
-# The NOTIFY payload that drops every lead (product keys are slugs: never this).
-LEADS = "*leads"
-# What a lead is read from: a committed INSERT, UPDATE or DELETE of any of these drops leads.
-_LEAD_TABLES = re.compile(
-    r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(?:feedback_items|themes|accounts|messages|products)\b"
-)
-_WROTE, _COMMITTED = "cuecard_leads_written", "cuecard_leads_committed"  # on the pooled connection
+# What a lead is read from: a committed write to any of these (or to tables not named) drops leads.
+LEAD_TABLES = frozenset({"feedback_items", "themes", "accounts", "messages", "products", EVERYTHING})
 
 
 @dataclass
@@ -111,10 +107,14 @@ class PitchCache:
             self._products.popitem(last=False)
 
     def on_notify(self, payload: str) -> None:
-        if payload == LEADS:
+        self.invalidate({payload} if payload else None)
+
+    # What the read cache sees written (service/readcache.py `watch`): leads read these tables.
+    def committing(self, tables: set[str]) -> None:
+        if not tables.isdisjoint(LEAD_TABLES):
             self.invalidate_leads()
-        else:
-            self.invalidate({payload} if payload else None)
+
+    committed = committing  # and again once the commit is done: a lead read meanwhile is refused
 
     def invalidate_all(self) -> None:
         self.invalidate()
@@ -156,55 +156,3 @@ def _invalidate_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
-
-
-# --- leads: any committed write to what they are read from drops them ----------------------
-
-
-def watch_writes(engine: AsyncEngine, cache: PitchCache) -> None:
-    """Drop `cache`'s leads whenever a transaction on `engine` that wrote to a table they are
-    read from commits: after the commit, when the connection is back in the pool (a lead
-    loaded meanwhile from the old rows is refused by the generation it started at)."""
-    sync_engine = engine.sync_engine
-
-    @event.listens_for(sync_engine, "before_cursor_execute")
-    def _wrote(conn: sa.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-        if ("UPDATE" in statement or "INSERT" in statement or "DELETE" in statement) and _LEAD_TABLES.search(
-            statement
-        ):
-            conn.info[_WROTE] = True
-
-    @event.listens_for(sync_engine, "commit")
-    def _committing(conn: sa.Connection) -> None:
-        if conn.info.pop(_WROTE, False):
-            conn.info[_COMMITTED] = True
-
-    @event.listens_for(sync_engine, "rollback")
-    def _rolled_back(conn: sa.Connection) -> None:
-        conn.info.pop(_WROTE, None)
-
-    @event.listens_for(sync_engine, "checkin")
-    def _returned(_dbapi_connection: Any, record: Any) -> None:
-        record.info.pop(_WROTE, None)
-        if record.info.pop(_COMMITTED, False):
-            cache.invalidate_leads()
-
-
-@event.listens_for(Session, "before_commit")
-def _tell_other_replicas(session: Session) -> None:
-    """With several replicas (PostgreSQL), a transaction that wrote what leads are read from
-    tells every replica's listener to drop theirs, in the same transaction (delivered only if
-    it commits)."""
-    cache = session.info.get(_CACHE)
-    if cache is None or not cache.requires_listener or session.in_nested_transaction():
-        return
-    transaction = session.get_transaction()
-    if transaction is None:
-        return
-    session.flush()  # what the commit would flush is written (and seen) first
-    for connection in transaction._connections.values():  # the connections it used, if any
-        if connection[0].info.get(_WROTE):
-            session.execute(
-                sa.text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": LEADS}
-            )
-            return
