@@ -208,6 +208,25 @@ class Watcher(Protocol):
 _WATCHERS: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
+_DERIVED: dict[str, frozenset[str]] = {}
+
+
+def also_written(table: str, *derived: str) -> None:
+    """Declare that the database itself writes `derived` when `table` is written (triggers):
+    the engine never sees those writes, so a read of `derived` must end with `table`'s."""
+    _DERIVED[table] = _DERIVED.get(table, frozenset()) | frozenset(derived)
+
+
+def _with_derived(table: str) -> set[str]:
+    found, todo = {table}, [table]
+    while todo:
+        for more in _DERIVED.get(todo.pop(), ()):
+            if more not in found:
+                found.add(more)
+                todo.append(more)
+    return found
+
+
 def watch(watcher: Watcher) -> None:
     """Tell `watcher` of every write committed in this process (see `Watcher`)."""
     _WATCHERS.add(watcher)
@@ -229,7 +248,7 @@ def _tables_of(compiled: Any) -> frozenset[str]:
                 include_selects=True,
                 include_crud=True,
             )
-            if isinstance(t, sa.Table)
+            if isinstance(t, sa.TableClause)
         )
         _TABLES[compiled] = found
     return found
@@ -256,8 +275,8 @@ def _watch(
         return
     if context.isinsert or context.isupdate or context.isdelete:
         target = getattr(compiled.statement, "table", None)
-        name = target.name if isinstance(target, sa.Table) else EVERYTHING
-        conn.info.setdefault(_WRITTEN, set()).add(name)
+        name = target.name if isinstance(target, sa.TableClause) else EVERYTHING
+        conn.info.setdefault(_WRITTEN, set()).update(_with_derived(name) if name in _DERIVED else (name,))
         if trace is not None:
             trace.keep = False
         return
