@@ -22,6 +22,7 @@ Answers that depend on the clock (a step falling due, evidence expiring) are kep
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
@@ -101,6 +102,8 @@ class ReadCache:
         self._in_flight: dict[str, int] = {}  # table -> transactions committing to it now
         # Other caches of the app told of other replicas' writes through this one's channel.
         self.followers: list[Watcher] = []
+        # Reads being answered now, by key: the same read arriving meanwhile waits for it.
+        self.answering: dict[Any, asyncio.Future[None]] = {}
         _WATCHERS.add(self)
 
     @property

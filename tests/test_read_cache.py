@@ -260,3 +260,21 @@ async def test_a_commit_tells_every_replica_which_tables_it_wrote(app, client, c
     finally:
         await listener.close()
     assert heard and all("people" in payload.split(",") for payload in heard), heard
+
+
+async def test_the_same_read_arriving_together_is_answered_once(app, client, callers):
+    admin = callers.headers("admin")
+    await make_person(app, display_name="一度だけ")
+    await notices_settled(app)
+    async with sent(app) as together:
+        answers = await asyncio.gather(*(client.get(PEOPLE, headers=admin) for _ in range(8)))
+    async with sent(app) as once:
+        app.state.read_cache.invalidate_all()
+        await client.get(PEOPLE, headers=admin)
+    assert len({a.content for a in answers}) == 1 and all(a.status_code == 200 for a in answers)
+
+    # (Each request still resolves its caller: only the page's own query is counted.)
+    def pages(statements: list[str]) -> int:
+        return sum("ORDER BY people.created_at" in statement for statement in statements)
+
+    assert pages(together) == pages(once) == 1, (together, once)

@@ -7,11 +7,14 @@ resolved first (a bad or revoked token falls through to the stack and gets its 4
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.auth.dependencies import principal_of
 from service.concurrency import if_none_match_hits
-from service.readcache import ReadCache, _trace, body_key
+from service.readcache import Entry, ReadCache, _trace, body_key
 
 # Headers that differ per request without changing the answer: left out of the key.
 _PER_REQUEST = frozenset(
@@ -34,6 +37,7 @@ _PER_REQUEST = frozenset(
 _STREAMS = (b"text/event-stream",)
 _EXCLUDED_PREFIXES = ("/api/v1/pitch/",)
 _MAX_GRAPHQL_BODY = 64 * 1024
+_WAIT_FOR_FIRST = 10.0  # seconds a repeated read waits for the same read under way
 _NOT_MODIFIED_HEADERS = frozenset({b"etag", b"cache-control", b"vary", b"content-language"})
 
 
@@ -83,23 +87,29 @@ class CachedReads:
             return
         key = (principal, method, path, scope["query_string"], body_key(body or b""), tuple(rest))
         entry = cache.get(key)
+        first = cache.answering.get(key) if entry is None else None
+        if first is not None:
+            # The same read is being answered right now (a kept answer just ended, and callers
+            # keep coming): wait for that answer rather than compute it once per caller.
+            await asyncio.wait([first], timeout=_WAIT_FOR_FIRST)
+            entry = cache.get(key)
         if entry is not None:
-            scope["route"] = entry.route
-            if (
-                if_none_match is not None
-                and entry.etag is not None
-                and if_none_match_hits(if_none_match.decode("latin-1"), entry.etag.decode("latin-1"))
-            ):
-                headers = [(n, v) for n, v in entry.headers if n in _NOT_MODIFIED_HEADERS]
-                await send({"type": "http.response.start", "status": 304, "headers": headers})
-                await send({"type": "http.response.body", "body": b""})
-                return
-            await send({"type": "http.response.start", "status": entry.status, "headers": entry.headers})
-            await send({"type": "http.response.body", "body": entry.body})
+            await _serve(entry, if_none_match, scope, send)
             return
         if if_none_match is not None:
             await self.app(scope, receive, send)  # may be a 304 without a body: nothing to keep
             return
+        answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        cache.answering.setdefault(key, answered)
+        try:
+            await self._answer(cache, key, scope, receive, send)
+        finally:
+            if cache.answering.get(key) is answered:
+                del cache.answering[key]
+            answered.set_result(None)
+
+    async def _answer(self, cache: ReadCache, key: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer through the stack, watching what the answer reads, and keep it if it may be."""
         trace, stamp = cache.begin()
         start: Message | None = None
         chunks: list[bytes] | None = []
@@ -130,6 +140,21 @@ class CachedReads:
         if start is not None and chunks is not None:
             response = (start["status"], list(start.get("headers", ())), b"".join(chunks))
             cache.put(key, trace, stamp, response, scope.get("route"))
+
+
+async def _serve(entry: Entry, if_none_match: bytes | None, scope: Scope, send: Send) -> None:
+    scope["route"] = entry.route
+    if (
+        if_none_match is not None
+        and entry.etag is not None
+        and if_none_match_hits(if_none_match.decode("latin-1"), entry.etag.decode("latin-1"))
+    ):
+        headers = [(n, v) for n, v in entry.headers if n in _NOT_MODIFIED_HEADERS]
+        await send({"type": "http.response.start", "status": 304, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await send({"type": "http.response.start", "status": entry.status, "headers": entry.headers})
+    await send({"type": "http.response.body", "body": entry.body})
 
 
 async def _read_body(receive: Receive) -> tuple[bytes | None, Receive]:
