@@ -13,6 +13,7 @@ import contextlib
 import gc
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -189,12 +190,14 @@ class Ingest:
         # no flush hook sees them, so the batch indexes them itself, in its transaction).
         new_docs: list[search_index.FeedbackFields] = []
         changed_docs: list[search_index.FeedbackFields] = []
+        # The new items' ids (uuid4): one read of the system's random source for the chunk, not one a row.
+        randomness = os.urandom(16 * len(ready))
         for count, p in enumerate(ready):
             if count % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
             stored = existing.get((p.data.source, p.external_id))
             if stored is None:
-                row = self._new_row(p)
+                row = self._new_row(p, uuid.UUID(bytes=randomness[16 * count : 16 * count + 16], version=4))
                 inserts.append(row)
                 new_docs.append((row[0], p.data.body, row[_NEW_TAGS], p.product_id))
                 self.outcomes[p.index] = "created"
@@ -365,12 +368,12 @@ class Ingest:
     def _due(self, received: datetime) -> datetime | None:
         return received + self.triage if self.triage is not None else None
 
-    def _new_row(self, p: Pending) -> tuple[Any, ...]:
+    def _new_row(self, p: Pending, item_id: uuid.UUID) -> tuple[Any, ...]:
         """The item as repository.INSERTED_COLUMNS, in that order."""
         data, customer = p.data, p.data.customer
         received = p.received_at or self.now
         return (
-            uuid.uuid4(),
+            item_id,
             data.source,
             p.external_id,
             p.product_id,

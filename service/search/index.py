@@ -75,8 +75,9 @@ FeedbackFields = tuple[uuid.UUID, str | None, Sequence[str] | None, uuid.UUID | 
 async def feedback_rows(items: Sequence[FeedbackFields]) -> list[dict[str, Any]]:
     """Index rows for feedback items about to be written, from the fields the batch holds."""
     rows = []
+    lines_seen: dict[str, list[str]] = {}  # the items' tags are mostly the same few lines
     for count, (item_id, body, tags, product_id) in enumerate(items):
-        rows.append(repository.row_of(feedback_document(item_id, body, tags, product_id)))
+        rows.append(repository.row_of(feedback_document(item_id, body, tags, product_id), lines_seen))
         if count % YIELD_EVERY == YIELD_EVERY - 1:  # tokenizing is CPU: let others run
             await asyncio.sleep(0)
     return rows

@@ -25,7 +25,9 @@ DOCS = SearchDocument.__table__
 WRITTEN = ("key_hash", "doc_type", "doc_id", "product_id", "locale", "title", "body", "tokens", "updated_at")
 
 
-def row_of(doc: Document) -> dict[str, Any]:
+def row_of(doc: Document, lines_seen: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The document's index row; documents written together may share `lines_seen` (see
+    tokens.document_tokens)."""
     return {
         "key_hash": key_hash(doc.doc_type, doc.doc_id),
         "doc_type": doc.doc_type,
@@ -34,7 +36,7 @@ def row_of(doc: Document) -> dict[str, Any]:
         "locale": doc.locale,
         "title": doc.title,
         "body": doc.body,
-        "tokens": tk.document_tokens(doc.title, doc.body),
+        "tokens": tk.document_tokens(doc.title, doc.body, lines_seen=lines_seen),
         "updated_at": utcnow(),
     }
 

@@ -207,16 +207,18 @@ def _add_token_texts(out: list[str], text: str, query: bool) -> list[str] | None
     return out
 
 
-def document_tokens(*texts: str) -> str:
+def document_tokens(*texts: str, lines_seen: dict[str, list[str]] | None = None) -> str:
     """What the index stores for a document: its tokens, space-separated, in order.
 
     The same as joining `token_texts` of each text, computed line by line: no token spans a
     line break, and a line normalised at once folds the same alone as within its text (a line
-    break neither composes nor decomposes with its neighbours). So a line met twice in one
-    document (a feedback item's title is usually its first line) is tokenised once. A text
-    with a line that must go one character at a time goes whole, as `token_texts` would."""
+    break neither composes nor decomposes with its neighbours). So a line met twice is
+    tokenised once: in one document (a feedback item's title is usually its first line), and
+    across the documents that share `lines_seen` (a batch's tags). A text with a line that
+    must go one character at a time goes whole, as `token_texts` would."""
     out: list[str] = []
-    lines_seen: dict[str, list[str]] = {}
+    if lines_seen is None:
+        lines_seen = {}
     for text in texts:
         start = len(out)
         for line in text.split("\n"):
