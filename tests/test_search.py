@@ -15,12 +15,26 @@ from service.db import use_case
 from service.evidence import service as evidence_service
 from service.evidence.schemas import EvidenceCreate
 from service.feedback import themes as themes_service
+from service.feedback.models import FeedbackItem
 from service.feedback.schemas import ThemeCreate
 from service.messages import service as messages_service
 from service.messages.schemas import MessageCreate
+from service.search import index as search_index
+from service.search import repository as search_repository
 from service.search import tokens
+from service.search.documents import of_feedback
 from service.search.models import SearchDocument
-from tests.factories import OPERATOR, complete_brief, make_brief, make_product, principal_of
+from tests.factories import (
+    OPERATOR,
+    bearer,
+    complete_brief,
+    make_brief,
+    make_product,
+    principal_of,
+    service_token,
+    unique,
+)
+from tests.racing import race
 
 JA_BRIEF = {
     "title": "価格への反論に答える KuraDesk",
@@ -326,6 +340,74 @@ async def test_batch_ingested_feedback_is_searchable(app, client, callers):
     assert len(found(await search(client, callers, "admin", q="capybara 価格"))) == 3
 
 
+async def assert_feedback_index_is_the_items(app) -> int:
+    """Every feedback item has exactly the index row the flush hook would write for it as stored
+    now (the batch builds its rows from what it sent, not from the stored rows), and no other."""
+    docs = SearchDocument.__table__.c
+    compared = ("key_hash", "doc_id", "product_id", "locale", "title", "body", "tokens")
+    async with app.state.sessionmaker() as session:
+        items = (await session.execute(sa.select(FeedbackItem))).scalars().all()
+        expected = {
+            item.id: {k: v for k, v in search_repository.row_of(of_feedback(item)).items() if k in compared}
+            for item in items
+        }
+        rows = await session.execute(
+            sa.select(*(docs[k] for k in compared)).where(docs.doc_type == "feedback")
+        )
+        indexed = {row.doc_id: row._asdict() for row in rows}
+    assert indexed == expected
+    return len(expected)
+
+
+async def test_a_batch_indexes_what_it_stores_first_time_changed_and_racing(app, client):
+    headers = bearer(await service_token(app, client, "feedback:write"))
+    keys = [unique("S") for _ in range(30)]
+
+    def items(word: str) -> list[dict[str, object]]:
+        return [
+            {
+                "source": "support",
+                "external_id": key,
+                "body": f"{word} 請求書の読み取り  が遅い\n  (#{n})",
+                "tags": ["速度", "速度", "ＫｕｒａＤｅｓｋ"],
+            }
+            for n, key in enumerate(keys)
+        ]
+
+    url = "/api/v1/feedback/batch"
+    first = await client.post(url, json={"items": items("wombat")}, headers=headers)
+    assert first.json()["created"] == 30, first.text
+    assert await assert_feedback_index_is_the_items(app) == 30
+    changed = await client.post(url, json={"items": items("platypus")}, headers=headers)
+    assert changed.json()["updated"] == 30, changed.text
+    assert await assert_feedback_index_is_the_items(app) == 30
+    # Two batches with the same keys and other content at once: whichever writes second replaces
+    # rows the other stored after it looked (its INSERT meets them), under the stored ids.
+    keys[:] = [unique("R") for _ in range(30)]
+    racing = await race(
+        app,
+        [("POST", url, {"json": {"items": items(word)}, "headers": headers}) for word in ("koala", "quokka")],
+    )
+    assert [r.status_code for r in racing] == [200, 200], [r.text for r in racing]
+    assert await assert_feedback_index_is_the_items(app) == 60
+
+
+async def test_an_item_written_under_another_id_is_indexed_as_stored(app, client):
+    """What the race above may or may not hit: the INSERT returned an id the batch did not make
+    (it replaced a row stored meanwhile), and did not write the one it made."""
+    headers = bearer(await service_token(app, client, "feedback:write"))
+    item = {"source": "support", "external_id": unique("S"), "body": "echidna 請求書"}
+    assert (
+        await client.post("/api/v1/feedback/batch", json={"items": [item]}, headers=headers)
+    ).status_code == 200
+    async with app.state.sessionmaker() as session, use_case(session):
+        stored = (await session.execute(sa.select(FeedbackItem))).scalars().one()
+        await session.execute(sa.update(FeedbackItem).values(body="numbat 請求書"))  # as the winner wrote it
+        meant = await search_index.feedback_rows([(uuid.uuid4(), "echidna 請求書", [], None)])
+        await search_index.write_feedback(session, meant, {stored.id})
+    assert await assert_feedback_index_is_the_items(app) == 1
+
+
 # --- pages ----------------------------------------------------------------------------------------
 
 
@@ -426,6 +508,23 @@ def test_tokens_bigrams_for_japanese_words_for_latin():
         ("格", 10, 11),
     ]
     assert tokens.query_terms("ｶﾞｲﾄﾞ") == tokens.query_terms("ガイド")
+
+
+def test_document_tokens_line_by_line_are_the_texts_tokens():
+    """A document is tokenised line by line, each line once (a feedback item's title is its first
+    line): the same tokens as each whole text, whatever normalising does at a line break."""
+    texts = [
+        "価格への反論\n価格への反論",
+        "ｶ\nﾞｷﾞ\nガ",  # a half-width voiced mark after a line break composes with nothing
+        "cafe\u0301\n\u0301é",  # and a combining accent neither
+        "ﬁle ß\nStraße ﬁ",  # folding lengthens: those lines go character by character
+        "\n\n ＫｕｒａＤｅｓｋ\t값 가격\n\n",
+        "",
+    ]
+    for title in texts:
+        for body in texts:
+            expected = " ".join(tokens.token_texts(title) + tokens.token_texts(body))
+            assert tokens.document_tokens(title, body) == expected, (title, body)
 
 
 def test_bigrams_find_every_labelled_text_where_words_do_not():

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ INGEST_CHUNK = 2500
 # so other requests on the loop wait at most ~10 ms (measured: tests/feedback/test_batch_loop.py),
 # where one 2,500-item chunk held it ~65 ms before. Documented in docs/feedback.md.
 YIELD_EVERY = 100
+# New items per INSERT of the items and INSERT of their search documents; the next part is
+# tokenised while these run (PostgreSQL writes the items in statements of this size too).
+INDEX_CHUNK = repository.PG_WRITE_CHUNK
+_NEW_TAGS = repository.INSERTED_COLUMNS.index("tags")
+_CHANGED_TAGS = repository.UPDATED_COLUMNS.index("tags")
 
 
 _encode_canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
@@ -160,8 +166,6 @@ class Ingest:
         self.errors: dict[int, list[dict[str, Any]]] = {}
         self.outcomes: dict[int, Outcome] = {}
         self._inserting: asyncio.Task[None] | None = None
-        # Keys of the items this run inserted or changed: indexed for search when it finishes.
-        self.written: list[tuple[str, str]] = []
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for o in self.outcomes.values() if o == outcome)
@@ -182,33 +186,64 @@ class Ingest:
         )
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
+        # What each written item's search document is made of (Core statements write the rows:
+        # no flush hook sees them, so the batch indexes them itself, in its transaction).
+        new_docs: list[search_index.FeedbackFields] = []
+        changed_docs: list[search_index.FeedbackFields] = []
+        # The new items' ids (uuid4): one read of the system's random source for the chunk, not one a row.
+        randomness = os.urandom(16 * len(ready))
         for count, p in enumerate(ready):
             if count % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
             stored = existing.get((p.data.source, p.external_id))
             if stored is None:
-                inserts.append(self._new_row(p))
+                row = self._new_row(p, uuid.UUID(bytes=randomness[16 * count : 16 * count + 16], version=4))
+                inserts.append(row)
+                new_docs.append((row[0], p.data.body, row[_NEW_TAGS], p.product_id))
                 self.outcomes[p.index] = "created"
-                self.written.append((p.data.source, p.external_id))
             elif stored.content_hash == p.content_hash and not self._takes_over(stored):
                 self.outcomes[p.index] = "unchanged"
             else:
-                updates.append(self._changed_row(p, stored))
+                row = self._changed_row(p, stored)
+                updates.append(row)
+                changed_docs.append((stored.id, p.data.body, row[_CHANGED_TAGS], p.product_id))
                 self.outcomes[p.index] = "updated"
-                self.written.append((p.data.source, p.external_id))
         if updates:
             await repository.update_items(self.session, updates, now=self.now)
+            changed_rows = await search_index.feedback_rows(changed_docs)
+            await search_index.write_feedback(self.session, changed_rows, {doc[0] for doc in changed_docs})
         if inserts:
-            self._inserting = asyncio.create_task(
-                repository.insert_items(self.session, inserts, now=self.now, filed_by_client=self.client)
-            )
+            self._inserting = asyncio.create_task(self._insert(inserts, new_docs))
             await asyncio.sleep(0)  # let it reach the database before the caller's next CPU-bound chunk
+
+    async def _insert(self, rows: list[tuple[Any, ...]], docs: list[search_index.FeedbackFields]) -> None:
+        """Insert new items and index them, INDEX_CHUNK at a time: a part's documents are
+        tokenised while the part before it is written (the tokenising yields to the loop)."""
+        writing: asyncio.Task[None] | None = None
+        try:
+            for start in range(0, len(rows), INDEX_CHUNK):
+                index_rows = await search_index.feedback_rows(docs[start : start + INDEX_CHUNK])
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(
+                    self._insert_part(rows[start : start + INDEX_CHUNK], index_rows)
+                )
+                await asyncio.sleep(0)
+            if writing is not None:
+                await writing
+        except BaseException:
+            if writing is not None and not writing.done():
+                writing.cancel()
+                with contextlib.suppress(BaseException):
+                    await writing
+            raise
+
+    async def _insert_part(self, rows: list[tuple[Any, ...]], index_rows: list[dict[str, Any]]) -> None:
+        written = await repository.insert_items(self.session, rows, now=self.now, filed_by_client=self.client)
+        await search_index.write_feedback(self.session, index_rows, written)
 
     async def finish(self) -> None:
         await self._settle()
-        # Core statements wrote the rows (no flush hook saw them): index them in this transaction.
-        await search_index.index_feedback_keys(self.session, self.written)
-        self.written = []
 
     async def abandon(self) -> None:
         """Stop an INSERT still running (the transaction is rolled back by the caller)."""
@@ -333,11 +368,12 @@ class Ingest:
     def _due(self, received: datetime) -> datetime | None:
         return received + self.triage if self.triage is not None else None
 
-    def _new_row(self, p: Pending) -> tuple[Any, ...]:
+    def _new_row(self, p: Pending, item_id: uuid.UUID) -> tuple[Any, ...]:
         """The item as repository.INSERTED_COLUMNS, in that order."""
         data, customer = p.data, p.data.customer
         received = p.received_at or self.now
         return (
+            item_id,
             data.source,
             p.external_id,
             p.product_id,

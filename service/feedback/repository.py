@@ -235,8 +235,10 @@ async def existing_by_keys(
 # --- bulk writes ---------------------------------------------------------------------------------
 
 
-# The columns each new item brings; the rest are the same for the whole batch.
+# The columns each new item brings; the rest are the same for the whole batch. The id is made
+# by the caller (uuid4), so the item's search document can be built before the row is written.
 INSERTED_COLUMNS = (
+    "id",
     "source",
     "external_id",
     "product_id",
@@ -297,7 +299,6 @@ def _postgres_insert() -> sa.Insert:
     rows = sa.func.unnest(*arrays).table_valued(*INSERTED_COLUMNS).render_derived(name="r")
     values = {name: rows.c[name] for name in INSERTED_COLUMNS} | {
         "tags": sa.cast(rows.c.tags, ITEMS.c.tags.type),
-        "id": sa.func.gen_random_uuid(),
         "created_at": sa.bindparam("now", type_=_AWARE),
         "updated_at": sa.bindparam("now", type_=_AWARE),
         "revision": sa.literal(1),
@@ -306,11 +307,11 @@ def _postgres_insert() -> sa.Insert:
     }
     names = list(values)
     select = sa.select(*(values[name] for name in names))
-    return _on_conflict(postgresql.insert(ITEMS).from_select(names, select))
+    return _on_conflict(postgresql.insert(ITEMS).from_select(names, select)).returning(ITEMS.c.id)
 
 
 _PG_INSERT = _postgres_insert()
-_SQLITE_INSERT = _on_conflict(sqlite.insert(ITEMS))
+_SQLITE_INSERT = _on_conflict(sqlite.insert(ITEMS)).returning(ITEMS.c.id)
 
 
 UPDATED_COLUMNS = ("id", *RESENT_COLUMNS, "stage_due_at")
@@ -367,15 +368,23 @@ def _as_arrays(prefix: str, names: Sequence[str], rows: Sequence[tuple[Any, ...]
 
 async def insert_items(
     session: AsyncSession, rows: Sequence[tuple[Any, ...]], *, now: datetime, filed_by_client: str | None
-) -> None:
-    """Insert new items, each a tuple in INSERTED_COLUMNS order; the batch shares the rest."""
+) -> set[uuid.UUID]:
+    """Insert new items, each a tuple in INSERTED_COLUMNS order; the batch shares the rest.
+
+    Returns the ids of the rows written: each new row's own id, and the stored id of a key
+    another request stored meanwhile if this content replaced it (a key stored meanwhile with
+    the same content is not written, and not returned)."""
+    written: set[uuid.UUID] = set()
     if not rows:
-        return
+        return written
     if is_postgres(session):
         for start in range(0, len(rows), PG_WRITE_CHUNK):
             columns = _as_arrays("a_", INSERTED_COLUMNS, rows[start : start + PG_WRITE_CHUNK])
-            await session.execute(_PG_INSERT, {**columns, "now": now, "filed_by_client": filed_by_client})
-        return
+            result = await session.execute(
+                _PG_INSERT, {**columns, "now": now, "filed_by_client": filed_by_client}
+            )
+            written.update(result.scalars())
+        return written
     shared = {
         "created_at": now,
         "updated_at": now,
@@ -385,10 +394,11 @@ async def insert_items(
     }
     for start in range(0, len(rows), WRITE_CHUNK):
         chunk = [
-            dict(zip(INSERTED_COLUMNS, row, strict=True)) | shared | {"id": uuid.uuid4()}
+            dict(zip(INSERTED_COLUMNS, row, strict=True)) | shared
             for row in rows[start : start + WRITE_CHUNK]
         ]
-        await session.execute(_SQLITE_INSERT, chunk)
+        written.update((await session.execute(_SQLITE_INSERT, chunk)).scalars())
+    return written
 
 
 async def update_items(session: AsyncSession, rows: Sequence[tuple[Any, ...]], *, now: datetime) -> None:

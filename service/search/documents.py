@@ -28,7 +28,7 @@ class Document:
 
 
 def _lines(parts: Iterable[Any]) -> str:
-    return "\n".join(str(p).strip() for p in parts if p is not None and str(p).strip())
+    return "\n".join(line for p in parts if p is not None and (line := str(p).strip()))
 
 
 def _values(items: Iterable[Any]) -> Iterable[Any]:
@@ -65,9 +65,16 @@ def of_evidence(e: Any) -> Document:
 
 
 def of_feedback(f: Any) -> Document:
-    body = f.body or ""
+    return feedback_document(f.id, f.body, f.tags, f.product_id)
+
+
+def feedback_document(
+    doc_id: uuid.UUID, body: str | None, tags: Iterable[Any] | None, product_id: uuid.UUID | None
+) -> Document:
+    """A feedback item's document from its fields (the batch ingest has them without a row)."""
+    body = body or ""
     title = " ".join(body.split())[:FEEDBACK_TITLE_CHARS]
-    return Document("feedback", f.id, title, _lines([body, *(f.tags or ())]), f.product_id)
+    return Document("feedback", doc_id, title, _lines([body, *(tags or ())]), product_id)
 
 
 def of_theme(t: Any) -> Document:

@@ -6,12 +6,14 @@ holds) into index rows on the flushing connection, and drops the rows of deleted
 use case can forget it, and a use case that rolls back takes its index rows with it.
 
 The one write that bypasses the ORM, the feedback batch upsert (Core statements for speed),
-calls `index_feedback_keys` itself.
+builds its items' rows with `feedback_rows` as it writes them and hands them to `write_feedback`
+with the ids its INSERT returned.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,11 +24,11 @@ from sqlalchemy.orm import Session
 
 from service.feedback.models import FeedbackItem
 from service.search import repository
-from service.search.documents import EXTRACTORS, Document, of_feedback
+from service.search.documents import EXTRACTORS, Document, feedback_document
 from service.search.models import key_hash
 
-# Rows per statement when reading back a batch of ingested items.
-KEY_CHUNK = 200
+# Ids per statement when reading back items to index.
+ID_CHUNK = 1000
 # Documents tokenized between two yields to the event loop (~50 µs each).
 YIELD_EVERY = 64
 
@@ -66,18 +68,40 @@ def _type_of(obj: Any) -> str | None:
     return entry[2] if entry is not None else None
 
 
-async def index_feedback_keys(session: AsyncSession, keys: Iterable[tuple[str, str]]) -> None:
-    """Indexes the feedback items stored under these (source, external_id) keys (after a batch
-    upsert, in its transaction)."""
-    wanted = list(dict.fromkeys(keys))
+# What a feedback item's document is made of: (id, body, tags, product_id).
+FeedbackFields = tuple[uuid.UUID, str | None, Sequence[str] | None, uuid.UUID | None]
+
+
+async def feedback_rows(items: Sequence[FeedbackFields]) -> list[dict[str, Any]]:
+    """Index rows for feedback items about to be written, from the fields the batch holds."""
+    rows = []
+    lines_seen: dict[str, list[str]] = {}  # the items' tags are mostly the same few lines
+    for count, (item_id, body, tags, product_id) in enumerate(items):
+        rows.append(repository.row_of(feedback_document(item_id, body, tags, product_id), lines_seen))
+        if count % YIELD_EVERY == YIELD_EVERY - 1:  # tokenizing is CPU: let others run
+            await asyncio.sleep(0)
+    return rows
+
+
+async def write_feedback(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], written: set[uuid.UUID]
+) -> None:
+    """Index the feedback items a batch upsert wrote (`written`: the ids it returned), in its
+    transaction. `rows` (from `feedback_rows`) stand for the items it meant to write: those it
+    did not write (another request stored the same content meanwhile) are left out, and an item
+    written under another id (a key stored meanwhile, replaced by this content) is read back."""
+    ours = [row for row in rows if row["doc_id"] in written]
+    await repository.upsert_rows(session, ours)
+    if len(ours) < len(written):
+        await index_feedback_ids(session, written - {row["doc_id"] for row in ours})
+
+
+async def index_feedback_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> None:
+    """Index the feedback items with these ids as they are stored now (in the caller's transaction)."""
+    wanted = list(ids)
     items = FeedbackItem.__table__.c
     columns = (items.id, items.body, items.tags, items.product_id)
-    for start in range(0, len(wanted), KEY_CHUNK):
-        chunk = wanted[start : start + KEY_CHUNK]
-        stmt = sa.select(*columns).where(sa.tuple_(items.source, items.external_id).in_(chunk))
-        rows = []
-        for count, item in enumerate((await session.execute(stmt)).all()):
-            rows.append(repository.row_of(of_feedback(item)))
-            if count % YIELD_EVERY == YIELD_EVERY - 1:  # tokenizing is CPU: let others run
-                await asyncio.sleep(0)
-        await repository.upsert_rows(session, rows)
+    for start in range(0, len(wanted), ID_CHUNK):
+        stmt = sa.select(*columns).where(items.id.in_(wanted[start : start + ID_CHUNK]))
+        found = [tuple(item) for item in (await session.execute(stmt)).all()]
+        await repository.upsert_rows(session, await feedback_rows(found))

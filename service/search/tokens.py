@@ -173,27 +173,66 @@ def _tokenize_by_character(text: str, query: bool) -> list[Token]:
 def token_texts(text: str, *, query: bool = False) -> list[str]:
     """`[t.text for t in tokenize(text)]` without the spans: the indexing path (a batch of
     feedback is thousands of documents)."""
-    folded = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).casefold()
-    if len(folded) != len(text):
-        return [t.text for t in _tokenize_by_character(text, query)]
     out: list[str] = []
-    for word in _WORD.findall(folded):
-        if word.isascii():
-            out.append(_stem(word[:MAX_TOKEN_CHARS]))
-            continue
-        for run in _SCRIPT.findall(word):
-            if is_cjk(run[0]):
-                out.extend(a + b for a, b in pairwise(run))
-                if len(run) == 1 or not query:
-                    out.append(run[-1])
-            else:
-                out.append(_stem(_strip_accents(run)[:MAX_TOKEN_CHARS]))
+    if _add_token_texts(out, text, query) is None:
+        out.extend(t.text for t in _tokenize_by_character(text, query))
     return out
 
 
-def document_tokens(*texts: str) -> str:
-    """What the index stores for a document: its tokens, space-separated, in order."""
-    return " ".join(t for text in texts for t in token_texts(text))
+def _add_token_texts(out: list[str], text: str, query: bool) -> list[str] | None:
+    """Append the tokens of `text` to `out` when it is normalised at once (its folded form keeps
+    every character in place); None, and nothing appended, when it must go one at a time."""
+    if text.isascii():
+        folded = text.lower()
+    else:
+        folded = unicodedata.normalize("NFKC", text).casefold()
+        if len(folded) != len(text):
+            return None
+    append = out.append
+    for word in _WORD.findall(folded):
+        if word.isascii():
+            append(_stem(word[:MAX_TOKEN_CHARS]))
+            continue
+        for run in _SCRIPT.findall(word):
+            if _IS_CJK.match(run) is not None:
+                last = len(run) - 1
+                if last:
+                    out += [run[i : i + 2] for i in range(last)]  # overlapping bigrams
+                    if not query:
+                        append(run[last])
+                else:
+                    append(run)
+            else:
+                append(_stem(_strip_accents(run)[:MAX_TOKEN_CHARS]))
+    return out
+
+
+def document_tokens(*texts: str, lines_seen: dict[str, list[str]] | None = None) -> str:
+    """What the index stores for a document: its tokens, space-separated, in order.
+
+    The same as joining `token_texts` of each text, computed line by line: no token spans a
+    line break, and a line normalised at once folds the same alone as within its text (a line
+    break neither composes nor decomposes with its neighbours). So a line met twice is
+    tokenised once: in one document (a feedback item's title is usually its first line), and
+    across the documents that share `lines_seen` (a batch's tags). A text with a line that
+    must go one character at a time goes whole, as `token_texts` would."""
+    out: list[str] = []
+    if lines_seen is None:
+        lines_seen = {}
+    for text in texts:
+        start = len(out)
+        for line in text.split("\n"):
+            known = lines_seen.get(line)
+            if known is not None:
+                out += known
+                continue
+            at = len(out)
+            if _add_token_texts(out, line, False) is None:
+                del out[start:]
+                out += token_texts(text)
+                break
+            lines_seen[line] = out[at:]
+    return " ".join(out)
 
 
 def query_terms(q: str) -> list[str]:
