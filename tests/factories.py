@@ -209,12 +209,15 @@ async def make_brief(
 
 
 @asynccontextmanager
-async def counting_statements(app: FastAPI) -> AsyncIterator[list[str]]:
+async def counting_statements(app: FastAPI, *, read_cache: bool = False) -> AsyncIterator[list[str]]:
     """Every SQL statement the app's engine sends while the block runs. The read cache is off
-    meanwhile: what is counted is the work of answering, not of remembering an answer."""
+    meanwhile (what is counted is the work of answering, not of remembering an answer) unless
+    `read_cache` says the cache itself is what is measured."""
     statements: list[str] = []
-    read_cache = app.state.read_cache
-    ttl, read_cache.ttl = read_cache.ttl, 0
+    cache = app.state.read_cache
+    ttl = cache.ttl
+    if not read_cache:
+        cache.ttl = 0
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
@@ -225,7 +228,7 @@ async def counting_statements(app: FastAPI) -> AsyncIterator[list[str]]:
         yield statements
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
-        read_cache.ttl = ttl
+        cache.ttl = ttl
 
 
 async def notices_settled(app: FastAPI) -> None:

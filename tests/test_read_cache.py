@@ -5,8 +5,6 @@ touched, callers never share answers, a revoked caller is refused, mutations alw
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -21,26 +19,24 @@ from service.main import create_app
 from service.people.models import Person
 from service.readcache import CHANNEL, ReadCache, Trace
 from tests.conftest import BACKEND
-from tests.factories import bearer, make_person, notices_settled, token_for
+from tests.factories import bearer, counting_statements, make_person, notices_settled, token_for
 
 PEOPLE = "/api/v1/people?limit=50"
 PAGE = "{ people(first: 50) { edges { node { id displayName email } } } }"
 
 
-@asynccontextmanager
-async def sent(app: Any) -> AsyncIterator[list[str]]:
+def sent(app: Any) -> Any:
     """The statements the app's engine sends meanwhile (the cache stays on: it is what is tested)."""
-    statements: list[str] = []
+    return counting_statements(app, read_cache=True)
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
 
-    engine = app.state.engine.sync_engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+async def change(http: httpx.AsyncClient, admin: dict[str, str], person_id: Any, **fields: Any) -> None:
+    """PATCH a person through `http` (its current ETag first)."""
+    current = await http.get(f"/api/v1/people/{person_id}", headers=admin)
+    changed = await http.patch(
+        f"/api/v1/people/{person_id}", json=fields, headers={**admin, "If-Match": current.headers["etag"]}
+    )
+    assert changed.status_code == 200, changed.text
 
 
 async def gql(
@@ -80,13 +76,7 @@ async def test_a_write_through_either_door_ends_what_it_touched(app, client, cal
     assert "佐藤 花子" in (await client.get(PEOPLE, headers=admin)).text
     assert "佐藤 花子" in str(await gql(client, PAGE, admin))
     if door == "rest":
-        current = await client.get(f"/api/v1/people/{person.id}", headers=admin)
-        changed = await client.patch(
-            f"/api/v1/people/{person.id}",
-            json={"display_name": "佐藤 花"},
-            headers={**admin, "If-Match": current.headers["etag"]},
-        )
-        assert changed.status_code == 200, changed.text
+        await change(client, admin, person.id, display_name="佐藤 花")
     else:
         mutation = "mutation($id: ID!, $input: PersonPatch!) { updatePerson(id: $id, input: $input) { displayName } }"
         body = await gql(client, mutation, admin, id=str(person.id), input={"displayName": "佐藤 花"})
@@ -137,13 +127,7 @@ async def test_a_deactivated_caller_is_refused_though_their_answer_was_kept(app,
     token = bearer(token_for(app, reader))
     await notices_settled(app)
     assert (await client.get(PEOPLE, headers=token)).status_code == 200
-    current = await client.get(f"/api/v1/people/{reader.id}", headers=admin)
-    off = await client.patch(
-        f"/api/v1/people/{reader.id}",
-        json={"active": False},
-        headers={**admin, "If-Match": current.headers["etag"]},
-    )
-    assert off.status_code == 200, off.text
+    await change(client, admin, reader.id, active=False)
     await notices_settled(app)
     assert (await client.get(PEOPLE, headers=token)).status_code == 401
 
@@ -219,13 +203,7 @@ async def test_a_write_through_another_replica_ends_the_answer_here(app, client,
         await asyncio.wait_for(replica.state.listener.connected.wait(), timeout=5)
         transport = httpx.ASGITransport(app=replica)
         async with httpx.AsyncClient(transport=transport, base_url="http://replica") as second:
-            current = await second.get(f"/api/v1/people/{person.id}", headers=admin)
-            changed = await second.patch(
-                f"/api/v1/people/{person.id}",
-                json={"display_name": "After the replica"},
-                headers={**admin, "If-Match": current.headers["etag"]},
-            )
-            assert changed.status_code == 200, changed.text
+            await change(second, admin, person.id, display_name="After the replica")
     await notices_settled(app)  # notices arrive in commit order: the table notice came first
     assert "After the replica" in (await client.get(PEOPLE, headers=admin)).text
 
@@ -240,13 +218,7 @@ async def test_a_commit_tells_every_replica_which_tables_it_wrote(app, client, c
     listener = await asyncpg.connect(asyncpg_dsn(app.state.engine.url))
     try:
         await listener.add_listener(CHANNEL, lambda *args: heard.append(args[-1]))
-        current = await client.get(f"/api/v1/people/{person.id}", headers=admin)
-        changed = await client.patch(
-            f"/api/v1/people/{person.id}",
-            json={"display_name": "通知"},
-            headers={**admin, "If-Match": current.headers["etag"]},
-        )
-        assert changed.status_code == 200
+        await change(client, admin, person.id, display_name="通知")
         refused = await client.patch(
             f"/api/v1/people/{person.id}",
             json={"display_name": "x"},
