@@ -30,11 +30,6 @@ from tests.factories import (
 from tests.pitch.test_pitch import publish_message
 
 
-@pytest.fixture
-async def crm(app, client):
-    return bearer(await service_token(app, client, "pitch:read"))
-
-
 async def _ok(response: httpx.Response, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json()

@@ -19,23 +19,15 @@ from service.config import Settings
 from service.evidence.service import today
 from service.main import create_app
 from tests.factories import (
-    bearer,
     complete_brief,
     counting_statements,
     make_brief,
     make_product,
     notices_settled,
-    service_token,
 )
 from tests.pitch.test_card_escaping import CARD_TAGS, Markup
 from tests.pitch.test_pitch import publish_message
 from tests.test_graphql import gql
-
-
-@pytest.fixture
-async def crm(app, client):
-    """A CRM plugin's token: pitch:read only."""
-    return bearer(await service_token(app, client, "pitch:read"))
 
 
 def english(product_key: str, **overrides: object) -> dict:

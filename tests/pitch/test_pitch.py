@@ -27,12 +27,6 @@ from tests.factories import (
 
 
 @pytest.fixture
-async def crm(app, client):
-    """A CRM plugin's token: pitch:read only."""
-    return bearer(await service_token(app, client, "pitch:read"))
-
-
-@pytest.fixture
 async def published(app, callers):
     product = await make_product(app, name="クラデスク 請求書AI")
     brief = await make_brief(app, callers.people["editor"], product.key, status="published")
