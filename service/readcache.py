@@ -36,6 +36,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
+from sqlalchemy.sql.ddl import ExecutableDDLElement
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.util import find_tables
 
 CHANNEL = "cuecard_tables"
@@ -238,13 +240,13 @@ def watch(watcher: Watcher) -> None:
 _TABLES: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
-def _tables_of(compiled: Any) -> frozenset[str]:
-    found = _TABLES.get(compiled)
+def _tables_of(statement: Any) -> frozenset[str]:
+    found = _TABLES.get(statement)
     if found is None:
         found = frozenset(
             t.name
             for t in find_tables(
-                compiled.statement,
+                statement,
                 check_columns=True,
                 include_aliases=True,
                 include_joins=True,
@@ -253,38 +255,35 @@ def _tables_of(compiled: Any) -> frozenset[str]:
             )
             if isinstance(t, sa.TableClause)
         )
-        _TABLES[compiled] = found
+        _TABLES[statement] = found
     return found
 
 
-@event.listens_for(Engine, "before_cursor_execute")
-def _watch(
-    conn: sa.Connection, _cursor: Any, statement: str, _parameters: Any, context: Any, _many: bool
-) -> None:
+# `before_execute`, once per statement executed: `before_cursor_execute` would also see each
+# batch of an executemany, and a listener there took a third off feedback ingest.
+@event.listens_for(Engine, "before_execute")
+def _watch(conn: sa.Connection, statement: Any, *_args: Any) -> None:
     trace = _trace.get()
-    compiled = getattr(context, "compiled", None)
-    if (
-        compiled is None
-        or getattr(context, "is_text", False)
-        or not isinstance(compiled.statement, sa.sql.ClauseElement)
-        or isinstance(compiled.statement, sa.TextClause)
-    ):
-        if _HARMLESS.match(statement):
+    if isinstance(statement, (str, sa.TextClause)):
+        text = statement if isinstance(statement, str) else statement.text
+        if _HARMLESS.match(text):
             return
-        if _DML.match(statement):
+        if _DML.match(text):
             conn.info.setdefault(_WRITTEN, set()).add(EVERYTHING)
         if trace is not None:
             trace.keep = False
         return
-    if context.isinsert or context.isupdate or context.isdelete:
-        target = getattr(compiled.statement, "table", None)
+    if isinstance(statement, UpdateBase):  # INSERT, UPDATE, DELETE
+        target = getattr(statement, "table", None)
         name = target.name if isinstance(target, sa.TableClause) else EVERYTHING
         conn.info.setdefault(_WRITTEN, set()).update(_with_derived(name) if name in _DERIVED else (name,))
         if trace is not None:
             trace.keep = False
         return
+    if isinstance(statement, ExecutableDDLElement):
+        conn.info.setdefault(_WRITTEN, set()).add(EVERYTHING)
     if trace is not None:
-        tables = _tables_of(compiled)
+        tables = _tables_of(statement) if isinstance(statement, sa.sql.ClauseElement) else frozenset()
         if tables:
             trace.tables.update(tables)
         else:
