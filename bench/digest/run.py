@@ -351,6 +351,9 @@ def measure(args: argparse.Namespace, database: str, log_dir: Path) -> dict[str,
         "CUECARD_JWT_SECRET": JWT_SECRET,
         "CUECARD_LOG_LEVEL": "WARNING",
         "CUECARD_CLIENT_TOKEN_TTL_SECONDS": "86400",
+        # Every request computes the answer: repeated identical reads would otherwise be
+        # answered from memory (service/readcache.py), which is not what this measures.
+        "CUECARD_READ_CACHE_SECONDS": "0",
     }
     print(f"database {database}: migrating", file=sys.stderr)
     run_cli(["db", "upgrade"], env)

@@ -276,9 +276,12 @@ async def route_sweep(
 async def run(args: argparse.Namespace, tokens: dict[str, str]) -> list[dict[str, Any]]:
     from asgi_lifespan import LifespanManager
 
+    from service.config import get_settings
     from service.main import create_app  # after the environment points at the database
 
-    app = create_app()
+    # What a request costs to answer: repeated identical requests would otherwise be answered
+    # from memory (service/readcache.py; bench.reads.run measures both).
+    app = create_app(get_settings().model_copy(update={"read_cache_seconds": 0}))
     admin = {"Authorization": f"Bearer {tokens['admin']}"}
     async with LifespanManager(app):
         counters = Counters(app)
