@@ -1,8 +1,8 @@
 """Answers to repeated reads, kept until a write commits to a table they read (issue 11).
 
 A read is answered once through the whole stack while every statement it sends is watched
-(`before_cursor_execute`): the tables it reads are recorded, and a read that writes, sends
-text SQL we cannot see into, or is a GraphQL mutation is never kept. Its 200 answer is then
+(`before_execute`): the tables it reads are recorded, and a read that writes, sends text SQL
+we cannot see into, or is a GraphQL mutation or error is never kept. Its 200 answer is then
 kept under the caller (the resolved principal, so a revoked token or a deactivated person
 is refused as before) and the request as sent (method, path, query, body, every header but
 the per-request ones). The next identical request is answered from memory after one check:
@@ -150,9 +150,9 @@ class ReadCache:
         return True
 
     def _holds(self, tables: frozenset[str] | set[str], stamp: int) -> bool:
-        if stamp < self._floor:
-            return False
         bumped, in_flight = self._bumped, self._in_flight
+        if stamp < self._floor or EVERYTHING in in_flight:  # a write of unnamed tables is committing
+            return False
         return not any(bumped.get(table, 0) > stamp or table in in_flight for table in tables)
 
     def _drop(self, key: Any) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from service.listener import asyncpg_dsn
 from service.main import create_app
 from service.people.models import Person
-from service.readcache import CHANNEL, ReadCache, Trace
+from service.readcache import CHANNEL, EVERYTHING, ReadCache, Trace
 from tests.conftest import BACKEND
 from tests.factories import bearer, counting_statements, make_person, notices_settled, token_for
 
@@ -185,6 +185,14 @@ def test_a_read_that_overlapped_a_commit_is_not_kept():
     assert cache.get("k") is not None  # another table
     cache.committing({"people"})
     assert cache.get("k") is None
+    cache.committed({"people"})
+
+    trace, stamp = cache.begin()
+    trace.tables.add("people")
+    assert cache.put("k", trace, stamp, response)
+    cache.committing({EVERYTHING})  # text SQL that wrote: any table may be changing
+    assert cache.get("k") is None
+    cache.committed({EVERYTHING})
 
     untraced = Trace()  # read nothing we could name (text SQL): never kept
     assert not cache.put("u", untraced, cache.begin()[1], response)

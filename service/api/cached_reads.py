@@ -16,20 +16,19 @@ from service.auth.dependencies import principal_of
 from service.concurrency import if_none_match_hits
 from service.readcache import Entry, ReadCache, _trace, body_key
 
-# Headers that differ per request without changing the answer: left out of the key.
+# Headers that differ per request without changing the answer: left out of the key (Host and
+# the forwarded scheme stay in it: an answer may name this service's own URLs).
 _PER_REQUEST = frozenset(
     {
         b"x-request-id",
         b"user-agent",
         b"connection",
-        b"host",
         b"content-length",
         b"if-none-match",
         b"traceparent",
         b"tracestate",
         b"accept-encoding",
         b"x-forwarded-for",
-        b"x-forwarded-proto",
         b"x-real-ip",
     }
 )
