@@ -28,6 +28,8 @@ import re
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -59,6 +61,16 @@ class Trace:
 
 
 _trace: ContextVar[Trace | None] = ContextVar("cuecard_read_trace", default=None)
+
+
+@contextmanager
+def tracing(trace: Trace) -> Iterator[None]:
+    """Record in `trace` what the statements sent inside the block read (see `_watch`)."""
+    token = _trace.set(trace)
+    try:
+        yield
+    finally:
+        _trace.reset(token)
 
 
 def not_kept() -> None:
@@ -213,25 +225,6 @@ class Watcher(Protocol):
 _WATCHERS: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-_DERIVED: dict[str, frozenset[str]] = {}
-
-
-def also_written(table: str, *derived: str) -> None:
-    """Declare that the database itself writes `derived` when `table` is written (triggers):
-    the engine never sees those writes, so a read of `derived` must end with `table`'s."""
-    _DERIVED[table] = _DERIVED.get(table, frozenset()) | frozenset(derived)
-
-
-def _with_derived(table: str) -> set[str]:
-    found, todo = {table}, [table]
-    while todo:
-        for more in _DERIVED.get(todo.pop(), ()):
-            if more not in found:
-                found.add(more)
-                todo.append(more)
-    return found
-
-
 def watch(watcher: Watcher) -> None:
     """Tell `watcher` of every write committed in this process (see `Watcher`)."""
     _WATCHERS.add(watcher)
@@ -276,7 +269,7 @@ def _watch(conn: sa.Connection, statement: Any, *_args: Any) -> None:
     if isinstance(statement, UpdateBase):  # INSERT, UPDATE, DELETE
         target = getattr(statement, "table", None)
         name = target.name if isinstance(target, sa.TableClause) else EVERYTHING
-        conn.info.setdefault(_WRITTEN, set()).update(_with_derived(name) if name in _DERIVED else (name,))
+        conn.info.setdefault(_WRITTEN, set()).add(name)
         if trace is not None:
             trace.keep = False
         return

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.auth.dependencies import principal_of
 from service.concurrency import if_none_match_hits
-from service.readcache import Entry, ReadCache, _trace, body_key
+from service.readcache import Entry, ReadCache, body_key, tracing
 
 # Headers that differ per request without changing the answer: left out of the key (Host and
 # the forwarded scheme stay in it: an answer may name this service's own URLs).
@@ -131,11 +131,8 @@ class CachedReads:
                     chunks = None
             await send(message)
 
-        token = _trace.set(trace)
-        try:
+        with tracing(trace):
             await self.app(scope, receive, capture)
-        finally:
-            _trace.reset(token)
         if start is not None and chunks is not None:
             response = (start["status"], list(start.get("headers", ())), b"".join(chunks))
             cache.put(key, trace, stamp, response, scope.get("route"))
