@@ -14,6 +14,7 @@ from service.briefs.schemas import BriefCreate
 from service.db import use_case
 from service.evidence import service as evidence_service
 from service.evidence.schemas import EvidenceCreate
+from service.feedback import ingest
 from service.feedback import themes as themes_service
 from service.feedback.models import FeedbackItem
 from service.feedback.schemas import ThemeCreate
@@ -390,6 +391,41 @@ async def test_a_batch_indexes_what_it_stores_first_time_changed_and_racing(app,
     )
     assert [r.status_code for r in racing] == [200, 200], [r.text for r in racing]
     assert await assert_feedback_index_is_the_items(app) == 60
+
+
+async def test_a_batch_of_several_chunks_mixes_outcomes_and_indexes_each_once(app, client):
+    """Chunks are written while the next one is checked, and its lookups run between the
+    previous chunk's INSERTs: every outcome, and a key repeated across a chunk boundary, come
+    out as in one pass, with one index row per stored item."""
+    headers = bearer(await service_token(app, client, "feedback:write"))
+    url = "/api/v1/feedback/batch"
+    size = ingest.FIRST_CHUNK + ingest.INGEST_CHUNK + 100  # three chunks
+
+    def items(word: str, changed: range) -> list[dict[str, object]]:
+        return [
+            {
+                "source": "support",
+                "external_id": f"C-{n}",
+                "body": f"{word if n in changed else 'dingo'} 価格 {n}",
+            }
+            for n in range(size)
+        ]
+
+    first = (await client.post(url, json={"items": items("dingo", range(0))[::2]}, headers=headers)).json()
+    assert (first["created"], first["errors"]) == (size // 2, [])
+    # Odd items are new, every tenth even one changed, the rest unchanged; item 0's key again
+    # in the second chunk is refused, once.
+    second_items = items("bilby", range(0, size, 10))
+    second_items.append({"source": "support", "external_id": "C-0", "body": "again"})
+    second = (await client.post(url, json={"items": second_items}, headers=headers)).json()
+    changed = len(range(0, size, 10))
+    assert (second["created"], second["updated"], second["unchanged"]) == (
+        size // 2,
+        changed,
+        size // 2 - changed,
+    )
+    assert [(e["index"], e["errors"][0]["type"]) for e in second["errors"]] == [(size, "duplicate")]
+    assert await assert_feedback_index_is_the_items(app) == size
 
 
 async def test_an_item_written_under_another_id_is_indexed_as_stored(app, client):

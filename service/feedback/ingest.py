@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import hashlib
+import itertools
 import json
 import os
 import uuid
@@ -36,12 +37,18 @@ from service.search import index as search_index
 Outcome = Literal["created", "updated", "unchanged"]
 
 INGEST_CHUNK = 2500
+# The first chunk is smaller: the database waits idle while it is validated, so a small one
+# starts the writes sooner (the pipeline's fill); later chunks are written while the next is
+# validated.
+FIRST_CHUNK = 500
 # The bound on how long a batch holds the event loop: its CPU work (validating, hashing, checking,
 # building rows) yields to the loop after every YIELD_EVERY items, and writes go in statements
 # of a few hundred rows (repository.WRITE_CHUNK, PG_WRITE_CHUNK). One item costs ~25-100 µs of CPU,
-# so other requests on the loop wait at most ~10 ms (measured: tests/feedback/test_batch_loop.py),
-# where one 2,500-item chunk held it ~65 ms before. Documented in docs/feedback.md.
-YIELD_EVERY = 100
+# so other requests on the loop wait a few ms at most (measured: tests/feedback/test_batch_loop.py),
+# where one 2,500-item chunk held it ~65 ms before. Documented in docs/feedback.md. The batch's
+# own INSERTs wait for the loop too: at 100 items a slice the database sat idle between
+# statements (a 500-row INSERT took ~50 ms where ~25 ms is its own); at 20 they follow each other.
+YIELD_EVERY = 20
 # New items per INSERT of the items and INSERT of their search documents; the next part is
 # tokenised while these run (PostgreSQL writes the items in statements of this size too).
 INDEX_CHUNK = repository.PG_WRITE_CHUNK
@@ -165,25 +172,34 @@ class Ingest:
         self.seen: dict[tuple[str, str], int] = {}
         self.errors: dict[int, list[dict[str, Any]]] = {}
         self.outcomes: dict[int, Outcome] = {}
-        self._inserting: asyncio.Task[None] | None = None
+        # The session's connection runs one statement at a time: every use of it here takes
+        # this lock. asyncio.Lock is first come, first served, so a chunk's lookups run between
+        # the previous chunk's INSERT parts instead of after all of them, and the database
+        # keeps writing while this chunk's rows are built and tokenised.
+        self._connection = asyncio.Lock()
+        self._inserting: list[asyncio.Task[None]] = []  # chunks being written, oldest first
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for o in self.outcomes.values() if o == outcome)
 
     async def write(self, pending: list[Pending]) -> None:
-        """Upsert one chunk; its INSERT is left running until the next call or `finish`."""
-        await self._settle()
-        await self._look_up(pending)
+        """Upsert one chunk; its INSERT is left running (behind the previous chunk's, if that
+        is still running) until a later call or `finish`."""
+        async with self._connection:
+            await self._look_up(pending)
         ready = []
         for count, p in enumerate(pending):
             if self._check(p):
                 ready.append(p)
             if count % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
-        await self._match_accounts(ready)
-        existing = await repository.existing_by_keys(
-            self.session, [(p.data.source, p.external_id) for p in ready]
-        )
+        # Keys are unique across the batch's chunks (`_check`), so this chunk's lookups may run
+        # before the previous chunk's items are in.
+        async with self._connection:
+            await self._match_accounts(ready)
+            existing = await repository.existing_by_keys(
+                self.session, [(p.data.source, p.external_id) for p in ready]
+            )
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         # What each written item's search document is made of (Core statements write the rows:
@@ -209,11 +225,15 @@ class Ingest:
                 changed_docs.append((stored.id, p.data.body, row[_CHANGED_TAGS], p.product_id))
                 self.outcomes[p.index] = "updated"
         if updates:
-            await repository.update_items(self.session, updates, now=self.now)
             changed_rows = await search_index.feedback_rows(changed_docs)
-            await search_index.write_feedback(self.session, changed_rows, {doc[0] for doc in changed_docs})
+            async with self._connection:
+                await repository.update_items(self.session, updates, now=self.now)
+                await search_index.write_feedback(
+                    self.session, changed_rows, {doc[0] for doc in changed_docs}
+                )
         if inserts:
-            self._inserting = asyncio.create_task(self._insert(inserts, new_docs))
+            await self._settle(keep=1)  # two chunks in flight at most: bounded memory
+            self._inserting.append(asyncio.create_task(self._insert(inserts, new_docs)))
             await asyncio.sleep(0)  # let it reach the database before the caller's next CPU-bound chunk
 
     async def _insert(self, rows: list[tuple[Any, ...]], docs: list[search_index.FeedbackFields]) -> None:
@@ -239,24 +259,28 @@ class Ingest:
             raise
 
     async def _insert_part(self, rows: list[tuple[Any, ...]], index_rows: list[dict[str, Any]]) -> None:
-        written = await repository.insert_items(self.session, rows, now=self.now, filed_by_client=self.client)
-        await search_index.write_feedback(self.session, index_rows, written)
+        async with self._connection:
+            written = await repository.insert_items(
+                self.session, rows, now=self.now, filed_by_client=self.client
+            )
+            await search_index.write_feedback(self.session, index_rows, written)
 
     async def finish(self) -> None:
-        await self._settle()
+        await self._settle(keep=0)
 
     async def abandon(self) -> None:
-        """Stop an INSERT still running (the transaction is rolled back by the caller)."""
-        if self._inserting is not None:
-            self._inserting.cancel()
+        """Stop the INSERTs still running (the transaction is rolled back by the caller)."""
+        inserting, self._inserting = self._inserting, []
+        for task in inserting:
+            task.cancel()
+        for task in inserting:
             with contextlib.suppress(BaseException):
-                await self._inserting
-            self._inserting = None
+                await task
 
-    async def _settle(self) -> None:
-        if self._inserting is not None:
-            inserting, self._inserting = self._inserting, None
-            await inserting
+    async def _settle(self, *, keep: int) -> None:
+        """Wait until at most `keep` chunks are still being written (raising what one raised)."""
+        while len(self._inserting) > keep:
+            await self._inserting.pop(0)
 
     async def _match_accounts(self, ready: list[Pending]) -> None:
         """Match the customer accounts of the chunk's good items not seen in earlier chunks,
@@ -426,9 +450,10 @@ class Ingest:
 async def validate_and_write(run: Ingest, principal: Principal, items: list[Any]) -> None:
     """Validate each item on its own, chunk by chunk, writing each chunk as it is ready."""
     validate = FeedbackCreate.__pydantic_validator__.validate_python
-    for start in range(0, len(items), INGEST_CHUNK):
+    bounds = sorted({0, *range(min(FIRST_CHUNK, len(items)), len(items), INGEST_CHUNK), len(items)})
+    for start, end in itertools.pairwise(bounds):
         pending: list[Pending] = []
-        for index in range(start, min(start + INGEST_CHUNK, len(items))):
+        for index in range(start, end):
             if index % YIELD_EVERY == YIELD_EVERY - 1:  # the stated bound: let others run
                 await asyncio.sleep(0)
             raw = items[index]
