@@ -12,8 +12,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from service.api.metrics import READ_CACHE
 from service.listener import asyncpg_dsn
 from service.main import create_app
 from service.people.models import Person
@@ -258,3 +260,23 @@ async def test_the_same_read_arriving_together_is_answered_once(app, client, cal
         return sum("ORDER BY people.created_at" in statement for statement in statements)
 
     assert pages(together) == pages(once) == 1, (together, once)
+
+
+def cache_lookups(metrics_text: str, outcome: str) -> float:
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == READ_CACHE + "_total" and sample.labels.get("outcome") == outcome:
+                return sample.value
+    return 0.0
+
+
+async def test_metrics_count_reads_answered_from_memory_and_computed(app, client, callers):
+    admin = callers.headers("admin")
+    await notices_settled(app)
+    path = "/api/v1/people?limit=7"  # a read no other test keeps
+    before = (await client.get("/metrics")).text
+    assert (await client.get(path, headers=admin)).status_code == 200
+    assert (await client.get(path, headers=admin)).status_code == 200
+    after = (await client.get("/metrics")).text
+    assert cache_lookups(after, "miss") == cache_lookups(before, "miss") + 1
+    assert cache_lookups(after, "hit") == cache_lookups(before, "hit") + 1

@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.metrics import read_cache_metrics
 from service.auth.dependencies import principal_of
 from service.concurrency import if_none_match_hits
 from service.readcache import Entry, ReadCache, body_key, tracing
@@ -93,8 +94,10 @@ class CachedReads:
             await asyncio.wait([first], timeout=_WAIT_FOR_FIRST)
             entry = cache.get(key)
         if entry is not None:
+            read_cache_metrics.observe("hit")
             await _serve(entry, if_none_match, scope, send)
             return
+        read_cache_metrics.observe("miss")
         if if_none_match is not None:
             await self.app(scope, receive, send)  # may be a 304 without a body: nothing to keep
             return

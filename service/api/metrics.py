@@ -19,6 +19,9 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.utils import floatToGoString
 
 REQUESTS = "cuecard_http_requests"
+# Reads the read cache (service/readcache.py) looked up: answered from memory or computed.
+READ_CACHE = "cuecard_read_cache_requests"
+READ_CACHE_OUTCOMES = ("hit", "miss")
 LATENCY = "cuecard_http_request_duration_seconds"
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
@@ -82,3 +85,42 @@ def _request_metrics() -> RequestMetrics | _MultiprocessMetrics:
 
 
 request_metrics = _request_metrics()
+
+
+class ReadCacheMetrics:
+    """How the read cache answers: `hit` (from memory, a 304 included) or `miss` (computed
+    through the stack, kept or not). Counted in a dict and collected on scrape, as requests are;
+    prometheus_client's own counter with several worker processes."""
+
+    def __init__(self, *, multiprocess: bool) -> None:
+        self.counts = dict.fromkeys(READ_CACHE_OUTCOMES, 0)
+        self._shared = (
+            Counter(READ_CACHE, "Reads looked up in the read cache, by outcome", ["outcome"])
+            if multiprocess
+            else None
+        )
+
+    def observe(self, outcome: str) -> None:
+        if self._shared is not None:
+            self._shared.labels(outcome).inc()
+        else:
+            self.counts[outcome] += 1
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            READ_CACHE, "Reads looked up in the read cache, by outcome", labels=["outcome"]
+        )
+        for outcome, count in self.counts.items():
+            family.add_metric([outcome], count)
+        yield family
+
+
+def _read_cache_metrics() -> ReadCacheMetrics:
+    multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    metrics = ReadCacheMetrics(multiprocess=multiprocess)
+    if not multiprocess:
+        REGISTRY.register(metrics)
+    return metrics
+
+
+read_cache_metrics = _read_cache_metrics()
