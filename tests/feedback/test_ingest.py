@@ -4,6 +4,8 @@ Idempotency-Key, and who may file on whose behalf."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -441,3 +443,20 @@ async def test_an_edit_re_sent_after_triage_keeps_the_stage_its_clock_and_the_fi
     assert after["filed_by_id"] == str(heard_by.id)  # not named again: still who heard it
     assert after["received_at"] == triaged.json()["received_at"]  # not sent: kept
     assert after["revision"] == 3
+
+
+async def test_content_hashes_stay_those_of_the_canonical_json_earlier_versions_stored(app, client):
+    """A re-send after an upgrade must stay `unchanged`: the hash is of the item as sent, in
+    `json.dumps(sort_keys=True, ensure_ascii=False, separators=(",", ":"))` form, whatever
+    encoder writes it now."""
+    headers = await ingest_headers(app, client)
+    items = [
+        ticket(body='改行\nタブ\t制御\x01 引用" 逆斜線\\ 絵文字😀 \u2028 終わり'),
+        {"source": "nps", "external_id": unique("N"), "body": "score sent as a float", "nps_score": 7.0},
+        {"source": "nps", "external_id": unique("N"), "body": "zero", "nps_score": 0, "tags": []},
+    ]
+    assert (await batch(client, headers, items))["created"] == 3
+    rows = {r.external_id: r for r in await stored(app)}
+    for item in items:
+        canonical = json.dumps(item, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+        assert rows[item["external_id"]].content_hash == hashlib.sha256(canonical).hexdigest()
