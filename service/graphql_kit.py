@@ -256,13 +256,6 @@ def _cursor_of(item: Any) -> str:  # a hit in another order (search) knows its o
     return item.edge_cursor() if hasattr(item, "edge_cursor") else Cursor(item.created_at, item.id).encode()
 
 
-async def run(info: Info, fetch: Fetch, *args: Any, **kwargs: Any) -> Any:
-    """`fetch(session, principal, *args, **kwargs)` in the request's session."""
-    principal = info.context.principal
-    async with info.context.session() as session:
-        return await fetch(session, principal, *args, **kwargs)
-
-
 def query(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
     """A field resolved by one service call, `fetch(session, principal, *required, **optional)`,
     typed as the view of what `fetch` returns (a `Page`: a `Connection`, with `first` and `after`).
@@ -313,7 +306,9 @@ def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
             given |= dict(validate_input(schema, data))
         elif schema is not None:
             first.append(validate_input(schema, data))
-        found = await run(info, fetch, *first, **{passed_as[name]: value for name, value in given.items()})
+        keywords = {passed_as[name]: value for name, value in given.items()}
+        async with info.context.session() as session:
+            found = await fetch(session, info.context.principal, *first, **keywords)
         if isinstance(result, str):
             return getattr(found, result)
         if result is not None:  # a tuple: the type's fields in order
