@@ -452,10 +452,7 @@ def input_of(
             elif info.default_factory is not None:
                 default["default_factory"] = info.default_factory
             elif not info.is_required():
-                enum = next(
-                    (a for a in (kind, *get_args(kind)) if isinstance(a, type) and issubclass(a, Enum)), None
-                )
-                default["default"] = enum(info.default) if enum and info.default is not None else info.default
+                default["default"] = info.default
             described = info.description if f not in undescribed.split() else None
             if default or described:
                 setattr(cls, f, strawberry.field(description=described, **default))
