@@ -100,7 +100,7 @@ _BY_ID: dict[type, Fetch] = {}  # view → its batch function by id, for `loaded
 
 
 def view(
-    *models: type,
+    *models: type[BaseModel],
     name: str,
     description: str | None = None,
     exclude: Iterable[str] = (),
@@ -115,17 +115,16 @@ def view(
     def make(cls: type[T]) -> type[T]:
         accepted = (cls, *models)
         cls.is_type_of = staticmethod(lambda obj, info: isinstance(obj, accepted))  # type: ignore[attr-defined]  # strawberry reads it
-        if models and issubclass(models[0], BaseModel):
-            if "revision" in models[0].model_fields and not fields and not hasattr(cls, "etag"):
-                cls.etag = etag_field()  # type: ignore[attr-defined]  # a strawberry field
-                cls.__annotations__ = {"etag": str} | inspect.get_annotations(cls)
+        if "revision" in models[0].model_fields and not fields and not hasattr(cls, "etag"):
+            cls.etag = etag_field()  # type: ignore[attr-defined]  # a strawberry field
+            cls.__annotations__ = {"etag": str} | inspect.get_annotations(cls)
 
-            def field(f: str, info: FieldInfo, kind: Any) -> Any:
-                if info.description and f not in undescribed.split():
-                    setattr(cls, f, strawberry.field(description=info.description))
-                return kind
+        def field(f: str, info: FieldInfo, kind: Any) -> Any:
+            if info.description and f not in undescribed.split():
+                setattr(cls, f, strawberry.field(description=info.description))
+            return kind
 
-            _derive(cls, models[0], name, fields, {*exclude, "revision"}, _VIEWS, field)
+        _derive(cls, models[0], name, fields, {*exclude, "revision"}, _VIEWS, field)
         for model in models:
             _VIEWS.setdefault(model, cls)
         if by_id is not None:
@@ -162,13 +161,14 @@ def _derive(
     cls.__annotations__ = annotations | own
 
 
-def view_type(model: type, name: str, description: str | None = None, **options: Any) -> Any:
+def view_type(model: type[BaseModel], name: str, description: str | None = None, **options: Any) -> Any:
     """A `view` with nothing of its own: the read model's fields, as GraphQL sees them."""
     return view(model, name=name, description=description, **options)(type(name, (), {}))
 
 
 def _graphql_type(annotation: Any, where: str, types: dict[type, type] = _VIEWS) -> Any:
-    """A model field's type as GraphQL sees it: UUIDs are IDs, models their views (inputs)."""
+    """A model field's (or an argument's) type as GraphQL sees it: UUIDs are IDs, models their
+    views (inputs), constraints dropped; GraphQL's own types (`ID`, an input) stay."""
     origin, args = get_origin(annotation), get_args(annotation)
     if annotation is uuid.UUID:
         return strawberry.ID
@@ -185,7 +185,7 @@ def _graphql_type(annotation: Any, where: str, types: dict[type, type] = _VIEWS)
         return str
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return graphql_enum(annotation)
-    if annotation in (str, int, float, bool, dt.date, dt.datetime, type(None)):
+    if annotation in (str, int, float, bool, dt.date, dt.datetime, type(None), strawberry.ID, *_MODELS):
         return annotation
     if annotation in types:
         return types[annotation]
@@ -256,13 +256,6 @@ def _cursor_of(item: Any) -> str:  # a hit in another order (search) knows its o
     return item.edge_cursor() if hasattr(item, "edge_cursor") else Cursor(item.created_at, item.id).encode()
 
 
-async def run(info: Info, fetch: Fetch, *args: Any, **kwargs: Any) -> Any:
-    """`fetch(session, principal, *args, **kwargs)` in the request's session."""
-    principal = info.context.principal
-    async with info.context.session() as session:
-        return await fetch(session, principal, *args, **kwargs)
-
-
 def query(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
     """A field resolved by one service call, `fetch(session, principal, *required, **optional)`,
     typed as the view of what `fetch` returns (a `Page`: a `Connection`, with `first` and `after`).
@@ -271,9 +264,7 @@ def query(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any
     return strawberry.field(resolver=_resolver(fetch, arguments), description=description)
 
 
-def mutation(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
-    """A mutation resolved by one service call; see `query`."""
-    return strawberry.mutation(resolver=_resolver(fetch, arguments), description=description)
+mutation = query  # a field of `Mutation` is a mutation: strawberry.mutation is strawberry.field
 
 
 def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
@@ -281,7 +272,9 @@ def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
     page = getattr(returns, "__pydantic_generic_metadata__", {}).get("origin") is Page
     schema: type[BaseModel] | None = arguments.pop("schema", None)
     parent: str | None = arguments.pop("parent", None)  # on a type: `root.<parent>` is passed first
-    result: Any = arguments.pop("result", None)  # the type built of the service's tuple, field by field
+    # A type built of the service's tuple, field by field; or the name of the one attribute of
+    # what it returns that is the answer (the class annotates the field's type then).
+    result: Any = arguments.pop("result", None)
     prime: Fetch | None = arguments.pop("prime", None)
     ahead: list[str] = arguments.pop("ahead", "").split()
     specs: dict[str, tuple[Any, Any]] = {}
@@ -289,14 +282,12 @@ def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
     for name, spec in arguments.items():
         nullable = type(None) in get_args(spec)
         kind, default, *renamed = spec if isinstance(spec, tuple) else (spec, None if nullable else _REQUIRED)
-        for enum in (kind, *get_args(kind)):  # described as the fields' enum is
-            if isinstance(enum, type) and issubclass(enum, Enum):
-                graphql_enum(enum)
         specs[name], passed_as[name] = (kind, default), renamed[0] if renamed else name
     constrained: dict[str, Any] = {n: s for n, s in specs.items() if _constrained(s[0])}
+    by_keyword = page or schema is None  # a schema's fields, but for a page's or one of our making
     if schema is None and constrained:  # validated together, as a filter model of their own would be
         schema = create_model(f"{fetch.__name__}_arguments", __base__=InputModel, **constrained)
-        specs |= {n: (_graphql_type(kind, n), default) for n, (kind, default) in constrained.items()}
+    specs = {n: (_graphql_type(kind, n), default) for n, (kind, default) in specs.items()}
     required = [name for name in arguments if specs[name][1] is _REQUIRED]
     if page:  # after the required arguments, as the service takes them
         paging = {"first": (int, 50), "after": (str | None, None)}
@@ -311,11 +302,15 @@ def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
         first = ([getattr(root, parent)] if parent else []) + [given.pop(n) for n in required if n in given]
         if page:
             first.append(PageParams(limit=values["first"], cursor=values["after"]))
-        if schema is not None and page:
+        if schema is not None and by_keyword:
             given |= dict(validate_input(schema, data))
         elif schema is not None:
             first.append(validate_input(schema, data))
-        found = await run(info, fetch, *first, **{passed_as[name]: value for name, value in given.items()})
+        keywords = {passed_as[name]: value for name, value in given.items()}
+        async with info.context.session() as session:
+            found = await fetch(session, info.context.principal, *first, **keywords)
+        if isinstance(result, str):
+            return getattr(found, result)
         if result is not None:  # a tuple: the type's fields in order
             return result(**dict(zip(result.__annotations__, found, strict=True)))
         if not page:
@@ -336,7 +331,7 @@ def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
         for name, (kind, default) in specs.items()
     ]
-    kind = result or _graphql_type(returns, fetch.__qualname__)
+    kind = Any if isinstance(result, str) else result or _graphql_type(returns, fetch.__qualname__)
     resolve.__signature__ = inspect.Signature(signature, return_annotation=kind)  # type: ignore[attr-defined]  # strawberry reads it
     resolve.__name__ = fetch.__name__
     return resolve
@@ -457,10 +452,7 @@ def input_of(
             elif info.default_factory is not None:
                 default["default_factory"] = info.default_factory
             elif not info.is_required():
-                enum = next(
-                    (a for a in (kind, *get_args(kind)) if isinstance(a, type) and issubclass(a, Enum)), None
-                )
-                default["default"] = enum(info.default) if enum and info.default is not None else info.default
+                default["default"] = info.default
             described = info.description if f not in undescribed.split() else None
             if default or described:
                 setattr(cls, f, strawberry.field(description=described, **default))

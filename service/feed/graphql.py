@@ -19,7 +19,6 @@ from service.campaigns.schemas import CampaignStepItem
 from service.feed import service as feed_service
 from service.feed.schemas import Announcement, FeedbackLoopItem, LoopStep
 from service.feedback.graphql import FeedbackItemType
-from service.fields import InputModel
 from service.notifications.schemas import NotificationItem
 from service.pagination import MAX_LIMIT
 
@@ -60,17 +59,13 @@ FeedEntry = Annotated[
 ]
 
 
-class _FeedArgs(InputModel):
-    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = feed_service.DEFAULT_LIMIT
-
-
 @strawberry.type
 class FeedQuery:
-    @strawberry.field(
-        description="Your feed (people only): your campaign steps (due, then upcoming, soonest first), "
-        "then news about the feedback you filed, then the notifications that reached you, most recent "
-        "first; `limit` applies to each of these."
+    my_feed: list[FeedEntry] = gql.query(
+        feed_service.my_feed,
+        "Your feed (people only): your campaign steps (due, then upcoming, soonest first), then news "
+        "about the feedback you filed, then the notifications that reached you, most recent first; "
+        "`limit` applies to each of these.",
+        limit=(Annotated[int, Field(ge=1, le=MAX_LIMIT)], feed_service.DEFAULT_LIMIT),
+        result="items",
     )
-    async def my_feed(self, info: gql.Info, limit: int = feed_service.DEFAULT_LIMIT) -> list[FeedEntry]:
-        args = gql.parse(info, _FeedArgs, {"limit": limit})
-        return (await gql.run(info, feed_service.my_feed, limit=args.limit)).items

@@ -24,7 +24,8 @@ from service.pitch.schemas import (
 
 
 class _PitchMessage(PitchMessage):
-    metric: MetricRead | None = None  # type: ignore[assignment]  # the stored JSON re-read as the brief's typed parts
+    kind: MessageKind  # a str subclass: the stored value re-read as its member
+    metric: MetricRead | None = None  # type: ignore[assignment]  # the stored JSON re-read as the messages' typed parts
 
 
 class _Pitch(PitchRead):
@@ -50,9 +51,7 @@ PitchFixMessageType = gql.view_type(PitchFixMessage, name="PitchFixMessage")
 PitchFixType = gql.view_type(PitchFix, name="PitchFix")
 
 
-@gql.view(_PitchMessage, name="PitchMessage")
-class PitchMessageType:
-    kind: MessageKind
+PitchMessageType = gql.view_type(_PitchMessage, "PitchMessage")
 
 
 @gql.view(_Pitch, name="CurrentPitch")

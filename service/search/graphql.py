@@ -17,7 +17,7 @@ class SearchQuery:
         search_service.search,
         "What the caller may read, best match first.",
         q=str,
-        types=(list[str] | None, None),
-        product_key=(str | None, None),
-        locale=(str | None, None),
+        types=list[str] | None,
+        product_key=str | None,
+        locale=str | None,
     )
