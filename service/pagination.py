@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import Invalid, field_error
+from service.reads import fetch_rows
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -139,12 +140,11 @@ async def fetch_page(
 
 async def fetch_row_page(
     session: AsyncSession, stmt: sa.Select[Any], entity: Any, params: PageParams
-) -> RowPage[sa.Row[Any]]:
+) -> RowPage[Any]:
     """`fetch_page` for a Core select of named columns (including `created_at` and `id` of
     `entity`): one page of named rows, no ORM objects built (read paths; see docs/benchmarks.md)."""
     # On the session's connection: a Core select needs none of the ORM's execution path (its
     # compile state and result loading cost more than the rows). Same transaction; sessions
     # do not autoflush, so nothing pending is skipped.
-    connection = await session.connection()
-    rows = list((await connection.execute(keyset(stmt, entity, params))).all())
+    rows = await fetch_rows(await session.connection(), keyset(stmt, entity, params))
     return _cut(rows, params)
