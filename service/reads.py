@@ -108,16 +108,19 @@ def _fast_path_ok(sync: Any, stmt: Any) -> Any:
     return adapter
 
 
-async def fetch_rows(connection: AsyncConnection, stmt: sa.Select[Any]) -> list[Any]:
+async def fetch_rows(
+    connection: AsyncConnection, stmt: sa.Select[Any], params: dict[str, Any] | None = None
+) -> list[Any]:
     """The rows of a Core select, named like SQLAlchemy's (`row.status`, `as_dict(row)`).
 
     On PostgreSQL outside a transaction, after the first execution of a statement's shape,
-    straight from asyncpg (see above); otherwise through `connection.execute`."""
+    straight from asyncpg (see above); otherwise through `connection.execute`. `params` are
+    values for the statement's `bindparam`s."""
     # SQLAlchemy's private execution attributes below: typed Any on purpose.
     sync: Any = connection.sync_connection
     adapter = _fast_path_ok(sync, stmt) if sync is not None else None
     if adapter is None:
-        return list((await connection.execute(stmt)).all())
+        return list((await connection.execute(stmt, params)).all())
     dialect = sync.dialect
     statement: Any = stmt
     compiled: Any
@@ -130,16 +133,16 @@ async def fetch_rows(connection: AsyncConnection, stmt: sa.Select[Any]) -> list[
         linting=dialect.compiler_linting | WARN_LINTING,
     )
     if compiled.literal_execute_params or compiled.post_compile_params or compiled.schema_translate_map:
-        return list((await connection.execute(stmt)).all())
+        return list((await connection.execute(stmt, params)).all())
     shape = _SHAPES.get(id(compiled))
     if shape is None or shape.compiled is not compiled:
         # The first time: SQLAlchemy runs it and names its columns; the next times are fast.
-        result = await connection.execute(stmt)
+        result = await connection.execute(stmt, params)
         rows = list(result.all())
         await _learn(sync, adapter, compiled, tuple(result.keys()))
         return rows
     values = compiled.construct_params(
-        extracted_parameters=extracted, escape_names=False, _collected_params=collected
+        params, extracted_parameters=extracted, escape_names=False, _collected_params=collected
     )
     processors = compiled._bind_processors
     parameters = [
@@ -149,7 +152,7 @@ async def fetch_rows(connection: AsyncConnection, stmt: sa.Select[Any]) -> list[
     if sync._has_events or sync.engine._has_events:
         # What listeners see of any statement: the read cache's watch, statement counters.
         for before in sync.dispatch.before_execute:
-            before(sync, stmt, [], {}, sync._execution_options)
+            before(sync, stmt, [], params or {}, sync._execution_options)
         for before_cursor in sync.dispatch.before_cursor_execute:
             before_cursor(sync, None, sql, tuple(parameters), None, False)
     try:
@@ -159,7 +162,7 @@ async def fetch_rows(connection: AsyncConnection, stmt: sa.Select[Any]) -> list[
     except Exception:
         # SQLAlchemy's path raises the error as SQLAlchemy does (and invalidates a dead
         # connection); a select outside a transaction is safe to send again.
-        return list((await connection.execute(stmt)).all())
+        return list((await connection.execute(stmt, params)).all())
     make = shape.row
     converters = shape.converters
     if not converters:
@@ -173,9 +176,11 @@ async def fetch_rows(connection: AsyncConnection, stmt: sa.Select[Any]) -> list[
     return rows
 
 
-async def read_rows(session: AsyncSession, stmt: sa.Select[Any]) -> list[ReadRow]:
+async def read_rows(
+    session: AsyncSession, stmt: sa.Select[Any], params: dict[str, Any] | None = None
+) -> list[ReadRow]:
     """`fetch_rows` on the session's connection (the session's transaction, if it has one)."""
-    return await fetch_rows(await session.connection(), stmt)
+    return await fetch_rows(await session.connection(), stmt, params)
 
 
 async def read_one(session: AsyncSession, stmt: sa.Select[Any]) -> ReadRow | None:
