@@ -105,7 +105,7 @@ async def child(requests: int, tokens: dict[str, str]) -> dict[str, Any]:
             for _ in range(requests):
                 await call(app, path, token)
             cpu_ms = (time.process_time() - start) * 1000 / requests
-            results[path] = {"cpu_ms": cpu_ms, "bytes": len(body), "body": body.decode()[:0]}
+            results[path] = {"cpu_ms": cpu_ms, "bytes": len(body)}
     return results
 
 
