@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import Invalid, field_error
+from service.reads import read_rows
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -137,14 +138,46 @@ async def fetch_page(
     return _cut(rows, params)
 
 
+# Keyset pages of a select, by (select, entity, whether a cursor is given), with the cursor
+# and the limit as bind parameters: a select built once (a list without filters) pages without
+# building a statement per request, and its cache key is computed once (statements memoise it).
+# The select is kept beside its page, so a reused id() is never mistaken for it.
+_PAGES: dict[tuple[int, int, bool], tuple[sa.Select[Any], sa.Select[Any]]] = {}
+_MAX_PAGES = 256
+
+
+def _keyset_page(stmt: sa.Select[Any], entity: Any, after: bool) -> sa.Select[Any]:
+    """`keyset` (oldest first) with bind parameters `page_created_at`, `page_id`, `page_limit`."""
+    key = (id(stmt), id(entity), after)
+    known = _PAGES.get(key)
+    if known is not None and known[0] is stmt:
+        return known[1]
+    page = stmt
+    if after:
+        # Typed so SQLite compares the same stored text form it wrote (as in `keyset`).
+        bound = sa.tuple_(
+            sa.bindparam("page_created_at", type_=entity.created_at.type),
+            sa.bindparam("page_id", type_=entity.id.type),
+        )
+        page = page.where(sa.tuple_(entity.created_at, entity.id) > bound)
+    page = page.order_by(entity.created_at, entity.id).limit(sa.bindparam("page_limit"))
+    if len(_PAGES) >= _MAX_PAGES:
+        _PAGES.clear()
+    _PAGES[key] = (stmt, page)
+    return page
+
+
 async def fetch_row_page(
     session: AsyncSession, stmt: sa.Select[Any], entity: Any, params: PageParams
-) -> RowPage[sa.Row[Any]]:
+) -> RowPage[Any]:
     """`fetch_page` for a Core select of named columns (including `created_at` and `id` of
     `entity`): one page of named rows, no ORM objects built (read paths; see docs/benchmarks.md)."""
+    after = params.after
+    values: dict[str, Any] = {"page_limit": params.limit + 1}  # one past the page: is there more?
+    if after is not None:
+        values.update(page_created_at=after.created_at, page_id=after.id)
     # On the session's connection: a Core select needs none of the ORM's execution path (its
     # compile state and result loading cost more than the rows). Same transaction; sessions
     # do not autoflush, so nothing pending is skipped.
-    connection = await session.connection()
-    rows = list((await connection.execute(keyset(stmt, entity, params))).all())
+    rows = await read_rows(session, _keyset_page(stmt, entity, after is not None), values)
     return _cut(rows, params)

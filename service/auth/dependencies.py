@@ -66,10 +66,16 @@ async def principal_of(state: State, authorization: str | None) -> Principal | N
     )
 
 
-async def required_principal(principal: Annotated[Principal | None, Depends(resolve_principal)]) -> Principal:
+async def required_principal(principal: Principal | None) -> Principal:
     if principal is None:
         raise Unauthenticated()
     return principal
 
 
-PrincipalDep = Annotated[Principal, Depends(required_principal)]
+async def request_principal(request: Request) -> Principal:
+    """The caller, or 401: `required_principal` of `resolve_principal` as one dependency, since
+    FastAPI solves each level of a dependency chain again on every request."""
+    return await required_principal(await resolve_principal(request))
+
+
+PrincipalDep = Annotated[Principal, Depends(request_principal)]

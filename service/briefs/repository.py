@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from service.briefs.models import Brief, BriefEvidence
 from service.evidence.models import Evidence
 from service.pagination import PageParams, RowPage, fetch_row_page
-from service.reads import rows_of
+from service.reads import ReadRow, read_one, rows_of
 
 
 async def get(session: AsyncSession, brief_id: uuid.UUID, *, for_update: bool = False) -> Brief | None:
@@ -26,11 +26,10 @@ async def get(session: AsyncSession, brief_id: uuid.UUID, *, for_update: bool = 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def read_row(session: AsyncSession, brief_id: uuid.UUID) -> sa.Row[Any] | None:
+async def read_row(session: AsyncSession, brief_id: uuid.UUID) -> ReadRow | None:
     """One version as a named row (reads; see service/reads.py)."""
     stmt = rows_of(Brief).where(col(Brief.id) == brief_id)
-    row: sa.Row[Any] | None = (await session.execute(stmt)).one_or_none()
-    return row
+    return await read_one(session, stmt)
 
 
 async def list_briefs(
@@ -41,7 +40,7 @@ async def list_briefs(
     product_id: uuid.UUID | None = None,
     status: str | None = None,
     locale: str | None = None,
-) -> RowPage[sa.Row[Any]]:
+) -> RowPage[ReadRow]:
     """A page of versions as named rows (reads; see service/reads.py)."""
     stmt = rows_of(Brief)
     if statuses is not None:

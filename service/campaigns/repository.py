@@ -18,7 +18,7 @@ from service.db import is_postgres, utcnow
 from service.pagination import PageParams, RowPage, fetch_page, fetch_row_page
 from service.people.models import Department, Person
 from service.products.models import Product
-from service.reads import rows_of
+from service.reads import ReadRow, read_one, rows_of
 
 ENROLLMENTS: sa.Table = Enrollment.__table__
 ACKNOWLEDGEMENTS: sa.Table = Acknowledgement.__table__
@@ -47,11 +47,10 @@ async def get(session: AsyncSession, campaign_id: uuid.UUID, *, for_update: bool
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def read_row(session: AsyncSession, campaign_id: uuid.UUID) -> sa.Row[Any] | None:
+async def read_row(session: AsyncSession, campaign_id: uuid.UUID) -> ReadRow | None:
     """One campaign as a named row (reads; see service/reads.py)."""
     stmt = rows_of(Campaign).where(col(Campaign.id) == campaign_id)
-    row: sa.Row[Any] | None = (await session.execute(stmt)).one_or_none()
-    return row
+    return await read_one(session, stmt)
 
 
 async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
@@ -85,7 +84,7 @@ async def list_campaigns(
     kind: str | None = None,
     lineage_id: uuid.UUID | None = None,
     enrolled_person_id: uuid.UUID | None = None,
-) -> RowPage[sa.Row[Any]]:
+) -> RowPage[ReadRow]:
     """A page of campaigns as named rows (reads; see service/reads.py)."""
     stmt = rows_of(Campaign)
     if status is not None:

@@ -14,7 +14,7 @@ from service.briefs.models import Brief, BriefEvidence
 from service.evidence.models import Evidence
 from service.messages.models import Message, MessageEvidence
 from service.pagination import PageParams, RowPage, fetch_row_page
-from service.reads import rows_of
+from service.reads import ReadRow, read_one, rows_of
 
 
 def published_or_owned(owner_id: uuid.UUID | None) -> sa.ColumnElement[bool]:
@@ -59,13 +59,12 @@ async def get(
 
 async def read_row(
     session: AsyncSession, evidence_id: uuid.UUID, *, visible: sa.ColumnElement[bool] | None = None
-) -> sa.Row[Any] | None:
+) -> ReadRow | None:
     """One item as a named row (reads; see service/reads.py)."""
     stmt = rows_of(Evidence).where(col(Evidence.id) == evidence_id)
     if visible is not None:
         stmt = stmt.where(visible)
-    row: sa.Row[Any] | None = (await session.execute(stmt)).one_or_none()
-    return row
+    return await read_one(session, stmt)
 
 
 async def by_ids(
@@ -87,7 +86,7 @@ async def list_evidence(
     *,
     expired_before: object = None,
     visible: sa.ColumnElement[bool] | None = None,
-) -> RowPage[sa.Row[Any]]:
+) -> RowPage[ReadRow]:
     """A page of items as named rows (reads; see service/reads.py)."""
     stmt = rows_of(Evidence)
     if expired_before is not None:

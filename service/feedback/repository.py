@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from service.db import is_postgres
 from service.feedback.models import FeedbackItem, FeedbackTransition
 from service.pagination import PageParams, RowPage, fetch_row_page
-from service.reads import rows_of
+from service.reads import ReadRow, read_one, rows_of
 
 ITEMS: sa.Table = FeedbackItem.__table__
 KEY_CHUNK = 1000  # keys per IN (...) lookup: well under every driver's parameter limit
@@ -94,11 +94,10 @@ async def get_by_key(session: AsyncSession, source: str, external_id: str) -> Fe
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def read_row(session: AsyncSession, feedback_id: uuid.UUID) -> sa.Row[Any] | None:
+async def read_row(session: AsyncSession, feedback_id: uuid.UUID) -> ReadRow | None:
     """One item as a named row (reads; see service/reads.py)."""
     stmt = rows_of(FeedbackItem).where(col(FeedbackItem.id) == feedback_id)
-    row: sa.Row[Any] | None = (await session.execute(stmt)).one_or_none()
-    return row
+    return await read_one(session, stmt)
 
 
 async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
@@ -121,7 +120,7 @@ async def list_items(
     product_id: uuid.UUID | None = None,
     theme_id: uuid.UUID | None = None,
     since: datetime | None = None,
-) -> RowPage[sa.Row[Any]]:
+) -> RowPage[ReadRow]:
     """A page of items as named rows (reads; see service/reads.py)."""
     stmt = rows_of(FeedbackItem)
     if filed_by_id is not None:

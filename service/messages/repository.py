@@ -15,18 +15,17 @@ from sqlmodel import col, select
 from service.messages.models import Message, MessageEvidence
 from service.pagination import PageParams, RowPage, fetch_row_page
 from service.products.models import Product
-from service.reads import rows_of
+from service.reads import ReadRow, read_one, rows_of
 
 
 async def get(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
     return await session.get(Message, message_id)
 
 
-async def read_row(session: AsyncSession, message_id: uuid.UUID) -> sa.Row[Any] | None:
+async def read_row(session: AsyncSession, message_id: uuid.UUID) -> ReadRow | None:
     """One message as a named row (reads; see service/reads.py)."""
     stmt = rows_of(Message).where(col(Message.id) == message_id)
-    row: sa.Row[Any] | None = (await session.execute(stmt)).one_or_none()
-    return row
+    return await read_one(session, stmt)
 
 
 async def get_for_update(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
@@ -58,7 +57,7 @@ async def list_messages(
     audience: str | None = None,
     locale: str | None = None,
     brief_id: uuid.UUID | None = None,
-) -> RowPage[sa.Row[Any]]:
+) -> RowPage[ReadRow]:
     """A page of messages as named rows (reads; see service/reads.py)."""
     stmt = rows_of(Message)
     if statuses is not None:

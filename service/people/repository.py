@@ -13,7 +13,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from service.pagination import PageParams, RowPage, fetch_row_page
 from service.people.models import Department, Person
-from service.reads import rows_of
+from service.reads import ReadRow, read_rows, rows_of
 
 # What a person is read as (service.people.schemas.PersonRead): their columns and their
 # department's key, joined, as named rows: one statement and no ORM objects per page.
@@ -64,7 +64,7 @@ async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) ->
     return {d.id: d for d in rows}
 
 
-async def list_departments(session: AsyncSession, params: PageParams) -> RowPage[sa.Row[Any]]:
+async def list_departments(session: AsyncSession, params: PageParams) -> RowPage[ReadRow]:
     """A page of departments as named rows (reads; see service/reads.py)."""
     return await fetch_row_page(session, rows_of(Department), Department, params)
 
@@ -100,15 +100,12 @@ async def people_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict
     return {p.id: p for p in rows}
 
 
-async def person_reads_by_ids(
-    session: AsyncSession, ids: Iterable[uuid.UUID]
-) -> list[sa.Row[*tuple[Any, ...]]]:
+async def person_reads_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[ReadRow]:
     """People as read rows (`_READ_COLUMNS` and `department_key`), in no particular order."""
     wanted = set(ids)
     if not wanted:
         return []
-    stmt = _PERSON_READS.where(col(Person.id).in_(wanted))
-    return list((await session.execute(stmt)).all())
+    return await read_rows(session, _PERSON_READS.where(col(Person.id).in_(wanted)))
 
 
 async def list_people(
@@ -118,7 +115,7 @@ async def list_people(
     department_id: uuid.UUID | None = None,
     email: str | None = None,
     active: bool | None = None,
-) -> RowPage[sa.Row[Any]]:
+) -> RowPage[ReadRow]:
     """A page of people as read rows (`_READ_COLUMNS` and `department_key`)."""
     stmt = _PERSON_READS
     if department_id is not None:
