@@ -15,7 +15,7 @@ import hashlib
 import itertools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -187,7 +187,7 @@ class Ingest:
     async def write(self, pending: list[Pending]) -> None:
         """Upsert one chunk; its INSERT is left running (behind the previous chunk's, if that
         is still running) until a later call or `finish`."""
-        async with self._connection:
+        async with self._turn():
             await self._look_up(pending)
         ready = []
         for count, p in enumerate(pending):
@@ -197,7 +197,7 @@ class Ingest:
                 await asyncio.sleep(0)
         # Keys are unique across the batch's chunks (`_check`), so this chunk's lookups may run
         # before the previous chunk's items are in.
-        async with self._connection:
+        async with self._turn():
             await self._match_accounts(ready)
             existing = await repository.existing_by_keys(
                 self.session, [(p.data.source, p.external_id) for p in ready]
@@ -228,7 +228,7 @@ class Ingest:
                 self.outcomes[p.index] = "updated"
         if updates:
             changed_rows = await search_index.feedback_rows(changed_docs)
-            async with self._connection:
+            async with self._turn():
                 await repository.update_items(self.session, updates, now=self.now)
                 await search_index.write_feedback(
                     self.session, changed_rows, {doc[0] for doc in changed_docs}
@@ -261,7 +261,7 @@ class Ingest:
             raise
 
     async def _insert_part(self, rows: list[tuple[Any, ...]], index_rows: list[dict[str, Any]]) -> None:
-        async with self._connection:
+        async with self._turn():
             written = await repository.insert_items(
                 self.session, rows, now=self.now, filed_by_client=self.client
             )
@@ -278,6 +278,16 @@ class Ingest:
         for task in inserting:
             with contextlib.suppress(BaseException):
                 await task
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """The connection, for one group of statements. A chunk's INSERT that failed meanwhile
+        raises its own error here, not the "transaction aborted" the next statement would."""
+        async with self._connection:
+            for task in self._inserting:
+                if task.done() and not task.cancelled() and (failed := task.exception()) is not None:
+                    raise failed
+            yield
 
     async def _settle(self, *, keep: int) -> None:
         """Wait until at most `keep` chunks are still being written (raising what one raised)."""
