@@ -1,4 +1,4 @@
-"""CPU per request of the REST read routes, the app called as an ASGI callable (no HTTP
+"""CPU per request of the REST read routes and two GraphQL reads (the people page, the home query), the app called as an ASGI callable (no HTTP
 server, no test client), one tree against another on the same PostgreSQL data.
 
     PYTHONPATH=$PWD .venv/bin/python -m bench.reads.cpu                        # this tree
@@ -38,16 +38,20 @@ READ_ROUTES = [
     ("/api/v1/campaigns?limit=50", "/api/v1/campaigns/{id}"),
 ]
 FEED_ROUTE = "/api/v1/me/feed"
+# GraphQL operations timed after the REST routes: (label, token name, query).
+GRAPHQL_LABELS = ("POST /graphql people(first: 50)", "POST /graphql home")
 
 
-async def call(app: Any, path: str, token: str) -> tuple[int, bytes]:
-    """One GET through the whole ASGI app (middleware included); its status and body."""
+async def call(app: Any, path: str, token: str, body: bytes | None = None) -> tuple[int, bytes]:
+    """One GET (a POST of `body` as JSON when given) through the whole ASGI app, middleware
+    included; its status and body."""
     raw_path, _, query = path.partition("?")
+    extra = [(b"content-type", b"application/json"), (b"content-length", str(len(body or b"")).encode())]
     scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": "GET" if body is None else "POST",
         "scheme": "http",
         "path": raw_path,
         "raw_path": raw_path.encode(),
@@ -57,6 +61,7 @@ async def call(app: Any, path: str, token: str) -> tuple[int, bytes]:
             (b"host", b"testserver"),
             (b"accept", b"*/*"),
             (b"authorization", f"Bearer {token}".encode()),
+            *(extra if body is not None else []),
         ],
         "client": ("127.0.0.1", 40000),
         "server": ("testserver", 80),
@@ -65,7 +70,7 @@ async def call(app: Any, path: str, token: str) -> tuple[int, bytes]:
     chunks: list[bytes] = []
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body or b"", "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         nonlocal status
@@ -88,24 +93,29 @@ async def child(requests: int, tokens: dict[str, str]) -> dict[str, Any]:
     app = create_app(settings)
     results: dict[str, Any] = {}
     async with LifespanManager(app):
-        targets: list[tuple[str, str]] = []
+        from bench.reads.run import HOME_QUERY, PEOPLE_QUERY
+
+        targets: list[tuple[str, str, bytes | None]] = []
         for listing, detail in READ_ROUTES:
-            targets.append((listing, tokens["admin"]))
+            targets.append((listing, tokens["admin"], None))
             status, body = await call(app, listing, tokens["admin"])
             items = json.loads(body)["items"] if status == 200 else []
             if detail and items:
-                targets.append((detail.format(id=items[0]["id"]), tokens["admin"]))
-        targets.append((FEED_ROUTE, tokens["home"]))
-        for path, token in targets:
+                targets.append((detail.format(id=items[0]["id"]), tokens["admin"], None))
+        targets.append((FEED_ROUTE, tokens["home"], None))
+        for query, token in ((PEOPLE_QUERY, tokens["admin"]), (HOME_QUERY, tokens["home"])):
+            targets.append(("/graphql", token, json.dumps({"query": query}).encode()))
+        labels = iter(GRAPHQL_LABELS)
+        for path, token, sent in targets:
             for _ in range(30):  # warm: compiled statements, prepared statements, caches
-                status, body = await call(app, path, token)
-                if status != 200:
+                status, body = await call(app, path, token, sent)
+                if status != 200 or (sent is not None and b'"errors"' in body):
                     raise SystemExit(f"{path}: {status} {body[:300]!r}")
             start = time.process_time()
             for _ in range(requests):
-                await call(app, path, token)
+                await call(app, path, token, sent)
             cpu_ms = (time.process_time() - start) * 1000 / requests
-            results[path] = {"cpu_ms": cpu_ms, "bytes": len(body)}
+            results[next(labels) if sent is not None else path] = {"cpu_ms": cpu_ms, "bytes": len(body)}
     return results
 
 
@@ -199,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             for tree in trees:
                 values = [run[route]["cpu_ms"] for run in runs[tree] if route in run]
                 cells.append(f"{statistics.median(values):.3f} ({', '.join(f'{v:.2f}' for v in values)})")
-            print(f"| `GET {route}` | " + " | ".join(cells) + " |")
+            print(f"| `{route if route.startswith('POST') else 'GET ' + route}` | " + " | ".join(cells) + " |")
         sizes = {tree: {r: runs[tree][0][r]["bytes"] for r in routes if r in runs[tree][0]} for tree in trees}
         if len({json.dumps(s, sort_keys=True) for s in sizes.values()}) > 1:
             print(f"\nresponse sizes differ between trees: {sizes}")
