@@ -212,6 +212,38 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+_Fetch = TypeVar("_Fetch", bound=Callable[..., Any])
+
+
+def needs_transaction(fetch: _Fetch) -> _Fetch:
+    """Marks a read whose statements must share a transaction (it plans them with `set_local`):
+    GraphQL runs it on a session with one, not on a query's reader without a transaction."""
+    fetch.needs_transaction = True  # type: ignore[attr-defined]  # read by service.graphql_kit
+    return fetch
+
+
+async def set_local(session: AsyncSession, *assignments: str) -> None:
+    """`SET LOCAL <assignment>` on PostgreSQL, each for the rest of the current transaction.
+
+    Refused without a transaction (a read session, `isolation_level="AUTOCOMMIT"`), where
+    PostgreSQL would only warn and the read would run with the defaults, slowly and silently:
+    the caller is then missing `needs_transaction` or a session with a transaction."""
+    if _without_transaction(session):
+        raise RuntimeError("SET LOCAL needs a transaction; this session runs without one")
+    if not is_postgres(session):
+        return
+    for assignment in assignments:
+        await session.execute(sa.text(f"SET LOCAL {assignment}"))
+
+
+def _without_transaction(session: AsyncSession) -> bool:
+    """Whether the session is bound to an engine whose statements each commit on their own."""
+    bind = session.bind
+    return (
+        isinstance(bind, AsyncEngine) and bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    )
+
+
 def is_postgres(session_or_engine: AsyncSession | AsyncEngine) -> bool:
     bind = session_or_engine.bind if isinstance(session_or_engine, AsyncSession) else session_or_engine
     return bind.dialect.name == "postgresql"  # type: ignore[union-attr]  # our sessions are always bound
@@ -240,6 +272,9 @@ async def use_case(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         # and a locking read (populate_existing) would otherwise read over pending changes.
         await session.flush()
         return
+    if _without_transaction(session):
+        # A read session (REST reads, GraphQL queries): each statement would commit on its own.
+        raise RuntimeError("a use case needs a session with a transaction; this one runs without")
     session.info[_IN_USE_CASE] = _RUNNING
     try:
         yield session

@@ -36,10 +36,7 @@ async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
     (BEGIN, then ROLLBACK when the session closes) next to a page that is one query. Only for
     services that never write: autocommit would make each write its own transaction."""
     state = request.app.state
-    engine = getattr(state, "read_engine", None)
-    if engine is None:
-        engine = state.read_engine = state.engine.execution_options(isolation_level="AUTOCOMMIT")
-    async with state.sessionmaker(bind=engine) as session:
+    async with state.sessionmaker(bind=state.read_engine) as session:
         yield session
 
 

@@ -43,7 +43,7 @@ from service.campaigns.schemas import (
     ProductReadiness,
     StoryGap,
 )
-from service.db import is_postgres, utcnow
+from service.db import needs_transaction, set_local, utcnow
 from service.errors import Forbidden
 from service.pagination import Page, PageParams, fetch_row_page
 from service.people import service as people_service
@@ -93,9 +93,7 @@ async def _plan_for_this_read(session: AsyncSession) -> None:
     and each read only takes what it uses. Custom plans, because a generic one is planned
     without knowing how many answers the lineage has. SET LOCAL ends with the read.
     """
-    if is_postgres(session):
-        await session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
-        await session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    await set_local(session, "work_mem = '64MB'", "plan_cache_mode = force_custom_plan")
 
 
 def _due_condition(campaign: Campaign, now: datetime) -> bool | sa.ColumnElement[bool]:
@@ -189,6 +187,7 @@ def _tally(campaign: Campaign, rows: list[CountRow], now: datetime) -> dict[uuid
     return tally
 
 
+@needs_transaction
 async def campaign_readiness(
     session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
 ) -> CampaignReadiness:
@@ -279,6 +278,7 @@ async def _story_gaps(
     ]
 
 
+@needs_transaction
 async def campaign_people(
     session: AsyncSession,
     principal: Principal,
@@ -389,6 +389,7 @@ def organisation_statement(current: dict[uuid.UUID, CurrentVersion], department:
     return _grouped(people.subquery("audience"))
 
 
+@needs_transaction
 async def organisation_readiness(session: AsyncSession, principal: Principal) -> OrganisationReadiness:
     """Per product with a published pitch: the share of its campaign audiences (active and
     completed campaigns) that passed a check on the current version, in total and per department."""

@@ -28,7 +28,7 @@ from sqlalchemy.orm import aliased
 
 from service.accounts.models import Account
 from service.auth.principal import Principal
-from service.db import is_postgres, utcnow
+from service.db import is_postgres, needs_transaction, set_local, utcnow
 from service.errors import Forbidden, Invalid, field_error
 from service.feedback import accounts as feedback_accounts
 from service.feedback import policies
@@ -497,13 +497,15 @@ async def _plan_for_this_window(session: AsyncSession) -> None:
     without the bounds: measured 30% slower for a 90-day window (no parallel scan) once a few
     7-day digests had run. Planning takes under a millisecond; SET LOCAL ends with the read.
     """
-    if is_postgres(session):
-        await session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    await set_local(
+        session,
+        "plan_cache_mode = force_custom_plan",
         # The window's (theme, account) groups are hashed in memory, not spilled to disk: ~105 MB
         # for the benchmark's 690,000 groups (docs/benchmarks.md); freed when the read ends.
-        await session.execute(sa.text("SET LOCAL work_mem = '128MB'"))
+        "work_mem = '128MB'",
         # JIT compiling the pairs' aggregate cost ~100-300 ms a call and saved nothing (measured).
-        await session.execute(sa.text("SET LOCAL jit = off"))
+        "jit = off",
+    )
 
 
 async def _product(session: AsyncSession, principal: Principal, key: str | None) -> uuid.UUID | None:
@@ -552,6 +554,7 @@ async def _compute(
     )
 
 
+@needs_transaction
 async def weekly_digest(
     session: AsyncSession,
     principal: Principal,
@@ -569,6 +572,7 @@ async def weekly_digest(
     return await _compute(session, since, until, now, product_key=product_key, product=product)
 
 
+@needs_transaction
 async def digest_agenda(
     session: AsyncSession,
     principal: Principal,

@@ -25,6 +25,7 @@ from sqlmodel import col
 from service.auth.principal import Principal
 from service.briefs import policies as briefs_policies
 from service.briefs.models import Brief, BriefEvidence
+from service.db import needs_transaction
 from service.errors import Forbidden, Invalid, field_error
 from service.evidence import policies as evidence_policies
 from service.evidence import repository as evidence_repository
@@ -252,6 +253,7 @@ def snippet(terms: Sequence[str], title: str, body: str) -> tuple[str, list[list
 # --- the use case ---------------------------------------------------------------------------------
 
 
+@needs_transaction
 async def search(
     session: AsyncSession,
     principal: Principal,
