@@ -17,6 +17,7 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.compiler import WARN_LINTING
 
@@ -52,6 +53,19 @@ def as_dict(row: Any) -> dict[str, Any]:
             _names.clear()
         known = _names[id(parent)] = (parent, row._fields)
     return dict(zip(known[1], row, strict=True))
+
+
+def any_of(column: Any, dialect: str, name: str = "ids") -> sa.ColumnElement[bool]:
+    """`column` is one of the values bound to `name` (a list): one array parameter on PostgreSQL
+    (`= ANY($1)`: one prepared statement whatever the count, which `fetch_rows` can run on
+    asyncpg directly), an expanding `IN` elsewhere. Build it once per dialect (`functools.cache`)."""
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))  # type: ignore[no-any-return]  # a comparison
+    return column.in_(sa.bindparam(name, expanding=True))  # type: ignore[no-any-return]  # a comparison
+
+
+def dialect_of(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
 
 
 # --- named rows straight from asyncpg ---------------------------------------------------------

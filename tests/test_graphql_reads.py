@@ -1,0 +1,160 @@
+"""GraphQL queries read as REST reads do: without a transaction, on asyncpg directly where
+service/reads.py can; mutations keep their use cases' transactions. A read session refuses
+what needs a transaction (a use case's writes, SET LOCAL) instead of doing it half."""
+
+from __future__ import annotations
+
+import enum
+
+import pytest
+import sqlalchemy as sa
+import strawberry
+
+from service import reads
+from service.api.graphql import ExecutionContext
+from service.db import set_local, use_case
+from service.people import repository as people_repository
+from service.people.models import Department
+from tests.factories import bearer, counting_statements, make_department, make_person, token_for
+
+PAGE = "{ people(first: 50) { edges { cursor node { id email department { key name } manager { displayName etag } } } pageInfo { endCursor } } }"
+
+
+async def test_any_of_binds_a_list_of_ids(app):
+    first = await make_department(app, key="any-a", name="営業部")
+    second = await make_department(app, key="any-b", name="Sales")
+    async with app.state.sessionmaker(bind=app.state.read_engine) as session:
+        for _ in range(3):  # learnt, then (on PostgreSQL) straight from asyncpg
+            found = await people_repository.departments_by_ids(session, [first.id, second.id, first.id])
+            assert {d.key for d in found.values()} == {"any-a", "any-b"}
+            assert found[first.id].name == "営業部"
+            assert await people_repository.departments_by_ids(session, []) == {}
+            one = await people_repository.departments_by_ids(session, [second.id])
+            assert list(one) == [second.id]
+    statement = people_repository._departments_by_ids(app.state.engine.dialect.name)
+    if app.state.engine.dialect.name == "postgresql":
+        assert "= ANY" in str(statement.compile(dialect=app.state.engine.dialect))
+        # One array parameter, so no expanding bind: the shape was learnt and asyncpg answered.
+        assert any(
+            shape.row._fields == tuple(c.name for c in Department.__table__.columns)
+            for shape in reads._SHAPES.values()
+        )
+
+
+async def test_a_read_session_refuses_a_use_case_and_set_local(app):
+    async with app.state.sessionmaker(bind=app.state.read_engine) as session:
+        with pytest.raises(RuntimeError, match="transaction"):
+            async with use_case(session):
+                session.add(Department(key="never", name="Never"))
+        with pytest.raises(RuntimeError, match="SET LOCAL"):
+            await set_local(session, "work_mem = '64MB'")
+    async with app.state.sessionmaker() as session:
+        assert (await session.execute(sa.select(Department).where(Department.key == "never"))).first() is None
+        async with use_case(session):  # a session with a transaction may
+            await set_local(session, "work_mem = '64MB'")
+
+
+async def test_a_query_page_reads_without_a_transaction_and_nested_fields_are_right(app, client):
+    await make_department(app, key="reads-sales", name="営業部")
+    boss = await make_person(app, role="manager", email="boss@example.com", department_key="reads-sales")
+    for i in range(4):
+        await make_person(app, email=f"r{i}@example.com", department_key="reads-sales", manager_id=boss.id)
+    admin = await make_person(app, role="admin", email="admin@example.com")
+    headers = bearer(token_for(app, admin))
+    reads._SHAPES.clear()
+    answers = []
+    for _ in range(2):
+        async with counting_statements(app) as statements:
+            response = await client.post("/graphql", json={"query": PAGE}, headers=headers)
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+        answers.append(response.json())
+    assert answers[0] == answers[1]
+    edges = answers[0]["data"]["people"]["edges"]
+    staff = [e["node"] for e in edges if e["node"]["email"].startswith("r")]
+    assert len(staff) == 4
+    assert all(n["department"] == {"key": "reads-sales", "name": "営業部"} for n in staff)
+    assert {n["manager"]["displayName"] for n in staff} == {boss.display_name}
+    boss_etag = (await client.get(f"/api/v1/people/{boss.id}", headers=headers)).headers["etag"]
+    assert {n["manager"]["etag"] for n in staff} == {boss_etag}
+    assert answers[0]["data"]["people"]["pageInfo"]["endCursor"] == edges[-1]["cursor"]
+    # The page, its departments and its managers: one statement each, whatever the page size.
+    assert len(statements) == 3, statements
+    if app.state.engine.dialect.name == "postgresql":
+        # Only a read outside a transaction is learnt (service/reads.py): the query's were.
+        learnt = {shape.row._fields[-1] for shape in reads._SHAPES.values()}
+        assert "department_key" in learnt
+
+
+async def test_a_mutation_still_commits_as_one_use_case(app, client):
+    admin = await make_person(app, role="admin", email="root@example.com")
+    headers = bearer(token_for(app, admin))
+    mutation = 'mutation { createDepartment(input: {key: "m-dept", name: "開発部"}) { id key } }'
+    response = await client.post("/graphql", json={"query": mutation}, headers=headers)
+    assert response.status_code == 200 and "errors" not in response.json(), response.text
+    query = "{ departments(first: 10) { edges { node { key name } } } }"
+    listed = (await client.post("/graphql", json={"query": query}, headers=headers)).json()
+    assert {"key": "m-dept", "name": "開発部"} in [e["node"] for e in listed["data"]["departments"]["edges"]]
+
+
+# --- the execution shortcuts answer exactly as graphql-core does ---------------------------------
+
+
+class _Source:
+    """Values a resolver may meet: fine, null where it may not be, raising, out of range."""
+
+    def __init__(self, number: object, label: object = "ラベル") -> None:
+        self.number = number
+        self.label = label
+
+    @property
+    def broken(self) -> str:
+        raise ValueError("cannot read this")
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+strawberry.enum(Colour)
+_Source.colour = Colour.RED  # type: ignore[attr-defined]  # every item is red
+
+
+@strawberry.type
+class Item:
+    number: int
+    label: str | None
+    broken: str | None
+    colour: Colour = Colour.RED
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item | None]:
+        return [_Source(1), _Source(None), _Source(2**40), _Source(3, None)]  # type: ignore[list-item]
+
+
+def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
+    plain = strawberry.Schema(query=Query)
+    fast = strawberry.Schema(query=Query, execution_context_class=ExecutionContext)
+    return plain, fast
+
+
+async def test_leaf_shortcut_answers_errors_and_nulls_as_graphql_core_does():
+    plain, fast = _schemas()
+    query = "{ items { number label broken colour } }"
+    expected, got = await plain.execute(query), await fast.execute(query)
+    assert got.data == expected.data
+    assert [(e.message, e.path) for e in got.errors or []] == [
+        (e.message, e.path) for e in expected.errors or []
+    ]
+    # The cases are there: a fine row, a non-null null, an Int out of range, a null that may be.
+    assert got.data == {
+        "items": [
+            {"number": 1, "label": "ラベル", "broken": None, "colour": "RED"},
+            None,
+            None,
+            {"number": 3, "label": None, "broken": None, "colour": "RED"},
+        ]
+    }
+    assert {tuple(e.path) for e in got.errors or []} >= {("items", 1, "number"), ("items", 2, "number")}
