@@ -15,6 +15,7 @@ from service.campaigns import enrollment
 from service.config import Settings
 from service.events import clock, sequencer
 from service.events import service as events_service
+from service.events.catalogue import EventType
 from service.evidence import clock as evidence_clock
 from service.feedback import accounts as feedback_accounts
 from service.feedback import clock as feedback_clock
@@ -53,6 +54,17 @@ def connect_domains() -> None:
     clock.register_detector("brief.go_live", briefs_service.go_live_due)
     clock.register_detector("message.go_live", messages_service.go_live_due)
     clock.register_detector("message.expire", messages_service.expire_due)
+    # What fired is pruned, past the lookback, only where its detector can never find it again.
+    clock.prune_when(EventType.FEEDBACK_OVERDUE, clock.past_lookback)  # keyed by due time
+    clock.prune_when(EventType.EVIDENCE_EXPIRED, clock.past_lookback)  # keyed by verify_by
+    clock.prune_when(EventType.EVIDENCE_EXPIRING, clock.due_on_before_lookback)  # window ahead of today
+    clock.prune_when(EventType.CHECK_WAITING, campaigns_clock.check_graded)
+    for about_a_campaign in (
+        EventType.CAMPAIGN_STEP_DUE,
+        EventType.CAMPAIGN_REMINDER_DUE,
+        EventType.CAMPAIGN_PERSON_OVERDUE,
+    ):
+        clock.prune_when(about_a_campaign, campaigns_clock.campaign_closed)
     # Content written through the ORM is indexed for search in its own transaction.
     search_index.follow_content()
 

@@ -3,7 +3,8 @@
 One loop, a few jobs, each on its own interval: number committed events (the sequencer, which
 also fans them out to webhooks), send webhook deliveries and notifications (e-mail, chat) that
 are due, detect what time made due (campaign steps, evidence nearing and passing `verify_by`,
-overdue feedback, checks waiting), and prune events older than the retention window. Every job is safe to run in
+overdue feedback, checks waiting), and prune events older than the retention window and what the
+clock fired that can never fall due again. Every job is safe to run in
 several processes at once (row locks with SKIP LOCKED, advisory locks, unique occurrence
 keys), so `cuecard serve` embeds one in each API process by default and `cuecard worker` runs
 one on its own; `CUECARD_EMBEDDED_WORKER=false` leaves the work to the latter.
@@ -86,6 +87,8 @@ class Worker:
             # Exactly once per occurrence however often it runs (service/events/clock.py).
             Job("clock", self._clock, self.settings.clock_interval_seconds, batch=_CLOCK_BATCH),
             Job("prune", self._prune, _PRUNE_EVERY_SECONDS, batch=_PRUNE_BATCH),
+            # What the clock fired and can never find due again (service/events/clock.py).
+            Job("prune_clock", self._prune_clock, _PRUNE_EVERY_SECONDS, batch=_PRUNE_BATCH),
         ]
 
     async def _sequence(self) -> int:
@@ -160,6 +163,9 @@ class Worker:
         return await events_service.prune_expired(
             self.sessionmaker, retention_hours=retention, limit=_PRUNE_BATCH
         )
+
+    async def _prune_clock(self) -> int:
+        return await clock.prune_fired(self.sessionmaker, limit=_PRUNE_BATCH)
 
     def wake(self) -> None:
         """Run the jobs now rather than at their next interval (a change was just committed)."""

@@ -76,6 +76,16 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.U
     return found
 
 
+# --- which account a customer name stands for -------------------------------------------------
+#
+# One rule, in two forms: `matching` (SQL, one value: the pitch's `?account=` lead) and
+# `by_keys_or_names` with service._resolve (set-based: feedback ingest names many at once).
+# A value names the account whose key it is, else the one whose exact name it is (oldest first;
+# names are unique, so there is at most one); a merged account stands for its survivor
+# (`merged_into_id` is always the final survivor: a merge repoints what the source absorbed).
+# tests/accounts/test_accounts.py holds the two forms to the same answers.
+
+
 @dataclass(frozen=True, slots=True)
 class Known:
     """What matching needs of a stored account."""
@@ -91,7 +101,8 @@ class Known:
 
 
 async def by_keys_or_names(session: AsyncSession, values: Sequence[str]) -> list[Known]:
-    """Every account whose key or name is one of `values` (one query per 1,000 values)."""
+    """Every account whose key or name is one of `values` (one query per 1,000 values), oldest
+    first: service._resolve then prefers the key, as `matching` does."""
     c = ACCOUNTS.c
     found: list[Known] = []
     for start in range(0, len(values), KEY_CHUNK):
@@ -103,6 +114,28 @@ async def by_keys_or_names(session: AsyncSession, values: Sequence[str]) -> list
         )
         found.extend(Known(*row) for row in (await session.execute(stmt)).all())
     return found
+
+
+def matching(value: str) -> sa.ScalarSelect[uuid.UUID]:
+    """The survivor of the account `value` names, as a scalar subquery (NULL when none): to be
+    used inside another statement (service.pitch), which stays one statement."""
+    asked = ACCOUNTS.alias("asked")
+    survivor: sa.ColumnElement[uuid.UUID] = sa.func.coalesce(asked.c.merged_into_id, asked.c.id)
+    return (
+        sa.select(survivor)
+        .where(sa.or_(asked.c.key == value, asked.c.name == value))
+        .order_by((asked.c.key == value).desc(), asked.c.created_at, asked.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def standing_for(survivor: sa.ColumnElement[uuid.UUID]) -> sa.Select[tuple[uuid.UUID]]:
+    """The ids of an account and of those merged into it (what was filed under any of them
+    belongs to it), as a subquery for `IN`."""
+    return sa.select(ACCOUNTS.c.id).where(
+        sa.or_(ACCOUNTS.c.id == survivor, ACCOUNTS.c.merged_into_id == survivor)
+    )
 
 
 async def insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

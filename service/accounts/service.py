@@ -283,6 +283,8 @@ async def match_or_create(
 
 
 def _resolve(values: Sequence[str], found: Sequence[repository.Known]) -> dict[str, uuid.UUID]:
+    """The survivor each value names among `found` (oldest first): the set-based form of
+    `repository.matching`, the one rule (see there)."""
     by_key = {a.key: a.survivor for a in found}
     by_name: dict[str, uuid.UUID] = {}
     for account in found:  # oldest first: the first of a name wins

@@ -19,6 +19,7 @@ from service.campaigns.service import anchor_of, step_due_at
 from service.db import is_postgres, session_settings
 from service.events.catalogue import EventType
 from service.events.clock import Due, first_day_from, lookback_start, not_fired
+from service.events.clock_models import ClockOccurrence
 from service.products.models import Product
 
 
@@ -198,3 +199,28 @@ async def checks_waiting(session: AsyncSession, now: datetime, budget: int) -> l
         )
         for row in (await session.execute(stmt)).all()
     ]
+
+
+# --- what fired and can be pruned (service/events/clock.py `prune_when`) -----------------------
+
+
+def campaign_closed(session: AsyncSession, now: datetime) -> sa.ColumnElement[bool]:
+    """Occurrences about a campaign (its steps, reminders, overdue people) once it is no longer
+    active. Not while it is, however old: a step edited (keeping its id) or a hire date
+    corrected may move an old occurrence back into the lookback, and its row is what keeps it
+    from firing again; reminders count the rows of their step. Completed and cancelled are
+    final, and every detector of these reads active campaigns only."""
+    still_active = sa.exists().where(
+        col(Campaign.id) == col(ClockOccurrence.subject_id), col(Campaign.status) == CampaignStatus.ACTIVE
+    )
+    return ~still_active
+
+
+def check_graded(session: AsyncSession, now: datetime) -> sa.ColumnElement[bool]:
+    """`check.waiting` of a check graded since (or gone). Not while the check still waits,
+    however old: it is keyed by the check alone, and a longer `CUECARD_CHECK_WAITING_HOURS`
+    would move its due time back into the lookback."""
+    still_waiting = sa.exists().where(
+        col(Check.id) == col(ClockOccurrence.subject_id), col(Check.status) == CheckStatus.SUBMITTED
+    )
+    return ~still_waiting

@@ -18,6 +18,11 @@ Nothing fires that fell due longer ago than `CUECARD_CLOCK_LOOKBACK_DAYS` (defau
 deployment, or one back from a long outage, does not replay years of history. The rules of
 each event type (when it is due, what is not retroactive) are in docs/events.md and in each
 detector's docstring.
+
+What fired is pruned (`prune_fired`, a worker job) only once it fell due longer ago than the
+lookback and a day, and only where a rule its domain registered (`prune_when`) says its detector
+can never find it due again: a key that is gone would fire again if it were found. Types
+without a rule are kept.
 """
 
 from __future__ import annotations
@@ -217,3 +222,66 @@ async def detect_due(
     if failure is not None:
         raise failure
     return emitted
+
+
+# --- pruning what fired ---------------------------------------------------------------------------
+
+# One day more than the lookback: a detector running at the boundary, or on a worker whose clock
+# is a little behind the pruning one's, never meets a key that was just pruned.
+PRUNE_MARGIN = timedelta(days=1)
+
+# (session, now) → what else must hold, on `clock_occurrences`, for an occurrence of one type that
+# fell due before the lookback and its margin to be one its detector can never find due again.
+PruneRule = Callable[[AsyncSession, datetime], sa.ColumnElement[bool]]
+
+_PRUNE_RULES: dict[str, PruneRule] = {}
+
+
+def prune_when(type: EventType, rule: PruneRule) -> None:
+    """Lets occurrences of `type` be pruned under `rule` (service.wiring; registering a type again
+    replaces its rule). A type nobody registers is never pruned."""
+    _PRUNE_RULES[type.value] = rule
+
+
+def prune_before(session: AsyncSession, now: datetime) -> datetime:
+    """Only what fell due before this is ever pruned: the lookback and its margin before now."""
+    return lookback_start(session, now) - PRUNE_MARGIN
+
+
+def past_lookback(session: AsyncSession, now: datetime) -> sa.ColumnElement[bool]:
+    """The rule for types whose key names their due time (or the date it derives from) and whose
+    detector looks back no further than the lookback: old enough is enough."""
+    return sa.true()
+
+
+def due_on_before_lookback(session: AsyncSession, now: datetime) -> sa.ColumnElement[bool]:
+    """The rule for types keyed by a date (`due_on`) whose detector looks at dates from today on
+    (a window ahead: an occurrence due long ago may be found again while its date is ahead)."""
+    return col(ClockOccurrence.due_on) < prune_before(session, now).date()
+
+
+async def prune_fired(
+    sessionmaker: async_sessionmaker[AsyncSession], now: datetime | None = None, *, limit: int = 5_000
+) -> int:
+    """Deletes at most `limit` occurrences that fell due before the lookback and its margin and
+    that their type's rule lets go (one statement, both databases); returns how many. Safe beside
+    the clock and other pruners: a detector never finds what a rule lets go, and two pruners
+    delete each row once."""
+    if now is None:
+        now = utcnow()
+    elif now.tzinfo is None:
+        raise ValueError("naive datetimes are refused; pass a UTC-aware `now`")
+    if not _PRUNE_RULES:
+        return 0
+    table = ClockOccurrence.__table__
+    async with sessionmaker() as session, use_case(session):
+        rules = [
+            sa.and_(table.c.type == type_, rule(session, now)) for type_, rule in sorted(_PRUNE_RULES.items())
+        ]
+        old = (
+            sa.select(table.c.key)
+            .where(table.c.due_at < prune_before(session, now), sa.or_(*rules))
+            .limit(limit)
+        )
+        result = await session.execute(sa.delete(table).where(table.c.key.in_(old)))
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from service.accounts.models import Account
+from service.accounts import repository as accounts
 from service.briefs.models import Brief, BriefEvidence
 from service.db import utcnow
 from service.evidence.models import Evidence
@@ -53,24 +53,14 @@ async def fixes_for_account(
     one row per announced item (its theme, survivor first, and the published version of the
     announcing message), in one statement.
 
-    `account` is matched as feedback names accounts: its key, else its exact name; a merged
-    account stands for its survivor, and items of accounts merged into the survivor count too.
+    `account` is matched as feedback names accounts (service.accounts.repository.matching: its
+    key, else its exact name; a merged account stands for its survivor), and items of accounts
+    merged into the survivor count too.
     Only `build` decisions (a stop is not a fix), and only while the announcing message's
     lineage has a published, unexpired version (a withdrawn or expired one shows nothing).
     The account's items are found through their partial account index: few rows per account."""
-    accounts = Account.__table__
     items, themes, messages = FeedbackItem.__table__, Theme.__table__, Message.__table__
-    asked = accounts.alias("asked")
-    survivor = (
-        sa.select(sa.func.coalesce(asked.c.merged_into_id, asked.c.id))
-        .where(sa.or_(asked.c.key == account, asked.c.name == account))
-        .order_by((asked.c.key == account).desc(), asked.c.created_at, asked.c.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    members = sa.select(accounts.c.id).where(
-        sa.or_(accounts.c.id == survivor, accounts.c.merged_into_id == survivor)
-    )
+    members = accounts.standing_for(accounts.matching(account))
     product = (
         sa.select(Product.__table__.c.id).where(Product.__table__.c.key == product_key).scalar_subquery()
     )

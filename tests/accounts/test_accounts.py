@@ -289,3 +289,43 @@ async def test_graphql_creates_changes_merges_and_refuses_like_rest(app, client,
     assert employee["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     manager = await gql(create_q, callers.headers("manager"), name=unique("x"))
     assert manager["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_ingest_and_the_pitch_name_the_same_account_for_a_value(app, client, callers):
+    """The one rule in its two forms (service.accounts.repository): ingest's set-based match and
+    the SQL subquery the pitch's `?account=` lead embeds give the same survivor for every value:
+    the key before a name, and a merged account (even merged twice over) stands for its survivor."""
+    from service.accounts import repository
+    from service.accounts import service as accounts_service
+    from tests.factories import OPERATOR
+
+    editor = callers.headers("editor")
+    shared = unique("tsubasa")  # one account's name and another's key
+    named = await create(client, editor, key=unique("named"), name=shared)
+    keyed = await create(client, editor, key=shared, name=unique("株式会社つばさ"))
+    earlier = await create(client, editor, name=unique("つばさ（旧）"))
+    merged = await create(client, editor, name=unique("ツバサ"))
+    for source, into in ((earlier, merged), (merged, named)):
+        response = await client.post(
+            f"{ACCOUNTS}/{source['id']}/merge", json={"into": into["id"]}, headers=editor
+        )
+        assert response.status_code == 200, response.text
+    expected = {
+        shared: keyed["id"],
+        named["key"]: named["id"],
+        keyed["name"]: keyed["id"],
+        earlier["key"]: named["id"],
+        earlier["name"]: named["id"],
+        merged["name"]: named["id"],
+    }
+    async with app.state.sessionmaker() as session:
+        by_ingest = await accounts_service.match_or_create(session, OPERATOR, dict.fromkeys(expected))
+        by_pitch = {
+            value: (await session.execute(sa.select(repository.matching(value)))).scalar_one()
+            for value in [*expected, unique("どこにもない")]
+        }
+        standing = await session.execute(repository.standing_for(repository.matching(earlier["name"])))
+        members = {uuid.UUID(str(v)) for v in standing.scalars()}
+    assert {value: str(id_) for value, id_ in by_ingest.items()} == expected
+    assert [str(v) if v else None for v in by_pitch.values()] == [*expected.values(), None]
+    assert members == {uuid.UUID(a["id"]) for a in (named, earlier, merged)}
