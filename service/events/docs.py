@@ -201,6 +201,16 @@ says when it fell due. The rules:
 Nothing fires that fell due more than `CUECARD_CLOCK_LOOKBACK_DAYS` (default 7) ago: a new
 deployment, or one back from an outage longer than that, does not replay its history
 (`evidence.expiring` needs no such bound: it only concerns dates still ahead).
+
+What fired is recorded for as long as it could be found due again, then pruned by the worker
+(in batches of at most 5,000 every ten minutes): `feedback.overdue` and `evidence.expired` once
+they fell due more than the lookback plus one day ago; `evidence.expiring` once its `verify_by`
+is that old; `check.waiting` once it is that old and the check was graded; `campaign.step_due`,
+`campaign.reminder_due` and `campaign.person_overdue` once they are that old and the campaign
+is completed or cancelled (while it is active an edited step or a corrected hire date could
+bring an old one back into the lookback, and the record is what keeps it from firing again).
+Raising `CUECARD_CLOCK_LOOKBACK_DAYS` later may fire again an overdue item or an expiry pruned
+under the shorter lookback that the longer one reaches.
 """
 
 
