@@ -826,7 +826,7 @@ def test_every_loaded_field_finds_its_batch_function(app: FastAPI) -> None:
     checked = []
     for name, concrete in schema.schema_converter.type_map.items():
         for field in getattr(concrete.definition, "fields", ()):
-            fetch, _key, _missing = getattr(field, "loads", (True, None, None))
+            fetch, _key, _missing, _many = getattr(field, "loads", (True, None, None, False))
             if fetch is None:
                 try:
                     gql._by_id(field.type)
