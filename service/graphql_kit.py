@@ -73,13 +73,13 @@ class Context(BaseContext):
             if self.reads_only and not transaction:
                 if self._reader is None:
                     self._reader = self.sessionmaker(bind=self.read_engine)
-                yield self._reader
-                return
-            if self._session is None:
-                self._session = self.sessionmaker()
-            session = self._session
-            if fresh and session.in_transaction():
-                await session.rollback()
+                session = self._reader
+            else:
+                if self._session is None:
+                    self._session = self.sessionmaker()
+                session = self._session
+                if fresh and session.in_transaction():
+                    await session.rollback()
             try:
                 yield session
             except BaseException:
