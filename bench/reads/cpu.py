@@ -209,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
             for tree in trees:
                 values = [run[route]["cpu_ms"] for run in runs[tree] if route in run]
                 cells.append(f"{statistics.median(values):.3f} ({', '.join(f'{v:.2f}' for v in values)})")
-            print(f"| `{route if route.startswith('POST') else 'GET ' + route}` | " + " | ".join(cells) + " |")
+            print(
+                f"| `{route if route.startswith('POST') else 'GET ' + route}` | " + " | ".join(cells) + " |"
+            )
         sizes = {tree: {r: runs[tree][0][r]["bytes"] for r in routes if r in runs[tree][0]} for tree in trees}
         if len({json.dumps(s, sort_keys=True) for s in sizes.values()}) > 1:
             print(f"\nresponse sizes differ between trees: {sizes}")
