@@ -49,7 +49,7 @@ class Context(BaseContext):
         self.read_engine = request.app.state.read_engine
         self.pitch_cache = request.app.state.pitch_cache
         self.word_lists = request.app.state.word_lists  # the app's lint word lists
-        # A query operation only reads (set by the schema's `ReadsOnly` extension): its fields
+        # A query operation only reads (set by the schema's `QueriesRead` extension): its fields
         # run on a session without a transaction, as REST reads do (service.api.rest).
         self.reads_only = False
         self._session: AsyncSession | None = None
