@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import keyword
 from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -24,6 +24,8 @@ from sqlalchemy.sql.compiler import WARN_LINTING
 # A named row as the read helpers return it: SQLAlchemy's `Row`, or `fetch_rows`' named tuple
 # on PostgreSQL; both answer `row.status`, `row[0]` and `as_dict(row)`.
 ReadRow = Any
+# What the read helpers run: a select, or a union of selects.
+Selection = sa.Select[*tuple[Any, ...]] | sa.CompoundSelect[*tuple[Any, ...]]
 
 
 @cache
@@ -66,6 +68,18 @@ def any_of(column: Any, dialect: str, name: str = "ids") -> sa.ColumnElement[boo
 
 def dialect_of(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
+
+
+async def rows_in(
+    session: AsyncSession, stmt: sa.Select[*tuple[Any, ...]], column: Any, values: Iterable[Any]
+) -> list[ReadRow]:
+    """The rows of `stmt` whose `column` (a table column) is one of `values`: the by-ids read of
+    a DataLoader or a feed. One array parameter on PostgreSQL, so the asyncpg path takes it (an
+    expanding IN never can); nothing is sent for no values."""
+    wanted = list(set(values))
+    if not wanted:
+        return []
+    return await read_rows(session, stmt.where(any_of(column, dialect_of(session))), {"ids": wanted})
 
 
 # --- named rows straight from asyncpg ---------------------------------------------------------
@@ -123,7 +137,7 @@ def _fast_path_ok(sync: Any, stmt: Any) -> Any:
 
 
 async def fetch_rows(
-    connection: AsyncConnection, stmt: sa.Select[Any], params: dict[str, Any] | None = None
+    connection: AsyncConnection, stmt: Selection, params: dict[str, Any] | None = None
 ) -> list[Any]:
     """The rows of a Core select, named like SQLAlchemy's (`row.status`, `as_dict(row)`).
 
@@ -152,9 +166,9 @@ async def fetch_rows(
     if shape is None or shape.compiled is not compiled:
         # The first time: SQLAlchemy runs it and names its columns; the next times are fast.
         result = await connection.execute(stmt, params)
-        rows = list(result.all())
+        learnt = list(result.all())
         await _learn(sync, adapter, compiled, tuple(result.keys()))
-        return rows
+        return learnt
     values = compiled.construct_params(
         params, extracted_parameters=extracted, escape_names=False, _collected_params=collected
     )
@@ -191,7 +205,7 @@ async def fetch_rows(
 
 
 async def read_rows(
-    session: AsyncSession, stmt: sa.Select[Any], params: dict[str, Any] | None = None
+    session: AsyncSession, stmt: Selection, params: dict[str, Any] | None = None
 ) -> list[ReadRow]:
     """`fetch_rows` on the session's connection (the session's transaction, if it has one)."""
     return await fetch_rows(await session.connection(), stmt, params)

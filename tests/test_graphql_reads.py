@@ -15,6 +15,7 @@ from service.api.graphql import ExecutionContext
 from service.db import set_local, use_case
 from service.people import repository as people_repository
 from service.people.models import Department
+from tests.campaigns.helpers import acknowledge, make_campaign, submit_check
 from tests.factories import (
     bearer,
     counting_statements,
@@ -23,6 +24,7 @@ from tests.factories import (
     notices_settled,
     token_for,
 )
+from tests.feedback.test_loop import filed_feedback_id
 
 PAGE = "{ people(first: 50) { edges { cursor node { id email department { key name } manager { displayName etag } } } pageInfo { endCursor } } }"
 
@@ -102,6 +104,63 @@ async def test_a_mutation_still_commits_as_one_use_case(app, client):
     query = "{ departments(first: 10) { edges { node { key name } } } }"
     listed = (await client.post("/graphql", json={"query": query}, headers=headers)).json()
     assert {"key": "m-dept", "name": "開発部"} in [e["node"] for e in listed["data"]["departments"]["edges"]]
+
+
+HOME = """{
+  me { id displayName }
+  myFeed(limit: 20) {
+    __typename
+    ... on CampaignStep { campaignName acknowledged checkStatus brief { id title } }
+    ... on FeedbackLoop { feedbackId excerpt status }
+  }
+  campaigns(first: 20, status: ACTIVE) { edges { node { id name brief { id title } } } }
+  checks(first: 5, status: SUBMITTED) { edges { node { id status campaign { id name } } } }
+}"""
+
+
+async def test_the_home_query_reads_every_row_on_the_asyncpg_path(app, client):
+    """The intranet home (the caller's feed, their campaigns with the brief, their open checks):
+    every by-ids read binds one array, so on PostgreSQL none of its statements goes through
+    SQLAlchemy's execution path once their shapes are learnt (service/reads.py)."""
+    me = await make_person(app, role="employee", email="home@example.com", display_name="営業 花子")
+    campaign = await make_campaign(app, roles=["employee"], name="請求書AI ローンチ")
+    headers = bearer(token_for(app, me))
+    assert (await acknowledge(client, headers, campaign.id)).status_code == 201
+    assert (await submit_check(client, headers, campaign.id)).status_code == 201
+    await filed_feedback_id(app, me, body="CSVの取り込みでエラーになる")
+    await notices_settled(app)
+    sent: list[tuple[str, bool]] = []
+
+    def record(_conn: object, cursor: object, statement: str, *_args: object) -> None:
+        sent.append((statement.split(" FROM ")[0][:60], cursor is None))  # no cursor: asyncpg's own fetch
+
+    answers = []
+    for _ in range(2):
+        sent.clear()
+        async with counting_statements(app):  # the read cache off: every request is answered
+            sa.event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)
+            try:
+                response = await client.post("/graphql", json={"query": HOME}, headers=headers)
+            finally:
+                sa.event.remove(app.state.engine.sync_engine, "before_cursor_execute", record)
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+        answers.append(response.json()["data"])
+    assert answers[0] == answers[1]
+    data = answers[1]
+    assert data["me"]["displayName"] == "営業 花子"
+    steps = [e for e in data["myFeed"] if e["__typename"] == "CampaignStep"]
+    assert [(s["campaignName"], s["acknowledged"], s["checkStatus"]) for s in steps] == [
+        ("請求書AI ローンチ", True, "SUBMITTED")
+    ]
+    assert steps[0]["brief"]["id"] == str(campaign.current_brief_id)
+    assert [e["excerpt"] for e in data["myFeed"] if e["__typename"] == "FeedbackLoop"] == [
+        "CSVの取り込みでエラーになる"
+    ]
+    assert [e["node"]["name"] for e in data["campaigns"]["edges"]] == ["請求書AI ローンチ"]
+    assert [e["node"]["campaign"]["name"] for e in data["checks"]["edges"]] == ["請求書AI ローンチ"]
+    assert len(sent) >= 10, sent
+    if app.state.engine.dialect.name == "postgresql":
+        assert [s for s, fast in sent if not fast] == []
 
 
 # --- the execution shortcuts answer exactly as graphql-core does ---------------------------------

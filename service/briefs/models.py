@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -91,3 +91,5 @@ class BriefEvidence(SQLModel, table=True):
     brief_id: uuid.UUID = Field(foreign_key="briefs.id", primary_key=True)
     evidence_id: uuid.UUID = Field(foreign_key="evidence.id", primary_key=True, index=True)
     position: int = Field(default=0)
+
+    __table__: ClassVar[sa.Table]

@@ -14,7 +14,10 @@ from sqlmodel import col, select
 from service.briefs.models import Brief, BriefEvidence
 from service.evidence.models import Evidence
 from service.pagination import PageParams, RowPage, fetch_row_page
-from service.reads import ReadRow, read_one, rows_of
+from service.reads import ReadRow, read_one, read_rows, rows_in, rows_of
+
+BRIEFS: sa.Table = Brief.__table__
+CITATIONS: sa.Table = BriefEvidence.__table__
 
 
 async def get(session: AsyncSession, brief_id: uuid.UUID, *, for_update: bool = False) -> Brief | None:
@@ -68,11 +71,7 @@ async def versions(session: AsyncSession, lineage_ids: Iterable[uuid.UUID]) -> l
 
 async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
     """Versions as named rows (reads; see service/reads.py)."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    stmt = rows_of(Brief).where(col(Brief.id).in_(wanted))
-    return {b.id: b for b in (await session.execute(stmt)).all()}
+    return {b.id: b for b in await rows_in(session, rows_of(Brief), BRIEFS.c.id, ids)}
 
 
 async def story_rows(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[sa.Row[Any]]:
@@ -117,16 +116,11 @@ async def citations(
     session: AsyncSession, brief_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
     """Evidence ids each brief cites, in order (one query for any number of briefs)."""
-    ids = list(set(brief_ids))
-    if not ids:
-        return {}
-    stmt = (
-        select(BriefEvidence.brief_id, BriefEvidence.evidence_id)
-        .where(col(BriefEvidence.brief_id).in_(ids))
-        .order_by(col(BriefEvidence.brief_id), col(BriefEvidence.position))
+    result: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in brief_ids}
+    stmt = sa.select(col(BriefEvidence.brief_id), col(BriefEvidence.evidence_id)).order_by(
+        col(BriefEvidence.brief_id), col(BriefEvidence.position)
     )
-    result: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in ids}
-    for brief_id, evidence_id in (await session.execute(stmt)).all():
+    for brief_id, evidence_id in await rows_in(session, stmt, CITATIONS.c.brief_id, result):
         result[brief_id].append(evidence_id)
     return result
 
@@ -160,11 +154,8 @@ async def published_versions(
         col(Brief.product_id),
     ).where(col(Brief.published_at).is_not(None))
     if lineage_ids is not None:
-        ids = set(lineage_ids)
-        if not ids:
-            return []
-        stmt = stmt.where(col(Brief.lineage_id).in_(ids))
-    return list((await session.execute(stmt)).all())
+        return await rows_in(session, stmt, BRIEFS.c.lineage_id, lineage_ids)
+    return await read_rows(session, stmt)
 
 
 async def published_for_product(session: AsyncSession, product_id: uuid.UUID) -> list[Brief]:

@@ -18,7 +18,7 @@ from service.db import is_postgres, utcnow
 from service.pagination import PageParams, RowPage, fetch_page, fetch_row_page
 from service.people.models import Department, Person
 from service.products.models import Product
-from service.reads import ReadRow, read_one, rows_of
+from service.reads import ReadRow, any_of, dialect_of, read_one, read_rows, rows_of
 
 ENROLLMENTS: sa.Table = Enrollment.__table__
 ACKNOWLEDGEMENTS: sa.Table = Acknowledgement.__table__
@@ -220,13 +220,12 @@ async def person_enrollments(
     return {e.campaign_id: e for e in (await session.execute(stmt)).scalars()}
 
 
-async def active_memberships(
-    session: AsyncSession, person_id: uuid.UUID
-) -> list[sa.Row[Campaign, str, date | None]]:
-    """The active campaigns a person is currently in, each with its product's key and the
-    person's anchor date, in one query (the feed's campaign steps)."""
-    stmt: sa.Select[Campaign, str, date | None] = (
-        sa.select(Campaign, col(Product.key).label("product_key"), col(Enrollment.anchor_date))
+async def active_memberships(session: AsyncSession, person_id: uuid.UUID) -> list[ReadRow]:
+    """The active campaigns a person is currently in (a campaign's columns), each with its
+    product's key and the person's `anchor_date`, in one query (the feed's campaign steps)."""
+    stmt = (
+        rows_of(Campaign)
+        .add_columns(col(Product.key).label("product_key"), col(Enrollment.anchor_date))
         .join(Enrollment, col(Enrollment.campaign_id) == Campaign.id)
         .join(Product, col(Product.id) == Campaign.product_id)
         .where(
@@ -235,7 +234,7 @@ async def active_memberships(
             col(Campaign.status) == CampaignStatus.ACTIVE,
         )
     )
-    return list((await session.execute(stmt)).all())
+    return await read_rows(session, stmt)
 
 
 async def get_enrollment(
@@ -426,18 +425,19 @@ async def list_checks(
     person_id: uuid.UUID | None = None,
     reviewer_id: uuid.UUID | None = None,
     department_id: uuid.UUID | None = None,
-) -> RowPage[Check]:
-    """Checks, filtered; `reviewer_id` / `department_id` limit to one manager's people (either)."""
-    stmt = select(Check)
+) -> RowPage[ReadRow]:
+    """Checks as named rows (reads; see service/reads.py), filtered; `reviewer_id` /
+    `department_id` limit to one manager's people (either)."""
+    stmt = rows_of(Check)
     if campaign_id is not None:
-        stmt = stmt.where(Check.campaign_id == campaign_id)
+        stmt = stmt.where(col(Check.campaign_id) == campaign_id)
     if status is not None:
-        stmt = stmt.where(Check.status == status)
+        stmt = stmt.where(col(Check.status) == status)
     if person_id is not None:
-        stmt = stmt.where(Check.person_id == person_id)
+        stmt = stmt.where(col(Check.person_id) == person_id)
     if reviewer_id is not None or department_id is not None:
         stmt = stmt.where(col(Check.person_id).in_(_managed_people(reviewer_id, department_id)))
-    return await fetch_page(session, stmt, Check, params)
+    return await fetch_row_page(session, stmt, Check, params)
 
 
 async def status_by_person(
@@ -447,19 +447,22 @@ async def status_by_person(
     best check status (passed over submitted over needs_work). One query, for the feed."""
     if not bases:
         return set(), {}
-    lineages = list(bases)
+    dialect = dialect_of(session)
     answers = sa.union_all(
         sa.select(
             col(Acknowledgement.lineage_id), col(Acknowledgement.version), sa.literal(ACKNOWLEDGED)
-        ).where(col(Acknowledgement.person_id) == person_id, col(Acknowledgement.lineage_id).in_(lineages)),
+        ).where(
+            col(Acknowledgement.person_id) == person_id,
+            any_of(Acknowledgement.__table__.c.lineage_id, dialect),
+        ),
         sa.select(col(Check.lineage_id), col(Check.version), col(Check.status)).where(
-            col(Check.person_id) == person_id, col(Check.lineage_id).in_(lineages)
+            col(Check.person_id) == person_id, any_of(Check.__table__.c.lineage_id, dialect)
         ),
     )
     rank: dict[str, int] = {CheckStatus.PASSED: 0, CheckStatus.SUBMITTED: 1, CheckStatus.NEEDS_WORK: 2}
     acked: set[uuid.UUID] = set()
     status: dict[uuid.UUID, str] = {}
-    for lineage, version, state in (await session.execute(answers)).all():
+    for lineage, version, state in await read_rows(session, answers, {"ids": list(bases)}):
         if version < bases[lineage]:
             continue
         if state == ACKNOWLEDGED:

@@ -702,7 +702,7 @@ async def list_checks(
     (managers), their own (employees); `status=submitted` is the grading queue."""
     scope = _answers_scope(principal)
     page = await repository.list_checks(session, params, campaign_id=campaign_id, status=status, **scope)
-    return Page(items=[CheckRead.model_validate(c) for c in page.rows], next_cursor=page.next_cursor)
+    return Page(items=[CheckRead.model_validate(as_dict(c)) for c in page.rows], next_cursor=page.next_cursor)
 
 
 @transactional
@@ -795,7 +795,7 @@ async def my_campaign_steps(session: AsyncSession, principal: Principal) -> list
     memberships = await repository.active_memberships(session, principal.person_id)
     if not memberships:
         return []
-    lineages = {m.Campaign.lineage_id for m in memberships}
+    lineages = {m.lineage_id for m in memberships}
     current = await briefs_service.current_versions(session, principal, lineages)
     acked, checks = await repository.status_by_person(
         session, principal.person_id, {lineage: v.basis_version for lineage, v in current.items()}
@@ -805,21 +805,16 @@ async def my_campaign_steps(session: AsyncSession, principal: Principal) -> list
     live_messages = await messages_service.current_version_ids(
         session,
         principal,
-        {
-            uuid.UUID(str(s["message_id"]))
-            for m in memberships
-            for s in m.Campaign.steps
-            if s.get("message_id")
-        },
+        {uuid.UUID(str(s["message_id"])) for m in memberships for s in m.steps if s.get("message_id")},
     )
     now = utcnow()
     steps = []
-    for campaign, product_key, anchor_date in memberships:
+    for campaign in memberships:
         version = current.get(campaign.lineage_id)
         if version is None:  # the brief was withdrawn: nothing to acknowledge meanwhile
             continue
         status = checks.get(campaign.lineage_id)
-        anchor = anchor_of(anchor_date)
+        anchor = anchor_of(campaign.anchor_date)
         for index, step in enumerate(campaign.steps):
             due = step_due_at(step, anchor)
             if due is None or status == "passed":
@@ -831,7 +826,7 @@ async def my_campaign_steps(session: AsyncSession, principal: Principal) -> list
                     campaign_id=campaign.id,
                     campaign_name=campaign.name,
                     campaign_kind=campaign.kind,
-                    product_key=product_key,
+                    product_key=campaign.product_key,
                     brief_id=version.brief_id,
                     version=version.version,
                     step_id=step["id"],
@@ -856,6 +851,5 @@ async def my_active_campaigns(session: AsyncSession, principal: Principal) -> di
     if principal.person_id is None:
         return {}
     return {
-        row.Campaign.id: row.product_key
-        for row in await repository.active_memberships(session, principal.person_id)
+        row.id: row.product_key for row in await repository.active_memberships(session, principal.person_id)
     }

@@ -14,7 +14,9 @@ from service.briefs.models import Brief, BriefEvidence
 from service.evidence.models import Evidence
 from service.messages.models import Message, MessageEvidence
 from service.pagination import PageParams, RowPage, fetch_row_page
-from service.reads import ReadRow, read_one, rows_of
+from service.reads import ReadRow, read_one, rows_in, rows_of
+
+EVIDENCE: sa.Table = Evidence.__table__
 
 
 def published_or_owned(owner_id: uuid.UUID | None) -> sa.ColumnElement[bool]:
@@ -71,13 +73,8 @@ async def by_ids(
     session: AsyncSession, ids: Iterable[uuid.UUID], *, visible: sa.ColumnElement[bool] | None = None
 ) -> dict[uuid.UUID, sa.Row[Any]]:
     """Items as named rows (reads; see service/reads.py)."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    stmt = rows_of(Evidence).where(col(Evidence.id).in_(wanted))
-    if visible is not None:
-        stmt = stmt.where(visible)
-    return {e.id: e for e in (await session.execute(stmt)).all()}
+    stmt = rows_of(Evidence) if visible is None else rows_of(Evidence).where(visible)
+    return {e.id: e for e in await rows_in(session, stmt, EVIDENCE.c.id, ids)}
 
 
 async def list_evidence(

@@ -26,7 +26,7 @@ from service.feedback.schemas import Proposals, Transition
 from service.messages import service as messages_service
 
 ITEMS: sa.Table = FeedbackItem.__table__
-STEPS: sa.Table = FeedbackTransition.__table__  # type: ignore[attr-defined]  # a SQLModel table
+STEPS: sa.Table = FeedbackTransition.__table__
 STAGES = ("new", "triaged", "decided", "implemented", "announced")
 RANK = {stage: rank for rank, stage in enumerate(STAGES)}
 STAGE_STAMP = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -147,3 +148,5 @@ class FeedbackTransition(SQLModel, table=True):
     note: str | None = Field(default=None, sa_type=sa.Text)
     actor_id: uuid.UUID | None = Field(default=None, foreign_key="people.id")
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+    __table__: ClassVar[sa.Table]

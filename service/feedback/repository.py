@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from service.db import is_postgres
 from service.feedback.models import FeedbackItem, FeedbackTransition
 from service.pagination import PageParams, RowPage, fetch_row_page
-from service.reads import ReadRow, read_one, rows_of
+from service.reads import ReadRow, read_one, read_rows, rows_in, rows_of
 
 ITEMS: sa.Table = FeedbackItem.__table__
 KEY_CHUNK = 1000  # keys per IN (...) lookup: well under every driver's parameter limit
@@ -105,8 +105,8 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.U
     wanted = list(set(ids))
     found: dict[uuid.UUID, sa.Row[Any]] = {}
     for start in range(0, len(wanted), KEY_CHUNK):
-        stmt = rows_of(FeedbackItem).where(col(FeedbackItem.id).in_(wanted[start : start + KEY_CHUNK]))
-        found.update((item.id, item) for item in (await session.execute(stmt)).all())
+        rows = await rows_in(session, rows_of(FeedbackItem), ITEMS.c.id, wanted[start : start + KEY_CHUNK])
+        found.update((item.id, item) for item in rows)
     return found
 
 
@@ -156,7 +156,7 @@ async def filed_by(session: AsyncSession, person_id: uuid.UUID, *, limit: int) -
         .order_by(_last_activity().desc(), col(FeedbackItem.id).desc())
         .limit(limit)
     )
-    return list((await session.execute(stmt)).all())
+    return await read_rows(session, stmt)
 
 
 async def transitions_for(
@@ -165,13 +165,10 @@ async def transitions_for(
     """Each item's steps through the loop, oldest first (one query per ~1,000 items; named rows)."""
     wanted = list(set(feedback_ids))
     result: dict[uuid.UUID, list[sa.Row[Any]]] = {}
+    stmt = rows_of(FeedbackTransition).order_by(col(FeedbackTransition.at), col(FeedbackTransition.id))
     for start in range(0, len(wanted), KEY_CHUNK):
-        stmt = (
-            rows_of(FeedbackTransition)
-            .where(col(FeedbackTransition.feedback_id).in_(wanted[start : start + KEY_CHUNK]))
-            .order_by(col(FeedbackTransition.at), col(FeedbackTransition.id))
-        )
-        for step in (await session.execute(stmt)).all():
+        chunk = wanted[start : start + KEY_CHUNK]
+        for step in await rows_in(session, stmt, FeedbackTransition.__table__.c.feedback_id, chunk):
             result.setdefault(step.feedback_id, []).append(step)
     return result
 

@@ -34,6 +34,7 @@ from service.notifications.schemas import (
     NotificationStatus,
 )
 from service.pagination import Page, PageParams, fetch_page
+from service.reads import read_rows
 
 # Rows per INSERT: well under both databases' bound-parameter limits (~20 columns each).
 _CHUNK = 400
@@ -243,22 +244,21 @@ async def my_notifications(
     """The calling person's notifications (their intranet records), newest first."""
     if principal.person_id is None:
         return []
-    rows = (
-        await session.execute(
-            sa.select(
-                col(Notification.id),
-                col(Notification.kind),
-                col(Notification.data),
-                col(Notification.created_at),
-            )
-            .where(
-                col(Notification.person_id) == principal.person_id,
-                col(Notification.channel) == NotificationChannel.INTRANET.value,
-            )
-            .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
-            .limit(limit)
+    rows = await read_rows(
+        session,
+        sa.select(
+            col(Notification.id),
+            col(Notification.kind),
+            col(Notification.data),
+            col(Notification.created_at),
         )
-    ).all()
+        .where(
+            col(Notification.person_id) == principal.person_id,
+            col(Notification.channel) == NotificationChannel.INTRANET.value,
+        )
+        .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
+        .limit(limit),
+    )
     return [
         NotificationItem(
             at=row.created_at,

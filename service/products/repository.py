@@ -12,7 +12,9 @@ from sqlmodel import col, select
 
 from service.pagination import PageParams, RowPage, fetch_page
 from service.products.models import Product
-from service.reads import rows_of
+from service.reads import rows_in, rows_of
+
+PRODUCTS: sa.Table = Product.__table__
 
 
 async def get_by_key(session: AsyncSession, key: str) -> Product | None:
@@ -26,11 +28,7 @@ async def list_products(session: AsyncSession, params: PageParams) -> RowPage[Pr
 async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
     """Products as named rows (every brief, message, campaign and feedback read names its
     product; see service/reads.py)."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    stmt = rows_of(Product).where(col(Product.id).in_(wanted))
-    return {p.id: p for p in (await session.execute(stmt)).all()}
+    return {p.id: p for p in await rows_in(session, rows_of(Product), PRODUCTS.c.id, ids)}
 
 
 async def existing_keys(session: AsyncSession, keys: Iterable[str]) -> set[str]:
