@@ -18,6 +18,12 @@ from service.reads import ReadRow, read_one, read_rows, rows_in, rows_of
 
 BRIEFS: sa.Table = Brief.__table__
 CITATIONS: sa.Table = BriefEvidence.__table__
+_CITED = sa.select(CITATIONS.c.brief_id, CITATIONS.c.evidence_id).order_by(
+    CITATIONS.c.brief_id, CITATIONS.c.position
+)
+_PUBLISHED = sa.select(
+    BRIEFS.c.lineage_id, BRIEFS.c.id, BRIEFS.c.version, BRIEFS.c.change, BRIEFS.c.status, BRIEFS.c.product_id
+).where(BRIEFS.c.published_at.is_not(None))
 
 
 async def get(session: AsyncSession, brief_id: uuid.UUID, *, for_update: bool = False) -> Brief | None:
@@ -117,10 +123,7 @@ async def citations(
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
     """Evidence ids each brief cites, in order (one query for any number of briefs)."""
     result: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in brief_ids}
-    stmt = sa.select(col(BriefEvidence.brief_id), col(BriefEvidence.evidence_id)).order_by(
-        col(BriefEvidence.brief_id), col(BriefEvidence.position)
-    )
-    for brief_id, evidence_id in await rows_in(session, stmt, CITATIONS.c.brief_id, result):
+    for brief_id, evidence_id in await rows_in(session, _CITED, CITATIONS.c.brief_id, result):
         result[brief_id].append(evidence_id)
     return result
 
@@ -145,17 +148,9 @@ async def published_versions(
 ) -> list[PublishedVersion]:
     """(lineage_id, id, version, change, status, product_id) of every version ever published
     (all lineages when None): enough to tell the current version and its last substantive one."""
-    stmt = sa.select(
-        col(Brief.lineage_id),
-        col(Brief.id),
-        col(Brief.version),
-        col(Brief.change),
-        col(Brief.status),
-        col(Brief.product_id),
-    ).where(col(Brief.published_at).is_not(None))
     if lineage_ids is not None:
-        return await rows_in(session, stmt, BRIEFS.c.lineage_id, lineage_ids)
-    return await read_rows(session, stmt)
+        return await rows_in(session, _PUBLISHED, BRIEFS.c.lineage_id, lineage_ids)
+    return await read_rows(session, _PUBLISHED)
 
 
 async def published_for_product(session: AsyncSession, product_id: uuid.UUID) -> list[Brief]:

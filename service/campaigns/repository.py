@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
+from functools import cache
 from typing import Any, TypeAlias, cast
 
 import sqlalchemy as sa
@@ -220,21 +221,23 @@ async def person_enrollments(
     return {e.campaign_id: e for e in (await session.execute(stmt)).scalars()}
 
 
+_MEMBERSHIPS = (  # built once: a statement keeps its cache key (service/reads.py)
+    rows_of(Campaign)
+    .add_columns(col(Product.key).label("product_key"), col(Enrollment.anchor_date))
+    .join(Enrollment, col(Enrollment.campaign_id) == Campaign.id)
+    .join(Product, col(Product.id) == Campaign.product_id)
+    .where(
+        col(Enrollment.person_id) == sa.bindparam("person_id"),
+        col(Enrollment.left_at).is_(None),
+        col(Campaign.status) == CampaignStatus.ACTIVE,
+    )
+)
+
+
 async def active_memberships(session: AsyncSession, person_id: uuid.UUID) -> list[ReadRow]:
     """The active campaigns a person is currently in (a campaign's columns), each with its
     product's key and the person's `anchor_date`, in one query (the feed's campaign steps)."""
-    stmt = (
-        rows_of(Campaign)
-        .add_columns(col(Product.key).label("product_key"), col(Enrollment.anchor_date))
-        .join(Enrollment, col(Enrollment.campaign_id) == Campaign.id)
-        .join(Product, col(Product.id) == Campaign.product_id)
-        .where(
-            col(Enrollment.person_id) == person_id,
-            col(Enrollment.left_at).is_(None),
-            col(Campaign.status) == CampaignStatus.ACTIVE,
-        )
-    )
-    return await read_rows(session, stmt)
+    return await read_rows(session, _MEMBERSHIPS, {"person_id": person_id})
 
 
 async def get_enrollment(
@@ -440,6 +443,21 @@ async def list_checks(
     return await fetch_row_page(session, stmt, Check, params)
 
 
+@cache
+def _answers(dialect: str) -> sa.CompoundSelect[uuid.UUID, int, str]:
+    """A person's acknowledgements and check statuses on some lineages (status_by_person)."""
+    person: sa.BindParameter[uuid.UUID] = sa.bindparam("person_id")
+    acks, checks = Acknowledgement.__table__.c, Check.__table__.c
+    return sa.union_all(
+        sa.select(acks.lineage_id, acks.version, sa.literal(ACKNOWLEDGED)).where(
+            acks.person_id == person, any_of(acks.lineage_id, dialect)
+        ),
+        sa.select(checks.lineage_id, checks.version, checks.status).where(
+            checks.person_id == person, any_of(checks.lineage_id, dialect)
+        ),
+    )
+
+
 async def status_by_person(
     session: AsyncSession, person_id: uuid.UUID, bases: dict[uuid.UUID, int]
 ) -> tuple[set[uuid.UUID], dict[uuid.UUID, str]]:
@@ -447,22 +465,13 @@ async def status_by_person(
     best check status (passed over submitted over needs_work). One query, for the feed."""
     if not bases:
         return set(), {}
-    dialect = dialect_of(session)
-    answers = sa.union_all(
-        sa.select(
-            col(Acknowledgement.lineage_id), col(Acknowledgement.version), sa.literal(ACKNOWLEDGED)
-        ).where(
-            col(Acknowledgement.person_id) == person_id,
-            any_of(Acknowledgement.__table__.c.lineage_id, dialect),
-        ),
-        sa.select(col(Check.lineage_id), col(Check.version), col(Check.status)).where(
-            col(Check.person_id) == person_id, any_of(Check.__table__.c.lineage_id, dialect)
-        ),
-    )
+    answers = _answers(dialect_of(session))
     rank: dict[str, int] = {CheckStatus.PASSED: 0, CheckStatus.SUBMITTED: 1, CheckStatus.NEEDS_WORK: 2}
     acked: set[uuid.UUID] = set()
     status: dict[uuid.UUID, str] = {}
-    for lineage, version, state in await read_rows(session, answers, {"ids": list(bases)}):
+    for lineage, version, state in await read_rows(
+        session, answers, {"person_id": person_id, "ids": list(bases)}
+    ):
         if version < bases[lineage]:
             continue
         if state == ACKNOWLEDGED:

@@ -148,15 +148,21 @@ def _last_activity() -> sa.ColumnElement[datetime]:
     )
 
 
+_FILED_BY = (
+    rows_of(FeedbackItem)
+    .where(ITEMS.c.filed_by_id == sa.bindparam("person_id"))
+    .order_by(_last_activity().desc(), ITEMS.c.id.desc())
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+
+
 async def filed_by(session: AsyncSession, person_id: uuid.UUID, *, limit: int) -> list[sa.Row[Any]]:
     """What one person filed, the most recent loop news first (named rows, see service/reads.py)."""
-    stmt = (
-        rows_of(FeedbackItem)
-        .where(col(FeedbackItem.filed_by_id) == person_id)
-        .order_by(_last_activity().desc(), col(FeedbackItem.id).desc())
-        .limit(limit)
-    )
-    return await read_rows(session, stmt)
+    return await read_rows(session, _FILED_BY, {"person_id": person_id, "limit": limit})
+
+
+STEPS: sa.Table = FeedbackTransition.__table__
+_STEPS_IN_ORDER = rows_of(FeedbackTransition).order_by(STEPS.c.at, STEPS.c.id)
 
 
 async def transitions_for(
@@ -165,10 +171,9 @@ async def transitions_for(
     """Each item's steps through the loop, oldest first (one query per ~1,000 items; named rows)."""
     wanted = list(set(feedback_ids))
     result: dict[uuid.UUID, list[sa.Row[Any]]] = {}
-    stmt = rows_of(FeedbackTransition).order_by(col(FeedbackTransition.at), col(FeedbackTransition.id))
     for start in range(0, len(wanted), KEY_CHUNK):
         chunk = wanted[start : start + KEY_CHUNK]
-        for step in await rows_in(session, stmt, FeedbackTransition.__table__.c.feedback_id, chunk):
+        for step in await rows_in(session, _STEPS_IN_ORDER, STEPS.c.feedback_id, chunk):
             result.setdefault(step.feedback_id, []).append(step)
     return result
 
