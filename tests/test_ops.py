@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from service.config import Settings
 from service.logging import configure_logging
-from service.main import create_app
+from service.main import YOUNG_GC_THRESHOLD, create_app
 from service.migrate import head_revision, upgrade
 from tests.conftest import TEST_SECRET
 
@@ -329,3 +330,17 @@ async def test_the_access_log_writes_one_json_line_per_request_at_info_and_none_
             assert "cuecard.access" not in capfd.readouterr().err
     finally:
         configure_logging(settings)  # the suite's own level again (logging is process-wide)
+
+
+async def test_serving_collects_young_objects_less_often_and_restores_the_collector(settings):
+    """While the app serves, the young generation is collected every YOUNG_GC_THRESHOLD
+    allocations (a request's objects mostly die with it); leaving restores what was set."""
+    before = gc.get_threshold()
+    gc.set_threshold(700, *before[1:])
+    try:
+        application = create_app(settings)
+        async with LifespanManager(application):
+            assert gc.get_threshold() == (YOUNG_GC_THRESHOLD, *before[1:])
+        assert gc.get_threshold() == (700, *before[1:])
+    finally:
+        gc.set_threshold(*before)
