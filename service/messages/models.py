@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -90,3 +90,5 @@ class MessageEvidence(SQLModel, table=True):
     message_id: uuid.UUID = Field(foreign_key="messages.id", primary_key=True)
     evidence_id: uuid.UUID = Field(foreign_key="evidence.id", primary_key=True, index=True)
     position: int = Field(default=0)
+
+    __table__: ClassVar[sa.Table]

@@ -15,7 +15,12 @@ from sqlmodel import col, select
 from service.messages.models import Message, MessageEvidence
 from service.pagination import PageParams, RowPage, fetch_row_page
 from service.products.models import Product
-from service.reads import ReadRow, read_one, rows_of
+from service.reads import ReadRow, read_one, rows_in, rows_of
+
+_CITATIONS: sa.Table = MessageEvidence.__table__
+_CITED = sa.select(_CITATIONS.c.message_id, _CITATIONS.c.evidence_id).order_by(
+    _CITATIONS.c.message_id, _CITATIONS.c.position
+)
 
 
 async def get(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
@@ -92,16 +97,8 @@ async def evidence_ids(
     session: AsyncSession, message_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
     """The evidence each message cites, in the order it cites them (one query for a page)."""
-    ids = list(message_ids)
-    if not ids:
-        return {}
-    stmt = (
-        select(MessageEvidence.message_id, MessageEvidence.evidence_id)
-        .where(col(MessageEvidence.message_id).in_(ids))
-        .order_by(col(MessageEvidence.message_id), col(MessageEvidence.position))
-    )
     result: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for message_id, evidence_id in (await session.execute(stmt)).all():
+    for message_id, evidence_id in await rows_in(session, _CITED, _CITATIONS.c.message_id, message_ids):
         result.setdefault(message_id, []).append(evidence_id)
     return result
 
