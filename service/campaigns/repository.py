@@ -19,7 +19,9 @@ from service.db import is_postgres, utcnow
 from service.pagination import PageParams, RowPage, fetch_page, fetch_row_page
 from service.people.models import Department, Person
 from service.products.models import Product
-from service.reads import ReadRow, any_of, dialect_of, read_one, read_rows, rows_of
+from service.reads import ReadRow, any_of, dialect_of, read_one, read_rows, rows_in, rows_of
+
+_CAMPAIGNS: sa.Table = Campaign.__table__
 
 ENROLLMENTS: sa.Table = Enrollment.__table__
 ACKNOWLEDGEMENTS: sa.Table = Acknowledgement.__table__
@@ -56,25 +58,33 @@ async def read_row(session: AsyncSession, campaign_id: uuid.UUID) -> ReadRow | N
 
 async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
     """Campaigns as named rows (reads; see service/reads.py)."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = (await session.execute(rows_of(Campaign).where(col(Campaign.id).in_(wanted)))).all()
-    return {c.id: c for c in rows}
+    return {c.id: c for c in await rows_in(session, rows_of(Campaign), _CAMPAIGNS.c.id, ids)}
 
 
 async def by_ids_enrolled(
     session: AsyncSession, ids: Iterable[uuid.UUID], person_id: uuid.UUID | None
-) -> dict[uuid.UUID, Campaign]:
-    """The campaigns among `ids` that the person is or was in (none without a person), in one query."""
-    wanted = set(ids)
+) -> dict[uuid.UUID, ReadRow]:
+    """The campaigns among `ids` that the person is or was in (none without a person), in one
+    query (named rows; see service/reads.py)."""
+    if person_id is None:
+        return {}
+    wanted = list(set(ids))
     if not wanted:
         return {}
-    stmt = select(Campaign).where(
-        col(Campaign.id).in_(wanted),
-        sa.exists().where(col(Enrollment.campaign_id) == Campaign.id, col(Enrollment.person_id) == person_id),
+    rows = await read_rows(
+        session, _enrolled_in(dialect_of(session)), {"ids": wanted, "person_id": person_id}
     )
-    return {c.id: c for c in (await session.execute(stmt)).scalars()}
+    return {c.id: c for c in rows}
+
+
+@cache
+def _enrolled_in(dialect: str) -> sa.Select[*tuple[Any, ...]]:
+    return rows_of(Campaign).where(
+        any_of(_CAMPAIGNS.c.id, dialect),
+        sa.exists().where(
+            col(Enrollment.campaign_id) == Campaign.id, col(Enrollment.person_id) == sa.bindparam("person_id")
+        ),
+    )
 
 
 async def list_campaigns(
