@@ -193,6 +193,10 @@ class Item:
     broken: str | None
     colour: Colour = Colour.RED
 
+    @strawberry.field
+    async def later(self) -> str:  # a resolver's field, awaited, between plain leaves
+        return f"later {self.number}"
+
 
 @strawberry.type
 class Query:
@@ -225,3 +229,16 @@ async def test_leaf_shortcut_answers_errors_and_nulls_as_graphql_core_does():
         ]
     }
     assert {tuple(e.path) for e in got.errors or []} >= {("items", 1, "number"), ("items", 2, "number")}
+
+
+async def test_leaves_around_awaited_fields_keep_the_documents_order():
+    plain, fast = _schemas()
+    query = "{ items { label later number alias: number ...on Item { colour } } }"
+    expected, got = await plain.execute(query), await fast.execute(query)
+    assert got.data == expected.data
+    assert [(e.message, e.path) for e in got.errors or []] == [
+        (e.message, e.path) for e in expected.errors or []
+    ]
+    first = got.data["items"][0]
+    assert list(first) == ["label", "later", "number", "alias", "colour"]
+    assert first == {"label": "ラベル", "later": "later 1", "number": 1, "alias": 1, "colour": "RED"}
