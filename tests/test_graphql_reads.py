@@ -32,7 +32,10 @@ PAGE = "{ people(first: 50) { edges { cursor node { id email department { key na
 async def test_any_of_binds_a_list_of_ids(app):
     first = await make_department(app, key="any-a", name="営業部")
     second = await make_department(app, key="any-b", name="Sales")
-    async with app.state.sessionmaker(bind=app.state.read_engine) as session:
+    async with (
+        app.state.sessionmaker(bind=app.state.read_engine) as session,
+        counting_statements(app) as statements,
+    ):
         for _ in range(3):  # learnt, then (on PostgreSQL) straight from asyncpg
             found = await people_repository.departments_by_ids(session, [first.id, second.id, first.id])
             assert {d.key for d in found.values()} == {"any-a", "any-b"}
@@ -40,9 +43,9 @@ async def test_any_of_binds_a_list_of_ids(app):
             assert await people_repository.departments_by_ids(session, []) == {}
             one = await people_repository.departments_by_ids(session, [second.id])
             assert list(one) == [second.id]
-    statement = people_repository._departments_by_ids(app.state.engine.dialect.name)
+    assert len(statements) == 6  # no values: nothing sent
     if app.state.engine.dialect.name == "postgresql":
-        assert "= ANY" in str(statement.compile(dialect=app.state.engine.dialect))
+        assert all("= ANY" in statement for statement in statements)
         # One array parameter, so no expanding bind: the shape was learnt and asyncpg answered.
         assert any(
             shape.row._fields == tuple(c.name for c in Department.__table__.columns)

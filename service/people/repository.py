@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from functools import cache
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +12,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from service.pagination import PageParams, RowPage, fetch_row_page
 from service.people.models import Department, Person
-from service.reads import ReadRow, any_of, dialect_of, read_rows, rows_of
+from service.reads import ReadRow, rows_in, rows_of
 
 # What a person is read as (service.people.schemas.PersonRead): their columns and their
 # department's key, joined, as named rows: one statement and no ORM objects per page.
@@ -56,18 +54,9 @@ async def department_keys(session: AsyncSession) -> list[str]:
     return list((await session.execute(select(Department.key).order_by(Department.key))).scalars())
 
 
-@cache
-def _departments_by_ids(dialect: str) -> sa.Select[Any]:
-    return rows_of(Department).where(any_of(Department.__table__.c.id, dialect))
-
-
 async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ReadRow]:
     """Departments as named rows (reads; see service/reads.py)."""
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    rows = await read_rows(session, _departments_by_ids(dialect_of(session)), {"ids": wanted})
-    return {d.id: d for d in rows}
+    return {d.id: d for d in await rows_in(session, rows_of(Department), Department.__table__.c.id, ids)}
 
 
 async def list_departments(session: AsyncSession, params: PageParams) -> RowPage[ReadRow]:
@@ -108,15 +97,7 @@ async def people_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict
 
 async def person_reads_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[ReadRow]:
     """People as read rows (`_READ_COLUMNS` and `department_key`), in no particular order."""
-    wanted = list(set(ids))
-    if not wanted:
-        return []
-    return await read_rows(session, _people_by_ids(dialect_of(session)), {"ids": wanted})
-
-
-@cache
-def _people_by_ids(dialect: str) -> sa.Select[Any]:
-    return _PERSON_READS.where(any_of(Person.__table__.c.id, dialect))
+    return await rows_in(session, _PERSON_READS, Person.__table__.c.id, ids)
 
 
 async def list_people(
