@@ -21,6 +21,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.compiler import WARN_LINTING
 
+from service.db import UTCDateTime
+
 # A named row as the read helpers return it: SQLAlchemy's `Row`, or `fetch_rows`' named tuple
 # on PostgreSQL; both answer `row.status`, `row[0]` and `as_dict(row)`.
 ReadRow = Any
@@ -247,6 +249,10 @@ async def _learn(sync: Any, adapter: Any, compiled: Any, names: tuple[str, ...])
         return
     converters = []
     for index, (column, attribute) in enumerate(zip(compiled._result_columns, attributes, strict=True)):
+        if isinstance(column.type, UTCDateTime) and attribute.type.name == "timestamptz":
+            # asyncpg returns timestamptz as aware UTC already: re-tagging it (astimezone) is
+            # a no-op, and was ~1 µs a value, two or more a row (every table's timestamps).
+            continue
         convert = column.type._cached_result_processor(sync.dialect, attribute.type.oid)
         if convert is not None:
             converters.append((index, convert))
