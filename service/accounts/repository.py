@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from service.accounts.models import Account
 from service.db import is_postgres
 from service.pagination import PageParams, RowPage, fetch_page
+from service.reads import ReadRow, rows_in, rows_of
 
 ACCOUNTS: sa.Table = Account.__table__
 KEY_CHUNK = 1000
@@ -67,13 +68,9 @@ async def list_accounts(
     return await fetch_page(session, stmt, Account, params)
 
 
-async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Account]:
-    wanted = list(set(ids))
-    found: dict[uuid.UUID, Account] = {}
-    for start in range(0, len(wanted), KEY_CHUNK):
-        stmt = select(Account).where(col(Account.id).in_(wanted[start : start + KEY_CHUNK]))
-        found.update((a.id, a) for a in (await session.execute(stmt)).scalars())
-    return found
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ReadRow]:
+    """Accounts as read rows (a GraphQL loader's read: one array-bound statement)."""
+    return {row.id: row for row in await rows_in(session, rows_of(Account), Account.__table__.c.id, ids)}
 
 
 # --- which account a customer name stands for -------------------------------------------------

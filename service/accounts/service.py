@@ -33,11 +33,12 @@ from service.concurrency import check_if_match, etag
 from service.db import conflict_on_duplicate, transactional, utcnow
 from service.errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from service.pagination import Page, PageParams
+from service.reads import ReadRow
 
 # --- shaping ------------------------------------------------------------------------------------
 
 
-def to_read(account: Account) -> AccountRead:
+def to_read(account: Account | ReadRow) -> AccountRead:
     revenue = None
     if account.revenue_amount is not None and account.revenue_currency is not None:
         revenue = MoneyRead(amount=money_text(account.revenue_amount), currency=account.revenue_currency)

@@ -28,6 +28,7 @@ from service.feedback.models import FeedbackItem, Theme
 from service.feedback.schemas import ThemeCreate, ThemeMerge, ThemeRead, ThemeTransitionResult, Transition
 from service.pagination import Page, PageParams, fetch_page
 from service.products import service as products_service
+from service.reads import rows_in, rows_of
 
 # --- who may see and change themes ------------------------------------------------------------
 # The hub's own policies decide: themes are read by whoever sees every item (`sees_hub`) and
@@ -177,7 +178,7 @@ async def themes_by_ids(
     ids = list(set(theme_ids))
     if not ids or not policies.sees_hub(principal):
         return {}
-    rows = list((await session.execute(select(Theme).where(col(Theme.id).in_(ids)))).scalars())
+    rows = await rows_in(session, rows_of(Theme), Theme.__table__.c.id, ids)
     return {read.id: read for read in await _to_read(session, principal, rows)}
 
 
