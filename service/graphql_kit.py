@@ -331,6 +331,7 @@ def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
     result: Any = arguments.pop("result", None)
     prime: Fetch | None = arguments.pop("prime", None)
     ahead: list[str] = arguments.pop("ahead", "").split()
+    arguments = arguments or _arguments_of(fetch, skip=3 if parent else 2)
     specs: dict[str, tuple[Any, Any]] = {}
     passed_as = {}  # GraphQL argument → the service's keyword, where they differ
     for name, spec in arguments.items():
@@ -393,6 +394,28 @@ def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
 
 
 _REQUIRED = inspect.Parameter.empty
+
+
+def _arguments_of(fetch: Fetch, skip: int) -> dict[str, Any]:
+    """The arguments a field declares none of: the service's own parameters after the first `skip`,
+    in order. A UUID is `id` (one at most), `data` is `input` (its schema's input), the others keep
+    their names; each typed and defaulted as the service says (a nullable one defaults to null)."""
+    hints = get_type_hints(fetch)
+    arguments: dict[str, Any] = {}
+    for parameter in list(inspect.signature(fetch).parameters.values())[skip:]:
+        kind = hints[parameter.name]
+        if kind is PageParams:
+            continue
+        name = "id" if kind is uuid.UUID else "input" if parameter.name == "data" else parameter.name
+        if name == "input":
+            kind = Union[tuple(_INPUTS.get(k, k) for k in get_args(kind) or (kind,))]  # noqa: UP007  # from a tuple
+        default = parameter.default
+        if default is _REQUIRED and type(None) in get_args(kind):
+            default = None
+        if name in arguments:
+            raise TypeError(f"{fetch.__qualname__}: two arguments named {name}; declare them")
+        arguments[name] = (kind, default, parameter.name)
+    return arguments
 
 
 def _constrained(kind: Any) -> bool:  # `Slug | None`: a length, a pattern, that GraphQL does not say

@@ -37,23 +37,17 @@ class AccountQuery:
     accounts = gql.query(
         accounts_service.list_accounts,
         "Customer accounts, oldest first (editors, managers, admins, `feedback:read`).",
-        segment=schemas.AccountSegment | None,
-        include_merged=(bool, False),
     )
-    account = gql.query(accounts_service.get_account, "One customer account.", id=ID)
+    account = gql.query(accounts_service.get_account, "One customer account.")
 
 
 @strawberry.type
 class AccountMutation:
     create_account = gql.mutation(
-        accounts_service.create_account, "Create a customer account (editors, admins).", input=AccountInput
+        accounts_service.create_account, "Create a customer account (editors, admins)."
     )
     update_account = gql.mutation(
-        accounts_service.update_account,
-        "Change a customer account (editors, admins); `ifMatch` optional.",
-        id=ID,
-        input=AccountPatch,
-        if_match=str | None,
+        accounts_service.update_account, "Change a customer account (editors, admins); `ifMatch` optional."
     )
     merge_account = gql.mutation(
         accounts_service.merge_account,

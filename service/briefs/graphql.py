@@ -131,9 +131,7 @@ class BriefQuery:
         locale=Locale | None,
     )
     brief = gql.query(
-        briefs_service.get_brief,
-        "One brief version; drafts are invisible to employees and integrations.",
-        id=ID,
+        briefs_service.get_brief, "One brief version; drafts are invisible to employees and integrations."
     )
 
 
@@ -142,29 +140,21 @@ class BriefMutation:
     create_brief = gql.mutation(
         briefs_service.create_brief,
         "Create a draft brief (version 1); inline evidence becomes evidence items.",
-        input=BriefInput,
     )
     update_brief = gql.mutation(
         briefs_service.update_brief,
         "Change a draft. `ifMatch` (the ETag) is required: missing → PRECONDITION_REQUIRED, stale → "
         "PRECONDITION_FAILED; published versions are immutable (CONFLICT).",
-        id=ID,
-        input=BriefPatch,
-        if_match=str | None,
     )
     submit_brief = gql.mutation(
         briefs_service.submit_brief,
         "Send a draft to review; an incomplete brief is BAD_USER_INPUT listing every missing part.",
-        id=ID,
     )
     approve_brief = gql.mutation(
         briefs_service.approve_brief,
         "Approve a brief in review (neither by its author nor its last editor: FORBIDDEN): published "
         "now, superseding the previous one, or scheduled until `input.publishAt`. Citing expired "
         "evidence needs `input.overrideExpiredEvidence` (else CONFLICT with `expired_evidence_ids`).",
-        id=ID,
-        input=(ApprovalInput | None, None, "data"),
-        if_match=str | None,
     )
     request_brief_changes = gql.mutation(
         briefs_service.request_changes,
@@ -174,9 +164,7 @@ class BriefMutation:
         schema=schemas.RequestChanges,
     )
     archive_brief = gql.mutation(
-        briefs_service.archive_brief,
-        "Archive a version (archiving the published one withdraws the pitch).",
-        id=ID,
+        briefs_service.archive_brief, "Archive a version (archiving the published one withdraws the pitch)."
     )
     revise_brief = gql.mutation(
         briefs_service.revise_brief,

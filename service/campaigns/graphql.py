@@ -178,7 +178,7 @@ class CampaignQuery:
         prime=campaigns_service.campaigns_by_ids,
     )
     campaign = gql.query(
-        campaigns_service.get_campaign, "One campaign (employees: only one they are or were in).", id=ID
+        campaigns_service.get_campaign, "One campaign (employees: only one they are or were in)."
     )
 
     campaign_enrollments = gql.query(
@@ -200,14 +200,11 @@ class CheckQuery:
         status=schemas.CheckStatus | None,
     )
     check = gql.query(
-        campaigns_service.get_check,
-        "One check: yours, or of someone you review (otherwise NOT_FOUND).",
-        id=ID,
+        campaigns_service.get_check, "One check: yours, or of someone you review (otherwise NOT_FOUND)."
     )
     acknowledgement = gql.query(
         campaigns_service.get_acknowledgement,
         "One acknowledgement: yours, or of someone you review (otherwise NOT_FOUND).",
-        id=ID,
     )
 
 
@@ -217,28 +214,21 @@ class CampaignMutation:
         campaigns_service.create_campaign,
         "Plan a campaign for a brief (status PLANNED; editors and admins). Every problem with the audience "
         "and steps comes back at once (BAD_USER_INPUT).",
-        input=CampaignInput,
     )
     update_campaign = gql.mutation(
         campaigns_service.update_campaign,
         "Change a planned or active campaign. `ifMatch` (the ETag) is required: missing → "
         "PRECONDITION_REQUIRED, stale → PRECONDITION_FAILED; a closed campaign → CONFLICT.",
-        id=ID,
-        input=CampaignPatch,
-        if_match=str | None,
     )
     activate_campaign = gql.mutation(
         campaigns_service.activate_campaign,
         "Start a planned campaign: every active person in its audience is enrolled (CONFLICT without "
         "steps or without a published brief version).",
-        id=ID,
     )
     complete_campaign = gql.mutation(
-        campaigns_service.complete_campaign, "Close an active campaign (its readiness stays readable).", id=ID
+        campaigns_service.complete_campaign, "Close an active campaign (its readiness stays readable)."
     )
-    cancel_campaign = gql.mutation(
-        campaigns_service.cancel_campaign, "Cancel a planned or active campaign.", id=ID
-    )
+    cancel_campaign = gql.mutation(campaigns_service.cancel_campaign, "Cancel a planned or active campaign.")
 
     acknowledge_campaign = gql.mutation(
         campaigns_service.acknowledge,
@@ -269,8 +259,6 @@ class CampaignMutation:
         campaigns_service.grade_check,
         "Grade a submitted check: an editor, an admin or the person's manager; nobody grades their own "
         "(FORBIDDEN); an already graded check → CONFLICT.",
-        id=ID,
-        input=GradeInput,
     )
     record_interview = gql.mutation(
         campaigns_service.record_interview,

@@ -27,17 +27,14 @@ class EvidenceQuery:
     evidence = gql.query(
         evidence_service.list_evidence,
         "Evidence items, oldest first; `expired: true` lists the ones to re-verify.",
-        expired=bool | None,
     )
-    evidence_item = gql.query(evidence_service.get_evidence, "One evidence item.", id=strawberry.ID)
+    evidence_item = gql.query(evidence_service.get_evidence, "One evidence item.")
 
 
 @strawberry.type
 class EvidenceMutation:
     create_evidence = gql.mutation(
-        evidence_service.create_evidence,
-        "Record a claim: a metric, a customer case, a quote or a small win.",
-        input=EvidenceInput,
+        evidence_service.create_evidence, "Record a claim: a metric, a customer case, a quote or a small win."
     )
     verify_evidence = gql.mutation(
         evidence_service.verify_evidence,
@@ -49,6 +46,4 @@ class EvidenceMutation:
     replace_evidence = gql.mutation(
         evidence_service.replace_evidence,
         "Replace a claim with a new item; everything citing the old one cites the new one.",
-        id=strawberry.ID,
-        input=EvidenceInput,
     )

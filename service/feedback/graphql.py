@@ -185,9 +185,7 @@ class FeedbackQuery:
         theme_id=ID | None,
         since=dt.datetime | None,
     )
-    feedback_item = gql.query(
-        feedback_service.get_feedback, "One feedback item (employees: only their own).", id=ID
-    )
+    feedback_item = gql.query(feedback_service.get_feedback, "One feedback item (employees: only their own).")
     themes = gql.query(
         themes_service.list_themes,
         "Themes, oldest first, with their items and distinct customer accounts (editors, managers, "
@@ -195,57 +193,41 @@ class FeedbackQuery:
         product_key=Slug | None,
         include_merged=(bool, False),
     )
-    theme = gql.query(themes_service.get_theme, "One theme with its counts.", id=ID)
+    theme = gql.query(themes_service.get_theme, "One theme with its counts.")
     digest = gql.query(
         digest_service.weekly_digest,
         "The weekly review of items received in [since, until) (default: the last 7 days), of one "
         "product's items with `productKey`; editors, managers, admins, `feedback:read`. `themes` are "
         "ranked by revenue-weighted demand per currency (see the field); `decisions` once per theme.",
-        since=dt.datetime | None,
-        until=dt.datetime | None,
-        product_key=str | None,
     )
 
 
 @strawberry.type
 class FeedbackMutation:
     create_feedback = gql.mutation(
-        feedback_service.create_feedback,
-        "File one piece of customer voice (any person; `feedback:write`).",
-        input=FeedbackInput,
+        feedback_service.create_feedback, "File one piece of customer voice (any person; `feedback:write`)."
     )
     update_feedback = gql.mutation(
         feedback_service.update_feedback,
         "Set an item's theme, tags or product (editors, managers, admins); `ifMatch` optional.",
-        id=ID,
-        input=FeedbackPatch,
-        if_match=str | None,
     )
     transition_feedback = gql.mutation(
         feedback_service.transition_feedback,
         "Move an item one stage on (editors, managers, admins); any other move is a CONFLICT. `ifMatch` "
         "optional.",
-        id=ID,
-        input=TransitionInput,
-        if_match=str | None,
     )
     transition_theme = gql.mutation(
         themes_service.transition_theme,
         "Decide on a theme: move every open item of it (merged themes' included) one stage on, in one "
         "transaction; items that cannot take the step are counted as skipped. Only forward (else "
         "CONFLICT).",
-        id=ID,
-        input=TransitionInput,
     )
     bulk_feedback = gql.mutation(
         bulk_service.bulk_feedback,
         "Assign a theme to, or move on, up to 1,000 items, each on its own (the single-item permission "
         "and rules; refused items change nothing).",
-        input=BulkInput,
     )
-    create_theme = gql.mutation(
-        themes_service.create_theme, "Create a theme (editors, managers, admins).", input=ThemeInput
-    )
+    create_theme = gql.mutation(themes_service.create_theme, "Create a theme (editors, managers, admins).")
     merge_theme = gql.mutation(
         themes_service.merge_theme,
         "Merge a theme into another and get the survivor back: every item moves, nothing is lost. Into "

@@ -8,7 +8,7 @@ import strawberry
 from strawberry import ID
 
 from service import graphql_kit as gql
-from service.briefs.graphql import ApprovalInput, BriefType
+from service.briefs.graphql import BriefType
 from service.evidence.graphql import EvidenceType
 from service.fields import Locale, Slug
 from service.messages import schemas
@@ -82,9 +82,7 @@ class MessageQuery:
         locale=Locale | None,
         brief_id=ID | None,
     )
-    message = gql.query(
-        messages_service.get_message, "One message (drafts: editors, managers and admins).", id=ID
-    )
+    message = gql.query(messages_service.get_message, "One message (drafts: editors, managers and admins).")
 
     @strawberry.field(
         description="Find feature words without a measurable outcome in a text (stores nothing)."
@@ -97,35 +95,26 @@ class MessageQuery:
 @strawberry.type
 class MessageMutation:
     create_message = gql.mutation(
-        messages_service.create_message, "Create a draft message (editors, admins).", input=MessageInput
+        messages_service.create_message, "Create a draft message (editors, admins)."
     )
     update_message = gql.mutation(
         messages_service.update_message,
         "Change a message; `ifMatch` (the ETag) is required: missing → PRECONDITION_REQUIRED, stale → "
         "PRECONDITION_FAILED. A published message stays published.",
-        id=ID,
-        input=MessagePatch,
-        if_match=str | None,
     )
     submit_message = gql.mutation(
-        messages_service.submit_message, "Send a draft message to review (editors, admins).", id=ID
+        messages_service.submit_message, "Send a draft message to review (editors, admins)."
     )
     approve_message = gql.mutation(
         messages_service.publish_message,
         "Approve a message in review (neither by its author nor its last editor: FORBIDDEN): published "
         "now, superseding the lineage's published version, or scheduled until `input.publishAt`. Citing "
         "expired evidence needs `input.overrideExpiredEvidence` (else CONFLICT).",
-        id=ID,
-        input=(ApprovalInput | None, None, "data"),
-        if_match=str | None,
     )
     publish_message = gql.mutation(
         messages_service.publish_message,
         "The same approving step as `approveMessage`; CONFLICT for a draft (submit it first) or one "
         "already published. `ifMatch` (optional) approves only that version.",
-        id=ID,
-        input=(ApprovalInput | None, None, "data"),
-        if_match=str | None,
     )
     request_message_changes = gql.mutation(
         messages_service.request_changes,
@@ -137,7 +126,6 @@ class MessageMutation:
     withdraw_message = gql.mutation(
         messages_service.withdraw_message,
         "Take a published (or scheduled) message out of every pitch at once.",
-        id=ID,
     )
     revise_message = gql.mutation(
         messages_service.revise_message,

@@ -17,9 +17,9 @@ ProductInput = gql.input_type(ProductCreate, "ProductInput")
 @strawberry.type
 class ProductQuery:
     products = gql.query(products_service.list_products)
-    product = gql.query(products_service.get_product, key=str)
+    product = gql.query(products_service.get_product)
 
 
 @strawberry.type
 class ProductMutation:
-    create_product = gql.mutation(products_service.create_product, input=ProductInput)
+    create_product = gql.mutation(products_service.create_product)
