@@ -20,7 +20,7 @@ from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 import strawberry
 from fastapi import Request
 from graphql import GraphQLObjectType
-from pydantic import BaseModel, EmailStr, ValidationError, create_model
+from pydantic import AwareDatetime, BaseModel, EmailStr, ValidationError, create_model
 from pydantic.fields import FieldInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -196,6 +196,8 @@ def _graphql_type(annotation: Any, where: str, types: dict[type, type] = _VIEWS)
         return list[_graphql_type(args[0], where, types)]  # type: ignore[misc]  # a type built at run time
     if annotation is EmailStr:
         return str
+    if annotation is AwareDatetime:
+        return dt.datetime
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return graphql_enum(annotation)
     if annotation in (str, int, float, bool, dt.date, dt.datetime, type(None), strawberry.ID, *_MODELS):
@@ -524,9 +526,13 @@ def input_of(
     def make(cls: type[T]) -> type[T]:
         def field(f: str, info: FieldInfo, kind: Any) -> Any:
             optional = patch or (sparse and not info.is_required())
+            # A nested input the schema defaults is null by default: then the schema's default applies.
+            nested = kind in _MODELS and not info.is_required()
             default: dict[str, Any] = {}
             if optional:
                 default["default"] = strawberry.UNSET
+            elif nested:
+                default["default"] = None
             elif info.default_factory is not None:
                 default["default_factory"] = info.default_factory
             elif not info.is_required():
@@ -534,7 +540,7 @@ def input_of(
             described = info.description if f not in undescribed.split() else None
             if default or described:
                 setattr(cls, f, strawberry.field(description=described, **default))
-            return kind | None if optional else kind
+            return kind | None if optional or nested else kind
 
         _derive(cls, model, name, fields, exclude, _INPUTS, field)
         _INPUTS[model], _MODELS[cls] = cls, model

@@ -111,7 +111,6 @@ class CitationInput:  # {id} cites an item, the other fields record one: null is
 )
 class BriefInput:
     evidence: list[CitationInput] = strawberry.field(default_factory=list)
-    gut_check: GutCheckInput | None = None
 
 
 @gql.input_of(schemas.BriefUpdate, name="BriefPatch", patch=True)

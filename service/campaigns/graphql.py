@@ -3,7 +3,6 @@ Readiness is in readiness_graphql.py, the caller's feed in service/feed/graphql.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import strawberry
@@ -15,7 +14,7 @@ from service.briefs.graphql import BriefType
 from service.campaigns import readiness as readiness_service
 from service.campaigns import schemas
 from service.campaigns import service as campaigns_service
-from service.feedback.graphql import CustomerInput, FeedbackItemType
+from service.feedback.graphql import FeedbackItemType
 from service.people.graphql import PersonType
 from service.products.graphql import ProductType
 
@@ -130,12 +129,8 @@ class CampaignStepInput:
     """One campaign step: `at` for launch and reinforcement, `dayOffset` (days from the hire date,
     0 = the first day) for onboarding — exactly one of them."""
 
-    at: dt.datetime | None = None
 
-
-@gql.input_of(schemas.CampaignCreate, name="CampaignInput")
-class CampaignInput:
-    audience: CampaignAudienceInput | None = None
+CampaignInput = gql.input_type(schemas.CampaignCreate, "CampaignInput")
 
 
 CampaignPatch = gql.input_type(
@@ -161,8 +156,6 @@ InterviewAnswersInput = gql.input_type(
 class InterviewInput:
     """A customer interview from the onboarding exercise; each answer becomes a feedback item
     (source INTERVIEW) that you follow in your feed."""
-
-    customer: CustomerInput | None = None
 
 
 @strawberry.type

@@ -66,8 +66,6 @@ class MessageInput:
 class MessagePatch:
     """Fields to change on a draft; omitted fields stay as they are, null clears the optional ones."""
 
-    expires_at: dt.datetime | None = strawberry.UNSET
-
 
 @strawberry.type
 class MessageQuery:
