@@ -333,7 +333,7 @@ def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
     result: Any = arguments.pop("result", None)
     prime: Fetch | None = arguments.pop("prime", None)
     ahead: list[str] = arguments.pop("ahead", "").split()
-    arguments = arguments or _arguments_of(fetch, skip=3 if parent else 2)
+    arguments = arguments or _arguments_of(fetch, 3 if parent else 2, schema)
     specs: dict[str, tuple[Any, Any]] = {}
     passed_as = {}  # GraphQL argument → the service's keyword, where they differ
     for name, spec in arguments.items():
@@ -398,15 +398,20 @@ def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
 _REQUIRED = inspect.Parameter.empty
 
 
-def _arguments_of(fetch: Fetch, skip: int) -> dict[str, Any]:
+def _arguments_of(fetch: Fetch, skip: int, schema: type[BaseModel] | None) -> dict[str, Any]:
     """The arguments a field declares none of: the service's own parameters after the first `skip`,
-    in order. A UUID is `id` (one at most), `data` is `input` (its schema's input), the others keep
-    their names; each typed and defaulted as the service says (a nullable one defaults to null)."""
+    in order. A UUID is `id` (one at most), `data` is `input` (its schema's input) or, with `schema`,
+    that schema's fields; the others keep their names; each typed and defaulted as the service (or
+    the schema) says, a nullable one defaulting to null."""
     hints = get_type_hints(fetch)
     arguments: dict[str, Any] = {}
     for parameter in list(inspect.signature(fetch).parameters.values())[skip:]:
         kind = hints[parameter.name]
         if kind is PageParams:
+            continue
+        if parameter.name == "data" and schema is not None:
+            for name, info in schema.model_fields.items():
+                arguments[name] = (info.annotation, _REQUIRED if info.is_required() else info.default)
             continue
         name = "id" if kind is uuid.UUID else "input" if parameter.name == "data" else parameter.name
         if name == "input":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry import ID
 
 from service import graphql_kit as gql
 from service.accounts import schemas
@@ -53,7 +52,5 @@ class AccountMutation:
         accounts_service.merge_account,
         "Merge an account into another (the same customer) and get the survivor: its feedback moves. "
         "Into itself → BAD_USER_INPUT; from or into a merged account → CONFLICT.",
-        id=ID,
-        into=ID,
         schema=schemas.AccountMerge,
     )

@@ -158,8 +158,6 @@ class BriefMutation:
     request_brief_changes = gql.mutation(
         briefs_service.request_changes,
         "Send a brief in review back to draft, with a comment.",
-        id=ID,
-        comment=str,
         schema=schemas.RequestChanges,
     )
     archive_brief = gql.mutation(
@@ -168,7 +166,5 @@ class BriefMutation:
     revise_brief = gql.mutation(
         briefs_service.revise_brief,
         "Open the next draft version of a published brief.",
-        id=ID,
-        change=(BriefChange, BriefChange.SUBSTANTIVE),
         schema=schemas.Revise,
     )

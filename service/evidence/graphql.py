@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import strawberry
 
 from service import graphql_kit as gql
@@ -39,8 +37,6 @@ class EvidenceMutation:
     verify_evidence = gql.mutation(
         evidence_service.verify_evidence,
         "Re-verify a claim (owner, editors, admins); `verifyBy` defaults to 90 days from today.",
-        id=strawberry.ID,
-        verify_by=dt.date | None,
         schema=EvidenceVerify,
     )
     replace_evidence = gql.mutation(

@@ -232,7 +232,5 @@ class FeedbackMutation:
         themes_service.merge_theme,
         "Merge a theme into another and get the survivor back: every item moves, nothing is lost. Into "
         "itself → BAD_USER_INPUT; from or into a merged theme → CONFLICT.",
-        id=ID,
-        into=ID,
         schema=schemas.ThemeMerge,
     )

@@ -117,8 +117,6 @@ class MessageMutation:
     request_message_changes = gql.mutation(
         messages_service.request_changes,
         "Send a message in review back to draft, with a comment.",
-        id=ID,
-        comment=str,
         schema=schemas.RequestChanges,
     )
     withdraw_message = gql.mutation(
@@ -129,7 +127,5 @@ class MessageMutation:
         messages_service.revise_message,
         "Open the next draft version (a new id, the same `lineageId`) of a published, withdrawn or "
         "expired message.",
-        id=ID,
-        change=(MessageChange, MessageChange.SUBSTANTIVE),
         schema=schemas.Revise,
     )
