@@ -7,6 +7,7 @@ nested fields. The guide, with examples: docs/graphql.md; the assembly: `service
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import datetime as dt
 import inspect
@@ -320,7 +321,23 @@ def query(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any
     return strawberry.field(resolver=_resolver(fetch, arguments), description=description)
 
 
-mutation = query  # a field of `Mutation` is a mutation: strawberry.mutation is strawberry.field
+def mutation(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
+    """A `query` that `roots` puts in `Mutation` (strawberry.mutation is strawberry.field)."""
+    field = query(fetch, description, **arguments)
+    field.mutates = True
+    return field
+
+
+def roots(*domains: type) -> tuple[type, type]:
+    """The schema's `Query` and `Mutation` of the domains' root fields (strawberry types), in order:
+    each `mutation` in `Mutation`, every other field in `Query`."""
+
+    def of(name: str, mutates: bool) -> type:
+        fields = [f for domain in domains for f in domain.__strawberry_definition__.fields]
+        chosen = {f.python_name: copy.copy(f) for f in fields if getattr(f, "mutates", False) is mutates}
+        return strawberry.type(type(name, (), chosen))
+
+    return of("Query", False), of("Mutation", True)
 
 
 def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:

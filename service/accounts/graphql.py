@@ -32,16 +32,12 @@ AccountPatch = gql.input_type(
 
 
 @strawberry.type
-class AccountQuery:
+class AccountRoot:
     accounts = gql.query(
         accounts_service.list_accounts,
         "Customer accounts, oldest first (editors, managers, admins, `feedback:read`).",
     )
     account = gql.query(accounts_service.get_account, "One customer account.")
-
-
-@strawberry.type
-class AccountMutation:
     create_account = gql.mutation(
         accounts_service.create_account, "Create a customer account (editors, admins)."
     )

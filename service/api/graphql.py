@@ -32,7 +32,6 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.tools import merge_types
 from strawberry.types.graphql import OperationType
 
 from service import graphql_kit as gql
@@ -291,52 +290,35 @@ class KeepOnlyQueries(SchemaExtension):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    from service.accounts.graphql import AccountMutation, AccountQuery
-    from service.briefs.graphql import BriefMutation, BriefQuery
-    from service.campaigns.graphql import CampaignMutation, CampaignQuery, CheckQuery
+    from service.accounts.graphql import AccountRoot
+    from service.briefs.graphql import BriefRoot
+    from service.campaigns.graphql import CampaignRoot, CheckQuery
     from service.campaigns.readiness_graphql import ReadinessQuery
-    from service.evidence.graphql import EvidenceMutation, EvidenceQuery
+    from service.evidence.graphql import EvidenceRoot
     from service.feed.graphql import FeedQuery
-    from service.feedback.graphql import FeedbackMutation, FeedbackQuery
-    from service.messages.graphql import MessageMutation, MessageQuery
-    from service.notifications.graphql import NotificationMutation, NotificationQuery
-    from service.people.graphql import PeopleMutation, PeopleQuery
+    from service.feedback.graphql import FeedbackRoot
+    from service.messages.graphql import MessageRoot
+    from service.notifications.graphql import NotificationRoot
+    from service.people.graphql import PeopleRoot
     from service.pitch.graphql import PitchQuery
-    from service.products.graphql import ProductMutation, ProductQuery
+    from service.products.graphql import ProductRoot
     from service.search.graphql import SearchQuery
 
-    query = merge_types(
-        "Query",
-        (
-            PeopleQuery,
-            ProductQuery,
-            BriefQuery,
-            EvidenceQuery,
-            MessageQuery,
-            PitchQuery,
-            FeedbackQuery,
-            AccountQuery,
-            CampaignQuery,
-            ReadinessQuery,
-            CheckQuery,
-            FeedQuery,
-            SearchQuery,
-            NotificationQuery,
-        ),
-    )
-    mutation = merge_types(
-        "Mutation",
-        (
-            PeopleMutation,
-            ProductMutation,
-            BriefMutation,
-            EvidenceMutation,
-            MessageMutation,
-            FeedbackMutation,
-            AccountMutation,
-            CampaignMutation,
-            NotificationMutation,
-        ),
+    query, mutation = gql.roots(
+        PeopleRoot,
+        ProductRoot,
+        BriefRoot,
+        EvidenceRoot,
+        MessageRoot,
+        PitchQuery,
+        FeedbackRoot,
+        AccountRoot,
+        CampaignRoot,
+        ReadinessQuery,
+        CheckQuery,
+        FeedQuery,
+        SearchQuery,
+        NotificationRoot,
     )
     hide_suggestions = settings.env == "production"
     # Rule classes and the validation cache are made once per schema: the cache's key holds

@@ -121,7 +121,7 @@ class BriefPatch:
 
 
 @strawberry.type
-class BriefQuery:
+class BriefRoot:
     briefs = gql.query(
         briefs_service.list_briefs,
         "Brief versions, oldest first (employees and integrations see published ones).",
@@ -132,10 +132,6 @@ class BriefQuery:
     brief = gql.query(
         briefs_service.get_brief, "One brief version; drafts are invisible to employees and integrations."
     )
-
-
-@strawberry.type
-class BriefMutation:
     create_brief = gql.mutation(
         briefs_service.create_brief,
         "Create a draft brief (version 1); inline evidence becomes evidence items.",

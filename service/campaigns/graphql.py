@@ -159,7 +159,7 @@ class InterviewInput:
 
 
 @strawberry.type
-class CampaignQuery:
+class CampaignRoot:
     # Primed: the same caller's other `campaign` fields (a check's) read these, no query.
     campaigns = gql.query(
         campaigns_service.list_campaigns,
@@ -181,28 +181,6 @@ class CampaignQuery:
         campaign_id=ID,
         current=(bool, False, "current_only"),
     )
-
-
-@strawberry.type
-class CheckQuery:
-    checks = gql.query(
-        campaigns_service.list_checks,
-        "Checks the caller may read, oldest first: everyone's (editors, admins), their people's "
-        "(managers), their own (employees); `status: SUBMITTED` is the grading queue.",
-        campaign_id=ID | None,
-        status=schemas.CheckStatus | None,
-    )
-    check = gql.query(
-        campaigns_service.get_check, "One check: yours, or of someone you review (otherwise NOT_FOUND)."
-    )
-    acknowledgement = gql.query(
-        campaigns_service.get_acknowledgement,
-        "One acknowledgement: yours, or of someone you review (otherwise NOT_FOUND).",
-    )
-
-
-@strawberry.type
-class CampaignMutation:
     create_campaign = gql.mutation(
         campaigns_service.create_campaign,
         "Plan a campaign for a brief (status PLANNED; editors and admins). Every problem with the audience "
@@ -259,4 +237,22 @@ class CampaignMutation:
         "INTERVIEW that you follow in your feed.",
         campaign_id=ID,
         input=InterviewInput,
+    )
+
+
+@strawberry.type
+class CheckQuery:
+    checks = gql.query(
+        campaigns_service.list_checks,
+        "Checks the caller may read, oldest first: everyone's (editors, admins), their people's "
+        "(managers), their own (employees); `status: SUBMITTED` is the grading queue.",
+        campaign_id=ID | None,
+        status=schemas.CheckStatus | None,
+    )
+    check = gql.query(
+        campaigns_service.get_check, "One check: yours, or of someone you review (otherwise NOT_FOUND)."
+    )
+    acknowledgement = gql.query(
+        campaigns_service.get_acknowledgement,
+        "One acknowledgement: yours, or of someone you review (otherwise NOT_FOUND).",
     )

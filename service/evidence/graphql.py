@@ -21,16 +21,12 @@ EvidenceInput = gql.input_type(EvidenceCreate, "EvidenceInput")
 
 
 @strawberry.type
-class EvidenceQuery:
+class EvidenceRoot:
     evidence = gql.query(
         evidence_service.list_evidence,
         "Evidence items, oldest first; `expired: true` lists the ones to re-verify.",
     )
     evidence_item = gql.query(evidence_service.get_evidence, "One evidence item.")
-
-
-@strawberry.type
-class EvidenceMutation:
     create_evidence = gql.mutation(
         evidence_service.create_evidence, "Record a claim: a metric, a customer case, a quote or a small win."
     )

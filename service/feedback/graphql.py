@@ -174,7 +174,7 @@ BulkResultType = gql.view_type(
 
 
 @strawberry.type
-class FeedbackQuery:
+class FeedbackRoot:
     feedback = gql.query(
         feedback_service.list_feedback,
         "Feedback items, oldest first: the whole hub for editors, managers, admins and `feedback:read` "
@@ -200,10 +200,6 @@ class FeedbackQuery:
         "product's items with `productKey`; editors, managers, admins, `feedback:read`. `themes` are "
         "ranked by revenue-weighted demand per currency (see the field); `decisions` once per theme.",
     )
-
-
-@strawberry.type
-class FeedbackMutation:
     create_feedback = gql.mutation(
         feedback_service.create_feedback, "File one piece of customer voice (any person; `feedback:write`)."
     )

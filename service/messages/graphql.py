@@ -68,7 +68,7 @@ class MessagePatch:
 
 
 @strawberry.type
-class MessageQuery:
+class MessageRoot:
     messages = gql.query(
         messages_service.list_messages,
         'Messages, oldest first; a department `audience` also matches messages for "all". Employees and '
@@ -89,9 +89,6 @@ class MessageQuery:
         data = gql.parse(info, schemas.LintRequest, {"locale": locale, "text": text})
         return messages_service.lint_text(info.context.principal, data, word_lists=info.context.word_lists)
 
-
-@strawberry.type
-class MessageMutation:
     create_message = gql.mutation(
         messages_service.create_message, "Create a draft message (editors, admins)."
     )
