@@ -42,10 +42,6 @@ ProposalsType = gql.view_type(
 )
 
 
-def _proposals(root: strawberry.Parent[schemas.FeedbackRead]) -> schemas.Proposals | None:
-    return getattr(root, "proposals", None)
-
-
 @gql.view(
     schemas.FeedbackRead,
     schemas.TransitionResult,
@@ -57,7 +53,7 @@ class FeedbackItemType:
     """One piece of customer voice and how far its loop got."""
 
     proposals: ProposalsType | None = strawberry.field(
-        resolver=_proposals,
+        resolver=lambda root: getattr(root, "proposals", None),  # a TransitionResult's only
         description="Only on the answer of a step that decided to stop: the drafts it proposed.",
     )
 
@@ -155,7 +151,7 @@ class BulkProblemType:
 
 
 def _bulk_error(root: strawberry.Parent[schemas.BulkItemResult]) -> BulkProblemType | None:
-    error = root.error
+    error = root.error  # a domain error: returned as it is, graphql-core would raise it
     if error is None:
         return None
     return BulkProblemType(status=error.status, code=error.code, title=error.title, detail=error.detail)
