@@ -3,7 +3,6 @@ The domains write their types with `service.graphql_kit`; none of them imports t
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from inspect import CO_ITERABLE_COROUTINE
@@ -265,26 +264,19 @@ class Schema(strawberry.Schema):
 class QueriesRead(SchemaExtension):
     """A query's fields read without a transaction (`Context.reads_only`), as REST reads do: no
     BEGIN and ROLLBACK around a page that is one statement, and reads on asyncpg directly
-    (service.reads). A mutation's fields keep their use cases' transactions."""
+    (service.reads). A mutation's fields keep their use cases' transactions.
 
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        with contextlib.suppress(RuntimeError):  # no operation could be chosen: nothing runs
-            context.context.reads_only = context.operation_type is OperationType.QUERY
-        yield
-
-
-class KeepOnlyQueries(SchemaExtension):
-    """Only a query answered without errors may be served again from memory (a mutation that
+    And only a query answered without errors may be served again from memory (a mutation that
     happened to write nothing still ran, and must run again)."""
 
     def on_execute(self) -> Iterator[None]:
-        yield
         context = self.execution_context
         try:
             query = context.operation_type is OperationType.QUERY
-        except RuntimeError:  # no operation could be chosen: an error answer
+        except RuntimeError:  # no operation could be chosen: nothing runs, an error answer
             query = False
+        context.context.reads_only = query
+        yield
         if not query or context.result is None or context.result.errors:
             not_kept()
 
@@ -342,7 +334,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         partial(limits.CachedValidation, validated),
         partial(limits.QueryCost, max_cost=settings.graphql_max_cost),
         QueriesRead,
-        KeepOnlyQueries,
     ]
     schema = Schema(
         query=query, mutation=mutation, extensions=extensions, execution_context_class=ExecutionContext
