@@ -131,8 +131,6 @@ class CampaignStepInput:
 
 
 CampaignInput = gql.input_type(schemas.CampaignCreate, "CampaignInput")
-
-
 CampaignPatch = gql.input_type(
     schemas.CampaignUpdate,
     "CampaignPatch",
