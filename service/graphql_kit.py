@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
+from strawberry.types.base import get_object_definition
 from strawberry.types.nodes import SelectedField
 from strawberry.utils.str_converters import to_camel_case
 
@@ -333,7 +334,7 @@ def roots(*domains: type) -> tuple[type, type]:
     each `mutation` in `Mutation`, every other field in `Query`."""
 
     def of(name: str, mutates: bool) -> type:
-        fields = [f for domain in domains for f in domain.__strawberry_definition__.fields]
+        fields = [f for domain in domains for f in get_object_definition(domain, strict=True).fields]
         chosen = {f.python_name: copy.copy(f) for f in fields if getattr(f, "mutates", False) is mutates}
         return strawberry.type(type(name, (), chosen))
 
