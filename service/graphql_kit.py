@@ -335,7 +335,10 @@ def roots(*domains: type) -> tuple[type, type]:
 
     def of(name: str, mutates: bool) -> type:
         fields = [f for domain in domains for f in get_object_definition(domain, strict=True).fields]
-        chosen = {f.python_name: copy.copy(f) for f in fields if getattr(f, "mutates", False) is mutates}
+        fields = [f for f in fields if getattr(f, "mutates", False) is mutates]
+        chosen = {f.python_name: copy.copy(f) for f in fields}
+        if len(chosen) < len(fields):
+            raise TypeError(f"{name}: two domains declare a field of the same name")
         return strawberry.type(type(name, (), chosen))
 
     return of("Query", False), of("Mutation", True)
