@@ -424,7 +424,7 @@ def _arguments_of(fetch: Fetch, skip: int, schema: type[BaseModel] | None) -> di
     in order. A UUID is `id` (one at most), `data` is `input` (its schema's input) or, with `schema`,
     that schema's fields; the others keep their names; each typed and defaulted as the service (or
     the schema) says, a nullable one defaulting to null."""
-    hints = get_type_hints(fetch)
+    hints = get_type_hints(fetch, include_extras=True)  # constraints kept: they are validated
     arguments: dict[str, Any] = {}
     for parameter in list(inspect.signature(fetch).parameters.values())[skip:]:
         kind = hints[parameter.name]

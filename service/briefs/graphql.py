@@ -14,7 +14,6 @@ from service.briefs import schemas
 from service.briefs import service as briefs_service
 from service.evidence.graphql import EvidenceType  # noqa: F401  # the view of Brief.evidence
 from service.evidence.schemas import EvidenceKind
-from service.fields import Locale, Slug
 from service.messages import service as messages_service
 from service.messages.schemas import LintWarning
 from service.products.graphql import ProductType
@@ -125,9 +124,6 @@ class BriefRoot:
     briefs = gql.query(
         briefs_service.list_briefs,
         "Brief versions, oldest first (employees and integrations see published ones).",
-        product_key=Slug | None,
-        status=schemas.BriefStatus | None,
-        locale=Locale | None,
     )
     brief = gql.query(
         briefs_service.get_brief, "One brief version; drafts are invisible to employees and integrations."

@@ -55,9 +55,6 @@ class CampaignType:
         readiness_service.campaign_people,
         "Who is behind, as `campaignReadiness` counts them (its callers; managers: their department).",
         parent="id",
-        state=schemas.PersonState | None,
-        overdue=bool | None,
-        department=str | None,
     )
 
 
@@ -163,9 +160,6 @@ class CampaignRoot:
         campaigns_service.list_campaigns,
         "Campaigns, oldest first: every one for editors, managers, admins and `campaigns:read` "
         "integrations; the ones they are or were in for employees. `briefId` is any version of the brief.",
-        status=schemas.CampaignStatus | None,
-        kind=schemas.CampaignKind | None,
-        brief_id=ID | None,
         prime=campaigns_service.campaigns_by_ids,
     )
     campaign = gql.query(
@@ -244,8 +238,6 @@ class CheckQuery:
         campaigns_service.list_checks,
         "Checks the caller may read, oldest first: everyone's (editors, admins), their people's "
         "(managers), their own (employees); `status: SUBMITTED` is the grading queue.",
-        campaign_id=ID | None,
-        status=schemas.CheckStatus | None,
     )
     check = gql.query(
         campaigns_service.get_check, "One check: yours, or of someone you review (otherwise NOT_FOUND)."

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import strawberry
-from strawberry import ID
 
 from service import graphql_kit as gql
 from service.accounts.graphql import MoneyType  # noqa: F401  # registers the view themes and the digest use
@@ -14,7 +11,6 @@ from service.feedback import digest as digest_service
 from service.feedback import schemas
 from service.feedback import service as feedback_service
 from service.feedback import themes as themes_service
-from service.fields import Slug
 from service.people.graphql import PersonType
 
 CustomerType = gql.view_type(schemas.Customer, "Customer")
@@ -175,19 +171,12 @@ class FeedbackRoot:
         feedback_service.list_feedback,
         "Feedback items, oldest first: the whole hub for editors, managers, admins and `feedback:read` "
         "integrations; an employee's own items for them.",
-        status=schemas.LoopStage | None,
-        source=schemas.FeedbackSource | None,
-        product_key=Slug | None,
-        theme_id=ID | None,
-        since=dt.datetime | None,
     )
     feedback_item = gql.query(feedback_service.get_feedback, "One feedback item (employees: only their own).")
     themes = gql.query(
         themes_service.list_themes,
         "Themes, oldest first, with their items and distinct customer accounts (editors, managers, "
         "admins, `feedback:read`).",
-        product_key=Slug | None,
-        include_merged=(bool, False),
     )
     theme = gql.query(themes_service.get_theme, "One theme with its counts.")
     digest = gql.query(

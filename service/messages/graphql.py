@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import strawberry
-from strawberry import ID
 
 from service import graphql_kit as gql
 from service.briefs.graphql import BriefType
 from service.evidence.graphql import EvidenceType
-from service.fields import Locale, Slug
 from service.messages import schemas
 from service.messages import service as messages_service
 
@@ -73,12 +71,6 @@ class MessageRoot:
         messages_service.list_messages,
         'Messages, oldest first; a department `audience` also matches messages for "all". Employees and '
         "integrations see published messages only.",
-        kind=schemas.MessageKind | None,
-        status=schemas.MessageStatus | None,
-        product_key=Slug | None,
-        audience=schemas.Audience | None,
-        locale=Locale | None,
-        brief_id=ID | None,
     )
     message = gql.query(messages_service.get_message, "One message (drafts: editors, managers and admins).")
 
