@@ -7,6 +7,7 @@ nested fields. The guide, with examples: docs/graphql.md; the assembly: `service
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import datetime as dt
 import inspect
@@ -20,12 +21,13 @@ from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 import strawberry
 from fastapi import Request
 from graphql import GraphQLObjectType
-from pydantic import BaseModel, EmailStr, ValidationError, create_model
+from pydantic import AwareDatetime, BaseModel, EmailStr, ValidationError, create_model
 from pydantic.fields import FieldInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
+from strawberry.types.base import get_object_definition
 from strawberry.types.nodes import SelectedField
 from strawberry.utils.str_converters import to_camel_case
 
@@ -196,6 +198,8 @@ def _graphql_type(annotation: Any, where: str, types: dict[type, type] = _VIEWS)
         return list[_graphql_type(args[0], where, types)]  # type: ignore[misc]  # a type built at run time
     if annotation is EmailStr:
         return str
+    if annotation is AwareDatetime:
+        return dt.datetime
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return graphql_enum(annotation)
     if annotation in (str, int, float, bool, dt.date, dt.datetime, type(None), strawberry.ID, *_MODELS):
@@ -318,7 +322,26 @@ def query(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any
     return strawberry.field(resolver=_resolver(fetch, arguments), description=description)
 
 
-mutation = query  # a field of `Mutation` is a mutation: strawberry.mutation is strawberry.field
+def mutation(fetch: Fetch, description: str | None = None, **arguments: Any) -> Any:
+    """A `query` that `roots` puts in `Mutation` (strawberry.mutation is strawberry.field)."""
+    field = query(fetch, description, **arguments)
+    field.mutates = True
+    return field
+
+
+def roots(*domains: type) -> tuple[type, type]:
+    """The schema's `Query` and `Mutation` of the domains' root fields (strawberry types), in order:
+    each `mutation` in `Mutation`, every other field in `Query`."""
+
+    def of(name: str, mutates: bool) -> type:
+        fields = [f for domain in domains for f in get_object_definition(domain, strict=True).fields]
+        fields = [f for f in fields if getattr(f, "mutates", False) is mutates]
+        chosen = {f.python_name: copy.copy(f) for f in fields}
+        if len(chosen) < len(fields):
+            raise TypeError(f"{name}: two domains declare a field of the same name")
+        return strawberry.type(type(name, (), chosen))
+
+    return of("Query", False), of("Mutation", True)
 
 
 def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
@@ -331,6 +354,7 @@ def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
     result: Any = arguments.pop("result", None)
     prime: Fetch | None = arguments.pop("prime", None)
     ahead: list[str] = arguments.pop("ahead", "").split()
+    arguments = arguments or _arguments_of(fetch, 3 if parent else 2, schema)
     specs: dict[str, tuple[Any, Any]] = {}
     passed_as = {}  # GraphQL argument → the service's keyword, where they differ
     for name, spec in arguments.items():
@@ -393,6 +417,33 @@ def _resolver(fetch: Fetch, arguments: dict[str, Any]) -> Fetch:
 
 
 _REQUIRED = inspect.Parameter.empty
+
+
+def _arguments_of(fetch: Fetch, skip: int, schema: type[BaseModel] | None) -> dict[str, Any]:
+    """The arguments a field declares none of: the service's own parameters after the first `skip`,
+    in order. A UUID is `id` (one at most), `data` is `input` (its schema's input) or, with `schema`,
+    that schema's fields; the others keep their names; each typed and defaulted as the service (or
+    the schema) says, a nullable one defaulting to null."""
+    hints = get_type_hints(fetch, include_extras=True)  # constraints kept: they are validated
+    arguments: dict[str, Any] = {}
+    for parameter in list(inspect.signature(fetch).parameters.values())[skip:]:
+        kind = hints[parameter.name]
+        if kind is PageParams:
+            continue
+        if parameter.name == "data" and schema is not None:
+            for name, info in schema.model_fields.items():
+                arguments[name] = (info.annotation, _REQUIRED if info.is_required() else info.default)
+            continue
+        name = "id" if kind is uuid.UUID else "input" if parameter.name == "data" else parameter.name
+        if name == "input":
+            kind = Union[tuple(_INPUTS.get(k, k) for k in get_args(kind) or (kind,))]  # noqa: UP007  # from a tuple
+        default = parameter.default
+        if default is _REQUIRED and type(None) in get_args(kind):
+            default = None
+        if name in arguments:
+            raise TypeError(f"{fetch.__qualname__}: two arguments named {name}; declare them")
+        arguments[name] = (kind, default, parameter.name)
+    return arguments
 
 
 def _constrained(kind: Any) -> bool:  # `Slug | None`: a length, a pattern, that GraphQL does not say
@@ -501,9 +552,13 @@ def input_of(
     def make(cls: type[T]) -> type[T]:
         def field(f: str, info: FieldInfo, kind: Any) -> Any:
             optional = patch or (sparse and not info.is_required())
+            # A nested input the schema defaults is null by default: then the schema's default applies.
+            nested = kind in _MODELS and not info.is_required()
             default: dict[str, Any] = {}
             if optional:
                 default["default"] = strawberry.UNSET
+            elif nested:
+                default["default"] = None
             elif info.default_factory is not None:
                 default["default_factory"] = info.default_factory
             elif not info.is_required():
@@ -511,7 +566,7 @@ def input_of(
             described = info.description if f not in undescribed.split() else None
             if default or described:
                 setattr(cls, f, strawberry.field(description=described, **default))
-            return kind | None if optional else kind
+            return kind | None if optional or nested else kind
 
         _derive(cls, model, name, fields, exclude, _INPUTS, field)
         _INPUTS[model], _MODELS[cls] = cls, model

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry import ID
 
 from service import graphql_kit as gql
 from service.accounts import schemas
@@ -33,33 +32,21 @@ AccountPatch = gql.input_type(
 
 
 @strawberry.type
-class AccountQuery:
+class AccountRoot:
     accounts = gql.query(
         accounts_service.list_accounts,
         "Customer accounts, oldest first (editors, managers, admins, `feedback:read`).",
-        segment=schemas.AccountSegment | None,
-        include_merged=(bool, False),
     )
-    account = gql.query(accounts_service.get_account, "One customer account.", id=ID)
-
-
-@strawberry.type
-class AccountMutation:
+    account = gql.query(accounts_service.get_account, "One customer account.")
     create_account = gql.mutation(
-        accounts_service.create_account, "Create a customer account (editors, admins).", input=AccountInput
+        accounts_service.create_account, "Create a customer account (editors, admins)."
     )
     update_account = gql.mutation(
-        accounts_service.update_account,
-        "Change a customer account (editors, admins); `ifMatch` optional.",
-        id=ID,
-        input=AccountPatch,
-        if_match=str | None,
+        accounts_service.update_account, "Change a customer account (editors, admins); `ifMatch` optional."
     )
     merge_account = gql.mutation(
         accounts_service.merge_account,
         "Merge an account into another (the same customer) and get the survivor: its feedback moves. "
         "Into itself → BAD_USER_INPUT; from or into a merged account → CONFLICT.",
-        id=ID,
-        into=ID,
         schema=schemas.AccountMerge,
     )

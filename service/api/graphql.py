@@ -3,7 +3,6 @@ The domains write their types with `service.graphql_kit`; none of them imports t
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from inspect import CO_ITERABLE_COROUTINE
@@ -32,7 +31,6 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.tools import merge_types
 from strawberry.types.graphql import OperationType
 
 from service import graphql_kit as gql
@@ -266,77 +264,53 @@ class Schema(strawberry.Schema):
 class QueriesRead(SchemaExtension):
     """A query's fields read without a transaction (`Context.reads_only`), as REST reads do: no
     BEGIN and ROLLBACK around a page that is one statement, and reads on asyncpg directly
-    (service.reads). A mutation's fields keep their use cases' transactions."""
+    (service.reads). A mutation's fields keep their use cases' transactions.
 
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        with contextlib.suppress(RuntimeError):  # no operation could be chosen: nothing runs
-            context.context.reads_only = context.operation_type is OperationType.QUERY
-        yield
-
-
-class KeepOnlyQueries(SchemaExtension):
-    """Only a query answered without errors may be served again from memory (a mutation that
+    And only a query answered without errors may be served again from memory (a mutation that
     happened to write nothing still ran, and must run again)."""
 
     def on_execute(self) -> Iterator[None]:
-        yield
         context = self.execution_context
         try:
             query = context.operation_type is OperationType.QUERY
-        except RuntimeError:  # no operation could be chosen: an error answer
+        except RuntimeError:  # no operation could be chosen: nothing runs, an error answer
             query = False
+        context.context.reads_only = query
+        yield
         if not query or context.result is None or context.result.errors:
             not_kept()
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    from service.accounts.graphql import AccountMutation, AccountQuery
-    from service.briefs.graphql import BriefMutation, BriefQuery
-    from service.campaigns.graphql import CampaignMutation, CampaignQuery, CheckQuery
+    from service.accounts.graphql import AccountRoot
+    from service.briefs.graphql import BriefRoot
+    from service.campaigns.graphql import CampaignRoot, CheckQuery
     from service.campaigns.readiness_graphql import ReadinessQuery
-    from service.evidence.graphql import EvidenceMutation, EvidenceQuery
+    from service.evidence.graphql import EvidenceRoot
     from service.feed.graphql import FeedQuery
-    from service.feedback.graphql import FeedbackMutation, FeedbackQuery
-    from service.messages.graphql import MessageMutation, MessageQuery
-    from service.notifications.graphql import NotificationMutation, NotificationQuery
-    from service.people.graphql import PeopleMutation, PeopleQuery
+    from service.feedback.graphql import FeedbackRoot
+    from service.messages.graphql import MessageRoot
+    from service.notifications.graphql import NotificationRoot
+    from service.people.graphql import PeopleRoot
     from service.pitch.graphql import PitchQuery
-    from service.products.graphql import ProductMutation, ProductQuery
+    from service.products.graphql import ProductRoot
     from service.search.graphql import SearchQuery
 
-    query = merge_types(
-        "Query",
-        (
-            PeopleQuery,
-            ProductQuery,
-            BriefQuery,
-            EvidenceQuery,
-            MessageQuery,
-            PitchQuery,
-            FeedbackQuery,
-            AccountQuery,
-            CampaignQuery,
-            ReadinessQuery,
-            CheckQuery,
-            FeedQuery,
-            SearchQuery,
-            NotificationQuery,
-        ),
-    )
-    mutation = merge_types(
-        "Mutation",
-        (
-            PeopleMutation,
-            ProductMutation,
-            BriefMutation,
-            EvidenceMutation,
-            MessageMutation,
-            FeedbackMutation,
-            AccountMutation,
-            CampaignMutation,
-            NotificationMutation,
-        ),
+    query, mutation = gql.roots(
+        PeopleRoot,
+        ProductRoot,
+        BriefRoot,
+        EvidenceRoot,
+        MessageRoot,
+        PitchQuery,
+        FeedbackRoot,
+        AccountRoot,
+        CampaignRoot,
+        ReadinessQuery,
+        CheckQuery,
+        FeedQuery,
+        SearchQuery,
+        NotificationRoot,
     )
     hide_suggestions = settings.env == "production"
     # Rule classes and the validation cache are made once per schema: the cache's key holds
@@ -360,7 +334,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         partial(limits.CachedValidation, validated),
         partial(limits.QueryCost, max_cost=settings.graphql_max_cost),
         QueriesRead,
-        KeepOnlyQueries,
     ]
     schema = Schema(
         query=query, mutation=mutation, extensions=extensions, execution_context_class=ExecutionContext

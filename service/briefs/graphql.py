@@ -14,7 +14,6 @@ from service.briefs import schemas
 from service.briefs import service as briefs_service
 from service.evidence.graphql import EvidenceType  # noqa: F401  # the view of Brief.evidence
 from service.evidence.schemas import EvidenceKind
-from service.fields import Locale, Slug
 from service.messages import service as messages_service
 from service.messages.schemas import LintWarning
 from service.products.graphql import ProductType
@@ -111,7 +110,6 @@ class CitationInput:  # {id} cites an item, the other fields record one: null is
 )
 class BriefInput:
     evidence: list[CitationInput] = strawberry.field(default_factory=list)
-    gut_check: GutCheckInput | None = None
 
 
 @gql.input_of(schemas.BriefUpdate, name="BriefPatch", patch=True)
@@ -122,66 +120,43 @@ class BriefPatch:
 
 
 @strawberry.type
-class BriefQuery:
+class BriefRoot:
     briefs = gql.query(
         briefs_service.list_briefs,
         "Brief versions, oldest first (employees and integrations see published ones).",
-        product_key=Slug | None,
-        status=schemas.BriefStatus | None,
-        locale=Locale | None,
     )
     brief = gql.query(
-        briefs_service.get_brief,
-        "One brief version; drafts are invisible to employees and integrations.",
-        id=ID,
+        briefs_service.get_brief, "One brief version; drafts are invisible to employees and integrations."
     )
-
-
-@strawberry.type
-class BriefMutation:
     create_brief = gql.mutation(
         briefs_service.create_brief,
         "Create a draft brief (version 1); inline evidence becomes evidence items.",
-        input=BriefInput,
     )
     update_brief = gql.mutation(
         briefs_service.update_brief,
         "Change a draft. `ifMatch` (the ETag) is required: missing → PRECONDITION_REQUIRED, stale → "
         "PRECONDITION_FAILED; published versions are immutable (CONFLICT).",
-        id=ID,
-        input=BriefPatch,
-        if_match=str | None,
     )
     submit_brief = gql.mutation(
         briefs_service.submit_brief,
         "Send a draft to review; an incomplete brief is BAD_USER_INPUT listing every missing part.",
-        id=ID,
     )
     approve_brief = gql.mutation(
         briefs_service.approve_brief,
         "Approve a brief in review (neither by its author nor its last editor: FORBIDDEN): published "
         "now, superseding the previous one, or scheduled until `input.publishAt`. Citing expired "
         "evidence needs `input.overrideExpiredEvidence` (else CONFLICT with `expired_evidence_ids`).",
-        id=ID,
-        input=(ApprovalInput | None, None, "data"),
-        if_match=str | None,
     )
     request_brief_changes = gql.mutation(
         briefs_service.request_changes,
         "Send a brief in review back to draft, with a comment.",
-        id=ID,
-        comment=str,
         schema=schemas.RequestChanges,
     )
     archive_brief = gql.mutation(
-        briefs_service.archive_brief,
-        "Archive a version (archiving the published one withdraws the pitch).",
-        id=ID,
+        briefs_service.archive_brief, "Archive a version (archiving the published one withdraws the pitch)."
     )
     revise_brief = gql.mutation(
         briefs_service.revise_brief,
         "Open the next draft version of a published brief.",
-        id=ID,
-        change=(BriefChange, BriefChange.SUBSTANTIVE),
         schema=schemas.Revise,
     )

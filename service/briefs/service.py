@@ -18,6 +18,7 @@ from service.briefs.models import CONTENT_FIELDS, OPEN_STATUSES, Brief
 from service.briefs.schemas import (
     BriefCreate,
     BriefRead,
+    BriefStatus,
     BriefUpdate,
     RequestChanges,
     Revise,
@@ -31,6 +32,7 @@ from service.events.catalogue import EventType
 from service.events.clock import Due
 from service.events.service import emit
 from service.evidence import service as evidence_service
+from service.fields import Locale, Slug
 from service.messages import lint
 from service.pagination import Page, PageParams
 from service.pitch import service as pitch_service
@@ -111,9 +113,9 @@ async def list_briefs(
     principal: Principal,
     params: PageParams,
     *,
-    product_key: str | None = None,
-    status: str | None = None,
-    locale: str | None = None,
+    product_key: Slug | None = None,
+    status: BriefStatus | None = None,
+    locale: Locale | None = None,
 ) -> Page[BriefRead]:
     """Lists the briefs this caller may see, oldest first, optionally filtered."""
     statuses = policies.visible_statuses(principal)

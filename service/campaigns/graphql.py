@@ -3,7 +3,6 @@ Readiness is in readiness_graphql.py, the caller's feed in service/feed/graphql.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import strawberry
@@ -15,7 +14,7 @@ from service.briefs.graphql import BriefType
 from service.campaigns import readiness as readiness_service
 from service.campaigns import schemas
 from service.campaigns import service as campaigns_service
-from service.feedback.graphql import CustomerInput, FeedbackItemType
+from service.feedback.graphql import FeedbackItemType
 from service.people.graphql import PersonType
 from service.products.graphql import ProductType
 
@@ -56,9 +55,6 @@ class CampaignType:
         readiness_service.campaign_people,
         "Who is behind, as `campaignReadiness` counts them (its callers; managers: their department).",
         parent="id",
-        state=schemas.PersonState | None,
-        overdue=bool | None,
-        department=str | None,
     )
 
 
@@ -130,14 +126,8 @@ class CampaignStepInput:
     """One campaign step: `at` for launch and reinforcement, `dayOffset` (days from the hire date,
     0 = the first day) for onboarding — exactly one of them."""
 
-    at: dt.datetime | None = None
 
-
-@gql.input_of(schemas.CampaignCreate, name="CampaignInput")
-class CampaignInput:
-    audience: CampaignAudienceInput | None = None
-
-
+CampaignInput = gql.input_type(schemas.CampaignCreate, "CampaignInput")
 CampaignPatch = gql.input_type(
     schemas.CampaignUpdate,
     "CampaignPatch",
@@ -162,23 +152,18 @@ class InterviewInput:
     """A customer interview from the onboarding exercise; each answer becomes a feedback item
     (source INTERVIEW) that you follow in your feed."""
 
-    customer: CustomerInput | None = None
-
 
 @strawberry.type
-class CampaignQuery:
+class CampaignRoot:
     # Primed: the same caller's other `campaign` fields (a check's) read these, no query.
     campaigns = gql.query(
         campaigns_service.list_campaigns,
         "Campaigns, oldest first: every one for editors, managers, admins and `campaigns:read` "
         "integrations; the ones they are or were in for employees. `briefId` is any version of the brief.",
-        status=schemas.CampaignStatus | None,
-        kind=schemas.CampaignKind | None,
-        brief_id=ID | None,
         prime=campaigns_service.campaigns_by_ids,
     )
     campaign = gql.query(
-        campaigns_service.get_campaign, "One campaign (employees: only one they are or were in).", id=ID
+        campaigns_service.get_campaign, "One campaign (employees: only one they are or were in)."
     )
 
     campaign_enrollments = gql.query(
@@ -188,57 +173,25 @@ class CampaignQuery:
         campaign_id=ID,
         current=(bool, False, "current_only"),
     )
-
-
-@strawberry.type
-class CheckQuery:
-    checks = gql.query(
-        campaigns_service.list_checks,
-        "Checks the caller may read, oldest first: everyone's (editors, admins), their people's "
-        "(managers), their own (employees); `status: SUBMITTED` is the grading queue.",
-        campaign_id=ID | None,
-        status=schemas.CheckStatus | None,
-    )
-    check = gql.query(
-        campaigns_service.get_check,
-        "One check: yours, or of someone you review (otherwise NOT_FOUND).",
-        id=ID,
-    )
-    acknowledgement = gql.query(
-        campaigns_service.get_acknowledgement,
-        "One acknowledgement: yours, or of someone you review (otherwise NOT_FOUND).",
-        id=ID,
-    )
-
-
-@strawberry.type
-class CampaignMutation:
     create_campaign = gql.mutation(
         campaigns_service.create_campaign,
         "Plan a campaign for a brief (status PLANNED; editors and admins). Every problem with the audience "
         "and steps comes back at once (BAD_USER_INPUT).",
-        input=CampaignInput,
     )
     update_campaign = gql.mutation(
         campaigns_service.update_campaign,
         "Change a planned or active campaign. `ifMatch` (the ETag) is required: missing → "
         "PRECONDITION_REQUIRED, stale → PRECONDITION_FAILED; a closed campaign → CONFLICT.",
-        id=ID,
-        input=CampaignPatch,
-        if_match=str | None,
     )
     activate_campaign = gql.mutation(
         campaigns_service.activate_campaign,
         "Start a planned campaign: every active person in its audience is enrolled (CONFLICT without "
         "steps or without a published brief version).",
-        id=ID,
     )
     complete_campaign = gql.mutation(
-        campaigns_service.complete_campaign, "Close an active campaign (its readiness stays readable).", id=ID
+        campaigns_service.complete_campaign, "Close an active campaign (its readiness stays readable)."
     )
-    cancel_campaign = gql.mutation(
-        campaigns_service.cancel_campaign, "Cancel a planned or active campaign.", id=ID
-    )
+    cancel_campaign = gql.mutation(campaigns_service.cancel_campaign, "Cancel a planned or active campaign.")
 
     acknowledge_campaign = gql.mutation(
         campaigns_service.acknowledge,
@@ -269,8 +222,6 @@ class CampaignMutation:
         campaigns_service.grade_check,
         "Grade a submitted check: an editor, an admin or the person's manager; nobody grades their own "
         "(FORBIDDEN); an already graded check → CONFLICT.",
-        id=ID,
-        input=GradeInput,
     )
     record_interview = gql.mutation(
         campaigns_service.record_interview,
@@ -278,4 +229,20 @@ class CampaignMutation:
         "INTERVIEW that you follow in your feed.",
         campaign_id=ID,
         input=InterviewInput,
+    )
+
+
+@strawberry.type
+class CheckQuery:
+    checks = gql.query(
+        campaigns_service.list_checks,
+        "Checks the caller may read, oldest first: everyone's (editors, admins), their people's "
+        "(managers), their own (employees); `status: SUBMITTED` is the grading queue.",
+    )
+    check = gql.query(
+        campaigns_service.get_check, "One check: yours, or of someone you review (otherwise NOT_FOUND)."
+    )
+    acknowledgement = gql.query(
+        campaigns_service.get_acknowledgement,
+        "One acknowledgement: yours, or of someone you review (otherwise NOT_FOUND).",
     )

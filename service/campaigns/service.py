@@ -25,11 +25,14 @@ from service.campaigns.schemas import (
     AudienceRead,
     CampaignChannel,
     CampaignCreate,
+    CampaignKind,
     CampaignRead,
+    CampaignStatus,
     CampaignStepItem,
     CampaignUpdate,
     CheckCreate,
     CheckRead,
+    CheckStatus,
     EnrollmentRead,
     Grade,
     InterviewCreate,
@@ -159,8 +162,8 @@ async def list_campaigns(
     principal: Principal,
     params: PageParams,
     *,
-    status: str | None = None,
-    kind: str | None = None,
+    status: CampaignStatus | None = None,
+    kind: CampaignKind | None = None,
     brief_id: uuid.UUID | None = None,
 ) -> Page[CampaignRead]:
     """Lists campaigns, oldest first (an employee's own ones only), optionally filtered."""
@@ -696,7 +699,7 @@ async def list_checks(
     params: PageParams,
     *,
     campaign_id: uuid.UUID | None = None,
-    status: str | None = None,
+    status: CheckStatus | None = None,
 ) -> Page[CheckRead]:
     """Lists the checks the caller may read: everyone's (editors, admins), their people's
     (managers), their own (employees); `status=submitted` is the grading queue."""

@@ -20,7 +20,7 @@ from service.auth.principal import Principal
 from service.db import utcnow
 from service.feedback import service as feedback_service
 from service.feedback import themes as themes_service
-from service.feedback.schemas import FeedbackCreate, FeedbackUpdate, ThemeCreate, Transition
+from service.feedback.schemas import FeedbackCreate, FeedbackUpdate, LoopStage, ThemeCreate, Transition
 from service.messages import service as messages_service
 from service.messages.schemas import MessageCreate
 from service.pagination import PageParams
@@ -391,7 +391,9 @@ async def load_feedback(
 
     # The weekly review: group, then triage everything older than the triage target — but one.
     themes = await _themes(session, editor, product_key)
-    listed = await feedback_service.list_feedback(session, editor, PageParams(limit=200), status="new")
+    listed = await feedback_service.list_feedback(
+        session, editor, PageParams(limit=200), status=LoopStage.NEW
+    )
     by_external = {item.external_id: item for item in listed.items}
     for external_id, _hours, _filer, _account, _segment, _tags, theme, _body in TICKETS:
         if theme is not None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import strawberry
 
 from service import graphql_kit as gql
@@ -23,32 +21,21 @@ EvidenceInput = gql.input_type(EvidenceCreate, "EvidenceInput")
 
 
 @strawberry.type
-class EvidenceQuery:
+class EvidenceRoot:
     evidence = gql.query(
         evidence_service.list_evidence,
         "Evidence items, oldest first; `expired: true` lists the ones to re-verify.",
-        expired=bool | None,
     )
-    evidence_item = gql.query(evidence_service.get_evidence, "One evidence item.", id=strawberry.ID)
-
-
-@strawberry.type
-class EvidenceMutation:
+    evidence_item = gql.query(evidence_service.get_evidence, "One evidence item.")
     create_evidence = gql.mutation(
-        evidence_service.create_evidence,
-        "Record a claim: a metric, a customer case, a quote or a small win.",
-        input=EvidenceInput,
+        evidence_service.create_evidence, "Record a claim: a metric, a customer case, a quote or a small win."
     )
     verify_evidence = gql.mutation(
         evidence_service.verify_evidence,
         "Re-verify a claim (owner, editors, admins); `verifyBy` defaults to 90 days from today.",
-        id=strawberry.ID,
-        verify_by=dt.date | None,
         schema=EvidenceVerify,
     )
     replace_evidence = gql.mutation(
         evidence_service.replace_evidence,
         "Replace a claim with a new item; everything citing the old one cites the new one.",
-        id=strawberry.ID,
-        input=EvidenceInput,
     )

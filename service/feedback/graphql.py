@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import strawberry
-from strawberry import ID
 
 from service import graphql_kit as gql
 from service.accounts.graphql import MoneyType  # noqa: F401  # registers the view themes and the digest use
@@ -14,7 +11,6 @@ from service.feedback import digest as digest_service
 from service.feedback import schemas
 from service.feedback import service as feedback_service
 from service.feedback import themes as themes_service
-from service.fields import Slug
 from service.people.graphql import PersonType
 
 CustomerType = gql.view_type(schemas.Customer, "Customer")
@@ -42,10 +38,6 @@ ProposalsType = gql.view_type(
 )
 
 
-def _proposals(root: strawberry.Parent[schemas.FeedbackRead]) -> schemas.Proposals | None:
-    return getattr(root, "proposals", None)
-
-
 @gql.view(
     schemas.FeedbackRead,
     schemas.TransitionResult,
@@ -57,7 +49,7 @@ class FeedbackItemType:
     """One piece of customer voice and how far its loop got."""
 
     proposals: ProposalsType | None = strawberry.field(
-        resolver=_proposals,
+        resolver=lambda root: getattr(root, "proposals", None),  # a TransitionResult's only
         description="Only on the answer of a step that decided to stop: the drafts it proposed.",
     )
 
@@ -155,7 +147,7 @@ class BulkProblemType:
 
 
 def _bulk_error(root: strawberry.Parent[schemas.BulkItemResult]) -> BulkProblemType | None:
-    error = root.error
+    error = root.error  # a domain error: returned as it is, graphql-core would raise it
     if error is None:
         return None
     return BulkProblemType(status=error.status, code=error.code, title=error.title, detail=error.detail)
@@ -174,83 +166,52 @@ BulkResultType = gql.view_type(
 
 
 @strawberry.type
-class FeedbackQuery:
+class FeedbackRoot:
     feedback = gql.query(
         feedback_service.list_feedback,
         "Feedback items, oldest first: the whole hub for editors, managers, admins and `feedback:read` "
         "integrations; an employee's own items for them.",
-        status=schemas.LoopStage | None,
-        source=schemas.FeedbackSource | None,
-        product_key=Slug | None,
-        theme_id=ID | None,
-        since=dt.datetime | None,
     )
-    feedback_item = gql.query(
-        feedback_service.get_feedback, "One feedback item (employees: only their own).", id=ID
-    )
+    feedback_item = gql.query(feedback_service.get_feedback, "One feedback item (employees: only their own).")
     themes = gql.query(
         themes_service.list_themes,
         "Themes, oldest first, with their items and distinct customer accounts (editors, managers, "
         "admins, `feedback:read`).",
-        product_key=Slug | None,
-        include_merged=(bool, False),
     )
-    theme = gql.query(themes_service.get_theme, "One theme with its counts.", id=ID)
+    theme = gql.query(themes_service.get_theme, "One theme with its counts.")
     digest = gql.query(
         digest_service.weekly_digest,
         "The weekly review of items received in [since, until) (default: the last 7 days), of one "
         "product's items with `productKey`; editors, managers, admins, `feedback:read`. `themes` are "
         "ranked by revenue-weighted demand per currency (see the field); `decisions` once per theme.",
-        since=dt.datetime | None,
-        until=dt.datetime | None,
-        product_key=str | None,
     )
-
-
-@strawberry.type
-class FeedbackMutation:
     create_feedback = gql.mutation(
-        feedback_service.create_feedback,
-        "File one piece of customer voice (any person; `feedback:write`).",
-        input=FeedbackInput,
+        feedback_service.create_feedback, "File one piece of customer voice (any person; `feedback:write`)."
     )
     update_feedback = gql.mutation(
         feedback_service.update_feedback,
         "Set an item's theme, tags or product (editors, managers, admins); `ifMatch` optional.",
-        id=ID,
-        input=FeedbackPatch,
-        if_match=str | None,
     )
     transition_feedback = gql.mutation(
         feedback_service.transition_feedback,
         "Move an item one stage on (editors, managers, admins); any other move is a CONFLICT. `ifMatch` "
         "optional.",
-        id=ID,
-        input=TransitionInput,
-        if_match=str | None,
     )
     transition_theme = gql.mutation(
         themes_service.transition_theme,
         "Decide on a theme: move every open item of it (merged themes' included) one stage on, in one "
         "transaction; items that cannot take the step are counted as skipped. Only forward (else "
         "CONFLICT).",
-        id=ID,
-        input=TransitionInput,
     )
     bulk_feedback = gql.mutation(
         bulk_service.bulk_feedback,
         "Assign a theme to, or move on, up to 1,000 items, each on its own (the single-item permission "
         "and rules; refused items change nothing).",
-        input=BulkInput,
     )
-    create_theme = gql.mutation(
-        themes_service.create_theme, "Create a theme (editors, managers, admins).", input=ThemeInput
-    )
+    create_theme = gql.mutation(themes_service.create_theme, "Create a theme (editors, managers, admins).")
     merge_theme = gql.mutation(
         themes_service.merge_theme,
         "Merge a theme into another and get the survivor back: every item moves, nothing is lost. Into "
         "itself → BAD_USER_INPUT; from or into a merged theme → CONFLICT.",
-        id=ID,
-        into=ID,
         schema=schemas.ThemeMerge,
     )

@@ -31,11 +31,14 @@ from service.feedback.schemas import (
     Customer,
     FeedbackCreate,
     FeedbackRead,
+    FeedbackSource,
     FeedbackUpdate,
+    LoopStage,
     Transition,
     TransitionRead,
     TransitionResult,
 )
+from service.fields import Slug
 from service.pagination import Page, PageParams
 from service.products import service as products_service
 
@@ -119,9 +122,9 @@ async def list_feedback(
     principal: Principal,
     params: PageParams,
     *,
-    status: str | None = None,
-    source: str | None = None,
-    product_key: str | None = None,
+    status: LoopStage | None = None,
+    source: FeedbackSource | None = None,
+    product_key: Slug | None = None,
     theme_id: uuid.UUID | None = None,
     since: datetime | None = None,
 ) -> Page[FeedbackRead]:

@@ -26,6 +26,7 @@ from service.feedback import accounts as feedback_accounts
 from service.feedback import loop, policies
 from service.feedback.models import FeedbackItem, Theme
 from service.feedback.schemas import ThemeCreate, ThemeMerge, ThemeRead, ThemeTransitionResult, Transition
+from service.fields import Slug
 from service.pagination import Page, PageParams, fetch_page
 from service.products import service as products_service
 from service.reads import rows_in, rows_of
@@ -145,7 +146,7 @@ async def list_themes(
     principal: Principal,
     params: PageParams,
     *,
-    product_key: str | None = None,
+    product_key: Slug | None = None,
     include_merged: bool = False,
 ) -> Page[ThemeRead]:
     """Lists themes, oldest first, each with its items and distinct customer accounts."""

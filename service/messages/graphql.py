@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import strawberry
-from strawberry import ID
 
 from service import graphql_kit as gql
-from service.briefs.graphql import ApprovalInput, BriefType
+from service.briefs.graphql import BriefType
 from service.evidence.graphql import EvidenceType
-from service.fields import Locale, Slug
 from service.messages import schemas
 from service.messages import service as messages_service
 
@@ -66,25 +64,15 @@ class MessageInput:
 class MessagePatch:
     """Fields to change on a draft; omitted fields stay as they are, null clears the optional ones."""
 
-    expires_at: dt.datetime | None = strawberry.UNSET
-
 
 @strawberry.type
-class MessageQuery:
+class MessageRoot:
     messages = gql.query(
         messages_service.list_messages,
         'Messages, oldest first; a department `audience` also matches messages for "all". Employees and '
         "integrations see published messages only.",
-        kind=schemas.MessageKind | None,
-        status=schemas.MessageStatus | None,
-        product_key=Slug | None,
-        audience=schemas.Audience | None,
-        locale=Locale | None,
-        brief_id=ID | None,
     )
-    message = gql.query(
-        messages_service.get_message, "One message (drafts: editors, managers and admins).", id=ID
-    )
+    message = gql.query(messages_service.get_message, "One message (drafts: editors, managers and admins).")
 
     @strawberry.field(
         description="Find feature words without a measurable outcome in a text (stores nothing)."
@@ -93,57 +81,40 @@ class MessageQuery:
         data = gql.parse(info, schemas.LintRequest, {"locale": locale, "text": text})
         return messages_service.lint_text(info.context.principal, data, word_lists=info.context.word_lists)
 
-
-@strawberry.type
-class MessageMutation:
     create_message = gql.mutation(
-        messages_service.create_message, "Create a draft message (editors, admins).", input=MessageInput
+        messages_service.create_message, "Create a draft message (editors, admins)."
     )
     update_message = gql.mutation(
         messages_service.update_message,
         "Change a message; `ifMatch` (the ETag) is required: missing → PRECONDITION_REQUIRED, stale → "
         "PRECONDITION_FAILED. A published message stays published.",
-        id=ID,
-        input=MessagePatch,
-        if_match=str | None,
     )
     submit_message = gql.mutation(
-        messages_service.submit_message, "Send a draft message to review (editors, admins).", id=ID
+        messages_service.submit_message, "Send a draft message to review (editors, admins)."
     )
     approve_message = gql.mutation(
         messages_service.publish_message,
         "Approve a message in review (neither by its author nor its last editor: FORBIDDEN): published "
         "now, superseding the lineage's published version, or scheduled until `input.publishAt`. Citing "
         "expired evidence needs `input.overrideExpiredEvidence` (else CONFLICT).",
-        id=ID,
-        input=(ApprovalInput | None, None, "data"),
-        if_match=str | None,
     )
     publish_message = gql.mutation(
         messages_service.publish_message,
         "The same approving step as `approveMessage`; CONFLICT for a draft (submit it first) or one "
         "already published. `ifMatch` (optional) approves only that version.",
-        id=ID,
-        input=(ApprovalInput | None, None, "data"),
-        if_match=str | None,
     )
     request_message_changes = gql.mutation(
         messages_service.request_changes,
         "Send a message in review back to draft, with a comment.",
-        id=ID,
-        comment=str,
         schema=schemas.RequestChanges,
     )
     withdraw_message = gql.mutation(
         messages_service.withdraw_message,
         "Take a published (or scheduled) message out of every pitch at once.",
-        id=ID,
     )
     revise_message = gql.mutation(
         messages_service.revise_message,
         "Open the next draft version (a new id, the same `lineageId`) of a published, withdrawn or "
         "expired message.",
-        id=ID,
-        change=(MessageChange, MessageChange.SUBSTANTIVE),
         schema=schemas.Revise,
     )

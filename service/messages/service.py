@@ -21,16 +21,20 @@ from service.events.catalogue import EventType
 from service.events.clock import Due
 from service.events.service import emit
 from service.evidence import service as evidence_service
+from service.fields import Locale, Slug
 from service.messages import lint, policies, repository
 from service.messages.models import CONTENT_FIELDS, OPEN_STATUSES, Message
 from service.messages.schemas import (
     EVERYONE,
     NOT_NULL_ON_UPDATE,
+    Audience,
     LintFinding,
     LintRequest,
     LintResponse,
     MessageCreate,
+    MessageKind,
     MessageRead,
+    MessageStatus,
     MessageUpdate,
     RequestChanges,
     Revise,
@@ -109,17 +113,17 @@ async def list_messages(
     principal: Principal,
     params: PageParams,
     *,
-    kind: str | None = None,
-    status: str | None = None,
-    product_key: str | None = None,
-    audience: str | None = None,
-    locale: str | None = None,
+    kind: MessageKind | None = None,
+    status: MessageStatus | None = None,
+    product_key: Slug | None = None,
+    audience: Audience | None = None,
+    locale: Locale | None = None,
     brief_id: uuid.UUID | None = None,
 ) -> Page[MessageRead]:
     """Lists messages, oldest first; a department `audience` also matches messages for "all"."""
     if not policies.can_read(principal):
         raise Forbidden("This token may not read messages (scope pitch:read or briefs:read).")
-    statuses = [status] if status else None
+    statuses: list[str] | None = [status] if status else None
     if not policies.sees_drafts(principal):
         if status not in (None, "published"):
             return Page(items=[], next_cursor=None)  # drafts are not theirs to see

@@ -91,7 +91,7 @@ class PreferencesInput:
 
 
 @strawberry.type
-class NotificationQuery:
+class NotificationRoot:
     my_notification_preferences = gql.query(
         preferences.get_my_preferences, "Your notification preferences (people only)."
     )
@@ -104,10 +104,6 @@ class NotificationQuery:
         person_id=strawberry.ID | None,
         status=NotificationStatus | None,
     )
-
-
-@strawberry.type
-class NotificationMutation:
     set_my_notification_preferences = gql.mutation(
         preferences.set_my_preferences,
         "Replace your notification preferences (people only); an unknown time zone, a time not HH:MM, "

@@ -26,24 +26,16 @@ PersonPatch = gql.input_type(PersonUpdate, "PersonPatch", exclude={"email", "ext
 
 
 @strawberry.type
-class PeopleQuery:
+class PeopleRoot:
     me = gql.query(people_service.get_me, "The caller's own person record.")
-    person = gql.query(people_service.get_person, id=strawberry.ID)
+    person = gql.query(people_service.get_person)
 
     people = gql.query(
         people_service.list_people, department_key=str | None, active=bool | None, ahead="department manager"
     )
     departments = gql.query(people_service.list_departments)
-
-
-@strawberry.type
-class PeopleMutation:
-    create_department = gql.mutation(people_service.create_department, input=DepartmentInput)
-    create_person = gql.mutation(people_service.create_person, input=PersonInput)
+    create_department = gql.mutation(people_service.create_department)
+    create_person = gql.mutation(people_service.create_person)
     update_person = gql.mutation(
-        people_service.update_person,
-        "Change a person; pass `ifMatch` (the ETag) to refuse stale writes.",
-        id=strawberry.ID,
-        input=PersonPatch,
-        if_match=str | None,
+        people_service.update_person, "Change a person; pass `ifMatch` (the ETag) to refuse stale writes."
     )

@@ -15,11 +15,7 @@ ProductInput = gql.input_type(ProductCreate, "ProductInput")
 
 
 @strawberry.type
-class ProductQuery:
+class ProductRoot:
     products = gql.query(products_service.list_products)
-    product = gql.query(products_service.get_product, key=str)
-
-
-@strawberry.type
-class ProductMutation:
-    create_product = gql.mutation(products_service.create_product, input=ProductInput)
+    product = gql.query(products_service.get_product)
+    create_product = gql.mutation(products_service.create_product)
