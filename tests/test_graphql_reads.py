@@ -5,6 +5,8 @@ what needs a transaction (a use case's writes, SET LOCAL) instead of doing it ha
 from __future__ import annotations
 
 import enum
+import json
+from typing import ClassVar
 
 import pytest
 import sqlalchemy as sa
@@ -191,6 +193,8 @@ _Source.colour = Colour.RED  # type: ignore[attr-defined]  # every item is red
 
 @strawberry.type
 class Item:
+    is_type_of = staticmethod(lambda obj, _info: isinstance(obj, _Source))  # as graphql_kit.view does
+
     number: int
     label: str | None
     broken: str | None
@@ -245,3 +249,67 @@ async def test_leaves_around_awaited_fields_keep_the_documents_order():
     first = got.data["items"][0]
     assert list(first) == ["label", "later", "number", "alias", "colour"]
     assert first == {"label": "ラベル", "later": "later 1", "number": 1, "alias": 1, "colour": "RED"}
+
+
+class _Holder:
+    def __init__(self, item: object, maybe: object, items: object) -> None:
+        self.item, self.maybe, self.items = item, maybe, items
+
+
+@strawberry.type
+class Holder:
+    item: Item  # plain object fields: non-null, nullable, a non-null list of non-null items
+    maybe: Item | None
+    items: list[Item]
+
+
+@strawberry.type
+class HolderQuery:
+    @strawberry.field
+    def holders(self) -> list[Holder | None]:
+        return [
+            _Holder(_Source(1), None, [_Source(2), _Source(3)]),  # fine, and a null that may be
+            _Holder(_Source(None), _Source(4), []),  # null inside a non-null object: the holder goes
+            _Holder(_Source(5), _Source(None), [_Source(6)]),  # ... inside a nullable one: that one goes
+            _Holder(_Source(7), _Source(8), [_Source(9), _Source(None)]),  # ... in a list item: the holder
+            _Holder(_Source(10), _Source(11), None),  # a non-null list that is null
+            _Holder(_Source(12), _Source(13), "not a list"),  # a list that is not one
+            _Holder("not an item", _Source(14), [_Source(15)]),  # a value its type's check refuses
+        ]  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ holders { item { number label } maybe { label number } items { number colour } } }",
+        # awaited fields inside the objects, aliases and __typename, the keys' order
+        "{ holders { maybe { later number } n: item { __typename later number } items { later label } } }",
+        "{ holders { items { ...on Item { number } number2: number } item { number @include(if: true) } } }",
+    ],
+)
+async def test_nested_object_shortcut_answers_as_graphql_core_does(query):
+    plain = strawberry.Schema(query=HolderQuery)
+    fast = strawberry.Schema(query=HolderQuery, execution_context_class=ExecutionContext)
+    expected, got = await plain.execute(query), await fast.execute(query)
+    assert json.dumps(got.data) == json.dumps(expected.data)  # the same values, keys in the same order
+    assert sorted((e.message, tuple(e.path or ())) for e in got.errors or []) == sorted(
+        (e.message, tuple(e.path or ())) for e in expected.errors or []
+    )
+    assert got.data["holders"][0] is not None and got.data["holders"][1] is None
+    assert len(expected.errors or []) >= 4
+
+
+class _Counting(ExecutionContext):
+    completed: ClassVar[list[str]] = []
+
+    def complete_object_value(self, return_type, *args, **kwargs):  # graphql-core's own completion
+        _Counting.completed.append(return_type.name)
+        return super().complete_object_value(return_type, *args, **kwargs)
+
+
+async def test_plain_objects_are_not_completed_by_graphql_core():
+    fast = strawberry.Schema(query=HolderQuery, execution_context_class=_Counting)
+    _Counting.completed.clear()
+    await fast.execute("{ holders { item { number } maybe { number } items { number } } }")
+    # The holders come from a resolver; what they hold is read as plain objects.
+    assert sorted(_Counting.completed) == ["Holder"] * 7 + ["Item"]  # the one its check refuses
