@@ -282,8 +282,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return _MISSED
         if value is None or (nested.many and not isinstance(value, list | tuple)):
             return _MISSED
-        check = nested.object_type.is_type_of  # the views' isinstance (graphql_kit.view)
-        if check is not None and not _all_of_type(check, value if nested.many else (value,)):
+        if not _all_of_type(nested.object_type.is_type_of, value if nested.many else (value,)):
             return _MISSED  # graphql-core's path reports it (or awaits an asynchronous check)
         grouped, deferred, _forbidden = self.collect_subfields(nested.object_type, details)
         if deferred:
@@ -324,11 +323,18 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
 
 def _all_of_type(check: Any, values: Any) -> bool:
-    """Whether `is_type_of` says True of every value. Called without resolve info: the schema's
-    checks (Strawberry's and graphql_kit.view's) never read it; anything but True (False, an
-    awaitable, an error) leaves the field to graphql-core."""
+    """Whether every value is an object graphql-core would complete as it is: not null, not an
+    exception (graphql-core raises one returned as a value), and one the type's `is_type_of`
+    (when it has one: graphql_kit.view's isinstance) says True of. The check is called without
+    resolve info: the schema's (Strawberry's and the views') never read it; anything but True
+    (False, an awaitable, an error) leaves the field to graphql-core."""
     try:
-        return all(check(value, None) is True for value in values)
+        return all(
+            value is not None
+            and not isinstance(value, Exception)
+            and (check is None or check(value, None) is True)
+            for value in values
+        )
     except Exception:
         return False
 
