@@ -29,8 +29,8 @@ class Settings(BaseSettings):
     # Database behaviour under load: fail fast (503 + Retry-After) rather than queue forever.
     # Twenty kept, none beyond: a worker serving more requests at once than its pool held
     # opened an overflow connection per request and closed it on return (an asyncpg connect
-    # with its TLS probe, a new backend, statements prepared afresh): ~10 % of a page's CPU at
-    # 16 connections, p99 doubled (docs/benchmarks.md). The cap per process is 20 either way.
+    # with its TLS probe, a new backend, statements prepared afresh): at 16 connections ~15 %
+    # of a page's throughput and twice its p99 (docs/benchmarks.md). The cap is 20 either way.
     db_pool_size: int = 20
     db_max_overflow: int = 0
     db_pool_timeout_seconds: float = 2.0
