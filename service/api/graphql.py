@@ -275,7 +275,8 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         """A plain object field's value (or an awaitable of it), completed as graphql-core
         completes it but without its resolver chain, resolve info and value completion; _MISSED
-        where graphql-core's own path must run (null, not a list, deferred, a reading error)."""
+        where graphql-core's own path must run (a null, an exception or a value its type refuses
+        among the values, not a list, deferred, a reading error)."""
         try:
             value = getattr(source, nested.attribute)
         except Exception:
