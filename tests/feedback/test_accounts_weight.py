@@ -15,7 +15,7 @@ from service.accounts.keys import derived_key
 from service.accounts.models import Account
 from service.feedback.models import FeedbackItem
 from tests.factories import bearer, counting_statements, make_product, service_token, unique
-from tests.feedback.test_digest import IN, digest, window
+from tests.feedback.test_digest import BEFORE, IN, digest, window
 from tests.feedback.test_themes import insert_items, insert_theme, reviewer_headers
 
 ACCOUNTS = "/api/v1/accounts"
@@ -233,6 +233,37 @@ async def test_the_digest_ranks_themes_by_revenue_per_currency_without_exchange_
     ]
     # `by_theme` keeps counting items, most first.
     assert [c["count"] for c in body["by_theme"]] == [20, 8, 5, 1, 1]
+
+
+async def test_the_digest_counts_an_account_once_per_theme_merged_themes_included(app, client, callers):
+    """An account in a theme and in a theme merged into it counts once for the survivor; items
+    outside the window count nowhere; unthemed items' accounts count once too."""
+    admin = callers.headers("admin")
+    a = uuid.UUID((await make_account(client, admin, revenue=("1000", "JPY")))["id"])
+    b = uuid.UUID((await make_account(client, admin, revenue=("20", "USD")))["id"])
+    c = uuid.UUID((await make_account(client, admin, revenue=("300", "JPY")))["id"])
+    survivor = await insert_theme(app, "請求書")
+    absorbed = await insert_theme(app, "OCR", merged_into=survivor)
+    other = await insert_theme(app, "連携")
+
+    def item(theme: uuid.UUID | None, account: uuid.UUID, at=IN) -> dict[str, Any]:
+        return {"theme_id": theme, "account_id": account, "received_at": at}
+
+    await insert_items(
+        app,
+        *(item(survivor, a), item(survivor, a), item(absorbed, a), item(absorbed, b)),
+        item(absorbed, c, BEFORE),
+        *(item(other, a), item(other, c), item(other, c), item(other, c, BEFORE), item(other, b, BEFORE)),
+        *(item(None, c), item(None, c), item(None, b), item(None, a, BEFORE)),
+    )
+    body = await digest(client, await reviewer_headers(app))
+    assert body["currencies"] == ["JPY", "USD"]
+    ranked = [(t["label"], t["count"], t["accounts"], t["revenue"]) for t in body["themes"]]
+    assert ranked == [
+        ("連携", 3, 2, [{"amount": "1300", "currency": "JPY"}]),
+        ("請求書", 4, 2, [{"amount": "1000", "currency": "JPY"}, {"amount": "20", "currency": "USD"}]),
+        (None, 3, 2, [{"amount": "300", "currency": "JPY"}, {"amount": "20", "currency": "USD"}]),
+    ]
 
 
 async def test_the_digest_filters_by_product(app, client):
