@@ -13,7 +13,8 @@ What it does, end to end (everything it starts it stops, even on failure):
    realistic delays (some stall, some are decided `stop`), stage due times from the default loop
    targets, ~20% unthemed, customer accounts skewed so a few raise much; then VACUUM ANALYZE;
 3. creates a `feedback:read` service account, starts `cuecard serve` (CUECARD_ENV=production,
-   CUECARD_LOG_LEVEL=WARNING), exchanges the account's secret for a token;
+   CUECARD_LOG_LEVEL=WARNING, no embedded worker: see `measure`), exchanges the account's
+   secret for a token;
 4. per case (7-day and 90-day windows as JSON, the 7-day Markdown agenda) warms up, then times
    sequential requests over one keep-alive connection and reports median / p95 / min / max ms;
 5. prints a Markdown table, writes the raw timings to bench/digest/results/<timestamp>.json and
@@ -354,6 +355,11 @@ def measure(args: argparse.Namespace, database: str, log_dir: Path) -> dict[str,
         # Every request computes the answer: repeated identical reads would otherwise be
         # answered from memory (service/readcache.py), which is not what this measures.
         "CUECARD_READ_CACHE_SECONDS": "0",
+        # The API alone, as docs/deploy.md runs its replicas: the loaded history leaves ~66,000
+        # items overdue within the clock's 7-day lookback, and an embedded worker would fire
+        # their `feedback.overdue` events (minutes of catching up, ~200 ms of PostgreSQL a tick
+        # after) on the same two cores the digest is timed on.
+        "CUECARD_EMBEDDED_WORKER": "false",
     }
     print(f"database {database}: migrating", file=sys.stderr)
     run_cli(["db", "upgrade"], env)
