@@ -105,7 +105,16 @@ HOME_QUERY = """query Home {
   }
 }"""
 
-TARGETS = ("bare", "rest", "graphql", "home", "rest_computed", "graphql_computed", "home_computed")
+TARGETS = (
+    "bare",
+    "rest",
+    "graphql",
+    "home",
+    "rest_computed",
+    "graphql_computed",
+    "home_computed",
+    "rest_floor",
+)
 # What each target is, for the table.
 LABELS = {
     "bare": "bare ASGI + asyncpg, one query with the joins, JSON out (no auth, no ORM)",
@@ -115,6 +124,7 @@ LABELS = {
     "rest_computed": "the REST page, every request computed (`CUECARD_READ_CACHE_SECONDS=0`)",
     "graphql_computed": "the GraphQL page, every request computed",
     "home_computed": "the intranet home, every request computed",
+    "rest_floor": "the REST page's route, dependencies and middleware answering a stored body (`bench/reads/floor.py`)",
 }
 
 
@@ -408,10 +418,20 @@ def start_computing_server(args: argparse.Namespace, env: dict[str, str], log_di
     return start_server("cuecard-computed", pinned(SERVER_CORE, command, args), computing, port, log_dir)
 
 
+def start_floor_server(args: argparse.Namespace, env: dict[str, str], body: Path, log_dir: Path) -> Server:
+    """The service's app plus a route with the REST page's dependencies that answers `body`
+    (bench/reads/floor.py), served as `cuecard serve` serves, the read cache off as computed."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.reads.floor", "--port", str(port)]
+    floor = {**env, "CUECARD_READ_CACHE_SECONDS": "0", "BENCH_FLOOR_BODY": str(body)}
+    return start_server("cuecard-floor", pinned(SERVER_CORE, command, args), floor, port, log_dir)
+
+
 def measure(args: argparse.Namespace, database: str, log_dir: Path) -> dict[str, Any]:
     env, bare_env, tokens = prepare(args, database)
     real, bare = start_servers(args, env, bare_env, log_dir)
     computed: Server | None = None
+    floor: Server | None = None
     try:
         computed = start_computing_server(args, env, log_dir)
         wait_ready(real, "/readyz")
@@ -454,7 +474,19 @@ def measure(args: argparse.Namespace, database: str, log_dir: Path) -> dict[str,
             computing = dict(targets[name], server="cuecard-computed")
             computing["url"] = computing["url"].replace(real.base_url, computed.base_url)
             targets[f"{name}_computed"] = computing
-        servers = {"bare": bare, "cuecard": real, "cuecard-computed": computed}
+        # The floor answers what the computed page answers, stored: its body, byte for byte.
+        page = httpx.get(targets["rest_computed"]["url"], headers=admin, timeout=30)
+        if page.status_code != 200:
+            raise BenchError(f"the REST page answered {page.status_code}: {page.text[:300]}")
+        stored = log_dir / "people-page.json"
+        stored.write_bytes(page.content)
+        floor = start_floor_server(args, env, stored, log_dir)
+        wait_ready(floor, "/readyz")
+        targets["rest_floor"] = dict(targets["rest_computed"], server="cuecard-floor")
+        targets["rest_floor"]["url"] = floor.base_url + "/bench/floor/people?limit=50"
+        if httpx.get(targets["rest_floor"]["url"], headers=admin, timeout=30).content != page.content:
+            raise BenchError("the floor route did not answer the stored page")
+        servers = {"bare": bare, "cuecard": real, "cuecard-computed": computed, "cuecard-floor": floor}
         checked = check_targets(targets, servers)
         print(f"checks passed: {json.dumps(checked, ensure_ascii=False)}", file=sys.stderr)
         for name, target in targets.items():
@@ -492,8 +524,9 @@ def measure(args: argparse.Namespace, database: str, log_dir: Path) -> dict[str,
     finally:
         stop_server(real)
         stop_server(bare)
-        if computed is not None:
-            stop_server(computed)
+        for extra in (computed, floor):
+            if extra is not None:
+                stop_server(extra)
 
 
 def server_cpu_seconds(pid: int) -> float:
@@ -555,6 +588,12 @@ def verdict(cells: dict[str, dict[str, Any]]) -> list[str]:
     lines.append(
         f"every request computed (no read cache): {', '.join(computed)}, "
         f"home p99 {cells['home_computed']['p99_ms_median']:.1f} ms"
+    )
+    floor = cells["rest_floor"]
+    lines.append(
+        f"the REST page's floor (its route, dependencies and middleware, a stored body): "
+        f"{floor['vs_bare']:.3f}x bare, {floor['cpu_ms_median']:.3f} ms of server CPU a request "
+        f"(bare {cells['bare']['cpu_ms_median']:.3f}, computed {cells['rest_computed']['cpu_ms_median']:.3f})"
     )
     return lines
 
