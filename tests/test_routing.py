@@ -1,0 +1,77 @@
+"""Routers a path cannot match are skipped with a `startswith` (service/main.py `_include`).
+
+The gate must never change which route serves a request: for every documented operation,
+the undocumented doors and paths no route serves, each included router answers exactly what
+FastAPI's own match over its routes answers (FULL, PARTIAL for another method, or NONE).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.routing import Match
+
+ID = "0b0e3a52-5a5e-4c4e-9d0e-6f1f0d6a1c2b"
+# Served by no route, or by a route only once the slash is added or removed (redirects).
+ODD_PATHS = [
+    "/",
+    "/graphql",
+    "/graphql/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/static/graphiql.css",
+    "/api/v1/people/",
+    "/api/v1/search/",
+    "/api/v1/nothing-here",
+    "/api/v2/people",
+    "/apiv1/people",
+    "",
+]
+
+
+def _paths(app: FastAPI) -> list[tuple[str, str]]:
+    cases = []
+    for template, operations in app.openapi()["paths"].items():
+        path = re.sub(r"\{[^}]+\}", ID, template)
+        cases += [(path, method.upper()) for method in operations]
+    cases += [(path, method) for path in ODD_PATHS for method in ("GET", "POST", "DELETE")]
+    return cases
+
+
+def _scope(path: str, method: str, root_path: str = "") -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": method,
+        "path": root_path + path,
+        "root_path": root_path,
+        "query_string": b"",
+        "headers": [],
+    }
+
+
+def test_each_router_answers_a_path_as_fastapis_own_match_does(app: FastAPI) -> None:
+    gated = [route for route in app.router.routes if "matches" in vars(route)]
+    assert len(gated) >= 20, "every included router is gated"
+    cases = _paths(app)
+    documented = sum(len(operations) for operations in app.openapi()["paths"].values())
+    assert documented > 100
+    served = 0
+    for route in gated:
+        full_match = type(route).matches.__get__(route)
+        for path, method in cases:
+            for root_path in ("", "/behind-a-proxy"):
+                answer = route.matches(_scope(path, method, root_path))
+                assert answer == full_match(_scope(path, method, root_path)), (path, method, root_path)
+                served += answer[0] == Match.FULL
+    # Every documented operation is served by a router, with and without a root path.
+    assert served >= 2 * documented
+
+
+async def test_a_route_of_the_last_router_is_served_and_an_unknown_path_is_not(client) -> None:
+    search = await client.get("/api/v1/search", params={"q": "価格"})
+    assert search.status_code == 401  # reached the search route: it wants a token
+    assert (await client.get("/api/v1/nothing-here")).status_code == 404
