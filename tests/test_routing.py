@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import FastAPI
+import httpx
+from fastapi import APIRouter, FastAPI
 from starlette.routing import Match
+
+from service.main import _include
 
 ID = "0b0e3a52-5a5e-4c4e-9d0e-6f1f0d6a1c2b"
 # Served by no route, or by a route only once the slash is added or removed (redirects).
@@ -75,3 +78,23 @@ async def test_a_route_of_the_last_router_is_served_and_an_unknown_path_is_not(c
     search = await client.get("/api/v1/search", params={"q": "価格"})
     assert search.status_code == 401  # reached the search route: it wants a token
     assert (await client.get("/api/v1/nothing-here")).status_code == 404
+
+
+async def test_a_route_added_to_a_router_after_it_was_included_is_served() -> None:
+    app, router = FastAPI(), APIRouter()
+
+    @router.get("/first")
+    async def first() -> str:
+        return "first"
+
+    _include(app, router)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        assert (await http.get("/first")).json() == "first"
+        assert (await http.get("/second")).status_code == 404
+
+        @router.get("/second")
+        async def second() -> str:
+            return "second"
+
+        assert (await http.get("/second")).json() == "second"
