@@ -17,7 +17,8 @@ from starlette.routing import Match
 from service.main import _include
 
 ID = "0b0e3a52-5a5e-4c4e-9d0e-6f1f0d6a1c2b"
-# Served by no route, or by a route only once the slash is added or removed (redirects).
+# Doors the OpenAPI document leaves out, paths with a slash too many (redirects), and paths
+# no route serves.
 ODD_PATHS = [
     "/",
     "/graphql",
